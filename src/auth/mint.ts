@@ -1,0 +1,33 @@
+import jwt from 'jsonwebtoken';
+import type { Role, Source } from './grant.ts';
+
+export interface MintOptions {
+  room: string;
+  identity: string;
+  role: Role;
+  ttlSeconds?: number;
+  publish?: Source[];
+  subscribe?: boolean;
+  jti?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+/** Mints an HS256 room token (development tools, demo links and tests). */
+export function mintToken(secret: string, o: MintOptions): string {
+  const permissions = o.publish || o.subscribe !== undefined
+    ? { ...(o.publish ? { publish: o.publish } : {}), ...(o.subscribe !== undefined ? { subscribe: o.subscribe } : {}) }
+    : undefined;
+  return jwt.sign(
+    { room: o.room, role: o.role, ...(permissions ? { permissions } : {}) },
+    secret,
+    {
+      algorithm: 'HS256',
+      subject: o.identity,
+      expiresIn: o.ttlSeconds ?? 3600,
+      ...(o.jti ? { jwtid: o.jti } : {}),
+      ...(o.issuer ? { issuer: o.issuer } : {}),
+      ...(o.audience ? { audience: o.audience } : {}),
+    },
+  );
+}

@@ -1,0 +1,52 @@
+/**
+ * Environment overrides: each SFU_* variable sets one config path.
+ * The names are part of the operator contract (docs/configuration.md).
+ */
+export type EnvKind = 'string' | 'int' | 'number' | 'csv' | 'json';
+
+export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
+  SFU_HTTP_HOST: { path: 'http.host', kind: 'string' },
+  SFU_HTTP_PORT: { path: 'http.port', kind: 'int' },
+  SFU_PUBLIC_URL: { path: 'http.publicUrl', kind: 'string' },
+  SFU_DATA_DIR: { path: 'dataDir', kind: 'string' },
+  SFU_LOG_LEVEL: { path: 'log.level', kind: 'string' },
+  SFU_JWT_SECRET: { path: 'jwt.secret', kind: 'string' },
+  SFU_JWT_PUBLIC_KEY: { path: 'jwt.publicKey', kind: 'string' },
+  SFU_JWT_ALGORITHMS: { path: 'jwt.algorithms', kind: 'csv' },
+  SFU_JWT_ISSUER: { path: 'jwt.issuer', kind: 'string' },
+  SFU_JWT_AUDIENCE: { path: 'jwt.audience', kind: 'string' },
+  SFU_ADMIN_TOKEN: { path: 'admin.token', kind: 'string' },
+  SFU_WORKERS: { path: 'media.workers', kind: 'int' },
+  SFU_WORKER_LOG_LEVEL: { path: 'media.workerLogLevel', kind: 'string' },
+  SFU_LISTEN_IP: { path: 'media.listenIp', kind: 'string' },
+  SFU_ANNOUNCED_IP: { path: 'media.announcedIp', kind: 'string' },
+  SFU_RTC_PORT: { path: 'media.rtcPort', kind: 'int' },
+  SFU_ICE_SERVERS: { path: 'media.iceServers', kind: 'json' },
+  SFU_MAX_PARTICIPANTS: { path: 'rooms.maxParticipants', kind: 'int' },
+  SFU_RECONNECT_GRACE_SECONDS: { path: 'signalling.reconnectGraceSeconds', kind: 'number' },
+  SFU_DRAIN_TIMEOUT_SECONDS: { path: 'drain.timeoutSeconds', kind: 'number' },
+};
+
+export function parseEnvValue(name: string, kind: EnvKind, raw: string): unknown {
+  switch (kind) {
+    case 'string':
+      return raw;
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) throw new Error(`${name} must be an integer, got "${raw}"`);
+      return Number.parseInt(raw, 10);
+    }
+    case 'number': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n)) throw new Error(`${name} must be a number, got "${raw}"`);
+      return n;
+    }
+    case 'csv':
+      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+    case 'json':
+      try {
+        return JSON.parse(raw);
+      } catch {
+        throw new Error(`${name} must be JSON`);
+      }
+  }
+}

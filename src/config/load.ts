@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Value } from '@sinclair/typebox/value';
+import { ConfigSchema, type Config } from './schema.ts';
+import { ENV_VARS, parseEnvValue } from './env.ts';
+
+export type { Config } from './schema.ts';
+
+const DEFAULT_FILE = fileURLToPath(new URL('../../config/default.json', import.meta.url));
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+    this.name = 'ConfigError';
+  }
+}
+
+type Tree = Record<string, unknown>;
+
+function isTree(v: unknown): v is Tree {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function merge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isTree(b) && isTree(v) ? merge(b, v) : v;
+  }
+  return out;
+}
+
+function setPath(tree: Tree, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = tree;
+  for (const k of keys.slice(0, -1)) {
+    const next = node[k];
+    if (!isTree(next)) node[k] = {};
+    node = node[k] as Tree;
+  }
+  node[keys.at(-1)!] = value;
+}
+
+function readJson(file: string): Tree {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError([`cannot read ${file}: ${(err as Error).message}`]);
+  }
+  if (!isTree(parsed)) throw new ConfigError([`${file} must hold a JSON object`]);
+  return parsed;
+}
+
+export interface LoadOptions {
+  /** Environment to read SFU_* from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Extra file merged over the defaults (default $SFU_CONFIG). */
+  file?: string;
+  /** Programmatic overrides merged last (tests). */
+  overrides?: Tree;
+}
+
+/**
+ * Loads config/default.json, then the file named by SFU_CONFIG, then SFU_* variables,
+ * then overrides; validates the result and returns it frozen.
+ */
+export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
+  const env = opts.env ?? process.env;
+  let tree = readJson(DEFAULT_FILE);
+  const file = opts.file ?? env.SFU_CONFIG;
+  if (file) tree = merge(tree, readJson(file));
+
+  const problems: string[] = [];
+  for (const [name, { path, kind }] of Object.entries(ENV_VARS)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    try {
+      setPath(tree, path, parseEnvValue(name, kind, raw));
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  if (opts.overrides) tree = merge(tree, opts.overrides);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  if (!Value.Check(ConfigSchema, tree)) {
+    const errs = [...Value.Errors(ConfigSchema, tree)].map(
+      (e) => `${e.path.slice(1).replaceAll('/', '.') || '(root)'}: ${e.message}`,
+    );
+    throw new ConfigError(errs.slice(0, 20));
+  }
+  const cfg = tree as Config;
+  if (cfg.jwt.secret && cfg.jwt.publicKey) {
+    throw new ConfigError(['jwt.secret and jwt.publicKey are exclusive: configure one (SFU_JWT_SECRET or SFU_JWT_PUBLIC_KEY)']);
+  }
+  if (cfg.jwt.secret && cfg.jwt.secret.length < 32) {
+    throw new ConfigError(['jwt.secret must be at least 32 characters']);
+  }
+  return deepFreeze(cfg);
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}

@@ -1,0 +1,62 @@
+import { Type, type Static, type TProperties } from '@sinclair/typebox';
+
+/** Objects in the config reject unknown keys, so a typo is an error, not a silent default. */
+const section = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: false });
+
+const IceServer = section({
+  urls: Type.Union([Type.String(), Type.Array(Type.String())]),
+  username: Type.Optional(Type.String()),
+  credential: Type.Optional(Type.String()),
+});
+
+export const ConfigSchema = section({
+  http: section({
+    host: Type.String({ minLength: 1 }),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+    /** Base URL printed in demo links; derived from host/port when empty. */
+    publicUrl: Type.String(),
+  }),
+  dataDir: Type.String({ minLength: 1 }),
+  log: section({
+    level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  }),
+  jwt: section({
+    /** HS256 shared secret. When neither secret nor publicKey is set, one is generated into the data dir. */
+    secret: Type.String(),
+    /** PEM public key for RS256/ES256. */
+    publicKey: Type.String(),
+    /** Allowed algorithms; empty means HS256 with a secret, RS256+ES256 with a public key. */
+    algorithms: Type.Array(Type.Union([Type.Literal('HS256'), Type.Literal('RS256'), Type.Literal('ES256')])),
+    issuer: Type.String(),
+    audience: Type.String(),
+  }),
+  admin: section({
+    /** Bearer credential for the admin REST API. Generated into the data dir when empty. */
+    token: Type.String(),
+  }),
+  media: section({
+    /** mediasoup workers; 0 means one per CPU core. */
+    workers: Type.Integer({ minimum: 0, maximum: 256 }),
+    workerLogLevel: Type.Union([Type.Literal('debug'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('none')]),
+    listenIp: Type.String({ minLength: 1 }),
+    announcedIp: Type.String(),
+    /** WebRtcServer port of worker 0; worker i listens on rtcPort + i (UDP and TCP). 0 picks free ports (tests). */
+    rtcPort: Type.Integer({ minimum: 0, maximum: 65535 }),
+    initialAvailableOutgoingBitrate: Type.Integer({ minimum: 100000 }),
+    maxIncomingBitrate: Type.Integer({ minimum: 0 }),
+    iceServers: Type.Array(IceServer),
+  }),
+  rooms: section({
+    maxParticipants: Type.Integer({ minimum: 1, maximum: 1000 }),
+  }),
+  signalling: section({
+    maxMessageBytes: Type.Integer({ minimum: 1024, maximum: 1048576 }),
+    reconnectGraceSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
+    pingIntervalSeconds: Type.Number({ minimum: 1, maximum: 3600 }),
+  }),
+  drain: section({
+    timeoutSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
+  }),
+});
+
+export type Config = Static<typeof ConfigSchema>;

@@ -1,0 +1,50 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { newSecret } from '../shared/ids.ts';
+import type { Config } from './schema.ts';
+
+export interface Secrets {
+  /** Key material for the token verifier: the HS256 secret or the PEM public key. */
+  readonly jwtKey: string;
+  readonly jwtAlgorithms: ('HS256' | 'RS256' | 'ES256')[];
+  /** The HS256 secret when there is one (minting dev tokens needs it). */
+  readonly jwtSecret: string | undefined;
+  readonly adminToken: string;
+  /** Which secrets were generated into the data dir on this start. */
+  readonly generated: string[];
+}
+
+/** Reads a secret kept in the data dir, creating it (mode 0600) on first use. */
+function dataDirSecret(dataDir: string, file: string, generated: string[]): string {
+  const path = join(dataDir, file);
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const value = newSecret(32);
+  writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  generated.push(path);
+  return value;
+}
+
+/** A PEM given inline (with real or escaped newlines), or the path of a PEM file. */
+function readPem(value: string): string {
+  const v = value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
+  return v.replaceAll('\\n', '\n');
+}
+
+/**
+ * Resolves the token key and admin credential. Never a built-in default: when none is
+ * configured, a random one is generated into the data dir and reused on later starts.
+ */
+export function resolveSecrets(config: Readonly<Config>): Secrets {
+  const generated: string[] = [];
+  const adminToken = config.admin.token || dataDirSecret(config.dataDir, 'admin-token', generated);
+  if (config.jwt.publicKey) {
+    const algorithms: Secrets['jwtAlgorithms'] = config.jwt.algorithms.length > 0 ? [...config.jwt.algorithms] : ['RS256', 'ES256'];
+    if (algorithms.includes('HS256')) throw new Error('HS256 needs jwt.secret, not jwt.publicKey');
+    return { jwtKey: readPem(config.jwt.publicKey), jwtAlgorithms: [...algorithms], jwtSecret: undefined, adminToken, generated };
+  }
+  const secret = config.jwt.secret || dataDirSecret(config.dataDir, 'jwt-secret', generated);
+  const algorithms = config.jwt.algorithms.length > 0 ? [...config.jwt.algorithms] : ['HS256' as const];
+  if (algorithms.some((a) => a !== 'HS256')) throw new Error('RS256/ES256 need jwt.publicKey');
+  return { jwtKey: secret, jwtAlgorithms: algorithms, jwtSecret: secret, adminToken, generated };
+}

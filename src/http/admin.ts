@@ -1,0 +1,84 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { RevocationList } from '../auth/revocations.ts';
+import type { RoomRegistry } from '../room/registry.ts';
+import { SfuError } from '../shared/errors.ts';
+import type { Logger } from '../telemetry/logger.ts';
+
+export interface AdminOptions {
+  readonly adminToken: string;
+  readonly rooms: RoomRegistry;
+  readonly revocations: RevocationList;
+  readonly log: Logger;
+}
+
+const RoomParams = Type.Object({ room: Type.String({ minLength: 1, maxLength: 128 }) });
+const KickBody = Type.Object({
+  identity: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  tokenId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  /** How long the denial lasts; default one hour. */
+  durationSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 366 * 24 * 3600 })),
+  reason: Type.Optional(Type.String({ maxLength: 200 })),
+}, { additionalProperties: false });
+
+function authorize(req: FastifyRequest, expected: string): void {
+  const header = req.headers.authorization ?? '';
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+  const want = Buffer.from(expected);
+  if (given.length !== want.length || !timingSafeEqual(given, want)) {
+    throw new SfuError('ADMIN_UNAUTHORIZED', 'admin credential required (Authorization: Bearer <SFU_ADMIN_TOKEN>)');
+  }
+}
+
+/** Admin REST API under /admin, behind its own bearer credential (never a room token). */
+export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Promise<void> {
+  const { rooms, revocations } = opts;
+  app.addHook('onRequest', async (req) => authorize(req, opts.adminToken));
+
+  app.get('/rooms', async () => ({
+    rooms: rooms.rooms.map((r) => ({ roomId: r.id, participants: r.size, workerPid: r.workerPid })),
+  }));
+
+  app.get<{ Params: Static<typeof RoomParams> }>('/rooms/:room/participants', { schema: { params: RoomParams } }, async (req) => {
+    const room = rooms.get(req.params.room);
+    if (!room) throw new SfuError('NOT_FOUND', 'no such room on this node');
+    return {
+      participants: room.participants.map((p) => ({
+        participantId: p.id, identity: p.identity, role: p.role, connected: p.connected,
+        joinedAt: new Date(p.joinedAt).toISOString(), producers: p.producers.size, consumers: p.consumers.size,
+      })),
+    };
+  });
+
+  /** Removes the matching participant (if present) and denies the identity or token id until a time. */
+  app.post<{ Params: Static<typeof RoomParams>; Body: Static<typeof KickBody> }>(
+    '/rooms/:room/kick',
+    { schema: { params: RoomParams, body: KickBody } },
+    async (req) => {
+      const { identity, tokenId, durationSeconds = 3600, reason = 'kicked by an administrator' } = req.body;
+      if (!identity && !tokenId) throw new SfuError('INVALID_REQUEST', 'identity or tokenId is required');
+      const until = Date.now() + durationSeconds * 1000;
+      revocations.add({ room: req.params.room, identity, tokenId, until, reason });
+      const room = rooms.get(req.params.room);
+      const targets = room?.participants.filter((p) => (identity && p.identity === identity) || (tokenId && p.grant.tokenId === tokenId)) ?? [];
+      for (const p of targets) {
+        p.notify('kicked', { reason });
+        room!.remove(p, 'KICKED');
+      }
+      opts.log.info({ kicked: targets.length, durationSeconds }, 'admin kick/revocation');
+      return { kicked: targets.length, revokedUntil: new Date(until).toISOString() };
+    },
+  );
+
+  app.get<{ Params: Static<typeof RoomParams> }>('/rooms/:room/revocations', { schema: { params: RoomParams } }, async (req) => ({
+    revocations: revocations.list(req.params.room).map((r) => ({ ...r, until: new Date(r.until).toISOString() })),
+  }));
+
+  app.delete<{ Params: Static<typeof RoomParams> }>('/rooms/:room', { schema: { params: RoomParams } }, async (req) => {
+    const room = rooms.get(req.params.room);
+    if (!room) throw new SfuError('NOT_FOUND', 'no such room on this node');
+    room.close('ADMIN_CLOSED');
+    return { closed: true };
+  });
+}

@@ -1,0 +1,68 @@
+import { loadConfig, ConfigError } from './config/load.ts';
+import { buildApp } from './app.ts';
+import { mintToken } from './auth/mint.ts';
+import { createLogger } from './telemetry/logger.ts';
+
+/** Entry point: config, buildApp, listen, demo links, graceful shutdown on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n(see docs/configuration.md)\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const log = createLogger(config.log.level);
+  const app = await buildApp({ config, logger: log });
+  await app.fastify.listen({ host: config.http.host, port: config.http.port });
+  const port = (app.fastify.server.address() as { port: number }).port;
+  const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+  const base = config.http.publicUrl || `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+
+  const lines = [
+    '',
+    `Telepractice SFU listening on ${base}`,
+    `  health: ${base}/healthz   metrics: ${base}/metrics   signalling: ${base.replace(/^http/, 'ws')}/rtc`,
+  ];
+  for (const path of app.secrets.generated) lines.push(`  generated a secret into ${path} (kept for later starts)`);
+  if (app.secrets.jwtSecret) {
+    const room = 'demo';
+    const link = (identity: string, role: 'clinician' | 'student') =>
+      `${base}/#token=${mintToken(app.secrets.jwtSecret!, { room, identity, role, ttlSeconds: 3600 })}`;
+    lines.push(
+      '',
+      'Demo room "demo" (links valid for one hour; open each in its own tab):',
+      `  clinician: ${link('demo-clinician', 'clinician')}`,
+      `  student:   ${link('demo-student', 'student')}`,
+      '',
+      'More tokens: npm run token -- --room R --identity I --role clinician|student|guardian|observer|interpreter [--ttl S]',
+    );
+  }
+  // Demo links go to the terminal, never to the JSON log.
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: closing now');
+      void app.close().then(() => process.exit(1));
+      return;
+    }
+    stopping = true;
+    log.info({ signal }, 'draining before shutdown');
+    app.drain().then(() => process.exit(0), (err) => {
+      log.error({ err }, 'drain failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err) => {
+  createLogger('error').fatal({ err }, 'failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,183 @@
+import mediasoup from 'mediasoup';
+import type { types } from 'mediasoup';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { TypedEmitter } from '../shared/emitter.ts';
+import { MEDIA_CODECS } from './codecs.ts';
+import { processCpuSeconds } from './worker-cpu.ts';
+
+export interface WorkerPoolOptions {
+  readonly size: number;
+  readonly logLevel: types.WorkerLogLevel;
+  readonly listenIp: string;
+  readonly announcedIp: string | undefined;
+  /** Port of worker 0's WebRtcServer; worker i uses basePort + i. 0 lets the OS pick (tests). */
+  readonly basePort: number;
+  readonly cpuPollMs?: number;
+}
+
+/** One slot of the pool: a worker, its WebRtcServer and how many routers it carries. */
+export interface WorkerSlot {
+  readonly index: number;
+  readonly worker: types.Worker;
+  readonly webRtcServer: types.WebRtcServer;
+  routers: number;
+  cpuSeconds: number;
+}
+
+/** Router placed on a worker, with the WebRtcServer its transports must use. */
+export interface PlacedRouter {
+  readonly router: types.Router;
+  readonly webRtcServer: types.WebRtcServer;
+  readonly workerPid: number;
+}
+
+export type WorkerPoolEvents = {
+  /** A worker died unexpectedly (its routers close themselves); a replacement is being started. */
+  workerDied: [index: number, pid: number, error: Error];
+  workerReplaced: [index: number, pid: number];
+};
+
+/**
+ * mediasoup workers, one WebRtcServer each, so a node needs one UDP+TCP port per worker.
+ * Routers go to the worker carrying the fewest. A worker that dies is replaced in its slot.
+ */
+export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
+  readonly #opts: WorkerPoolOptions;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #slots: (WorkerSlot | undefined)[] = [];
+  #cpuTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  private constructor(opts: WorkerPoolOptions, log: Logger, metrics: Metrics) {
+    super();
+    this.#opts = opts;
+    this.#log = log;
+    this.#metrics = metrics;
+  }
+
+  static async create(opts: WorkerPoolOptions, log: Logger, metrics: Metrics): Promise<WorkerPool> {
+    const pool = new WorkerPool(opts, log, metrics);
+    try {
+      for (let i = 0; i < opts.size; i++) pool.#slots.push(await pool.#startSlot(i));
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    pool.#cpuTimer = setInterval(() => void pool.#pollCpu(), opts.cpuPollMs ?? 5000).unref();
+    return pool;
+  }
+
+  /** Live workers' pids, in slot order. */
+  get pids(): number[] {
+    return this.#slots.flatMap((s) => (s ? [s.worker.pid] : []));
+  }
+
+  /** True when every slot has a live worker. */
+  get healthy(): boolean {
+    return !this.#closed && this.#slots.length === this.#opts.size && this.#slots.every((s) => s && !s.worker.closed);
+  }
+
+  /** Creates a router on the least-loaded live worker. */
+  async createRouter(): Promise<PlacedRouter> {
+    const live = this.#slots.filter((s): s is WorkerSlot => s !== undefined && !s.worker.closed);
+    if (this.#closed || live.length === 0) throw new Error('no live mediasoup worker');
+    const slot = live.reduce((a, b) => (b.routers < a.routers ? b : a));
+    slot.routers++;
+    try {
+      const router = await slot.worker.createRouter({ mediaCodecs: MEDIA_CODECS });
+      router.observer.once('close', () => { slot.routers--; });
+      return { router, webRtcServer: slot.webRtcServer, workerPid: slot.worker.pid };
+    } catch (err) {
+      slot.routers--;
+      throw err;
+    }
+  }
+
+  async #startSlot(index: number): Promise<WorkerSlot> {
+    const worker = await mediasoup.createWorker({ logLevel: this.#opts.logLevel });
+    const port = this.#opts.basePort === 0 ? undefined : this.#opts.basePort + index;
+    const base = { ip: this.#opts.listenIp, ...(this.#opts.announcedIp ? { announcedIp: this.#opts.announcedIp } : {}) };
+    let webRtcServer: types.WebRtcServer;
+    try {
+      webRtcServer = await worker.createWebRtcServer({
+        listenInfos: [
+          { protocol: 'udp', ...base, ...(port ? { port } : {}) },
+          { protocol: 'tcp', ...base, ...(port ? { port } : {}) },
+        ],
+      });
+    } catch (err) {
+      worker.close();
+      throw new Error(`cannot listen on RTC port ${port ?? '(any)'} for worker ${index}: ${(err as Error).message}`);
+    }
+    const slot: WorkerSlot = { index, worker, webRtcServer, routers: 0, cpuSeconds: 0 };
+    worker.on('died', (error) => this.#onDied(slot, error));
+    this.#metrics.workerStarted();
+    this.#log.info({ worker: index, pid: worker.pid, port }, 'mediasoup worker started');
+    return slot;
+  }
+
+  #onDied(slot: WorkerSlot, error: Error): void {
+    this.#metrics.workerStopped();
+    this.#metrics.workerDied();
+    this.#log.error({ worker: slot.index, pid: slot.worker.pid, err: error }, 'mediasoup worker died');
+    if (this.#slots[slot.index] === slot) this.#slots[slot.index] = undefined;
+    this.safeEmit('workerDied', slot.index, slot.worker.pid, error);
+    if (this.#closed) return;
+    void this.#replace(slot.index, 0);
+  }
+
+  async #replace(index: number, attempt: number): Promise<void> {
+    try {
+      const slot = await this.#startSlot(index);
+      if (this.#closed) { slot.worker.close(); return; }
+      this.#slots[index] = slot;
+      this.safeEmit('workerReplaced', index, slot.worker.pid);
+    } catch (err) {
+      // The dead worker's port can take a moment to be released: retry with backoff.
+      const delay = Math.min(5000, 100 * 2 ** attempt);
+      this.#log.error({ worker: index, err, retryInMs: delay }, 'cannot replace mediasoup worker');
+      if (!this.#closed) setTimeout(() => void this.#replace(index, attempt + 1), delay).unref();
+    }
+  }
+
+  async #pollCpu(): Promise<void> {
+    for (const slot of this.#slots) {
+      if (!slot || slot.worker.closed) continue;
+      const now = await processCpuSeconds(slot.worker.pid);
+      if (now === undefined) continue;
+      this.#metrics.workerCpuUsed(now - slot.cpuSeconds);
+      slot.cpuSeconds = now;
+    }
+  }
+
+  /** Closes every worker and waits for their processes to exit. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#cpuTimer);
+    const exits: Promise<void>[] = [];
+    for (const slot of this.#slots) {
+      if (!slot || slot.worker.closed) continue;
+      exits.push(waitForExit(slot.worker.pid));
+      slot.worker.close();
+      this.#metrics.workerStopped();
+    }
+    this.#slots.length = 0;
+    await Promise.all(exits);
+  }
+}
+
+/** worker.close() returns before the process exits; poll until it is gone (bounded). */
+async function waitForExit(pid: number, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

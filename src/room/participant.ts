@@ -1,0 +1,136 @@
+import type { types } from 'mediasoup';
+import type { Grant, Role, Source } from '../auth/grant.ts';
+import type { NotificationName, Notifications, ProducerInfo, ParticipantInfo } from '../signalling/protocol.ts';
+import { SfuError } from '../shared/errors.ts';
+
+/** How a participant's notifications reach its client; swapped on reconnection. */
+export type Notify = <K extends NotificationName>(name: K, data: Notifications[K]) => void;
+
+export interface ProducerEntry {
+  readonly producer: types.Producer;
+  readonly source: Source;
+}
+
+export type TransportDirection = 'send' | 'recv';
+
+/** Notifications kept for a disconnected participant, delivered on resume (bounded). */
+const MAX_QUEUED = 500;
+
+/**
+ * One admitted person in a room: their grant, media objects and connection state.
+ * The room owns the lifecycle; the participant only holds state and its own media.
+ */
+export class Participant {
+  readonly id: string;
+  readonly grant: Grant;
+  readonly displayName: string | undefined;
+  readonly resumeToken: string;
+  readonly joinedAt = Date.now();
+  readonly transports = new Map<string, { transport: types.WebRtcTransport; direction: TransportDirection }>();
+  readonly producers = new Map<string, ProducerEntry>();
+  readonly consumers = new Map<string, types.Consumer>();
+  /** Set when the participant creates its recv transport. */
+  rtpCapabilities: types.RtpCapabilities | undefined;
+  #notify: Notify | undefined;
+  /** Tells the currently attached connection it was replaced by a resumed one. */
+  #release: (() => void) | undefined;
+  #queue: { name: NotificationName; data: unknown }[] = [];
+  #graceTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(opts: { id: string; grant: Grant; displayName: string | undefined; resumeToken: string }) {
+    this.id = opts.id;
+    this.grant = opts.grant;
+    this.displayName = opts.displayName;
+    this.resumeToken = opts.resumeToken;
+  }
+
+  get identity(): string { return this.grant.identity; }
+  get role(): Role { return this.grant.role; }
+  get closed(): boolean { return this.#closed; }
+  /** True while the client's socket is attached. */
+  get connected(): boolean { return this.#notify !== undefined; }
+
+  notify<K extends NotificationName>(name: K, data: Notifications[K]): void {
+    if (this.#closed) return;
+    if (this.#notify) {
+      this.#notify(name, data);
+    } else if (this.#queue.length < MAX_QUEUED) {
+      this.#queue.push({ name, data });
+    }
+  }
+
+  /** The socket dropped: queue notifications and call `onExpire` after the grace period. */
+  detach(graceMs: number, onExpire: () => void): void {
+    this.#notify = undefined;
+    this.#release = undefined;
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = setTimeout(onExpire, graceMs);
+    this.#graceTimer.unref();
+  }
+
+  /**
+   * A connection takes this participant (join, or resume): a connection still attached is
+   * released first; notifications queued while detached are delivered.
+   */
+  attach(notify: Notify, release: () => void): void {
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    const previous = this.#release;
+    this.#release = release;
+    this.#notify = notify;
+    previous?.();
+    const queued = this.#queue;
+    this.#queue = [];
+    for (const q of queued) notify(q.name, q.data as never);
+  }
+
+  transport(id: string, direction?: TransportDirection): types.WebRtcTransport {
+    const t = this.transports.get(id);
+    if (!t || (direction && t.direction !== direction)) {
+      throw new SfuError('TRANSPORT_NOT_FOUND', direction ? `no ${direction} transport ${id}` : `no transport ${id}`);
+    }
+    return t.transport;
+  }
+
+  recvTransport(): types.WebRtcTransport | undefined {
+    for (const t of this.transports.values()) if (t.direction === 'recv') return t.transport;
+    return undefined;
+  }
+
+  producer(id: string): ProducerEntry {
+    const p = this.producers.get(id);
+    if (!p) throw new SfuError('PRODUCER_NOT_FOUND', `no producer ${id}`);
+    return p;
+  }
+
+  consumer(id: string): types.Consumer {
+    const c = this.consumers.get(id);
+    if (!c) throw new SfuError('CONSUMER_NOT_FOUND', `no consumer ${id}`);
+    return c;
+  }
+
+  producerInfos(): ProducerInfo[] {
+    return [...this.producers.values()].map(({ producer, source }) => ({
+      producerId: producer.id, kind: producer.kind, source, paused: producer.paused,
+    }));
+  }
+
+  info(): ParticipantInfo {
+    return { participantId: this.id, identity: this.identity, role: this.role, displayName: this.displayName, producers: this.producerInfos() };
+  }
+
+  /** Closes every transport (and with them producers and consumers). Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#graceTimer);
+    this.#notify = undefined;
+    this.#release = undefined;
+    this.#queue = [];
+    for (const { transport } of this.transports.values()) transport.close();
+    this.transports.clear();
+    this.producers.clear();
+    this.consumers.clear();
+  }
+}

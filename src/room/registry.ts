@@ -1,0 +1,77 @@
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { WorkerPool } from '../media/worker-pool.ts';
+import type { RoomCloseReason } from '../signalling/protocol.ts';
+import { SfuError } from '../shared/errors.ts';
+import { Room } from './room.ts';
+
+export interface RoomRegistryOptions {
+  readonly pool: WorkerPool;
+  readonly maxParticipants: number;
+  readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number };
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+/**
+ * The rooms open on this node. A room is created on first join (one router on the
+ * least-loaded worker) and closed when its last participant is gone.
+ */
+export class RoomRegistry {
+  readonly #opts: RoomRegistryOptions;
+  readonly #rooms = new Map<string, Room>();
+  readonly #pending = new Map<string, Promise<Room>>();
+  #draining = false;
+
+  constructor(opts: RoomRegistryOptions) {
+    this.#opts = opts;
+  }
+
+  get draining(): boolean { return this.#draining; }
+  get rooms(): Room[] { return [...this.#rooms.values()]; }
+  get(id: string): Room | undefined { return this.#rooms.get(id); }
+
+  /** Refuse new rooms and joins from now on. */
+  startDraining(): void { this.#draining = true; }
+
+  async getOrCreate(id: string): Promise<Room> {
+    if (this.#draining) throw new SfuError('SERVER_DRAINING', 'server is draining; join another node');
+    const existing = this.#rooms.get(id);
+    if (existing && !existing.closed) return existing;
+    let pending = this.#pending.get(id);
+    if (!pending) {
+      pending = this.#create(id).finally(() => this.#pending.delete(id));
+      this.#pending.set(id, pending);
+    }
+    return pending;
+  }
+
+  async #create(id: string): Promise<Room> {
+    let placed;
+    try {
+      placed = await this.#opts.pool.createRouter();
+    } catch (err) {
+      throw new SfuError('MEDIA_ERROR', `cannot create room: ${(err as Error).message}`);
+    }
+    const room = new Room({
+      id, placed,
+      maxParticipants: this.#opts.maxParticipants,
+      transport: this.#opts.transport,
+      log: this.#opts.log,
+      metrics: this.#opts.metrics,
+    });
+    this.#rooms.set(id, room);
+    this.#opts.metrics.roomOpened();
+    room.on('empty', () => room.close('EMPTY'));
+    room.once('close', () => {
+      if (this.#rooms.get(id) === room) this.#rooms.delete(id);
+      this.#opts.metrics.roomClosed();
+    });
+    return room;
+  }
+
+  /** Closes every room with a reason (drain deadline, shutdown). */
+  closeAll(reason: RoomCloseReason): void {
+    for (const room of this.#rooms.values()) room.close(reason);
+  }
+}

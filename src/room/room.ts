@@ -1,0 +1,274 @@
+import type { types } from 'mediasoup';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { PlacedRouter } from '../media/worker-pool.ts';
+import type { LeaveReason, RoomCloseReason } from '../signalling/protocol.ts';
+import { SOURCE_KIND, type Source } from '../auth/grant.ts';
+import { SfuError, errorMessage } from '../shared/errors.ts';
+import { TypedEmitter } from '../shared/emitter.ts';
+import { Participant, type TransportDirection } from './participant.ts';
+
+export interface RoomOptions {
+  readonly id: string;
+  readonly placed: PlacedRouter;
+  readonly maxParticipants: number;
+  readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number };
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+export type RoomEvents = {
+  /** The room closed: every participant was told and removed. */
+  close: [reason: RoomCloseReason];
+  /** The last participant left. */
+  empty: [];
+};
+
+const MAX_TRANSPORTS_PER_DIRECTION = 1;
+const MAX_PRODUCERS_PER_SOURCE = 1;
+
+/** Maps failures from mediasoup (bad parameters are TypeErrors) to coded errors. */
+function mediaError(err: unknown): SfuError {
+  if (err instanceof SfuError) return err;
+  if (err instanceof TypeError) return new SfuError('INVALID_REQUEST', errorMessage(err));
+  return new SfuError('MEDIA_ERROR', errorMessage(err));
+}
+
+/**
+ * A session's room: one mediasoup router, its admitted participants, and the rule that every
+ * participant allowed to subscribe gets a consumer for every other participant's producers.
+ */
+export class Room extends TypedEmitter<RoomEvents> {
+  readonly id: string;
+  readonly #router: types.Router;
+  readonly #webRtcServer: types.WebRtcServer;
+  readonly #opts: RoomOptions;
+  readonly #log: Logger;
+  readonly #participants = new Map<string, Participant>();
+  #closed = false;
+
+  constructor(opts: RoomOptions) {
+    super();
+    this.id = opts.id;
+    this.#opts = opts;
+    this.#router = opts.placed.router;
+    this.#webRtcServer = opts.placed.webRtcServer;
+    this.#log = opts.log.child({ room: opts.id });
+    this.#router.on('workerclose', () => this.close('WORKER_DIED'));
+  }
+
+  get closed(): boolean { return this.#closed; }
+  get rtpCapabilities(): types.RtpCapabilities { return this.#router.rtpCapabilities; }
+  get workerPid(): number { return this.#opts.placed.workerPid; }
+  get participants(): Participant[] { return [...this.#participants.values()]; }
+  get size(): number { return this.#participants.size; }
+
+  participant(id: string): Participant | undefined { return this.#participants.get(id); }
+
+  byIdentity(identity: string): Participant | undefined {
+    for (const p of this.#participants.values()) if (p.identity === identity) return p;
+    return undefined;
+  }
+
+  /** Admission: the participant becomes visible to the others. Callers run the admission checks first. */
+  admit(p: Participant): void {
+    if (this.#closed) throw new SfuError('ROOM_CLOSED', 'room is closed');
+    if (this.#participants.size >= this.#opts.maxParticipants) throw new SfuError('ROOM_FULL', 'room is full');
+    this.#participants.set(p.id, p);
+    this.#opts.metrics.participantAdmitted(p.role);
+    this.#log.info({ participant: p.id, role: p.role }, 'participant admitted');
+    this.#broadcast(p, (o) => o.notify('participantJoined', {
+      participantId: p.id, identity: p.identity, role: p.role, displayName: p.displayName,
+    }));
+  }
+
+  /** Removes a participant, closes its media and tells the others. Idempotent. */
+  remove(p: Participant, reason: LeaveReason): void {
+    if (!this.#participants.delete(p.id)) return;
+    p.close();
+    this.#opts.metrics.participantLeft(p.role);
+    this.#log.info({ participant: p.id, reason }, 'participant left');
+    for (const o of this.#participants.values()) o.notify('participantLeft', { participantId: p.id, reason });
+    if (this.#participants.size === 0) this.safeEmit('empty');
+  }
+
+  async createTransport(p: Participant, direction: TransportDirection, rtpCapabilities?: types.RtpCapabilities) {
+    this.#assertOpen(p);
+    const existing = [...p.transports.values()].filter((t) => t.direction === direction).length;
+    if (existing >= MAX_TRANSPORTS_PER_DIRECTION) throw new SfuError('TRANSPORT_LIMIT', `a ${direction} transport already exists`);
+    if (direction === 'send' && p.grant.publish.size === 0) throw new SfuError('PERMISSION_DENIED', 'this participant may not publish');
+    if (direction === 'recv') {
+      if (!p.grant.subscribe) throw new SfuError('PERMISSION_DENIED', 'this participant may not subscribe');
+      if (!rtpCapabilities) throw new SfuError('INVALID_REQUEST', 'rtpCapabilities is required for a recv transport');
+    }
+    let transport: types.WebRtcTransport;
+    try {
+      transport = await this.#router.createWebRtcTransport({
+        webRtcServer: this.#webRtcServer,
+        enableUdp: true,
+        enableTcp: true,
+        preferUdp: true,
+        initialAvailableOutgoingBitrate: this.#opts.transport.initialAvailableOutgoingBitrate,
+      });
+    } catch (err) {
+      throw mediaError(err);
+    }
+    if (p.closed) {
+      transport.close();
+      throw new SfuError('NOT_JOINED', 'participant left');
+    }
+    p.transports.set(transport.id, { transport, direction });
+    transport.observer.once('close', () => p.transports.delete(transport.id));
+    if (direction === 'send' && this.#opts.transport.maxIncomingBitrate > 0) {
+      await transport.setMaxIncomingBitrate(this.#opts.transport.maxIncomingBitrate).catch(() => undefined);
+    }
+    if (direction === 'recv') {
+      p.rtpCapabilities = rtpCapabilities;
+      for (const pub of this.#participants.values()) {
+        if (pub === p) continue;
+        for (const { producer, source } of pub.producers.values()) await this.#consume(p, pub, producer, source);
+      }
+    }
+    return {
+      transportId: transport.id,
+      iceParameters: transport.iceParameters,
+      iceCandidates: transport.iceCandidates,
+      dtlsParameters: transport.dtlsParameters,
+    };
+  }
+
+  async connectTransport(p: Participant, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
+    this.#assertOpen(p);
+    const t = p.transport(transportId);
+    try {
+      await t.connect({ dtlsParameters });
+    } catch (err) {
+      throw mediaError(err);
+    }
+  }
+
+  async restartIce(p: Participant, transportId: string): Promise<types.IceParameters> {
+    this.#assertOpen(p);
+    try {
+      return await p.transport(transportId).restartIce();
+    } catch (err) {
+      throw mediaError(err);
+    }
+  }
+
+  async produce(p: Participant, req: { transportId: string; kind: types.MediaKind; rtpParameters: types.RtpParameters; source: Source; paused?: boolean | undefined }): Promise<string> {
+    this.#assertOpen(p);
+    if (!p.grant.publish.has(req.source)) throw new SfuError('PERMISSION_DENIED', `this participant may not publish ${req.source}`);
+    if (SOURCE_KIND[req.source] !== req.kind) throw new SfuError('INVALID_REQUEST', `source ${req.source} carries ${SOURCE_KIND[req.source]}, not ${req.kind}`);
+    const sameSource = [...p.producers.values()].filter((e) => e.source === req.source).length;
+    if (sameSource >= MAX_PRODUCERS_PER_SOURCE) throw new SfuError('PRODUCER_LIMIT', `a ${req.source} producer already exists`);
+    const transport = p.transport(req.transportId, 'send');
+    let producer: types.Producer;
+    try {
+      producer = await transport.produce({ kind: req.kind, rtpParameters: req.rtpParameters, paused: req.paused ?? false, appData: { source: req.source } });
+    } catch (err) {
+      throw mediaError(err);
+    }
+    const metrics = this.#opts.metrics;
+    metrics.producerOpened(producer.kind);
+    p.producers.set(producer.id, { producer, source: req.source });
+    producer.observer.once('close', () => {
+      metrics.producerClosed(producer.kind);
+      p.producers.delete(producer.id);
+      if (this.#participants.get(p.id) === p) {
+        this.#broadcast(p, (o) => o.notify('producerClosed', { producerId: producer.id, participantId: p.id }));
+      }
+    });
+    for (const sub of this.#participants.values()) {
+      if (sub !== p) await this.#consume(sub, p, producer, req.source);
+    }
+    return producer.id;
+  }
+
+  /** Closes a producer at its owner's request. */
+  closeProducer(p: Participant, producerId: string): void {
+    this.#assertOpen(p);
+    p.producer(producerId).producer.close();
+  }
+
+  async setProducerPaused(p: Participant, producerId: string, paused: boolean): Promise<void> {
+    this.#assertOpen(p);
+    const { producer } = p.producer(producerId);
+    try {
+      await (paused ? producer.pause() : producer.resume());
+    } catch (err) {
+      throw mediaError(err);
+    }
+  }
+
+  async setConsumerPaused(p: Participant, consumerId: string, paused: boolean): Promise<void> {
+    this.#assertOpen(p);
+    const consumer = p.consumer(consumerId);
+    try {
+      await (paused ? consumer.pause() : consumer.resume());
+    } catch (err) {
+      throw mediaError(err);
+    }
+  }
+
+  /** Creates a paused consumer of `producer` for `sub` when policy and capabilities allow. */
+  async #consume(sub: Participant, pub: Participant, producer: types.Producer, source: Source): Promise<void> {
+    if (!sub.grant.subscribe || !sub.rtpCapabilities || producer.closed || sub.closed) return;
+    const transport = sub.recvTransport();
+    if (!transport) return;
+    if (!this.#router.canConsume({ producerId: producer.id, rtpCapabilities: sub.rtpCapabilities })) {
+      this.#log.warn({ participant: sub.id, producer: producer.id }, 'participant cannot consume producer (codecs)');
+      return;
+    }
+    let consumer: types.Consumer;
+    try {
+      consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: sub.rtpCapabilities, paused: true, appData: { source } });
+    } catch (err) {
+      this.#log.warn({ participant: sub.id, producer: producer.id, err }, 'consume failed');
+      return;
+    }
+    const metrics = this.#opts.metrics;
+    metrics.consumerOpened(consumer.kind);
+    sub.consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => {
+      metrics.consumerClosed(consumer.kind);
+      sub.consumers.delete(consumer.id);
+    });
+    consumer.on('producerclose', () => sub.notify('consumerClosed', { consumerId: consumer.id }));
+    consumer.on('producerpause', () => sub.notify('consumerPaused', { consumerId: consumer.id }));
+    consumer.on('producerresume', () => sub.notify('consumerResumed', { consumerId: consumer.id }));
+    sub.notify('newConsumer', {
+      consumerId: consumer.id,
+      producerId: producer.id,
+      participantId: pub.id,
+      kind: consumer.kind,
+      source,
+      rtpParameters: consumer.rtpParameters,
+      producerPaused: consumer.producerPaused,
+    });
+  }
+
+  #assertOpen(p: Participant): void {
+    if (this.#closed) throw new SfuError('ROOM_CLOSED', 'room is closed');
+    if (p.closed || this.#participants.get(p.id) !== p) throw new SfuError('NOT_JOINED', 'participant is not in the room');
+  }
+
+  #broadcast(except: Participant, fn: (o: Participant) => void): void {
+    for (const o of this.#participants.values()) if (o !== except) fn(o);
+  }
+
+  /** Tells everyone, removes everyone, closes the router. Idempotent. */
+  close(reason: RoomCloseReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#log.info({ reason }, 'room closed');
+    for (const p of this.#participants.values()) {
+      p.notify('roomClosed', { reason });
+      p.close();
+      this.#opts.metrics.participantLeft(p.role);
+    }
+    this.#participants.clear();
+    if (!this.#router.closed) this.#router.close();
+    this.safeEmit('close', reason);
+  }
+}

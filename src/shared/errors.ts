@@ -1,0 +1,67 @@
+/**
+ * Coded errors. Every error a client or operator can see has a code listed here,
+ * an HTTP status (used by the REST API and the WebSocket upgrade) and a line in
+ * docs/errors.md (a test keeps the two in step).
+ */
+export const ERROR_CODES = {
+  // Authentication and admission (HTTP 401/403/409 before the WebSocket upgrade, or in a join response)
+  TOKEN_MISSING: 401,
+  TOKEN_INVALID: 401,
+  TOKEN_EXPIRED: 401,
+  TOKEN_NOT_YET_VALID: 401,
+  TOKEN_ALGORITHM_NOT_ALLOWED: 401,
+  TOKEN_CLAIMS_INVALID: 401,
+  WRONG_ROOM: 403,
+  IDENTITY_REVOKED: 403,
+  DUPLICATE_IDENTITY: 409,
+  RESUME_TOKEN_INVALID: 403,
+  ROOM_FULL: 403,
+  SERVER_DRAINING: 503,
+  // Protocol
+  MESSAGE_TOO_LARGE: 413,
+  MALFORMED_MESSAGE: 400,
+  INVALID_REQUEST: 400,
+  UNKNOWN_METHOD: 400,
+  NOT_JOINED: 409,
+  ALREADY_JOINED: 409,
+  PERMISSION_DENIED: 403,
+  TRANSPORT_NOT_FOUND: 404,
+  TRANSPORT_LIMIT: 409,
+  PRODUCER_NOT_FOUND: 404,
+  CONSUMER_NOT_FOUND: 404,
+  PRODUCER_LIMIT: 409,
+  MEDIA_ERROR: 500,
+  ROOM_CLOSED: 410,
+  // Admin REST
+  ADMIN_UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  INTERNAL_ERROR: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class SfuError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'SfuError';
+    this.code = code;
+    this.status = ERROR_CODES[code];
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Turns anything thrown into a coded error; unknown failures become INTERNAL_ERROR (or `fallback`). */
+export function toSfuError(err: unknown, fallback: ErrorCode = 'INTERNAL_ERROR'): SfuError {
+  if (err instanceof SfuError) return err;
+  return new SfuError(fallback, fallback === 'INTERNAL_ERROR' ? 'internal error' : errorMessage(err));
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,15 @@
+import type { Handler } from '../handler.ts';
+import { join } from './join.ts';
+import { createTransport } from './create-transport.ts';
+import { connectTransport } from './connect-transport.ts';
+import { produce } from './produce.ts';
+import { closeProducer, pauseProducer, resumeProducer } from './producer-control.ts';
+import { pauseConsumer, resumeConsumer } from './consumer-control.ts';
+import { restartIce } from './restart-ice.ts';
+import { leave } from './leave.ts';
+
+/** The method table: one handler per signalling method, no switch. */
+export const HANDLERS: ReadonlyMap<string, Handler> = new Map<string, Handler>(
+  [join, createTransport, connectTransport, produce, closeProducer, pauseProducer, resumeProducer,
+    resumeConsumer, pauseConsumer, restartIce, leave].map((h): [string, Handler] => [h.method, h]),
+);

@@ -1,0 +1,77 @@
+import { Type } from '@sinclair/typebox';
+import { defineHandler, type HandlerContext } from '../handler.ts';
+import { Participant } from '../../room/participant.ts';
+import type { Room } from '../../room/room.ts';
+import { SfuError } from '../../shared/errors.ts';
+import { newId, newSecret } from '../../shared/ids.ts';
+import { timingSafeEqual } from 'node:crypto';
+
+export const JoinData = Type.Object({
+  room: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  resumeToken: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+}, { additionalProperties: true });
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: boolean) {
+  return {
+    participantId: p.id,
+    identity: p.identity,
+    role: p.role,
+    roomId: room.id,
+    resumeToken: p.resumeToken,
+    resumed,
+    routerRtpCapabilities: room.rtpCapabilities,
+    participants: room.participants.filter((o) => o !== p).map((o) => o.info()),
+    iceServers: ctx.services.config.media.iceServers,
+    permissions: { publish: [...p.grant.publish], subscribe: p.grant.subscribe },
+    transports: [...p.transports.entries()].map(([transportId, t]) => ({ transportId, direction: t.direction })),
+    producers: p.producerInfos(),
+  };
+}
+
+/**
+ * join: admission. The grant was verified at the upgrade; here the admission steps run
+ * (revocation now; consent and location in issue #3), then the participant is admitted,
+ * or resumed when it presents its session's resume token.
+ */
+export const join = defineHandler({
+  method: 'join',
+  schema: JoinData,
+  async handle(ctx, data) {
+    if (ctx.isJoined) throw new SfuError('ALREADY_JOINED', 'this connection has already joined');
+    const { services, grant } = ctx;
+    if (data.room !== undefined && data.room !== grant.room) throw new SfuError('WRONG_ROOM', 'token is not valid for this room');
+    const started = performance.now();
+    for (const step of services.admission) {
+      await step({ grant, data, remoteAddress: ctx.remoteAddress });
+    }
+    const room = await services.rooms.getOrCreate(grant.room);
+
+    const existing = room.byIdentity(grant.identity);
+    if (existing) {
+      if (!data.resumeToken || !sameSecret(data.resumeToken, existing.resumeToken)) {
+        throw new SfuError('DUPLICATE_IDENTITY', 'this identity is already in the room; resume with its resume token');
+      }
+      ctx.bind(room, existing);
+      return joinResponse(ctx, room, existing, true);
+    }
+    if (data.resumeToken) throw new SfuError('RESUME_TOKEN_INVALID', 'no session to resume; join without a resume token');
+
+    const participant = new Participant({
+      id: newId(),
+      grant,
+      displayName: data.displayName,
+      resumeToken: newSecret(),
+    });
+    room.admit(participant);
+    ctx.bind(room, participant);
+    services.metrics.recordJoinDuration((performance.now() - started) / 1000);
+    return joinResponse(ctx, room, participant, false);
+  },
+});

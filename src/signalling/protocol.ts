@@ -1,0 +1,76 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { ErrorCode } from '../shared/errors.ts';
+import type { Role, Source } from '../auth/grant.ts';
+
+/**
+ * The signalling wire format (docs/protocol.md). Requests from the client:
+ *   {id, method, data}
+ * Responses from the server:
+ *   {id, ok: true, data} | {id, ok: false, error: {code, message}}
+ * Notifications from the server:
+ *   {notification, data}
+ */
+export const RequestEnvelope = Type.Object({
+  id: Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1, maxLength: 64 })]),
+  method: Type.String({ minLength: 1, maxLength: 64 }),
+  data: Type.Optional(Type.Unknown()),
+}, { additionalProperties: false });
+export type RequestEnvelope = Static<typeof RequestEnvelope>;
+
+export type ResponseEnvelope =
+  | { id: RequestEnvelope['id'] | null; ok: true; data: unknown }
+  | { id: RequestEnvelope['id'] | null; ok: false; error: { code: ErrorCode; message: string } };
+
+/** Why a room was closed under its participants. */
+export type RoomCloseReason = 'WORKER_DIED' | 'SERVER_DRAINING' | 'SERVER_SHUTDOWN' | 'ADMIN_CLOSED' | 'EMPTY';
+/** Why a participant left the room. */
+export type LeaveReason = 'LEFT' | 'DISCONNECTED' | 'KICKED' | 'ROOM_CLOSED' | 'REPLACED';
+
+export interface ProducerInfo {
+  producerId: string;
+  kind: 'audio' | 'video';
+  source: Source;
+  paused: boolean;
+}
+
+export interface ParticipantInfo {
+  participantId: string;
+  identity: string;
+  role: Role;
+  displayName?: string | undefined;
+  producers: ProducerInfo[];
+}
+
+/** Server -> client notifications: name -> data. */
+export interface Notifications {
+  participantJoined: { participantId: string; identity: string; role: Role; displayName?: string | undefined };
+  participantLeft: { participantId: string; reason: LeaveReason };
+  newConsumer: {
+    consumerId: string;
+    producerId: string;
+    participantId: string;
+    kind: 'audio' | 'video';
+    source: Source;
+    rtpParameters: unknown;
+    producerPaused: boolean;
+  };
+  consumerClosed: { consumerId: string };
+  consumerPaused: { consumerId: string };
+  consumerResumed: { consumerId: string };
+  producerClosed: { producerId: string; participantId: string };
+  roomClosed: { reason: RoomCloseReason };
+  serverDraining: { deadlineSeconds: number };
+  kicked: { reason: string };
+}
+export type NotificationName = keyof Notifications;
+
+/** WebSocket close codes the server uses (docs/protocol.md). */
+export const CLOSE_CODES = {
+  NORMAL: 1000,
+  SESSION_REPLACED: 4000,
+  UNAUTHORIZED: 4401,
+  FORBIDDEN: 4403,
+  DUPLICATE_IDENTITY: 4409,
+  ROOM_CLOSED: 4410,
+  SERVER_DRAINING: 4503,
+} as const;

@@ -1,0 +1,49 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics behind verb functions (after LiveKit's telemetry package):
+ * callers say what happened, never touch a metric object. Labels are low-cardinality:
+ * never a room id, a participant or an identity.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #rooms = new Gauge({ name: 'sfu_rooms', help: 'Open rooms on this node', registers: [this.registry] });
+  readonly #participants = new Gauge({ name: 'sfu_participants', help: 'Admitted participants by role', labelNames: ['role'], registers: [this.registry] });
+  readonly #producers = new Gauge({ name: 'sfu_producers', help: 'Live producers by kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly #consumers = new Gauge({ name: 'sfu_consumers', help: 'Live consumers by kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly #workers = new Gauge({ name: 'sfu_workers', help: 'Live mediasoup workers', registers: [this.registry] });
+  readonly #workerCpu = new Counter({ name: 'sfu_worker_cpu_seconds_total', help: 'CPU time used by mediasoup workers (user+system)', registers: [this.registry] });
+  readonly #workerDeaths = new Counter({ name: 'sfu_worker_deaths_total', help: 'mediasoup workers that died unexpectedly', registers: [this.registry] });
+  readonly #joinDuration = new Histogram({
+    name: 'sfu_join_duration_seconds', help: 'Time from join request to join response',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
+  });
+  readonly #requests = new Counter({ name: 'sfu_signalling_requests_total', help: 'Signalling requests by method and result', labelNames: ['method', 'result'], registers: [this.registry] });
+  readonly #authFailures = new Counter({ name: 'sfu_auth_failures_total', help: 'Refused connections by coded reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly #connections = new Gauge({ name: 'sfu_signalling_connections', help: 'Open signalling WebSocket connections', registers: [this.registry] });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  roomOpened(): void { this.#rooms.inc(); }
+  roomClosed(): void { this.#rooms.dec(); }
+  participantAdmitted(role: string): void { this.#participants.inc({ role }); }
+  participantLeft(role: string): void { this.#participants.dec({ role }); }
+  producerOpened(kind: string): void { this.#producers.inc({ kind }); }
+  producerClosed(kind: string): void { this.#producers.dec({ kind }); }
+  consumerOpened(kind: string): void { this.#consumers.inc({ kind }); }
+  consumerClosed(kind: string): void { this.#consumers.dec({ kind }); }
+  workerStarted(): void { this.#workers.inc(); }
+  workerStopped(): void { this.#workers.dec(); }
+  workerDied(): void { this.#workerDeaths.inc(); }
+  workerCpuUsed(seconds: number): void { if (seconds > 0) this.#workerCpu.inc(seconds); }
+  recordJoinDuration(seconds: number): void { this.#joinDuration.observe(seconds); }
+  signallingRequest(method: string, result: string): void { this.#requests.inc({ method, result }); }
+  authFailed(reason: string): void { this.#authFailures.inc({ reason }); }
+  connectionOpened(): void { this.#connections.inc(); }
+  connectionClosed(): void { this.#connections.dec(); }
+
+  async render(): Promise<string> { return this.registry.metrics(); }
+  get contentType(): string { return this.registry.contentType; }
+}
