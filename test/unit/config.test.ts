@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/load.ts';
+
+describe('loadConfig', () => {
+  it('loads the defaults', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.http.port).toBe(3000);
+    expect(c.signalling.reconnectGraceSeconds).toBe(30);
+    expect(Object.isFrozen(c.http)).toBe(true);
+  });
+
+  it('applies SFU_* environment overrides', () => {
+    const c = loadConfig({ env: { SFU_HTTP_PORT: '4000', SFU_WORKERS: '2', SFU_ANNOUNCED_IP: '203.0.113.7', SFU_JWT_ISSUER: 'district' } });
+    expect(c.http.port).toBe(4000);
+    expect(c.media.workers).toBe(2);
+    expect(c.media.announcedIp).toBe('203.0.113.7');
+    expect(c.jwt.issuer).toBe('district');
+  });
+
+  it('names every bad value', () => {
+    try {
+      loadConfig({ env: { SFU_HTTP_PORT: 'eighty', SFU_WORKERS: '-1' } });
+      throw new Error('expected ConfigError');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).problems.join('\n')).toContain('SFU_HTTP_PORT must be an integer');
+    }
+    expect(() => loadConfig({ env: { SFU_WORKERS: '-1' } })).toThrow(/media\.workers/);
+  });
+
+  it('rejects unknown keys and short secrets', () => {
+    expect(() => loadConfig({ env: {}, overrides: { http: { prot: 1 } } })).toThrow(ConfigError);
+    expect(() => loadConfig({ env: { SFU_JWT_SECRET: 'short' } })).toThrow(/at least 32/);
+  });
+});

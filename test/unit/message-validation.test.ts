@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { Value } from '@sinclair/typebox/value';
+import { HANDLERS } from '../../src/signalling/handlers/index.ts';
+import { RequestEnvelope } from '../../src/signalling/protocol.ts';
+
+const check = (method: string, data: unknown) => HANDLERS.get(method)!.check.Check(data);
+const dtls = { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: 'AB:CD' }] };
+
+describe('request envelope', () => {
+  it('accepts {id, method, data} with numeric or string ids', () => {
+    expect(Value.Check(RequestEnvelope, { id: 1, method: 'join', data: {} })).toBe(true);
+    expect(Value.Check(RequestEnvelope, { id: 'a1', method: 'leave' })).toBe(true);
+  });
+
+  it('rejects missing ids, negative ids, extra keys and non-objects', () => {
+    for (const bad of [{ method: 'join' }, { id: -1, method: 'join' }, { id: 1, method: 'join', extra: 1 }, [], 'join', null, { id: 1, method: '' }]) {
+      expect(Value.Check(RequestEnvelope, bad)).toBe(false);
+    }
+  });
+});
+
+describe('method schemas', () => {
+  it('has one handler per documented method', () => {
+    expect([...HANDLERS.keys()].sort()).toEqual([
+      'closeProducer', 'connectTransport', 'createTransport', 'join', 'leave', 'pauseConsumer', 'pauseProducer',
+      'produce', 'restartIce', 'resumeConsumer', 'resumeProducer',
+    ]);
+  });
+
+  it('validates join', () => {
+    expect(check('join', {})).toBe(true);
+    expect(check('join', { displayName: 'Sam', resumeToken: 'abc' })).toBe(true);
+    expect(check('join', { displayName: '' })).toBe(false);
+    expect(check('join', { displayName: 'x'.repeat(65) })).toBe(false);
+    expect(check('join', { resumeToken: 5 })).toBe(false);
+  });
+
+  it('validates createTransport', () => {
+    expect(check('createTransport', { direction: 'send' })).toBe(true);
+    expect(check('createTransport', { direction: 'recv', rtpCapabilities: { codecs: [] } })).toBe(true);
+    expect(check('createTransport', { direction: 'both' })).toBe(false);
+    expect(check('createTransport', { direction: 'send', extra: true })).toBe(false);
+  });
+
+  it('validates connectTransport', () => {
+    expect(check('connectTransport', { transportId: 't', dtlsParameters: dtls })).toBe(true);
+    expect(check('connectTransport', { transportId: 't', dtlsParameters: { fingerprints: [] } })).toBe(false);
+    expect(check('connectTransport', { transportId: '', dtlsParameters: dtls })).toBe(false);
+    expect(check('connectTransport', { transportId: 't', dtlsParameters: { ...dtls, role: 'boss' } })).toBe(false);
+  });
+
+  it('validates produce', () => {
+    const ok = { transportId: 't', kind: 'audio', source: 'mic', rtpParameters: { codecs: [{ mimeType: 'audio/opus' }] } };
+    expect(check('produce', ok)).toBe(true);
+    expect(check('produce', { ...ok, source: 'speaker' })).toBe(false);
+    expect(check('produce', { ...ok, kind: 'data' })).toBe(false);
+    expect(check('produce', { ...ok, rtpParameters: { codecs: [] } })).toBe(false);
+    expect(check('produce', { ...ok, rtpParameters: { codecs: [{}], encodings: new Array(9).fill({}) } })).toBe(false);
+  });
+
+  it('validates the id-only methods', () => {
+    for (const [m, key] of [['closeProducer', 'producerId'], ['pauseProducer', 'producerId'], ['resumeProducer', 'producerId'],
+      ['resumeConsumer', 'consumerId'], ['pauseConsumer', 'consumerId'], ['restartIce', 'transportId']] as const) {
+      expect(check(m, { [key]: 'x' })).toBe(true);
+      expect(check(m, {})).toBe(false);
+      expect(check(m, { [key]: 'x'.repeat(65) })).toBe(false);
+    }
+    expect(check('leave', {})).toBe(true);
+    expect(check('leave', { now: true })).toBe(false);
+  });
+});
