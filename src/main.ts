@@ -31,7 +31,11 @@ async function main(): Promise<void> {
   if (app.secrets.jwtSecret) {
     const room = 'demo';
     const link = (identity: string, role: 'clinician' | 'student') =>
-      `${base}/#token=${mintToken(app.secrets.jwtSecret!, { room, identity, role, ttlSeconds: 3600 })}`;
+      `${base}/#token=${mintToken(app.secrets.jwtSecret!, {
+        room, identity, role, ttlSeconds: 3600,
+        ...(config.jwt.issuer ? { issuer: config.jwt.issuer } : {}),
+        ...(config.jwt.audience ? { audience: config.jwt.audience } : {}),
+      })}`;
     lines.push(
       '',
       'Demo room "demo" (links valid for one hour; open each in its own tab):',

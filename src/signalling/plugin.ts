@@ -37,6 +37,10 @@ function tokenFrom(req: FastifyRequest): string | undefined {
 export async function signallingPlugin(app: FastifyInstance, opts: SignallingPluginOptions): Promise<void> {
   const { services, verifier, sessions } = opts;
   await app.register(websocket, { options: { maxPayload: HARD_FRAME_LIMIT } });
+  const heartbeat = setInterval(() => {
+    for (const s of sessions) s.heartbeat();
+  }, services.config.signalling.pingIntervalSeconds * 1000).unref();
+  app.addHook('onClose', async () => clearInterval(heartbeat));
 
   app.get('/rtc', {
     websocket: true,

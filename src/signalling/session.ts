@@ -20,6 +20,7 @@ export class SignallingSession implements HandlerContext {
   #room: Room | undefined;
   #participant: Participant | undefined;
   #closed = false;
+  #alive = true;
 
   constructor(socket: WebSocket, grant: Grant, services: SignallingServices, remoteAddress: string) {
     this.#socket = socket;
@@ -29,6 +30,21 @@ export class SignallingSession implements HandlerContext {
     socket.on('message', (raw, isBinary) => void this.#onMessage(raw as Buffer, isBinary));
     socket.on('close', () => this.#onClose());
     socket.on('error', () => undefined);
+    socket.on('pong', () => { this.#alive = true; });
+  }
+
+  /**
+   * Liveness: called every ping interval. A socket that did not answer the previous ping is
+   * terminated (its participant then enters the reconnection grace period).
+   */
+  heartbeat(): void {
+    if (this.#closed) return;
+    if (!this.#alive) {
+      this.#socket.terminate();
+      return;
+    }
+    this.#alive = false;
+    this.#socket.ping();
   }
 
   get isJoined(): boolean {
