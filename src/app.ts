@@ -73,7 +73,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     metrics,
   });
 
-  const fastify: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: false, bodyLimit: 64 * 1024, trustProxy: false });
+  const fastify: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
   installErrorHandlers(fastify);
   const sessions = new Set<SignallingSession>();
   const services = { config, rooms, revocations, admission: [notRevoked(revocations)], metrics, log };
