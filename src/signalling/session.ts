@@ -21,6 +21,7 @@ export class SignallingSession implements HandlerContext {
   #participant: Participant | undefined;
   #closed = false;
   #alive = true;
+  #joining = false;
 
   constructor(socket: WebSocket, grant: Grant, services: SignallingServices, remoteAddress: string) {
     this.#socket = socket;
@@ -124,6 +125,10 @@ export class SignallingSession implements HandlerContext {
       metrics.signallingRequest(handler.method, 'INVALID_REQUEST');
       return this.#reply(msg.id, new SfuError('INVALID_REQUEST', `${field}: ${first?.message ?? 'invalid'}`));
     }
+    if (handler.method === 'join') {
+      if (this.#joining) return this.#reply(msg.id, new SfuError('ALREADY_JOINED', 'a join is already in progress'));
+      this.#joining = true;
+    }
     try {
       const result = await handler.handle(this, data);
       metrics.signallingRequest(handler.method, 'ok');
@@ -135,6 +140,8 @@ export class SignallingSession implements HandlerContext {
       metrics.signallingRequest(handler.method, coded.code);
       this.#reply(msg.id, coded);
       if (handler.method === 'join') this.#refused(coded);
+    } finally {
+      if (handler.method === 'join') this.#joining = false;
     }
   }
 

@@ -21,7 +21,7 @@ export interface TestServer {
 }
 
 /** A real server on 127.0.0.1 (random HTTP and RTC ports, one worker, a temp data dir). */
-export async function startServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+export async function startServer(overrides: Record<string, unknown> = {}, logStream?: NodeJS.WritableStream): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sfu-test-'));
   const base: Record<string, unknown> = {
     http: { host: '127.0.0.1', port: 0 },
@@ -32,7 +32,7 @@ export async function startServer(overrides: Record<string, unknown> = {}): Prom
     media: { workers: 1, rtcPort: 0, listenIp: '127.0.0.1', announcedIp: '' },
   };
   const config = loadConfig({ env: {}, overrides: deepMerge(base, overrides) });
-  const handle = await buildApp({ config, logger: createLogger(config.log.level) });
+  const handle = await buildApp({ config, logger: createLogger(logStream ? 'debug' : config.log.level, logStream) });
   const address = await handle.fastify.listen({ host: '127.0.0.1', port: 0 });
   const url = address.replace('localhost', '127.0.0.1');
   return {
