@@ -1,0 +1,11 @@
+// Debian's Chromium for the end-to-end tests (playwright-core drives it; no browser download).
+import { existsSync } from 'node:fs';
+import { aptInstall, say } from './common.mjs';
+
+export function ensureChromium() {
+  const bin = process.env.SFU_CHROMIUM_BIN || '/usr/bin/chromium';
+  if (existsSync(bin)) return bin;
+  aptInstall(['chromium'], 'the end-to-end tests run in Chromium');
+  say(`Chromium installed: ${bin}`);
+  return bin;
+}
