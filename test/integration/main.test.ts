@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TokenVerifier } from '../../src/auth/verifier.ts';
+
+/** Runs the real entry point (what `npm start` hands over to) on free ports. */
+function startMain(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    cwd: join(import.meta.dirname, '../..'),
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ready = new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no demo links in time:\n${out}`)), 20_000);
+    child.stdout.on('data', () => {
+      if (out.includes('student:')) { clearTimeout(t); resolve(out); }
+    });
+    void exited.then((code) => reject(new Error(`exited with ${code}:\n${out}`)));
+  });
+  return { child, ready, exited, output: () => out };
+}
+
+describe('src/main.ts (npm start)', () => {
+  it('starts on embedded defaults, generates a secret, prints working demo links, drains on SIGTERM', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sfu-main-'));
+    try {
+      const main = startMain({ SFU_DATA_DIR: dataDir, SFU_HTTP_PORT: '0', SFU_RTC_PORT: '0', SFU_WORKERS: '1', SFU_LOG_LEVEL: 'warn', SFU_DRAIN_TIMEOUT_SECONDS: '1' });
+      const text = await main.ready;
+      const base = /listening on (http:\/\/\S+)/.exec(text)![1]!;
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+
+      const secretFile = join(dataDir, 'jwt-secret');
+      expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+      const secret = readFileSync(secretFile, 'utf8').trim();
+      expect(text).not.toContain(secret);
+      const links = [...text.matchAll(/(clinician|student):\s+(\S+#token=(\S+))/g)];
+      expect(links.map((m) => m[1])).toEqual(['clinician', 'student']);
+      const verifier = new TokenVerifier({ key: secret, algorithms: ['HS256'] });
+      expect(verifier.verify(links[0]![3]!, 'demo').role).toBe('clinician');
+      expect(verifier.verify(links[1]![3]!, 'demo').role).toBe('student');
+
+      main.child.kill('SIGTERM');
+      expect(await main.exited).toBe(0);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a bad configuration with a clear message and exit code 78', async () => {
+    const main = startMain({ SFU_HTTP_PORT: 'eighty' });
+    main.ready.catch(() => undefined);
+    expect(await main.exited).toBe(78);
+    expect(main.output()).toContain('SFU_HTTP_PORT must be an integer');
+  });
+});
