@@ -28,7 +28,9 @@ async function main(): Promise<void> {
     `  health: ${base}/healthz   metrics: ${base}/metrics   signalling: ${base.replace(/^http/, 'ws')}/rtc`,
   ];
   for (const path of app.secrets.generated) lines.push(`  generated a secret into ${path} (kept for later starts)`);
-  if (app.secrets.jwtSecret) {
+  // Demo links only in development mode (the secret was generated here, not configured): an
+  // operator's own secret never has tokens minted and printed for it.
+  if (app.secrets.jwtSecret && !config.jwt.secret) {
     const room = 'demo';
     const link = (identity: string, role: 'clinician' | 'student') =>
       `${base}/#token=${mintToken(app.secrets.jwtSecret!, {
@@ -45,7 +47,7 @@ async function main(): Promise<void> {
       'More tokens: npm run token -- --room R --identity I --role clinician|student|guardian|observer|interpreter [--ttl S]',
     );
   }
-  // Demo links go to the terminal, never to the JSON log.
+  // Printed as plain text on stdout, not as a log record.
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
   let stopping = false;

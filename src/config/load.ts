@@ -97,6 +97,9 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   if (cfg.jwt.secret && cfg.jwt.publicKey) {
     throw new ConfigError(['jwt.secret and jwt.publicKey are exclusive: configure one (SFU_JWT_SECRET or SFU_JWT_PUBLIC_KEY)']);
   }
+  if (cfg.admin.token && cfg.admin.token.length < 16) {
+    throw new ConfigError(['admin.token must be at least 16 characters']);
+  }
   if (cfg.jwt.secret && cfg.jwt.secret.length < 32) {
     throw new ConfigError(['jwt.secret must be at least 32 characters']);
   }

@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { newSecret } from '../shared/ids.ts';
 import type { Config } from './schema.ts';
+import { ConfigError } from './load.ts';
 
 export interface Secrets {
   /** Key material for the token verifier: the HS256 secret or the PEM public key. */
@@ -17,7 +19,11 @@ export interface Secrets {
 /** Reads a secret kept in the data dir, creating it (mode 0600) on first use. */
 function dataDirSecret(dataDir: string, file: string, generated: string[]): string {
   const path = join(dataDir, file);
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  if (existsSync(path)) {
+    const value = readFileSync(path, 'utf8').trim();
+    if (value.length < 16) throw new ConfigError([`${path} holds fewer than 16 characters: delete it to have a new one generated`]);
+    return value;
+  }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const value = newSecret(32);
   writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
@@ -27,8 +33,19 @@ function dataDirSecret(dataDir: string, file: string, generated: string[]): stri
 
 /** A PEM given inline (with real or escaped newlines), or the path of a PEM file. */
 function readPem(value: string): string {
-  const v = value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
-  return v.replaceAll('\\n', '\n');
+  let v: string;
+  try {
+    v = value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`jwt.publicKey: cannot read ${value}: ${(err as Error).message}`]);
+  }
+  v = v.replaceAll('\\n', '\n');
+  try {
+    createPublicKey(v);
+  } catch {
+    throw new ConfigError(['jwt.publicKey is not a valid PEM public key']);
+  }
+  return v;
 }
 
 /**
@@ -40,11 +57,11 @@ export function resolveSecrets(config: Readonly<Config>): Secrets {
   const adminToken = config.admin.token || dataDirSecret(config.dataDir, 'admin-token', generated);
   if (config.jwt.publicKey) {
     const algorithms: Secrets['jwtAlgorithms'] = config.jwt.algorithms.length > 0 ? [...config.jwt.algorithms] : ['RS256', 'ES256'];
-    if (algorithms.includes('HS256')) throw new Error('HS256 needs jwt.secret, not jwt.publicKey');
+    if (algorithms.includes('HS256')) throw new ConfigError(['jwt.algorithms: HS256 needs jwt.secret, not jwt.publicKey']);
     return { jwtKey: readPem(config.jwt.publicKey), jwtAlgorithms: [...algorithms], jwtSecret: undefined, adminToken, generated };
   }
   const secret = config.jwt.secret || dataDirSecret(config.dataDir, 'jwt-secret', generated);
   const algorithms = config.jwt.algorithms.length > 0 ? [...config.jwt.algorithms] : ['HS256' as const];
-  if (algorithms.some((a) => a !== 'HS256')) throw new Error('RS256/ES256 need jwt.publicKey');
+  if (algorithms.some((a) => a !== 'HS256')) throw new ConfigError(['jwt.algorithms: RS256/ES256 need jwt.publicKey']);
   return { jwtKey: secret, jwtAlgorithms: algorithms, jwtSecret: secret, adminToken, generated };
 }

@@ -7,7 +7,7 @@ export interface HealthOptions {
   readonly checks: Record<string, () => boolean | Promise<boolean>>;
 }
 
-/** /healthz (the process answers), /readyz (workers alive, store reachable, not draining), /metrics. */
+/** /healthz (the process answers), /readyz (every check passes: workers alive, not draining), /metrics. */
 export async function healthRoutes(app: FastifyInstance, opts: HealthOptions): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
 

@@ -29,6 +29,8 @@ export class Participant {
   readonly transports = new Map<string, { transport: types.WebRtcTransport; direction: TransportDirection }>();
   readonly producers = new Map<string, ProducerEntry>();
   readonly consumers = new Map<string, types.Consumer>();
+  /** Producers this participant consumes or is being given a consumer for (no duplicates). */
+  readonly consumedProducers = new Set<string>();
   /** Set when the participant creates its recv transport. */
   rtpCapabilities: types.RtpCapabilities | undefined;
   #notify: Notify | undefined;
@@ -132,5 +134,6 @@ export class Participant {
     this.transports.clear();
     this.producers.clear();
     this.consumers.clear();
+    this.consumedProducers.clear();
   }
 }

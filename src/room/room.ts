@@ -124,10 +124,8 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
     if (direction === 'recv') {
       p.rtpCapabilities = rtpCapabilities;
-      for (const pub of this.#participants.values()) {
-        if (pub === p) continue;
-        for (const { producer, source } of pub.producers.values()) await this.#consume(p, pub, producer, source);
-      }
+      // After the response: the client must know its recv transport before it hears of consumers.
+      setImmediate(() => void this.#consumeExisting(p));
     }
     return {
       transportId: transport.id,
@@ -145,6 +143,12 @@ export class Room extends TypedEmitter<RoomEvents> {
     } catch (err) {
       throw mediaError(err);
     }
+  }
+
+  /** Closes one of the participant's transports (and its producers or consumers). */
+  closeTransport(p: Participant, transportId: string): void {
+    this.#assertOpen(p);
+    p.transport(transportId).close();
   }
 
   async restartIce(p: Participant, transportId: string): Promise<types.IceParameters> {
@@ -211,19 +215,28 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
   }
 
+  async #consumeExisting(sub: Participant): Promise<void> {
+    for (const pub of this.#participants.values()) {
+      if (pub === sub) continue;
+      for (const { producer, source } of [...pub.producers.values()]) await this.#consume(sub, pub, producer, source);
+    }
+  }
+
   /** Creates a paused consumer of `producer` for `sub` when policy and capabilities allow. */
   async #consume(sub: Participant, pub: Participant, producer: types.Producer, source: Source): Promise<void> {
     if (!sub.grant.subscribe || !sub.rtpCapabilities || producer.closed || sub.closed) return;
     const transport = sub.recvTransport();
-    if (!transport) return;
+    if (!transport || sub.consumedProducers.has(producer.id)) return;
     if (!this.#router.canConsume({ producerId: producer.id, rtpCapabilities: sub.rtpCapabilities })) {
       this.#log.warn({ participant: sub.id, producer: producer.id }, 'participant cannot consume producer (codecs)');
       return;
     }
+    sub.consumedProducers.add(producer.id);
     let consumer: types.Consumer;
     try {
       consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: sub.rtpCapabilities, paused: true, appData: { source } });
     } catch (err) {
+      sub.consumedProducers.delete(producer.id);
       this.#log.warn({ participant: sub.id, producer: producer.id, err }, 'consume failed');
       return;
     }
@@ -233,6 +246,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     consumer.observer.once('close', () => {
       metrics.consumerClosed(consumer.kind);
       sub.consumers.delete(consumer.id);
+      sub.consumedProducers.delete(producer.id);
     });
     consumer.on('producerclose', () => sub.notify('consumerClosed', { consumerId: consumer.id }));
     consumer.on('producerpause', () => sub.notify('consumerPaused', { consumerId: consumer.id }));

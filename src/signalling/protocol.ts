@@ -24,7 +24,7 @@ export type ResponseEnvelope =
 /** Why a room was closed under its participants. */
 export type RoomCloseReason = 'WORKER_DIED' | 'SERVER_DRAINING' | 'SERVER_SHUTDOWN' | 'ADMIN_CLOSED' | 'EMPTY';
 /** Why a participant left the room. */
-export type LeaveReason = 'LEFT' | 'DISCONNECTED' | 'KICKED' | 'ROOM_CLOSED' | 'REPLACED';
+export type LeaveReason = 'LEFT' | 'DISCONNECTED' | 'KICKED';
 
 export interface ProducerInfo {
   producerId: string;

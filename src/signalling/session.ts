@@ -22,6 +22,8 @@ export class SignallingSession implements HandlerContext {
   #closed = false;
   #alive = true;
   #joining = false;
+  /** Set by bind(); attached once the response that bound it has been sent. */
+  #pendingAttach: Participant | undefined;
 
   constructor(socket: WebSocket, grant: Grant, services: SignallingServices, remoteAddress: string) {
     this.#socket = socket;
@@ -57,9 +59,17 @@ export class SignallingSession implements HandlerContext {
     return { room: this.#room, participant: this.#participant };
   }
 
+  /** Binds this socket to a participant; its notifications start after the join response. */
   bind(room: Room, participant: Participant): void {
     this.#room = room;
     this.#participant = participant;
+    this.#pendingAttach = participant;
+  }
+
+  #attachPending(): void {
+    const participant = this.#pendingAttach;
+    this.#pendingAttach = undefined;
+    if (!participant || this.#participant !== participant) return;
     participant.attach(
       (name, data) => this.#onNotification(name, data),
       () => this.#replaced(participant),
@@ -67,6 +77,7 @@ export class SignallingSession implements HandlerContext {
   }
 
   unbind(): void {
+    this.#pendingAttach = undefined;
     this.#room = undefined;
     this.#participant = undefined;
   }
@@ -133,6 +144,7 @@ export class SignallingSession implements HandlerContext {
       const result = await handler.handle(this, data);
       metrics.signallingRequest(handler.method, 'ok');
       this.#send({ id: msg.id, ok: true, data: result ?? {} });
+      this.#attachPending();
       if (handler.method === 'leave') this.close(CLOSE_CODES.NORMAL, 'LEFT');
     } catch (err) {
       const coded = toSfuError(err);

@@ -13,6 +13,7 @@ export const REDACT_PATHS = [
   'location', '*.location', 'coordinates', '*.coordinates', 'description', '*.description',
   'phone', '*.phone', 'emergencyContact', '*.emergencyContact', 'address', '*.address',
   'remoteAddress', '*.remoteAddress',
+  '*.*.token', '*.*.resumeToken', '*.*.displayName', '*.*.location', '*.*.phone', '*.*.emergencyContact', '*.*.coordinates',
 ];
 
 /** Strips the query string (where `?token=` lives) from a URL before logging it. */

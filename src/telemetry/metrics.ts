@@ -15,7 +15,7 @@ export class Metrics {
   readonly #workerCpu = new Counter({ name: 'sfu_worker_cpu_seconds_total', help: 'CPU time used by mediasoup workers (user+system)', registers: [this.registry] });
   readonly #workerDeaths = new Counter({ name: 'sfu_worker_deaths_total', help: 'mediasoup workers that died unexpectedly', registers: [this.registry] });
   readonly #joinDuration = new Histogram({
-    name: 'sfu_join_duration_seconds', help: 'Time from join request to join response',
+    name: 'sfu_join_duration_seconds', help: 'Server-side time to admit a new participant (admission steps, room opening, admission)',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
   });
   readonly #requests = new Counter({ name: 'sfu_signalling_requests_total', help: 'Signalling requests by method and result', labelNames: ['method', 'result'], registers: [this.registry] });

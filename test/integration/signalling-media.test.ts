@@ -113,6 +113,11 @@ describe('signalling with a real mediasoup worker', () => {
     }
     await a.c.request('produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusParameters(), source: 'mic' });
     expect((await a.c.raw('produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusParameters(4444), source: 'mic' })).error.code).toBe('PRODUCER_LIMIT');
+    // A client that lost its state closes the old transport and builds a new one.
+    await a.c.request('closeTransport', { transportId: send.transportId });
+    expect((await a.c.raw('closeTransport', { transportId: send.transportId })).error.code).toBe('TRANSPORT_NOT_FOUND');
+    const again = await a.c.request('createTransport', { direction: 'send' });
+    await a.c.request('produce', { transportId: again.transportId, kind: 'audio', rtpParameters: opusParameters(5555), source: 'mic' });
     a.c.close();
   });
 

@@ -31,5 +31,6 @@ describe('loadConfig', () => {
   it('rejects unknown keys and short secrets', () => {
     expect(() => loadConfig({ env: {}, overrides: { http: { prot: 1 } } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: { SFU_JWT_SECRET: 'short' } })).toThrow(/at least 32/);
+    expect(() => loadConfig({ env: { SFU_ADMIN_TOKEN: 'short' } })).toThrow(/at least 16/);
   });
 });

@@ -22,7 +22,7 @@ describe('request envelope', () => {
 describe('method schemas', () => {
   it('has one handler per documented method', () => {
     expect([...HANDLERS.keys()].sort()).toEqual([
-      'closeProducer', 'connectTransport', 'createTransport', 'join', 'leave', 'pauseConsumer', 'pauseProducer',
+      'closeProducer', 'closeTransport', 'connectTransport', 'createTransport', 'join', 'leave', 'pauseConsumer', 'pauseProducer',
       'produce', 'restartIce', 'resumeConsumer', 'resumeProducer',
     ]);
   });
@@ -60,7 +60,7 @@ describe('method schemas', () => {
 
   it('validates the id-only methods', () => {
     for (const [m, key] of [['closeProducer', 'producerId'], ['pauseProducer', 'producerId'], ['resumeProducer', 'producerId'],
-      ['resumeConsumer', 'consumerId'], ['pauseConsumer', 'consumerId'], ['restartIce', 'transportId']] as const) {
+      ['resumeConsumer', 'consumerId'], ['pauseConsumer', 'consumerId'], ['restartIce', 'transportId'], ['closeTransport', 'transportId']] as const) {
       expect(check(m, { [key]: 'x' })).toBe(true);
       expect(check(m, {})).toBe(false);
       expect(check(m, { [key]: 'x'.repeat(65) })).toBe(false);

@@ -6,10 +6,11 @@ import { produce } from './produce.ts';
 import { closeProducer, pauseProducer, resumeProducer } from './producer-control.ts';
 import { pauseConsumer, resumeConsumer } from './consumer-control.ts';
 import { restartIce } from './restart-ice.ts';
+import { closeTransport } from './close-transport.ts';
 import { leave } from './leave.ts';
 
 /** The method table: one handler per signalling method, no switch. */
 export const HANDLERS: ReadonlyMap<string, Handler> = new Map<string, Handler>(
-  [join, createTransport, connectTransport, produce, closeProducer, pauseProducer, resumeProducer,
+  [join, createTransport, connectTransport, closeTransport, produce, closeProducer, pauseProducer, resumeProducer,
     resumeConsumer, pauseConsumer, restartIce, leave].map((h): [string, Handler] => [h.method, h]),
 );

@@ -29,6 +29,7 @@ function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: 
     routerRtpCapabilities: room.rtpCapabilities,
     participants: room.participants.filter((o) => o !== p).map((o) => o.info()),
     iceServers: ctx.services.config.media.iceServers,
+    reconnectGraceSeconds: ctx.services.config.signalling.reconnectGraceSeconds,
     permissions: { publish: [...p.grant.publish], subscribe: p.grant.subscribe },
     transports: [...p.transports.entries()].map(([transportId, t]) => ({ transportId, direction: t.direction })),
     producers: p.producerInfos(),
@@ -51,25 +52,32 @@ export const join = defineHandler({
     for (const step of services.admission) {
       await step({ grant, data, remoteAddress: ctx.remoteAddress });
     }
-    const room = await services.rooms.getOrCreate(grant.room);
-
-    const existing = room.byIdentity(grant.identity);
-    if (existing) {
+    const open = services.rooms.get(grant.room);
+    const existing = open?.byIdentity(grant.identity);
+    if (open && existing) {
       if (!data.resumeToken || !sameSecret(data.resumeToken, existing.resumeToken)) {
         throw new SfuError('DUPLICATE_IDENTITY', 'this identity is already in the room; resume with its resume token');
       }
-      ctx.bind(room, existing);
-      return joinResponse(ctx, room, existing, true);
+      ctx.bind(open, existing);
+      return joinResponse(ctx, open, existing, true);
     }
     if (data.resumeToken) throw new SfuError('RESUME_TOKEN_INVALID', 'no session to resume; join without a resume token');
 
+    const room = await services.rooms.getOrCreate(grant.room);
+    // Another connection may have admitted this identity while the room was being opened.
+    if (room.byIdentity(grant.identity)) throw new SfuError('DUPLICATE_IDENTITY', 'this identity is already in the room');
     const participant = new Participant({
       id: newId(),
       grant,
       displayName: data.displayName,
       resumeToken: newSecret(),
     });
-    room.admit(participant);
+    try {
+      room.admit(participant);
+    } catch (err) {
+      if (room.size === 0) room.close('EMPTY');
+      throw err;
+    }
     ctx.bind(room, participant);
     services.metrics.recordJoinDuration((performance.now() - started) / 1000);
     return joinResponse(ctx, room, participant, false);

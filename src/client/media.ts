@@ -1,0 +1,59 @@
+/** Camera capture size: 1280x720 lets the browser send three simulcast layers. */
+export const CAMERA_CONSTRAINTS: MediaTrackConstraints = {
+  width: { ideal: 1280 },
+  height: { ideal: 720 },
+  frameRate: { ideal: 30, max: 30 },
+};
+
+export const MIC_CONSTRAINTS: MediaTrackConstraints = {
+  echoCancellation: true,
+  noiseSuppression: true,
+  autoGainControl: true,
+};
+
+/**
+ * Opens the microphone and/or camera. When both are wanted and that fails (one device missing,
+ * busy, or refused), each is tried alone, so a person with a broken camera can still be heard.
+ * Never throws: `problem` says, in words, what could not be opened.
+ */
+export async function captureLocalMedia(sources: readonly ('mic' | 'camera')[]): Promise<{ stream?: MediaStream; problem?: string }> {
+  const wantMic = sources.includes('mic');
+  const wantCamera = sources.includes('camera');
+  if (!wantMic && !wantCamera) return {};
+  if (!navigator.mediaDevices?.getUserMedia) {
+    return { problem: 'This page cannot use your camera or microphone (it needs https, or a browser that supports it).' };
+  }
+  const open = (mic: boolean, camera: boolean) => navigator.mediaDevices.getUserMedia({
+    audio: mic ? MIC_CONSTRAINTS : false,
+    video: camera ? CAMERA_CONSTRAINTS : false,
+  });
+  try {
+    return { stream: await open(wantMic, wantCamera) };
+  } catch (err) {
+    if (!(wantMic && wantCamera)) return { problem: `Could not open your ${wantMic ? 'microphone' : 'camera'}: ${reason(err)}.` };
+  }
+  const stream = new MediaStream();
+  const missing: string[] = [];
+  let why = '';
+  for (const [mic, camera, name] of [[true, false, 'microphone'], [false, true, 'camera']] as const) {
+    try {
+      for (const track of (await open(mic, camera)).getTracks()) stream.addTrack(track);
+    } catch (err) {
+      missing.push(name);
+      why = reason(err);
+    }
+  }
+  const problem = `Could not open your ${missing.join(' or ')}: ${why}.`;
+  return stream.getTracks().length > 0 ? { stream, problem } : { problem };
+}
+
+function reason(err: unknown): string {
+  const name = err instanceof DOMException ? err.name : '';
+  switch (name) {
+    case 'NotAllowedError': return 'permission was refused (allow it in the browser\'s address bar and join again)';
+    case 'NotFoundError': return 'no such device was found';
+    case 'NotReadableError': return 'the device is in use by another application';
+    case 'OverconstrainedError': return 'the device does not support the requested settings';
+    default: return err instanceof Error ? err.message : String(err);
+  }
+}

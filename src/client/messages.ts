@@ -1,0 +1,54 @@
+import type { Role } from './protocol.ts';
+
+/** What a person sees for a role: tiles are labelled by role, never by name. */
+export const ROLE_LABELS: Record<Role, string> = {
+  clinician: 'Clinician',
+  student: 'Student',
+  guardian: 'Guardian',
+  observer: 'Observer',
+  interpreter: 'Interpreter',
+};
+
+export function roleLabel(role: string | undefined): string {
+  return (role && ROLE_LABELS[role as Role]) || 'Participant';
+}
+
+/** Plain-language text for the error codes a person can meet (server codes: docs/errors.md). */
+const ERROR_TEXT: Record<string, string> = {
+  TOKEN_MISSING: 'No session link was given. Open the link you were sent, or paste your access token.',
+  TOKEN_INVALID: 'This session link is not valid. Ask for a new link.',
+  TOKEN_EXPIRED: 'This session link has expired. Ask for a new link.',
+  TOKEN_NOT_YET_VALID: 'This session link is not valid yet. Check your device\'s clock, or try again at the session time.',
+  TOKEN_ALGORITHM_NOT_ALLOWED: 'This session link was issued incorrectly. Ask for a new link.',
+  TOKEN_CLAIMS_INVALID: 'This session link was issued incorrectly. Ask for a new link.',
+  WRONG_ROOM: 'This session link is for a different session.',
+  IDENTITY_REVOKED: 'You have been removed from this session.',
+  DUPLICATE_IDENTITY: 'This link is already in use in another window or device. Close it there, or wait half a minute and join again.',
+  RESUME_TOKEN_INVALID: 'The session could not be resumed. Join again.',
+  ROOM_FULL: 'This session is full.',
+  SERVER_DRAINING: 'The server is restarting for maintenance. Join again in a moment.',
+  ROOM_CLOSED: 'The session has ended.',
+  KICKED: 'You have been removed from this session.',
+  SESSION_REPLACED: 'This session was opened in another window or device.',
+  PERMISSION_DENIED: 'Your link does not allow this.',
+  MEDIA_ERROR: 'The media server had a problem. Join again; if it keeps happening, tell the session organiser.',
+  INTERNAL_ERROR: 'The server had a problem. Join again; if it keeps happening, tell the session organiser.',
+  CONNECTION_FAILED: 'Could not connect to the session. Check your network and join again.',
+  SERVER_UNREACHABLE: 'The server cannot be reached. Check your network and join again.',
+  CONNECTION_LOST: 'The connection was lost. Check your network and join again.',
+  REQUEST_TIMEOUT: 'The server did not answer in time. Join again.',
+  UNSUPPORTED_BROWSER: 'This browser cannot take part in video sessions. Use a recent Chrome, Edge, Firefox or Safari.',
+  MEDIA_DEVICE_ERROR: 'Your camera or microphone could not be used.',
+};
+
+const ROOM_CLOSED_TEXT: Record<string, string> = {
+  ADMIN_CLOSED: 'The session was ended by its organiser.',
+  WORKER_DIED: 'The session ended because of a server fault. Join again.',
+  SERVER_DRAINING: 'The server is restarting for maintenance. Join again in a moment.',
+  SERVER_SHUTDOWN: 'The server shut down. Join again in a moment.',
+};
+
+export function errorText(code: string, detail?: string): string {
+  if (code === 'ROOM_CLOSED' && detail && ROOM_CLOSED_TEXT[detail]) return ROOM_CLOSED_TEXT[detail];
+  return ERROR_TEXT[code] ?? `Something went wrong (${code}). Join again; if it keeps happening, tell the session organiser.`;
+}

@@ -1,0 +1,60 @@
+/**
+ * The signalling protocol as the browser sees it. Notifications and participant shapes come
+ * from the server's own definitions (src/signalling/protocol.ts, type-only imports, erased by
+ * the bundler), so client and server cannot drift apart silently; request and response shapes
+ * per method are spelled out here.
+ */
+import type { RtpCapabilities, RtpParameters, DtlsParameters, IceParameters, IceCandidate, MediaKind } from 'mediasoup-client/types';
+import type { Notifications, NotificationName, ParticipantInfo, ProducerInfo } from '../signalling/protocol.ts';
+import type { Role, Source } from '../auth/grant.ts';
+
+export type { Notifications, NotificationName, ParticipantInfo, ProducerInfo, Role, Source };
+
+export interface JoinResult {
+  participantId: string;
+  identity: string;
+  role: Role;
+  roomId: string;
+  resumeToken: string;
+  resumed: boolean;
+  routerRtpCapabilities: RtpCapabilities;
+  participants: ParticipantInfo[];
+  iceServers: RTCIceServer[];
+  permissions: { publish: Source[]; subscribe: boolean };
+}
+
+export interface TransportInfo {
+  transportId: string;
+  iceParameters: IceParameters;
+  iceCandidates: IceCandidate[];
+  dtlsParameters: DtlsParameters;
+}
+
+type Empty = Record<string, never>;
+
+/** Method name -> [request data, response data]. */
+export interface Methods {
+  join: [{ displayName?: string; resumeToken?: string }, JoinResult];
+  createTransport: [{ direction: 'send' | 'recv'; rtpCapabilities?: RtpCapabilities }, TransportInfo];
+  connectTransport: [{ transportId: string; dtlsParameters: DtlsParameters }, Empty];
+  produce: [{ transportId: string; kind: MediaKind; rtpParameters: RtpParameters; source: Source; paused?: boolean }, { producerId: string }];
+  closeProducer: [{ producerId: string }, Empty];
+  pauseProducer: [{ producerId: string }, Empty];
+  resumeProducer: [{ producerId: string }, Empty];
+  pauseConsumer: [{ consumerId: string }, Empty];
+  resumeConsumer: [{ consumerId: string }, Empty];
+  restartIce: [{ transportId: string }, { iceParameters: IceParameters }];
+  leave: [Empty, Empty];
+}
+export type MethodName = keyof Methods;
+
+/** WebSocket close codes the server uses (mirrors CLOSE_CODES in src/signalling/protocol.ts). */
+export const CLOSE = {
+  NORMAL: 1000,
+  SESSION_REPLACED: 4000,
+  UNAUTHORIZED: 4401,
+  FORBIDDEN: 4403,
+  DUPLICATE_IDENTITY: 4409,
+  ROOM_CLOSED: 4410,
+  SERVER_DRAINING: 4503,
+} as const;

@@ -1,0 +1,196 @@
+import type { RemoteParticipant, RemoteTrack, Session, SessionState } from './session.ts';
+import { errorText, roleLabel } from './messages.ts';
+
+interface Tile {
+  readonly root: HTMLElement;
+  readonly video: HTMLVideoElement;
+  readonly audio: HTMLAudioElement;
+  readonly badge: HTMLElement;
+  /** consumerId -> track, with whether the sender paused it. */
+  readonly tracks: Map<string, { track: MediaStreamTrack; paused: boolean; screen: boolean }>;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function byId<T extends HTMLElement>(id: string): T {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`page is missing #${id}`);
+  return e as T;
+}
+
+/**
+ * The page: a tile per remote participant (video, audio, a role label and a muted/camera-off
+ * badge), our own preview, the status line and the controls. Reads nothing but session events.
+ */
+export class View {
+  readonly #session: Session;
+  readonly #tiles = new Map<string, Tile>();
+  readonly #grid = byId<HTMLElement>('tiles');
+  readonly #status = byId<HTMLElement>('status');
+  readonly #message = byId<HTMLElement>('message');
+  readonly #notices = byId<HTMLUListElement>('notices');
+  readonly #joinForm = byId<HTMLFormElement>('join-form');
+  readonly #joinButton = byId<HTMLButtonElement>('join');
+  readonly #leaveButton = byId<HTMLButtonElement>('leave');
+  readonly #micButton = byId<HTMLButtonElement>('toggle-mic');
+  readonly #cameraButton = byId<HTMLButtonElement>('toggle-camera');
+  readonly #soundButton = byId<HTMLButtonElement>('enable-sound');
+  readonly #localTile = byId<HTMLElement>('local-tile');
+  readonly #localVideo = byId<HTMLVideoElement>('local-video');
+  readonly #localLabel = byId<HTMLElement>('local-label');
+
+  constructor(session: Session) {
+    this.#session = session;
+    const ev = session.events;
+    ev.on('state', (state, detail) => this.#onState(state, detail));
+    ev.on('notice', (text) => this.#notice(text));
+    ev.on('localMedia', (stream) => this.#onLocalMedia(stream));
+    ev.on('participantJoined', (p) => this.#addTile(p));
+    ev.on('participantLeft', (id) => this.#removeTile(id));
+    ev.on('trackAdded', (t) => this.#onTrack(t));
+    ev.on('trackRemoved', ({ participantId, consumerId }) => {
+      const tile = this.#tiles.get(participantId);
+      if (!tile) return;
+      tile.tracks.delete(consumerId);
+      this.#refresh(tile);
+    });
+    ev.on('trackPaused', ({ participantId, consumerId, paused }) => {
+      const tile = this.#tiles.get(participantId);
+      const entry = tile?.tracks.get(consumerId);
+      if (!tile || !entry) return;
+      entry.paused = paused;
+      this.#refresh(tile);
+    });
+    this.#micButton.addEventListener('click', () => void this.#toggle('mic'));
+    this.#cameraButton.addEventListener('click', () => void this.#toggle('camera'));
+    this.#soundButton.addEventListener('click', () => {
+      for (const t of this.#tiles.values()) void t.audio.play().catch(() => undefined);
+      this.#soundButton.hidden = true;
+    });
+    this.#onState(session.state, undefined);
+  }
+
+  #onState(state: SessionState, detail: string | undefined): void {
+    this.#status.textContent = state;
+    this.#status.dataset.state = state;
+    const busy = state === 'joining' || state === 'joined' || state === 'reconnecting';
+    this.#joinForm.hidden = busy;
+    this.#joinButton.disabled = busy;
+    this.#leaveButton.hidden = !busy;
+    document.body.dataset.state = state.startsWith('error:') ? 'error' : state;
+    if (state.startsWith('error:')) {
+      this.#message.textContent = errorText(state.slice('error:'.length), detail);
+    } else {
+      this.#message.textContent = state === 'joining' ? 'Joining the session…'
+        : state === 'reconnecting' ? 'Connection lost; reconnecting…'
+          : state === 'joined' ? (this.#tiles.size === 0 ? 'You are in the session. Waiting for others to join.' : '')
+            : detail === 'left' ? 'You left the session.' : '';
+    }
+    if (state === 'joined') {
+      this.#localLabel.textContent = `You (${roleLabel(this.#session.role)})`;
+      this.#updateToggles();
+    }
+    if (!busy) {
+      this.#notices.replaceChildren();
+      this.#soundButton.hidden = true;
+    }
+  }
+
+  #notice(text: string): void {
+    const li = el('li', {}, text);
+    this.#notices.append(li);
+    while (this.#notices.children.length > 5) this.#notices.firstElementChild?.remove();
+  }
+
+  #onLocalMedia(stream: MediaStream | undefined): void {
+    this.#localVideo.srcObject = stream ?? null;
+    this.#localTile.hidden = !stream || stream.getVideoTracks().length === 0;
+    this.#updateToggles();
+  }
+
+  #addTile(p: RemoteParticipant): void {
+    if (this.#tiles.has(p.participantId)) return;
+    const root = el('figure', { class: 'tile', 'data-participant-id': p.participantId, 'data-role': p.role });
+    const video = el('video', { autoplay: '', playsinline: '' });
+    video.muted = true; // sound plays through the <audio> element
+    const audio = el('audio', { autoplay: '' });
+    const caption = el('figcaption', { class: 'label' }, roleLabel(p.role));
+    const badge = el('span', { class: 'badge' });
+    root.append(video, audio, caption, badge);
+    this.#grid.append(root);
+    const tile: Tile = { root, video, audio, badge, tracks: new Map() };
+    this.#tiles.set(p.participantId, tile);
+    this.#refresh(tile);
+    if (this.#session.state === 'joined') this.#message.textContent = '';
+  }
+
+  #removeTile(participantId: string): void {
+    const tile = this.#tiles.get(participantId);
+    if (!tile) return;
+    tile.video.srcObject = null;
+    tile.audio.srcObject = null;
+    tile.root.remove();
+    this.#tiles.delete(participantId);
+    if (this.#session.state === 'joined' && this.#tiles.size === 0) this.#message.textContent = 'Everyone else has left the session.';
+  }
+
+  #onTrack(t: RemoteTrack): void {
+    const tile = this.#tiles.get(t.participantId);
+    if (!tile) return;
+    tile.tracks.set(t.consumerId, { track: t.track, paused: t.paused, screen: t.source === 'screen' });
+    this.#refresh(tile);
+  }
+
+  /** Puts the tile's current tracks on its elements: a shared screen wins over the camera. */
+  #refresh(tile: Tile): void {
+    const entries = [...tile.tracks.values()];
+    const videos = entries.filter((e) => e.track.kind === 'video').sort((a, b) => Number(b.screen) - Number(a.screen));
+    const audios = entries.filter((e) => e.track.kind === 'audio');
+    const video = videos[0];
+    setTracks(tile.video, video ? [video.track] : []);
+    setTracks(tile.audio, audios.map((a) => a.track));
+    if (audios.length > 0) {
+      tile.audio.play().catch(() => { this.#soundButton.hidden = false; });
+    }
+    const cameraOff = !video || video.paused;
+    const muted = audios.length === 0 || audios.every((a) => a.paused);
+    tile.root.classList.toggle('no-video', cameraOff);
+    tile.badge.textContent = [muted ? 'Muted' : '', cameraOff ? 'Camera off' : ''].filter(Boolean).join(' · ');
+    tile.badge.hidden = tile.badge.textContent === '';
+  }
+
+  async #toggle(source: 'mic' | 'camera'): Promise<void> {
+    const enabled = this.#session.sourceEnabled(source);
+    if (enabled === undefined) return;
+    try {
+      await this.#session.setSourceEnabled(source, !enabled);
+    } catch {
+      this.#notice(`Could not ${enabled ? 'turn off' : 'turn on'} your ${source === 'mic' ? 'microphone' : 'camera'}.`);
+    }
+    this.#updateToggles();
+  }
+
+  #updateToggles(): void {
+    for (const [button, source, on, off] of [
+      [this.#micButton, 'mic', 'Mute microphone', 'Unmute microphone'],
+      [this.#cameraButton, 'camera', 'Turn camera off', 'Turn camera on'],
+    ] as const) {
+      const enabled = this.#session.sourceEnabled(source);
+      button.hidden = enabled === undefined || this.#session.state !== 'joined';
+      button.textContent = enabled === false ? off : on;
+      button.setAttribute('aria-pressed', String(enabled === false));
+    }
+  }
+}
+
+/** Sets a media element's tracks, touching srcObject only when they changed (avoids flicker). */
+function setTracks(media: HTMLMediaElement, tracks: MediaStreamTrack[]): void {
+  const current = media.srcObject instanceof MediaStream ? media.srcObject.getTracks() : [];
+  if (current.length === tracks.length && current.every((t, i) => t === tracks[i])) return;
+  media.srcObject = tracks.length > 0 ? new MediaStream(tracks) : null;
+}

@@ -1,0 +1,168 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+/** Debian's Chromium by default (CI installs it); playwright's own browser download fails here. */
+export const CHROMIUM_BIN = process.env.SFU_CHROMIUM_BIN ?? '/usr/bin/chromium';
+
+/** Flags measured to work on this machine kind: see shared/notes/browser-e2e.md. */
+export const CHROMIUM_FLAGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--use-fake-device-for-media-stream=fps=30',
+  '--use-fake-ui-for-media-stream',
+  '--allow-loopback-in-peer-connection',
+  '--autoplay-policy=no-user-gesture-required',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+export function chromiumAvailable(): boolean {
+  return existsSync(CHROMIUM_BIN);
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_BIN, args: CHROMIUM_FLAGS, timeout: 30_000 });
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Builds dist/client (a no-op when it is up to date), with the Node running the tests. */
+export function buildClient(): void {
+  const r = spawnSync(process.execPath, ['scripts/build-client.mjs'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`client build failed:\n${r.stdout}${r.stderr}`);
+  process.stdout.write(r.stdout);
+}
+
+/** What the page exposes as window.sfuClient (src/client/main.ts), as the tests see it. */
+export interface InboundStat {
+  id: string;
+  kind: 'audio' | 'video';
+  packetsReceived: number;
+  bytesReceived: number;
+  framesDecoded?: number;
+  frameWidth?: number;
+  frameHeight?: number;
+}
+
+/** A browser page running the client, with its console kept for failure messages. */
+export interface ClientPage {
+  readonly name: string;
+  readonly page: Page;
+  /** Date.now() when Join was clicked. */
+  readonly joinClickedAt: number;
+  readonly logs: string[];
+  state(): Promise<string>;
+  participantId(): Promise<string | undefined>;
+  remoteParticipants(): Promise<string[]>;
+  inboundStats(): Promise<InboundStat[]>;
+}
+
+/**
+ * Opens the client in its own browser context (its own fake camera and microphone) at
+ * `${baseUrl}/#token=...[&room=...]` and clicks Join.
+ */
+export async function openClient(browser: Browser, baseUrl: string, name: string, fragment: { token: string; room?: string }): Promise<ClientPage> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const logs: string[] = [];
+  page.on('console', (m) => logs.push(`[${name} ${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`[${name} pageerror] ${e.message}`));
+  const hash = new URLSearchParams({ token: fragment.token, ...(fragment.room ? { room: fragment.room } : {}) });
+  await page.goto(`${baseUrl}/#${hash.toString()}`);
+  const joinClickedAt = Date.now();
+  await page.click('#join');
+  // Evaluated as expressions in the page: no test-side code is shipped into the browser.
+  const ev = <T>(expr: string) => page.evaluate(expr) as Promise<T>;
+  return {
+    name,
+    page,
+    joinClickedAt,
+    logs,
+    state: () => ev<string>('window.sfuClient.state'),
+    participantId: () => ev<string | undefined>('window.sfuClient.participantId'),
+    remoteParticipants: () => ev<string[]>('window.sfuClient.remoteParticipants()'),
+    inboundStats: () => ev<InboundStat[]>('window.sfuClient.inboundStats()'),
+  };
+}
+
+/**
+ * Polls `sample` every `intervalMs` until `done` holds for its result, or fails after
+ * `timeoutMs` naming `what` and the last value seen (and `context()` when given).
+ */
+export async function pollUntil<T>(
+  what: string,
+  sample: () => Promise<T>,
+  done: (value: T) => boolean,
+  opts: { timeoutMs?: number; intervalMs?: number; context?: () => string } = {},
+): Promise<T> {
+  const { timeoutMs = 15_000, intervalMs = 250 } = opts;
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await sample();
+    if (done(last)) return last;
+    if (Date.now() >= deadline) {
+      const extra = opts.context ? `\n${opts.context()}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}${extra}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export function waitForState(client: ClientPage, expected: string, timeoutMs = 15_000): Promise<string> {
+  return pollUntil(`${client.name} to reach state ${expected}`, () => client.state(), (s) => s === expected, {
+    timeoutMs,
+    context: () => client.logs.slice(-20).join('\n'),
+  });
+}
+
+export interface MediaFlow {
+  /** From the Join click to the first poll that saw a decoded video frame. */
+  firstFrameMs: number;
+  /** framesDecoded growth of each inbound video between the two last samples. */
+  framesDecodedDeltas: number[];
+  /** packetsReceived growth of each inbound audio between the two last samples. */
+  audioPacketDeltas: number[];
+  frameWidths: number[];
+}
+
+/**
+ * Waits until every inbound video stream has framesDecoded growing and every inbound audio
+ * stream packetsReceived growing between two samples (at least `minVideo`/`minAudio` streams).
+ */
+export async function waitForMediaFlow(client: ClientPage, opts: { minVideo?: number; minAudio?: number; timeoutMs?: number } = {}): Promise<MediaFlow> {
+  const { minVideo = 1, minAudio = 1, timeoutMs = 15_000 } = opts;
+  let previous: InboundStat[] | undefined;
+  let firstFrameAt: number | undefined;
+  const flow = await pollUntil(`${client.name}: inbound video frames and audio packets growing`, async () => {
+    const current = await client.inboundStats();
+    const now = Date.now();
+    if (firstFrameAt === undefined && current.some((s) => s.kind === 'video' && (s.framesDecoded ?? 0) > 0)) firstFrameAt = now;
+    const before = previous;
+    previous = current;
+    const earlier = new Map((before ?? []).map((s) => [s.id, s]));
+    if (current.length === 0 || current.some((s) => !earlier.has(s.id))) return { current, deltas: undefined };
+    const deltas = current.map((s) => {
+      const b = earlier.get(s.id)!;
+      return { kind: s.kind, delta: s.kind === 'video' ? (s.framesDecoded ?? 0) - (b.framesDecoded ?? 0) : s.packetsReceived - b.packetsReceived };
+    });
+    return { current, deltas };
+  }, ({ deltas }) => {
+    if (!deltas) return false;
+    const video = deltas.filter((d) => d.kind === 'video');
+    const audio = deltas.filter((d) => d.kind === 'audio');
+    return video.length >= minVideo && audio.length >= minAudio && deltas.every((d) => d.delta > 0);
+  }, { timeoutMs, context: () => client.logs.slice(-20).join('\n') });
+  return {
+    firstFrameMs: (firstFrameAt ?? Date.now()) - client.joinClickedAt,
+    framesDecodedDeltas: flow.deltas!.filter((d) => d.kind === 'video').map((d) => d.delta),
+    audioPacketDeltas: flow.deltas!.filter((d) => d.kind === 'audio').map((d) => d.delta),
+    frameWidths: flow.current.filter((s) => s.kind === 'video').map((s) => s.frameWidth ?? 0),
+  };
+}
