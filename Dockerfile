@@ -1,0 +1,54 @@
+# syntax=docker/dockerfile:1
+# Telepractice SFU: Node 24 LTS on Debian 12, mediasoup 3.12.16 worker built against Debian's libraries.
+# Run with --init (mediasoup workers are child processes; PID 1 must reap them):
+#   docker run --init -p 3000:3000 -p 40000-40001:40000-40001/udp -p 40000-40001:40000-40001/tcp \
+#     -e SFU_ANNOUNCED_IP=<public ip> -e SFU_WORKERS=2 -v sfu-data:/data telepractice-sfu
+
+# ---- build: dependencies, the worker, the browser client ----
+FROM node:24-bookworm-slim AS build
+# Build tools and the -dev libraries the worker links against (scripts/setup/worker.mjs would
+# install the same list itself; doing it here keeps the layer cacheable).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates meson ninja-build pkg-config g++ \
+      libssl-dev libuv1-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY scripts ./scripts
+# bootstrap.mjs installs node_modules (without install scripts) and sets up the worker: mediasoup's
+# prebuilt download where the build has internet, else the offline build (needs apt: it runs as root).
+ENV SFU_CACHE_DIR=/opt/sfu-cache
+RUN node scripts/bootstrap.mjs setup \
+ && install -D -m 755 "$(ls /opt/sfu-cache/mediasoup-worker/*/mediasoup-worker | head -n 1)" /opt/mediasoup/mediasoup-worker
+COPY . .
+RUN node scripts/build-client.mjs && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+
+# ---- runtime: shared libraries only, non-root ----
+FROM node:24-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 libuv1 libusrsctp2 libabsl20220623 \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system sfu && useradd --system --gid sfu --home-dir /app --shell /usr/sbin/nologin sfu \
+ && mkdir -p /data && chown sfu:sfu /data
+WORKDIR /app
+COPY --from=build /opt/mediasoup/mediasoup-worker /opt/mediasoup/mediasoup-worker
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY --chown=root:root package.json ./
+COPY --chown=root:root config ./config
+COPY --chown=root:root src ./src
+ENV NODE_ENV=production \
+    MEDIASOUP_WORKER_BIN=/opt/mediasoup/mediasoup-worker \
+    SFU_HTTP_HOST=0.0.0.0 \
+    SFU_HTTP_PORT=3000 \
+    SFU_DATA_DIR=/data \
+    SFU_RTC_PORT=40000
+USER sfu
+VOLUME ["/data"]
+# HTTP (signalling at /rtc, health, metrics, admin) and one UDP+TCP RTC port per worker
+# (SFU_RTC_PORT + i): publish as many as SFU_WORKERS (default: one per CPU core).
+EXPOSE 3000 40000-40001/udp 40000-40001/tcp
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SFU_HTTP_PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+STOPSIGNAL SIGTERM
+CMD ["node", "src/main.ts"]
