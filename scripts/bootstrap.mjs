@@ -48,7 +48,7 @@ async function main() {
   const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH}` };
   if (spec.worker) env.MEDIASOUP_WORKER_BIN = await ensureWorker(root);
   if (spec.chromium) env.SFU_CHROMIUM_BIN = ensureChromium();
-  if (spec.client && existsSync(join(root, 'scripts', 'build-client.mjs'))) {
+  if (spec.client && existsSync(join(root, 'scripts', 'build-client.mjs')) && existsSync(join(root, 'src', 'client'))) {
     run(node, [join(root, 'scripts', 'build-client.mjs')], { cwd: root, env });
   }
   if (spec.typecheck) {

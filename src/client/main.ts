@@ -7,6 +7,8 @@ export interface SfuClientApi {
   readonly participantId: string | undefined;
   remoteParticipants(): string[];
   inboundStats(): Promise<InboundStat[]>;
+  /** Milliseconds from the Join click to each step of the join (connected, admitted, joined, first-remote-frame, ...). */
+  timings(): Record<string, number>;
   join(): Promise<void>;
   leave(): Promise<void>;
 }
@@ -68,6 +70,7 @@ window.sfuClient = {
   get participantId() { return session.participantId; },
   remoteParticipants: () => session.remoteParticipants().map((p) => p.participantId),
   inboundStats: () => session.inboundStats(),
+  timings: () => session.timings(),
   join,
   leave: () => session.leave(),
 };

@@ -24,6 +24,9 @@ export interface RemoteTrack {
 export interface InboundStat {
   /** The stats object's id: stable for one stream across calls. */
   id: string;
+  consumerId: string;
+  participantId: string;
+  source: Source;
   kind: 'audio' | 'video';
   packetsReceived: number;
   bytesReceived: number;
@@ -104,6 +107,7 @@ export class Session {
   async join(opts: JoinOptions): Promise<void> {
     if (this.#state === 'joining' || this.#state === 'joined' || this.#state === 'reconnecting') return;
     this.#opts = opts;
+    mark('join');
     this.#setState('joining');
     try {
       await this.#start();
@@ -139,16 +143,29 @@ export class Session {
     await sig.request(enabled ? 'resumeProducer' : 'pauseProducer', { producerId: producer.id });
   }
 
+  /**
+   * The recv transport's inbound-rtp streams that belong to live consumers (matched by track id:
+   * this leaves out mediasoup-client's bandwidth probator and streams of closed consumers).
+   */
   async inboundStats(): Promise<InboundStat[]> {
     const recv = this.#recv;
     if (!recv || recv.closed) return [];
+    const byTrack = new Map<string, { consumerId: string; entry: ConsumerEntry }>();
+    for (const [consumerId, entry] of this.#consumers) {
+      if (entry.consumer && !entry.consumer.closed) byTrack.set(entry.consumer.track.id, { consumerId, entry });
+    }
     const report = await recv.getStats();
     const out: InboundStat[] = [];
     report.forEach((s: RTCStats) => {
       if (s.type !== 'inbound-rtp') return;
       const r = s as RTCInboundRtpStreamStats;
+      const owner = r.trackIdentifier ? byTrack.get(r.trackIdentifier) : undefined;
+      if (!owner) return;
       out.push({
         id: r.id,
+        consumerId: owner.consumerId,
+        participantId: owner.entry.participantId,
+        source: owner.entry.source,
         kind: r.kind === 'audio' ? 'audio' : 'video',
         packetsReceived: r.packetsReceived ?? 0,
         bytesReceived: r.bytesReceived ?? 0,
@@ -158,6 +175,16 @@ export class Session {
         frameHeight: r.frameHeight,
       });
     });
+    return out;
+  }
+
+  /** Milliseconds from the Join click to each step of the last join (performance marks sfu:*). */
+  timings(): Record<string, number> {
+    const marks = performance.getEntriesByType('mark').filter((m) => m.name.startsWith('sfu:'));
+    const start = marks.findLast((m) => m.name === 'sfu:join')?.startTime;
+    if (start === undefined) return {};
+    const out: Record<string, number> = {};
+    for (const m of marks) if (m.startTime >= start) out[m.name.slice(4)] ??= Math.round(m.startTime - start);
     return out;
   }
 
@@ -171,8 +198,10 @@ export class Session {
     this.#wireSignalling(sig, gen);
     await sig.connect();
     this.#check(gen);
+    mark('connected');
     const joined = await sig.request('join', opts.displayName ? { displayName: opts.displayName } : {});
     this.#check(gen);
+    mark('admitted');
     this.#joined = joined;
     for (const p of joined.participants) this.#addRemote(p);
 
@@ -181,12 +210,14 @@ export class Session {
     const device = await Device.factory();
     await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
     this.#check(gen);
+    mark('device-loaded');
     this.#device = device;
     await Promise.all([
       joined.permissions.subscribe ? this.#openRecv(sig, device, joined, gen) : undefined,
       sources.length > 0 ? this.#publish(sig, device, joined, media, gen) : undefined,
     ]);
     this.#check(gen);
+    mark('joined');
   }
 
   #wireSignalling(sig: SignallingClient, gen: number): void {
@@ -364,6 +395,8 @@ export class Session {
     this.#check(gen);
     const recv = this.#createTransport(sig, device, joined, info, 'recv', gen);
     this.#recv = recv;
+    mark('recv-transport');
+    recv.on('connectionstatechange', (state) => state === 'connected' && mark('recv-connected'));
     const queued = this.#queuedConsumers;
     this.#queuedConsumers = [];
     for (const n of queued) void this.#consume(recv, sig, n, gen);
@@ -372,6 +405,7 @@ export class Session {
   async #publish(sig: SignallingClient, device: Device, joined: JoinResult, media: Promise<MediaStream | undefined>, gen: number): Promise<void> {
     const stream = await media;
     this.#check(gen);
+    mark('media-captured');
     if (!stream) return;
     const info = await sig.request('createTransport', { direction: 'send' });
     this.#check(gen);
@@ -416,6 +450,7 @@ export class Session {
       }
     }
     this.#check(gen);
+    mark('produced');
     if (problems.length > 0) this.events.emit('notice', `Could not send your ${problems.join(' and ')}.`);
   }
 
@@ -435,6 +470,7 @@ export class Session {
         return;
       }
       entry.consumer = consumer;
+      mark(`consumed-${n.kind}`);
       this.events.emit('trackAdded', {
         participantId: n.participantId,
         consumerId: n.consumerId,
@@ -466,6 +502,11 @@ export class Session {
     const entry = this.#consumers.get(consumerId);
     if (entry?.consumer) this.events.emit('trackPaused', { participantId: entry.participantId, consumerId, paused });
   }
+}
+
+/** A performance mark (sfu:<name>), for the join timeline in timings(). */
+export function mark(name: string): void {
+  performance.mark(`sfu:${name}`);
 }
 
 /** A stable code for anything thrown: the server's code, or the client's own. */

@@ -186,6 +186,7 @@ export class SignallingClient {
       this.events.emit('closed', { code, reason, errorCode: /^[A-Z_]+$/.test(reason) ? reason : codeName(code) });
       return;
     }
+    console.info(`signalling: connection lost (close code ${code}); reconnecting`);
     this.events.emit('disconnected', { code, reason });
     void this.#reconnect();
   }
@@ -199,10 +200,12 @@ export class SignallingClient {
       try {
         const ws = await this.#open();
         this.#attach(ws);
+        console.info(`signalling: reconnected (attempt ${attempt + 1})`);
         if (!this.#closed) this.events.emit('reconnected');
         return;
       } catch (err) {
         lastCode = err instanceof SignallingError ? err.code : 'CONNECTION_LOST';
+        console.info(`signalling: reconnection attempt ${attempt + 1} failed (${lastCode})`);
         if (!RETRYABLE.has(lastCode)) break;
       }
     }

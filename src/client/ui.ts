@@ -1,5 +1,6 @@
 import type { RemoteParticipant, RemoteTrack, Session, SessionState } from './session.ts';
 import { errorText, roleLabel } from './messages.ts';
+import { mark } from './session.ts';
 
 interface Tile {
   readonly root: HTMLElement;
@@ -118,6 +119,7 @@ export class View {
     const root = el('figure', { class: 'tile', 'data-participant-id': p.participantId, 'data-role': p.role });
     const video = el('video', { autoplay: '', playsinline: '' });
     video.muted = true; // sound plays through the <audio> element
+    video.requestVideoFrameCallback(() => mark('first-remote-frame'));
     const audio = el('audio', { autoplay: '' });
     const caption = el('figcaption', { class: 'label' }, roleLabel(p.role));
     const badge = el('span', { class: 'badge' });

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
 
 /** Debian's Chromium by default (CI installs it); playwright's own browser download fails here. */
 export const CHROMIUM_BIN = process.env.SFU_CHROMIUM_BIN ?? '/usr/bin/chromium';
@@ -42,6 +42,9 @@ export function buildClient(): void {
 /** What the page exposes as window.sfuClient (src/client/main.ts), as the tests see it. */
 export interface InboundStat {
   id: string;
+  consumerId: string;
+  participantId: string;
+  source: 'mic' | 'camera' | 'screen';
   kind: 'audio' | 'video';
   packetsReceived: number;
   bytesReceived: number;
@@ -54,40 +57,71 @@ export interface InboundStat {
 export interface ClientPage {
   readonly name: string;
   readonly page: Page;
-  /** Date.now() when Join was clicked. */
-  readonly joinClickedAt: number;
   readonly logs: string[];
   state(): Promise<string>;
   participantId(): Promise<string | undefined>;
   remoteParticipants(): Promise<string[]>;
   inboundStats(): Promise<InboundStat[]>;
+  /** Milliseconds from the Join click to each step of the join, measured in the page. */
+  timings(): Promise<Record<string, number>>;
+  /** With `interceptSignalling`: how many signalling sockets the page has opened. */
+  signallingConnections(): number;
+  /**
+   * With `interceptSignalling`: cuts the current signalling socket as a network failure would
+   * (the server sees it close; the page sees close code `code`). Media transports are untouched.
+   */
+  dropSignalling(code?: number): Promise<void>;
 }
 
 /**
  * Opens the client in its own browser context (its own fake camera and microphone) at
  * `${baseUrl}/#token=...[&room=...]` and clicks Join.
  */
-export async function openClient(browser: Browser, baseUrl: string, name: string, fragment: { token: string; room?: string }): Promise<ClientPage> {
+export async function openClient(
+  browser: Browser,
+  baseUrl: string,
+  name: string,
+  fragment: { token: string; room?: string },
+  opts: { interceptSignalling?: boolean } = {},
+): Promise<ClientPage> {
   const context = await browser.newContext();
   const page = await context.newPage();
   const logs: string[] = [];
+  const sockets: { page: WebSocketRoute; server: WebSocketRoute }[] = [];
+  if (opts.interceptSignalling) {
+    // Playwright relays the socket (messages and closes forwarded both ways), so a test can cut it.
+    await page.routeWebSocket(/\/rtc\?/, (ws) => {
+      sockets.push({ page: ws, server: ws.connectToServer() });
+    });
+  }
   page.on('console', (m) => logs.push(`[${name} ${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`[${name} pageerror] ${e.message}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) logs.push(`[${name} http] ${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
+  });
   const hash = new URLSearchParams({ token: fragment.token, ...(fragment.room ? { room: fragment.room } : {}) });
   await page.goto(`${baseUrl}/#${hash.toString()}`);
-  const joinClickedAt = Date.now();
   await page.click('#join');
   // Evaluated as expressions in the page: no test-side code is shipped into the browser.
   const ev = <T>(expr: string) => page.evaluate(expr) as Promise<T>;
   return {
     name,
     page,
-    joinClickedAt,
     logs,
     state: () => ev<string>('window.sfuClient.state'),
     participantId: () => ev<string | undefined>('window.sfuClient.participantId'),
     remoteParticipants: () => ev<string[]>('window.sfuClient.remoteParticipants()'),
     inboundStats: () => ev<InboundStat[]>('window.sfuClient.inboundStats()'),
+    timings: () => ev<Record<string, number>>('window.sfuClient.timings()'),
+    signallingConnections: () => sockets.length,
+    async dropSignalling(code = 1012) {
+      const current = sockets.at(-1);
+      if (!current) throw new Error(`${name}: signalling is not intercepted (openClient interceptSignalling)`);
+      // Closing one side by hand is not forwarded to the other: close both. The server side is a
+      // real WebSocket inside the page, where close() only takes 1000 or 3000-4999.
+      await current.server.close({ code: 3000, reason: 'test: network drop' });
+      await current.page.close({ code, reason: 'test: network drop' });
+    },
   };
 }
 
@@ -123,8 +157,10 @@ export function waitForState(client: ClientPage, expected: string, timeoutMs = 1
 }
 
 export interface MediaFlow {
-  /** From the Join click to the first poll that saw a decoded video frame. */
-  firstFrameMs: number;
+  /** From the Join click to the first remote video frame, measured in the page. */
+  firstFrameMs: number | undefined;
+  /** The page's join timeline (ms from the Join click). */
+  timings: Record<string, number>;
   /** framesDecoded growth of each inbound video between the two last samples. */
   framesDecodedDeltas: number[];
   /** packetsReceived growth of each inbound audio between the two last samples. */
@@ -139,11 +175,8 @@ export interface MediaFlow {
 export async function waitForMediaFlow(client: ClientPage, opts: { minVideo?: number; minAudio?: number; timeoutMs?: number } = {}): Promise<MediaFlow> {
   const { minVideo = 1, minAudio = 1, timeoutMs = 15_000 } = opts;
   let previous: InboundStat[] | undefined;
-  let firstFrameAt: number | undefined;
   const flow = await pollUntil(`${client.name}: inbound video frames and audio packets growing`, async () => {
     const current = await client.inboundStats();
-    const now = Date.now();
-    if (firstFrameAt === undefined && current.some((s) => s.kind === 'video' && (s.framesDecoded ?? 0) > 0)) firstFrameAt = now;
     const before = previous;
     previous = current;
     const earlier = new Map((before ?? []).map((s) => [s.id, s]));
@@ -159,8 +192,10 @@ export async function waitForMediaFlow(client: ClientPage, opts: { minVideo?: nu
     const audio = deltas.filter((d) => d.kind === 'audio');
     return video.length >= minVideo && audio.length >= minAudio && deltas.every((d) => d.delta > 0);
   }, { timeoutMs, context: () => client.logs.slice(-20).join('\n') });
+  const timings = await client.timings();
   return {
-    firstFrameMs: (firstFrameAt ?? Date.now()) - client.joinClickedAt,
+    firstFrameMs: timings['first-remote-frame'],
+    timings,
     framesDecodedDeltas: flow.deltas!.filter((d) => d.kind === 'video').map((d) => d.delta),
     audioPacketDeltas: flow.deltas!.filter((d) => d.kind === 'audio').map((d) => d.delta),
     frameWidths: flow.current.filter((s) => s.kind === 'video').map((s) => s.frameWidth ?? 0),
