@@ -1,0 +1,60 @@
+/** Versioned schema for the SQLite store; applied in order, each once (table schema_migrations). */
+export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY,
+        room TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        role TEXT NOT NULL,
+        joined_at TEXT NOT NULL,
+        remote_address_enc TEXT NOT NULL
+      );
+      CREATE INDEX sessions_room ON sessions(room);
+      CREATE TABLE consents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('grant', 'withdrawal')),
+        policy_version TEXT,
+        scopes TEXT NOT NULL,
+        relation TEXT,
+        granted_by_name_enc TEXT,
+        method TEXT,
+        attested_by TEXT,
+        at TEXT NOT NULL
+      );
+      CREATE INDEX consents_session ON consents(session_id);
+      CREATE TABLE locations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        data_enc TEXT NOT NULL,
+        captured_at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+      );
+      CREATE INDEX locations_session ON locations(session_id);
+      CREATE TABLE revocations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room TEXT NOT NULL,
+        identity TEXT,
+        token_id TEXT,
+        until TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL
+      );
+      CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        room TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+      );
+      CREATE INDEX audit_room ON audit(room);
+    `,
+  },
+];

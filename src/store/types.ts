@@ -1,0 +1,121 @@
+import type { Role } from '../auth/grant.ts';
+
+/** Who consented, to what, under which policy version (issue #3; docs/records.md). */
+export interface Consent {
+  readonly policyVersion: string;
+  /** At least `telehealth`; `recording` is separate and optional. */
+  readonly scopes: readonly string[];
+  readonly grantedBy: { readonly relation: 'self' | 'guardian' | 'legal-representative'; readonly name: string };
+  readonly method: 'electronic' | 'verbal-attested';
+  /** The clinician identity who attests a verbal consent. */
+  readonly attestedBy?: string | undefined;
+}
+
+/** Where the participant physically is now, how that was obtained, and whom to call. */
+export interface Location {
+  readonly description: string;
+  /** ISO 3166-2, e.g. US-CA: licensure depends on it. */
+  readonly region: string;
+  readonly source: 'self-reported' | 'device-geolocation' | 'ip';
+  readonly coordinates?: { readonly lat: number; readonly lon: number; readonly accuracyMeters?: number | undefined } | undefined;
+  readonly capturedAt: string;
+  readonly emergencyContact?: { readonly name: string; readonly phone: string } | undefined;
+}
+
+/** The durable record of one admission: written and committed before the join is answered. */
+export interface AdmissionRecord {
+  readonly sessionId: string;
+  readonly room: string;
+  readonly identity: string;
+  readonly role: Role;
+  readonly consent: Consent;
+  readonly location: Location;
+  readonly at: Date;
+  readonly remoteAddress: string;
+}
+
+export interface RefusalRecord {
+  readonly room: string;
+  readonly identity: string;
+  readonly role: Role;
+  readonly code: string;
+  readonly at: Date;
+}
+
+export interface WithdrawalRecord {
+  readonly sessionId: string;
+  readonly room: string;
+  readonly identity: string;
+  readonly scopes: readonly string[];
+  readonly at: Date;
+}
+
+export interface LocationUpdateRecord {
+  readonly sessionId: string;
+  readonly room: string;
+  readonly identity: string;
+  readonly location: Location;
+  readonly at: Date;
+}
+
+export interface RevocationRecord {
+  readonly room: string;
+  readonly identity?: string | undefined;
+  readonly tokenId?: string | undefined;
+  readonly until: Date;
+  readonly reason: string;
+  readonly actor: string;
+  readonly at: Date;
+}
+
+/** One audit entry; `hash` chains it to the previous entry. */
+export interface AuditEntry {
+  readonly seq: number;
+  readonly at: string;
+  readonly room: string;
+  readonly kind: string;
+  readonly actor: string;
+  /** JSON detail: ids, roles, scopes, codes; never a name, a location or a phone number. */
+  readonly detail: string;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export type AuditVerification =
+  | { readonly ok: true; readonly entries: number }
+  | { readonly ok: false; readonly entries: number; readonly brokenAt: number; readonly reason: string };
+
+/** A participant's session with its records, decrypted, for the admin API. */
+export interface ParticipantRecords {
+  readonly sessionId: string;
+  readonly identity: string;
+  readonly role: Role;
+  readonly joinedAt: string;
+  readonly consents: readonly (Consent & { readonly kind: 'grant' | 'withdrawal'; readonly at: string })[];
+  readonly locations: readonly (Location & { readonly recordedAt: string })[];
+}
+
+/**
+ * The durable store of safety records. Every write is committed (and on SQLite fsynced)
+ * before it resolves. One interface, two adapters: SQLite (embedded default) and PostgreSQL.
+ */
+export interface Store {
+  /** Applies pending migrations. */
+  migrate(): Promise<void>;
+  recordAdmission(r: AdmissionRecord): Promise<void>;
+  recordRefusal(r: RefusalRecord): Promise<void>;
+  recordWithdrawal(r: WithdrawalRecord): Promise<void>;
+  recordLocation(r: LocationUpdateRecord): Promise<void>;
+  latestLocation(sessionId: string): Promise<Location | undefined>;
+  recordRevocation(r: RevocationRecord): Promise<void>;
+  activeRevocations(now: Date): Promise<RevocationRecord[]>;
+  /** A generic audit event (kick, panic, ...). */
+  audit(e: { room: string; kind: string; actor: string; detail: Record<string, unknown>; at: Date }): Promise<void>;
+  participants(room: string): Promise<ParticipantRecords[]>;
+  auditTrail(room?: string): Promise<AuditEntry[]>;
+  verifyAudit(): Promise<AuditVerification>;
+  /** Deletes records older than the cutoff (the documented retention job) and audits that it did. */
+  applyRetention(cutoff: Date, actor: string): Promise<{ sessions: number; auditEntries: number }>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FieldCipher, type DataKey } from '../../src/store/cipher.ts';
+import type { AdmissionRecord, Store } from '../../src/store/types.ts';
+
+/** What an adapter's test file provides to the shared suite. */
+export interface StoreHarness {
+  /** Opens the store (same database each call) with the given record keys, migrated. */
+  open(keys: DataKey[]): Promise<Store>;
+  /** Runs raw SQL against the database behind the store's back (tampering). */
+  exec(sql: string): Promise<void>;
+  /** Every text value in the database, for at-rest checks. */
+  dump(): Promise<string>;
+}
+
+export const KEY_A: DataKey = { id: 'k1', key: randomBytes(32) };
+export const KEY_B: DataKey = { id: 'k2', key: randomBytes(32) };
+
+export function admission(sessionId: string, over: Partial<AdmissionRecord> = {}): AdmissionRecord {
+  return {
+    sessionId,
+    room: 'room-1',
+    identity: `id-${sessionId}`,
+    role: 'student',
+    consent: { policyVersion: '2026-09', scopes: ['telehealth'], grantedBy: { relation: 'guardian', name: 'Pat Guardian-Name' }, method: 'electronic' },
+    location: {
+      description: 'Lincoln Elementary, room 12', region: 'US-CA', source: 'self-reported', capturedAt: '2026-11-22T10:00:00.000Z',
+      emergencyContact: { name: 'Robin Contact', phone: '+1-555-0100' },
+    },
+    at: new Date('2026-11-22T10:00:01.000Z'),
+    remoteAddress: '198.51.100.23',
+    ...over,
+  };
+}
+
+/** The behaviour every Store adapter must have (run against SQLite and PostgreSQL). */
+export function storeSuite(name: string, harness: () => StoreHarness) {
+  describe(`${name} store`, () => {
+    const opened: Store[] = [];
+    const open = async (keys: DataKey[] = [KEY_A]) => {
+      const s = await harness().open(keys);
+      opened.push(s);
+      return s;
+    };
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close();
+    });
+
+    it('records an admission and reads it back decrypted', async () => {
+      const s = await open();
+      await s.recordAdmission(admission('s1'));
+      const [p] = await s.participants('room-1');
+      expect(p).toMatchObject({ sessionId: 's1', identity: 'id-s1', role: 'student' });
+      expect(p!.consents).toEqual([expect.objectContaining({ kind: 'grant', policyVersion: '2026-09', scopes: ['telehealth'], grantedBy: { relation: 'guardian', name: 'Pat Guardian-Name' } })]);
+      expect(p!.locations[0]).toMatchObject({ region: 'US-CA', description: 'Lincoln Elementary, room 12', emergencyContact: { phone: '+1-555-0100' } });
+      expect(p!.locations[0]!.coordinates).toBeUndefined();
+      expect(await s.participants('other-room')).toEqual([]);
+    });
+
+    it('keeps names, locations, contacts and addresses encrypted at rest', async () => {
+      const s = await open();
+      await s.recordAdmission(admission('s2', {
+        location: { ...admission('x').location, coordinates: { lat: 37.123456, lon: -122.654321, accuracyMeters: 20 } },
+      }));
+      const raw = await harness().dump();
+      for (const secret of ['Pat Guardian-Name', 'Lincoln', 'Robin Contact', '555-0100', 'US-CA', '37.123456', '198.51.100.23']) {
+        expect(raw).not.toContain(secret);
+      }
+      expect((await s.latestLocation('s2'))!.coordinates).toEqual({ lat: 37.123456, lon: -122.654321, accuracyMeters: 20 });
+    });
+
+    it('appends location updates; the latest is what safety features read', async () => {
+      const s = await open();
+      await s.recordAdmission(admission('s3'));
+      await s.recordLocation({ sessionId: 's3', room: 'room-1', identity: 'id-s3', at: new Date(), location: { ...admission('x').location, description: 'Home, kitchen', source: 'device-geolocation' } });
+      expect((await s.latestLocation('s3'))!.description).toBe('Home, kitchen');
+      expect((await s.participants('room-1')).find((p) => p.sessionId === 's3')!.locations).toHaveLength(2);
+      expect(await s.latestLocation('nobody')).toBeUndefined();
+    });
+
+    it('records withdrawals after the grant', async () => {
+      const s = await open();
+      await s.recordAdmission(admission('s4'));
+      await s.recordWithdrawal({ sessionId: 's4', room: 'room-1', identity: 'id-s4', scopes: ['telehealth'], at: new Date() });
+      const p = (await s.participants('room-1')).find((x) => x.sessionId === 's4')!;
+      expect(p.consents.map((c) => c.kind)).toEqual(['grant', 'withdrawal']);
+    });
+
+    it('survives a restart', async () => {
+      const s = await open();
+      await s.recordAdmission(admission('s5'));
+      await s.close();
+      const again = await open();
+      expect((await again.participants('room-1')).map((p) => p.sessionId)).toContain('s5');
+      expect((await again.verifyAudit()).ok).toBe(true);
+    });
+
+    it('hash-chains the audit trail and names the first broken entry', async () => {
+      const s = await open();
+      await s.recordAdmission(admission('s6'));
+      await s.recordRefusal({ room: 'room-1', identity: 'id-x', role: 'student', code: 'CONSENT_REQUIRED', at: new Date() });
+      await s.audit({ room: 'room-1', kind: 'participant.kicked', actor: 'admin', detail: { identity: 'id-x' }, at: new Date() });
+      const trail = await s.auditTrail('room-1');
+      expect(trail.map((e) => e.kind)).toEqual(['consent.granted', 'location.recorded', 'admission.granted', 'admission.refused', 'participant.kicked']);
+      expect(trail.every((e) => !e.detail.includes('Pat') && !e.detail.includes('Lincoln'))).toBe(true);
+      expect(await s.verifyAudit()).toEqual({ ok: true, entries: 5 });
+      await harness().exec(`UPDATE audit SET detail = '{"identity":"someone-else"}' WHERE seq = 4`);
+      expect(await s.verifyAudit()).toMatchObject({ ok: false, brokenAt: 4 });
+    });
+
+    it('detects a deleted audit entry', async () => {
+      const s = await open();
+      await s.recordAdmission(admission('s7'));
+      await harness().exec('DELETE FROM audit WHERE seq = 2');
+      expect(await s.verifyAudit()).toMatchObject({ ok: false, brokenAt: 3 });
+    });
+
+    it('applies retention, audits it, and the chain still verifies', async () => {
+      const s = await open();
+      await s.recordAdmission(admission('old', { at: new Date('2019-01-01T00:00:00Z') }));
+      await s.recordAdmission(admission('new', { at: new Date() }));
+      const res = await s.applyRetention(new Date('2020-06-01T00:00:00Z'), 'retention-job');
+      expect(res).toEqual({ sessions: 1, auditEntries: 3 });
+      expect((await s.participants('room-1')).map((p) => p.sessionId)).toEqual(['new']);
+      const trail = await s.auditTrail();
+      expect(trail.at(-1)!.kind).toBe('retention.applied');
+      expect(await s.verifyAudit()).toEqual({ ok: true, entries: 4 });
+    });
+
+    it('persists revocations until they expire', async () => {
+      const s = await open();
+      const now = new Date();
+      await s.recordRevocation({ room: 'room-1', identity: 'kid', until: new Date(now.getTime() + 60_000), reason: 'kicked', actor: 'admin', at: now });
+      await s.recordRevocation({ room: 'room-1', tokenId: 'jti-1', until: new Date(now.getTime() - 1), reason: 'old', actor: 'admin', at: now });
+      const active = await s.activeRevocations(now);
+      expect(active).toEqual([expect.objectContaining({ room: 'room-1', identity: 'kid', tokenId: undefined })]);
+    });
+
+    it('rotates record keys: a new key seals, the old one still opens', async () => {
+      const s = await open([KEY_A]);
+      await s.recordAdmission(admission('k-old'));
+      await s.close();
+      const rotated = await open([KEY_B, KEY_A]);
+      await rotated.recordAdmission(admission('k-new'));
+      const names = (await rotated.participants('room-1')).map((p) => p.consents[0]!.grantedBy.name);
+      expect(names).toEqual(['Pat Guardian-Name', 'Pat Guardian-Name']);
+      await rotated.close();
+      const withoutOld = await open([KEY_B]);
+      await expect(withoutOld.participants('room-1')).rejects.toThrow(/k1 is not configured/);
+    });
+
+    it('answers ping', async () => {
+      expect(await (await open()).ping()).toBe(true);
+    });
+  });
+}
+
+export { FieldCipher };
