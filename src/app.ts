@@ -9,7 +9,13 @@ import { WorkerPool } from './media/worker-pool.ts';
 import { RoomRegistry } from './room/registry.ts';
 import { notRevoked } from './room/admission.ts';
 import { TokenVerifier } from './auth/verifier.ts';
-import { MemoryRevocationList, type RevocationList } from './auth/revocations.ts';
+import type { RevocationList } from './auth/revocations.ts';
+import { openStore } from './store/open.ts';
+import type { Store } from './store/types.ts';
+import { PersistentRevocationList } from './safety/persistent-revocations.ts';
+import { consentAndLocation } from './safety/admission-step.ts';
+import { startRetention } from './safety/retention.ts';
+import type { SafetyRules } from './safety/validate.ts';
 import { signallingPlugin } from './signalling/plugin.ts';
 import type { SignallingSession } from './signalling/session.ts';
 import { CLOSE_CODES } from './signalling/protocol.ts';
@@ -33,6 +39,7 @@ export interface AppHandle {
   readonly pool: WorkerPool;
   readonly rooms: RoomRegistry;
   readonly revocations: RevocationList;
+  readonly store: Store;
   readonly metrics: Metrics;
   readonly log: Logger;
   /** Refuses new joins, tells clients, waits for rooms to empty (up to the drain timeout), then closes. */
@@ -55,7 +62,10 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
   });
-  const revocations = new MemoryRevocationList();
+  const store = await openStore(config.store.url, config.dataDir, secrets.recordKeys);
+  const revocations = await PersistentRevocationList.load(store);
+  const safetyRules: SafetyRules = { ...config.consent, ...config.location };
+  const stopRetention = startRetention(store, config.records.retentionYears, log);
 
   const pool = await WorkerPool.create({
     size: config.media.workers || availableParallelism(),
@@ -76,13 +86,14 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   const fastify: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
   installErrorHandlers(fastify);
   const sessions = new Set<SignallingSession>();
-  const services = { config, rooms, revocations, admission: [notRevoked(revocations)], metrics, log };
+  const admission = [notRevoked(revocations), consentAndLocation(store, safetyRules, metrics, log)];
+  const services = { config, rooms, revocations, admission, store, safetyRules, metrics, log };
   await fastify.register(signallingPlugin, { services, verifier, sessions });
   await fastify.register(healthRoutes, {
     metrics,
-    checks: { workers: () => pool.healthy, accepting: () => !rooms.draining },
+    checks: { workers: () => pool.healthy, accepting: () => !rooms.draining, store: () => store.ping() },
   });
-  await fastify.register(adminRoutes, { prefix: '/admin', adminToken: secrets.adminToken, rooms, revocations, log });
+  await fastify.register(adminRoutes, { prefix: '/admin', adminToken: secrets.adminToken, rooms, revocations, store, log });
   await fastify.register(clientRoutes, { dir: opts.clientDir ?? DEFAULT_CLIENT_DIR });
 
   let closing: Promise<void> | undefined;
@@ -91,8 +102,10 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
       rooms.startDraining();
       rooms.closeAll('SERVER_SHUTDOWN');
       for (const s of sessions) s.close(CLOSE_CODES.SERVER_DRAINING, 'SERVER_SHUTDOWN');
+      stopRetention();
       await fastify.close();
       await pool.close();
+      await store.close();
     })();
     return closing;
   };
@@ -108,5 +121,5 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     await close();
   };
 
-  return { fastify, config, secrets, pool, rooms, revocations, metrics, log, drain, close };
+  return { fastify, config, secrets, pool, rooms, revocations, store, metrics, log, drain, close };
 }

@@ -9,7 +9,8 @@ export interface Revocation {
 
 /** The seam a persistent store fills (issue #3 brings the durable one). */
 export interface RevocationList {
-  add(r: Revocation): void;
+  /** Resolves once the revocation holds (durably, for a persistent list). */
+  add(r: Revocation, actor?: string): Promise<void>;
   /** The active revocation that denies this identity or token id in the room, if any. */
   find(room: string, identity: string, tokenId: string | undefined, now?: number): Revocation | undefined;
   list(room?: string, now?: number): Revocation[];
@@ -18,8 +19,13 @@ export interface RevocationList {
 export class MemoryRevocationList implements RevocationList {
   #items: Revocation[] = [];
 
-  add(r: Revocation): void {
+  async add(r: Revocation): Promise<void> {
     this.#items.push(r);
+  }
+
+  /** Loads revocations kept elsewhere (a store) into memory. */
+  load(items: readonly Revocation[]): void {
+    this.#items.push(...items);
   }
 
   find(room: string, identity: string, tokenId: string | undefined, now = Date.now()): Revocation | undefined {

@@ -29,6 +29,11 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_MAX_PARTICIPANTS: { path: 'rooms.maxParticipants', kind: 'int' },
   SFU_RECONNECT_GRACE_SECONDS: { path: 'signalling.reconnectGraceSeconds', kind: 'number' },
   SFU_DRAIN_TIMEOUT_SECONDS: { path: 'drain.timeoutSeconds', kind: 'number' },
+  SFU_STORE_URL: { path: 'store.url', kind: 'string' },
+  SFU_RECORDS_KEYS: { path: 'records.keys', kind: 'json' },
+  SFU_RETENTION_YEARS: { path: 'records.retentionYears', kind: 'number' },
+  SFU_CONSENT_POLICY_VERSIONS: { path: 'consent.policyVersions', kind: 'csv' },
+  SFU_SELF_CONSENT_ROOMS: { path: 'consent.selfConsentRooms', kind: 'csv' },
 };
 
 export function parseEnvValue(name: string, kind: EnvKind, raw: string): unknown {

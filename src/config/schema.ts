@@ -3,6 +3,8 @@ import { Type, type Static, type TProperties } from '@sinclair/typebox';
 /** Objects in the config reject unknown keys, so a typo is an error, not a silent default. */
 const section = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: false });
 
+const Role = Type.Union([Type.Literal('clinician'), Type.Literal('student'), Type.Literal('guardian'), Type.Literal('observer'), Type.Literal('interpreter')]);
+
 const IceServer = section({
   urls: Type.Union([Type.String(), Type.Array(Type.String())]),
   username: Type.Optional(Type.String()),
@@ -56,6 +58,27 @@ export const ConfigSchema = section({
   }),
   drain: section({
     timeoutSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
+  }),
+  store: section({
+    /** Empty: SQLite at <dataDir>/records.db. postgres://... : PostgreSQL. */
+    url: Type.String(),
+  }),
+  records: section({
+    /** AES-256-GCM keys for record fields, newest first (base64, 32 bytes). Empty: one is generated into the data dir. */
+    keys: Type.Array(section({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' }), key: Type.String({ minLength: 40 }) })),
+    retentionYears: Type.Number({ minimum: 1, maximum: 100 }),
+  }),
+  consent: section({
+    /** Consent policy versions accepted now; the first is the current one. */
+    policyVersions: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1 }),
+    /** Roles whose consent must come from a guardian or legal representative. */
+    guardianRequiredFor: Type.Array(Role),
+    /** Rooms whose policy lets those roles consent for themselves. */
+    selfConsentRooms: Type.Array(Type.String({ minLength: 1, maxLength: 128 })),
+  }),
+  location: section({
+    /** Roles that must give an emergency contact with their location. */
+    emergencyContactRequiredFor: Type.Array(Role),
   }),
 });
 

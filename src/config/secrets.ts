@@ -3,6 +3,7 @@ import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { newSecret } from '../shared/ids.ts';
 import type { Config } from './schema.ts';
+import type { DataKey } from '../store/cipher.ts';
 import { ConfigError } from './load.ts';
 
 export interface Secrets {
@@ -12,6 +13,8 @@ export interface Secrets {
   /** The HS256 secret when there is one (minting dev tokens needs it). */
   readonly jwtSecret: string | undefined;
   readonly adminToken: string;
+  /** Keys that seal record fields, newest first. */
+  readonly recordKeys: DataKey[];
   /** Which secrets were generated into the data dir on this start. */
   readonly generated: string[];
 }
@@ -55,13 +58,26 @@ function readPem(value: string): string {
 export function resolveSecrets(config: Readonly<Config>): Secrets {
   const generated: string[] = [];
   const adminToken = config.admin.token || dataDirSecret(config.dataDir, 'admin-token', generated);
+  const recordKeys = resolveRecordKeys(config, generated);
   if (config.jwt.publicKey) {
     const algorithms: Secrets['jwtAlgorithms'] = config.jwt.algorithms.length > 0 ? [...config.jwt.algorithms] : ['RS256', 'ES256'];
     if (algorithms.includes('HS256')) throw new ConfigError(['jwt.algorithms: HS256 needs jwt.secret, not jwt.publicKey']);
-    return { jwtKey: readPem(config.jwt.publicKey), jwtAlgorithms: [...algorithms], jwtSecret: undefined, adminToken, generated };
+    return { jwtKey: readPem(config.jwt.publicKey), jwtAlgorithms: [...algorithms], jwtSecret: undefined, adminToken, recordKeys, generated };
   }
   const secret = config.jwt.secret || dataDirSecret(config.dataDir, 'jwt-secret', generated);
   const algorithms = config.jwt.algorithms.length > 0 ? [...config.jwt.algorithms] : ['HS256' as const];
   if (algorithms.some((a) => a !== 'HS256')) throw new ConfigError(['jwt.algorithms: RS256/ES256 need jwt.publicKey']);
-  return { jwtKey: secret, jwtAlgorithms: algorithms, jwtSecret: secret, adminToken, generated };
+  return { jwtKey: secret, jwtAlgorithms: algorithms, jwtSecret: secret, adminToken, recordKeys, generated };
+}
+
+/** Configured record keys (base64, 32 bytes each), or one generated into the data dir (id `local`). */
+function resolveRecordKeys(config: Readonly<Config>, generated: string[]): DataKey[] {
+  if (config.records.keys.length === 0) {
+    return [{ id: 'local', key: Buffer.from(dataDirSecret(config.dataDir, 'records-key', generated), 'base64url') }];
+  }
+  return config.records.keys.map(({ id, key }) => {
+    const bytes = Buffer.from(key, 'base64');
+    if (bytes.length !== 32) throw new ConfigError([`records.keys: key ${id} must be 32 bytes, base64-encoded`]);
+    return { id, key: bytes };
+  });
 }

@@ -5,9 +5,12 @@ import type { RevocationList } from '../auth/revocations.ts';
 import type { RoomRegistry } from '../room/registry.ts';
 import { SfuError } from '../shared/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import type { Store } from '../store/types.ts';
+import { adminRecordRoutes } from './admin-records.ts';
 
 export interface AdminOptions {
   readonly adminToken: string;
+  readonly store: Store;
   readonly rooms: RoomRegistry;
   readonly revocations: RevocationList;
   readonly log: Logger;
@@ -35,6 +38,7 @@ function authorize(req: FastifyRequest, expected: string): void {
 export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Promise<void> {
   const { rooms, revocations } = opts;
   app.addHook('onRequest', async (req) => authorize(req, opts.adminToken));
+  await app.register(adminRecordRoutes, { store: opts.store });
 
   app.get('/rooms', async () => ({
     rooms: rooms.rooms.map((r) => ({ roomId: r.id, participants: r.size, workerPid: r.workerPid })),
@@ -59,12 +63,13 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Pro
       const { identity, tokenId, durationSeconds = 3600, reason = 'kicked by an administrator' } = req.body;
       if (!identity && !tokenId) throw new SfuError('INVALID_REQUEST', 'identity or tokenId is required');
       const until = Date.now() + durationSeconds * 1000;
-      revocations.add({ room: req.params.room, identity, tokenId, until, reason });
+      await revocations.add({ room: req.params.room, identity, tokenId, until, reason }, 'admin');
       const room = rooms.get(req.params.room);
       const targets = room?.participants.filter((p) => (identity && p.identity === identity) || (tokenId && p.grant.tokenId === tokenId)) ?? [];
       for (const p of targets) {
         p.notify('kicked', { reason });
         room!.remove(p, 'KICKED');
+        await opts.store.audit({ room: req.params.room, kind: 'participant.kicked', actor: 'admin', detail: { sessionId: p.id, identity: p.identity, role: p.role }, at: new Date() });
       }
       opts.log.info({ kicked: targets.length, durationSeconds }, 'admin kick/revocation');
       return { kicked: targets.length, revokedUntil: new Date(until).toISOString() };

@@ -1,24 +1,37 @@
 import type { Grant } from '../auth/grant.ts';
 import type { RevocationList } from '../auth/revocations.ts';
 import { SfuError } from '../shared/errors.ts';
+import type { ParticipantFacts } from './participant.ts';
 
 /** What a join asks for, as the admission steps see it. */
 export interface AdmissionRequest {
+  /** The id the participant will have once admitted (records are keyed by it). */
+  readonly participantId: string;
   readonly grant: Grant;
-  /** The join request's validated data (issue #3 reads consent and location from it). */
+  /** The join request's validated data (consent and location are read from it). */
   readonly data: Readonly<Record<string, unknown>>;
   readonly remoteAddress: string;
+  /** What the steps learned that the room needs (consent scopes, location summary). */
+  readonly facts: ParticipantFacts;
 }
 
 /**
- * One condition of admission. Steps run in order before a participant is admitted;
- * a step refuses by throwing a coded SfuError. Consent and location recording plug in here.
+ * One condition of admission. `check` runs before the room is touched and refuses by throwing a
+ * coded SfuError; `commit` runs once every check (and the room's own) passed, right before the
+ * participant is admitted: that is where records are made durable. A commit that fails refuses.
  */
-export type AdmissionStep = (req: AdmissionRequest) => Promise<void>;
+export interface AdmissionStep {
+  check(req: AdmissionRequest): Promise<void>;
+  commit?(req: AdmissionRequest): Promise<void>;
+  /** Told when the join was refused (by any step or by the room), e.g. to audit the refusal. */
+  refused?(req: AdmissionRequest, code: string): Promise<void>;
+}
 
 export function notRevoked(revocations: RevocationList): AdmissionStep {
-  return async ({ grant }) => {
-    const r = revocations.find(grant.room, grant.identity, grant.tokenId);
-    if (r) throw new SfuError('IDENTITY_REVOKED', `access to this room is revoked until ${new Date(r.until).toISOString()}`);
+  return {
+    async check({ grant }) {
+      const r = revocations.find(grant.room, grant.identity, grant.tokenId);
+      if (r) throw new SfuError('IDENTITY_REVOKED', `access to this room is revoked until ${new Date(r.until).toISOString()}`);
+    },
   };
 }

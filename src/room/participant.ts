@@ -1,6 +1,6 @@
 import type { types } from 'mediasoup';
 import type { Grant, Role, Source } from '../auth/grant.ts';
-import type { NotificationName, Notifications, ProducerInfo, ParticipantInfo } from '../signalling/protocol.ts';
+import type { NotificationName, Notifications, ProducerInfo, ParticipantInfo, SafetyView } from '../signalling/protocol.ts';
 import { SfuError } from '../shared/errors.ts';
 
 /** How a participant's notifications reach its client; swapped on reconnection. */
@@ -12,6 +12,19 @@ export interface ProducerEntry {
 }
 
 export type TransportDirection = 'send' | 'recv';
+
+/** Roles that receive other participants' safety facts (location, emergency contact, consent). */
+export const CLINICAL_ROLES: ReadonlySet<Role> = new Set<Role>(['clinician']);
+
+/**
+ * What admission established about a participant, kept in memory for the session: the consent
+ * scopes in force and the latest location summary. Shown only to clinical roles; never logged.
+ */
+export interface ParticipantFacts {
+  consentScopes: Set<string>;
+  location?: { region: string; description: string } | undefined;
+  emergencyContact?: { name: string; phone: string } | undefined;
+}
 
 /** Notifications kept for a disconnected participant, delivered on resume (bounded). */
 const MAX_QUEUED = 500;
@@ -25,6 +38,7 @@ export class Participant {
   readonly grant: Grant;
   readonly displayName: string | undefined;
   readonly resumeToken: string;
+  readonly facts: ParticipantFacts;
   readonly joinedAt = Date.now();
   readonly transports = new Map<string, { transport: types.WebRtcTransport; direction: TransportDirection }>();
   readonly producers = new Map<string, ProducerEntry>();
@@ -40,8 +54,9 @@ export class Participant {
   #graceTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(opts: { id: string; grant: Grant; displayName: string | undefined; resumeToken: string }) {
+  constructor(opts: { id: string; grant: Grant; displayName: string | undefined; resumeToken: string; facts?: ParticipantFacts }) {
     this.id = opts.id;
+    this.facts = opts.facts ?? { consentScopes: new Set(['telehealth']) };
     this.grant = opts.grant;
     this.displayName = opts.displayName;
     this.resumeToken = opts.resumeToken;
@@ -52,6 +67,9 @@ export class Participant {
   get closed(): boolean { return this.#closed; }
   /** True while the client's socket is attached. */
   get connected(): boolean { return this.#notify !== undefined; }
+  /** Media may flow only while telehealth consent is in force. */
+  get mediaAllowed(): boolean { return this.facts.consentScopes.has('telehealth'); }
+  get clinical(): boolean { return CLINICAL_ROLES.has(this.role); }
 
   notify<K extends NotificationName>(name: K, data: Notifications[K]): void {
     if (this.#closed) return;
@@ -118,8 +136,16 @@ export class Participant {
     }));
   }
 
-  info(): ParticipantInfo {
-    return { participantId: this.id, identity: this.identity, role: this.role, displayName: this.displayName, producers: this.producerInfos() };
+  /** How this participant looks to `viewer`: clinical roles also see consent, location and emergency contact. */
+  info(viewer: Participant): ParticipantInfo {
+    return {
+      participantId: this.id, identity: this.identity, role: this.role, displayName: this.displayName,
+      producers: this.producerInfos(), ...(viewer.clinical ? { safety: this.safetyView() } : {}),
+    };
+  }
+
+  safetyView(): SafetyView {
+    return { consentScopes: [...this.facts.consentScopes], location: this.facts.location, emergencyContact: this.facts.emergencyContact };
   }
 
   /** Closes every transport (and with them producers and consumers). Idempotent. */

@@ -70,15 +70,21 @@ export class Room extends TypedEmitter<RoomEvents> {
     return undefined;
   }
 
-  /** Admission: the participant becomes visible to the others. Callers run the admission checks first. */
-  admit(p: Participant): void {
+  /** Throws when the room cannot take one more participant now. */
+  assertCanAdmit(): void {
     if (this.#closed) throw new SfuError('ROOM_CLOSED', 'room is closed');
     if (this.#participants.size >= this.#opts.maxParticipants) throw new SfuError('ROOM_FULL', 'room is full');
+  }
+
+  /** Admission: the participant becomes visible to the others. Callers run the admission steps first. */
+  admit(p: Participant): void {
+    this.assertCanAdmit();
     this.#participants.set(p.id, p);
     this.#opts.metrics.participantAdmitted(p.role);
     this.#log.info({ participant: p.id, role: p.role }, 'participant admitted');
     this.#broadcast(p, (o) => o.notify('participantJoined', {
       participantId: p.id, identity: p.identity, role: p.role, displayName: p.displayName,
+      ...(o.clinical ? { safety: p.safetyView() } : {}),
     }));
   }
 
@@ -93,7 +99,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   async createTransport(p: Participant, direction: TransportDirection, rtpCapabilities?: types.RtpCapabilities) {
-    this.#assertOpen(p);
+    this.#assertMedia(p);
     const existing = [...p.transports.values()].filter((t) => t.direction === direction).length;
     if (existing >= MAX_TRANSPORTS_PER_DIRECTION) throw new SfuError('TRANSPORT_LIMIT', `a ${direction} transport already exists`);
     if (direction === 'send' && p.grant.publish.size === 0) throw new SfuError('PERMISSION_DENIED', 'this participant may not publish');
@@ -136,7 +142,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   async connectTransport(p: Participant, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
-    this.#assertOpen(p);
+    this.#assertMedia(p);
     const t = p.transport(transportId);
     try {
       await t.connect({ dtlsParameters });
@@ -161,7 +167,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   async produce(p: Participant, req: { transportId: string; kind: types.MediaKind; rtpParameters: types.RtpParameters; source: Source; paused?: boolean | undefined }): Promise<string> {
-    this.#assertOpen(p);
+    this.#assertMedia(p);
     if (!p.grant.publish.has(req.source)) throw new SfuError('PERMISSION_DENIED', `this participant may not publish ${req.source}`);
     if (SOURCE_KIND[req.source] !== req.kind) throw new SfuError('INVALID_REQUEST', `source ${req.source} carries ${SOURCE_KIND[req.source]}, not ${req.kind}`);
     const sameSource = [...p.producers.values()].filter((e) => e.source === req.source).length;
@@ -206,7 +212,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   async setConsumerPaused(p: Participant, consumerId: string, paused: boolean): Promise<void> {
-    this.#assertOpen(p);
+    this.#assertMedia(p);
     const consumer = p.consumer(consumerId);
     try {
       await (paused ? consumer.pause() : consumer.resume());
@@ -225,6 +231,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   /** Creates a paused consumer of `producer` for `sub` when policy and capabilities allow. */
   async #consume(sub: Participant, pub: Participant, producer: types.Producer, source: Source): Promise<void> {
     if (!sub.grant.subscribe || !sub.rtpCapabilities || producer.closed || sub.closed) return;
+    if (!sub.mediaAllowed || !pub.mediaAllowed) return;
     const transport = sub.recvTransport();
     if (!transport || sub.consumedProducers.has(producer.id)) return;
     if (!this.#router.canConsume({ producerId: producer.id, rtpCapabilities: sub.rtpCapabilities })) {
@@ -260,6 +267,35 @@ export class Room extends TypedEmitter<RoomEvents> {
       rtpParameters: consumer.rtpParameters,
       producerPaused: consumer.producerPaused,
     });
+  }
+
+  /**
+   * Withdraws consent scopes. Without `telehealth` no media may flow: every transport of the
+   * participant closes at once (its producers and consumers with it; peers get consumerClosed).
+   * The participant stays in the room (the panic channel stays open for it). Everyone is told.
+   */
+  withdrawConsent(p: Participant, scopes: readonly string[]): void {
+    this.#assertOpen(p);
+    for (const s of scopes) p.facts.consentScopes.delete(s);
+    if (!p.mediaAllowed) {
+      for (const { transport } of [...p.transports.values()]) transport.close();
+    }
+    for (const o of this.#participants.values()) o.notify('consentWithdrawn', { participantId: p.id, scopes: [...scopes] });
+  }
+
+  /** Records a new location summary and tells the clinical roles in the room. */
+  updateLocation(p: Participant, location: { region: string; description: string }, emergencyContact?: { name: string; phone: string }): void {
+    this.#assertOpen(p);
+    p.facts.location = location;
+    if (emergencyContact) p.facts.emergencyContact = emergencyContact;
+    for (const o of this.#participants.values()) {
+      if (o !== p && o.clinical) o.notify('locationUpdated', { participantId: p.id, location, emergencyContact: p.facts.emergencyContact });
+    }
+  }
+
+  #assertMedia(p: Participant): void {
+    this.#assertOpen(p);
+    if (!p.mediaAllowed) throw new SfuError('CONSENT_WITHDRAWN', 'telehealth consent was withdrawn: no media for this participant');
   }
 
   #assertOpen(p: Participant): void {

@@ -17,6 +17,14 @@ export const ERROR_CODES = {
   RESUME_TOKEN_INVALID: 403,
   ROOM_FULL: 403,
   SERVER_DRAINING: 503,
+  // Consent and location (issue #3): refusals at join keep the socket open so the client can retry
+  CONSENT_REQUIRED: 428,
+  LOCATION_REQUIRED: 428,
+  INVALID_CONSENT: 400,
+  INVALID_LOCATION: 400,
+  CONSENT_VERSION_OUTDATED: 409,
+  CONSENT_WITHDRAWN: 403,
+  STORE_UNAVAILABLE: 503,
   // Protocol
   MESSAGE_TOO_LARGE: 413,
   MALFORMED_MESSAGE: 400,

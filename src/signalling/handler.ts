@@ -9,6 +9,8 @@ import type { RoomRegistry } from '../room/registry.ts';
 import type { Room } from '../room/room.ts';
 import type { Participant } from '../room/participant.ts';
 import type { AdmissionStep } from '../room/admission.ts';
+import type { Store } from '../store/types.ts';
+import type { SafetyRules } from '../safety/validate.ts';
 
 /** What handlers may use: the node's services, never the socket. */
 export interface SignallingServices {
@@ -16,6 +18,8 @@ export interface SignallingServices {
   readonly rooms: RoomRegistry;
   readonly revocations: RevocationList;
   readonly admission: readonly AdmissionStep[];
+  readonly store: Store;
+  readonly safetyRules: SafetyRules;
   readonly metrics: Metrics;
   readonly log: Logger;
 }

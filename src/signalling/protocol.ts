@@ -33,17 +33,30 @@ export interface ProducerInfo {
   paused: boolean;
 }
 
+/** A participant's safety facts, sent only to clinical roles. */
+export interface SafetyView {
+  consentScopes: string[];
+  location?: { region: string; description: string } | undefined;
+  emergencyContact?: { name: string; phone: string } | undefined;
+}
+
 export interface ParticipantInfo {
   participantId: string;
   identity: string;
   role: Role;
   displayName?: string | undefined;
   producers: ProducerInfo[];
+  /** Present only when the receiver is a clinician. */
+  safety?: SafetyView;
 }
 
 /** Server -> client notifications: name -> data. */
 export interface Notifications {
-  participantJoined: { participantId: string; identity: string; role: Role; displayName?: string | undefined };
+  participantJoined: { participantId: string; identity: string; role: Role; displayName?: string | undefined; safety?: SafetyView };
+  /** To everyone in the room: a participant withdrew consent scopes (no reasons). */
+  consentWithdrawn: { participantId: string; scopes: string[] };
+  /** To clinicians: a participant's location changed. */
+  locationUpdated: { participantId: string; location: { region: string; description: string }; emergencyContact?: { name: string; phone: string } | undefined };
   participantLeft: { participantId: string; reason: LeaveReason };
   newConsumer: {
     consumerId: string;

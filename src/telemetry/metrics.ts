@@ -20,6 +20,12 @@ export class Metrics {
   });
   readonly #requests = new Counter({ name: 'sfu_signalling_requests_total', help: 'Signalling requests by method and result', labelNames: ['method', 'result'], registers: [this.registry] });
   readonly #authFailures = new Counter({ name: 'sfu_auth_failures_total', help: 'Refused connections by coded reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly #admissions = new Counter({ name: 'sfu_admissions_total', help: 'Join admissions by result (admitted, or the refusal code)', labelNames: ['result'], registers: [this.registry] });
+  readonly #withdrawals = new Counter({ name: 'sfu_consent_withdrawals_total', help: 'Consent withdrawals by scope', labelNames: ['scope'], registers: [this.registry] });
+  readonly #storeWrites = new Histogram({
+    name: 'sfu_store_write_duration_seconds', help: 'Durable record writes (committed and synced) by operation',
+    labelNames: ['op'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry],
+  });
   readonly #connections = new Gauge({ name: 'sfu_signalling_connections', help: 'Open signalling WebSocket connections', registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -41,6 +47,9 @@ export class Metrics {
   recordJoinDuration(seconds: number): void { this.#joinDuration.observe(seconds); }
   signallingRequest(method: string, result: string): void { this.#requests.inc({ method, result }); }
   authFailed(reason: string): void { this.#authFailures.inc({ reason }); }
+  admission(result: string): void { this.#admissions.inc({ result }); }
+  consentWithdrawn(scope: string): void { this.#withdrawals.inc({ scope }); }
+  recordStoreWrite(op: string, seconds: number): void { this.#storeWrites.observe({ op }, seconds); }
   connectionOpened(): void { this.#connections.inc(); }
   connectionClosed(): void { this.#connections.dec(); }
 

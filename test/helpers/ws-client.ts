@@ -1,6 +1,23 @@
 import WebSocket from 'ws';
 
 export interface ErrorReply { code: string; message: string }
+
+/** A valid consent for any role (a guardian consents, electronically, to the current policy). */
+export const TEST_CONSENT = {
+  policyVersion: '2026-09',
+  scopes: ['telehealth'],
+  grantedBy: { relation: 'guardian', name: 'Test Guardian' },
+  method: 'electronic',
+};
+
+/** A valid location with an emergency contact. */
+export const TEST_LOCATION = {
+  description: 'Test School, room 4',
+  region: 'US-CA',
+  source: 'self-reported',
+  capturedAt: '2026-11-22T09:00:00.000Z',
+  emergencyContact: { name: 'Test Contact', phone: '+1 555 0100' },
+};
 export interface Notification { notification: string; data: any }
 
 /** A real WebSocket signalling client for tests: request/response by id, notifications in order. */
@@ -8,6 +25,8 @@ export class RtcClient {
   readonly ws: WebSocket;
   readonly notifications: Notification[] = [];
   #nextId = 1;
+  /** Adds TEST_CONSENT and TEST_LOCATION to join requests that carry neither. */
+  autoConsent = true;
   #pending = new Map<number | string | null, (msg: any) => void>();
   #waiters: { name: string; pred: (d: any) => boolean; resolve: (d: any) => void }[] = [];
   /** Replies with id null (envelope errors). */
@@ -33,13 +52,14 @@ export class RtcClient {
   }
 
   /** Opens a socket; rejects with {status, body} when the upgrade is refused. */
-  static connect(url: string, opts: { token?: string; room?: string; headers?: Record<string, string> } = {}): Promise<RtcClient> {
+  static connect(url: string, opts: { token?: string; room?: string; headers?: Record<string, string>; autoConsent?: boolean } = {}): Promise<RtcClient> {
     const u = new URL(url);
     if (opts.token) u.searchParams.set('token', opts.token);
     if (opts.room) u.searchParams.set('room', opts.room);
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(u, { headers: opts.headers ?? {} });
       const client = new RtcClient(ws);
+      client.autoConsent = opts.autoConsent ?? true;
       ws.once('open', () => resolve(client));
       ws.once('unexpected-response', (_req, res) => {
         let body = '';
@@ -53,6 +73,9 @@ export class RtcClient {
   /** Sends a request and resolves with the whole response envelope. */
   raw(method: string, data?: unknown): Promise<any> {
     const id = this.#nextId++;
+    if (method === 'join' && this.autoConsent && data && typeof data === 'object' && !('consent' in data) && !('location' in data) && !('resumeToken' in data)) {
+      data = { consent: TEST_CONSENT, location: TEST_LOCATION, ...data };
+    }
     return new Promise((resolve) => {
       this.#pending.set(id, resolve);
       this.ws.send(JSON.stringify({ id, method, ...(data === undefined ? {} : { data }) }));

@@ -8,9 +8,11 @@ import { pauseConsumer, resumeConsumer } from './consumer-control.ts';
 import { restartIce } from './restart-ice.ts';
 import { closeTransport } from './close-transport.ts';
 import { leave } from './leave.ts';
+import { withdrawConsent } from './withdraw-consent.ts';
+import { updateLocation } from './update-location.ts';
 
 /** The method table: one handler per signalling method, no switch. */
 export const HANDLERS: ReadonlyMap<string, Handler> = new Map<string, Handler>(
   [join, createTransport, connectTransport, closeTransport, produce, closeProducer, pauseProducer, resumeProducer,
-    resumeConsumer, pauseConsumer, restartIce, leave].map((h): [string, Handler] => [h.method, h]),
+    resumeConsumer, pauseConsumer, restartIce, leave, withdrawConsent, updateLocation].map((h): [string, Handler] => [h.method, h]),
 );

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineHandler, type HandlerContext } from '../handler.ts';
 import { Participant } from '../../room/participant.ts';
+import type { AdmissionRequest } from '../../room/admission.ts';
 import type { Room } from '../../room/room.ts';
 import { SfuError } from '../../shared/errors.ts';
 import { newId, newSecret } from '../../shared/ids.ts';
@@ -8,9 +9,12 @@ import { timingSafeEqual } from 'node:crypto';
 
 export const JoinData = Type.Object({
   room: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  /** Checked by the consent admission step (src/safety), which names the failing field. */
+  consent: Type.Optional(Type.Unknown()),
+  location: Type.Optional(Type.Unknown()),
   displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   resumeToken: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-}, { additionalProperties: true });
+}, { additionalProperties: false });
 
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -27,7 +31,7 @@ function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: 
     resumeToken: p.resumeToken,
     resumed,
     routerRtpCapabilities: room.rtpCapabilities,
-    participants: room.participants.filter((o) => o !== p).map((o) => o.info()),
+    participants: room.participants.filter((o) => o !== p).map((o) => o.info(p)),
     iceServers: ctx.services.config.media.iceServers,
     reconnectGraceSeconds: ctx.services.config.signalling.reconnectGraceSeconds,
     permissions: { publish: [...p.grant.publish], subscribe: p.grant.subscribe },
@@ -37,9 +41,10 @@ function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: 
 }
 
 /**
- * join: admission. The grant was verified at the upgrade; here the admission steps run
- * (revocation now; consent and location in issue #3), then the participant is admitted,
- * or resumed when it presents its session's resume token.
+ * join: admission. The grant was verified at the upgrade. A participant that presents its
+ * session's resume token is resumed. Otherwise the admission steps check the request (revocation,
+ * consent and location), the room checks it has space, the steps commit their records durably,
+ * and only then is the participant admitted.
  */
 export const join = defineHandler({
   method: 'join',
@@ -49,37 +54,50 @@ export const join = defineHandler({
     const { services, grant } = ctx;
     if (data.room !== undefined && data.room !== grant.room) throw new SfuError('WRONG_ROOM', 'token is not valid for this room');
     const started = performance.now();
-    for (const step of services.admission) {
-      await step({ grant, data, remoteAddress: ctx.remoteAddress });
-    }
     const open = services.rooms.get(grant.room);
     const existing = open?.byIdentity(grant.identity);
     if (open && existing) {
       if (!data.resumeToken || !sameSecret(data.resumeToken, existing.resumeToken)) {
         throw new SfuError('DUPLICATE_IDENTITY', 'this identity is already in the room; resume with its resume token');
       }
+      // A resumed participant was admitted already: its records stand, no admission steps again.
       ctx.bind(open, existing);
       return joinResponse(ctx, open, existing, true);
     }
     if (data.resumeToken) throw new SfuError('RESUME_TOKEN_INVALID', 'no session to resume; join without a resume token');
 
-    const room = await services.rooms.getOrCreate(grant.room);
-    // Another connection may have admitted this identity while the room was being opened.
-    if (room.byIdentity(grant.identity)) throw new SfuError('DUPLICATE_IDENTITY', 'this identity is already in the room');
-    const participant = new Participant({
-      id: newId(),
-      grant,
-      displayName: data.displayName,
-      resumeToken: newSecret(),
-    });
+    const req: AdmissionRequest = { participantId: newId(), grant, data, remoteAddress: ctx.remoteAddress, facts: { consentScopes: new Set() } };
     try {
-      room.admit(participant);
+      const { room, participant } = await admit(services, req, data.displayName);
+      ctx.bind(room, participant);
+      services.metrics.admission('admitted');
+      services.metrics.recordJoinDuration((performance.now() - started) / 1000);
+      return joinResponse(ctx, room, participant, false);
     } catch (err) {
-      if (room.size === 0) room.close('EMPTY');
+      const code = err instanceof SfuError ? err.code : 'INTERNAL_ERROR';
+      services.metrics.admission(code);
+      for (const step of services.admission) await step.refused?.(req, code);
       throw err;
     }
-    ctx.bind(room, participant);
-    services.metrics.recordJoinDuration((performance.now() - started) / 1000);
-    return joinResponse(ctx, room, participant, false);
   },
 });
+
+/** Checks, room capacity, durable commit, then admission: in that order, all or nothing. */
+async function admit(services: HandlerContext['services'], req: AdmissionRequest, displayName: string | undefined) {
+  const { grant } = req;
+  for (const step of services.admission) await step.check(req);
+  const room = await services.rooms.getOrCreate(grant.room);
+  let participant: Participant;
+  try {
+    // Another connection may have admitted this identity while the room was being opened.
+    if (room.byIdentity(grant.identity)) throw new SfuError('DUPLICATE_IDENTITY', 'this identity is already in the room');
+    room.assertCanAdmit();
+    for (const step of services.admission) await step.commit?.(req);
+    participant = new Participant({ id: req.participantId, grant, displayName, resumeToken: newSecret(), facts: req.facts });
+    room.admit(participant);
+  } catch (err) {
+    if (room.size === 0) room.close('EMPTY');
+    throw err;
+  }
+  return { room, participant };
+}

@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { Store } from '../store/types.ts';
+
+const RoomParams = Type.Object({ room: Type.String({ minLength: 1, maxLength: 128 }) });
+
+/**
+ * Safety records for the admin API (registered inside the admin plugin, behind its credential):
+ * a room's participants with their consent and location records, its audit trail, and the
+ * verification of the whole hash chain.
+ */
+export async function adminRecordRoutes(app: FastifyInstance, opts: { store: Store }): Promise<void> {
+  const { store } = opts;
+  app.get<{ Params: Static<typeof RoomParams> }>('/rooms/:room/records', { schema: { params: RoomParams } }, async (req) => ({
+    room: req.params.room,
+    participants: await store.participants(req.params.room),
+  }));
+
+  app.get<{ Params: Static<typeof RoomParams> }>('/rooms/:room/audit', { schema: { params: RoomParams } }, async (req) => ({
+    room: req.params.room,
+    entries: await store.auditTrail(req.params.room),
+  }));
+
+  app.get('/audit/verify', async () => store.verifyAudit());
+}

@@ -1,0 +1,54 @@
+import type { TSchema, Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { Role } from '../auth/grant.ts';
+import { SfuError, type ErrorCode } from '../shared/errors.ts';
+import { ConsentSchema, LocationSchema, type ConsentInput, type LocationInput } from './schemas.ts';
+
+/** The consent and location rules that come from configuration. */
+export interface SafetyRules {
+  readonly policyVersions: readonly string[];
+  readonly guardianRequiredFor: readonly Role[];
+  readonly selfConsentRooms: readonly string[];
+  readonly emergencyContactRequiredFor: readonly Role[];
+}
+
+const consentCheck = TypeCompiler.Compile(ConsentSchema);
+const locationCheck = TypeCompiler.Compile(LocationSchema);
+
+/** Schema check that names the first failing field, e.g. `consent.grantedBy.relation`. */
+function shape<S extends TSchema>(check: ReturnType<typeof TypeCompiler.Compile<S>>, value: unknown, root: string, code: ErrorCode): Static<S> {
+  if (check.Check(value)) return value;
+  const first = check.Errors(value).First();
+  const field = [root, ...(first?.path.split('/').filter(Boolean) ?? [])].join('.');
+  throw new SfuError(code, `${field}: ${first?.message ?? 'invalid'}`);
+}
+
+export function validateConsent(value: unknown, role: Role, room: string, rules: SafetyRules): ConsentInput {
+  if (value === undefined || value === null) throw new SfuError('CONSENT_REQUIRED', 'join needs consent: {policyVersion, scopes, grantedBy, method}');
+  const c = shape(consentCheck, value, 'consent', 'INVALID_CONSENT');
+  if (!rules.policyVersions.includes(c.policyVersion)) {
+    throw new SfuError('CONSENT_VERSION_OUTDATED', `consent policy ${c.policyVersion} is not current; current version is ${rules.policyVersions[0]}`);
+  }
+  if (!c.scopes.includes('telehealth')) throw new SfuError('INVALID_CONSENT', 'consent.scopes: must include telehealth');
+  const needsGuardian = rules.guardianRequiredFor.includes(role) && !rules.selfConsentRooms.includes(room);
+  if (needsGuardian && c.grantedBy.relation === 'self') {
+    throw new SfuError('INVALID_CONSENT', `consent.grantedBy.relation: a ${role}'s consent must come from a guardian or legal representative in this room`);
+  }
+  if (c.method === 'verbal-attested' && !c.attestedBy) {
+    throw new SfuError('INVALID_CONSENT', 'consent.attestedBy: a verbal consent names the clinician identity who attests it');
+  }
+  if (c.method === 'electronic' && c.attestedBy) throw new SfuError('INVALID_CONSENT', 'consent.attestedBy: only a verbal consent is attested');
+  return c;
+}
+
+export function validateLocation(value: unknown, role: Role, rules: SafetyRules, root = 'location'): LocationInput {
+  if (value === undefined || value === null) throw new SfuError('LOCATION_REQUIRED', 'join needs location: {description, region, source, capturedAt, emergencyContact}');
+  const l = shape(locationCheck, value, root, 'INVALID_LOCATION');
+  const captured = Date.parse(l.capturedAt);
+  if (!Number.isFinite(captured)) throw new SfuError('INVALID_LOCATION', `${root}.capturedAt: must be an ISO 8601 date-time`);
+  if (captured > Date.now() + 5 * 60_000) throw new SfuError('INVALID_LOCATION', `${root}.capturedAt: is in the future`);
+  if (rules.emergencyContactRequiredFor.includes(role) && !l.emergencyContact) {
+    throw new SfuError('INVALID_LOCATION', `${root}.emergencyContact: is required for a ${role}`);
+  }
+  return { ...l, capturedAt: new Date(captured).toISOString() };
+}
