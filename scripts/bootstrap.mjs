@@ -21,6 +21,7 @@ const TASKS = {
   test: { worker: true, client: true, chromium: true, command: () => ['node_modules/vitest/vitest.mjs', 'run', ...args], typecheck: true },
   typecheck: { worker: false, client: false, chromium: false, command: () => ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'] },
   token: { worker: false, client: false, chromium: false, command: () => ['scripts/token.ts', ...args] },
+  'audit:verify': { worker: false, client: false, chromium: false, command: () => ['scripts/audit-verify.ts', ...args] },
   'build-client': { worker: false, client: true, chromium: false, command: null },
   bench: { worker: true, client: false, chromium: false, command: () => ['bench/run.ts', ...args] },
   'bench:quick': { worker: true, client: false, chromium: false, command: () => ['bench/run.ts', '--quick', ...args] },
