@@ -37,7 +37,7 @@ async function main(): Promise<void> {
         room, identity, role, ttlSeconds: 3600,
         ...(config.jwt.issuer ? { issuer: config.jwt.issuer } : {}),
         ...(config.jwt.audience ? { audience: config.jwt.audience } : {}),
-      })}`;
+      })}&policy=${encodeURIComponent(config.consent.policyVersions[0]!)}`;
     lines.push(
       '',
       'Demo room "demo" (links valid for one hour; open each in its own tab):',

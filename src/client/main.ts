@@ -1,5 +1,7 @@
 import { Session, type InboundStat, type SessionState } from './session.ts';
 import { View } from './ui.ts';
+import { prepareSafetyForm, readSafetyForm, roleFromToken } from './safety.ts';
+import { timings } from './timeline.ts';
 
 /** What tests (and curious operators, from the console) can reach as `window.sfuClient`. */
 export interface SfuClientApi {
@@ -23,9 +25,8 @@ declare global {
  * The link carries the token in the fragment (`/#token=...&room=...`): browsers never send the
  * fragment to the server, so tokens stay out of access logs and Referer headers.
  */
-function readFragment(): { token: string; room: string } {
-  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
-  return { token: params.get('token') ?? '', room: params.get('room') ?? '' };
+function readFragment(): URLSearchParams {
+  return new URLSearchParams(location.hash.replace(/^#/, ''));
 }
 
 function signallingUrl(token: string, room: string): string {
@@ -38,23 +39,36 @@ function signallingUrl(token: string, room: string): string {
 }
 
 const session = new Session();
-new View(session);
+const view = new View(session);
 
 const tokenInput = document.getElementById('token') as HTMLInputElement;
 const form = document.getElementById('join-form') as HTMLFormElement;
 const leaveButton = document.getElementById('leave') as HTMLButtonElement;
-let room = '';
+let link = readFragment();
 
 function fillFromFragment(): void {
-  const f = readFragment();
-  if (f.token) tokenInput.value = f.token;
-  room = f.room;
+  link = readFragment();
+  if (link.get('token')) tokenInput.value = link.get('token')!;
+  prepareSafetyForm(roleFromToken(tokenInput.value.trim()), link);
 }
 fillFromFragment();
 window.addEventListener('hashchange', fillFromFragment);
+tokenInput.addEventListener('change', () => prepareSafetyForm(roleFromToken(tokenInput.value.trim()), link));
+document.getElementById('consent-relation')!.addEventListener('change', (ev) => {
+  (ev.target as HTMLElement).dataset.touched = '1';
+});
 
 async function join(): Promise<void> {
-  await session.join({ url: signallingUrl(tokenInput.value.trim(), room) });
+  const form = readSafetyForm(link.get('policy') ?? undefined);
+  if (!form.ok) {
+    view.formProblem(form.field, form.message);
+    return;
+  }
+  await session.join({
+    url: signallingUrl(tokenInput.value.trim(), link.get('room') ?? ''),
+    consent: form.consent,
+    location: form.location,
+  });
 }
 
 form.addEventListener('submit', (ev) => {
@@ -70,7 +84,7 @@ window.sfuClient = {
   get participantId() { return session.participantId; },
   remoteParticipants: () => session.remoteParticipants().map((p) => p.participantId),
   inboundStats: () => session.inboundStats(),
-  timings: () => session.timings(),
+  timings,
   join,
   leave: () => session.leave(),
 };

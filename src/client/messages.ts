@@ -31,6 +31,12 @@ const ERROR_TEXT: Record<string, string> = {
   KICKED: 'You have been removed from this session.',
   SESSION_REPLACED: 'This session was opened in another window or device.',
   PERMISSION_DENIED: 'Your link does not allow this.',
+  CONSENT_REQUIRED: 'Consent to the session is needed to join.',
+  LOCATION_REQUIRED: 'Say where you are right now to join.',
+  INVALID_CONSENT: 'The consent details were not accepted.',
+  INVALID_LOCATION: 'The location details were not accepted.',
+  CONSENT_VERSION_OUTDATED: 'The consent terms on your link are out of date. Ask the session organiser for a new link.',
+  CONSENT_WITHDRAWN: 'Consent to the session by video was withdrawn.',
   MEDIA_ERROR: 'The media server had a problem. Join again; if it keeps happening, tell the session organiser.',
   INTERNAL_ERROR: 'The server had a problem. Join again; if it keeps happening, tell the session organiser.',
   CONNECTION_FAILED: 'Could not connect to the session. Check your network and join again.',
@@ -48,7 +54,25 @@ const ROOM_CLOSED_TEXT: Record<string, string> = {
   SERVER_SHUTDOWN: 'The server shut down. Join again in a moment.',
 };
 
+/** Form labels for the fields the server names in INVALID_CONSENT / INVALID_LOCATION messages. */
+const FIELD_LABELS: Record<string, string> = {
+  'location.description': 'Place',
+  'location.region': 'State or region code',
+  'location.emergencyContact': 'Emergency contact',
+  'location.emergencyContact.name': 'Emergency contact: name',
+  'location.emergencyContact.phone': 'Emergency contact: phone',
+  'consent.grantedBy.relation': 'Consent is given by',
+  'consent.grantedBy.name': 'Name of the person giving consent',
+  'consent.scopes': 'Consent',
+};
+
 export function errorText(code: string, detail?: string): string {
   if (code === 'ROOM_CLOSED' && detail && ROOM_CLOSED_TEXT[detail]) return ROOM_CLOSED_TEXT[detail];
+  if ((code === 'INVALID_CONSENT' || code === 'INVALID_LOCATION') && detail) {
+    // The server names the field first ("location.region: must match ..."): point at the form's label.
+    const m = /^([\w.]+): (.*)$/.exec(detail);
+    const label = m ? FIELD_LABELS[m[1]!] : undefined;
+    return `${ERROR_TEXT[code]} Check “${label ?? m?.[1] ?? 'the form'}”: ${m?.[2] ?? detail}.`;
+  }
   return ERROR_TEXT[code] ?? `Something went wrong (${code}). Join again; if it keeps happening, tell the session organiser.`;
 }

@@ -5,10 +5,12 @@
  * per method are spelled out here.
  */
 import type { RtpCapabilities, RtpParameters, DtlsParameters, IceParameters, IceCandidate, MediaKind } from 'mediasoup-client/types';
-import type { Notifications, NotificationName, ParticipantInfo, ProducerInfo } from '../signalling/protocol.ts';
+import type { Notifications, NotificationName, ParticipantInfo, ProducerInfo, SafetyView } from '../signalling/protocol.ts';
 import type { Role, Source } from '../auth/grant.ts';
+import type { ConsentInput, LocationInput } from '../safety/schemas.ts';
 
-export type { Notifications, NotificationName, ParticipantInfo, ProducerInfo, Role, Source };
+export type { Notifications, NotificationName, ParticipantInfo, ProducerInfo, SafetyView, Role, Source, ConsentInput, LocationInput };
+export type ConsentScope = ConsentInput['scopes'][number];
 
 export interface JoinResult {
   participantId: string;
@@ -34,7 +36,7 @@ type Empty = Record<string, never>;
 
 /** Method name -> [request data, response data]. */
 export interface Methods {
-  join: [{ displayName?: string; resumeToken?: string }, JoinResult];
+  join: [{ displayName?: string; resumeToken?: string; consent?: ConsentInput; location?: LocationInput }, JoinResult];
   createTransport: [{ direction: 'send' | 'recv'; rtpCapabilities?: RtpCapabilities }, TransportInfo];
   connectTransport: [{ transportId: string; dtlsParameters: DtlsParameters }, Empty];
   produce: [{ transportId: string; kind: MediaKind; rtpParameters: RtpParameters; source: Source; paused?: boolean }, { producerId: string }];
@@ -44,6 +46,8 @@ export interface Methods {
   pauseConsumer: [{ consumerId: string }, Empty];
   resumeConsumer: [{ consumerId: string }, Empty];
   restartIce: [{ transportId: string }, { iceParameters: IceParameters }];
+  withdrawConsent: [{ scopes: ConsentScope[] }, { consentScopes: string[]; mediaAllowed: boolean }];
+  updateLocation: [{ location: LocationInput }, Empty];
   leave: [Empty, Empty];
 }
 export type MethodName = keyof Methods;

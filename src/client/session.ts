@@ -1,39 +1,22 @@
-import { Device } from 'mediasoup-client';
-import type { Consumer, Producer, RtpParameters, Transport } from 'mediasoup-client/types';
 import { Emitter } from './emitter.ts';
-import { SignallingClient, SignallingError } from './signalling.ts';
-import type { JoinResult, Notifications, ParticipantInfo, Role, Source, TransportInfo } from './protocol.ts';
+import { codeOf, messageOf } from './errors.ts';
 import { captureLocalMedia } from './media.ts';
+import { MediaLink, type InboundStat, type RemoteTrack } from './media-link.ts';
+import { SignallingClient } from './signalling.ts';
+import type { ConsentInput, ConsentScope, JoinResult, LocationInput, ParticipantInfo, Role, SafetyView, Source } from './protocol.ts';
+import { mark } from './timeline.ts';
+
+export type { InboundStat, RemoteTrack };
 
 export type SessionState = 'idle' | 'joining' | 'joined' | 'reconnecting' | `error:${string}`;
 
 export interface RemoteParticipant {
   readonly participantId: string;
   readonly role: Role;
-}
-
-export interface RemoteTrack {
-  readonly participantId: string;
-  readonly consumerId: string;
-  readonly source: Source;
-  readonly track: MediaStreamTrack;
-  readonly paused: boolean;
-}
-
-/** One inbound RTP stream of the recv transport, from getStats(). */
-export interface InboundStat {
-  /** The stats object's id: stable for one stream across calls. */
-  id: string;
-  consumerId: string;
-  participantId: string;
-  source: Source;
-  kind: 'audio' | 'video';
-  packetsReceived: number;
-  bytesReceived: number;
-  packetsLost?: number;
-  framesDecoded?: number;
-  frameWidth?: number;
-  frameHeight?: number;
+  /** Location, emergency contact and consent scopes: sent by the server to clinicians only. */
+  readonly safety: SafetyView | undefined;
+  /** They withdrew consent to the session by video: the server stopped their media. */
+  readonly consentWithdrawn: boolean;
 }
 
 export type SessionEvents = {
@@ -44,6 +27,8 @@ export type SessionEvents = {
   /** Our own camera/microphone stream (undefined once released). */
   localMedia: [MediaStream | undefined];
   participantJoined: [RemoteParticipant];
+  /** A participant's safety facts or consent changed. */
+  participantUpdated: [RemoteParticipant];
   participantLeft: [string];
   trackAdded: [RemoteTrack];
   trackRemoved: [{ participantId: string; consumerId: string }];
@@ -54,45 +39,38 @@ export interface JoinOptions {
   /** ws(s)://host/rtc?token=...[&room=...] */
   readonly url: string;
   readonly displayName?: string;
-}
-
-interface ConsumerEntry {
-  readonly participantId: string;
-  readonly source: Source;
-  consumer: Consumer | undefined;
-  closed: boolean;
+  /** Required by the server on every new join (not on a resume). */
+  readonly consent?: ConsentInput;
+  readonly location?: LocationInput;
 }
 
 /** Thrown inside an attempt that a newer one (or leave) replaced; never shown. */
 class Superseded extends Error {}
 
 /**
- * One person's presence in a room: signalling, the mediasoup-client Device, a send transport
- * producing microphone and camera, and a recv transport consuming everything the server offers.
- * Survives a signalling drop (resumes with its resume token; starts afresh if the server's grace
- * period ran out); ends with `leave()` or an error state carrying the server's code.
+ * One person's presence in a room: the signalling connection, the participants, our camera and
+ * microphone, and the media link to the SFU (media-link.ts). Survives a signalling drop (resumes
+ * with its resume token; joins afresh if the server's grace period ran out); ends with `leave()`
+ * or an error state carrying the server's code.
  */
 export class Session {
   readonly events = new Emitter<SessionEvents>();
   #state: SessionState = 'idle';
   #opts: JoinOptions | undefined;
   #sig: SignallingClient | undefined;
-  #device: Device | undefined;
   #joined: JoinResult | undefined;
-  #send: Transport | undefined;
-  #recv: Transport | undefined;
-  readonly #producers = new Map<Source, Producer>();
-  readonly #consumers = new Map<string, ConsumerEntry>();
+  #link: MediaLink | undefined;
   readonly #remotes = new Map<string, RemoteParticipant>();
-  #queuedConsumers: Notifications['newConsumer'][] = [];
   #localStream: MediaStream | undefined;
+  /** False once we withdrew consent to the session by video: no media either way. */
+  #mediaAllowed = true;
   /** Bumped on every teardown: callbacks of an older attempt see a different number and stop. */
   #generation = 0;
 
   get state(): SessionState { return this.#state; }
   get participantId(): string | undefined { return this.#joined?.participantId; }
   get role(): Role | undefined { return this.#joined?.role; }
-  get localStream(): MediaStream | undefined { return this.#localStream; }
+  get mediaAllowed(): boolean { return this.#mediaAllowed; }
 
   remoteParticipants(): RemoteParticipant[] {
     return [...this.#remotes.values()];
@@ -100,8 +78,15 @@ export class Session {
 
   /** Whether we publish `source` and it is not paused (undefined when we do not publish it). */
   sourceEnabled(source: Source): boolean | undefined {
-    const p = this.#producers.get(source);
-    return p ? !p.paused : undefined;
+    return this.#link?.sourceEnabled(source);
+  }
+
+  async setSourceEnabled(source: Source, enabled: boolean): Promise<void> {
+    await this.#link?.setSourceEnabled(source, enabled);
+  }
+
+  inboundStats(): Promise<InboundStat[]> {
+    return this.#link?.inboundStats() ?? Promise.resolve([]);
   }
 
   async join(opts: JoinOptions): Promise<void> {
@@ -109,12 +94,7 @@ export class Session {
     this.#opts = opts;
     mark('join');
     this.#setState('joining');
-    try {
-      await this.#start();
-      this.#setState('joined');
-    } catch (err) {
-      if (!(err instanceof Superseded)) this.#fail(codeOf(err), messageOf(err));
-    }
+    await this.#attempt();
   }
 
   /** Leaves the room (tells the server, so the seat is free at once) and releases camera and mic. */
@@ -133,62 +113,29 @@ export class Session {
     this.#teardown(true);
   }
 
-  /** Mutes or unmutes a published source (pauses its producer on both ends). */
-  async setSourceEnabled(source: Source, enabled: boolean): Promise<void> {
-    const producer = this.#producers.get(source);
-    const sig = this.#sig;
-    if (!producer || !sig) return;
-    if (enabled) producer.resume();
-    else producer.pause();
-    await sig.request(enabled ? 'resumeProducer' : 'pauseProducer', { producerId: producer.id });
-  }
-
   /**
-   * The recv transport's inbound-rtp streams that belong to live consumers (matched by track id:
-   * this leaves out mediasoup-client's bandwidth probator and streams of closed consumers).
+   * Withdraws consent (effective at once). Withdrawing `telehealth` makes the server close all our
+   * media; we stay connected (and present to the others) until we leave.
    */
-  async inboundStats(): Promise<InboundStat[]> {
-    const recv = this.#recv;
-    if (!recv || recv.closed) return [];
-    const byTrack = new Map<string, { consumerId: string; entry: ConsumerEntry }>();
-    for (const [consumerId, entry] of this.#consumers) {
-      if (entry.consumer && !entry.consumer.closed) byTrack.set(entry.consumer.track.id, { consumerId, entry });
-    }
-    const report = await recv.getStats();
-    const out: InboundStat[] = [];
-    report.forEach((s: RTCStats) => {
-      if (s.type !== 'inbound-rtp') return;
-      const r = s as RTCInboundRtpStreamStats;
-      const owner = r.trackIdentifier ? byTrack.get(r.trackIdentifier) : undefined;
-      if (!owner) return;
-      out.push({
-        id: r.id,
-        consumerId: owner.consumerId,
-        participantId: owner.entry.participantId,
-        source: owner.entry.source,
-        kind: r.kind === 'audio' ? 'audio' : 'video',
-        packetsReceived: r.packetsReceived ?? 0,
-        bytesReceived: r.bytesReceived ?? 0,
-        packetsLost: r.packetsLost,
-        framesDecoded: r.framesDecoded,
-        frameWidth: r.frameWidth,
-        frameHeight: r.frameHeight,
-      });
-    });
-    return out;
-  }
-
-  /** Milliseconds from the Join click to each step of the last join (performance marks sfu:*). */
-  timings(): Record<string, number> {
-    const marks = performance.getEntriesByType('mark').filter((m) => m.name.startsWith('sfu:'));
-    const start = marks.findLast((m) => m.name === 'sfu:join')?.startTime;
-    if (start === undefined) return {};
-    const out: Record<string, number> = {};
-    for (const m of marks) if (m.startTime >= start) out[m.name.slice(4)] ??= Math.round(m.startTime - start);
-    return out;
+  async withdrawConsent(scopes: ConsentScope[]): Promise<void> {
+    const sig = this.#sig;
+    if (!sig || this.#state !== 'joined') return;
+    const result = await sig.request('withdrawConsent', { scopes });
+    this.#forgetConsent(scopes);
+    if (!result.mediaAllowed) this.#stopMedia();
   }
 
   // ---- connection lifecycle ------------------------------------------------------------------
+
+  /** Runs #start and settles the state: joined, or error:<CODE>. */
+  async #attempt(): Promise<void> {
+    try {
+      await this.#start();
+      this.#setState('joined');
+    } catch (err) {
+      if (!(err instanceof Superseded)) this.#fail(codeOf(err), messageOf(err));
+    }
+  }
 
   async #start(): Promise<void> {
     const opts = this.#opts!;
@@ -199,22 +146,34 @@ export class Session {
     await sig.connect();
     this.#check(gen);
     mark('connected');
-    const joined = await sig.request('join', opts.displayName ? { displayName: opts.displayName } : {});
+    const joined = await sig.request('join', {
+      ...(opts.displayName ? { displayName: opts.displayName } : {}),
+      ...(opts.consent ? { consent: opts.consent } : {}),
+      ...(opts.location ? { location: opts.location } : {}),
+    });
     this.#check(gen);
     mark('admitted');
     this.#joined = joined;
+    this.#mediaAllowed = true;
     for (const p of joined.participants) this.#addRemote(p);
 
+    const link = new MediaLink(sig, joined.iceServers);
+    this.#link = link;
+    link.events.on('trackAdded', (t) => this.events.emit('trackAdded', t));
+    link.events.on('trackRemoved', (t) => this.events.emit('trackRemoved', t));
+    link.events.on('trackPaused', (t) => this.events.emit('trackPaused', t));
+    link.events.on('notice', (text) => this.events.emit('notice', text));
+
     const sources = joined.permissions.publish.filter((s): s is 'mic' | 'camera' => s === 'mic' || s === 'camera');
-    const media = this.#localMedia(sources, gen);
-    const device = await Device.factory();
-    await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
+    const media = sources.length > 0 ? this.#localMedia(sources, gen) : Promise.resolve(undefined);
+    await link.load(joined.routerRtpCapabilities);
     this.#check(gen);
-    mark('device-loaded');
-    this.#device = device;
     await Promise.all([
-      joined.permissions.subscribe ? this.#openRecv(sig, device, joined, gen) : undefined,
-      sources.length > 0 ? this.#publish(sig, device, joined, media, gen) : undefined,
+      joined.permissions.subscribe ? link.openRecv() : undefined,
+      media.then((stream) => {
+        mark('media-captured');
+        return stream && !link.closed ? link.publish(stream) : undefined;
+      }),
     ]);
     this.#check(gen);
     mark('joined');
@@ -224,22 +183,33 @@ export class Session {
     const live = () => gen === this.#generation;
     sig.onNotification('participantJoined', (d) => live() && this.#addRemote({ ...d, producers: [] }));
     sig.onNotification('participantLeft', (d) => live() && this.#removeRemote(d.participantId));
-    sig.onNotification('newConsumer', (d) => {
-      if (!live()) return;
-      if (this.#recv) void this.#consume(this.#recv, sig, d, gen);
-      else this.#queuedConsumers.push(d);
+    sig.onNotification('locationUpdated', (d) => {
+      const r = live() ? this.#remotes.get(d.participantId) : undefined;
+      if (r) this.#updateRemote({ ...r, safety: { consentScopes: r.safety?.consentScopes ?? [], location: d.location, emergencyContact: d.emergencyContact } });
     });
-    sig.onNotification('consumerClosed', (d) => live() && this.#closeConsumer(d.consumerId));
-    sig.onNotification('consumerPaused', (d) => live() && this.#consumerPaused(d.consumerId, true));
-    sig.onNotification('consumerResumed', (d) => live() && this.#consumerPaused(d.consumerId, false));
+    sig.onNotification('consentWithdrawn', (d) => {
+      if (!live()) return;
+      if (d.participantId === this.participantId) {
+        this.#forgetConsent(d.scopes);
+        if (d.scopes.includes('telehealth')) this.#stopMedia();
+        return;
+      }
+      const r = this.#remotes.get(d.participantId);
+      if (!r) return;
+      this.#updateRemote({
+        ...r,
+        safety: r.safety ? { ...r.safety, consentScopes: r.safety.consentScopes.filter((s) => !d.scopes.includes(s)) } : undefined,
+        consentWithdrawn: r.consentWithdrawn || d.scopes.includes('telehealth'),
+      });
+    });
+    sig.onNotification('newConsumer', (d) => live() && this.#mediaAllowed && this.#link?.offer(d));
+    sig.onNotification('consumerClosed', (d) => live() && this.#link?.closeConsumer(d.consumerId));
+    sig.onNotification('consumerPaused', (d) => live() && this.#link?.consumerPaused(d.consumerId, true));
+    sig.onNotification('consumerResumed', (d) => live() && this.#link?.consumerPaused(d.consumerId, false));
     sig.onNotification('producerClosed', (d) => {
       if (!live() || d.participantId !== this.participantId) return;
-      for (const [source, p] of this.#producers) {
-        if (p.id !== d.producerId) continue;
-        p.close();
-        this.#producers.delete(source);
-        this.events.emit('notice', `The server stopped your ${source === 'mic' ? 'microphone' : source}.`);
-      }
+      const source = this.#link?.producerClosed(d.producerId);
+      if (source) this.events.emit('notice', `The server stopped your ${source === 'mic' ? 'microphone' : source}.`);
     });
     sig.onNotification('serverDraining', (d) => live() && this.events.emit('notice',
       `The server is restarting for maintenance within ${d.deadlineSeconds} s; you may need to join again.`));
@@ -252,7 +222,7 @@ export class Session {
     });
   }
 
-  /** The socket is back: resume the participant, or start afresh when the grace period ran out. */
+  /** The socket is back: resume the participant, or join afresh when the grace period ran out. */
   async #resume(sig: SignallingClient, gen: number): Promise<void> {
     const resumeToken = this.#joined?.resumeToken;
     if (!resumeToken) return;
@@ -262,26 +232,26 @@ export class Session {
       this.#joined = joined;
       const present = new Set(joined.participants.map((p) => p.participantId));
       for (const id of [...this.#remotes.keys()]) if (!present.has(id)) this.#removeRemote(id);
-      for (const p of joined.participants) this.#addRemote(p);
-      for (const t of [this.#send, this.#recv]) {
-        if (t && !t.closed && t.connectionState !== 'connected') void this.#restartIce(sig, t, gen);
+      for (const p of joined.participants) {
+        const known = this.#remotes.get(p.participantId);
+        if (!known) this.#addRemote(p);
+        else if (p.safety) this.#updateRemote({ ...known, safety: p.safety, consentWithdrawn: !p.safety.consentScopes.includes('telehealth') });
       }
+      this.#link?.restartStalledIce();
       this.#setState('joined');
     } catch (err) {
       if (gen !== this.#generation) return;
-      if (codeOf(err) !== 'RESUME_TOKEN_INVALID') {
-        this.#fail(codeOf(err), messageOf(err));
+      const code = codeOf(err);
+      // Dropped again mid-resume: the signalling client reconnects (and we resume) or gives up.
+      if (code === 'CONNECTION_LOST' || code === 'NOT_CONNECTED') return;
+      if (code !== 'RESUME_TOKEN_INVALID') {
+        this.#fail(code, messageOf(err));
         return;
       }
       this.events.emit('notice', 'The connection was down too long; joining the session again.');
       this.#teardown(false);
       this.#setState('joining');
-      try {
-        await this.#start();
-        this.#setState('joined');
-      } catch (err2) {
-        if (!(err2 instanceof Superseded)) this.#fail(codeOf(err2), messageOf(err2));
-      }
+      await this.#attempt();
     }
   }
 
@@ -290,28 +260,17 @@ export class Session {
     this.#setState(`error:${code}`, detail);
   }
 
-  /** Closes everything of the current attempt; keeps the camera and mic when `keepLocal`. */
+  /** Ends the current attempt: signalling, media link, participants; camera and mic too if `releaseLocal`. */
   #teardown(releaseLocal: boolean): void {
     this.#generation++;
     const sig = this.#sig;
     this.#sig = undefined;
     sig?.close();
-    for (const id of [...this.#consumers.keys()]) this.#closeConsumer(id);
-    this.#queuedConsumers = [];
-    for (const p of this.#producers.values()) p.close();
-    this.#producers.clear();
-    this.#send?.close();
-    this.#recv?.close();
-    this.#send = undefined;
-    this.#recv = undefined;
+    this.#link?.close();
+    this.#link = undefined;
     for (const id of [...this.#remotes.keys()]) this.#removeRemote(id);
-    this.#device = undefined;
     this.#joined = undefined;
-    if (releaseLocal && this.#localStream) {
-      for (const t of this.#localStream.getTracks()) t.stop();
-      this.#localStream = undefined;
-      this.events.emit('localMedia', undefined);
-    }
+    if (releaseLocal) this.#releaseLocal();
   }
 
   #check(gen: number): void {
@@ -323,21 +282,44 @@ export class Session {
     this.events.emit('state', state, detail);
   }
 
-  // ---- participants --------------------------------------------------------------------------
+  // ---- participants and consent ------------------------------------------------------------
 
   #addRemote(p: ParticipantInfo): void {
     if (p.participantId === this.participantId || this.#remotes.has(p.participantId)) return;
-    const remote: RemoteParticipant = { participantId: p.participantId, role: p.role };
+    const withdrawn = p.safety !== undefined && !p.safety.consentScopes.includes('telehealth');
+    const remote: RemoteParticipant = { participantId: p.participantId, role: p.role, safety: p.safety, consentWithdrawn: withdrawn };
     this.#remotes.set(p.participantId, remote);
     this.events.emit('participantJoined', remote);
   }
 
+  #updateRemote(remote: RemoteParticipant): void {
+    this.#remotes.set(remote.participantId, remote);
+    this.events.emit('participantUpdated', remote);
+  }
+
   #removeRemote(participantId: string): void {
-    for (const [id, c] of this.#consumers) if (c.participantId === participantId) this.#closeConsumer(id);
+    this.#link?.closeConsumersOf(participantId);
     if (this.#remotes.delete(participantId)) this.events.emit('participantLeft', participantId);
   }
 
-  // ---- media ---------------------------------------------------------------------------------
+  /** A withdrawn scope is never sent again by itself (say, when a session has to be re-joined). */
+  #forgetConsent(scopes: readonly string[]): void {
+    const opts = this.#opts;
+    if (!opts?.consent) return;
+    const kept = opts.consent.scopes.filter((s) => !scopes.includes(s));
+    this.#opts = { ...opts, consent: kept.includes('telehealth') ? { ...opts.consent, scopes: kept } : undefined };
+  }
+
+  /** Our consent to video was withdrawn: the server closed our transports; release everything. */
+  #stopMedia(): void {
+    if (!this.#mediaAllowed) return;
+    this.#mediaAllowed = false;
+    this.#link?.close();
+    this.#releaseLocal();
+    this.events.emit('notice', 'Consent withdrawn: your camera and microphone are off, and you no longer see or hear the others.');
+  }
+
+  // ---- our camera and microphone -------------------------------------------------------------
 
   #localMedia(sources: ('mic' | 'camera')[], gen: number): Promise<MediaStream | undefined> {
     const current = this.#localStream;
@@ -357,166 +339,10 @@ export class Session {
     });
   }
 
-  #createTransport(sig: SignallingClient, device: Device, joined: JoinResult, info: TransportInfo, direction: 'send' | 'recv', gen: number): Transport {
-    const options = {
-      id: info.transportId,
-      iceParameters: info.iceParameters,
-      iceCandidates: info.iceCandidates,
-      dtlsParameters: info.dtlsParameters,
-      iceServers: joined.iceServers,
-    };
-    const t = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
-    t.on('connect', ({ dtlsParameters }, ok, fail) => {
-      sig.request('connectTransport', { transportId: t.id, dtlsParameters }).then(() => ok(), fail);
-    });
-    let disconnectTimer: ReturnType<typeof setTimeout> | undefined;
-    t.on('connectionstatechange', (state) => {
-      clearTimeout(disconnectTimer);
-      if (state === 'failed') void this.#restartIce(sig, t, gen);
-      // 'disconnected' often heals by itself (a brief network change); restart ICE if it lasts.
-      if (state === 'disconnected') disconnectTimer = setTimeout(() => void this.#restartIce(sig, t, gen), 3000);
-    });
-    return t;
+  #releaseLocal(): void {
+    if (!this.#localStream) return;
+    for (const t of this.#localStream.getTracks()) t.stop();
+    this.#localStream = undefined;
+    this.events.emit('localMedia', undefined);
   }
-
-  async #restartIce(sig: SignallingClient, t: Transport, gen: number): Promise<void> {
-    if (gen !== this.#generation || t.closed || !sig.connected || t.connectionState === 'connected') return;
-    try {
-      const { iceParameters } = await sig.request('restartIce', { transportId: t.id });
-      if (!t.closed) await t.restartIce({ iceParameters });
-    } catch (err) {
-      console.warn('ICE restart failed', err);
-    }
-  }
-
-  async #openRecv(sig: SignallingClient, device: Device, joined: JoinResult, gen: number): Promise<void> {
-    // The server sends newConsumer for what already exists before this response: they are queued.
-    const info = await sig.request('createTransport', { direction: 'recv', rtpCapabilities: device.recvRtpCapabilities });
-    this.#check(gen);
-    const recv = this.#createTransport(sig, device, joined, info, 'recv', gen);
-    this.#recv = recv;
-    mark('recv-transport');
-    recv.on('connectionstatechange', (state) => state === 'connected' && mark('recv-connected'));
-    const queued = this.#queuedConsumers;
-    this.#queuedConsumers = [];
-    for (const n of queued) void this.#consume(recv, sig, n, gen);
-  }
-
-  async #publish(sig: SignallingClient, device: Device, joined: JoinResult, media: Promise<MediaStream | undefined>, gen: number): Promise<void> {
-    const stream = await media;
-    this.#check(gen);
-    mark('media-captured');
-    if (!stream) return;
-    const info = await sig.request('createTransport', { direction: 'send' });
-    this.#check(gen);
-    const send = this.#createTransport(sig, device, joined, info, 'send', gen);
-    this.#send = send;
-    send.on('produce', ({ kind, rtpParameters, appData }, ok, fail) => {
-      const source = appData.source as Source;
-      sig.request('produce', { transportId: send.id, kind, rtpParameters, source }).then(({ producerId }) => ok({ id: producerId }), fail);
-    });
-    const audio = stream.getAudioTracks()[0];
-    const video = stream.getVideoTracks()[0];
-    const problems: string[] = [];
-    if (audio && device.canProduce('audio')) {
-      try {
-        this.#producers.set('mic', await send.produce({
-          track: audio,
-          stopTracks: false,
-          codecOptions: { opusDtx: true, opusFec: true },
-          appData: { source: 'mic' },
-        }));
-      } catch (err) {
-        problems.push(`microphone (${codeOf(err)})`);
-      }
-    }
-    this.#check(gen);
-    if (video && device.canProduce('video')) {
-      try {
-        this.#producers.set('camera', await send.produce({
-          track: video,
-          stopTracks: false,
-          // Three simulcast layers (the capture is 1280x720): the server picks one per viewer.
-          encodings: [
-            { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-            { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-            { scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
-          ],
-          codecOptions: { videoGoogleStartBitrate: 1000 },
-          appData: { source: 'camera' },
-        }));
-      } catch (err) {
-        problems.push(`camera (${codeOf(err)})`);
-      }
-    }
-    this.#check(gen);
-    mark('produced');
-    if (problems.length > 0) this.events.emit('notice', `Could not send your ${problems.join(' and ')}.`);
-  }
-
-  async #consume(recv: Transport, sig: SignallingClient, n: Notifications['newConsumer'], gen: number): Promise<void> {
-    const entry: ConsumerEntry = { participantId: n.participantId, source: n.source, consumer: undefined, closed: false };
-    this.#consumers.set(n.consumerId, entry);
-    try {
-      const consumer = await recv.consume({
-        id: n.consumerId,
-        producerId: n.producerId,
-        kind: n.kind,
-        rtpParameters: n.rtpParameters as RtpParameters,
-        appData: { participantId: n.participantId, source: n.source },
-      });
-      if (gen !== this.#generation || entry.closed) {
-        consumer.close();
-        return;
-      }
-      entry.consumer = consumer;
-      mark(`consumed-${n.kind}`);
-      this.events.emit('trackAdded', {
-        participantId: n.participantId,
-        consumerId: n.consumerId,
-        source: n.source,
-        track: consumer.track,
-        paused: n.producerPaused,
-      });
-      await sig.request('resumeConsumer', { consumerId: n.consumerId });
-    } catch (err) {
-      if (gen !== this.#generation || entry.closed) return;
-      console.warn('consume failed', err);
-      this.#closeConsumer(n.consumerId);
-      this.events.emit('notice', `Could not receive a participant's ${n.source} (${codeOf(err)}).`);
-    }
-  }
-
-  #closeConsumer(consumerId: string): void {
-    const entry = this.#consumers.get(consumerId);
-    if (!entry) return;
-    entry.closed = true;
-    this.#consumers.delete(consumerId);
-    if (entry.consumer) {
-      entry.consumer.close();
-      this.events.emit('trackRemoved', { participantId: entry.participantId, consumerId });
-    }
-  }
-
-  #consumerPaused(consumerId: string, paused: boolean): void {
-    const entry = this.#consumers.get(consumerId);
-    if (entry?.consumer) this.events.emit('trackPaused', { participantId: entry.participantId, consumerId, paused });
-  }
-}
-
-/** A performance mark (sfu:<name>), for the join timeline in timings(). */
-export function mark(name: string): void {
-  performance.mark(`sfu:${name}`);
-}
-
-/** A stable code for anything thrown: the server's code, or the client's own. */
-export function codeOf(err: unknown): string {
-  if (err instanceof SignallingError) return err.code;
-  if (err instanceof Error && err.name === 'UnsupportedError') return 'UNSUPPORTED_BROWSER';
-  if (err instanceof DOMException) return 'MEDIA_DEVICE_ERROR';
-  return 'CLIENT_ERROR';
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

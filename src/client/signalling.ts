@@ -116,15 +116,23 @@ export class SignallingClient {
     this.events.emit('closed', { code, reason, errorCode: reason });
   }
 
+  /** Opens one socket; a refusal is diagnosed, a socket that neither opens nor fails in time is given up. */
   #open(): Promise<WebSocket> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(this.#opts.url);
+      const timer = setTimeout(() => {
+        ws.onclose = null;
+        ws.close();
+        reject(new SignallingError('CONNECTION_FAILED', `the signalling connection did not open in ${this.#opts.requestTimeoutMs} ms`));
+      }, this.#opts.requestTimeoutMs);
       ws.onopen = () => {
+        clearTimeout(timer);
         ws.onopen = null;
         ws.onclose = null;
         resolve(ws);
       };
       ws.onclose = () => {
+        clearTimeout(timer);
         void diagnose(this.#opts.url).then((code) => reject(new SignallingError(code, describeRefusal(code))));
       };
     });

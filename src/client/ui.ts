@@ -1,12 +1,14 @@
 import type { RemoteParticipant, RemoteTrack, Session, SessionState } from './session.ts';
 import { errorText, roleLabel } from './messages.ts';
-import { mark } from './session.ts';
+import { mark } from './timeline.ts';
 
 interface Tile {
   readonly root: HTMLElement;
   readonly video: HTMLVideoElement;
   readonly audio: HTMLAudioElement;
   readonly badge: HTMLElement;
+  readonly safety: HTMLElement;
+  participant: RemoteParticipant;
   /** consumerId -> track, with whether the sender paused it. */
   readonly tracks: Map<string, { track: MediaStreamTrack; paused: boolean; screen: boolean }>;
 }
@@ -41,6 +43,8 @@ export class View {
   readonly #micButton = byId<HTMLButtonElement>('toggle-mic');
   readonly #cameraButton = byId<HTMLButtonElement>('toggle-camera');
   readonly #soundButton = byId<HTMLButtonElement>('enable-sound');
+  readonly #withdrawButton = byId<HTMLButtonElement>('withdraw-consent');
+  #withdrawArmed: ReturnType<typeof setTimeout> | undefined;
   readonly #localTile = byId<HTMLElement>('local-tile');
   readonly #localVideo = byId<HTMLVideoElement>('local-video');
   readonly #localLabel = byId<HTMLElement>('local-label');
@@ -53,6 +57,12 @@ export class View {
     ev.on('localMedia', (stream) => this.#onLocalMedia(stream));
     ev.on('participantJoined', (p) => this.#addTile(p));
     ev.on('participantLeft', (id) => this.#removeTile(id));
+    ev.on('participantUpdated', (p) => {
+      const tile = this.#tiles.get(p.participantId);
+      if (!tile) return;
+      tile.participant = p;
+      this.#refresh(tile);
+    });
     ev.on('trackAdded', (t) => this.#onTrack(t));
     ev.on('trackRemoved', ({ participantId, consumerId }) => {
       const tile = this.#tiles.get(participantId);
@@ -69,6 +79,7 @@ export class View {
     });
     this.#micButton.addEventListener('click', () => void this.#toggle('mic'));
     this.#cameraButton.addEventListener('click', () => void this.#toggle('camera'));
+    this.#withdrawButton.addEventListener('click', () => void this.#withdraw());
     this.#soundButton.addEventListener('click', () => {
       for (const t of this.#tiles.values()) void t.audio.play().catch(() => undefined);
       this.#soundButton.hidden = true;
@@ -77,6 +88,7 @@ export class View {
   }
 
   #onState(state: SessionState, detail: string | undefined): void {
+    if (state === 'joining') for (const e of this.#joinForm.querySelectorAll('[aria-invalid]')) e.removeAttribute('aria-invalid');
     this.#status.textContent = state;
     this.#status.dataset.state = state;
     const busy = state === 'joining' || state === 'joined' || state === 'reconnecting';
@@ -92,14 +104,22 @@ export class View {
           : state === 'joined' ? (this.#tiles.size === 0 ? 'You are in the session. Waiting for others to join.' : '')
             : detail === 'left' ? 'You left the session.' : '';
     }
-    if (state === 'joined') {
-      this.#localLabel.textContent = `You (${roleLabel(this.#session.role)})`;
-      this.#updateToggles();
-    }
+    if (state === 'joined') this.#localLabel.textContent = `You (${roleLabel(this.#session.role)})`;
+    this.#updateToggles();
     if (!busy) {
       this.#notices.replaceChildren();
       this.#soundButton.hidden = true;
     }
+  }
+
+  /** A problem with the join form, found before anything was sent: point at the field. */
+  formProblem(fieldId: string, message: string): void {
+    this.#message.textContent = message;
+    document.body.dataset.state = 'error';
+    for (const e of this.#joinForm.querySelectorAll('[aria-invalid]')) e.removeAttribute('aria-invalid');
+    const field = document.getElementById(fieldId);
+    field?.setAttribute('aria-invalid', 'true');
+    field?.focus();
   }
 
   #notice(text: string): void {
@@ -112,6 +132,7 @@ export class View {
     this.#localVideo.srcObject = stream ?? null;
     this.#localTile.hidden = !stream || stream.getVideoTracks().length === 0;
     this.#updateToggles();
+    for (const tile of this.#tiles.values()) this.#refresh(tile);
   }
 
   #addTile(p: RemoteParticipant): void {
@@ -119,13 +140,14 @@ export class View {
     const root = el('figure', { class: 'tile', 'data-participant-id': p.participantId, 'data-role': p.role });
     const video = el('video', { autoplay: '', playsinline: '' });
     video.muted = true; // sound plays through the <audio> element
-    video.requestVideoFrameCallback(() => mark('first-remote-frame'));
+    if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(() => mark('first-remote-frame'));
     const audio = el('audio', { autoplay: '' });
     const caption = el('figcaption', { class: 'label' }, roleLabel(p.role));
     const badge = el('span', { class: 'badge' });
-    root.append(video, audio, caption, badge);
+    const safety = el('p', { class: 'safety' });
+    root.append(video, audio, caption, badge, safety);
     this.#grid.append(root);
-    const tile: Tile = { root, video, audio, badge, tracks: new Map() };
+    const tile: Tile = { root, video, audio, badge, safety, participant: p, tracks: new Map() };
     this.#tiles.set(p.participantId, tile);
     this.#refresh(tile);
     if (this.#session.state === 'joined') this.#message.textContent = '';
@@ -161,9 +183,41 @@ export class View {
     }
     const cameraOff = !video || video.paused;
     const muted = audios.length === 0 || audios.every((a) => a.paused);
+    const p = tile.participant;
     tile.root.classList.toggle('no-video', cameraOff);
-    tile.badge.textContent = [muted ? 'Muted' : '', cameraOff ? 'Camera off' : ''].filter(Boolean).join(' · ');
+    tile.root.classList.toggle('consent-withdrawn', p.consentWithdrawn);
+    tile.badge.textContent = p.consentWithdrawn ? 'Consent withdrawn'
+      : !this.#session.mediaAllowed ? ''
+        : [muted ? 'Muted' : '', cameraOff ? 'Camera off' : ''].filter(Boolean).join(' · ');
     tile.badge.hidden = tile.badge.textContent === '';
+    // Clinicians (only they are sent it) see where the person is and whom to call.
+    const loc = p.safety?.location;
+    const contact = p.safety?.emergencyContact;
+    tile.safety.textContent = [
+      loc ? `Location: ${loc.description} (${loc.region})` : '',
+      contact ? `Emergency contact: ${contact.name}, ${contact.phone}` : '',
+    ].filter(Boolean).join(' · ');
+    tile.safety.hidden = tile.safety.textContent === '';
+  }
+
+  /** Two clicks: the first arms the button for a few seconds, the second withdraws. */
+  async #withdraw(): Promise<void> {
+    if (!this.#withdrawArmed) {
+      this.#withdrawButton.textContent = 'Click again to stop video and audio now';
+      this.#withdrawArmed = setTimeout(() => {
+        this.#withdrawArmed = undefined;
+        this.#updateToggles();
+      }, 5000);
+      return;
+    }
+    clearTimeout(this.#withdrawArmed);
+    this.#withdrawArmed = undefined;
+    try {
+      await this.#session.withdrawConsent(['telehealth']);
+    } catch {
+      this.#notice('Could not withdraw consent: check your connection, or leave the session.');
+    }
+    this.#updateToggles();
   }
 
   async #toggle(source: 'mic' | 'camera'): Promise<void> {
@@ -178,6 +232,9 @@ export class View {
   }
 
   #updateToggles(): void {
+    const joined = this.#session.state === 'joined';
+    this.#withdrawButton.hidden = !joined || !this.#session.mediaAllowed;
+    if (!this.#withdrawArmed) this.#withdrawButton.textContent = 'Withdraw consent';
     for (const [button, source, on, off] of [
       [this.#micButton, 'mic', 'Mute microphone', 'Unmute microphone'],
       [this.#cameraButton, 'camera', 'Turn camera off', 'Turn camera on'],

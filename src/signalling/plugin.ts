@@ -55,8 +55,12 @@ export async function signallingPlugin(app: FastifyInstance, opts: SignallingPlu
         req.sfuGrant = grant;
       } catch (err) {
         const coded = toSfuError(err);
-        services.metrics.authFailed(coded.code);
-        services.log.info({ reason: coded.code }, 'signalling connection refused');
+        // A browser cannot read why its upgrade was refused, so clients may repeat the same URL as
+        // a plain GET to learn the code: answer it the same way, but count and log only upgrades.
+        if (req.headers.upgrade?.toLowerCase() === 'websocket') {
+          services.metrics.authFailed(coded.code);
+          services.log.info({ reason: coded.code }, 'signalling connection refused');
+        }
         return reply.code(coded.status).send({ error: coded.toJSON() });
       }
     },

@@ -64,6 +64,8 @@ export interface ClientPage {
   inboundStats(): Promise<InboundStat[]>;
   /** Milliseconds from the Join click to each step of the join, measured in the page. */
   timings(): Promise<Record<string, number>>;
+  /** Fills the before-you-join form (test location, contact and consent) and clicks Join. */
+  join(): Promise<void>;
   /** With `interceptSignalling`: how many signalling sockets the page has opened. */
   signallingConnections(): number;
   /**
@@ -73,16 +75,37 @@ export interface ClientPage {
   dropSignalling(code?: number): Promise<void>;
 }
 
+/** What a person types into the before-you-join form, for tests. */
+export const TEST_SAFETY_FORM = {
+  place: 'Test School, room 4',
+  region: 'US-CA',
+  contactName: 'Test Contact',
+  contactPhone: '+1 555 0100',
+  consentName: 'Test Guardian',
+};
+
+/** Fills the before-you-join form as a person would and clicks Join. */
+export async function fillFormAndJoin(page: Page): Promise<void> {
+  await page.fill('#loc-description', TEST_SAFETY_FORM.place);
+  await page.fill('#loc-region', TEST_SAFETY_FORM.region);
+  await page.fill('#contact-name', TEST_SAFETY_FORM.contactName);
+  await page.fill('#contact-phone', TEST_SAFETY_FORM.contactPhone);
+  await page.fill('#consent-name', TEST_SAFETY_FORM.consentName);
+  await page.check('#consent-agree');
+  await page.click('#join');
+}
+
 /**
  * Opens the client in its own browser context (its own fake camera and microphone) at
- * `${baseUrl}/#token=...[&room=...]` and clicks Join.
+ * `${baseUrl}/#token=...[&room=...][&policy=...]`, fills the before-you-join form and clicks Join
+ * (unless `join: false`).
  */
 export async function openClient(
   browser: Browser,
   baseUrl: string,
   name: string,
-  fragment: { token: string; room?: string },
-  opts: { interceptSignalling?: boolean } = {},
+  fragment: { token: string; room?: string; policy?: string },
+  opts: { interceptSignalling?: boolean; join?: boolean } = {},
 ): Promise<ClientPage> {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -99,9 +122,13 @@ export async function openClient(
   page.on('response', (r) => {
     if (r.status() >= 400) logs.push(`[${name} http] ${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
   });
-  const hash = new URLSearchParams({ token: fragment.token, ...(fragment.room ? { room: fragment.room } : {}) });
+  const hash = new URLSearchParams({
+    token: fragment.token,
+    ...(fragment.room ? { room: fragment.room } : {}),
+    ...(fragment.policy ? { policy: fragment.policy } : {}),
+  });
   await page.goto(`${baseUrl}/#${hash.toString()}`);
-  await page.click('#join');
+  if (opts.join ?? true) await fillFormAndJoin(page);
   // Evaluated as expressions in the page: no test-side code is shipped into the browser.
   const ev = <T>(expr: string) => page.evaluate(expr) as Promise<T>;
   return {
@@ -113,6 +140,7 @@ export async function openClient(
     remoteParticipants: () => ev<string[]>('window.sfuClient.remoteParticipants()'),
     inboundStats: () => ev<InboundStat[]>('window.sfuClient.inboundStats()'),
     timings: () => ev<Record<string, number>>('window.sfuClient.timings()'),
+    join: () => fillFormAndJoin(page),
     signallingConnections: () => sockets.length,
     async dropSignalling(code = 1012) {
       const current = sockets.at(-1);

@@ -39,7 +39,7 @@ describe('src/main.ts (npm start)', () => {
       expect(statSync(secretFile).mode & 0o777).toBe(0o600);
       const secret = readFileSync(secretFile, 'utf8').trim();
       expect(text).not.toContain(secret);
-      const links = [...text.matchAll(/(clinician|student):\s+(\S+#token=(\S+))/g)];
+      const links = [...text.matchAll(/(clinician|student):\s+(\S+#token=([^&\s]+)&policy=2026-09)/g)];
       expect(links.map((m) => m[1])).toEqual(['clinician', 'student']);
       const verifier = new TokenVerifier({ key: secret, algorithms: ['HS256'] });
       expect(verifier.verify(links[0]![3]!, 'demo').role).toBe('clinician');

@@ -1,0 +1,317 @@
+import { Device } from 'mediasoup-client';
+import type { Consumer, Producer, RtpCapabilities, RtpParameters, Transport } from 'mediasoup-client/types';
+import { Emitter } from './emitter.ts';
+import { codeOf } from './errors.ts';
+import type { SignallingClient } from './signalling.ts';
+import type { Notifications, Source, TransportInfo } from './protocol.ts';
+import { mark } from './timeline.ts';
+
+export interface RemoteTrack {
+  readonly participantId: string;
+  readonly consumerId: string;
+  readonly source: Source;
+  readonly track: MediaStreamTrack;
+  readonly paused: boolean;
+}
+
+/** One inbound RTP stream of the recv transport, from getStats(). */
+export interface InboundStat {
+  /** The stats object's id: stable for one stream across calls. */
+  id: string;
+  consumerId: string;
+  participantId: string;
+  source: Source;
+  kind: 'audio' | 'video';
+  packetsReceived: number;
+  bytesReceived: number;
+  packetsLost?: number;
+  framesDecoded?: number;
+  frameWidth?: number;
+  frameHeight?: number;
+}
+
+export type MediaLinkEvents = {
+  trackAdded: [RemoteTrack];
+  trackRemoved: [{ participantId: string; consumerId: string }];
+  trackPaused: [{ participantId: string; consumerId: string; paused: boolean }];
+  /** Something the person should know (a source that could not be sent or received). */
+  notice: [string];
+};
+
+type NewConsumer = Notifications['newConsumer'];
+
+interface ConsumerEntry {
+  readonly participantId: string;
+  readonly source: Source;
+  consumer: Consumer | undefined;
+  closed: boolean;
+}
+
+/** Camera simulcast: three layers from the 1280x720 capture; the server picks one per viewer. */
+const CAMERA_ENCODINGS: RTCRtpEncodingParameters[] = [
+  { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+];
+
+/**
+ * One joined participant's media path to the SFU: the mediasoup-client Device, a send transport
+ * producing microphone and camera, and a recv transport consuming whatever the server offers.
+ * It is closed as a whole (leave, failure, consent withdrawal, a fresh re-join); every step that
+ * resumes after an await checks `closed` first.
+ */
+export class MediaLink {
+  readonly events = new Emitter<MediaLinkEvents>();
+  readonly #sig: SignallingClient;
+  readonly #iceServers: RTCIceServer[];
+  readonly #device: Device;
+  #loaded = false;
+  #send: Transport | undefined;
+  #recv: Transport | undefined;
+  readonly #producers = new Map<Source, Producer>();
+  readonly #consumers = new Map<string, ConsumerEntry>();
+  /** newConsumer notifications that arrived before the recv transport existed. */
+  #queued: NewConsumer[] = [];
+  #closed = false;
+
+  constructor(sig: SignallingClient, iceServers: RTCIceServer[]) {
+    this.#sig = sig;
+    this.#iceServers = iceServers;
+    this.#device = new Device();
+  }
+
+  get closed(): boolean { return this.#closed; }
+
+  /** Loads the Device with the router's capabilities (from the join response). */
+  async load(routerRtpCapabilities: RtpCapabilities): Promise<void> {
+    await this.#device.load({ routerRtpCapabilities });
+    this.#loaded = true;
+    mark('device-loaded');
+  }
+
+  /** Creates the recv transport, then consumes what was offered meanwhile. */
+  async openRecv(): Promise<void> {
+    const info = await this.#sig.request('createTransport', { direction: 'recv', rtpCapabilities: this.#device.recvRtpCapabilities });
+    if (this.#closed) return;
+    const recv = this.#createTransport(info, 'recv');
+    this.#recv = recv;
+    mark('recv-transport');
+    recv.on('connectionstatechange', (state) => state === 'connected' && mark('recv-connected'));
+    const queued = this.#queued;
+    this.#queued = [];
+    for (const n of queued) void this.#consume(recv, n);
+  }
+
+  /** Creates the send transport and produces the stream's microphone and camera. */
+  async publish(stream: MediaStream): Promise<void> {
+    const info = await this.#sig.request('createTransport', { direction: 'send' });
+    if (this.#closed) return;
+    const send = this.#createTransport(info, 'send');
+    this.#send = send;
+    send.on('produce', ({ kind, rtpParameters, appData }, ok, fail) => {
+      const source = appData.source as Source;
+      this.#sig.request('produce', { transportId: send.id, kind, rtpParameters, source }).then(({ producerId }) => ok({ id: producerId }), fail);
+    });
+    const problems: string[] = [];
+    const audio = stream.getAudioTracks()[0];
+    if (audio && this.#device.canProduce('audio')) {
+      await this.#produce(send, 'mic', {
+        track: audio,
+        codecOptions: { opusDtx: true, opusFec: true },
+      }).catch((err: unknown) => problems.push(`microphone (${codeOf(err)})`));
+    }
+    const video = stream.getVideoTracks()[0];
+    if (!this.#closed && video && this.#device.canProduce('video')) {
+      await this.#produce(send, 'camera', {
+        track: video,
+        encodings: CAMERA_ENCODINGS,
+        codecOptions: { videoGoogleStartBitrate: 1000 },
+      }).catch((err: unknown) => problems.push(`camera (${codeOf(err)})`));
+    }
+    if (this.#closed) return;
+    mark('produced');
+    if (problems.length > 0) this.events.emit('notice', `Could not send your ${problems.join(' and ')}.`);
+  }
+
+  async #produce(send: Transport, source: Source, opts: Parameters<Transport['produce']>[0]): Promise<void> {
+    // stopTracks: false: the camera and mic outlive a producer (a fresh re-join reuses them).
+    const producer = await send.produce({ ...opts, stopTracks: false, appData: { source } });
+    if (this.#closed) producer.close();
+    else this.#producers.set(source, producer);
+  }
+
+  /** A newConsumer notification: consumed now, or once the recv transport exists. */
+  offer(n: NewConsumer): void {
+    if (this.#closed) return;
+    if (this.#recv) void this.#consume(this.#recv, n);
+    else this.#queued.push(n);
+  }
+
+  closeConsumer(consumerId: string): void {
+    const entry = this.#consumers.get(consumerId);
+    if (!entry) return;
+    entry.closed = true;
+    this.#consumers.delete(consumerId);
+    if (entry.consumer) {
+      entry.consumer.close();
+      this.events.emit('trackRemoved', { participantId: entry.participantId, consumerId });
+    }
+  }
+
+  closeConsumersOf(participantId: string): void {
+    for (const [id, c] of this.#consumers) if (c.participantId === participantId) this.closeConsumer(id);
+  }
+
+  consumerPaused(consumerId: string, paused: boolean): void {
+    const entry = this.#consumers.get(consumerId);
+    if (entry?.consumer) this.events.emit('trackPaused', { participantId: entry.participantId, consumerId, paused });
+  }
+
+  /** The server closed one of our producers: returns its source, if it was ours. */
+  producerClosed(producerId: string): Source | undefined {
+    for (const [source, p] of this.#producers) {
+      if (p.id !== producerId) continue;
+      p.close();
+      this.#producers.delete(source);
+      return source;
+    }
+    return undefined;
+  }
+
+  /** Whether we publish `source` and it is not paused (undefined when we do not publish it). */
+  sourceEnabled(source: Source): boolean | undefined {
+    const p = this.#producers.get(source);
+    return p ? !p.paused : undefined;
+  }
+
+  /** Mutes or unmutes a published source (pauses its producer on both ends). */
+  async setSourceEnabled(source: Source, enabled: boolean): Promise<void> {
+    const producer = this.#producers.get(source);
+    if (!producer) return;
+    if (enabled) producer.resume();
+    else producer.pause();
+    await this.#sig.request(enabled ? 'resumeProducer' : 'pauseProducer', { producerId: producer.id });
+  }
+
+  /** After a signalling outage: restarts ICE on transports that are not connected. */
+  restartStalledIce(): void {
+    for (const t of [this.#send, this.#recv]) {
+      if (t && !t.closed && t.connectionState !== 'connected') void this.#restartIce(t);
+    }
+  }
+
+  /**
+   * The recv transport's inbound-rtp streams that belong to live consumers (matched by track id:
+   * this leaves out mediasoup-client's bandwidth probator and streams of closed consumers).
+   */
+  async inboundStats(): Promise<InboundStat[]> {
+    const recv = this.#recv;
+    if (!recv || recv.closed) return [];
+    const byTrack = new Map<string, { consumerId: string; entry: ConsumerEntry }>();
+    for (const [consumerId, entry] of this.#consumers) {
+      if (entry.consumer && !entry.consumer.closed) byTrack.set(entry.consumer.track.id, { consumerId, entry });
+    }
+    const report = await recv.getStats();
+    const out: InboundStat[] = [];
+    report.forEach((s: RTCStats) => {
+      if (s.type !== 'inbound-rtp') return;
+      const r = s as RTCInboundRtpStreamStats;
+      const owner = r.trackIdentifier ? byTrack.get(r.trackIdentifier) : undefined;
+      if (!owner) return;
+      out.push({
+        id: r.id,
+        consumerId: owner.consumerId,
+        participantId: owner.entry.participantId,
+        source: owner.entry.source,
+        kind: r.kind === 'audio' ? 'audio' : 'video',
+        packetsReceived: r.packetsReceived ?? 0,
+        bytesReceived: r.bytesReceived ?? 0,
+        packetsLost: r.packetsLost,
+        framesDecoded: r.framesDecoded,
+        frameWidth: r.frameWidth,
+        frameHeight: r.frameHeight,
+      });
+    });
+    return out;
+  }
+
+  /** Closes consumers (telling listeners their tracks ended), producers and transports. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const id of [...this.#consumers.keys()]) this.closeConsumer(id);
+    this.#queued = [];
+    for (const p of this.#producers.values()) p.close();
+    this.#producers.clear();
+    this.#send?.close();
+    this.#recv?.close();
+    this.#send = undefined;
+    this.#recv = undefined;
+  }
+
+  #createTransport(info: TransportInfo, direction: 'send' | 'recv'): Transport {
+    if (!this.#loaded) throw new Error('MediaLink.load() first');
+    const options = {
+      id: info.transportId,
+      iceParameters: info.iceParameters,
+      iceCandidates: info.iceCandidates,
+      dtlsParameters: info.dtlsParameters,
+      iceServers: this.#iceServers,
+    };
+    const t = direction === 'send' ? this.#device.createSendTransport(options) : this.#device.createRecvTransport(options);
+    t.on('connect', ({ dtlsParameters }, ok, fail) => {
+      this.#sig.request('connectTransport', { transportId: t.id, dtlsParameters }).then(() => ok(), fail);
+    });
+    let disconnectTimer: ReturnType<typeof setTimeout> | undefined;
+    t.on('connectionstatechange', (state) => {
+      clearTimeout(disconnectTimer);
+      if (state === 'failed') void this.#restartIce(t);
+      // 'disconnected' often heals by itself (a brief network change); restart ICE if it lasts.
+      if (state === 'disconnected') disconnectTimer = setTimeout(() => void this.#restartIce(t), 3000);
+    });
+    return t;
+  }
+
+  async #restartIce(t: Transport): Promise<void> {
+    if (this.#closed || t.closed || !this.#sig.connected || t.connectionState === 'connected') return;
+    try {
+      const { iceParameters } = await this.#sig.request('restartIce', { transportId: t.id });
+      if (!t.closed) await t.restartIce({ iceParameters });
+    } catch (err) {
+      console.warn('ICE restart failed', err);
+    }
+  }
+
+  async #consume(recv: Transport, n: NewConsumer): Promise<void> {
+    const entry: ConsumerEntry = { participantId: n.participantId, source: n.source, consumer: undefined, closed: false };
+    this.#consumers.set(n.consumerId, entry);
+    try {
+      const consumer = await recv.consume({
+        id: n.consumerId,
+        producerId: n.producerId,
+        kind: n.kind,
+        rtpParameters: n.rtpParameters as RtpParameters,
+        appData: { participantId: n.participantId, source: n.source },
+      });
+      if (this.#closed || entry.closed) {
+        consumer.close();
+        return;
+      }
+      entry.consumer = consumer;
+      mark(`consumed-${n.kind}`);
+      this.events.emit('trackAdded', {
+        participantId: n.participantId,
+        consumerId: n.consumerId,
+        source: n.source,
+        track: consumer.track,
+        paused: n.producerPaused,
+      });
+      await this.#sig.request('resumeConsumer', { consumerId: n.consumerId });
+    } catch (err) {
+      if (this.#closed || entry.closed) return;
+      console.warn('consume failed', err);
+      this.closeConsumer(n.consumerId);
+      this.events.emit('notice', `Could not receive a participant's ${n.source} (${codeOf(err)}).`);
+    }
+  }
+}
