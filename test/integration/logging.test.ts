@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server.ts';
-import { RtcClient } from '../helpers/ws-client.ts';
+import { RtcClient, TEST_CONSENT, TEST_LOCATION } from '../helpers/ws-client.ts';
 
 const lines: string[] = [];
 const sink = new Writable({ write(chunk, _enc, cb) { lines.push(chunk.toString()); cb(); } });
@@ -10,10 +10,13 @@ beforeAll(async () => { srv = await startServer({}, sink); });
 afterAll(async () => { await srv.close(); });
 
 describe('logs', () => {
-  it('never carry a token, a name or a resume token, even at debug level', async () => {
+  it('never carry a token, a name, a location, a phone number or a resume token, even at debug level', async () => {
     const token = srv.mint('log-room', 'kid-7', 'student');
     const c = await RtcClient.connect(srv.wsUrl, { token });
-    const joined = await c.request('join', { displayName: 'Jordan Quill-Appleby' });
+    const location = { ...TEST_LOCATION, description: 'Zanzibar Hall 7', coordinates: { lat: 12.3456789, lon: 98.7654321 }, emergencyContact: { name: 'Ximena Contactperson', phone: '+1 555 0199 77' } };
+    const joined = await c.request('join', { displayName: 'Jordan Quill-Appleby', consent: { ...TEST_CONSENT, grantedBy: { relation: 'guardian', name: 'Quentin Guardianname' } }, location });
+    await c.request('updateLocation', { location: { ...location, description: 'Yellowstone Annex' } });
+    await c.raw('updateLocation', { location: { ...location, region: 'Zanzibar Hall 7' } });
     await c.raw('join', { displayName: 'Jordan Quill-Appleby' });
     const refused = await RtcClient.connect(srv.wsUrl, { token: srv.mint('log-room', 'kid-8', 'student'), room: 'other' }).catch((e) => e);
     expect(refused.status).toBe(403);
@@ -25,7 +28,9 @@ describe('logs', () => {
     expect(all).toContain('signalling connection refused');
     expect(all).not.toContain(token);
     expect(all).not.toContain(token.split('.')[2]!);
-    expect(all).not.toContain('Jordan');
+    for (const secret of ['Jordan', 'Quentin', 'Zanzibar', 'Yellowstone', 'Ximena', '0199', '12.3456', '98.7654']) {
+      expect(all).not.toContain(secret);
+    }
     expect(all).not.toContain(joined.resumeToken);
   });
 });
