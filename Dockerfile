@@ -15,12 +15,16 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts ./scripts
-# bootstrap.mjs installs node_modules (without install scripts) and sets up the worker: mediasoup's
-# prebuilt download where the build has internet, else the offline build (needs apt: it runs as root).
+# bootstrap.mjs runs `npm ci --ignore-scripts` (falling back to `npm install --no-save` at the same
+# locked versions when npm ci rejects the lock file's missing optional rollup platform packages),
+# then sets up the worker: mediasoup's prebuilt download where the build has internet (verified by
+# starting a worker), else the offline build against Debian's libraries (apt as root: fine here).
 ENV SFU_CACHE_DIR=/opt/sfu-cache
 RUN node scripts/bootstrap.mjs setup \
  && install -D -m 755 "$(ls /opt/sfu-cache/mediasoup-worker/*/mediasoup-worker | head -n 1)" /opt/mediasoup/mediasoup-worker
 COPY . .
+# The server runs its .ts sources through Node 24's type stripping: nothing compiled is needed at
+# runtime, so the dev dependencies (typescript, esbuild, vitest, ...) go after the client bundle.
 RUN node scripts/build-client.mjs && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime: shared libraries only, non-root ----
@@ -37,6 +41,8 @@ COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json ./
 COPY --chown=root:root config ./config
 COPY --chown=root:root src ./src
+# For operators: docker exec <container> node scripts/token.ts --room R --identity I --role student
+COPY --chown=root:root scripts ./scripts
 ENV NODE_ENV=production \
     MEDIASOUP_WORKER_BIN=/opt/mediasoup/mediasoup-worker \
     SFU_HTTP_HOST=0.0.0.0 \

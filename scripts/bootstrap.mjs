@@ -1,40 +1,61 @@
 #!/usr/bin/env node
-// The README's two commands start here: `npm start` and `npm test` run this script, which sets up
-// whatever is missing (saying what it does) and hands over to Node 24. Node built-ins only.
-//   node scripts/bootstrap.mjs <setup|start|test|typecheck|token|build-client|bench|bench:quick> [args]
+// `npm start`, `npm test` and friends start here: set up whatever is missing (one [setup] line per
+// check), then hand over to Node 24. Node built-ins only; runs on Node 20 and 24; never prompts.
+//   node scripts/bootstrap.mjs <setup|start|test|typecheck|token|audit:verify|build-client|bench|bench:quick> [args]
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureNode24 } from './setup/node.mjs';
 import { ensureDeps } from './setup/deps.mjs';
 import { ensureWorker } from './setup/worker.mjs';
 import { ensureChromium } from './setup/chromium.mjs';
-import { run } from './setup/common.mjs';
+import { run, say } from './setup/common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [task = 'setup', ...args] = process.argv.slice(2);
+const TSC = ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'];
 
+// worker: mediasoup worker binary; client: bundle src/client; chromium: for the e2e tests.
 const TASKS = {
-  setup: { worker: true, client: true, chromium: false, command: null },
-  start: { worker: true, client: true, chromium: false, command: () => ['src/main.ts', ...args] },
-  test: { worker: true, client: true, chromium: true, command: () => ['node_modules/vitest/vitest.mjs', 'run', ...args], typecheck: true },
-  typecheck: { worker: false, client: false, chromium: false, command: () => ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'] },
-  token: { worker: false, client: false, chromium: false, command: () => ['scripts/token.ts', ...args] },
-  'audit:verify': { worker: false, client: false, chromium: false, command: () => ['scripts/audit-verify.ts', ...args] },
-  'build-client': { worker: false, client: true, chromium: false, command: null },
-  bench: { worker: true, client: false, chromium: false, command: () => ['bench/run.ts', ...args] },
-  'bench:quick': { worker: true, client: false, chromium: false, command: () => ['bench/run.ts', '--quick', ...args] },
+  setup: { worker: true },
+  start: { worker: true, client: true, command: ['src/main.ts', ...args] },
+  test: { worker: true, client: true, chromium: true, typecheck: true, command: ['node_modules/vitest/vitest.mjs', 'run', ...args] },
+  typecheck: { command: TSC },
+  token: { command: ['scripts/token.ts', ...args] },
+  'audit:verify': { command: ['scripts/audit-verify.ts', ...args] },
+  'build-client': { client: true },
+  bench: { worker: true, command: ['bench/run.ts', ...args] },
+  'bench:quick': { worker: true, command: ['bench/run.ts', '--quick', ...args] },
 };
 
-/** Runs node with args in the project root; resolves with its exit code, forwarding signals. */
+/** True when this process is in its terminal's foreground process group (Linux): a Ctrl-C then reaches the child directly. */
+function inForeground() {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // state ppid pgrp session tty_nr tpgid
+    return f[5] === f[2];
+  } catch {
+    return false;
+  }
+}
+
+/** Runs node with args in the project root, forwarding SIGINT/SIGTERM; resolves with its exit code. */
 function handOver(node, nodeArgs, env) {
   return new Promise((resolve) => {
     const child = spawn(node, nodeArgs, { cwd: root, stdio: 'inherit', env });
-    const forward = (sig) => child.kill(sig);
+    // A terminal's Ctrl-C already reaches the child: forwarding it too would be a second signal.
+    const forward = (sig) => { if (!(sig === 'SIGINT' && inForeground())) child.kill(sig); };
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1)));
+    const done = (code) => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolve(code);
+    };
+    child.on('error', (err) => { process.stderr.write(`bootstrap: ${node}: ${err.message}\n`); done(1); });
+    child.on('exit', (code, signal) => done(code ?? 128 + (constants.signals[signal] ?? 0)));
   });
 }
 
@@ -44,25 +65,26 @@ async function main() {
     process.stderr.write(`bootstrap: unknown task "${task}" (tasks: ${Object.keys(TASKS).join(', ')})\n`);
     return 2;
   }
+  if (spec.command && !existsSync(join(root, spec.command[0]))) {
+    process.stderr.write(task.startsWith('bench') ? 'no benchmarks yet\n' : `bootstrap: ${spec.command[0]} does not exist yet\n`);
+    return 1;
+  }
   const node = ensureNode24();
   ensureDeps(root);
-  const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH}` };
-  if (spec.worker) env.MEDIASOUP_WORKER_BIN = await ensureWorker(root);
+  const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH ?? ''}` };
+  if (spec.worker) env.MEDIASOUP_WORKER_BIN = await ensureWorker(root, node);
   if (spec.chromium) env.SFU_CHROMIUM_BIN = ensureChromium();
+  // The client bundler is someone else's script; the Docker dependency layer has it without src/client.
   if (spec.client && existsSync(join(root, 'scripts', 'build-client.mjs')) && existsSync(join(root, 'src', 'client'))) {
     run(node, [join(root, 'scripts', 'build-client.mjs')], { cwd: root, env });
   }
   if (spec.typecheck) {
-    const code = await handOver(node, TASKS.typecheck.command(), env);
+    say('typecheck: tsc -p tsconfig.json');
+    const code = await handOver(node, TSC, env);
     if (code !== 0) return code;
   }
   if (!spec.command) return 0;
-  const [entry] = spec.command();
-  if (!existsSync(join(root, entry))) {
-    process.stderr.write(`bootstrap: ${entry} does not exist yet\n`);
-    return 1;
-  }
-  return handOver(node, spec.command(), env);
+  return handOver(node, spec.command, env);
 }
 
 main().then((code) => process.exit(code), (err) => {

@@ -50,14 +50,17 @@ async function main(): Promise<void> {
   // Printed as plain text on stdout, not as a log record.
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
-  let stopping = false;
+  let stoppingSince = 0;
   const stop = (signal: string) => {
-    if (stopping) {
+    // The same signal can arrive twice at once (a process-group kill plus a forwarding parent):
+    // only a second signal a second or more after the first forces an immediate close.
+    if (stoppingSince && Date.now() - stoppingSince < 1000) return;
+    if (stoppingSince) {
       log.warn({ signal }, 'second signal: closing now');
       void app.close().then(() => process.exit(1));
       return;
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log.info({ signal }, 'draining before shutdown');
     app.drain().then(() => process.exit(0), (err) => {
       log.error({ err }, 'drain failed');
