@@ -16,6 +16,11 @@ import { PersistentRevocationList } from './safety/persistent-revocations.ts';
 import { consentAndLocation } from './safety/admission-step.ts';
 import { startRetention } from './safety/retention.ts';
 import type { SafetyRules } from './safety/validate.ts';
+import { PanicService } from './safety/panic/service.ts';
+import { PanicSocketServer } from './safety/panic/socket.ts';
+import { PanicSpool } from './safety/panic/spool.ts';
+import { WebhookSender } from './safety/panic/webhooks.ts';
+import { join } from 'node:path';
 import { signallingPlugin } from './signalling/plugin.ts';
 import type { SignallingSession } from './signalling/session.ts';
 import { CLOSE_CODES } from './signalling/protocol.ts';
@@ -40,6 +45,7 @@ export interface AppHandle {
   readonly rooms: RoomRegistry;
   readonly revocations: RevocationList;
   readonly store: Store;
+  readonly panic: PanicService;
   readonly metrics: Metrics;
   readonly log: Logger;
   /** Refuses new joins, tells clients, waits for rooms to empty (up to the drain timeout), then closes. */
@@ -96,6 +102,27 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   await fastify.register(adminRoutes, { prefix: '/admin', adminToken: secrets.adminToken, rooms, revocations, store, log });
   await fastify.register(clientRoutes, { dir: opts.clientDir ?? DEFAULT_CLIENT_DIR });
 
+  const panic = new PanicService({
+    store: store.incidents,
+    spool: new PanicSpool(join(config.dataDir, 'panic-spool.jsonl')),
+    tiers: config.safety.tiers,
+    webhooks: config.safety.webhooks,
+    sender: new WebhookSender({ store: store.incidents, log, metrics, timeoutSeconds: config.safety.webhookTimeoutSeconds, maxBackoffSeconds: config.safety.webhookMaxBackoffSeconds }),
+    announceToRoom: config.safety.announceToRoom,
+    locate: async (participantId) => {
+      try {
+        return await store.latestLocation(participantId);
+      } catch {
+        return undefined;
+      }
+    },
+    log,
+    metrics,
+  });
+  await fastify.ready();
+  const panicSockets = new PanicSocketServer({ server: fastify.server, verifier, revocations, rooms, service: panic, log });
+  await panic.start(panicSockets);
+
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -103,6 +130,8 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
       rooms.closeAll('SERVER_SHUTDOWN');
       for (const s of sessions) s.close(CLOSE_CODES.SERVER_DRAINING, 'SERVER_SHUTDOWN');
       stopRetention();
+      panic.stop();
+      await panicSockets.close();
       await fastify.close();
       await pool.close();
       await store.close();
@@ -121,5 +150,5 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     await close();
   };
 
-  return { fastify, config, secrets, pool, rooms, revocations, store, metrics, log, drain, close };
+  return { fastify, config, secrets, pool, rooms, revocations, store, panic, metrics, log, drain, close };
 }

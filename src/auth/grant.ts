@@ -48,3 +48,21 @@ export function grantFromClaims(c: Claims, exp: number): Grant {
     expiresAt: exp * 1000,
   };
 }
+
+/** Claims of an operator's safety-desk token (the panic channel's on-call staff). */
+export const DeskClaimsSchema = Type.Object({
+  sub: Id,
+  role: Type.Literal('desk'),
+  rooms: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 1000 }),
+});
+
+/** A verified desk token: which rooms' incidents this person may see and handle. */
+export interface DeskGrant {
+  readonly identity: string;
+  readonly rooms: ReadonlySet<string> | '*';
+  readonly expiresAt: number;
+}
+
+export function deskCovers(desk: DeskGrant, room: string): boolean {
+  return desk.rooms === '*' || desk.rooms.has(room);
+}

@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { Value } from '@sinclair/typebox/value';
 import { SfuError } from '../shared/errors.ts';
-import { ClaimsSchema, grantFromClaims, type Grant } from './grant.ts';
+import { ClaimsSchema, DeskClaimsSchema, grantFromClaims, type DeskGrant, type Grant } from './grant.ts';
 
 export type Algorithm = 'HS256' | 'RS256' | 'ES256';
 
@@ -27,7 +27,33 @@ export class TokenVerifier {
 
   /** @param room the room the client asks for; undefined means "the token's room". */
   verify(token: string | undefined, room?: string): Grant {
-    if (!token) throw new SfuError('TOKEN_MISSING', 'a room token is required');
+    const payload = this.#verified(token);
+    const exp = payload.exp!;
+    if (!Value.Check(ClaimsSchema, payload)) {
+      const first = Value.Errors(ClaimsSchema, payload).First();
+      const field = first?.path.slice(1) || 'claims';
+      throw new SfuError('TOKEN_CLAIMS_INVALID', `claim ${field}: ${first?.message ?? 'invalid'}`);
+    }
+    if (room !== undefined && payload.room !== room) {
+      throw new SfuError('WRONG_ROOM', 'token is not valid for this room');
+    }
+    return grantFromClaims(payload, exp);
+  }
+
+  /** A safety-desk token: role `desk`, and `rooms` (room ids, or `*` for all). */
+  verifyDesk(token: string | undefined): DeskGrant {
+    const payload = this.#verified(token);
+    const exp = payload.exp!;
+    if (!Value.Check(DeskClaimsSchema, payload)) {
+      const first = Value.Errors(DeskClaimsSchema, payload).First();
+      throw new SfuError('TOKEN_CLAIMS_INVALID', `claim ${first?.path.slice(1) || 'claims'}: ${first?.message ?? 'invalid'}`);
+    }
+    return { identity: payload.sub, rooms: payload.rooms.includes('*') ? '*' : new Set(payload.rooms), expiresAt: exp * 1000 };
+  }
+
+  /** Signature, algorithm allow-list, exp/nbf/iss/aud: the checks every kind of token shares. */
+  #verified(token: string | undefined): jwt.JwtPayload {
+    if (!token) throw new SfuError('TOKEN_MISSING', 'a token is required');
     const decoded = jwt.decode(token, { complete: true });
     if (!decoded || typeof decoded.payload === 'string') throw new SfuError('TOKEN_INVALID', 'token is malformed');
     const alg = decoded.header.alg;
@@ -45,17 +71,8 @@ export class TokenVerifier {
     } catch (err) {
       throw mapJwtError(err);
     }
-    const exp = payload.exp;
-    if (typeof exp !== 'number') throw new SfuError('TOKEN_CLAIMS_INVALID', 'exp claim is required');
-    if (!Value.Check(ClaimsSchema, payload)) {
-      const first = Value.Errors(ClaimsSchema, payload).First();
-      const field = first?.path.slice(1) || 'claims';
-      throw new SfuError('TOKEN_CLAIMS_INVALID', `claim ${field}: ${first?.message ?? 'invalid'}`);
-    }
-    if (room !== undefined && payload.room !== room) {
-      throw new SfuError('WRONG_ROOM', 'token is not valid for this room');
-    }
-    return grantFromClaims(payload, exp);
+    if (typeof payload.exp !== 'number') throw new SfuError('TOKEN_CLAIMS_INVALID', 'exp claim is required');
+    return payload;
   }
 }
 

@@ -76,6 +76,23 @@ export const ConfigSchema = section({
     /** Rooms whose policy lets those roles consent for themselves. */
     selfConsentRooms: Type.Array(Type.String({ minLength: 1, maxLength: 128 })),
   }),
+  safety: section({
+    /** Escalation tiers: after N seconds without an acknowledgement, notify these targets. */
+    tiers: Type.Array(section({
+      afterSeconds: Type.Number({ minimum: 0, maximum: 86400 }),
+      notify: Type.Array(Type.String({ pattern: '^(room-clinicians|desk|webhook:[A-Za-z0-9_-]+)$' }), { minItems: 1 }),
+    }), { minItems: 1, maxItems: 10 }),
+    /** Webhook receivers; the body is signed with HMAC-SHA256 of `secret`. */
+    webhooks: Type.Array(section({
+      name: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' }),
+      url: Type.String({ pattern: '^https?://' }),
+      secret: Type.String({ minLength: 16 }),
+    })),
+    /** Show non-silent alarms to every participant of the room (silent ones reach clinical roles only). */
+    announceToRoom: Type.Boolean(),
+    webhookTimeoutSeconds: Type.Number({ minimum: 0.1, maximum: 60 }),
+    webhookMaxBackoffSeconds: Type.Number({ minimum: 0.1, maximum: 3600 }),
+  }),
   location: section({
     /** Roles that must give an emergency contact with their location. */
     emergencyContactRequiredFor: Type.Array(Role),

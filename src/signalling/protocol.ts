@@ -72,6 +72,8 @@ export interface Notifications {
   consumerResumed: { consumerId: string };
   producerClosed: { producerId: string; participantId: string };
   roomClosed: { reason: RoomCloseReason };
+  /** To clinicians: a panic alarm in the room (the same payload as panic:alert on /safety). */
+  panicAlert: Record<string, unknown>;
   serverDraining: { deadlineSeconds: number };
   kicked: { reason: string };
 }

@@ -1,4 +1,5 @@
 import type { Role } from '../auth/grant.ts';
+import type { IncidentStore } from '../safety/panic/types.ts';
 
 /** Who consented, to what, under which policy version (issue #3; docs/records.md). */
 export interface Consent {
@@ -100,6 +101,8 @@ export interface ParticipantRecords {
  * before it resolves. One interface, two adapters: SQLite (embedded default) and PostgreSQL.
  */
 export interface Store {
+  /** Panic incidents, in the same database and audit chain. */
+  readonly incidents: IncidentStore;
   /** Applies pending migrations. */
   migrate(): Promise<void>;
   recordAdmission(r: AdmissionRecord): Promise<void>;

@@ -26,6 +26,18 @@ export class Metrics {
     name: 'sfu_store_write_duration_seconds', help: 'Durable record writes (committed and synced) by operation',
     labelNames: ['op'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry],
   });
+  readonly #panicRaised = new Counter({ name: 'sfu_panic_raised_total', help: 'Panic alarms raised, by kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly #panicDelivery = new Histogram({
+    name: 'sfu_panic_delivery_seconds', help: 'From raise to the first responder receiving the alert',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
+  });
+  readonly #panicAck = new Histogram({
+    name: 'sfu_panic_ack_seconds', help: 'From raise to the first acknowledgement',
+    buckets: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600], registers: [this.registry],
+  });
+  readonly #panicOpen = new Gauge({ name: 'sfu_panic_open', help: 'Open (unresolved) panic incidents', registers: [this.registry] });
+  readonly #panicEscalations = new Counter({ name: 'sfu_panic_escalations_total', help: 'Escalation steps taken, by tier', labelNames: ['tier'], registers: [this.registry] });
+  readonly #webhooks = new Counter({ name: 'sfu_webhook_deliveries_total', help: 'Webhook delivery attempts by result', labelNames: ['result'], registers: [this.registry] });
   readonly #connections = new Gauge({ name: 'sfu_signalling_connections', help: 'Open signalling WebSocket connections', registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -50,6 +62,12 @@ export class Metrics {
   admission(result: string): void { this.#admissions.inc({ result }); }
   consentWithdrawn(scope: string): void { this.#withdrawals.inc({ scope }); }
   recordStoreWrite(op: string, seconds: number): void { this.#storeWrites.observe({ op }, seconds); }
+  panicRaised(kind: string): void { this.#panicRaised.inc({ kind }); }
+  panicDelivered(seconds: number): void { this.#panicDelivery.observe(seconds); }
+  panicAcknowledged(seconds: number): void { this.#panicAck.observe(seconds); }
+  panicOpen(count: number): void { this.#panicOpen.set(count); }
+  panicEscalated(tier: number): void { this.#panicEscalations.inc({ tier: String(tier) }); }
+  webhookDelivery(result: 'delivered' | 'failed'): void { this.#webhooks.inc({ result }); }
   connectionOpened(): void { this.#connections.inc(); }
   connectionClosed(): void { this.#connections.dec(); }
 

@@ -57,4 +57,42 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX audit_room ON audit(room);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        room TEXT NOT NULL,
+        participant_id TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        role TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        silent INTEGER NOT NULL,
+        sealed_enc TEXT NOT NULL,
+        client_incident_id TEXT NOT NULL,
+        raised_at TEXT NOT NULL,
+        UNIQUE (room, identity, client_incident_id)
+      );
+      CREATE TABLE incident_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_id TEXT NOT NULL REFERENCES incidents(id),
+        type TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at TEXT NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX incident_events_incident ON incident_events(incident_id);
+      CREATE TABLE webhook_attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_id TEXT NOT NULL REFERENCES incidents(id),
+        webhook TEXT NOT NULL,
+        tier INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        status INTEGER,
+        error TEXT
+      );
+      CREATE INDEX webhook_attempts_incident ON webhook_attempts(incident_id);
+    `,
+  },
 ];

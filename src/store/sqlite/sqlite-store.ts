@@ -9,6 +9,8 @@ import type {
   RefusalRecord, RevocationRecord, Store, WithdrawalRecord,
 } from '../types.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
+import { SqliteIncidentStore } from './sqlite-incidents.ts';
+import type { IncidentStore } from '../../safety/panic/types.ts';
 
 type Row = Record<string, SQLInputValue>;
 
@@ -20,12 +22,15 @@ type Row = Record<string, SQLInputValue>;
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #cipher: FieldCipher;
+  /** Panic incidents, in the same database and audit chain. */
+  readonly incidents: IncidentStore;
 
   constructor(file: string, cipher: FieldCipher) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     this.#db = new DatabaseSync(file);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
     this.#cipher = cipher;
+    this.incidents = new SqliteIncidentStore(this.#db, (fn) => this.#tx(fn), (...a) => this.#appendAudit(...a), cipher);
   }
 
   async migrate(): Promise<void> {
@@ -164,6 +169,15 @@ export class SqliteStore implements Store {
     return this.#tx(() => {
       const sessions = Number(this.#db.prepare('DELETE FROM sessions WHERE joined_at < ?').run(iso).changes);
       this.#db.prepare('DELETE FROM revocations WHERE until < ?').run(iso);
+      // Resolved incidents raised before the cutoff (open ones are kept whatever their age).
+      const old = this.#db.prepare(`SELECT id FROM incidents WHERE raised_at < ? AND id IN (SELECT incident_id FROM incident_events WHERE type = 'resolved')`)
+        .all(iso).map((r) => String(r.id));
+      for (const table of ['webhook_attempts', 'incident_events']) {
+        const del = this.#db.prepare(`DELETE FROM ${table} WHERE incident_id = ?`);
+        for (const id of old) del.run(id);
+      }
+      const delIncident = this.#db.prepare('DELETE FROM incidents WHERE id = ?');
+      for (const id of old) delIncident.run(id);
       const cut = this.#db.prepare('SELECT seq, hash FROM audit WHERE at < ? ORDER BY seq DESC LIMIT 1').get(iso) as { seq: number; hash: string } | undefined;
       let auditEntries = 0;
       if (cut) auditEntries = Number(this.#db.prepare('DELETE FROM audit WHERE seq <= ?').run(cut.seq).changes);

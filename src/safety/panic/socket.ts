@@ -1,0 +1,191 @@
+import type { Server as HttpServer } from 'node:http';
+import { Server, type Namespace, type Socket } from 'socket.io';
+import jwt from 'jsonwebtoken';
+import type { TokenVerifier } from '../../auth/verifier.ts';
+import { deskCovers, type DeskGrant, type Grant } from '../../auth/grant.ts';
+import type { RevocationList } from '../../auth/revocations.ts';
+import type { RoomRegistry } from '../../room/registry.ts';
+import { CLINICAL_ROLES } from '../../room/participant.ts';
+import { SfuError, toSfuError } from '../../shared/errors.ts';
+import type { Logger } from '../../telemetry/logger.ts';
+import type { Alert, PanicFanout, PanicService } from './service.ts';
+import type { Incident } from './types.ts';
+import { PanicAck, PanicCancel, PanicRaise, PanicResolve, compile, type Checked, type Static } from './events.ts';
+import type { TSchema } from '@sinclair/typebox';
+
+type Who = { kind: 'participant'; grant: Grant } | { kind: 'desk'; desk: DeskGrant };
+type Reply = (res: { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } }) => void;
+
+interface EventHandler<S extends TSchema> {
+  readonly input: Checked<S>;
+  handle(who: Who, data: Static<S>): Promise<unknown>;
+}
+
+const clinicalRoom = (room: string) => `c:${room}`;
+const raiserRoom = (room: string, identity: string) => `p:${room}:${identity}`;
+const deskRooms = (room: string) => ['desk:*', `desk:${room}`];
+
+/**
+ * The /safety namespace (socket.io, so that school proxies that block WebSockets still pass
+ * alarms over HTTP long-polling). Authenticated in the handshake with a room token or a desk token.
+ */
+export class PanicSocketServer implements PanicFanout {
+  readonly io: Server;
+  readonly #nsp: Namespace;
+  readonly #rooms: RoomRegistry;
+  readonly #service: PanicService;
+  readonly #log: Logger;
+  readonly #handlers: Record<string, EventHandler<TSchema>>;
+
+  constructor(opts: { server: HttpServer; verifier: TokenVerifier; revocations: RevocationList; rooms: RoomRegistry; service: PanicService; log: Logger }) {
+    this.#rooms = opts.rooms;
+    this.#service = opts.service;
+    this.#log = opts.log;
+    const before = opts.server.listeners('upgrade');
+    this.io = new Server(opts.server, { path: '/socket.io', serveClient: false, maxHttpBufferSize: 16 * 1024, destroyUpgrade: false, pingInterval: 10_000, pingTimeout: 5_000 });
+    routeUpgrades(opts.server, before);
+    this.#nsp = this.io.of('/safety');
+    this.#nsp.use((socket, next) => {
+      try {
+        socket.data.who = authenticate(socket, opts.verifier, opts.revocations);
+        next();
+      } catch (err) {
+        const coded = toSfuError(err);
+        next(Object.assign(new Error(coded.code), { data: coded.toJSON() }));
+      }
+    });
+    this.#handlers = {
+      'panic:raise': { input: compile(PanicRaise), handle: (who, d) => this.#raise(who, d as Static<typeof PanicRaise>) },
+      'panic:ack': { input: compile(PanicAck), handle: (who, d) => this.#respond(who, (d as Static<typeof PanicAck>).incidentId, (actor) => this.#service.acknowledge((d as Static<typeof PanicAck>).incidentId, actor)) },
+      'panic:resolve': {
+        input: compile(PanicResolve),
+        handle: (who, d) => {
+          const r = d as Static<typeof PanicResolve>;
+          return this.#respond(who, r.incidentId, (actor) => this.#service.resolve(r.incidentId, actor, r.outcome, r.note));
+        },
+      },
+      'panic:cancel': {
+        input: compile(PanicCancel),
+        handle: async (who, d) => {
+          if (who.kind !== 'participant') throw new SfuError('PERMISSION_DENIED', 'only the raiser can cancel');
+          return this.#service.cancel((d as Static<typeof PanicCancel>).incidentId, { identity: who.grant.identity, role: who.grant.role });
+        },
+      },
+    };
+    this.#nsp.on('connection', (socket) => this.#onConnection(socket));
+  }
+
+  #onConnection(socket: Socket): void {
+    const who = socket.data.who as Who;
+    if (who.kind === 'desk') {
+      void socket.join(who.desk.rooms === '*' ? 'desk:*' : [...who.desk.rooms].map((r) => `desk:${r}`));
+    } else {
+      void socket.join([`r:${who.grant.room}`, raiserRoom(who.grant.room, who.grant.identity)]);
+      if (CLINICAL_ROLES.has(who.grant.role)) void socket.join(clinicalRoom(who.grant.room));
+    }
+    for (const [event, h] of Object.entries(this.#handlers)) {
+      socket.on(event, (data: unknown, reply?: Reply) => void this.#dispatch(who, h, data, typeof reply === 'function' ? reply : () => undefined));
+    }
+    if (this.#isResponder(who)) void this.#replay(socket, who);
+  }
+
+  async #dispatch(who: Who, h: EventHandler<TSchema>, data: unknown, reply: Reply): Promise<void> {
+    if (!h.input.check.Check(data)) {
+      const first = h.input.check.Errors(data).First();
+      reply({ ok: false, error: { code: 'INVALID_REQUEST', message: `${first?.path.slice(1) || 'data'}: ${first?.message ?? 'invalid'}` } });
+      return;
+    }
+    try {
+      reply({ ok: true, data: await h.handle(who, data) });
+    } catch (err) {
+      const coded = toSfuError(err);
+      if (coded.code === 'INTERNAL_ERROR') this.#log.error({ err }, 'panic handler failed');
+      reply({ ok: false, error: coded.toJSON() });
+    }
+  }
+
+  async #raise(who: Who, d: Static<typeof PanicRaise>) {
+    if (who.kind !== 'participant') throw new SfuError('PERMISSION_DENIED', 'desk clients respond to alarms; participants raise them');
+    const participant = this.#rooms.get(who.grant.room)?.byIdentity(who.grant.identity);
+    if (!participant) throw new SfuError('NOT_JOINED', 'join the room first (consent may be withdrawn, but the participant must be in the room)');
+    return this.#service.raise({ room: who.grant.room, participantId: participant.id, identity: who.grant.identity, role: who.grant.role }, d);
+  }
+
+  /** Acknowledge and resolve: clinical roles of the incident's room, or desks whose scope covers it. */
+  async #respond<T>(who: Who, incidentId: string, act: (actor: { identity: string; role: Grant['role'] | 'desk' }) => Promise<T>): Promise<T> {
+    const room = this.#service.roomOf(incidentId);
+    if (who.kind === 'desk') {
+      if (!deskCovers(who.desk, room)) throw new SfuError('PERMISSION_DENIED', 'this incident is outside your desk scope');
+      return act({ identity: who.desk.identity, role: 'desk' });
+    }
+    if (who.grant.room !== room || !CLINICAL_ROLES.has(who.grant.role)) throw new SfuError('PERMISSION_DENIED', 'only clinicians of the room or the safety desk respond');
+    return act({ identity: who.grant.identity, role: who.grant.role });
+  }
+
+  #isResponder(who: Who): boolean {
+    return who.kind === 'desk' || CLINICAL_ROLES.has(who.grant.role);
+  }
+
+  async #replay(socket: Socket, who: Who): Promise<void> {
+    const inScope = (room: string) => (who.kind === 'desk' ? deskCovers(who.desk, room) : who.grant.room === room);
+    for (const incident of this.#service.openIncidents(inScope)) {
+      socket.emit('panic:alert', await this.#service.alertFor(incident, incident.tier, true));
+    }
+  }
+
+  // PanicFanout
+
+  alertClinicians(room: string, alert: Alert): number {
+    this.#nsp.to(clinicalRoom(room)).emit('panic:alert', alert);
+    let reached = this.#nsp.adapter.rooms.get(clinicalRoom(room))?.size ?? 0;
+    for (const p of this.#rooms.get(room)?.participants ?? []) {
+      if (p.clinical && p.connected) {
+        p.notify('panicAlert', alert as unknown as Record<string, unknown>);
+        reached++;
+      }
+    }
+    return reached;
+  }
+
+  alertDesks(room: string, alert: Alert): number {
+    this.#nsp.to(deskRooms(room)).emit('panic:alert', alert);
+    return deskRooms(room).reduce((n, r) => n + (this.#nsp.adapter.rooms.get(r)?.size ?? 0), 0);
+  }
+
+  announceToRoom(room: string, incident: Incident): void {
+    this.#nsp.to(`r:${room}`).except(clinicalRoom(room)).emit('panic:announce', { incidentId: incident.id, kind: incident.kind, raisedAt: incident.raisedAt });
+  }
+
+  update(room: string, event: string, payload: object): void {
+    this.#nsp.to([clinicalRoom(room), ...deskRooms(room)]).emit(event, payload);
+  }
+
+  async close(): Promise<void> {
+    // Not io.close(): that would close the HTTP server, which fastify owns and closes itself.
+    this.io.disconnectSockets(true);
+    this.io.engine.close();
+  }
+}
+
+function authenticate(socket: Socket, verifier: TokenVerifier, revocations: RevocationList): Who {
+  const auth = socket.handshake.auth as { token?: unknown };
+  const token = typeof auth.token === 'string' ? auth.token : undefined;
+  const decoded = token ? jwt.decode(token) : null;
+  if (decoded && typeof decoded === 'object' && decoded.role === 'desk') return { kind: 'desk', desk: verifier.verifyDesk(token) };
+  const grant = verifier.verify(token);
+  if (revocations.find(grant.room, grant.identity, grant.tokenId)) throw new SfuError('IDENTITY_REVOKED', 'access to this room is revoked');
+  return { kind: 'participant', grant };
+}
+
+/**
+ * socket.io and @fastify/websocket both listen for HTTP upgrades on the same server; fastify would
+ * answer /socket.io/ upgrades with a 404. Route each upgrade to exactly one of them by path.
+ */
+function routeUpgrades(server: HttpServer, fastifyListeners: Function[]): void {
+  const engineListeners = server.listeners('upgrade').filter((l) => !fastifyListeners.includes(l));
+  server.removeAllListeners('upgrade');
+  server.on('upgrade', (req, socket, head) => {
+    const targets = req.url?.startsWith('/socket.io/') ? engineListeners : fastifyListeners;
+    for (const l of targets) (l as (...a: unknown[]) => void).call(server, req, socket, head);
+  });
+}

@@ -1,0 +1,79 @@
+import { createHmac } from 'node:crypto';
+import type { Logger } from '../../telemetry/logger.ts';
+import type { Metrics } from '../../telemetry/metrics.ts';
+import type { IncidentStore } from './types.ts';
+
+export interface WebhookConfig {
+  readonly name: string;
+  readonly url: string;
+  readonly secret: string;
+}
+
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` (docs/safety.md shows how to verify). */
+export function signature(secret: string, timestamp: number, body: string): string {
+  return `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/**
+ * Delivers signed webhook POSTs, retrying with exponential backoff (1 s doubling, capped) until a
+ * 2xx or until `stop()`; every attempt is recorded in the incident store.
+ */
+export class WebhookSender {
+  readonly #store: IncidentStore;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #timeoutMs: number;
+  readonly #maxBackoffMs: number;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #stopped = false;
+
+  constructor(opts: { store: IncidentStore; log: Logger; metrics: Metrics; timeoutSeconds: number; maxBackoffSeconds: number }) {
+    this.#store = opts.store;
+    this.#log = opts.log;
+    this.#metrics = opts.metrics;
+    this.#timeoutMs = opts.timeoutSeconds * 1000;
+    this.#maxBackoffMs = opts.maxBackoffSeconds * 1000;
+  }
+
+  /** Starts delivery in the background; resolves when it succeeded (or the sender stopped). */
+  deliver(hook: WebhookConfig, incidentId: string, tier: number, payload: object, attempt = 1): Promise<void> {
+    return new Promise((resolve) => void this.#attempt(hook, incidentId, tier, JSON.stringify(payload), attempt, resolve));
+  }
+
+  async #attempt(hook: WebhookConfig, incidentId: string, tier: number, body: string, attempt: number, done: () => void): Promise<void> {
+    if (this.#stopped) return done();
+    const ts = Math.floor(Date.now() / 1000);
+    let status: number | null = null;
+    let error: string | undefined;
+    try {
+      const res = await fetch(hook.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-sfu-signature': signature(hook.secret, ts, body), 'x-sfu-webhook': hook.name },
+        body,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      status = res.status;
+      await res.arrayBuffer().catch(() => undefined);
+    } catch (err) {
+      error = (err as Error).name === 'TimeoutError' ? 'timeout' : (err as Error).message.slice(0, 200);
+    }
+    const ok = status !== null && status >= 200 && status < 300;
+    this.#metrics.webhookDelivery(ok ? 'delivered' : 'failed');
+    await this.#store.recordWebhookAttempt({ incidentId, webhook: hook.name, tier, attempt, at: new Date().toISOString(), status, error })
+      .catch((err) => this.#log.error({ err, incidentId }, 'could not record a webhook attempt'));
+    if (ok) return done();
+    const delay = Math.min(this.#maxBackoffMs, 1000 * 2 ** (attempt - 1));
+    this.#log.warn({ webhook: hook.name, incidentId, attempt, status, error, retryInMs: delay }, 'webhook delivery failed');
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      void this.#attempt(hook, incidentId, tier, body, attempt + 1, done);
+    }, delay);
+    this.#timers.add(t);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+}

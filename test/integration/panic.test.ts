@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintDeskToken } from '../../src/auth/mint.ts';
+import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
+import { RtcClient } from '../helpers/ws-client.ts';
+import { safetyClient, type Transport } from '../helpers/safety-client.ts';
+
+let srv: TestServer;
+beforeAll(async () => {
+  srv = await startServer({ safety: { tiers: [{ afterSeconds: 0, notify: ['room-clinicians', 'desk'] }, { afterSeconds: 0.4, notify: ['desk'] }, { afterSeconds: 0.8, notify: ['desk'] }] } });
+});
+afterAll(async () => { await srv.close(); });
+
+const desk = (rooms: string[]) => mintDeskToken(TEST_SECRET, { identity: 'desk-1', rooms });
+let n = 0;
+const key = () => `client-key-${++n}-${Date.now()}`;
+
+async function inRoom(room: string, identity: string, role: 'clinician' | 'student' | 'guardian') {
+  const c = await RtcClient.connect(srv.wsUrl, { token: srv.mint(room, identity, role) });
+  return { c, info: await c.request('join', {}) };
+}
+
+for (const transport of ['websocket', 'polling'] as Transport[]) {
+  describe(`panic channel over ${transport}`, () => {
+    it('delivers a raise to clinicians (socket and signalling) and desks with the recorded location; ack stops escalation', async () => {
+      const room = `p-${transport}`;
+      const doc = await inRoom(room, 'doc', 'clinician');
+      const kid = await inRoom(room, 'kid', 'student');
+      const docSafety = await safetyClient(srv.url, srv.mint(room, 'doc', 'clinician'), transport);
+      const deskClient = await safetyClient(srv.url, desk([room]), transport);
+      const otherDesk = await safetyClient(srv.url, desk(['elsewhere']), transport);
+      const kidSafety = await safetyClient(srv.url, srv.mint(room, 'kid', 'student'), transport);
+
+      const clientIncidentId = key();
+      const started = performance.now();
+      const res = await kidSafety.send('panic:raise', { kind: 'self-harm', silent: true, clientIncidentId });
+      expect(res.ok).toBe(true);
+      const alert = await docSafety.waitFor('panic:alert');
+      const latency = performance.now() - started;
+      console.info(JSON.stringify({ measure: `panic-raise-to-clinician-ms-${transport}`, value: Math.round(latency * 10) / 10 }));
+      expect(alert.incident).toMatchObject({ id: res.data.incidentId, kind: 'self-harm', silent: true, state: 'open' });
+      expect(alert.participant).toEqual({ participantId: kid.info.participantId, identity: 'kid', role: 'student' });
+      expect(alert.location).toMatchObject({ region: 'US-CA', description: 'Test School, room 4' });
+      expect(alert.emergencyContact).toEqual({ name: 'Test Contact', phone: '+1 555 0100' });
+      expect((await deskClient.waitFor('panic:alert')).incident.id).toBe(res.data.incidentId);
+      expect((await doc.c.waitFor('panicAlert')).incident.id).toBe(res.data.incidentId);
+
+      // Idempotent: the same key returns the same incident.
+      const again = await kidSafety.send('panic:raise', { kind: 'self-harm', silent: true, clientIncidentId });
+      expect(again.data.incidentId).toBe(res.data.incidentId);
+
+      // Silent: the student and others never see it; the other desk neither.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(kidSafety.events.filter((e) => e.event.startsWith('panic:'))).toEqual([]);
+      expect(otherDesk.events).toEqual([]);
+
+      const ack = await docSafety.send('panic:ack', { incidentId: res.data.incidentId });
+      expect(ack.data).toMatchObject({ acknowledgedBy: 'doc' });
+      expect(await deskClient.waitFor('panic:acknowledged')).toMatchObject({ incidentId: res.data.incidentId, by: { identity: 'doc' } });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(deskClient.events.filter((e) => e.event === 'panic:escalated')).toEqual([]);
+
+      expect((await kidSafety.send('panic:resolve', { incidentId: res.data.incidentId, outcome: 'continued' })).error.code).toBe('PERMISSION_DENIED');
+      const resolved = await deskClient.send('panic:resolve', { incidentId: res.data.incidentId, outcome: 'false-alarm' });
+      expect(resolved.data).toMatchObject({ state: 'resolved', outcome: 'false-alarm' });
+      await docSafety.waitFor('panic:resolved');
+      for (const c of [docSafety, deskClient, otherDesk, kidSafety]) c.close();
+      doc.c.close(); kid.c.close();
+    });
+  });
+}
+
+describe('panic escalation and rules', () => {
+  it('climbs every tier while nobody acknowledges, each step persisted and broadcast', async () => {
+    const room = 'p-esc';
+    await inRoom(room, 'kid', 'student');
+    const deskClient = await safetyClient(srv.url, desk(['*']), 'websocket');
+    const kidSafety = await safetyClient(srv.url, srv.mint(room, 'kid', 'student'), 'websocket');
+    const res = await kidSafety.send('panic:raise', { kind: 'medical', silent: false, clientIncidentId: key() });
+    const first = await deskClient.waitFor('panic:escalated', (d) => d.tier === 1, 3000);
+    const second = await deskClient.waitFor('panic:escalated', (d) => d.tier === 2, 3000);
+    expect(first.incidentId).toBe(res.data.incidentId);
+    expect(second.notified).toEqual(['desk']);
+    const trail = (await srv.handle.store.auditTrail(room)).map((e) => e.kind);
+    expect(trail).toEqual(expect.arrayContaining(['panic.raised', 'panic.escalated']));
+    expect(trail.filter((k) => k === 'panic.escalated')).toHaveLength(2);
+    const cancelled = await kidSafety.send('panic:cancel', { incidentId: res.data.incidentId });
+    expect(cancelled.data).toMatchObject({ state: 'open' });
+    expect(srv.handle.panic.openIncidents().map((i) => i.id)).toContain(res.data.incidentId);
+    deskClient.close(); kidSafety.close();
+  });
+
+  it('refuses bad tokens in the handshake and bad events with codes', async () => {
+    await expect(safetyClient(srv.url, 'garbage', 'polling')).rejects.toMatchObject({ code: 'TOKEN_INVALID' });
+    const notJoined = await safetyClient(srv.url, srv.mint('p-x', 'ghost', 'student'), 'websocket');
+    expect((await notJoined.send('panic:raise', { kind: 'other', silent: false, clientIncidentId: key() })).error.code).toBe('NOT_JOINED');
+    expect((await notJoined.send('panic:raise', { kind: 'fire', silent: false, clientIncidentId: key() })).error.code).toBe('INVALID_REQUEST');
+    expect((await notJoined.send('panic:ack', { incidentId: 'nope' })).error.code).toBe('INCIDENT_NOT_FOUND');
+    notJoined.close();
+  });
+});
