@@ -15,18 +15,19 @@ afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true 
 
 /** A real local webhook receiver that fails the first `failures` requests with 500. */
 async function receiver(failures: number) {
+  const ctl = { failures };
   const received: { headers: IncomingMessage['headers']; body: string; status: number }[] = [];
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => { body += c.toString(); });
     req.on('end', () => {
-      const status = received.length < failures ? 500 : 204;
+      const status = received.length < ctl.failures ? 500 : 204;
       received.push({ headers: req.headers, body, status });
       res.writeHead(status).end();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received, close: () => new Promise((r) => server.close(r)) };
+  return { ctl, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received, close: () => new Promise((r) => server.close(r)) };
 }
 
 describe('panic durability', () => {
@@ -93,6 +94,43 @@ describe('panic durability', () => {
       deskClient.close();
     } finally {
       await second.close();
+    }
+  });
+
+  it('sends webhooks that never got a 2xx again after a restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sfu-panic-hook-'));
+    dirs.push(dataDir);
+    const hook = await receiver(1_000_000);
+    const safety = {
+      tiers: [{ afterSeconds: 0, notify: ['webhook:primary'] }],
+      webhooks: [{ name: 'primary', url: hook.url, secret: 'webhook-secret-0123456789' }],
+      webhookMaxBackoffSeconds: 30,
+    };
+    try {
+      const first = await startServer({ dataDir, safety });
+      const kid = await RtcClient.connect(first.wsUrl, { token: first.mint('h-room', 'kid', 'student') });
+      await kid.request('join', {});
+      const s = await safetyClient(first.url, first.mint('h-room', 'kid', 'student'), 'websocket');
+      const { data } = await s.send('panic:raise', { kind: 'other', silent: true, clientIncidentId: 'redeliver-test-1' });
+      while (hook.received.length < 1) await new Promise((r) => setTimeout(r, 20));
+      s.close(); kid.close();
+      await first.handle.close();
+
+      hook.ctl.failures = 0;
+      const second = await startServer({ dataDir, safety });
+      try {
+        const deadline = Date.now() + 5000;
+        while (!hook.received.some((r) => r.status === 204) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        const ok = hook.received.find((r) => r.status === 204)!;
+        expect(JSON.parse(ok.body).incident.id).toBe(data.incidentId);
+        await new Promise((r) => setTimeout(r, 50));
+        const attempts = await second.handle.store.incidents.webhookAttempts(data.incidentId);
+        expect(attempts.at(-1)).toMatchObject({ status: 204, attempt: attempts.length });
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await hook.close();
     }
   });
 });

@@ -80,6 +80,7 @@ export class PanicService {
       const raiser: Raiser = { room: incident.room, participantId: incident.participantId, identity: incident.identity, role: incident.role };
       this.#open.set(incident.id, { incident, timers: [], raiser });
       this.#schedule(incident.id, false);
+      await this.#redeliverWebhooks(incident);
     }
     this.#o.metrics.panicOpen(this.#open.size);
     if (this.#open.size > 0) this.#o.log.warn({ open: this.#open.size }, 'resumed open panic incidents');
@@ -213,6 +214,24 @@ export class PanicService {
       else this.#webhook(target.slice('webhook:'.length), open.incident, alert, index);
     }
     if (index === 0 && reached > 0) this.#o.metrics.panicDelivered((Date.now() - Date.parse(open.incident.raisedAt)) / 1000);
+  }
+
+  /** After a restart: webhooks of tiers already reached that never got a 2xx are sent again. */
+  async #redeliverWebhooks(incident: Incident): Promise<void> {
+    const attempts = await this.#o.store.webhookAttempts(incident.id);
+    const delivered = (name: string, tier: number) => attempts.some((a) => a.webhook === name && a.tier === tier && a.status !== null && a.status >= 200 && a.status < 300);
+    for (let tier = 0; tier <= incident.tier && tier < this.#o.tiers.length; tier++) {
+      for (const target of this.#o.tiers[tier]!.notify) {
+        if (!target.startsWith('webhook:')) continue;
+        const name = target.slice('webhook:'.length);
+        if (delivered(name, tier)) continue;
+        const tried = attempts.filter((a) => a.webhook === name && a.tier === tier).length;
+        const hook = this.#o.webhooks.find((w) => w.name === name);
+        if (!hook) continue;
+        const payload = { event: 'panic.alert', room: incident.room, sentAt: new Date().toISOString(), ...(await this.alertFor(incident, tier)) };
+        void this.#o.sender.deliver(hook, incident.id, tier, payload, tried + 1);
+      }
+    }
   }
 
   #webhook(name: string, incident: Incident, alert: Alert, tier: number): void {
