@@ -20,17 +20,20 @@ export const EmergencyContactSchema = Type.Object({
   phone: Type.String({ minLength: 3, maxLength: 32, pattern: '^\\+?[0-9][0-9 ().-]{1,30}$' }),
 }, { additionalProperties: false });
 
+/** A device fix: WGS84 degrees, optional accuracy radius. */
+export const CoordinatesSchema = Type.Object({
+  lat: Type.Number({ minimum: -90, maximum: 90 }),
+  lon: Type.Number({ minimum: -180, maximum: 180 }),
+  accuracyMeters: Type.Optional(Type.Number({ minimum: 0, maximum: 1_000_000 })),
+}, { additionalProperties: false });
+
 export const LocationSchema = Type.Object({
   /** Civic address, or school / building / room. */
   description: Type.String({ minLength: 1, maxLength: 300 }),
   /** ISO 3166-2 subdivision, e.g. US-CA. */
   region: Type.String({ pattern: '^[A-Z]{2}-[A-Z0-9]{1,3}$' }),
   source: Type.Union([Type.Literal('self-reported'), Type.Literal('device-geolocation'), Type.Literal('ip')]),
-  coordinates: Type.Optional(Type.Object({
-    lat: Type.Number({ minimum: -90, maximum: 90 }),
-    lon: Type.Number({ minimum: -180, maximum: 180 }),
-    accuracyMeters: Type.Optional(Type.Number({ minimum: 0, maximum: 1_000_000 })),
-  }, { additionalProperties: false })),
+  coordinates: Type.Optional(CoordinatesSchema),
   capturedAt: Type.String({ minLength: 10, maxLength: 40 }),
   emergencyContact: Type.Optional(EmergencyContactSchema),
 }, { additionalProperties: false });

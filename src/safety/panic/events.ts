@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { INCIDENT_KINDS, OUTCOMES } from './types.ts';
+import { CoordinatesSchema } from '../schemas.ts';
 
 const IncidentId = Type.String({ minLength: 1, maxLength: 64 });
 
@@ -9,11 +10,7 @@ export const PanicRaise = Type.Object({
   kind: Type.Union(INCIDENT_KINDS.map((k) => Type.Literal(k))),
   silent: Type.Boolean(),
   note: Type.Optional(Type.String({ maxLength: 500 })),
-  coordinates: Type.Optional(Type.Object({
-    lat: Type.Number({ minimum: -90, maximum: 90 }),
-    lon: Type.Number({ minimum: -180, maximum: 180 }),
-    accuracyMeters: Type.Optional(Type.Number({ minimum: 0, maximum: 1_000_000 })),
-  }, { additionalProperties: false })),
+  coordinates: Type.Optional(CoordinatesSchema),
   /** Idempotency key chosen by the client: a retry with the same key returns the same incident. */
   clientIncidentId: Type.String({ minLength: 8, maxLength: 64 }),
 }, { additionalProperties: false });
