@@ -65,8 +65,9 @@ async function main() {
     process.stderr.write(`bootstrap: unknown task "${task}" (tasks: ${Object.keys(TASKS).join(', ')})\n`);
     return 2;
   }
-  if (spec.command && !existsSync(join(root, spec.command[0]))) {
-    process.stderr.write(task.startsWith('bench') ? 'no benchmarks yet\n' : `bootstrap: ${spec.command[0]} does not exist yet\n`);
+  // Benchmarks may not exist yet: say so before any set-up work.
+  if (task.startsWith('bench') && !existsSync(join(root, spec.command[0]))) {
+    process.stderr.write('no benchmarks yet\n');
     return 1;
   }
   const node = ensureNode24();
