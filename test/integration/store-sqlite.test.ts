@@ -30,7 +30,7 @@ storeSuite('SQLite', (): StoreHarness => ({
     raw((db) => db.exec(sql));
   },
   async dump() {
-    return raw((db) => ['sessions', 'consents', 'locations', 'audit', 'revocations']
+    return raw((db) => ['sessions', 'consents', 'locations', 'audit', 'revocations', 'incidents']
       .map((t) => JSON.stringify(db.prepare(`SELECT * FROM ${t}`).all())).join('\n'));
   },
 }));

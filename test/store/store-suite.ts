@@ -149,6 +149,29 @@ export function storeSuite(name: string, harness: () => StoreHarness) {
       await expect(withoutOld.participants('room-1')).rejects.toThrow(/k1 is not configured/);
     });
 
+    it('stores panic incidents append-only, idempotently, with sealed notes', async () => {
+      const s = await open();
+      const raise = {
+        id: 'inc-1', room: 'room-1', participantId: 'p1', identity: 'kid', role: 'student' as const, kind: 'safety' as const, silent: true,
+        note: 'Secret note text', coordinates: { lat: 1.5, lon: 2.5 }, clientIncidentId: 'client-key-1', raisedAt: new Date().toISOString(),
+      };
+      expect((await s.incidents.raise(raise)).created).toBe(true);
+      const again = await s.incidents.raise({ ...raise, id: 'inc-2' });
+      expect(again).toMatchObject({ created: false, incident: { id: 'inc-1' } });
+      await s.incidents.append({ incidentId: 'inc-1', type: 'escalated', actor: 'system', at: new Date().toISOString(), data: { tier: 1 } });
+      const acked = await s.incidents.append({ incidentId: 'inc-1', type: 'acknowledged', actor: 'doc', at: new Date().toISOString(), data: {} });
+      expect(acked).toMatchObject({ tier: 1, acknowledgedBy: 'doc', state: 'open', note: 'Secret note text', coordinates: { lat: 1.5, lon: 2.5 } });
+      expect((await s.incidents.open()).map((i) => i.id)).toEqual(['inc-1']);
+      await s.incidents.recordWebhookAttempt({ incidentId: 'inc-1', webhook: 'primary', tier: 1, attempt: 1, at: new Date().toISOString(), status: 500 });
+      expect(await s.incidents.webhookAttempts('inc-1')).toEqual([expect.objectContaining({ webhook: 'primary', status: 500, attempt: 1 })]);
+      await s.incidents.append({ incidentId: 'inc-1', type: 'resolved', actor: 'doc', at: new Date().toISOString(), data: { outcome: 'continued' } });
+      expect(await s.incidents.open()).toEqual([]);
+      expect((await s.incidents.get('inc-1'))!.outcome).toBe('continued');
+      expect((await s.auditTrail('room-1')).map((e) => e.kind)).toEqual(['panic.raised', 'panic.escalated', 'panic.acknowledged', 'panic.resolved']);
+      expect(await harness().dump()).not.toContain('Secret note');
+      expect((await s.verifyAudit()).ok).toBe(true);
+    });
+
     it('answers ping', async () => {
       expect(await (await open()).ping()).toBe(true);
     });
