@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { ENV_VARS } from '../../src/config/env.ts';
 
 describe('loadConfig', () => {
   it('loads the defaults', () => {
@@ -32,5 +34,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: {}, overrides: { http: { prot: 1 } } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: { SFU_JWT_SECRET: 'short' } })).toThrow(/at least 32/);
     expect(() => loadConfig({ env: { SFU_ADMIN_TOKEN: 'short' } })).toThrow(/at least 16/);
+  });
+
+  it('documents every SFU_* variable and every setting in docs/configuration.md', () => {
+    const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+    for (const [name, { path }] of Object.entries(ENV_VARS)) {
+      expect(doc, name).toContain(`\`${name}\``);
+      expect(doc, path).toContain(`\`${path}\``);
+    }
+    const keys = (o: object, prefix = ''): string[] => Object.entries(o).flatMap(([k, v]) =>
+      v && typeof v === 'object' && !Array.isArray(v) ? keys(v, `${prefix}${k}.`) : [`${prefix}${k}`]);
+    for (const key of keys(loadConfig({ env: {} }))) expect(doc, key).toContain(`\`${key}\``);
   });
 });
