@@ -84,6 +84,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   const rooms = new RoomRegistry({
     pool,
     maxParticipants: config.rooms.maxParticipants,
+    forwarding: config.forwarding,
     transport: { initialAvailableOutgoingBitrate: config.media.initialAvailableOutgoingBitrate, maxIncomingBitrate: config.media.maxIncomingBitrate },
     log,
     metrics,

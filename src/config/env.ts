@@ -34,6 +34,7 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_RETENTION_YEARS: { path: 'records.retentionYears', kind: 'number' },
   SFU_CONSENT_POLICY_VERSIONS: { path: 'consent.policyVersions', kind: 'csv' },
   SFU_SELF_CONSENT_ROOMS: { path: 'consent.selfConsentRooms', kind: 'csv' },
+  SFU_FORWARDING_OPEN_ROOMS: { path: 'forwarding.openRooms', kind: 'csv' },
   SFU_PANIC_TIERS: { path: 'safety.tiers', kind: 'json' },
   SFU_PANIC_WEBHOOKS: { path: 'safety.webhooks', kind: 'json' },
 };

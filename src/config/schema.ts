@@ -76,6 +76,14 @@ export const ConfigSchema = section({
     /** Rooms whose policy lets those roles consent for themselves. */
     selfConsentRooms: Type.Array(Type.String({ minLength: 1, maxLength: 128 })),
   }),
+  forwarding: section({
+    /** subscriber role -> the publisher roles whose media it may receive. */
+    receive: section({
+      clinician: Type.Array(Role), student: Type.Array(Role), guardian: Type.Array(Role), observer: Type.Array(Role), interpreter: Type.Array(Role),
+    }),
+    /** Rooms whose policy lets everyone receive everyone (e.g. a group where students see each other). */
+    openRooms: Type.Array(Type.String({ minLength: 1, maxLength: 128 })),
+  }),
   safety: section({
     /** Escalation tiers: after N seconds without an acknowledgement, notify these targets. */
     tiers: Type.Array(section({

@@ -4,10 +4,12 @@ import type { WorkerPool } from '../media/worker-pool.ts';
 import type { RoomCloseReason } from '../signalling/protocol.ts';
 import { SfuError } from '../shared/errors.ts';
 import { Room } from './room.ts';
+import type { ForwardingPolicy } from './forwarding-policy.ts';
 
 export interface RoomRegistryOptions {
   readonly pool: WorkerPool;
   readonly maxParticipants: number;
+  readonly forwarding: ForwardingPolicy;
   readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number };
   readonly log: Logger;
   readonly metrics: Metrics;
@@ -56,6 +58,7 @@ export class RoomRegistry {
     const room = new Room({
       id, placed,
       maxParticipants: this.#opts.maxParticipants,
+      forwarding: this.#opts.forwarding,
       transport: this.#opts.transport,
       log: this.#opts.log,
       metrics: this.#opts.metrics,

@@ -7,11 +7,15 @@ import { SOURCE_KIND, type Source } from '../auth/grant.ts';
 import { SfuError, errorMessage } from '../shared/errors.ts';
 import { TypedEmitter } from '../shared/emitter.ts';
 import { Participant, type TransportDirection } from './participant.ts';
+import { mayReceive, type ForwardingPolicy } from './forwarding-policy.ts';
+import { applyViewport, type Viewport } from './viewport.ts';
+import { ActiveSpeaker } from './active-speaker.ts';
 
 export interface RoomOptions {
   readonly id: string;
   readonly placed: PlacedRouter;
   readonly maxParticipants: number;
+  readonly forwarding: ForwardingPolicy;
   readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number };
   readonly log: Logger;
   readonly metrics: Metrics;
@@ -45,6 +49,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly #opts: RoomOptions;
   readonly #log: Logger;
   readonly #participants = new Map<string, Participant>();
+  readonly #speaker: ActiveSpeaker;
   #closed = false;
 
   constructor(opts: RoomOptions) {
@@ -55,6 +60,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#webRtcServer = opts.placed.webRtcServer;
     this.#log = opts.log.child({ room: opts.id });
     this.#router.on('workerclose', () => this.close('WORKER_DIED'));
+    this.#speaker = new ActiveSpeaker(this.#router, (producerId) => this.#onSpeaker(producerId));
   }
 
   get closed(): boolean { return this.#closed; }
@@ -189,6 +195,7 @@ export class Room extends TypedEmitter<RoomEvents> {
         this.#broadcast(p, (o) => o.notify('producerClosed', { producerId: producer.id, participantId: p.id }));
       }
     });
+    await this.#speaker.add(producer).catch((err) => this.#log.warn({ err }, 'active speaker observer failed'));
     for (const sub of this.#participants.values()) {
       if (sub !== p) await this.#consume(sub, p, producer, req.source);
     }
@@ -214,6 +221,9 @@ export class Room extends TypedEmitter<RoomEvents> {
   async setConsumerPaused(p: Participant, consumerId: string, paused: boolean): Promise<void> {
     this.#assertMedia(p);
     const consumer = p.consumer(consumerId);
+    consumer.appData.clientPaused = paused;
+    // A consumer whose tile is hidden stays paused until the tile is visible again (setViewport).
+    if (!paused && consumer.appData.hidden === true) return;
     try {
       await (paused ? consumer.pause() : consumer.resume());
     } catch (err) {
@@ -228,10 +238,24 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
   }
 
+  /** A subscriber's tile for one of its video consumers changed size or visibility. */
+  async setViewport(p: Participant, consumerId: string, viewport: Viewport): Promise<{ paused: boolean; spatialLayer?: number }> {
+    this.#assertMedia(p);
+    const consumer = p.consumer(consumerId);
+    if (consumer.kind !== 'video') throw new SfuError('INVALID_REQUEST', 'setViewport applies to video consumers');
+    try {
+      const { layer } = await applyViewport(consumer, viewport);
+      return { paused: consumer.paused, ...(layer !== undefined ? { spatialLayer: layer } : {}) };
+    } catch (err) {
+      throw mediaError(err);
+    }
+  }
+
   /** Creates a paused consumer of `producer` for `sub` when policy and capabilities allow. */
   async #consume(sub: Participant, pub: Participant, producer: types.Producer, source: Source): Promise<void> {
     if (!sub.grant.subscribe || !sub.rtpCapabilities || producer.closed || sub.closed) return;
     if (!sub.mediaAllowed || !pub.mediaAllowed) return;
+    if (!mayReceive(this.#opts.forwarding, this.id, sub.role, pub.role)) return;
     const transport = sub.recvTransport();
     if (!transport || sub.consumedProducers.has(producer.id)) return;
     if (!this.#router.canConsume({ producerId: producer.id, rtpCapabilities: sub.rtpCapabilities })) {
@@ -247,6 +271,9 @@ export class Room extends TypedEmitter<RoomEvents> {
       this.#log.warn({ participant: sub.id, producer: producer.id, err }, 'consume failed');
       return;
     }
+    // Audio first under congestion; then a clinician's view of a student; then everything else.
+    const priority = consumer.kind === 'audio' ? 255 : sub.clinical && pub.role === 'student' ? 200 : 100;
+    await consumer.setPriority(priority).catch(() => undefined);
     const metrics = this.#opts.metrics;
     metrics.consumerOpened(consumer.kind);
     sub.consumers.set(consumer.id, consumer);
@@ -291,6 +318,12 @@ export class Room extends TypedEmitter<RoomEvents> {
     for (const o of this.#participants.values()) {
       if (o !== p && o.clinical) o.notify('locationUpdated', { participantId: p.id, location, emergencyContact: p.facts.emergencyContact });
     }
+  }
+
+  #onSpeaker(producerId: string): void {
+    const speaker = [...this.#participants.values()].find((p) => p.producers.has(producerId));
+    if (!speaker) return;
+    for (const o of this.#participants.values()) o.notify('activeSpeaker', { participantId: speaker.id, producerId });
   }
 
   #assertMedia(p: Participant): void {

@@ -68,6 +68,8 @@ export interface Notifications {
     producerPaused: boolean;
   };
   consumerClosed: { consumerId: string };
+  /** Everyone: the room's dominant speaker changed. */
+  activeSpeaker: { participantId: string; producerId: string };
   consumerPaused: { consumerId: string };
   consumerResumed: { consumerId: string };
   producerClosed: { producerId: string; participantId: string };
