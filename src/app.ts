@@ -90,6 +90,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     metrics,
   });
 
+  metrics.countPausedConsumersWith(() => rooms.pausedConsumers());
   const fastify: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
   installErrorHandlers(fastify);
   const sessions = new Set<SignallingSession>();

@@ -73,6 +73,21 @@ export class RoomRegistry {
     return room;
   }
 
+  /** Paused consumers on this node by reason, for the sfu_consumers_paused gauge. */
+  pausedConsumers(): Record<string, number> {
+    const counts: Record<string, number> = { hidden: 0, client: 0, producer: 0 };
+    for (const room of this.#rooms.values()) {
+      for (const p of room.participants) {
+        for (const c of p.consumers.values()) {
+          if (c.appData.hidden === true && c.paused) counts.hidden!++;
+          else if (c.paused) counts.client!++;
+          else if (c.producerPaused) counts.producer!++;
+        }
+      }
+    }
+    return counts;
+  }
+
   /** Closes every room with a reason (drain deadline, shutdown). */
   closeAll(reason: RoomCloseReason): void {
     for (const room of this.#rooms.values()) room.close(reason);

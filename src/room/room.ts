@@ -10,6 +10,7 @@ import { Participant, type TransportDirection } from './participant.ts';
 import { mayReceive, type ForwardingPolicy } from './forwarding-policy.ts';
 import { applyViewport, type Viewport } from './viewport.ts';
 import { ActiveSpeaker } from './active-speaker.ts';
+import { spatialLayersNeeded } from './dynacast.ts';
 
 export interface RoomOptions {
   readonly id: string;
@@ -199,6 +200,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     for (const sub of this.#participants.values()) {
       if (sub !== p) await this.#consume(sub, p, producer, req.source);
     }
+    this.#updateLayersNeeded(producer.id);
     return producer.id;
   }
 
@@ -226,6 +228,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (!paused && consumer.appData.hidden === true) return;
     try {
       await (paused ? consumer.pause() : consumer.resume());
+      this.#updateLayersNeeded(consumer.producerId);
     } catch (err) {
       throw mediaError(err);
     }
@@ -245,6 +248,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (consumer.kind !== 'video') throw new SfuError('INVALID_REQUEST', 'setViewport applies to video consumers');
     try {
       const { layer } = await applyViewport(consumer, viewport);
+      this.#updateLayersNeeded(consumer.producerId);
       return { paused: consumer.paused, ...(layer !== undefined ? { spatialLayer: layer } : {}) };
     } catch (err) {
       throw mediaError(err);
@@ -281,8 +285,10 @@ export class Room extends TypedEmitter<RoomEvents> {
       metrics.consumerClosed(consumer.kind);
       sub.consumers.delete(consumer.id);
       sub.consumedProducers.delete(producer.id);
+      this.#updateLayersNeeded(producer.id);
     });
     consumer.on('producerclose', () => sub.notify('consumerClosed', { consumerId: consumer.id }));
+    consumer.on('layerschange', () => metrics.consumerLayersChanged());
     consumer.on('producerpause', () => sub.notify('consumerPaused', { consumerId: consumer.id }));
     consumer.on('producerresume', () => sub.notify('consumerResumed', { consumerId: consumer.id }));
     sub.notify('newConsumer', {
@@ -318,6 +324,18 @@ export class Room extends TypedEmitter<RoomEvents> {
     for (const o of this.#participants.values()) {
       if (o !== p && o.clinical) o.notify('locationUpdated', { participantId: p.id, location, emergencyContact: p.facts.emergencyContact });
     }
+  }
+
+  /** Tells a publisher when the number of spatial layers anyone needs of its producer changes. */
+  #updateLayersNeeded(producerId: string): void {
+    const owner = [...this.#participants.values()].find((p) => p.producers.has(producerId));
+    const entry = owner?.producers.get(producerId);
+    if (!owner || !entry) return;
+    const consumers = [...this.#participants.values()].flatMap((p) => [...p.consumers.values()].filter((c) => c.producerId === producerId));
+    const needed = spatialLayersNeeded(entry.producer, consumers);
+    if (needed === undefined || entry.producer.appData.layersNeeded === needed) return;
+    entry.producer.appData.layersNeeded = needed;
+    owner.notify('layersNeeded', { producerId, spatialLayers: needed });
   }
 
   #onSpeaker(producerId: string): void {

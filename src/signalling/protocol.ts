@@ -68,6 +68,8 @@ export interface Notifications {
     producerPaused: boolean;
   };
   consumerClosed: { consumerId: string };
+  /** To a publisher: how many spatial layers of its producer anyone needs now (dynacast). */
+  layersNeeded: { producerId: string; spatialLayers: number };
   /** Everyone: the room's dominant speaker changed. */
   activeSpeaker: { participantId: string; producerId: string };
   consumerPaused: { consumerId: string };

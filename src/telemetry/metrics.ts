@@ -38,6 +38,16 @@ export class Metrics {
   readonly #panicOpen = new Gauge({ name: 'sfu_panic_open', help: 'Open (unresolved) panic incidents', registers: [this.registry] });
   readonly #panicEscalations = new Counter({ name: 'sfu_panic_escalations_total', help: 'Escalation steps taken, by tier', labelNames: ['tier'], registers: [this.registry] });
   readonly #webhooks = new Counter({ name: 'sfu_webhook_deliveries_total', help: 'Webhook delivery attempts by result', labelNames: ['result'], registers: [this.registry] });
+  readonly #layerSwitches = new Counter({ name: 'sfu_consumer_layer_switches_total', help: 'Simulcast/SVC layer changes of consumers', registers: [this.registry] });
+  #pausedSource: () => Record<string, number> = () => ({});
+  readonly #paused = new Gauge({
+    name: 'sfu_consumers_paused', help: 'Paused consumers by reason (hidden tile, client request, publisher paused)', labelNames: ['reason'],
+    registers: [this.registry],
+    collect: () => {
+      this.#paused.reset();
+      for (const [reason, n] of Object.entries(this.#pausedSource())) this.#paused.set({ reason }, n);
+    },
+  });
   readonly #connections = new Gauge({ name: 'sfu_signalling_connections', help: 'Open signalling WebSocket connections', registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -68,6 +78,9 @@ export class Metrics {
   panicOpen(count: number): void { this.#panicOpen.set(count); }
   panicEscalated(tier: number): void { this.#panicEscalations.inc({ tier: String(tier) }); }
   webhookDelivery(result: 'delivered' | 'failed'): void { this.#webhooks.inc({ result }); }
+  consumerLayersChanged(): void { this.#layerSwitches.inc(); }
+  /** Where the paused-consumer counts come from at scrape time. */
+  countPausedConsumersWith(source: () => Record<string, number>): void { this.#pausedSource = source; }
   connectionOpened(): void { this.#connections.inc(); }
   connectionClosed(): void { this.#connections.dec(); }
 

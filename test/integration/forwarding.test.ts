@@ -89,11 +89,17 @@ describe('per-subscriber layers and pausing', () => {
 
     expect(await doc.c.request('setViewport', { consumerId: video.consumerId, width: 640, height: 360, visible: false })).toEqual({ paused: true });
     expect(consumer.paused).toBe(true);
+    expect(await (await fetch(`${srv.url}/metrics`)).text()).toMatch(/sfu_consumers_paused\{reason="hidden"\} 1/);
     // The client's own resume does not override a hidden tile.
     await doc.c.request('resumeConsumer', { consumerId: video.consumerId });
     expect(consumer.paused).toBe(true);
     expect(await doc.c.request('setViewport', { consumerId: video.consumerId, width: 640, height: 360, visible: true })).toEqual({ paused: false, spatialLayer: 1 });
     expect(consumer.paused).toBe(false);
+
+    // Dynacast: the publisher was told how many layers anyone needs, as that changed.
+    const needed = kid.c.notifications.filter((n) => n.notification === 'layersNeeded').map((n) => n.data.spatialLayers);
+    expect(needed).toEqual([1, 3, 1, 3, 1, 2]);
+    expect(kid.c.notifications.every((n) => n.notification !== 'layersNeeded' || n.data.producerId === pk.cam)).toBe(true);
 
     expect((await doc.c.raw('setViewport', { consumerId: audio.consumerId, width: 1, height: 1, visible: true })).error.code).toBe('INVALID_REQUEST');
     expect((await doc.c.raw('setViewport', { consumerId: 'nope', width: 1, height: 1, visible: true })).error.code).toBe('CONSUMER_NOT_FOUND');

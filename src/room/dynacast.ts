@@ -1,0 +1,20 @@
+import type { types } from 'mediasoup';
+
+/**
+ * Publisher-side layer pausing ("dynacast"): how many spatial layers of a simulcast/SVC producer
+ * anyone needs now. A consumer needs up to its preferred spatial layer (all layers when it never
+ * set one) unless it is paused; with no active consumer, only the lowest layer is kept.
+ * Returns undefined for producers without spatial layers.
+ */
+export function spatialLayersNeeded(producer: types.Producer, consumers: readonly types.Consumer[]): number | undefined {
+  if (producer.kind !== 'video' || producer.type === 'simple') return undefined;
+  const total = producer.type === 'simulcast'
+    ? producer.rtpParameters.encodings?.length ?? 1
+    : Number(/^[LS](\d+)/.exec(producer.rtpParameters.encodings?.[0]?.scalabilityMode ?? 'L1')?.[1] ?? 1);
+  let needed = 1;
+  for (const c of consumers) {
+    if (c.closed || c.paused) continue;
+    needed = Math.max(needed, (c.preferredLayers?.spatialLayer ?? total - 1) + 1);
+  }
+  return Math.min(needed, total);
+}
