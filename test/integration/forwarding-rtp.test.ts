@@ -4,7 +4,7 @@ import { WorkerPool } from '../../src/media/worker-pool.ts';
 import { applyViewport } from '../../src/room/viewport.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
-import { LayerSink, Vp8SimulcastGenerator } from '../helpers/rtp-generator.ts';
+import { LayerSink, Vp8SimulcastGenerator } from '../../bench/lib/rtp-generator.ts';
 
 const SSRCS = [11110000, 22220000, 33330000];
 let pool: WorkerPool;

@@ -1,5 +1,14 @@
 import { createSocket, type Socket } from 'node:dgram';
 
+/** Marks the 8-byte send time (a double, ms since the epoch) in generated payloads. */
+export const SEND_TIME_MARK = '\u00a7ts\u00a7';
+
+/** The send time a generated packet carries, or undefined. */
+export function sendTimeOf(msg: Buffer): number | undefined {
+  const at = msg.indexOf(SEND_TIME_MARK, 12, 'latin1');
+  return at >= 0 && at + 12 <= msg.length && at < 48 ? msg.readDoubleBE(at + 4) : undefined;
+}
+
 /**
  * A VP8 simulcast RTP generator for tests and benchmarks: one SSRC per spatial layer, a VP8
  * payload descriptor mediasoup parses (X bit, 15-bit picture id), a keyframe every `keyframeMs`
@@ -21,6 +30,8 @@ export class Vp8SimulcastGenerator {
   #target: { port: number; address: string } | undefined;
   #lastKey = 0;
   #lastSr = 0;
+  #packetsPerFrame: readonly number[] = [1, 1, 1];
+  #payloadBytes: readonly number[] = [100, 200, 300];
   #sent: number[];
 
   constructor(opts: { ssrcs: readonly number[]; payloadType: number }) {
@@ -36,8 +47,18 @@ export class Vp8SimulcastGenerator {
     await new Promise<void>((r) => this.socket.bind(0, '127.0.0.1', () => r()));
   }
 
-  /** Sends `fps` frames a second on every layer to the producer transport, until stop(). */
-  start(target: { port: number; address: string }, fps = 30, keyframeMs = 1000): void {
+  /** Packets sent per layer (all of them, RTP only). */
+  get sent(): readonly number[] {
+    return this.#sent;
+  }
+
+  /**
+   * Sends `fps` frames a second on every layer to the producer transport, until stop().
+   * `packetsPerFrame[layer]` packets of `payloadBytes[layer]` bytes make one frame (marker on the last).
+   */
+  start(target: { port: number; address: string }, fps = 30, keyframeMs = 1000, packetsPerFrame: readonly number[] = [1, 1, 1], payloadBytes: readonly number[] = [100, 200, 300]): void {
+    this.#packetsPerFrame = packetsPerFrame;
+    this.#payloadBytes = payloadBytes;
     this.#target = target;
     const timestampStep = Math.round(90000 / fps);
     let ts = 0;
@@ -49,7 +70,8 @@ export class Vp8SimulcastGenerator {
       ts = (ts + timestampStep) >>> 0;
       this.ssrcs.forEach((ssrc, layer) => {
         const key = periodicKey || this.#forceKey.delete(ssrc);
-        this.#send(layer, ssrc, ts, key);
+        const n = this.#packetsPerFrame[layer] ?? 1;
+        for (let i = 0; i < n; i++) this.#send(layer, ssrc, ts, key && i === 0, i === n - 1);
       });
       if (now - this.#lastSr >= 500) {
         this.#lastSr = now;
@@ -58,20 +80,23 @@ export class Vp8SimulcastGenerator {
     }, Math.round(1000 / fps));
   }
 
-  #send(layer: number, ssrc: number, ts: number, key: boolean): void {
+  #send(layer: number, ssrc: number, ts: number, key: boolean, last: boolean): void {
     const seq = this.#seq[layer]!;
     this.#seq[layer] = (seq + 1) & 0xffff;
-    const pkt = Buffer.alloc(12 + 4 + 1 + 1 + 100 * (layer + 1));
+    const pkt = Buffer.alloc(12 + 4 + 1 + 1 + 12 + (this.#payloadBytes[layer] ?? 100));
     pkt[0] = 0x80;
-    pkt[1] = 0x80 | this.#pt; // marker: one packet per frame
+    pkt[1] = (last ? 0x80 : 0) | this.#pt; // marker on the frame's last packet
     pkt.writeUInt16BE(seq, 2);
     pkt.writeUInt32BE(ts, 4);
     pkt.writeUInt32BE(ssrc, 8);
-    pkt[12] = 0x90; // X=1, S=1, partition 0
+    pkt[12] = 0x90; // X=1, S=1 (each packet starts a partition: mediasoup reads keyframes from it), partition 0
     pkt[13] = 0x80; // I: picture id present
     pkt.writeUInt16BE(0x8000 | this.#pictureId, 14);
     pkt[16] = key ? 0x00 : 0x01; // VP8 payload header: P bit 0 = keyframe
     pkt[17] = layer;
+    // Send time for latency, behind a marker: the SFU may rewrite the VP8 descriptor's length.
+    pkt.write(SEND_TIME_MARK, 18, 'latin1');
+    pkt.writeDoubleBE(performance.timeOrigin + performance.now(), 22);
     this.#sent[layer]!++;
     this.socket.send(pkt, this.#target!.port, this.#target!.address);
   }
