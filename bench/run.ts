@@ -1,13 +1,15 @@
 /**
  * npm run bench:quick  (under a minute: the harness works, the numbers are sane)
  * npm run bench        (the standard set, a few minutes)
- * Prints one JSON result line and writes bench/results/media-<date>.json. Loopback only; every
- * loop is bounded in time and stops by itself.
+ * Prints one JSON result line per bench (media, signalling, panic) and writes
+ * bench/results/<bench>-[quick-]<date>.json. Loopback only; every loop is bounded and stops by itself.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fanout, relay, type FanoutResult } from './media/fanout.ts';
 import { machineFacts } from './lib/machine.ts';
+import { joinBench } from './signalling/joins.ts';
+import { panicBench } from './panic/latency.ts';
 
 const quick = process.argv.includes('--quick');
 const seconds = quick ? 3 : 10;
@@ -38,5 +40,10 @@ const summary = {
 };
 const dir = fileURLToPath(new URL('./results/', import.meta.url));
 mkdirSync(dir, { recursive: true });
-writeFileSync(`${dir}media-${quick ? 'quick-' : ''}${summary.date.slice(0, 10)}.json`, `${JSON.stringify(summary, null, 2)}\n`);
-process.stdout.write(`${JSON.stringify(summary)}\n`);
+const emit = (name: string, result: object) => {
+  writeFileSync(`${dir}${name}-${quick ? 'quick-' : ''}${summary.date.slice(0, 10)}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+};
+emit('media', summary);
+emit('signalling', { quick, machine: summary.machine, ...(await joinBench({ ratePerSecond: quick ? 20 : 50, seconds: quick ? 2 : 10, roomSize: 2 })) });
+emit('panic', { quick, machine: summary.machine, ...(await panicBench({ raises: quick ? 10 : 100, intervalMs: quick ? 20 : 50 })) });

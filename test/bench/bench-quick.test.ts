@@ -4,12 +4,12 @@ import { describe, expect, it } from 'vitest';
 
 /** The benchmark harness works and its numbers are sane (never timing thresholds). */
 describe('npm run bench:quick', () => {
-  it('prints one JSON line with the media figures', () => {
+  it('prints one JSON line per bench: media, signalling, panic', () => {
     const r = spawnSync(process.execPath, ['bench/run.ts', '--quick'], { cwd: join(import.meta.dirname, '../..'), encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    const out = JSON.parse(lines[0]!);
+    expect(lines).toHaveLength(3);
+    const [out, signalling, panic] = lines.map((l) => JSON.parse(l));
     expect(out).toMatchObject({ bench: 'media', quick: true, machine: { mediasoup: '3.12.16' } });
     expect(out.results.length).toBeGreaterThanOrEqual(4);
     for (const res of out.results) {
@@ -19,5 +19,9 @@ describe('npm run bench:quick', () => {
     }
     expect(out.efficiency).toBeGreaterThan(0);
     expect(out.srtpEfficiency).toBeGreaterThan(0);
+    expect(signalling).toMatchObject({ bench: 'signalling', failures: 0 });
+    expect(signalling.joins).toBeGreaterThan(0);
+    expect(signalling.latencyMs.join.p99).toBeGreaterThan(0);
+    expect(panic).toMatchObject({ bench: 'panic', websocket: { lost: 0 }, polling: { lost: 0 } });
   }, 150_000);
 });
