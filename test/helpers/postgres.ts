@@ -1,10 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface TestPostgres {
+  /** postgres://postgres:<random password>@127.0.0.1:<port>/sfu_test */
   readonly url: string;
   stop(): void;
 }
@@ -13,7 +15,7 @@ function binDir(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root).sort((a, b) => Number(b) - Number(a));
-  return versions.map((v) => join(root, v, 'bin')).find((d) => existsSync(join(d, 'initdb')));
+  return versions.map((v) => join(root, v, 'bin')).find((d) => existsSync(join(d, 'initdb')) && existsSync(join(d, 'pg_ctl')));
 }
 
 function freePort(): Promise<number> {
@@ -28,57 +30,107 @@ function freePort(): Promise<number> {
 }
 
 function loud(msg: string): undefined {
-  console.warn(`\n${'!'.repeat(78)}\n!! ${msg}\n!! The PostgreSQL store adapter suite is SKIPPED.\n${'!'.repeat(78)}\n`);
+  console.warn(`\n${'!'.repeat(78)}\n!! The PostgreSQL store adapter suite is SKIPPED.\n!! ${msg.split('\n').join('\n!! ')}\n${'!'.repeat(78)}\n`);
   return undefined;
 }
 
+function lastLines(text: string, n = 8): string {
+  return text.trim().split('\n').slice(-n).join('\n');
+}
+
+/** apt-get, saying what it runs; on failure, why. */
+function apt(args: string[]): { ok: boolean; why: string } {
+  console.info(`[test] running: apt-get ${args.join(' ')}`);
+  const r = spawnSync('apt-get', args, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const ok = r.status === 0;
+  const why = r.error ? r.error.message : lastLines(r.stderr || r.stdout || '', 4);
+  console.info(`[test] apt-get ${args[0]}: ${ok ? 'done' : `failed (${why})`}`);
+  return { ok, why };
+}
+
+/** Debian's server package, when missing and running as root: install, and only if that fails, update first. */
+function installPostgres(): string | undefined {
+  console.info('[test] PostgreSQL is not installed; installing Debian\'s postgresql package for the PostgreSQL store suite');
+  const install = ['install', '-y', '-q', '--no-install-recommends', 'postgresql'];
+  let r = apt(install);
+  if (!r.ok) {
+    const u = apt(['update', '-q']);
+    if (u.ok) r = apt(install);
+  }
+  return r.ok ? undefined : r.why;
+}
+
 /**
- * A real throwaway PostgreSQL on 127.0.0.1 (Debian's server package, installed when missing and
- * running as root). Runs as the `postgres` system user in a temp dir; never listens elsewhere.
+ * A real throwaway PostgreSQL on 127.0.0.1 only (Debian's server binaries; installed with apt-get
+ * when missing and running as root). As root it runs as the `postgres` system user (PostgreSQL
+ * refuses root) in a 0700 temp dir that user owns. TCP needs the random password in `url`; the
+ * unix socket lives in the private dir. Returns undefined, after a loud warning, when it cannot.
  */
 export async function startPostgres(): Promise<TestPostgres | undefined> {
-  let bin = binDir();
   const root = process.getuid?.() === 0;
+  let bin = binDir();
   if (!bin && root) {
-    console.info('[test] installing PostgreSQL from Debian (apt-get install postgresql) for the store suite');
-    let r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'postgresql'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (r.status !== 0) {
-      spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore' });
-      r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'postgresql'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    }
+    const why = installPostgres();
     bin = binDir();
+    if (!bin) return loud(`PostgreSQL could not be installed with apt-get${why ? `:\n${why}` : '.'}`);
   }
-  if (!bin) return loud(root ? 'PostgreSQL could not be installed with apt-get.' : 'PostgreSQL is not installed and this is not root.');
-  const asPg = root ? (cmd: string, args: string[]) => ['runuser', ['-u', 'postgres', '--', cmd, ...args]] as const : (cmd: string, args: string[]) => [cmd, args] as const;
+  if (!bin) return loud('PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb) and this is not root, so it cannot be installed.\nInstall it (apt-get install postgresql) to run this suite.');
+
   const dir = mkdtempSync(join(tmpdir(), 'sfu-pg-'));
-  if (root) {
-    const pgUid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-    const pgGid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-    chownSync(dir, pgUid, pgGid);
-  }
   const data = join(dir, 'data');
-  const port = await freePort();
+  const log = join(dir, 'log');
+  const password = randomBytes(18).toString('base64url');
   const run = (cmd: string, args: string[]) => {
-    const [c, a] = asPg(join(bin!, cmd), args);
-    const r = spawnSync(c, a, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout}`);
+    const full = join(bin!, cmd);
+    const r = root ? spawnSync('runuser', ['-u', 'postgres', '--', full, ...args], { encoding: 'utf8' }) : spawnSync(full, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} failed: ${r.error?.message ?? lastLines(r.stderr || r.stdout || '')}`);
   };
-  try {
-    run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-instructions']);
-    run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=on`, 'start']);
-    run('createdb', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'sfu_test']);
-  } catch (err) {
+  let started = false;
+  const stopServer = () => {
+    if (!started) return;
+    started = false;
+    try {
+      run('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '30', 'stop']);
+    } catch (err) {
+      console.warn(`[test] ${(err as Error).message}`);
+    }
+  };
+  const cleanup = () => {
+    stopServer();
     rmSync(dir, { recursive: true, force: true });
-    return loud(`PostgreSQL could not be started: ${(err as Error).message}`);
-  }
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/sfu_test`,
-    stop() {
-      try {
-        run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
   };
+  // If afterAll never runs (the worker dies), still stop the server: no postgres outlives the tests.
+  process.once('exit', cleanup);
+
+  try {
+    const pwfile = join(dir, 'pw');
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    if (root) {
+      const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+      const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+      chownSync(dir, uid, gid);
+      chownSync(pwfile, uid, gid);
+    }
+    run('initdb', ['-D', data, '-U', 'postgres', '-E', 'UTF8', '--no-instructions',
+      '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`]);
+    rmSync(pwfile);
+    const port = await freePort();
+    // listen_addresses is the only TCP address; the unix socket is in the private temp dir.
+    started = true;
+    run('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '30', 'start',
+      '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=on`]);
+    run('createdb', ['-h', dir, '-p', String(port), '-U', 'postgres', 'sfu_test']);
+    return {
+      url: `postgres://postgres:${password}@127.0.0.1:${port}/sfu_test`,
+      stop() {
+        process.removeListener('exit', cleanup);
+        cleanup();
+      },
+    };
+  } catch (err) {
+    const serverLog = existsSync(log) ? `\nserver log:\n${lastLines(readFileSync(log, 'utf8'))}` : '';
+    process.removeListener('exit', cleanup);
+    cleanup();
+    return loud(`PostgreSQL could not be started: ${(err as Error).message}${serverLog}`);
+  }
 }

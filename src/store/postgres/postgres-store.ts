@@ -10,7 +10,20 @@ import type { IncidentStore } from '../../safety/panic/types.ts';
 import { POSTGRES_MIGRATIONS } from './migrations.ts';
 import { PostgresIncidentStore } from './postgres-incidents.ts';
 
-/** Advisory lock ids: one serialises audit appends (one chain, no forks), one migrations. */
+/**
+ * Advisory lock ids (transaction-scoped, so COMMIT or ROLLBACK, or a dropped connection, releases them).
+ *
+ * AUDIT_LOCK: an append reads the last entry (seq, hash) and inserts seq+1 linked to it. Under READ
+ * COMMITTED two transactions, on this node or another, would both read the same last entry: one
+ * then dies on audit_pkey and its write is lost, or, were seq not unique, the chain would fork.
+ * Holding one lock from before that read until COMMIT makes appends strictly sequential; the read
+ * after the lock is a new statement, so it sees every entry committed before the lock was granted.
+ * Row locks cannot do this: there is no row to lock in an empty table or after retention.
+ * (Removing this lock makes the two-pool test fail on audit_pkey.)
+ *
+ * MIGRATION_LOCK: concurrent `CREATE TABLE` of the same name races on the catalog (pg_type), and two
+ * nodes must not both apply one migration; one node migrates, the others wait, then see it applied.
+ */
 const AUDIT_LOCK = 7_310_001;
 const MIGRATION_LOCK = 7_310_002;
 
@@ -34,13 +47,16 @@ export class PostgresStore implements Store {
   }
 
   static connect(url: string, cipher: FieldCipher): PostgresStore {
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // A bounded wait for a connection, so ping() (readiness) fails instead of hanging when the server is gone.
+    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 });
     pool.on('error', () => undefined); // idle client errors surface on the next query instead
     return new PostgresStore(pool, cipher);
   }
 
+  /** One transaction on one pooled client, holding `lock` (see AUDIT_LOCK) from its start to COMMIT. */
   async #tx<T>(fn: (c: pg.PoolClient) => Promise<T>, lock = AUDIT_LOCK): Promise<T> {
     const c = await this.#pool.connect();
+    let broken: Error | undefined;
     try {
       await c.query('BEGIN');
       await c.query('SELECT pg_advisory_xact_lock($1)', [lock]);
@@ -48,10 +64,11 @@ export class PostgresStore implements Store {
       await c.query('COMMIT');
       return out;
     } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
+      await c.query('ROLLBACK').catch((e: unknown) => { broken = e instanceof Error ? e : new Error(String(e)); });
       throw err;
     } finally {
-      c.release();
+      // A client that could not roll back is discarded, never handed to the next transaction.
+      c.release(broken);
     }
   }
 
