@@ -22,7 +22,7 @@ const KickBody = Type.Object({
   tokenId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   /** How long the denial lasts; default one hour. */
   durationSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 366 * 24 * 3600 })),
-  reason: Type.Optional(Type.String({ maxLength: 200 })),
+  reason: Type.Optional(Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f]*$' })),
 }, { additionalProperties: false });
 
 function authorize(req: FastifyRequest, expected: string): void {

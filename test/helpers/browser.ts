@@ -229,3 +229,46 @@ export async function waitForMediaFlow(client: ClientPage, opts: { minVideo?: nu
     frameWidths: flow.current.filter((s) => s.kind === 'video').map((s) => s.frameWidth ?? 0),
   };
 }
+
+/** The safety desk page (src/client/desk.ts), as the tests see it. */
+export interface DeskPage {
+  readonly page: Page;
+  readonly logs: string[];
+  /** The /safety connection state: connecting, connected, reconnecting, error:<CODE>. */
+  state(): Promise<string>;
+  incidents(): Promise<{ id: string; room: string; kind: string; state: string; tier: number; firstSeenAt: number }[]>;
+  /** Every panic event the page received, in order (event name, incident id, Date.now()). */
+  events(): Promise<{ event: string; incidentId: string; at: number; tier?: number }[]>;
+}
+
+/** Opens `${baseUrl}/desk.html#token=<desk token>` in its own browser context and waits until it is connected. */
+export async function openDesk(browser: Browser, baseUrl: string, token: string, name = 'desk'): Promise<DeskPage> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const logs: string[] = [];
+  page.on('console', (m) => logs.push(`[${name} ${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`[${name} pageerror] ${e.message}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) logs.push(`[${name} http] ${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
+  });
+  await page.goto(`${baseUrl}/desk.html#${new URLSearchParams({ token }).toString()}`);
+  const ev = <T>(expr: string) => page.evaluate(expr) as Promise<T>;
+  const desk: DeskPage = {
+    page,
+    logs,
+    state: () => ev<string>('window.safetyDesk.state'),
+    incidents: () => ev('window.safetyDesk.incidents()'),
+    events: () => ev('window.safetyDesk.events()'),
+  };
+  await pollUntil(`${name} to connect to /safety`, () => desk.state(), (s) => s === 'connected', { context: () => logs.slice(-20).join('\n') });
+  return desk;
+}
+
+/**
+ * Waits (polling in the page on every animation frame) until `expression` is truthy there, and
+ * resolves with performance.now() in the test process at that moment.
+ */
+export async function whenTrueInPage(page: Page, expression: string, timeoutMs = 10_000): Promise<number> {
+  await page.waitForFunction(expression, undefined, { timeout: timeoutMs, polling: 'raf' });
+  return performance.now();
+}

@@ -40,7 +40,7 @@ describe.skipIf(!server)('PostgreSQL store (real server on 127.0.0.1)', () => {
     async exec(text) { await sql(text); },
     async dump() {
       const parts: string[] = [];
-      for (const t of ['sessions', 'consents', 'locations', 'audit', 'revocations', 'incidents']) parts.push(JSON.stringify((await sql(`SELECT * FROM ${t}`)).rows));
+      for (const t of ['sessions', 'consents', 'locations', 'audit', 'revocations', 'incidents', 'incident_events', 'webhook_attempts']) parts.push(JSON.stringify((await sql(`SELECT * FROM ${t}`)).rows));
       return parts.join('\n');
     },
   }));

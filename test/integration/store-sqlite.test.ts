@@ -30,7 +30,7 @@ storeSuite('SQLite', (): StoreHarness => ({
     raw((db) => db.exec(sql));
   },
   async dump() {
-    return raw((db) => ['sessions', 'consents', 'locations', 'audit', 'revocations', 'incidents']
+    return raw((db) => ['sessions', 'consents', 'locations', 'audit', 'revocations', 'incidents', 'incident_events', 'webhook_attempts']
       .map((t) => JSON.stringify(db.prepare(`SELECT * FROM ${t}`).all())).join('\n'));
   },
 }));

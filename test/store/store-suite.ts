@@ -127,6 +127,16 @@ export function storeSuite(name: string, harness: () => StoreHarness) {
       expect(await s.verifyAudit()).toEqual({ ok: true, entries: 4 });
     });
 
+    it('retention keeps every audit entry appended after a recent one, even if dated before the cutoff', async () => {
+      const s = await open();
+      await s.recordAdmission(admission('recent', { at: new Date() }));
+      await s.recordAdmission(admission('late-old', { at: new Date('2019-01-01T00:00:00Z') }));
+      const res = await s.applyRetention(new Date('2020-06-01T00:00:00Z'), 'retention-job');
+      expect(res.auditEntries).toBe(0);
+      expect((await s.auditTrail()).filter((e) => e.kind !== 'retention.applied')).toHaveLength(6);
+      expect((await s.verifyAudit()).ok).toBe(true);
+    });
+
     it('persists revocations until they expire', async () => {
       const s = await open();
       const now = new Date();

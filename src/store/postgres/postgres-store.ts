@@ -164,7 +164,7 @@ export class PostgresStore implements Store {
   }
 
   async participants(room: string): Promise<ParticipantRecords[]> {
-    const sessions = (await this.#pool.query('SELECT session_id, identity, role, joined_at FROM sessions WHERE room = $1 ORDER BY joined_at', [room])).rows;
+    const sessions = (await this.#pool.query('SELECT session_id, identity, role, joined_at FROM sessions WHERE room = $1 ORDER BY joined_at, session_id', [room])).rows;
     const out: ParticipantRecords[] = [];
     for (const s of sessions) {
       const consents = (await this.#pool.query('SELECT kind, policy_version, scopes, relation, granted_by_name_enc, method, attested_by, at FROM consents WHERE session_id = $1 ORDER BY id', [s.session_id])).rows as ConsentRow[];
@@ -199,7 +199,9 @@ export class PostgresStore implements Store {
         await c.query('DELETE FROM incident_events WHERE incident_id = ANY($1)', [old]);
         await c.query('DELETE FROM incidents WHERE id = ANY($1)', [old]);
       }
-      const cut = (await c.query('SELECT seq, hash FROM audit WHERE at < $1 ORDER BY seq DESC LIMIT 1', [iso])).rows[0] as { seq: string; hash: string } | undefined;
+      // Only the unbroken run of old entries at the start of the chain (see the SQLite adapter).
+      const cut = (await c.query(`SELECT seq, hash FROM audit WHERE seq < COALESCE((SELECT MIN(seq) FROM audit WHERE at >= $1), (SELECT MAX(seq) + 1 FROM audit))
+        ORDER BY seq DESC LIMIT 1`, [iso])).rows[0] as { seq: string; hash: string } | undefined;
       let auditEntries = 0;
       if (cut) auditEntries = (await c.query('DELETE FROM audit WHERE seq <= $1', [cut.seq])).rowCount ?? 0;
       await this.#appendAudit(c, '*', 'retention.applied', actor, {

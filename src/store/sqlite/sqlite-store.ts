@@ -138,7 +138,7 @@ export class SqliteStore implements Store {
   }
 
   async participants(room: string): Promise<ParticipantRecords[]> {
-    const sessions = this.#db.prepare('SELECT session_id, identity, role, joined_at FROM sessions WHERE room = ? ORDER BY joined_at').all(room) as Row[];
+    const sessions = this.#db.prepare('SELECT session_id, identity, role, joined_at FROM sessions WHERE room = ? ORDER BY joined_at, session_id').all(room) as Row[];
     return sessions.map((s) => {
       const id = String(s.session_id);
       const consents = this.#db.prepare('SELECT kind, policy_version, scopes, relation, granted_by_name_enc, method, attested_by, at FROM consents WHERE session_id = ? ORDER BY id').all(id) as unknown as ConsentRow[];
@@ -178,7 +178,10 @@ export class SqliteStore implements Store {
       }
       const delIncident = this.#db.prepare('DELETE FROM incidents WHERE id = ?');
       for (const id of old) delIncident.run(id);
-      const cut = this.#db.prepare('SELECT seq, hash FROM audit WHERE at < ? ORDER BY seq DESC LIMIT 1').get(iso) as { seq: number; hash: string } | undefined;
+      // Cut only the unbroken run of old entries at the start of the chain: an entry dated before
+      // the cutoff but appended after a newer one is kept, and so is everything after it.
+      const cut = this.#db.prepare(`SELECT seq, hash FROM audit WHERE seq < COALESCE((SELECT MIN(seq) FROM audit WHERE at >= ?), (SELECT MAX(seq) + 1 FROM audit))
+        ORDER BY seq DESC LIMIT 1`).get(iso) as { seq: number; hash: string } | undefined;
       let auditEntries = 0;
       if (cut) auditEntries = Number(this.#db.prepare('DELETE FROM audit WHERE seq <= ?').run(cut.seq).changes);
       this.#appendAudit('*', 'retention.applied', actor, {
