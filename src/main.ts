@@ -16,7 +16,17 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.log.level);
-  const app = await buildApp({ config, logger: log });
+  let app;
+  try {
+    app = await buildApp({ config, logger: log });
+  } catch (err) {
+    // Key and store problems are found while building (secrets, PEM, record keys, store URL).
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n(see docs/configuration.md)\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
   await app.fastify.listen({ host: config.http.host, port: config.http.port });
   const port = (app.fastify.server.address() as { port: number }).port;
   const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;

@@ -2,6 +2,7 @@ import { Session, type InboundStat, type SessionState } from './session.ts';
 import { View } from './ui.ts';
 import { prepareSafetyForm, readSafetyForm, roleFromToken } from './safety.ts';
 import { timings } from './timeline.ts';
+import { PanicPanel, type AlertsState, type PanicState } from './panic.ts';
 
 /** What tests (and curious operators, from the console) can reach as `window.sfuClient`. */
 export interface SfuClientApi {
@@ -13,6 +14,10 @@ export interface SfuClientApi {
   timings(): Record<string, number>;
   join(): Promise<void>;
   leave(): Promise<void>;
+  /** The panic button's last alarm: the server's incident id, and whether the server has it. */
+  panic(): PanicState;
+  /** Clinicians: the alarms this page was alerted to, and the panic events it received. */
+  alerts(): AlertsState;
 }
 
 declare global {
@@ -45,6 +50,7 @@ const tokenInput = document.getElementById('token') as HTMLInputElement;
 const form = document.getElementById('join-form') as HTMLFormElement;
 const leaveButton = document.getElementById('leave') as HTMLButtonElement;
 let link = readFragment();
+const panic = new PanicPanel(session, () => tokenInput.value.trim());
 
 function fillFromFragment(): void {
   link = readFragment();
@@ -87,4 +93,6 @@ window.sfuClient = {
   timings,
   join,
   leave: () => session.leave(),
+  panic: () => panic.state(),
+  alerts: () => panic.alerts(),
 };

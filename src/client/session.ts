@@ -33,6 +33,8 @@ export type SessionEvents = {
   trackAdded: [RemoteTrack];
   trackRemoved: [{ participantId: string; consumerId: string }];
   trackPaused: [{ participantId: string; consumerId: string; paused: boolean }];
+  /** A panic alarm in the room (sent by the server to clinicians only); the same as /safety's panic:alert. */
+  panicAlert: [Record<string, unknown>];
 };
 
 export interface JoinOptions {
@@ -70,6 +72,7 @@ export class Session {
   get state(): SessionState { return this.#state; }
   get participantId(): string | undefined { return this.#joined?.participantId; }
   get role(): Role | undefined { return this.#joined?.role; }
+  get identity(): string | undefined { return this.#joined?.identity; }
   get mediaAllowed(): boolean { return this.#mediaAllowed; }
 
   remoteParticipants(): RemoteParticipant[] {
@@ -213,6 +216,7 @@ export class Session {
     });
     sig.onNotification('serverDraining', (d) => live() && this.events.emit('notice',
       `The server is restarting for maintenance within ${d.deadlineSeconds} s; you may need to join again.`));
+    sig.onNotification('panicAlert', (d) => live() && this.events.emit('panicAlert', d));
     sig.onNotification('roomClosed', (d) => live() && this.#fail('ROOM_CLOSED', d.reason));
     sig.onNotification('kicked', (d) => live() && this.#fail('KICKED', d.reason));
     sig.events.on('disconnected', () => live() && this.#state === 'joined' && this.#setState('reconnecting'));

@@ -51,6 +51,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly #log: Logger;
   readonly #participants = new Map<string, Participant>();
   readonly #speaker: ActiveSpeaker;
+  /** Joins between opening the room and admission: an empty room is not closed under them. */
+  #pendingJoins = 0;
   #closed = false;
 
   constructor(opts: RoomOptions) {
@@ -75,6 +77,18 @@ export class Room extends TypedEmitter<RoomEvents> {
   byIdentity(identity: string): Participant | undefined {
     for (const p of this.#participants.values()) if (p.identity === identity) return p;
     return undefined;
+  }
+
+  /** Marks a join in progress (returns its release): the room is closed empty only when none is left. */
+  reserve(): () => void {
+    this.#pendingJoins++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#pendingJoins--;
+      if (this.#pendingJoins === 0 && this.#participants.size === 0 && !this.#closed) this.safeEmit('empty');
+    };
   }
 
   /** Throws when the room cannot take one more participant now. */
@@ -102,7 +116,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#opts.metrics.participantLeft(p.role);
     this.#log.info({ participant: p.id, reason }, 'participant left');
     for (const o of this.#participants.values()) o.notify('participantLeft', { participantId: p.id, reason });
-    if (this.#participants.size === 0) this.safeEmit('empty');
+    if (this.#participants.size === 0 && this.#pendingJoins === 0) this.safeEmit('empty');
   }
 
   async createTransport(p: Participant, direction: TransportDirection, rtpCapabilities?: types.RtpCapabilities) {

@@ -14,6 +14,7 @@ export const REDACT_PATHS = [
   'phone', '*.phone', 'emergencyContact', '*.emergencyContact', 'address', '*.address',
   'remoteAddress', '*.remoteAddress',
   '*.*.token', '*.*.resumeToken', '*.*.displayName', '*.*.location', '*.*.phone', '*.*.emergencyContact', '*.*.coordinates',
+  '*.*.name', '*.*.description', '*.*.secret', '*.*.address', '*.*.remoteAddress', '*.*.authorization',
 ];
 
 /** Strips the query string (where `?token=` lives) from a URL before logging it. */

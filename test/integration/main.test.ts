@@ -58,4 +58,16 @@ describe('src/main.ts (npm start)', () => {
     expect(await main.exited).toBe(78);
     expect(main.output()).toContain('SFU_HTTP_PORT must be an integer');
   });
+
+  it('refuses an unreadable token public key with exit code 78 too', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sfu-main-key-'));
+    try {
+      const main = startMain({ SFU_DATA_DIR: dataDir, SFU_JWT_PUBLIC_KEY: '/nonexistent/key.pem', SFU_HTTP_PORT: '0', SFU_RTC_PORT: '0', SFU_WORKERS: '1' });
+      main.ready.catch(() => undefined);
+      expect(await main.exited).toBe(78);
+      expect(main.output()).toContain('jwt.publicKey: cannot read /nonexistent/key.pem');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });

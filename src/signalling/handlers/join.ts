@@ -86,7 +86,9 @@ export const join = defineHandler({
 async function admit(services: HandlerContext['services'], req: AdmissionRequest, displayName: string | undefined) {
   const { grant } = req;
   for (const step of services.admission) await step.check(req);
-  const room = await services.rooms.getOrCreate(grant.room);
+  let room = await services.rooms.getOrCreate(grant.room);
+  if (room.closed) room = await services.rooms.getOrCreate(grant.room); // closed empty in between: reopen once
+  const release = room.reserve();
   let participant: Participant;
   try {
     // Another connection may have admitted this identity while the room was being opened.
@@ -95,9 +97,9 @@ async function admit(services: HandlerContext['services'], req: AdmissionRequest
     for (const step of services.admission) await step.commit?.(req);
     participant = new Participant({ id: req.participantId, grant, displayName, resumeToken: newSecret(), facts: req.facts });
     room.admit(participant);
-  } catch (err) {
-    if (room.size === 0) room.close('EMPTY');
-    throw err;
+  } finally {
+    // A room opened for a join that failed, with nobody in it and no other join under way, closes.
+    release();
   }
   return { room, participant };
 }

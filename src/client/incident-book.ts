@@ -1,0 +1,247 @@
+import { Emitter } from './emitter.ts';
+import { roleLabel } from './messages.ts';
+import {
+  KIND_LABELS,
+  OUTCOME_LABELS,
+  type Actor,
+  type Alert,
+  type IncidentKind,
+  type Outcome,
+  type PanicServerEvents,
+} from './panic-protocol.ts';
+
+/** What a responder knows of one incident, merged from its alert(s) and the updates since. */
+export interface IncidentEntry {
+  readonly id: string;
+  readonly room: string;
+  readonly kind: IncidentKind;
+  readonly silent: boolean;
+  readonly raisedAt: string;
+  readonly raiser: { role: string; identity: string };
+  readonly location: Alert['location'];
+  readonly emergencyContact: Alert['emergencyContact'];
+  readonly note: string | undefined;
+  tier: number;
+  acknowledged: { by: { identity: string; role?: Actor['role'] }; at: string | undefined } | undefined;
+  cancelledAt: string | undefined;
+  resolved: { by: Actor; outcome: Outcome; at: string } | undefined;
+  /** The server no longer has it open, and we never heard how it ended (resolved while we were offline). */
+  closedElsewhere: boolean;
+  /** Open when we lost the connection, and not replayed since we got it back: probably closed meanwhile. */
+  unconfirmed: boolean;
+  /** performance.now()-independent wall clock (ms) when this page first learned of it. */
+  readonly firstSeenAt: number;
+}
+
+export type IncidentBookEvents = {
+  /** A new incident (first alert or replay). */
+  added: [IncidentEntry];
+  /** An incident changed (acknowledged, escalated, cancelled, resolved, or a fresher alert). */
+  changed: [IncidentEntry];
+};
+
+/** One line of the event log tests (and operators, from the console) can read. */
+export interface LoggedEvent { event: string; incidentId: string; at: number; tier?: number }
+
+/**
+ * Keeps responders' incidents: alerts arrive on the /safety socket and (for clinicians) on the
+ * signalling socket too, and again as replays after a reconnection; all are merged by incident id.
+ */
+export class IncidentBook {
+  readonly events = new Emitter<IncidentBookEvents>();
+  readonly #entries = new Map<string, IncidentEntry>();
+  readonly log: LoggedEvent[] = [];
+  /** performance.now() of each incident's latest alert. */
+  readonly #lastAlert = new Map<string, number>();
+
+  get(id: string): IncidentEntry | undefined {
+    return this.#entries.get(id);
+  }
+
+  all(): IncidentEntry[] {
+    return [...this.#entries.values()];
+  }
+
+  open(): IncidentEntry[] {
+    return this.all().filter((e) => !e.resolved && !e.closedElsewhere);
+  }
+
+  alert(a: Alert, via = 'panic:alert'): void {
+    this.#log(via, a.incident.id, { tier: a.tier });
+    this.#lastAlert.set(a.incident.id, performance.now());
+    const inc = a.incident;
+    const known = this.#entries.get(inc.id);
+    if (!known) {
+      const entry: IncidentEntry = {
+        id: inc.id,
+        room: inc.room,
+        kind: inc.kind,
+        silent: inc.silent,
+        raisedAt: inc.raisedAt,
+        raiser: { role: a.participant.role, identity: a.participant.identity },
+        location: a.location,
+        emergencyContact: a.emergencyContact,
+        note: inc.note,
+        tier: Math.max(a.tier, inc.tier),
+        acknowledged: inc.acknowledgedBy ? { by: { identity: inc.acknowledgedBy }, at: inc.acknowledgedAt } : undefined,
+        cancelledAt: inc.cancelledAt,
+        resolved: undefined,
+        closedElsewhere: false,
+        unconfirmed: false,
+        firstSeenAt: Date.now(),
+      };
+      // A replay of an incident resolved meanwhile cannot happen (only open ones are replayed).
+      this.#entries.set(inc.id, entry);
+      this.events.emit('added', entry);
+      return;
+    }
+    const tier = Math.max(known.tier, a.tier, inc.tier);
+    let changed = tier !== known.tier || known.unconfirmed;
+    known.unconfirmed = false;
+    known.tier = tier;
+    if (!known.acknowledged && inc.acknowledgedBy) {
+      known.acknowledged = { by: { identity: inc.acknowledgedBy }, at: inc.acknowledgedAt };
+      changed = true;
+    }
+    if (!known.cancelledAt && inc.cancelledAt) {
+      known.cancelledAt = inc.cancelledAt;
+      changed = true;
+    }
+    // An alert for an incident we saw resolved is a replay from a server that missed it: reopen.
+    if ((known.resolved || known.closedElsewhere) && a.replay) {
+      known.resolved = undefined;
+      known.closedElsewhere = false;
+      changed = true;
+    }
+    if (changed) this.events.emit('changed', known);
+  }
+
+  acknowledged(d: PanicServerEvents['panic:acknowledged']): void {
+    this.#log('panic:acknowledged', d.incidentId);
+    this.#update(d.incidentId, (e) => {
+      if (e.acknowledged?.by.role) return false;
+      e.acknowledged = { by: d.by, at: d.at };
+      return true;
+    });
+  }
+
+  escalated(d: PanicServerEvents['panic:escalated']): void {
+    this.#log('panic:escalated', d.incidentId, { tier: d.tier });
+    this.#update(d.incidentId, (e) => {
+      if (d.tier <= e.tier) return false;
+      e.tier = d.tier;
+      return true;
+    });
+  }
+
+  cancelled(d: PanicServerEvents['panic:cancelled']): void {
+    this.#log('panic:cancelled', d.incidentId);
+    this.#update(d.incidentId, (e) => {
+      if (e.cancelledAt) return false;
+      e.cancelledAt = d.at;
+      return true;
+    });
+  }
+
+  resolved(d: PanicServerEvents['panic:resolved']): void {
+    this.#log('panic:resolved', d.incidentId);
+    this.#update(d.incidentId, (e) => {
+      if (e.resolved) return false;
+      e.resolved = { by: d.by, outcome: d.outcome, at: d.at };
+      return true;
+    });
+  }
+
+  /** The server says there is no such open incident (INCIDENT_NOT_FOUND): it ended without us hearing. */
+  gone(id: string): void {
+    this.#log('gone', id);
+    this.#update(id, (e) => {
+      if (e.resolved || e.closedElsewhere) return false;
+      e.closedElsewhere = true;
+      return true;
+    });
+  }
+
+  /**
+   * The connection is back: open incidents are replayed by the server at once. Those not replayed
+   * within `graceMs` are flagged unconfirmed (shown as such, never dropped: a false "closed" is
+   * worse than a stale "open").
+   */
+  reconnected(graceMs = 3000): void {
+    const since = performance.now();
+    const before = this.open().map((e) => e.id);
+    setTimeout(() => {
+      for (const id of before) {
+        this.#update(id, (e) => {
+          if (e.resolved || e.closedElsewhere || e.unconfirmed || (this.#lastAlert.get(id) ?? -1) >= since) return false;
+          e.unconfirmed = true;
+          return true;
+        });
+      }
+    }, graceMs);
+  }
+
+  #update(id: string, apply: (e: IncidentEntry) => boolean): void {
+    const e = this.#entries.get(id);
+    if (e && apply(e)) this.events.emit('changed', e);
+  }
+
+  #log(event: string, incidentId: string, extra: { tier?: number } = {}): void {
+    this.log.push({ event, incidentId, at: Date.now(), ...extra });
+    if (this.log.length > 500) this.log.shift();
+  }
+}
+
+// ---- words -------------------------------------------------------------------------------------
+
+export function kindText(kind: IncidentKind): string {
+  return KIND_LABELS[kind] ?? kind;
+}
+
+export function outcomeText(outcome: Outcome): string {
+  return OUTCOME_LABELS[outcome] ?? outcome;
+}
+
+export function actorText(by: { identity: string; role?: Actor['role'] }): string {
+  if (!by.role) return by.identity;
+  return by.role === 'desk' ? `safety desk (${by.identity})` : `${roleLabel(by.role).toLowerCase()} (${by.identity})`;
+}
+
+export function locationText(e: IncidentEntry): string {
+  const loc = e.location;
+  if (!loc) return 'Not known: ask them where they are';
+  const coords = loc.coordinates ? ` · ${loc.coordinates.lat.toFixed(5)}, ${loc.coordinates.lon.toFixed(5)}` : '';
+  return `${loc.description} (${loc.region})${coords}`;
+}
+
+/** Made once, at page load: the first use of a locale's formatter is slow (tens of ms when busy). */
+const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+TIME_FORMAT.format(0);
+
+export function timeText(iso: string | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : TIME_FORMAT.format(d);
+}
+
+/** One word for the state, for data attributes and tests: open, acknowledged, resolved. */
+export function stateOf(e: IncidentEntry): 'open' | 'acknowledged' | 'resolved' {
+  return e.resolved || e.closedElsewhere ? 'resolved' : e.acknowledged ? 'acknowledged' : 'open';
+}
+
+export function stateText(e: IncidentEntry): string {
+  const parts: string[] = [];
+  if (e.resolved) {
+    parts.push(`Resolved: ${outcomeText(e.resolved.outcome)}, by ${actorText(e.resolved.by)} at ${timeText(e.resolved.at)}`);
+  } else if (e.closedElsewhere) {
+    parts.push('Closed (no longer open on the server)');
+  } else if (e.acknowledged) {
+    parts.push(`Acknowledged by ${actorText(e.acknowledged.by)}${e.acknowledged.at ? ` at ${timeText(e.acknowledged.at)}` : ''}`);
+  } else {
+    parts.push('Not acknowledged yet');
+  }
+  if (e.tier > 0 && stateOf(e) !== 'resolved') parts.push(`escalated (tier ${e.tier})`);
+  if (e.unconfirmed && stateOf(e) !== 'resolved') parts.push('not confirmed since the connection came back: it may have been closed elsewhere');
+  if (e.cancelledAt) parts.push(`the person who raised it says it was a mistake (${timeText(e.cancelledAt)})`);
+  return parts.join(' · ');
+}

@@ -1,0 +1,340 @@
+import { IncidentBook, kindText, locationText, outcomeText, stateOf, stateText, timeText, type IncidentEntry, type LoggedEvent } from './incident-book.ts';
+import { roleLabel } from './messages.ts';
+import { INCIDENT_KINDS, OUTCOMES, isAlert, type IncidentKind, type Outcome } from './panic-protocol.ts';
+import { ChannelError, SafetyChannel, type ChannelState } from './safety-channel.ts';
+import type { Session } from './session.ts';
+import type { Role } from './protocol.ts';
+
+/** What tests read as `window.sfuClient.panic()`. */
+export interface PanicState {
+  /** The server's id of our last alarm (undefined until the server answered). */
+  lastIncidentId: string | undefined;
+  /** The server has our last alarm: it is stored and on its way to the responders. */
+  acked: boolean;
+  /** Our own idempotency key of the last alarm. */
+  clientIncidentId: string | undefined;
+  /** How many times the last alarm was sent before the server answered. */
+  attempts: number;
+  /** Date.now() of the last press of the button. */
+  pressedAt: number | undefined;
+  /** Date.now() when the server answered. */
+  ackedAt: number | undefined;
+  silent: boolean | undefined;
+  error: string | undefined;
+  /** The /safety connection: undefined before the first join. */
+  channel: ChannelState | undefined;
+}
+
+/** What tests read as `window.sfuClient.alerts()` (clinicians). */
+export interface AlertsState {
+  shown: string | undefined;
+  incidents: { id: string; state: string; tier: number; kind: string; shownAt: number | undefined }[];
+  events: LoggedEvent[];
+}
+
+function byId<T extends HTMLElement>(id: string): T {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`page is missing #${id}`);
+  return e as T;
+}
+
+/**
+ * The panic channel on the participant page: the /safety socket (opened with the page's token
+ * once joined, kept open even when consent is withdrawn or the session drops), the panic button
+ * for everyone, and the alert banner for clinicians.
+ */
+export class PanicPanel {
+  readonly #session: Session;
+  #channel: SafetyChannel | undefined;
+  readonly #book = new IncidentBook();
+  readonly #state: Omit<PanicState, 'channel'> = { lastIncidentId: undefined, acked: false, clientIncidentId: undefined, attempts: 0, pressedAt: undefined, ackedAt: undefined, silent: undefined, error: undefined };
+  /** Bumped on every press: an older raise's retries stop reporting once a newer one started. */
+  #press = 0;
+  #statusTimer: ReturnType<typeof setTimeout> | undefined;
+
+  readonly #area = byId<HTMLElement>('panic-area');
+  readonly #button = byId<HTMLButtonElement>('panic');
+  readonly #silent = byId<HTMLInputElement>('panic-silent');
+  readonly #kind = byId<HTMLSelectElement>('panic-kind');
+  readonly #status = byId<HTMLElement>('panic-status');
+  readonly #cancel = byId<HTMLButtonElement>('panic-cancel');
+  readonly #banner: AlertBanner;
+
+  constructor(session: Session, tokenOf: () => string) {
+    this.#session = session;
+    this.#banner = new AlertBanner(this.#book, (event, data) => this.#respond(event, data));
+    if (!this.#kind.options.length) {
+      for (const k of INCIDENT_KINDS) this.#kind.add(new Option(kindText(k), k, k === 'safety', k === 'safety'));
+    }
+    this.#kind.value = 'safety';
+    this.#button.addEventListener('click', () => void this.raise());
+    this.#cancel.addEventListener('click', () => void this.#cancelLast());
+    session.events.on('state', (state) => {
+      // Shown from the first join on, and kept: an alarm must stay possible while reconnecting.
+      if (state === 'joined') {
+        this.#ensureChannel(tokenOf());
+        this.#area.hidden = false;
+      } else if (state === 'idle') {
+        this.#area.hidden = true;
+      }
+    });
+    session.events.on('panicAlert', (data) => {
+      if (isAlert(data)) this.#book.alert(data, 'panicAlert');
+    });
+  }
+
+  state(): PanicState {
+    return { ...this.#state, channel: this.#channel?.state };
+  }
+
+  alerts(): AlertsState {
+    return {
+      shown: this.#banner.shown,
+      incidents: this.#book.all().map((e) => ({ id: e.id, state: stateOf(e), tier: e.tier, kind: e.kind, shownAt: this.#banner.shownAt(e.id) })),
+      events: [...this.#book.log],
+    };
+  }
+
+  /** Raises an alarm with the kind and silent option chosen on the page; retries until the server has it. */
+  async raise(): Promise<void> {
+    const channel = this.#channel;
+    const press = ++this.#press;
+    const silent = this.#silent.checked;
+    const kind = (INCIDENT_KINDS as readonly string[]).includes(this.#kind.value) ? this.#kind.value as IncidentKind : 'safety';
+    const clientIncidentId = crypto.randomUUID();
+    Object.assign(this.#state, { lastIncidentId: undefined, acked: false, clientIncidentId, attempts: 1, pressedAt: Date.now(), ackedAt: undefined, silent, error: undefined });
+    this.#cancel.hidden = true;
+    if (!channel) {
+      this.#state.error = 'NOT_CONNECTED';
+      this.#say(silent, 'Not connected yet: join the session first, or call for help another way.', true);
+      return;
+    }
+    this.#say(silent, silent ? 'Sending…' : 'Sending the alarm…', false);
+    try {
+      const res = await channel.requestUntilAnswered('panic:raise', { kind, silent, clientIncidentId }, {
+        // NOT_JOINED is passing while the session resumes or joins again; not once it ended.
+        stop: (err) => press !== this.#press || (err.code === 'NOT_JOINED' && !this.#inSession()),
+        onRetry: (attempt) => {
+          if (press !== this.#press) return;
+          this.#state.attempts = attempt + 1;
+          this.#say(silent, silent ? 'Sending… (retrying)' : 'Still sending the alarm: the connection is poor. Keep this page open.', false);
+        },
+      });
+      if (press !== this.#press) return;
+      Object.assign(this.#state, { lastIncidentId: res.incidentId, acked: true, ackedAt: Date.now() });
+      this.#say(silent, silent ? 'Sent.' : 'Alarm sent. Your clinician and the safety team have been told and will respond.', false);
+      this.#cancel.hidden = false;
+      if (silent) {
+        // Discreet: the confirmation fades after a few seconds, so nobody nearby sees it.
+        clearTimeout(this.#statusTimer);
+        this.#statusTimer = setTimeout(() => {
+          if (press !== this.#press) return;
+          this.#say(true, '', false);
+          this.#cancel.hidden = true;
+        }, 4000);
+      }
+    } catch (err) {
+      if (press !== this.#press) return;
+      const code = err instanceof ChannelError ? err.code : 'INTERNAL_ERROR';
+      this.#state.error = code;
+      this.#say(silent, code === 'NOT_JOINED'
+        ? 'The alarm could not be sent: you are not in the session. Call for help another way.'
+        : `The alarm could not be sent (${code}). Call for help another way.`, true);
+    }
+  }
+
+  #inSession(): boolean {
+    const s = this.#session.state;
+    return s === 'joined' || s === 'joining' || s === 'reconnecting';
+  }
+
+  async #cancelLast(): Promise<void> {
+    const id = this.#state.lastIncidentId;
+    if (!id || !this.#channel) return;
+    this.#cancel.disabled = true;
+    try {
+      await this.#channel.request('panic:cancel', { incidentId: id });
+      this.#say(this.#state.silent ?? false, 'You said the alarm was a mistake; your clinician will check in with you.', false);
+      this.#cancel.hidden = true;
+    } catch (err) {
+      this.#say(false, `Could not take the alarm back (${err instanceof ChannelError ? err.code : 'error'}).`, true);
+    } finally {
+      this.#cancel.disabled = false;
+    }
+  }
+
+  #say(silent: boolean, text: string, problem: boolean): void {
+    this.#status.textContent = text;
+    this.#status.dataset.silent = String(silent);
+    this.#status.dataset.problem = String(problem);
+    this.#status.hidden = text === '';
+  }
+
+  #ensureChannel(token: string): void {
+    if (this.#channel && this.#channel.token === token) return;
+    this.#channel?.close();
+    const channel = new SafetyChannel({ token });
+    this.#channel = channel;
+    let wasDown = false;
+    channel.events.on('state', (s) => {
+      if (s === 'connected' && wasDown) this.#book.reconnected();
+      wasDown = s === 'reconnecting';
+    });
+    channel.events.on('panic:alert', (a) => this.#book.alert(a));
+    channel.events.on('panic:acknowledged', (d) => this.#book.acknowledged(d));
+    channel.events.on('panic:escalated', (d) => this.#book.escalated(d));
+    channel.events.on('panic:cancelled', (d) => this.#book.cancelled(d));
+    channel.events.on('panic:resolved', (d) => this.#book.resolved(d));
+    channel.events.on('panic:announce', (d) => {
+      // Non-silent alarms of others in the room (and our own): a calm notice, never the details.
+      // Our own (its announcement can overtake the server's answer to our raise) is not news to us.
+      if (d.incidentId === this.#state.lastIncidentId || (this.#state.pressedAt !== undefined && !this.#state.acked && !this.#state.error)) return;
+      this.#say(false, 'An alarm was raised in this session. Help has been called; follow your clinician\'s instructions.', false);
+    });
+  }
+
+  #me(identity: string): { identity: string; role: Role } {
+    return { identity, role: this.#session.role ?? 'clinician' };
+  }
+
+  async #respond(event: 'panic:ack' | 'panic:resolve', data: { incidentId: string; outcome?: Outcome }): Promise<void> {
+    const channel = this.#channel;
+    if (!channel) throw new ChannelError('NOT_CONNECTED', 'the safety channel is not open');
+    // One attempt each (the person sees a failure and can press again): a resolve that timed out
+    // may have gone through, and repeating it would only answer INCIDENT_NOT_FOUND.
+    if (event === 'panic:ack') {
+      // The server also sends panic:acknowledged to every responder (us included), usually first.
+      const inc = await channel.request('panic:ack', { incidentId: data.incidentId });
+      if (inc.acknowledgedBy && inc.acknowledgedBy === this.#session.identity) this.#book.acknowledged({ incidentId: inc.id, by: this.#me(inc.acknowledgedBy), at: inc.acknowledgedAt ?? new Date().toISOString() });
+    } else {
+      const outcome = data.outcome ?? 'continued';
+      const inc = await channel.request('panic:resolve', { incidentId: data.incidentId, outcome });
+      this.#book.resolved({ incidentId: inc.id, by: this.#me(this.#session.identity ?? ''), outcome: inc.outcome ?? outcome, at: inc.resolvedAt ?? new Date().toISOString() });
+    }
+  }
+}
+
+type Act = (event: 'panic:ack' | 'panic:resolve', data: { incidentId: string; outcome?: Outcome }) => Promise<void>;
+
+/**
+ * The clinician's alert banner: one incident at a time (an unacknowledged one first), with where
+ * the person is, whom to call, and Acknowledge / Resolve. Only clinicians are ever sent alerts,
+ * so on anyone else's page it stays hidden.
+ */
+class AlertBanner {
+  readonly #book: IncidentBook;
+  readonly #act: Act;
+  readonly #root = byId<HTMLElement>('panic-banner');
+  readonly #kind = byId<HTMLElement>('panic-banner-kind');
+  readonly #who = byId<HTMLElement>('panic-who');
+  readonly #where = byId<HTMLElement>('panic-location');
+  readonly #contact = byId<HTMLElement>('panic-contact');
+  readonly #stateLine = byId<HTMLElement>('panic-state');
+  readonly #problem = byId<HTMLElement>('panic-problem');
+  readonly #more = byId<HTMLElement>('panic-more');
+  readonly #ack = byId<HTMLButtonElement>('panic-ack');
+  readonly #outcome = byId<HTMLSelectElement>('panic-outcome');
+  readonly #resolve = byId<HTMLButtonElement>('panic-resolve');
+  readonly #dismiss = byId<HTMLButtonElement>('panic-dismiss');
+  readonly #shownAt = new Map<string, number>();
+  #shown: string | undefined;
+  #busy = false;
+
+  constructor(book: IncidentBook, act: Act) {
+    this.#book = book;
+    this.#act = act;
+    if (!this.#outcome.options.length) for (const o of OUTCOMES) this.#outcome.add(new Option(outcomeText(o), o));
+    book.events.on('added', (e) => {
+      const current = this.#shown ? book.get(this.#shown) : undefined;
+      // A new alarm takes the banner unless an unacknowledged one is already on it.
+      if (!current || stateOf(current) !== 'open') this.#show(e.id);
+      else this.#render();
+    });
+    book.events.on('changed', (e) => {
+      if (e.id === this.#shown && stateOf(e) === 'resolved') {
+        const next = this.#next();
+        if (next) {
+          this.#show(next.id);
+          return;
+        }
+      }
+      this.#render();
+    });
+    this.#ack.addEventListener('click', () => void this.#run('panic:ack'));
+    this.#resolve.addEventListener('click', () => void this.#run('panic:resolve'));
+    this.#dismiss.addEventListener('click', () => {
+      this.#shown = undefined;
+      this.#render();
+    });
+  }
+
+  get shown(): string | undefined { return this.#shown; }
+
+  shownAt(id: string): number | undefined {
+    return this.#shownAt.get(id);
+  }
+
+  /** The open incident to show next: unacknowledged first, newest first. */
+  #next(): IncidentEntry | undefined {
+    const open = this.#book.open().filter((e) => e.id !== this.#shown);
+    open.sort((a, b) => Number(!!a.acknowledged) - Number(!!b.acknowledged) || b.raisedAt.localeCompare(a.raisedAt));
+    return open[0];
+  }
+
+  #show(id: string): void {
+    this.#shown = id;
+    this.#problem.textContent = '';
+    this.#render();
+    if (!this.#shownAt.has(id)) this.#shownAt.set(id, Date.now());
+  }
+
+  async #run(event: 'panic:ack' | 'panic:resolve'): Promise<void> {
+    const id = this.#shown;
+    if (!id || this.#busy) return;
+    this.#busy = true;
+    this.#problem.textContent = '';
+    this.#render();
+    try {
+      await this.#act(event, { incidentId: id, outcome: this.#outcome.value as Outcome });
+    } catch (err) {
+      const code = err instanceof ChannelError ? err.code : 'error';
+      if (code === 'INCIDENT_NOT_FOUND') this.#book.gone(id);
+      else this.#problem.textContent = `Could not ${event === 'panic:ack' ? 'acknowledge' : 'resolve'} (${code}). Try again.`;
+    } finally {
+      this.#busy = false;
+      this.#render();
+    }
+  }
+
+  #render(): void {
+    const e = this.#shown ? this.#book.get(this.#shown) : undefined;
+    this.#root.hidden = !e;
+    if (!e) return;
+    const state = stateOf(e);
+    this.#root.dataset.incidentId = e.id;
+    this.#root.dataset.state = state;
+    this.#root.dataset.tier = String(e.tier);
+    this.#kind.textContent = kindText(e.kind) + (e.silent ? ' (silent alarm)' : '');
+    this.#who.textContent = `${roleLabel(e.raiser.role)}, raised at ${timeText(e.raisedAt)}`;
+    this.#where.textContent = locationText(e);
+    this.#contact.replaceChildren();
+    if (e.emergencyContact) {
+      const tel = document.createElement('a');
+      tel.href = `tel:${e.emergencyContact.phone.replace(/[^0-9+]/g, '')}`;
+      tel.textContent = e.emergencyContact.phone;
+      this.#contact.append(`${e.emergencyContact.name}, `, tel);
+    } else {
+      this.#contact.textContent = 'None on record';
+    }
+    this.#stateLine.textContent = stateText(e);
+    this.#ack.hidden = state !== 'open';
+    this.#ack.disabled = this.#busy;
+    this.#resolve.hidden = state === 'resolved';
+    this.#outcome.hidden = state === 'resolved';
+    this.#resolve.disabled = this.#busy;
+    this.#dismiss.hidden = state !== 'resolved';
+    const others = this.#book.open().filter((o) => o.id !== e.id).length;
+    this.#more.textContent = others > 0 ? `${others} more open alarm${others > 1 ? 's' : ''} in this session.` : '';
+    this.#more.hidden = others === 0;
+  }
+}
