@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Bundles the browser client: src/client/main.ts -> dist/client/app.js (+ .map), and copies the
-// page's static files (index.html, style.css, ...) beside it. The server serves dist/client at /.
+// Bundles the browser client: src/client/main.ts -> dist/client/app.js (the session page) and
+// src/client/desk.ts -> dist/client/desk.js (the safety desk page), each with its .map, and copies
+// the pages' static files (index.html, desk.html, style.css, ...) beside them. The server serves
+// dist/client at /.
 //
 //   node scripts/build-client.mjs [--force]
 //
@@ -14,8 +16,12 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const srcDir = join(root, 'src', 'client');
 const outDir = join(root, 'dist', 'client');
-const entry = join(srcDir, 'main.ts');
-const bundle = join(outDir, 'app.js');
+/** Entry module -> bundle name (dist/client/<name>.js). */
+const ENTRIES = [
+  { in: join(srcDir, 'main.ts'), out: 'app' },
+  { in: join(srcDir, 'desk.ts'), out: 'desk' },
+];
+const bundles = ENTRIES.map((e) => join(outDir, `${e.out}.js`));
 /** The bundle's inputs from the last build (esbuild's metafile), for the freshness check. */
 const manifest = join(outDir, '.build-inputs.json');
 const STATIC_EXTENSIONS = new Set(['.html', '.css', '.svg', '.ico', '.png']);
@@ -46,7 +52,7 @@ function staleReason() {
   }
   if (!Array.isArray(recorded)) return 'unreadable build manifest';
   const statics = staticFiles();
-  const outputs = [bundle, `${bundle}.map`, manifest, ...statics.map((f) => join(outDir, basename(f)))];
+  const outputs = [...bundles.flatMap((b) => [b, `${b}.map`]), manifest, ...statics.map((f) => join(outDir, basename(f)))];
   let oldestOutput = Infinity;
   for (const o of outputs) {
     const t = mtime(o);
@@ -75,8 +81,8 @@ async function build(reason) {
   const started = performance.now();
   const esbuild = await import('esbuild');
   const result = await esbuild.build({
-    entryPoints: [entry],
-    outfile: bundle,
+    entryPoints: ENTRIES,
+    outdir: outDir,
     bundle: true,
     format: 'iife',
     platform: 'browser',
@@ -93,9 +99,9 @@ async function build(reason) {
   for (const f of staticFiles()) writeAtomically(join(outDir, basename(f)), readFileSync(f));
   const inputs = Object.keys(result.metafile.inputs).sort();
   writeAtomically(manifest, `${JSON.stringify({ inputs }, null, 1)}\n`);
-  const kb = Math.round(statSync(bundle).size / 1024);
+  const sizes = bundles.map((b) => `${rel(b)} ${Math.round(statSync(b).size / 1024)} KiB`).join(', ');
   const ms = Math.round(performance.now() - started);
-  console.log(`[client] built ${rel(bundle)} (${kb} KiB, ${inputs.length} modules) in ${ms} ms (${reason})`);
+  console.log(`[client] built ${sizes} (${inputs.length} modules) in ${ms} ms (${reason})`);
 }
 
 try {

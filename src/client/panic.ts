@@ -32,6 +32,12 @@ export interface AlertsState {
   events: LoggedEvent[];
 }
 
+/** The alarm's idempotency key: crypto.randomUUID (secure contexts only: https, localhost), else 128 random bits. */
+function newClientIncidentId(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 function byId<T extends HTMLElement>(id: string): T {
   const e = document.getElementById(id);
   if (!e) throw new Error(`page is missing #${id}`);
@@ -101,7 +107,7 @@ export class PanicPanel {
     const press = ++this.#press;
     const silent = this.#silent.checked;
     const kind = (INCIDENT_KINDS as readonly string[]).includes(this.#kind.value) ? this.#kind.value as IncidentKind : 'safety';
-    const clientIncidentId = crypto.randomUUID();
+    const clientIncidentId = newClientIncidentId();
     Object.assign(this.#state, { lastIncidentId: undefined, acked: false, clientIncidentId, attempts: 1, pressedAt: Date.now(), ackedAt: undefined, silent, error: undefined });
     this.#cancel.hidden = true;
     if (!channel) {

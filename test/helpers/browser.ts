@@ -272,3 +272,27 @@ export async function whenTrueInPage(page: Page, expression: string, timeoutMs =
   await page.waitForFunction(expression, undefined, { timeout: timeoutMs, polling: 'raf' });
   return performance.now();
 }
+
+/**
+ * Starts watching, inside the page, for `expression` to become truthy: checked on every animation
+ * frame (just before the page is painted), and the first frame where it holds is recorded as
+ * Date.now(). Pages of one browser share the machine's clock, so such times from different pages
+ * compare directly (no test-process round trips in the measure). Read it with `probeTime`.
+ */
+export async function armProbe(page: Page, name: string, expression: string): Promise<void> {
+  await page.evaluate(`(() => {
+    const probes = (window.__probes ??= {});
+    probes[${JSON.stringify(name)}] = undefined;
+    const check = () => {
+      if (${expression}) probes[${JSON.stringify(name)}] = Date.now();
+      else requestAnimationFrame(check);
+    };
+    requestAnimationFrame(check);
+  })()`);
+}
+
+/** Waits for the probe armed by `armProbe` to fire; resolves with the page's Date.now() then. */
+export function probeTime(page: Page, name: string, timeoutMs = 10_000): Promise<number> {
+  return pollUntil(`probe ${name}`, () => page.evaluate(`window.__probes?.[${JSON.stringify(name)}]`) as Promise<number | undefined>,
+    (t) => t !== undefined, { timeoutMs, intervalMs: 50 }) as Promise<number>;
+}
