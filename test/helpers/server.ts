@@ -22,7 +22,8 @@ export interface TestServer {
 
 /** A real server on 127.0.0.1 (random HTTP and RTC ports, one worker, a temp data dir). */
 export async function startServer(overrides: Record<string, unknown> = {}, logStream?: NodeJS.WritableStream): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sfu-test-'));
+  const ownDir = typeof overrides.dataDir !== 'string';
+  const dataDir = ownDir ? mkdtempSync(join(tmpdir(), 'sfu-test-')) : (overrides.dataDir as string);
   const base: Record<string, unknown> = {
     http: { host: '127.0.0.1', port: 0 },
     dataDir,
@@ -43,7 +44,7 @@ export async function startServer(overrides: Record<string, unknown> = {}, logSt
     mint: (room, identity, role, extra = {}) => mintToken(TEST_SECRET, { room, identity, role, ttlSeconds: 600, ...extra }),
     async close() {
       await handle.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -36,7 +36,7 @@ class RecordingFanout implements PanicFanout {
   alertClinicians(_room: string, a: Alert) { this.alerts.push(a); return 1; }
   alertDesks() { return 0; }
   announceToRoom() {}
-  update(_room: string, event: string) { this.updates.push(event); }
+  update(_room: string, event: string, _payload: object, _raiser: string) { this.updates.push(event); }
 }
 
 describe('panic channel with the store down', () => {

@@ -51,11 +51,14 @@ for (const transport of ['websocket', 'polling'] as Transport[]) {
       // Silent: the student and others never see it; the other desk neither.
       await new Promise((r) => setTimeout(r, 100));
       expect(kidSafety.events.filter((e) => e.event.startsWith('panic:'))).toEqual([]);
-      expect(otherDesk.events).toEqual([]);
+      expect(otherDesk.events.map((e) => e.event)).toEqual(['panic:replayed']);
+      expect((await deskClient.waitFor('panic:replayed')).count).toBe(0);
 
       const ack = await docSafety.send('panic:ack', { incidentId: res.data.incidentId });
       expect(ack.data).toMatchObject({ acknowledgedBy: 'doc' });
       expect(await deskClient.waitFor('panic:acknowledged')).toMatchObject({ incidentId: res.data.incidentId, by: { identity: 'doc' } });
+      // The raiser learns that a person has it.
+      expect(await kidSafety.waitFor('panic:acknowledged')).toMatchObject({ incidentId: res.data.incidentId, by: { role: 'clinician' } });
       await new Promise((r) => setTimeout(r, 1000));
       expect(deskClient.events.filter((e) => e.event === 'panic:escalated')).toEqual([]);
 

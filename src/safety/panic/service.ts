@@ -38,8 +38,8 @@ export interface PanicFanout {
   alertDesks(room: string, alert: Alert): number;
   /** Everyone in the room (non-silent alarms, when configured): no location, no contact. */
   announceToRoom(room: string, incident: Incident): void;
-  /** Acknowledged / escalated / cancelled / resolved: to clinicians and desks in scope (and the raiser). */
-  update(room: string, event: string, payload: object): void;
+  /** Acknowledged / escalated / cancelled / resolved: to clinicians and desks in scope, and to the raiser. */
+  update(room: string, event: string, payload: object, raiserIdentity: string): void;
 }
 
 export interface PanicServiceOptions {
@@ -133,7 +133,7 @@ export class PanicService {
     for (const t of open.timers) clearTimeout(t);
     open.timers = [];
     this.#o.metrics.panicAcknowledged((Date.parse(incident.acknowledgedAt!) - Date.parse(incident.raisedAt)) / 1000);
-    this.#fanout?.update(incident.room, 'panic:acknowledged', { incidentId, by, at: incident.acknowledgedAt });
+    this.#fanout?.update(incident.room, 'panic:acknowledged', { incidentId, by, at: incident.acknowledgedAt }, incident.identity);
     return incident;
   }
 
@@ -141,7 +141,7 @@ export class PanicService {
     const open = this.#get(incidentId);
     if (open.raiser.identity !== by.identity) throw new SfuError('PERMISSION_DENIED', 'only the person who raised an alarm can cancel it');
     const incident = await this.#append(open, { type: 'cancelled', actor: by.identity, data: {} });
-    this.#fanout?.update(incident.room, 'panic:cancelled', { incidentId, by, at: incident.cancelledAt });
+    this.#fanout?.update(incident.room, 'panic:cancelled', { incidentId, by, at: incident.cancelledAt }, incident.identity);
     return incident;
   }
 
@@ -151,7 +151,7 @@ export class PanicService {
     for (const t of open.timers) clearTimeout(t);
     this.#open.delete(incidentId);
     this.#o.metrics.panicOpen(this.#open.size);
-    this.#fanout?.update(incident.room, 'panic:resolved', { incidentId, by, outcome, at: incident.resolvedAt });
+    this.#fanout?.update(incident.room, 'panic:resolved', { incidentId, by, outcome, at: incident.resolvedAt }, incident.identity);
     return incident;
   }
 
@@ -204,7 +204,7 @@ export class PanicService {
     if (index > 0) {
       await this.#append(open, { type: 'escalated', actor: 'system', data: { tier: index, notify: tier.notify } });
       this.#o.metrics.panicEscalated(index);
-      this.#fanout?.update(open.incident.room, 'panic:escalated', { incidentId, tier: index, notified: tier.notify });
+      this.#fanout?.update(open.incident.room, 'panic:escalated', { incidentId, tier: index, notified: tier.notify }, open.incident.identity);
     }
     const alert = await this.alertFor(open.incident, index);
     let reached = 0;

@@ -128,9 +128,12 @@ export class PanicSocketServer implements PanicFanout {
 
   async #replay(socket: Socket, who: Who): Promise<void> {
     const inScope = (room: string) => (who.kind === 'desk' ? deskCovers(who.desk, room) : who.grant.room === room);
-    for (const incident of this.#service.openIncidents(inScope)) {
+    const open = this.#service.openIncidents(inScope);
+    for (const incident of open) {
       socket.emit('panic:alert', await this.#service.alertFor(incident, incident.tier, true));
     }
+    // Tells the responder its replay is complete: an incident it knew of and did not get is closed.
+    socket.emit('panic:replayed', { count: open.length });
   }
 
   // PanicFanout
@@ -156,8 +159,8 @@ export class PanicSocketServer implements PanicFanout {
     this.#nsp.to(`r:${room}`).except(clinicalRoom(room)).emit('panic:announce', { incidentId: incident.id, kind: incident.kind, raisedAt: incident.raisedAt });
   }
 
-  update(room: string, event: string, payload: object): void {
-    this.#nsp.to([clinicalRoom(room), ...deskRooms(room)]).emit(event, payload);
+  update(room: string, event: string, payload: object, raiserIdentity: string): void {
+    this.#nsp.to([clinicalRoom(room), ...deskRooms(room), raiserRoom(room, raiserIdentity)]).emit(event, payload);
   }
 
   async close(): Promise<void> {
