@@ -52,13 +52,5 @@ export interface Methods {
 }
 export type MethodName = keyof Methods;
 
-/** WebSocket close codes the server uses (mirrors CLOSE_CODES in src/signalling/protocol.ts). */
-export const CLOSE = {
-  NORMAL: 1000,
-  SESSION_REPLACED: 4000,
-  UNAUTHORIZED: 4401,
-  FORBIDDEN: 4403,
-  DUPLICATE_IDENTITY: 4409,
-  ROOM_CLOSED: 4410,
-  SERVER_DRAINING: 4503,
-} as const;
+/** WebSocket close codes the server uses: the server's own table. */
+export { CLOSE_CODES as CLOSE } from '../signalling/close-codes.ts';

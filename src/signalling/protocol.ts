@@ -83,13 +83,4 @@ export interface Notifications {
 }
 export type NotificationName = keyof Notifications;
 
-/** WebSocket close codes the server uses (docs/protocol.md). */
-export const CLOSE_CODES = {
-  NORMAL: 1000,
-  SESSION_REPLACED: 4000,
-  UNAUTHORIZED: 4401,
-  FORBIDDEN: 4403,
-  DUPLICATE_IDENTITY: 4409,
-  ROOM_CLOSED: 4410,
-  SERVER_DRAINING: 4503,
-} as const;
+export { CLOSE_CODES } from './close-codes.ts';

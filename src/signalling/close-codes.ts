@@ -1,0 +1,13 @@
+/**
+ * WebSocket close codes the server uses (docs/protocol.md). Its own module, with no imports,
+ * so that the browser client bundles the same table.
+ */
+export const CLOSE_CODES = {
+  NORMAL: 1000,
+  SESSION_REPLACED: 4000,
+  UNAUTHORIZED: 4401,
+  FORBIDDEN: 4403,
+  DUPLICATE_IDENTITY: 4409,
+  ROOM_CLOSED: 4410,
+  SERVER_DRAINING: 4503,
+} as const;
