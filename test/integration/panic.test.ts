@@ -76,9 +76,16 @@ describe('panic escalation and rules', () => {
   it('climbs every tier while nobody acknowledges, each step persisted and broadcast', async () => {
     const room = 'p-esc';
     await inRoom(room, 'kid', 'student');
+    await inRoom(room, 'mum', 'guardian');
     const deskClient = await safetyClient(srv.url, desk(['*']), 'websocket');
     const kidSafety = await safetyClient(srv.url, srv.mint(room, 'kid', 'student'), 'websocket');
+    const mumSafety = await safetyClient(srv.url, srv.mint(room, 'mum', 'guardian'), 'polling');
     const res = await kidSafety.send('panic:raise', { kind: 'medical', silent: false, clientIncidentId: key() });
+    // Non-silent: the rest of the room is told (announceToRoom), without location or contact.
+    const announce = await mumSafety.waitFor('panic:announce');
+    expect(announce).toEqual({ incidentId: res.data.incidentId, kind: 'medical', raisedAt: expect.any(String) });
+    expect(mumSafety.events.some((e) => e.event === 'panic:alert')).toBe(false);
+    mumSafety.close();
     const first = await deskClient.waitFor('panic:escalated', (d) => d.tier === 1, 3000);
     const second = await deskClient.waitFor('panic:escalated', (d) => d.tier === 2, 3000);
     expect(first.incidentId).toBe(res.data.incidentId);
