@@ -1,16 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startServer, type TestServer } from '../helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import type { TestServer } from '../helpers/server.ts';
 import {
   CHROMIUM_BIN,
-  buildClient,
   chromiumAvailable,
-  launchChromium,
   openClient,
   pollUntil,
   waitForMediaFlow,
   waitForState,
   TEST_SAFETY_FORM,
+  useServerAndBrowser,
   type ClientPage,
 } from '../helpers/browser.ts';
 
@@ -33,26 +31,14 @@ function link(server: TestServer, room: string, identity: string, role: 'clinici
 }
 
 describe.skipIf(!available)('browser client, two people in one room', () => {
-  let server: TestServer;
-  let browser: Browser;
+  const env = useServerAndBrowser();
   let clinician: ClientPage;
   let student: ClientPage;
 
-  beforeAll(async () => {
-    buildClient();
-    server = await startServer();
-    browser = await launchChromium();
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  }, 60_000);
-
   it('clinician and student each decode the other\'s video and receive their audio', async () => {
     [clinician, student] = await Promise.all([
-      openClient(browser, server.url, 'clinician', link(server, ROOM, 'clinician-1', 'clinician')),
-      openClient(browser, server.url, 'student', link(server, ROOM, 'student-1', 'student'), { interceptSignalling: true }),
+      openClient(env.browser, env.server.url, 'clinician', link(env.server, ROOM, 'clinician-1', 'clinician')),
+      openClient(env.browser, env.server.url, 'student', link(env.server, ROOM, 'student-1', 'student'), { interceptSignalling: true }),
     ]);
     await Promise.all([waitForState(clinician, 'joined'), waitForState(student, 'joined')]);
     expect(await clinician.page.textContent('#status')).toBe('joined');
@@ -107,7 +93,7 @@ describe.skipIf(!available)('browser client, two people in one room', () => {
   }, 60_000);
 
   it('a person in another room sees nobody and receives no media', async () => {
-    const outsider = await openClient(browser, server.url, 'outsider', link(server, OTHER_ROOM, 'student-2', 'student'));
+    const outsider = await openClient(env.browser, env.server.url, 'outsider', link(env.server, OTHER_ROOM, 'student-2', 'student'));
     await waitForState(outsider, 'joined');
     // Sampled for a while on purpose: the claim is that nothing ever arrives. At least 2.5 s and at
     // least 6 samples (on a busy machine one round of four page calls can take over 500 ms).
@@ -130,7 +116,7 @@ describe.skipIf(!available)('browser client, two people in one room', () => {
   }, 60_000);
 
   it('a token for another room, asking for this room, is refused with WRONG_ROOM', async () => {
-    const intruder = await openClient(browser, server.url, 'intruder', link(server, OTHER_ROOM, 'student-3', 'student', { room: ROOM }));
+    const intruder = await openClient(env.browser, env.server.url, 'intruder', link(env.server, OTHER_ROOM, 'student-3', 'student', { room: ROOM }));
     await waitForState(intruder, 'error:WRONG_ROOM');
     expect(await intruder.page.textContent('#status')).toBe('error:WRONG_ROOM');
     expect(await intruder.page.textContent('#message')).toMatch(/different session/);
@@ -164,22 +150,10 @@ describe.skipIf(!available)('browser client, two people in one room', () => {
 });
 
 describe.skipIf(!available)('browser client, before joining', () => {
-  let server: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    buildClient();
-    server = await startServer();
-    browser = await launchChromium();
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  }, 60_000);
+  const env = useServerAndBrowser();
 
   it('an unticked consent box is caught on the page, before anything is sent', async () => {
-    const c = await openClient(browser, server.url, 'student', link(server, ROOM, 'student-9', 'student'), { join: false });
+    const c = await openClient(env.browser, env.server.url, 'student', link(env.server, ROOM, 'student-9', 'student'), { join: false });
     await c.page.fill('#loc-description', TEST_SAFETY_FORM.place);
     await c.page.fill('#loc-region', TEST_SAFETY_FORM.region);
     await c.page.fill('#consent-name', TEST_SAFETY_FORM.consentName);
@@ -187,12 +161,12 @@ describe.skipIf(!available)('browser client, before joining', () => {
     expect(await c.page.textContent('#message')).toMatch(/Consent to the session by video is needed/);
     expect(await c.page.getAttribute('#consent-agree', 'aria-invalid')).toBe('true');
     expect(await c.state()).toBe('idle');
-    expect(server.handle.rooms.rooms).toHaveLength(0);
+    expect(env.server.handle.rooms.rooms).toHaveLength(0);
     await c.page.context().close();
   }, 60_000);
 
   it('a student without an emergency contact is refused by the server, and told which field', async () => {
-    const c = await openClient(browser, server.url, 'student', link(server, ROOM, 'student-9', 'student'), { join: false });
+    const c = await openClient(env.browser, env.server.url, 'student', link(env.server, ROOM, 'student-9', 'student'), { join: false });
     await c.page.fill('#loc-description', TEST_SAFETY_FORM.place);
     await c.page.fill('#loc-region', TEST_SAFETY_FORM.region);
     await c.page.fill('#consent-name', TEST_SAFETY_FORM.consentName);
@@ -205,24 +179,12 @@ describe.skipIf(!available)('browser client, before joining', () => {
 });
 
 describe.skipIf(!available)('browser client, reconnecting after the server\'s grace period', () => {
-  let server: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    buildClient();
-    server = await startServer({ signalling: { reconnectGraceSeconds: 0 } });
-    browser = await launchChromium();
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  }, 60_000);
+  const env = useServerAndBrowser({ signalling: { reconnectGraceSeconds: 0 } });
 
   it('a student whose session expired joins afresh, and media flows again both ways', async () => {
     const [clinician, student] = await Promise.all([
-      openClient(browser, server.url, 'clinician', link(server, ROOM, 'clinician-1', 'clinician')),
-      openClient(browser, server.url, 'student', link(server, ROOM, 'student-1', 'student'), { interceptSignalling: true }),
+      openClient(env.browser, env.server.url, 'clinician', link(env.server, ROOM, 'clinician-1', 'clinician')),
+      openClient(env.browser, env.server.url, 'student', link(env.server, ROOM, 'student-1', 'student'), { interceptSignalling: true }),
     ]);
     await Promise.all([waitForState(clinician, 'joined'), waitForState(student, 'joined')]);
     await Promise.all([waitForMediaFlow(clinician), waitForMediaFlow(student)]);

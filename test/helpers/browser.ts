@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import { startServer, type TestServer } from './server.ts';
 
 /** Debian's Chromium by default (CI installs it); playwright's own browser download fails here. */
 export const CHROMIUM_BIN = process.env.SFU_CHROMIUM_BIN ?? '/usr/bin/chromium';
@@ -37,6 +39,24 @@ export function buildClient(): void {
   const r = spawnSync(process.execPath, ['scripts/build-client.mjs'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`client build failed:\n${r.stdout}${r.stderr}`);
   process.stdout.write(r.stdout);
+}
+
+/**
+ * For one describe block: builds the client, starts a server (with `overrides`) and Chromium before
+ * its tests, and closes both after them. Read `server` and `browser` inside the tests.
+ */
+export function useServerAndBrowser(overrides: Record<string, unknown> = {}): { readonly server: TestServer; readonly browser: Browser } {
+  const env = {} as { server: TestServer; browser: Browser };
+  beforeAll(async () => {
+    buildClient();
+    env.server = await startServer(overrides);
+    env.browser = await launchChromium();
+  }, 120_000);
+  afterAll(async () => {
+    await env.browser?.close();
+    await env.server?.close();
+  }, 60_000);
+  return env;
 }
 
 /** What the page exposes as window.sfuClient (src/client/main.ts), as the tests see it. */
