@@ -2,7 +2,6 @@ import mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { TypedEmitter } from '../shared/emitter.ts';
 import { MEDIA_CODECS } from './codecs.ts';
 import { processCpuSeconds } from './worker-cpu.ts';
 
@@ -32,17 +31,12 @@ export interface PlacedRouter {
   readonly workerPid: number;
 }
 
-export type WorkerPoolEvents = {
-  /** A worker died unexpectedly (its routers close themselves); a replacement is being started. */
-  workerDied: [index: number, pid: number, error: Error];
-  workerReplaced: [index: number, pid: number];
-};
-
 /**
  * mediasoup workers, one WebRtcServer each, so a node needs one UDP+TCP port per worker.
- * Routers go to the worker carrying the fewest. A worker that dies is replaced in its slot.
+ * Routers go to the worker carrying the fewest. A worker that dies is replaced in its slot; its
+ * routers close themselves, and their rooms hear it through the router's `workerclose`.
  */
-export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
+export class WorkerPool {
   readonly #opts: WorkerPoolOptions;
   readonly #log: Logger;
   readonly #metrics: Metrics;
@@ -51,7 +45,6 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   #closed = false;
 
   private constructor(opts: WorkerPoolOptions, log: Logger, metrics: Metrics) {
-    super();
     this.#opts = opts;
     this.#log = log;
     this.#metrics = metrics;
@@ -123,7 +116,6 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     this.#metrics.workerDied();
     this.#log.error({ worker: slot.index, pid: slot.worker.pid, err: error }, 'mediasoup worker died');
     if (this.#slots[slot.index] === slot) this.#slots[slot.index] = undefined;
-    this.safeEmit('workerDied', slot.index, slot.worker.pid, error);
     if (this.#closed) return;
     void this.#replace(slot.index, 0);
   }
@@ -133,7 +125,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       const slot = await this.#startSlot(index);
       if (this.#closed) { slot.worker.close(); return; }
       this.#slots[index] = slot;
-      this.safeEmit('workerReplaced', index, slot.worker.pid);
+      this.#log.info({ worker: index, pid: slot.worker.pid }, 'mediasoup worker replaced');
     } catch (err) {
       // The dead worker's port can take a moment to be released: retry with backoff.
       const delay = Math.min(5000, 100 * 2 ** attempt);

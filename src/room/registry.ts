@@ -36,7 +36,19 @@ export class RoomRegistry {
   /** Refuse new rooms and joins from now on. */
   startDraining(): void { this.#draining = true; }
 
-  async getOrCreate(id: string): Promise<Room> {
+  /**
+   * The open room (opened when needed) with a join reserved in it, so that the room is not closed
+   * empty under the join; call `release` when the join is admitted or has failed.
+   */
+  async reserve(id: string): Promise<{ room: Room; release: () => void }> {
+    for (;;) {
+      const room = await this.#getOrCreate(id);
+      // Checked and reserved in one synchronous step: a room that closed empty meanwhile is reopened.
+      if (!room.closed) return { room, release: room.reserve() };
+    }
+  }
+
+  async #getOrCreate(id: string): Promise<Room> {
     if (this.#draining) throw new SfuError('SERVER_DRAINING', 'server is draining; join another node');
     const existing = this.#rooms.get(id);
     if (existing && !existing.closed) return existing;

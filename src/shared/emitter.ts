@@ -5,7 +5,8 @@ export type Events = Record<string, unknown[]>;
 
 /**
  * EventEmitter with typed events, after mediasoup's EnhancedEventEmitter.
- * `safeEmit` never lets a listener's exception escape into the emitter's caller.
+ * `safeEmit` never lets a listener's exception escape into the emitter's caller (a room closing
+ * must not fail half-way because one listener threw); the exception is reported as a process warning.
  */
 export class TypedEmitter<E extends Events> {
   readonly #ee = new EventEmitter();
@@ -33,9 +34,7 @@ export class TypedEmitter<E extends Events> {
     try {
       return this.#ee.emit(event, ...args);
     } catch (err) {
-      queueMicrotask(() => {
-        this.#ee.emit('listenererror', event, err);
-      });
+      process.emitWarning(`a "${event}" listener threw: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, 'ListenerError');
       return true;
     }
   }

@@ -86,9 +86,7 @@ export const join = defineHandler({
 async function admit(services: HandlerContext['services'], req: AdmissionRequest, displayName: string | undefined) {
   const { grant } = req;
   for (const step of services.admission) await step.check(req);
-  let room = await services.rooms.getOrCreate(grant.room);
-  if (room.closed) room = await services.rooms.getOrCreate(grant.room); // closed empty in between: reopen once
-  const release = room.reserve();
+  const { room, release } = await services.rooms.reserve(grant.room);
   let participant: Participant;
   try {
     // Another connection may have admitted this identity while the room was being opened.
