@@ -1,0 +1,34 @@
+import { machineFacts } from '../lib/machine.ts';
+import { fanout, relay, type FanoutResult } from './fanout.ts';
+
+const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
+
+/**
+ * The media bench: fan-out 1 to N with and without SRTP, and the plain UDP relay reference on the
+ * same core in the same run. Scenario modules add their fields to the summary below.
+ */
+export async function mediaBench(quick: boolean, log: (line: string) => void) {
+  const seconds = quick ? 3 : 8;
+  const steps = quick ? [4, 16] : [4, 16, 64, 128];
+  const top = steps.at(-1)!;
+  const results: FanoutResult[] = [];
+  for (const consumers of steps) {
+    for (const srtp of [false, true]) {
+      const r = await fanout({ consumers, seconds, srtp });
+      results.push(r);
+      log(`fanout 1->${consumers} srtp=${srtp}: ${r.forwardedPps} pkt/s, ${r.usPerPacket} us/pkt, worker ${r.workerCpuPercent}% CPU, loss ${r.loss}`);
+    }
+  }
+  const ref = await relay({ consumers: top, seconds });
+  log(`relay 1->${top}: ${ref.forwardedPps} pkt/s, ${ref.usPerPacket} us/pkt`);
+  const at = (srtp: boolean) => results.find((r) => r.consumers === top && r.srtp === srtp)!;
+  return {
+    bench: 'media',
+    quick,
+    machine: machineFacts(),
+    results,
+    relay: { consumers: top, ...ref },
+    efficiency: ratio(ref.usPerPacket, at(false).usPerPacket),
+    srtpEfficiency: ratio(ref.usPerPacket, at(true).usPerPacket),
+  };
+}
