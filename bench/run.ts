@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { machineFacts } from './lib/machine.ts';
 import { mediaBench } from './media/index.ts';
+import { janusBench } from './media/janus.ts';
 import { joinBench } from './signalling/joins.ts';
 import { panicBench } from './panic/latency.ts';
 
@@ -18,6 +19,7 @@ interface Bench { readonly name: string; run(quick: boolean, log: Log): Promise<
 /** The standard set, in run order. */
 const BENCHES: Bench[] = [
   { name: 'media', run: mediaBench },
+  { name: 'janus', run: async (quick, log) => ({ machine: machineFacts(), ...(await janusBench(quick, log)) }) },
   {
     name: 'signalling',
     run: async (quick) => ({ machine: machineFacts(), ...(await joinBench({ ratePerSecond: quick ? 20 : 50, seconds: quick ? 2 : 10, roomSize: 2 })) }),
