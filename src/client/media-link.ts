@@ -25,6 +25,8 @@ export interface InboundStat {
   packetsReceived: number;
   bytesReceived: number;
   packetsLost?: number;
+  /** Seconds (RTP timestamp jitter, as the browser reports it). */
+  jitter?: number;
   framesDecoded?: number;
   frameWidth?: number;
   frameHeight?: number;
@@ -47,12 +49,33 @@ interface ConsumerEntry {
   closed: boolean;
 }
 
+/** One outbound video RTP stream of the send transport (a simulcast encoding, or the SVC stream). */
+export interface OutboundStat {
+  id: string;
+  /** The simulcast encoding's rid (absent for a single SVC stream). */
+  rid?: string;
+  /** Whether the encoding is enabled (dynacast disables encodings nobody needs). */
+  active?: boolean;
+  codec?: string;
+  scalabilityMode?: string;
+  bytesSent: number;
+  packetsSent: number;
+  frameWidth?: number;
+  frameHeight?: number;
+}
+
 /** Camera simulcast: three layers from the 1280x720 capture; the server picks one per viewer. */
 const CAMERA_ENCODINGS: RTCRtpEncodingParameters[] = [
   { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
   { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
   { scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
 ];
+
+/** Camera SVC: one VP9 stream with 3 spatial x 3 temporal layers, keyframe-dependent only (k-SVC). */
+const SVC_MODE = (spatialLayers: number) => (spatialLayers > 1 ? `L${spatialLayers}T3_KEY` : 'L1T3');
+const SVC_ENCODINGS: RTCRtpEncodingParameters[] = [{ scalabilityMode: SVC_MODE(3), maxBitrate: 1_500_000 } as RTCRtpEncodingParameters];
+
+export type VideoPublishing = 'vp8-simulcast' | 'vp9-svc';
 
 /**
  * One joined participant's media path to the SFU: the mediasoup-client Device, a send transport
@@ -69,6 +92,9 @@ export class MediaLink {
   #send: Transport | undefined;
   #recv: Transport | undefined;
   readonly #producers = new Map<Source, Producer>();
+  /** layersNeeded per producer id: applied in order, and kept for a producer not registered yet. */
+  readonly #layersWanted = new Map<string, number>();
+  #layersApplying: Promise<void> = Promise.resolve();
   readonly #consumers = new Map<string, ConsumerEntry>();
   /** newConsumer notifications that arrived before the recv transport existed. */
   #queued: NewConsumer[] = [];
@@ -102,8 +128,11 @@ export class MediaLink {
     for (const n of queued) void this.#consume(recv, n);
   }
 
-  /** Creates the send transport and produces the stream's microphone and camera. */
-  async publish(stream: MediaStream): Promise<void> {
+  /**
+   * Creates the send transport and produces the stream's microphone and camera: the camera as VP9
+   * SVC when asked for and the browser can, VP8 simulcast otherwise.
+   */
+  async publish(stream: MediaStream, videoPublishing: VideoPublishing = 'vp8-simulcast'): Promise<void> {
     const info = await this.#sig.request('createTransport', { direction: 'send' });
     if (this.#closed) return;
     const send = this.#createTransport(info, 'send');
@@ -122,11 +151,15 @@ export class MediaLink {
     }
     const video = stream.getVideoTracks()[0];
     if (!this.#closed && video && this.#device.canProduce('video')) {
-      await this.#produce(send, 'camera', {
-        track: video,
-        encodings: CAMERA_ENCODINGS,
-        codecOptions: { videoGoogleStartBitrate: 1000 },
-      }).catch((err: unknown) => problems.push(`camera (${codeOf(err)})`));
+      const vp9 = this.#device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/vp9');
+      const simulcast = { track: video, encodings: CAMERA_ENCODINGS, codecOptions: { videoGoogleStartBitrate: 1000 } };
+      const camera = videoPublishing === 'vp9-svc' && vp9
+        ? this.#produce(send, 'camera', { ...simulcast, codec: vp9, encodings: SVC_ENCODINGS }).catch((err: unknown) => {
+          console.warn('VP9 SVC refused; sending VP8 simulcast', err);
+          return this.#closed ? undefined : this.#produce(send, 'camera', simulcast);
+        })
+        : this.#produce(send, 'camera', simulcast);
+      await camera.catch((err: unknown) => problems.push(`camera (${codeOf(err)})`));
     }
     if (this.#closed) return;
     mark('produced');
@@ -136,8 +169,44 @@ export class MediaLink {
   async #produce(send: Transport, source: Source, opts: Parameters<Transport['produce']>[0]): Promise<void> {
     // stopTracks: false: the camera and mic outlive a producer (a fresh re-join reuses them).
     const producer = await send.produce({ ...opts, stopTracks: false, appData: { source } });
-    if (this.#closed) producer.close();
-    else this.#producers.set(source, producer);
+    if (this.#closed) {
+      producer.close();
+      return;
+    }
+    this.#producers.set(source, producer);
+    if (this.#layersWanted.has(producer.id)) this.#applyLayers(producer);
+  }
+
+  /**
+   * The server's `layersNeeded`: nobody needs the upper spatial layers of this producer now, so the
+   * browser stops encoding and sending them (simulcast: encodings disabled; SVC: fewer spatial layers).
+   */
+  layersNeeded(producerId: string, spatialLayers: number): void {
+    this.#layersWanted.set(producerId, spatialLayers);
+    const producer = [...this.#producers.values()].find((p) => p.id === producerId);
+    if (producer) this.#applyLayers(producer);
+  }
+
+  #applyLayers(producer: Producer): void {
+    this.#layersApplying = this.#layersApplying.then(async () => {
+      const wanted = this.#layersWanted.get(producer.id);
+      if (wanted === undefined || producer.closed || producer.appData.layers === wanted) return;
+      const encodings = producer.rtpParameters.encodings ?? [];
+      if (encodings.length > 1) await producer.setMaxSpatialLayer(Math.min(wanted, encodings.length) - 1);
+      else if (encodings[0]?.scalabilityMode) {
+        // Fewer spatial layers, and the top one kept at the resolution of the highest still needed
+        // (L1T3 alone would encode one layer at full size).
+        const top = Math.min(3, Math.max(1, wanted));
+        await producer.setRtpEncodingParameters({ scalabilityMode: SVC_MODE(top), scaleResolutionDownBy: 2 ** (3 - top) } as RTCRtpEncodingParameters);
+      }
+      producer.appData.layers = wanted;
+    }).catch((err: unknown) => console.warn('could not change the sent layers', err));
+  }
+
+  /** Tells the server how a consumer's tile is drawn (see viewport.ts). */
+  async setViewport(consumerId: string, v: { width: number; height: number; visible: boolean }): Promise<void> {
+    if (this.#closed || !this.#consumers.get(consumerId)?.consumer) return;
+    await this.#sig.request('setViewport', { consumerId, width: Math.min(8192, v.width), height: Math.min(8192, v.height), visible: v.visible });
   }
 
   /** A newConsumer notification: consumed now, or once the recv transport exists. */
@@ -227,7 +296,36 @@ export class MediaLink {
         packetsReceived: r.packetsReceived ?? 0,
         bytesReceived: r.bytesReceived ?? 0,
         packetsLost: r.packetsLost,
+        jitter: r.jitter,
         framesDecoded: r.framesDecoded,
+        frameWidth: r.frameWidth,
+        frameHeight: r.frameHeight,
+      });
+    });
+    return out;
+  }
+
+  /** The send transport's outbound video streams (what this browser uploads, per encoding). */
+  async outboundStats(): Promise<OutboundStat[]> {
+    const send = this.#send;
+    if (!send || send.closed) return [];
+    const report = await send.getStats();
+    const codecs = new Map<string, string>();
+    report.forEach((s: RTCStats) => {
+      if (s.type === 'codec') codecs.set(s.id, (s as unknown as { mimeType: string }).mimeType);
+    });
+    const out: OutboundStat[] = [];
+    report.forEach((s: RTCStats) => {
+      if (s.type !== 'outbound-rtp' || (s as RTCOutboundRtpStreamStats).kind !== 'video') return;
+      const r = s as RTCOutboundRtpStreamStats & { active?: boolean; scalabilityMode?: string };
+      out.push({
+        id: r.id,
+        rid: r.rid,
+        active: r.active,
+        codec: r.codecId ? codecs.get(r.codecId) : undefined,
+        scalabilityMode: r.scalabilityMode,
+        bytesSent: r.bytesSent ?? 0,
+        packetsSent: r.packetsSent ?? 0,
         frameWidth: r.frameWidth,
         frameHeight: r.frameHeight,
       });
@@ -243,6 +341,7 @@ export class MediaLink {
     this.#queued = [];
     for (const p of this.#producers.values()) p.close();
     this.#producers.clear();
+    this.#layersWanted.clear();
     this.#send?.close();
     this.#recv?.close();
     this.#send = undefined;

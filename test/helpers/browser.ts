@@ -68,7 +68,23 @@ export interface InboundStat {
   kind: 'audio' | 'video';
   packetsReceived: number;
   bytesReceived: number;
+  packetsLost?: number;
+  /** Seconds. */
+  jitter?: number;
   framesDecoded?: number;
+  frameWidth?: number;
+  frameHeight?: number;
+}
+
+/** One outbound video stream of the page's camera (per simulcast encoding, or the SVC stream). */
+export interface OutboundStat {
+  id: string;
+  rid?: string;
+  active?: boolean;
+  codec?: string;
+  scalabilityMode?: string;
+  bytesSent: number;
+  packetsSent: number;
   frameWidth?: number;
   frameHeight?: number;
 }
@@ -82,6 +98,7 @@ export interface ClientPage {
   participantId(): Promise<string | undefined>;
   remoteParticipants(): Promise<string[]>;
   inboundStats(): Promise<InboundStat[]>;
+  outboundStats(): Promise<OutboundStat[]>;
   /** Milliseconds from the Join click to each step of the join, measured in the page. */
   timings(): Promise<Record<string, number>>;
   /** Fills the before-you-join form (test location, contact and consent) and clicks Join. */
@@ -159,6 +176,7 @@ export async function openClient(
     participantId: () => ev<string | undefined>('window.sfuClient.participantId'),
     remoteParticipants: () => ev<string[]>('window.sfuClient.remoteParticipants()'),
     inboundStats: () => ev<InboundStat[]>('window.sfuClient.inboundStats()'),
+    outboundStats: () => ev<OutboundStat[]>('window.sfuClient.outboundStats()'),
     timings: () => ev<Record<string, number>>('window.sfuClient.timings()'),
     join: () => fillFormAndJoin(page),
     signallingConnections: () => sockets.length,
