@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
 import { WorkerPool } from './media/worker-pool.ts';
 import { RoomRegistry } from './room/registry.ts';
+import { startBitrateSampler } from './media/bitrate-sampler.ts';
 import { notRevoked } from './room/admission.ts';
 import { TokenVerifier } from './auth/verifier.ts';
 import type { RevocationList } from './auth/revocations.ts';
@@ -85,12 +86,22 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     pool,
     maxParticipants: config.rooms.maxParticipants,
     forwarding: config.forwarding,
-    transport: { initialAvailableOutgoingBitrate: config.media.initialAvailableOutgoingBitrate, maxIncomingBitrate: config.media.maxIncomingBitrate },
+    transport: {
+      initialAvailableOutgoingBitrate: config.media.initialAvailableOutgoingBitrate,
+      maxIncomingBitrate: config.media.maxIncomingBitrate,
+      maxOutgoingBitrate: config.media.maxOutgoingBitrate,
+    },
     log,
     metrics,
   });
 
   metrics.countPausedConsumersWith(() => rooms.pausedConsumers());
+  metrics.bitrateSampled(0, 0);
+  const stopBitrates = startBitrateSampler({
+    seconds: config.media.bitrateSampleSeconds,
+    transports: () => rooms.transports(),
+    onSample: (s) => metrics.bitrateSampled(s.inBits, s.outBits),
+  });
   const fastify: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
   installErrorHandlers(fastify);
   const sessions = new Set<SignallingSession>();
@@ -132,6 +143,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
       rooms.closeAll('SERVER_SHUTDOWN');
       for (const s of sessions) s.close(CLOSE_CODES.SERVER_DRAINING, 'SERVER_SHUTDOWN');
       stopRetention();
+      stopBitrates();
       panic.stop();
       await panicSockets.close();
       await fastify.close();

@@ -1,4 +1,4 @@
-import { Session, type InboundStat, type SessionState } from './session.ts';
+import { Session, type InboundStat, type OutboundStat, type SessionState } from './session.ts';
 import { View } from './ui.ts';
 import { prepareSafetyForm, readSafetyForm, roleFromToken } from './safety.ts';
 import { timings } from './timeline.ts';
@@ -10,6 +10,8 @@ export interface SfuClientApi {
   readonly participantId: string | undefined;
   remoteParticipants(): string[];
   inboundStats(): Promise<InboundStat[]>;
+  /** What this page uploads: its camera's outbound streams (per simulcast encoding, or the SVC stream). */
+  outboundStats(): Promise<OutboundStat[]>;
   /** Milliseconds from the Join click to each step of the join (connected, admitted, joined, first-remote-frame, ...). */
   timings(): Record<string, number>;
   join(): Promise<void>;
@@ -90,6 +92,7 @@ window.sfuClient = {
   get participantId() { return session.participantId; },
   remoteParticipants: () => session.remoteParticipants().map((p) => p.participantId),
   inboundStats: () => session.inboundStats(),
+  outboundStats: () => session.outboundStats(),
   timings,
   join,
   leave: () => session.leave(),

@@ -23,6 +23,8 @@ export interface JoinResult {
   participants: ParticipantInfo[];
   iceServers: RTCIceServer[];
   permissions: { publish: Source[]; subscribe: boolean };
+  /** How to send the camera: VP8 simulcast, or VP9 SVC (config media.videoPublishing). */
+  videoPublishing?: 'vp8-simulcast' | 'vp9-svc';
 }
 
 export interface TransportInfo {
@@ -48,6 +50,7 @@ export interface Methods {
   restartIce: [{ transportId: string }, { iceParameters: IceParameters }];
   withdrawConsent: [{ scopes: ConsentScope[] }, { consentScopes: string[]; mediaAllowed: boolean }];
   updateLocation: [{ location: LocationInput }, Empty];
+  setViewport: [{ consumerId: string; width: number; height: number; visible: boolean }, { paused: boolean; spatialLayer?: number }];
   leave: [Empty, Empty];
 }
 export type MethodName = keyof Methods;

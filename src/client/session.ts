@@ -1,12 +1,12 @@
 import { Emitter } from './emitter.ts';
 import { codeOf, messageOf } from './errors.ts';
 import { captureLocalMedia } from './media.ts';
-import { MediaLink, type InboundStat, type RemoteTrack } from './media-link.ts';
+import { MediaLink, type InboundStat, type OutboundStat, type RemoteTrack } from './media-link.ts';
 import { SignallingClient } from './signalling.ts';
 import type { ConsentInput, ConsentScope, JoinResult, LocationInput, ParticipantInfo, Role, SafetyView, Source } from './protocol.ts';
 import { mark } from './timeline.ts';
 
-export type { InboundStat, RemoteTrack };
+export type { InboundStat, OutboundStat, RemoteTrack };
 
 export type SessionState = 'idle' | 'joining' | 'joined' | 'reconnecting' | `error:${string}`;
 
@@ -92,6 +92,15 @@ export class Session {
     return this.#link?.inboundStats() ?? Promise.resolve([]);
   }
 
+  outboundStats(): Promise<OutboundStat[]> {
+    return this.#link?.outboundStats() ?? Promise.resolve([]);
+  }
+
+  /** How a consumer's tile is drawn: the server picks its layer, or pauses it when hidden. */
+  async setViewport(consumerId: string, v: { width: number; height: number; visible: boolean }): Promise<void> {
+    await this.#link?.setViewport(consumerId, v);
+  }
+
   async join(opts: JoinOptions): Promise<void> {
     if (this.#state === 'joining' || this.#state === 'joined' || this.#state === 'reconnecting') return;
     this.#opts = opts;
@@ -175,7 +184,7 @@ export class Session {
       joined.permissions.subscribe ? link.openRecv() : undefined,
       media.then((stream) => {
         mark('media-captured');
-        return stream && !link.closed ? link.publish(stream) : undefined;
+        return stream && !link.closed ? link.publish(stream, joined.videoPublishing) : undefined;
       }),
     ]);
     this.#check(gen);
@@ -209,6 +218,7 @@ export class Session {
     sig.onNotification('consumerClosed', (d) => live() && this.#link?.closeConsumer(d.consumerId));
     sig.onNotification('consumerPaused', (d) => live() && this.#link?.consumerPaused(d.consumerId, true));
     sig.onNotification('consumerResumed', (d) => live() && this.#link?.consumerPaused(d.consumerId, false));
+    sig.onNotification('layersNeeded', (d) => live() && this.#link?.layersNeeded(d.producerId, d.spatialLayers));
     sig.onNotification('producerClosed', (d) => {
       if (!live() || d.participantId !== this.participantId) return;
       const source = this.#link?.producerClosed(d.producerId);

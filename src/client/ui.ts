@@ -1,6 +1,7 @@
 import type { RemoteParticipant, RemoteTrack, Session, SessionState } from './session.ts';
 import { errorText, roleLabel } from './messages.ts';
 import { mark } from './timeline.ts';
+import { ViewportReporter } from './viewport.ts';
 
 interface Tile {
   readonly root: HTMLElement;
@@ -48,9 +49,12 @@ export class View {
   readonly #localTile = byId<HTMLElement>('local-tile');
   readonly #localVideo = byId<HTMLVideoElement>('local-video');
   readonly #localLabel = byId<HTMLElement>('local-label');
+  /** Tells the server each video tile's size and visibility (layer choice, pausing hidden tiles). */
+  readonly #viewports: ViewportReporter;
 
   constructor(session: Session) {
     this.#session = session;
+    this.#viewports = new ViewportReporter((consumerId, v) => session.setViewport(consumerId, v));
     const ev = session.events;
     ev.on('state', (state, detail) => this.#onState(state, detail));
     ev.on('notice', (text) => this.#notice(text));
@@ -66,6 +70,7 @@ export class View {
     ev.on('trackAdded', (t) => this.#onTrack(t));
     ev.on('trackRemoved', ({ participantId, consumerId }) => {
       const tile = this.#tiles.get(participantId);
+      this.#viewports.forget(consumerId);
       if (!tile) return;
       tile.tracks.delete(consumerId);
       this.#refresh(tile);
@@ -149,6 +154,7 @@ export class View {
     this.#grid.append(root);
     const tile: Tile = { root, video, audio, badge, safety, participant: p, tracks: new Map() };
     this.#tiles.set(p.participantId, tile);
+    this.#viewports.observe(video);
     this.#refresh(tile);
     if (this.#session.state === 'joined') this.#message.textContent = '';
   }
@@ -156,6 +162,7 @@ export class View {
   #removeTile(participantId: string): void {
     const tile = this.#tiles.get(participantId);
     if (!tile) return;
+    this.#viewports.unobserve(tile.video);
     tile.video.srcObject = null;
     tile.audio.srcObject = null;
     tile.root.remove();
@@ -172,11 +179,12 @@ export class View {
 
   /** Puts the tile's current tracks on its elements: a shared screen wins over the camera. */
   #refresh(tile: Tile): void {
-    const entries = [...tile.tracks.values()];
+    const entries = [...tile.tracks.entries()].map(([consumerId, e]) => ({ consumerId, ...e }));
     const videos = entries.filter((e) => e.track.kind === 'video').sort((a, b) => Number(b.screen) - Number(a.screen));
     const audios = entries.filter((e) => e.track.kind === 'audio');
     const video = videos[0];
     setTracks(tile.video, video ? [video.track] : []);
+    this.#viewports.assign(tile.video, video?.consumerId, videos.slice(1).map((v) => v.consumerId));
     setTracks(tile.audio, audios.map((a) => a.track));
     if (audios.length > 0) {
       tile.audio.play().catch(() => { this.#soundButton.hidden = false; });

@@ -46,6 +46,12 @@ export const ConfigSchema = section({
     rtcPort: Type.Integer({ minimum: 0, maximum: 65535 }),
     initialAvailableOutgoingBitrate: Type.Integer({ minimum: 100000 }),
     maxIncomingBitrate: Type.Integer({ minimum: 0 }),
+    /** Cap on what the server sends one subscriber (recv transports); 0: only the bandwidth estimate limits it. */
+    maxOutgoingBitrate: Type.Integer({ minimum: 0 }),
+    /** What the browser client publishes its camera as: VP8 simulcast (3 encodings) or VP9 SVC (L3T3_KEY). */
+    videoPublishing: Type.Union([Type.Literal('vp8-simulcast'), Type.Literal('vp9-svc')]),
+    /** How often transports' bitrates are summed for sfu_bitrate_bits; 0 turns the sampling off. */
+    bitrateSampleSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
     iceServers: Type.Array(IceServer),
   }),
   rooms: section({

@@ -1,3 +1,4 @@
+import type { types } from 'mediasoup';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { WorkerPool } from '../media/worker-pool.ts';
@@ -10,7 +11,7 @@ export interface RoomRegistryOptions {
   readonly pool: WorkerPool;
   readonly maxParticipants: number;
   readonly forwarding: ForwardingPolicy;
-  readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number };
+  readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number; maxOutgoingBitrate: number };
   readonly log: Logger;
   readonly metrics: Metrics;
 }
@@ -83,6 +84,13 @@ export class RoomRegistry {
       this.#opts.metrics.roomClosed();
     });
     return room;
+  }
+
+  /** Every WebRTC transport on this node (for the bitrate sampler). */
+  *transports(): Iterable<types.WebRtcTransport> {
+    for (const room of this.#rooms.values()) {
+      for (const p of room.participants) for (const t of p.transports.values()) yield t.transport;
+    }
   }
 
   /** Paused consumers on this node by reason, for the sfu_consumers_paused gauge. */

@@ -17,7 +17,7 @@ export interface RoomOptions {
   readonly placed: PlacedRouter;
   readonly maxParticipants: number;
   readonly forwarding: ForwardingPolicy;
-  readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number };
+  readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number; maxOutgoingBitrate: number };
   readonly log: Logger;
   readonly metrics: Metrics;
 }
@@ -148,6 +148,9 @@ export class Room extends TypedEmitter<RoomEvents> {
     transport.observer.once('close', () => p.transports.delete(transport.id));
     if (direction === 'send' && this.#opts.transport.maxIncomingBitrate > 0) {
       await transport.setMaxIncomingBitrate(this.#opts.transport.maxIncomingBitrate).catch(() => undefined);
+    }
+    if (direction === 'recv' && this.#opts.transport.maxOutgoingBitrate > 0) {
+      await transport.setMaxOutgoingBitrate(this.#opts.transport.maxOutgoingBitrate).catch(() => undefined);
     }
     if (direction === 'recv') {
       p.rtpCapabilities = rtpCapabilities;

@@ -48,6 +48,12 @@ export class Metrics {
       for (const [reason, n] of Object.entries(this.#pausedSource())) this.#paused.set({ reason }, n);
     },
   });
+  readonly #bitrate = new Gauge({
+    name: 'sfu_bitrate_bits',
+    help: 'Bits per second through this node\'s WebRTC transports (in: from publishers, out: to subscribers), sampled every media.bitrateSampleSeconds',
+    labelNames: ['direction'],
+    registers: [this.registry],
+  });
   readonly #connections = new Gauge({ name: 'sfu_signalling_connections', help: 'Open signalling WebSocket connections', registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -81,6 +87,10 @@ export class Metrics {
   consumerLayersChanged(): void { this.#layerSwitches.inc(); }
   /** Where the paused-consumer counts come from at scrape time. */
   countPausedConsumersWith(source: () => Record<string, number>): void { this.#pausedSource = source; }
+  bitrateSampled(inBits: number, outBits: number): void {
+    this.#bitrate.set({ direction: 'in' }, inBits);
+    this.#bitrate.set({ direction: 'out' }, outBits);
+  }
   connectionOpened(): void { this.#connections.inc(); }
   connectionClosed(): void { this.#connections.dec(); }
 

@@ -33,6 +33,8 @@ function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: 
     routerRtpCapabilities: room.rtpCapabilities,
     participants: room.participants.filter((o) => o !== p).map((o) => o.info(p)),
     iceServers: ctx.services.config.media.iceServers,
+    /** How the client should send its camera (it falls back to VP8 simulcast when it cannot). */
+    videoPublishing: ctx.services.config.media.videoPublishing,
     reconnectGraceSeconds: ctx.services.config.signalling.reconnectGraceSeconds,
     permissions: { publish: [...p.grant.publish], subscribe: p.grant.subscribe },
     transports: [...p.transports.entries()].map(([transportId, t]) => ({ transportId, direction: t.direction })),
