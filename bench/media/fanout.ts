@@ -32,7 +32,13 @@ export interface FanoutResult {
  * landing on one counting sink. Worker CPU from /proc; the worker pinned to core 0, this process
  * (generator and sink) to core 1.
  */
-export async function fanout(opts: { consumers: number; seconds: number; srtp: boolean }): Promise<FanoutResult> {
+export async function fanout(opts: {
+  consumers: number;
+  seconds: number;
+  srtp: boolean;
+  /** Runs alongside the measurement window (e.g. a profiler attached to the worker). */
+  during?: (workerPid: number, seconds: number) => Promise<unknown>;
+}): Promise<FanoutResult> {
   const pool = await WorkerPool.create({ size: 1, logLevel: 'error', listenIp: '127.0.0.1', announcedIp: undefined, basePort: 0 }, createLogger('silent'), new Metrics({ defaultMetrics: false }));
   const gen = new Vp8SimulcastGenerator({ ssrcs: SSRCS, payloadType: 101 });
   const sink = new CountingSink();
@@ -66,8 +72,10 @@ export async function fanout(opts: { consumers: number; seconds: number; srtp: b
     const recv0 = sink.packets;
     sink.latenciesMs.length = 0;
     const t0 = performance.now();
+    const during = opts.during?.(workerPid!, opts.seconds);
     await sleep(opts.seconds * 1000);
     const cpu1 = (await processCpuSeconds(workerPid!)) ?? 0;
+    await during;
     const elapsed = (performance.now() - t0) / 1000;
     const sent = gen.sent[2]! - sent0;
     gen.stop();
