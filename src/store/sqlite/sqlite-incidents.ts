@@ -1,4 +1,5 @@
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { statementCache } from './statements.ts';
 import type { FieldCipher } from '../cipher.ts';
 import {
   deriveIncident, type Incident, type IncidentEvent, type IncidentRaise, type IncidentStore, type WebhookAttempt,
@@ -18,12 +19,14 @@ interface RaiseRow {
  */
 export class SqliteIncidentStore implements IncidentStore {
   readonly #db: DatabaseSync;
+  readonly #sql: (sql: string) => StatementSync;
   readonly #tx: Tx;
   readonly #audit: Audit;
   readonly #cipher: FieldCipher;
 
   constructor(db: DatabaseSync, tx: Tx, audit: Audit, cipher: FieldCipher) {
     this.#db = db;
+    this.#sql = statementCache(this.#db);
     this.#tx = tx;
     this.#audit = audit;
     this.#cipher = cipher;
@@ -39,7 +42,7 @@ export class SqliteIncidentStore implements IncidentStore {
   }
 
   #events(id: string): IncidentEvent[] {
-    return (this.#db.prepare('SELECT incident_id, type, actor, at, data FROM incident_events WHERE incident_id = ? ORDER BY id').all(id) as Record<string, string>[])
+    return (this.#sql('SELECT incident_id, type, actor, at, data FROM incident_events WHERE incident_id = ? ORDER BY id').all(id) as Record<string, string>[])
       .map((r) => ({ incidentId: r.incident_id!, type: r.type as IncidentEvent['type'], actor: r.actor!, at: r.at!, data: JSON.parse(r.data!) as Record<string, unknown> }));
   }
 
@@ -49,10 +52,10 @@ export class SqliteIncidentStore implements IncidentStore {
 
   async raise(r: IncidentRaise): Promise<{ incident: Incident; created: boolean }> {
     return this.#tx(() => {
-      const existing = this.#db.prepare('SELECT * FROM incidents WHERE room = ? AND identity = ? AND client_incident_id = ?')
+      const existing = this.#sql('SELECT * FROM incidents WHERE room = ? AND identity = ? AND client_incident_id = ?')
         .get(r.room, r.identity, r.clientIncidentId) as RaiseRow | undefined;
       if (existing) return { incident: this.#load(existing)!, created: false };
-      this.#db.prepare(`INSERT INTO incidents (id, room, participant_id, identity, role, kind, silent, sealed_enc, client_incident_id, raised_at)
+      this.#sql(`INSERT INTO incidents (id, room, participant_id, identity, role, kind, silent, sealed_enc, client_incident_id, raised_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(r.id, r.room, r.participantId, r.identity, r.role, r.kind, r.silent ? 1 : 0,
         this.#cipher.sealJson({ note: r.note, coordinates: r.coordinates }), r.clientIncidentId, r.raisedAt);
       this.#audit(r.room, 'panic.raised', r.identity, { incidentId: r.id, participantId: r.participantId, role: r.role, kind: r.kind, silent: r.silent }, new Date(r.raisedAt));
@@ -62,9 +65,9 @@ export class SqliteIncidentStore implements IncidentStore {
 
   async append(e: IncidentEvent): Promise<Incident> {
     return this.#tx(() => {
-      const row = this.#db.prepare('SELECT * FROM incidents WHERE id = ?').get(e.incidentId) as RaiseRow | undefined;
+      const row = this.#sql('SELECT * FROM incidents WHERE id = ?').get(e.incidentId) as RaiseRow | undefined;
       if (!row) throw new Error(`no incident ${e.incidentId}`);
-      this.#db.prepare('INSERT INTO incident_events (incident_id, type, actor, at, data) VALUES (?, ?, ?, ?, ?)')
+      this.#sql('INSERT INTO incident_events (incident_id, type, actor, at, data) VALUES (?, ?, ?, ?, ?)')
         .run(e.incidentId, e.type, e.actor, e.at, JSON.stringify(e.data));
       this.#audit(row.room, `panic.${e.type}`, e.actor, { incidentId: e.incidentId, ...e.data }, new Date(e.at));
       return this.#load(row)!;
@@ -72,21 +75,21 @@ export class SqliteIncidentStore implements IncidentStore {
   }
 
   async get(id: string): Promise<Incident | undefined> {
-    return this.#load(this.#db.prepare('SELECT * FROM incidents WHERE id = ?').get(id) as RaiseRow | undefined);
+    return this.#load(this.#sql('SELECT * FROM incidents WHERE id = ?').get(id) as RaiseRow | undefined);
   }
 
   async open(): Promise<Incident[]> {
-    const rows = this.#db.prepare(`SELECT * FROM incidents WHERE id NOT IN (SELECT incident_id FROM incident_events WHERE type = 'resolved') ORDER BY raised_at`).all() as unknown as RaiseRow[];
+    const rows = this.#sql(`SELECT * FROM incidents WHERE id NOT IN (SELECT incident_id FROM incident_events WHERE type = 'resolved') ORDER BY raised_at`).all() as unknown as RaiseRow[];
     return rows.map((r) => this.#load(r)!);
   }
 
   async recordWebhookAttempt(a: WebhookAttempt): Promise<void> {
-    this.#db.prepare('INSERT INTO webhook_attempts (incident_id, webhook, tier, attempt, at, status, error) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.#sql('INSERT INTO webhook_attempts (incident_id, webhook, tier, attempt, at, status, error) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(a.incidentId, a.webhook, a.tier, a.attempt, a.at, a.status, a.error ?? null);
   }
 
   async webhookAttempts(incidentId: string): Promise<WebhookAttempt[]> {
-    return (this.#db.prepare('SELECT * FROM webhook_attempts WHERE incident_id = ? ORDER BY id').all(incidentId) as Record<string, string | number | null>[])
+    return (this.#sql('SELECT * FROM webhook_attempts WHERE incident_id = ? ORDER BY id').all(incidentId) as Record<string, string | number | null>[])
       .map((r) => ({
         incidentId: String(r.incident_id), webhook: String(r.webhook), tier: Number(r.tier), attempt: Number(r.attempt), at: String(r.at),
         status: r.status === null ? null : Number(r.status), error: r.error === null ? undefined : String(r.error),
