@@ -1,5 +1,6 @@
 import { machineFacts } from '../lib/machine.ts';
 import { fanout, relay, type FanoutResult } from './fanout.ts';
+import { headerExtensionStudy, rawMediasoupStudy } from './overhead.ts';
 
 const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
 
@@ -21,6 +22,8 @@ export async function mediaBench(quick: boolean, log: (line: string) => void) {
   }
   const ref = await relay({ consumers: top, seconds });
   log(`relay 1->${top}: ${ref.forwardedPps} pkt/s, ${ref.usPerPacket} us/pkt`);
+  const rawReference = await rawMediasoupStudy(quick, top, log); // raw, oursInterleaved, overheadVsRawMediasoup[NoSrtp]
+  const headerExtensions = await headerExtensionStudy(quick, quick ? top : 64, log);
   const at = (srtp: boolean) => results.find((r) => r.consumers === top && r.srtp === srtp)!;
   return {
     bench: 'media',
@@ -30,5 +33,7 @@ export async function mediaBench(quick: boolean, log: (line: string) => void) {
     relay: { consumers: top, ...ref },
     efficiency: ratio(ref.usPerPacket, at(false).usPerPacket),
     srtpEfficiency: ratio(ref.usPerPacket, at(true).usPerPacket),
+    ...rawReference,
+    headerExtensions,
   };
 }

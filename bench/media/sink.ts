@@ -5,6 +5,7 @@ import { sendTimeOf } from '../lib/rtp-generator.ts';
 export class CountingSink {
   readonly socket = createSocket('udp4');
   packets = 0;
+  probes = 0;
   readonly latenciesMs: number[] = [];
   #readLatency = false;
 
@@ -13,6 +14,7 @@ export class CountingSink {
     this.socket.on('message', (msg) => {
       const pt = msg[1]! & 0x7f;
       if (pt >= 72 && pt <= 79) return; // RTCP
+      if (pt === 127) { this.probes++; return; } // mediasoup's bandwidth probation packets, not media
       this.packets++;
       if (this.#readLatency) {
         const sent = sendTimeOf(msg);
