@@ -8,6 +8,7 @@ import { Metrics } from './telemetry/metrics.ts';
 import { WorkerPool } from './media/worker-pool.ts';
 import { RoomRegistry } from './room/registry.ts';
 import { startBitrateSampler } from './media/bitrate-sampler.ts';
+import { startRevocationSync } from './safety/revocation-sync.ts';
 import { notRevoked } from './room/admission.ts';
 import { TokenVerifier } from './auth/verifier.ts';
 import type { RevocationList } from './auth/revocations.ts';
@@ -97,6 +98,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
 
   metrics.countPausedConsumersWith(() => rooms.pausedConsumers());
   metrics.bitrateSampled(0, 0);
+  const stopRevocationSync = startRevocationSync({ revocations, rooms, store, seconds: config.store.revocationSyncSeconds, log });
   const stopBitrates = startBitrateSampler({
     seconds: config.media.bitrateSampleSeconds,
     transports: () => rooms.transports(),
@@ -144,6 +146,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
       for (const s of sessions) s.close(CLOSE_CODES.SERVER_DRAINING, 'SERVER_SHUTDOWN');
       stopRetention();
       stopBitrates();
+      stopRevocationSync();
       panic.stop();
       await panicSockets.close();
       await fastify.close();

@@ -33,6 +33,7 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_RECONNECT_GRACE_SECONDS: { path: 'signalling.reconnectGraceSeconds', kind: 'number' },
   SFU_DRAIN_TIMEOUT_SECONDS: { path: 'drain.timeoutSeconds', kind: 'number' },
   SFU_STORE_URL: { path: 'store.url', kind: 'string' },
+  SFU_REVOCATION_SYNC_SECONDS: { path: 'store.revocationSyncSeconds', kind: 'number' },
   SFU_RECORDS_KEYS: { path: 'records.keys', kind: 'json' },
   SFU_RETENTION_YEARS: { path: 'records.retentionYears', kind: 'number' },
   SFU_CONSENT_POLICY_VERSIONS: { path: 'consent.policyVersions', kind: 'csv' },

@@ -68,6 +68,8 @@ export const ConfigSchema = section({
   store: section({
     /** Empty: SQLite at <dataDir>/records.db. postgres://... : PostgreSQL. */
     url: Type.String(),
+    /** How often this node re-reads revocations from the store (nodes sharing it enforce each other's kicks); 0: at start only. */
+    revocationSyncSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
   }),
   records: section({
     /** AES-256-GCM keys for record fields, newest first (base64, 32 bytes). Empty: one is generated into the data dir. */

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { RevocationList } from '../auth/revocations.ts';
+import { removeRevoked } from '../safety/revocation-sync.ts';
 import type { RoomRegistry } from '../room/registry.ts';
 import { SfuError } from '../shared/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -63,16 +64,11 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Pro
       const { identity, tokenId, durationSeconds = 3600, reason = 'kicked by an administrator' } = req.body;
       if (!identity && !tokenId) throw new SfuError('INVALID_REQUEST', 'identity or tokenId is required');
       const until = Date.now() + durationSeconds * 1000;
-      await revocations.add({ room: req.params.room, identity, tokenId, until, reason }, 'admin');
-      const room = rooms.get(req.params.room);
-      const targets = room?.participants.filter((p) => (identity && p.identity === identity) || (tokenId && p.grant.tokenId === tokenId)) ?? [];
-      for (const p of targets) {
-        p.notify('kicked', { reason });
-        room!.remove(p, 'KICKED');
-        await opts.store.audit({ room: req.params.room, kind: 'participant.kicked', actor: 'admin', detail: { sessionId: p.id, identity: p.identity, role: p.role }, at: new Date() });
-      }
-      opts.log.info({ kicked: targets.length, durationSeconds }, 'admin kick/revocation');
-      return { kicked: targets.length, revokedUntil: new Date(until).toISOString() };
+      const revocation = { room: req.params.room, identity, tokenId, until, reason };
+      await revocations.add(revocation, 'admin');
+      const kicked = await removeRevoked(rooms, opts.store, revocation, 'admin');
+      opts.log.info({ kicked, durationSeconds }, 'admin kick/revocation');
+      return { kicked, revokedUntil: new Date(until).toISOString() };
     },
   );
 
