@@ -8,6 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { machineFacts } from './lib/machine.ts';
+import { writeReport } from './report.ts';
 import { mediaBench } from './media/index.ts';
 import { janusBench } from './media/janus.ts';
 import { joinBench } from './signalling/joins.ts';
@@ -46,3 +47,5 @@ for (const bench of BENCHES) {
   writeFileSync(`${dir}${bench.name}-${quick ? 'quick-' : ''}${date.slice(0, 10)}.json`, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
+// The markdown summary and SVG plots of this day's results (bench/results/summary-[quick-]<date>.md).
+for (const f of writeReport({ dir, day: date.slice(0, 10), quick })) log(`wrote bench/results/${f}`);
