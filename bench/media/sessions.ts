@@ -1,0 +1,381 @@
+/**
+ * Scenarios (b) 1:1 telepractice sessions, (c) groups of 6 and (d) a large audio-only room, stepped
+ * up until the service level breaks. Our media layer (WorkerPool, one router per room, as the server
+ * places rooms) and our forwarding code (mayReceive with the default policy, applyViewport ->
+ * spatialLayerFor, spatialLayersNeeded for the publishers' layers, the room's consumer priorities,
+ * the room's ActiveSpeaker observer); the load tool (loadgen.ts) sends and counts on core 1.
+ */
+import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { types } from 'mediasoup';
+import { WorkerPool } from '../../src/media/worker-pool.ts';
+import { Metrics } from '../../src/telemetry/metrics.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
+import { mayReceive, type ForwardingPolicy } from '../../src/room/forwarding-policy.ts';
+import { applyViewport } from '../../src/room/viewport.ts';
+import { spatialLayersNeeded } from '../../src/room/dynacast.ts';
+import { ActiveSpeaker } from '../../src/room/active-speaker.ts';
+import type { Role } from '../../src/auth/grant.ts';
+import { pin } from '../lib/machine.ts';
+import { startLoadGen, type LoadConsumer, type LoadGen, type LoadResult, type LoadSender } from './loadgen.ts';
+
+/** The service level of issue #6: a step holds while all three stay below their limits. */
+export const SERVICE_LEVEL = { loss: 0.005, latencyP99Ms: 10, workerCpuPercent: 90 } as const;
+
+/** Tile heights (px) of the layouts: what each subscriber's client reports through setViewport. */
+export const LAYOUT = {
+  /** 1:1 and groups: the clinician watches a student's face closely (full tile). */
+  clinicianSeesStudent1to1: 720,
+  /** The student's screen shows the clinician in a smaller tile beside the activity. */
+  studentSeesClinician: 360,
+  /** A group's clinician sees five students in a gallery. */
+  clinicianGallery: 240,
+} as const;
+
+const VP8_PT = 101;
+const OPUS_PT = 100;
+/** Bare consumers like fanout.ts (no header extensions, no transport-cc). */
+const CAPS: types.RtpCapabilities = {
+  codecs: [
+    { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: OPUS_PT },
+    { kind: 'video', mimeType: 'video/VP8', clockRate: 90000, preferredPayloadType: VP8_PT, rtcpFeedback: [{ type: 'nack', parameter: 'pli' }] },
+  ],
+  headerExtensions: [],
+};
+
+interface Member { readonly role: Role; readonly video: boolean }
+interface RoomSpec {
+  readonly id: string;
+  readonly members: readonly Member[];
+  /** Tile height at which `sub` shows `pub`'s video. */
+  readonly tile: (sub: Member, pub: Member) => number;
+}
+
+export interface StepResult {
+  readonly scenario: 'sessions' | 'groups' | 'audioRoom';
+  /** Sessions (b), groups (c) or participants (d). */
+  readonly size: number;
+  readonly dynacast: boolean;
+  readonly participants: number;
+  readonly consumers: number;
+  readonly probeConsumers: number;
+  readonly seconds: number;
+  /** Media packets the consumers delivered per second (probes included: the worker sent them). */
+  readonly forwardedPps: number;
+  /** Media packets the worker received per second (RTP from the generator). */
+  readonly receivedPps: number;
+  readonly usPerPacket: number;
+  readonly workerCpuPercent: number;
+  readonly loss: number;
+  readonly lossVideo: number;
+  readonly lossAudio: number;
+  readonly stalledConsumers: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  /** Percentiles 0, 5, ..., 100 of added latency on the probe consumers. */
+  readonly latencyCdfMs: number[];
+  readonly withinServiceLevel: boolean;
+  /** Limits this step broke: loss, latency, cpu. */
+  readonly broke: string[];
+  readonly eventLoopP99Ms: number;
+  readonly loadCore: { tool: 'c' | 'node'; cpuPercent: number; core1BusyPercent: number; maxLateMs: number; sinkDrops: number; udpRcvbufErrors: number; keptUp: boolean };
+  readonly setupSeconds: number;
+}
+
+const defaultPolicy = (): ForwardingPolicy =>
+  (JSON.parse(readFileSync(new URL('../../config/default.json', import.meta.url), 'utf8')) as { forwarding: ForwardingPolicy }).forwarding;
+
+/** (b) K rooms of clinician + student, both sending simulcast video and Opus. */
+export function oneToOne(k: number): RoomSpec[] {
+  return Array.from({ length: k }, (_, i) => ({
+    id: `s${i}`,
+    members: [{ role: 'clinician', video: true }, { role: 'student', video: true }],
+    tile: (sub) => (sub.role === 'clinician' ? LAYOUT.clinicianSeesStudent1to1 : LAYOUT.studentSeesClinician),
+  }));
+}
+
+/** (c) G rooms of a clinician and five students (default policy: students do not receive each other). */
+export function groupsOf6(g: number): RoomSpec[] {
+  return Array.from({ length: g }, (_, i) => ({
+    id: `g${i}`,
+    members: [{ role: 'clinician', video: true }, ...Array.from({ length: 5 }, () => ({ role: 'student' as const, video: true }))],
+    tile: (sub) => (sub.role === 'clinician' ? LAYOUT.clinicianGallery : LAYOUT.studentSeesClinician),
+  }));
+}
+
+/** (d) One open room of M audio-only participants, everyone receiving everyone. */
+export function audioRoom(m: number): RoomSpec[] {
+  return [{ id: 'audio', members: Array.from({ length: m }, () => ({ role: 'clinician' as const, video: false })), tile: () => 0 }];
+}
+
+interface Placed { member: Member; roomIndex: number; index: number; video?: types.Producer; audio: types.Producer; sink: number }
+
+/** Runs one step: builds the rooms on a fresh worker, measures a window, tears everything down. */
+export async function runStep(opts: {
+  scenario: StepResult['scenario'];
+  size: number;
+  rooms: RoomSpec[];
+  dynacast: boolean;
+  probes: number;
+  warmupMs: number;
+  windowMs: number;
+}): Promise<StepResult> {
+  const setupStart = performance.now();
+  const basePolicy = defaultPolicy();
+  const policy: ForwardingPolicy = { ...basePolicy, openRooms: opts.scenario === 'audioRoom' ? opts.rooms.map((r) => r.id) : [] };
+  const pool = await WorkerPool.create({ size: 1, logLevel: 'error', listenIp: '127.0.0.1', announcedIp: undefined, basePort: 0, cpuPollMs: 5000 }, createLogger('silent'), new Metrics({ defaultMetrics: false }));
+  let gen: LoadGen | undefined;
+  try {
+    const workerPid = pool.pids[0]!;
+    pin(workerPid, 0);
+    pin(process.pid, 1);
+    gen = await startLoadGen();
+    if (gen.tool === 'c') pin(gen.pid, 1);
+    const participants = opts.rooms.reduce((n, r) => n + r.members.length, 0);
+    const probeSubs = new Set(Array.from({ length: Math.min(opts.probes, participants) }, (_, i) => Math.floor((i * participants) / Math.min(opts.probes, participants))));
+    const ports = await gen.sinkPorts(participants + probeSubs.size);
+    const senders: LoadSender[] = [];
+    const consumers: LoadConsumer[] = [];
+    const allConsumers = new Map<string, types.Consumer[]>();
+    let ssrc = 10_000 + Math.floor(Math.random() * 1e6) * 4;
+    const videoConsumers: types.Consumer[] = [];
+    let realConsumers = 0;
+    let probeConsumers = 0;
+    let probeSink = participants;
+
+    // Rooms are independent: build them a few at a time (the worker answers requests in order anyway).
+    const buildRoom = async (room: RoomSpec, roomIndex: number, firstIndex: number) => {
+      const { router } = await pool.createRouter();
+      const speaker = new ActiveSpeaker(router, () => undefined);
+      const placed: Placed[] = [];
+      for (const [j, member] of room.members.entries()) {
+        const index = firstIndex + j;
+        const inbound = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: true });
+        const base = ssrc;
+        ssrc += 4;
+        const video = member.video
+          ? await inbound.produce({
+            kind: 'video',
+            rtpParameters: {
+              codecs: [{ mimeType: 'video/VP8', payloadType: VP8_PT, clockRate: 90000, rtcpFeedback: [{ type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }] }],
+              encodings: [{ ssrc: base }, { ssrc: base + 1 }, { ssrc: base + 2 }],
+            },
+          })
+          : undefined;
+        const audio = await inbound.produce({ kind: 'audio', rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: OPUS_PT, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: base + 3 }] } });
+        await speaker.add(audio);
+        senders.push({
+          port: inbound.tuple.localPort,
+          ...(video ? { video: { pt: VP8_PT, ssrcs: [base, base + 1, base + 2] as const, activeLayers: 3 } } : {}),
+          audio: { pt: OPUS_PT, ssrc: base + 3 },
+        });
+        placed.push({ member, roomIndex, index, ...(video ? { video } : {}), audio, sink: index });
+      }
+      for (const sub of placed) {
+        const makeOut = async (srtp: boolean, sink: number) => {
+          const t = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: false, enableSrtp: srtp });
+          await t.connect({ ip: '127.0.0.1', port: ports[sink]!, ...(srtp ? { srtpParameters: t.srtpParameters! } : {}) });
+          return t;
+        };
+        const outs: { t: types.PlainTransport; probe: boolean; sink: number }[] = [{ t: await makeOut(true, sub.sink), probe: false, sink: sub.sink }];
+        if (probeSubs.has(sub.index)) {
+          const sink = probeSink++;
+          outs.push({ t: await makeOut(false, sink), probe: true, sink });
+        }
+        for (const pub of placed) {
+          if (pub === sub || !mayReceive(policy, room.id, sub.member.role, pub.member.role)) continue;
+          for (const { t, probe, sink } of outs) {
+            for (const producer of [pub.video, pub.audio]) {
+              if (!producer) continue;
+              const c = await t.consume({ producerId: producer.id, rtpCapabilities: CAPS });
+              // The room's priorities: audio first, then a clinician's view of a student, then the rest.
+              await c.setPriority(c.kind === 'audio' ? 255 : sub.member.role === 'clinician' && pub.member.role === 'student' ? 200 : 100);
+              if (c.kind === 'video') await applyViewport(c, { width: Math.round((room.tile(sub.member, pub.member) * 16) / 9), height: room.tile(sub.member, pub.member), visible: true });
+              if (c.kind === 'video') videoConsumers.push(c);
+              const list = allConsumers.get(producer.id) ?? [];
+              list.push(c);
+              allConsumers.set(producer.id, list);
+              const source = producer.kind === 'audio'
+                ? producer.rtpParameters.encodings![0]!.ssrc!
+                : producer.rtpParameters.encodings![c.preferredLayers?.spatialLayer ?? 2]!.ssrc!;
+              consumers.push({ sink, ssrc: c.rtpParameters.encodings![0]!.ssrc!, sourceSsrc: source, probe });
+              if (probe) probeConsumers++; else realConsumers++;
+            }
+          }
+        }
+      }
+      return placed;
+    };
+    const allPlaced: Placed[] = [];
+    const firstIndex: number[] = [];
+    opts.rooms.reduce((n, r, i) => { firstIndex[i] = n; return n + r.members.length; }, 0);
+    for (let i = 0; i < opts.rooms.length; i += 8) {
+      const batch = opts.rooms.slice(i, i + 8).map((r, j) => buildRoom(r, i + j, firstIndex[i + j]!));
+      for (const p of await Promise.all(batch)) allPlaced.push(...p);
+    }
+
+    // Dynacast: the publisher sends only the layers someone needs (the server's layersNeeded).
+    const bySsrc = new Map(senders.map((s) => [s.audio!.ssrc, s]));
+    const finalSenders = allPlaced.map((p) => {
+      const s = bySsrc.get(p.audio.rtpParameters.encodings![0]!.ssrc!)!;
+      if (!s.video || !p.video) return s;
+      const needed = opts.dynacast ? spatialLayersNeeded(p.video, allConsumers.get(p.video.id) ?? []) ?? 3 : 3;
+      return { ...s, video: { ...s.video, activeLayers: needed } };
+    });
+    const setupSeconds = (performance.now() - setupStart) / 1000;
+
+    const eld = monitorEventLoopDelay({ resolution: 10 });
+    eld.enable();
+    const runStart = performance.now();
+    const r: LoadResult = await gen.run({ workerPid, warmupMs: opts.warmupMs, windowMs: opts.windowMs, senders: finalSenders, consumers }, onTargetLayers(videoConsumers));
+    eld.disable();
+    if (process.env.LOADGEN_DEBUG) process.stderr.write(`warm-up ${Math.round(performance.now() - runStart)} ms before window; ${JSON.stringify(r)}\n`);
+
+    const received = r.receivedVideo + r.receivedAudio;
+    const expected = r.expectedVideo + r.expectedAudio;
+    const loss = Math.max(0, 1 - received / Math.max(1, expected));
+    const cdf = r.latencyCdfMs.map(round2);
+    const workerCpuPercent = (r.workerCpuS / r.windowS) * 100;
+    const latencyP99Ms = round2(r.latencyP99Ms);
+    const broke = [
+      ...(loss >= SERVICE_LEVEL.loss ? ['loss'] : []),
+      ...(latencyP99Ms >= SERVICE_LEVEL.latencyP99Ms ? ['latency'] : []),
+      ...(workerCpuPercent >= SERVICE_LEVEL.workerCpuPercent ? ['cpu'] : []),
+    ];
+    const loadCpuPercent = (r.loadCpuS / r.windowS) * 100;
+    return {
+      scenario: opts.scenario, size: opts.size, dynacast: opts.dynacast, participants, consumers: realConsumers, probeConsumers,
+      seconds: round2(r.windowS),
+      forwardedPps: Math.round(received / r.windowS),
+      receivedPps: Math.round(r.sentMedia / r.windowS),
+      usPerPacket: round2((r.workerCpuS * 1e6) / Math.max(1, received)),
+      workerCpuPercent: round2(workerCpuPercent),
+      loss: round4(loss),
+      lossVideo: round4(Math.max(0, 1 - r.receivedVideo / Math.max(1, r.expectedVideo))),
+      lossAudio: round4(Math.max(0, 1 - r.receivedAudio / Math.max(1, r.expectedAudio))),
+      stalledConsumers: r.stalledConsumers,
+      latencyP50Ms: cdf[10]!, latencyP99Ms, latencyCdfMs: cdf,
+      withinServiceLevel: broke.length === 0, broke,
+      eventLoopP99Ms: round2(eld.percentile(99) / 1e6),
+      loadCore: {
+        tool: r.tool, cpuPercent: round2(loadCpuPercent), core1BusyPercent: round2(r.core1BusyPercent), maxLateMs: round2(r.maxLateMs),
+        sinkDrops: r.sinkDrops, udpRcvbufErrors: r.udpRcvbufErrors,
+        // The load core kept up: it was not saturated, sent on time and dropped nothing at its sinks.
+        keptUp: r.core1BusyPercent < 95 && r.maxLateMs < 50 && r.sinkDrops <= 0,
+      },
+      setupSeconds: round2(setupSeconds),
+    };
+  } finally {
+    gen?.close();
+    await pool.close();
+  }
+}
+
+/**
+ * Resolves once every video consumer forwards its preferred spatial layer, then 300 ms later (mediasoup starts simulcast consumers on layer 0 and upgrades once the
+ * streams have a score, about 2 s in; counting before that would count the lower layer as loss).
+ */
+function onTargetLayers(consumers: readonly types.Consumer[]): Promise<void> {
+  return new Promise((resolve) => {
+    const pending = new Set(consumers.filter((c) => c.currentLayers?.spatialLayer !== c.preferredLayers?.spatialLayer));
+    const done = () => setTimeout(resolve, 300);
+    if (pending.size === 0) { done(); return; }
+    for (const c of pending) {
+      const on = (l?: types.ConsumerLayers) => {
+        if (l?.spatialLayer !== c.preferredLayers?.spatialLayer) return;
+        c.off('layerschange', on);
+        pending.delete(c);
+        if (pending.size === 0) done();
+      };
+      c.on('layerschange', on);
+    }
+  });
+}
+
+export interface SteppedResult {
+  readonly steps: StepResult[];
+  /** The largest size within the service level (0 when even the first step broke). */
+  readonly largest: number;
+  readonly consumersAtLargest: number;
+  /** What broke at the first step past `largest` ('not reached' when every step held). */
+  readonly limitedBy: string;
+  readonly loadTool: 'c' | 'node';
+}
+
+/** Steps a scenario up until the service level breaks (or the steps or time budget run out). */
+export async function stepUp(opts: {
+  scenario: StepResult['scenario'];
+  sizes: readonly number[];
+  rooms: (size: number) => RoomSpec[];
+  warmupMs: number;
+  windowMs: number;
+  probes: number;
+  deadline: number;
+  log: (line: string) => void;
+}): Promise<SteppedResult> {
+  const steps: StepResult[] = [];
+  let limitedBy = 'not reached';
+  for (const size of opts.sizes) {
+    if (performance.now() > opts.deadline && steps.length > 0) { limitedBy = 'not reached (time budget)'; break; }
+    const s = await runStep({ scenario: opts.scenario, size, rooms: opts.rooms(size), dynacast: true, probes: opts.probes, warmupMs: opts.warmupMs, windowMs: opts.windowMs });
+    steps.push(s);
+    opts.log(describe(s));
+    if (!s.withinServiceLevel) { limitedBy = s.broke.join('+'); break; }
+  }
+  const held = steps.filter((s) => s.withinServiceLevel).at(-1);
+  return { steps, largest: held?.size ?? 0, consumersAtLargest: held?.consumers ?? 0, limitedBy, loadTool: steps[0]?.loadCore.tool ?? 'c' };
+}
+
+export function describe(s: StepResult): string {
+  return `${s.scenario} ${s.size}${s.dynacast ? '' : ' (no dynacast)'}: ${s.consumers} consumers, ${s.forwardedPps} fwd pkt/s (${s.receivedPps} in), ${s.usPerPacket} us/pkt, worker ${s.workerCpuPercent}%, loss ${s.loss}, p50/p99 ${s.latencyP50Ms}/${s.latencyP99Ms} ms, load core ${s.loadCore.core1BusyPercent}% busy${s.loadCore.keptUp ? '' : ' (DID NOT KEEP UP)'}, ev-loop p99 ${s.eventLoopP99Ms} ms, setup ${s.setupSeconds} s${s.broke.length ? `, broke: ${s.broke.join('+')}` : ''}`;
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+const round4 = (n: number) => Math.round(n * 10000) / 10000;
+
+/** Step sizes and time budgets of the scenarios (full run: at most ~3.5 minutes together). */
+const PLAN = {
+  full: { sessions: [10, 25, 50, 75, 100, 125, 150, 175, 200, 250], groups: [10, 25, 40, 55, 70], audio: [10, 20, 30, 40, 50, 60], warmupMs: 6000, windowMs: 4000, budgetS: { sessions: 110, noDynacast: 15, groups: 45, audio: 35 } },
+  quick: { sessions: [2, 5], groups: [2], audio: [6], warmupMs: 3000, windowMs: 1000, budgetS: { sessions: 8, noDynacast: 0, groups: 4, audio: 3 } },
+} as const;
+
+/**
+ * Scenarios (b), (c), (d) for the media bench summary: the steps, the largest size within the
+ * service level of each, and the headline sessionsPerCore / consumersPerCore from (b) (one worker
+ * on one core, so per worker = per core).
+ */
+export async function sessionScenarios(quick: boolean, log: (line: string) => void) {
+  const plan = quick ? PLAN.quick : PLAN.full;
+  const started = performance.now();
+  const common = { warmupMs: plan.warmupMs, windowMs: plan.windowMs, probes: 4, log };
+  const deadline = (s: number) => performance.now() + s * 1000;
+  const sessions = await stepUp({ ...common, scenario: 'sessions', sizes: plan.sessions, rooms: oneToOne, deadline: deadline(plan.budgetS.sessions) });
+  // The same load without publisher-side layer pausing, at the largest size that held.
+  let noDynacast: StepResult | undefined;
+  if (!quick && sessions.largest > 0) {
+    noDynacast = await runStep({ scenario: 'sessions', size: sessions.largest, rooms: oneToOne(sessions.largest), dynacast: false, probes: 4, warmupMs: plan.warmupMs, windowMs: plan.windowMs });
+    log(describe(noDynacast));
+  }
+  const groups = await stepUp({ ...common, scenario: 'groups', sizes: plan.groups, rooms: groupsOf6, deadline: deadline(plan.budgetS.groups) });
+  const audio = await stepUp({ ...common, scenario: 'audioRoom', sizes: plan.audio, rooms: audioRoom, deadline: deadline(plan.budgetS.audio) });
+  const at = sessions.steps.find((s) => s.size === sessions.largest);
+  const seconds = Math.round((performance.now() - started) / 1000);
+  log(`sessions/groups/audio room: ${seconds} s; sessionsPerCore ${sessions.largest} (${sessions.consumersAtLargest} consumers), next limit: ${sessions.limitedBy}`);
+  return {
+    serviceLevel: SERVICE_LEVEL,
+    layout: LAYOUT,
+    loadTool: sessions.loadTool,
+    sessions: sessions.steps,
+    ...(noDynacast ? { sessionsWithoutDynacast: noDynacast } : {}),
+    groups: { steps: groups.steps, largest: groups.largest, consumers: groups.consumersAtLargest, limitedBy: groups.limitedBy },
+    audioRoom: {
+      steps: audio.steps, largest: audio.largest, consumers: audio.consumersAtLargest, limitedBy: audio.limitedBy,
+      forwardedPps: audio.steps.find((s) => s.size === audio.largest)?.forwardedPps ?? 0,
+    },
+    sessionsPerCore: sessions.largest,
+    consumersPerCore: sessions.consumersAtLargest,
+    sessionsLimitedBy: sessions.limitedBy,
+    sessionsAtLimit: at ? { forwardedPps: at.forwardedPps, usPerPacket: at.usPerPacket, workerCpuPercent: at.workerCpuPercent, eventLoopP99Ms: at.eventLoopP99Ms, loadCoreKeptUp: at.loadCore.keptUp } : undefined,
+    scenarioSeconds: seconds,
+  };
+}
