@@ -1,6 +1,7 @@
 import { machineFacts } from '../lib/machine.ts';
 import { fanout, relay, type FanoutResult } from './fanout.ts';
 import { headerExtensionStudy, rawMediasoupStudy } from './overhead.ts';
+import { sessionScenarios } from './sessions.ts';
 
 const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
 
@@ -24,6 +25,7 @@ export async function mediaBench(quick: boolean, log: (line: string) => void) {
   log(`relay 1->${top}: ${ref.forwardedPps} pkt/s, ${ref.usPerPacket} us/pkt`);
   const rawReference = await rawMediasoupStudy(quick, top, log); // raw, oursInterleaved, overheadVsRawMediasoup[NoSrtp]
   const headerExtensions = await headerExtensionStudy(quick, quick ? top : 64, log);
+  const scenarios = await sessionScenarios(quick, log); // sessions, groups, audioRoom, sessionsPerCore, consumersPerCore
   const at = (srtp: boolean) => results.find((r) => r.consumers === top && r.srtp === srtp)!;
   return {
     bench: 'media',
@@ -35,5 +37,6 @@ export async function mediaBench(quick: boolean, log: (line: string) => void) {
     srtpEfficiency: ratio(ref.usPerPacket, at(true).usPerPacket),
     ...rawReference,
     headerExtensions,
+    ...scenarios,
   };
 }

@@ -22,6 +22,22 @@ describe('npm run bench:quick', () => {
     }
     expect(out.efficiency).toBeGreaterThan(0);
     expect(out.srtpEfficiency).toBeGreaterThan(0);
+    // Scenarios (b) 1:1 sessions, (c) groups of 6, (d) audio-only room: stepped, each step sane.
+    expect(out.sessions.length).toBeGreaterThanOrEqual(1);
+    const steps = [...out.sessions, ...out.groups.steps, ...out.audioRoom.steps];
+    for (const s of steps) {
+      expect(s.consumers).toBeGreaterThan(0);
+      expect(s.forwardedPps).toBeGreaterThan(0);
+      expect(s.usPerPacket).toBeGreaterThan(0);
+      expect(s.workerCpuPercent).toBeGreaterThan(0);
+      expect(s.loss).toBeLessThan(0.05);
+      expect(s.latencyCdfMs).toHaveLength(21);
+    }
+    expect(out.sessionsPerCore).toBeGreaterThanOrEqual(0);
+    expect(out.consumersPerCore).toBeGreaterThanOrEqual(0);
+    expect(out.sessions[0].consumers).toBeGreaterThan(0);
+    expect(out.groups.steps.length).toBeGreaterThanOrEqual(1);
+    expect(out.audioRoom.steps.length).toBeGreaterThanOrEqual(1);
     expect(signalling).toMatchObject({ bench: 'signalling', failures: 0 });
     expect(signalling.joins).toBeGreaterThan(0);
     expect(signalling.latencyMs.join.p99).toBeGreaterThan(0);
