@@ -53,8 +53,8 @@ export const EXT = {
  */
 export const HEADER_EXTENSION_SETS: Record<string, readonly string[]> = {
   chromium: [EXT.mid, EXT.absSendTime, EXT.transportCc, EXT.videoOrientation, EXT.toffset],
-  'mid+transport-cc': [EXT.mid, EXT.transportCc],
-  'mid+abs-send-time': [EXT.mid, EXT.absSendTime],
+  'mid+transport-cc+video-orientation': [EXT.mid, EXT.transportCc, EXT.videoOrientation],
+  'mid+abs-send-time+video-orientation': [EXT.mid, EXT.absSendTime, EXT.videoOrientation],
   none: [],
 };
 

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -22,6 +23,21 @@ describe('npm run bench:quick', () => {
     }
     expect(out.efficiency).toBeGreaterThan(0);
     expect(out.srtpEfficiency).toBeGreaterThan(0);
+    // Raw-mediasoup reference and header-extension study (bench/media/overhead.ts).
+    for (const mode of ['srtp', 'noSrtp']) {
+      expect(out.raw[mode].usPerPacket, mode).toBeGreaterThan(0);
+      expect(out.raw[mode].forwardedPps, mode).toBeGreaterThan(0);
+    }
+    expect(out.overheadVsRawMediasoup).toBeGreaterThan(0);
+    expect(out.overheadVsRawMediasoupNoSrtp).toBeGreaterThan(0);
+    expect(out.headerExtensions.sets.length).toBeGreaterThanOrEqual(3);
+    for (const set of out.headerExtensions.sets) {
+      expect(set.usPerPacket, set.name).toBeGreaterThan(0);
+      expect(set.forwardedPps, set.name).toBeGreaterThan(0);
+    }
+    // bench/report.ts: the markdown summary and the plots of the run.
+    const results = join(import.meta.dirname, '../../bench/results/');
+    for (const f of ['summary', 'media-pps', 'media-loss']) expect(existsSync(`${results}${f}-quick-${out.date.slice(0, 10)}.${f === 'summary' ? 'md' : 'svg'}`), f).toBe(true);
     // Scenarios (b) 1:1 sessions, (c) groups of 6, (d) audio-only room: stepped, each step sane.
     expect(out.sessions.length).toBeGreaterThanOrEqual(1);
     const steps = [...out.sessions, ...out.groups.steps, ...out.audioRoom.steps];
