@@ -13,6 +13,8 @@ import { mediaBench } from './media/index.ts';
 import { janusBench } from './media/janus.ts';
 import { joinBench } from './signalling/joins.ts';
 import { panicBench } from './panic/latency.ts';
+import { httpBench } from './http/endpoints.ts';
+import { realismBench } from './realism/chromium.ts';
 
 type Log = (line: string) => void;
 interface Bench { readonly name: string; run(quick: boolean, log: Log): Promise<object> }
@@ -27,7 +29,31 @@ const BENCHES: Bench[] = [
   },
   {
     name: 'panic',
-    run: async (quick) => ({ machine: machineFacts(), ...(await panicBench({ raises: quick ? 10 : 100, intervalMs: quick ? 20 : 50 })) }),
+    run: async (quick, log) => ({
+      machine: machineFacts(),
+      ...(await panicBench({
+        raises: quick ? 10 : 100,
+        intervalMs: quick ? 20 : 50,
+        // Quick: a small load, measured once (no calibration to 80%).
+        load: quick
+          ? { raises: 5, initialConsumers: 24, targetPercent: 80, maxConsumers: 24, calibrationSteps: 1, stepMs: 500 }
+          : { raises: 100, initialConsumers: 160, targetPercent: 80, maxConsumers: 400, calibrationSteps: 3, stepMs: 1000 },
+        log,
+      })),
+    }),
+  },
+  {
+    name: 'http',
+    run: async (quick) => ({ machine: machineFacts(), ...(await httpBench({ consumers: quick ? 100 : 1000, secondsPerEndpoint: quick ? 1 : 5, connections: 10 })) }),
+  },
+  {
+    name: 'realism',
+    run: async (quick, log) => ({
+      machine: machineFacts(),
+      ...(quick
+        ? { skipped: 'quick run: the Chromium realism check runs in the full bench only' }
+        : await realismBench({ seconds: 10, targetPercent: 80, initialConsumers: 160, maxConsumers: 400, log })),
+    }),
   },
 ];
 

@@ -2,8 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
 import { startServer, type TestServer } from './server.ts';
+
+// vitest only under vitest: the benches (plain Node) use the page helpers below too.
+const vitest = process.env.VITEST ? await import('vitest') : undefined;
 
 /** Debian's Chromium by default (CI installs it); playwright's own browser download fails here. */
 export const CHROMIUM_BIN = process.env.SFU_CHROMIUM_BIN ?? '/usr/bin/chromium';
@@ -46,13 +48,14 @@ export function buildClient(): void {
  * its tests, and closes both after them. Read `server` and `browser` inside the tests.
  */
 export function useServerAndBrowser(overrides: Record<string, unknown> = {}): { readonly server: TestServer; readonly browser: Browser } {
+  if (!vitest) throw new Error('useServerAndBrowser runs under vitest');
   const env = {} as { server: TestServer; browser: Browser };
-  beforeAll(async () => {
+  vitest.beforeAll(async () => {
     buildClient();
     env.server = await startServer(overrides);
     env.browser = await launchChromium();
   }, 120_000);
-  afterAll(async () => {
+  vitest.afterAll(async () => {
     await env.browser?.close();
     await env.server?.close();
   }, 60_000);
