@@ -56,8 +56,22 @@ export class Metrics {
   });
   readonly #connections = new Gauge({ name: 'sfu_signalling_connections', help: 'Open signalling WebSocket connections', registers: [this.registry] });
 
-  constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  /**
+   * prom-client's process and Node.js metrics, in their own registry: they cost most of a scrape
+   * (reading /proc/self/fd, walking active handles, event-loop delay percentiles) and change
+   * slowly, so one rendering serves every scrape for `processMetricsMaxAgeMs`. The sfu_* metrics
+   * above are rendered fresh on every scrape.
+   */
+  readonly #process: Registry | undefined;
+  readonly #processMaxAgeMs: number;
+  #processText: { text: Promise<string>; at: number } | undefined;
+
+  constructor(opts: { defaultMetrics?: boolean; processMetricsMaxAgeMs?: number } = {}) {
+    this.#processMaxAgeMs = opts.processMetricsMaxAgeMs ?? 1000;
+    if (opts.defaultMetrics !== false) {
+      this.#process = new Registry();
+      collectDefaultMetrics({ register: this.#process });
+    }
   }
 
   roomOpened(): void { this.#rooms.inc(); }
@@ -94,6 +108,14 @@ export class Metrics {
   connectionOpened(): void { this.#connections.inc(); }
   connectionClosed(): void { this.#connections.dec(); }
 
-  async render(): Promise<string> { return this.registry.metrics(); }
+  async render(): Promise<string> {
+    if (!this.#process) return this.registry.metrics();
+    const now = performance.now();
+    if (!this.#processText || now - this.#processText.at > this.#processMaxAgeMs) {
+      this.#processText = { text: this.#process.metrics(), at: now };
+    }
+    const [own, proc] = await Promise.all([this.registry.metrics(), this.#processText.text]);
+    return `${own}\n${proc}`;
+  }
   get contentType(): string { return this.registry.contentType; }
 }
