@@ -1,6 +1,8 @@
 /**
  * autocannon in its own process (so its HTTP parsing does not share the server's event loop):
- * reads a JSON list of targets on stdin, runs them one after another, prints one JSON array.
+ * reads a JSON list of targets on stdin, runs them one after another, and prints one JSON line
+ * as each starts ({"start": name}) and one with its result (so the parent can time the server's CPU
+ * per target).
  *   stdin: { connections, seconds, targets: [{ name, url, headers? }] }
  */
 import autocannon from 'autocannon';
@@ -11,10 +13,10 @@ interface Plan { connections: number; seconds: number; targets: Target[] }
 let input = '';
 for await (const chunk of process.stdin) input += chunk;
 const plan = JSON.parse(input) as Plan;
-const out = [];
 for (const t of plan.targets) {
+  process.stdout.write(`${JSON.stringify({ start: t.name })}\n`);
   const r = await autocannon({ url: t.url, connections: plan.connections, duration: plan.seconds, headers: t.headers ?? {}, timeout: 5 });
-  out.push({
+  process.stdout.write(`${JSON.stringify({
     name: t.name,
     requests: r.requests.total,
     requestsPerSecond: Math.round(r.requests.average),
@@ -23,6 +25,5 @@ for (const t of plan.targets) {
     errors: r.errors,
     timeouts: r.timeouts,
     bytesPerResponse: r.requests.total > 0 ? Math.round(r.throughput.total / r.requests.total) : 0,
-  });
+  })}\n`);
 }
-process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { createInterface } from 'node:readline';
 import { startServer, TEST_ADMIN_TOKEN } from '../../test/helpers/server.ts';
 import { pin } from '../lib/machine.ts';
 import { populate, CONSUMERS_PER_ROOM } from './population.ts';
@@ -12,6 +14,8 @@ export interface EndpointResult {
   readonly errors: number;
   readonly timeouts: number;
   readonly bytesPerResponse: number;
+  /** CPU time of this process (the server, and its idle WebSocket clients) per request served. */
+  readonly serverCpuUsPerRequest: number;
 }
 
 /**
@@ -21,6 +25,7 @@ export interface EndpointResult {
  * idle here: no media flows), the server and its WebSocket clients in this process on core 1.
  */
 export async function httpBench(opts: { consumers: number; secondsPerEndpoint: number; connections: number }) {
+  const loadAtStart = loadavg()[0]!;
   const srv = await startServer({ media: { workers: 1 } });
   const rooms = Math.ceil(opts.consumers / CONSUMERS_PER_ROOM);
   let pop: Awaited<ReturnType<typeof populate>> | undefined;
@@ -45,6 +50,7 @@ export async function httpBench(opts: { consumers: number; secondsPerEndpoint: n
       population: { rooms, participants: pop.participants, producers: pop.producers, consumers: pop.consumers, consumersInMetrics, setupSeconds: pop.setupSeconds },
       endpoints: Object.fromEntries(endpoints.map(({ name, ...r }) => [name, r])),
       metricsP99TargetMs: 25,
+      loadAverage1m: { atStart: loadAtStart, atEnd: loadavg()[0]! },
     };
   } finally {
     pop?.close();
@@ -52,18 +58,28 @@ export async function httpBench(opts: { consumers: number; secondsPerEndpoint: n
   }
 }
 
+/** Runs the targets in the autocannon child; adds the server process's CPU per request for each. */
 async function runCannon(plan: { connections: number; seconds: number; targets: { name: string; url: string; headers?: Record<string, string> }[] }): Promise<EndpointResult[]> {
   const child = spawn(process.execPath, [new URL('./cannon.ts', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] });
   const limit = setTimeout(() => child.kill('SIGKILL'), (plan.targets.length * (plan.seconds + 10)) * 1000);
+  const results: EndpointResult[] = [];
   try {
     pin(child.pid!, 0);
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.stdin.end(JSON.stringify(plan));
+    let cpu0 = process.cpuUsage();
+    for await (const line of createInterface({ input: child.stdout })) {
+      const msg = JSON.parse(line) as { start: string } | Omit<EndpointResult, 'serverCpuUsPerRequest'>;
+      if ('start' in msg) {
+        cpu0 = process.cpuUsage();
+        continue;
+      }
+      const cpu = process.cpuUsage(cpu0);
+      results.push({ ...msg, serverCpuUsPerRequest: Math.round(((cpu.user + cpu.system) / Math.max(1, msg.requests)) * 10) / 10 });
+    }
     const code = await exited;
-    if (code !== 0) throw new Error(`autocannon child exited with ${code}`);
-    return JSON.parse(out) as EndpointResult[];
+    if (code !== 0 || results.length !== plan.targets.length) throw new Error(`autocannon child exited with ${code} after ${results.length} targets`);
+    return results;
   } finally {
     clearTimeout(limit);
     if (child.exitCode === null) child.kill('SIGKILL');

@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { mintDeskToken } from '../../src/auth/mint.ts';
 import { startServer, TEST_SECRET, type TestServer } from '../../test/helpers/server.ts';
 import { RtcClient } from '../../test/helpers/ws-client.ts';
@@ -25,6 +26,7 @@ export async function panicBench(opts: {
   log?: (line: string) => void;
 }) {
   const srv = await startServer({ media: { workers: 1 }, safety: { tiers: [{ afterSeconds: 0, notify: ['desk'] }] } });
+  const loadAtStart = loadavg()[0]!;
   const out: Record<string, unknown> = { bench: 'panic', raises: opts.raises };
   try {
     for (const transport of ['websocket', 'polling'] as Transport[]) {
@@ -47,6 +49,7 @@ export async function panicBench(opts: {
       }
     }
     out.p99TargetMs = 50;
+    out.loadAverage1m = { atStart: loadAtStart, atEnd: loadavg()[0]! };
     return out;
   } finally {
     await srv.close();

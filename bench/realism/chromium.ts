@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import type { Browser } from 'playwright-core';
 import { buildClient, chromiumAvailable, launchChromium, openClient, pollUntil, type InboundStat } from '../../test/helpers/browser.ts';
 import { startServer } from '../../test/helpers/server.ts';
@@ -16,6 +17,7 @@ const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 export async function realismBench(opts: { seconds: number; targetPercent: number; initialConsumers: number; maxConsumers: number; log?: (line: string) => void }) {
   if (!chromiumAvailable()) return { bench: 'realism', skipped: 'Chromium is not installed (SFU_CHROMIUM_BIN or /usr/bin/chromium)' };
   const started = performance.now();
+  const loadAtStart = loadavg()[0]!;
   buildClient();
   const srv = await startServer({ media: { workers: 1 } });
   let media: MediaLoad | undefined;
@@ -48,6 +50,7 @@ export async function realismBench(opts: { seconds: number; targetPercent: numbe
       seconds: round(elapsed, 1),
       mediaLoad,
       firstFramesMs,
+      loadAverage1m: { atStart: loadAtStart, atEnd: loadavg()[0]! },
       pages: Object.fromEntries(pages.map((p, i) => [p.name, summarize(before[i]!, after[i]!, elapsed)])),
     };
   } finally {

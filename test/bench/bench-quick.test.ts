@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 
 /** The benchmark harness works and its numbers are sane (never timing thresholds). */
 describe('npm run bench:quick', () => {
-  it('prints one JSON line per bench: media, janus, signalling, panic', () => {
+  it('prints one JSON line per bench: media, janus, signalling, panic, http, realism', () => {
     const r = spawnSync(process.execPath, ['bench/run.ts', '--quick'], { cwd: join(import.meta.dirname, '../..'), encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     const byName = Object.fromEntries(lines.map((l) => JSON.parse(l)).map((o) => [o.bench, o]));
-    expect(Object.keys(byName)).toEqual(expect.arrayContaining(['media', 'janus', 'signalling', 'panic']));
+    expect(Object.keys(byName)).toEqual(expect.arrayContaining(['media', 'janus', 'signalling', 'panic', 'http', 'realism']));
     const { media: out, janus, signalling, panic } = byName;
     // Janus is measured where it is installed, and skipped with a reason where it is not.
     expect(janus.results ?? janus.skipped).toBeTruthy();
@@ -58,5 +58,19 @@ describe('npm run bench:quick', () => {
     expect(signalling.joins).toBeGreaterThan(0);
     expect(signalling.latencyMs.join.p99).toBeGreaterThan(0);
     expect(panic).toMatchObject({ bench: 'panic', websocket: { lost: 0 }, polling: { lost: 0 } });
+    // Panic under media load (the server's own worker carries a PlainTransport load).
+    expect(panic.underMediaLoad).toMatchObject({ websocket: { lost: 0 }, polling: { lost: 0 } });
+    expect(panic.underMediaLoad.mediaLoad.consumers).toBeGreaterThan(0);
+    expect(panic.underMediaLoad.mediaLoad.workerCpuPercent).toBeGreaterThan(0);
+    // bench/http: autocannon against the operator endpoints with consumers live.
+    const { http, realism } = byName;
+    expect(http.population.consumers).toBeGreaterThanOrEqual(100);
+    for (const name of ['metrics', 'healthz', 'readyz', 'adminRooms']) {
+      expect(http.endpoints[name].requests, name).toBeGreaterThan(0);
+      expect(http.endpoints[name].non2xx, name).toBe(0);
+      expect(http.endpoints[name].latencyMs.p99, name).toBeGreaterThanOrEqual(0);
+    }
+    // The Chromium realism check runs in the full bench only, and says so.
+    expect(realism.skipped).toMatch(/quick/);
   }, 150_000);
 });
