@@ -3,6 +3,7 @@ import type { Browser } from 'playwright-core';
 import { buildClient, chromiumAvailable, launchChromium, openClient, pollUntil, type InboundStat } from '../../test/helpers/browser.ts';
 import { startServer } from '../../test/helpers/server.ts';
 import { MediaLoad } from '../lib/media-load.ts';
+import { pin } from '../lib/machine.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
@@ -10,22 +11,22 @@ const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 /**
  * The realism check: while a media load keeps the server's only mediasoup worker at
  * `targetPercent`+ of its core (bench/lib/media-load.ts, on that same worker), two headless
- * Chromium pages (the real client, fake camera and microphone) join one room as clinician and
- * student and exchange audio and video for `seconds`. Their inbound stats over that window are the
- * result: frames decoded (and per second), jitter, packets lost, frame size.
+ * Chromium pages (the real client, fake camera and microphone) in one room as clinician and
+ * student exchange audio and video for `seconds`. Their inbound stats over that window are the
+ * result (frames decoded and per second, jitter, packets lost, frame size), next to the same
+ * pages' stats over `baselineSeconds` before the load started.
  */
-export async function realismBench(opts: { seconds: number; targetPercent: number; initialConsumers: number; maxConsumers: number; log?: (line: string) => void }) {
+export async function realismBench(opts: { seconds: number; baselineSeconds: number; targetPercent: number; initialConsumers: number; maxConsumers: number; log?: (line: string) => void }) {
   if (!chromiumAvailable()) return { bench: 'realism', skipped: 'Chromium is not installed (SFU_CHROMIUM_BIN or /usr/bin/chromium)' };
-  const started = performance.now();
   const loadAtStart = loadavg()[0]!;
   buildClient();
   const srv = await startServer({ media: { workers: 1 } });
   let media: MediaLoad | undefined;
   let browser: Browser | undefined;
   try {
-    media = await MediaLoad.start(srv.handle.pool, { maxSeconds: 150 });
-    await media.calibrate({ initial: opts.initialConsumers, targetPercent: opts.targetPercent, maxConsumers: opts.maxConsumers, stepMs: 1000, maxSteps: 3, budgetMs: 12_000, ...(opts.log ? { log: opts.log } : {}) });
-    opts.log?.(`realism: media load ready after ${Math.round(performance.now() - started)} ms`);
+    // Placement first, so Chromium (started from this process) inherits core 1 in both windows.
+    pin(srv.handle.pool.pids[0]!, 0);
+    pin(process.pid, 1);
     browser = await launchChromium();
     const room = 'realism';
     const policy = srv.handle.config.consent.policyVersions[0]!;
@@ -38,20 +39,27 @@ export async function realismBench(opts: { seconds: number; targetPercent: numbe
     for (const p of pages) await pollUntil(`${p.name} decoding remote video`, () => p.inboundStats(), decoding, { timeoutMs: 20_000, context: () => p.logs.join('\n') });
     const firstFramesMs = Math.round(performance.now() - joinedAt);
     opts.log?.(`realism: both pages decoding ${firstFramesMs} ms after joining`);
-    const before = await Promise.all(pages.map((p) => p.inboundStats()));
-    await media.beginWindow();
-    const t0 = performance.now();
-    await sleep(opts.seconds * 1000);
-    const after = await Promise.all(pages.map((p) => p.inboundStats()));
-    const elapsed = (performance.now() - t0) / 1000;
-    const mediaLoad = await media.endWindow();
+    const window = async (seconds: number, load?: MediaLoad) => {
+      const before = await Promise.all(pages.map((p) => p.inboundStats()));
+      await load?.beginWindow();
+      const t0 = performance.now();
+      await sleep(seconds * 1000);
+      const elapsed = (performance.now() - t0) / 1000;
+      const mediaLoad = await load?.endWindow();
+      const after = await Promise.all(pages.map((p) => p.inboundStats()));
+      return { seconds: round(elapsed, 1), ...(mediaLoad ? { mediaLoad } : {}), pages: Object.fromEntries(pages.map((p, i) => [p.name, summarize(before[i]!, after[i]!, elapsed)])) };
+    };
+    // The same pages without the load (a few seconds), then with it.
+    const unloaded = await window(opts.baselineSeconds);
+    media = await MediaLoad.start(srv.handle.pool, { maxSeconds: 120 });
+    await media.calibrate({ initial: opts.initialConsumers, targetPercent: opts.targetPercent, maxConsumers: opts.maxConsumers, stepMs: 1000, maxSteps: 3, budgetMs: 12_000, ...(opts.log ? { log: opts.log } : {}) });
+    const underMediaLoad = await window(opts.seconds, media);
     return {
       bench: 'realism',
-      seconds: round(elapsed, 1),
-      mediaLoad,
       firstFramesMs,
+      unloaded,
+      underMediaLoad,
       loadAverage1m: { atStart: loadAtStart, atEnd: loadavg()[0]! },
-      pages: Object.fromEntries(pages.map((p, i) => [p.name, summarize(before[i]!, after[i]!, elapsed)])),
     };
   } finally {
     await browser?.close().catch(() => undefined);
