@@ -29,6 +29,8 @@ import { CountingSink } from './sink.ts';
 import { buildFanout, FANOUT_CAPS, RAW_MEDIA_CODECS, SIMULCAST_SSRCS, type FanoutSpec } from './raw-mediasoup.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A sleep that does not keep the process alive (for time limits that usually lose the race). */
+const limit = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 const round2 = (n: number) => Math.round(n * 100) / 100;
 const round4 = (n: number) => Math.round(n * 10000) / 10000;
 const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
@@ -49,7 +51,9 @@ export const EXT = {
 /**
  * Video header-extension sets. `chromium`: what a Chromium 156 recv transport ends up with against
  * our router (its offer's extensions that mediasoup can send: mid, abs-send-time, transport-wide-cc,
- * video-orientation, toffset; it offers no abs-capture-time or framemarking).
+ * video-orientation, toffset; it offers no abs-capture-time or framemarking). The lean sets keep
+ * mid (BUNDLE with mediasoup-client) and video-orientation (portrait phones and tablets) with one
+ * bandwidth-estimation extension each; `none` has no estimator at all.
  */
 export const HEADER_EXTENSION_SETS: Record<string, readonly string[]> = {
   chromium: [EXT.mid, EXT.absSendTime, EXT.transportCc, EXT.videoOrientation, EXT.toffset],
@@ -91,7 +95,7 @@ async function rawTarget(spec: FanoutSpec): Promise<Target> {
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const close = async () => {
     child.kill('SIGTERM');
-    await Promise.race([exited, sleep(4000)]);
+    await Promise.race([exited, limit(4000)]);
   };
   try {
     pin(child.pid!, 1);
@@ -104,7 +108,7 @@ async function rawTarget(spec: FanoutSpec): Promise<Target> {
         });
       }),
       exited.then(() => { throw new Error('raw-mediasoup exited before it was ready'); }),
-      sleep(30_000).then(() => { throw new Error('raw-mediasoup not ready in 30 s'); }),
+      limit(30_000).then(() => { throw new Error('raw-mediasoup not ready in 30 s'); }),
     ]);
     const ready = JSON.parse(line) as { workerPid: number; port: number; mediaCodecs: unknown };
     if (!isDeepStrictEqual(ready.mediaCodecs, JSON.parse(JSON.stringify(MEDIA_CODECS)))) throw new Error('raw-mediasoup codecs differ from src/media/codecs.ts');
@@ -128,8 +132,17 @@ export interface RunResult {
   readonly probePps: number;
 }
 
+/**
+ * One fan-out run; run again once when the sink lost more than 2%: on this shared machine that is
+ * another process holding the sink's core, and it makes the run's us/packet meaningless.
+ */
+export async function runFanout(setup: 'ours' | 'raw', opts: Parameters<typeof runFanoutOnce>[1]): Promise<RunResult> {
+  const first = await runFanoutOnce(setup, opts);
+  return first.loss > 0.02 ? runFanoutOnce(setup, opts) : first;
+}
+
 /** One fan-out run: build the target, feed the camera, measure one window. */
-export async function runFanout(setup: 'ours' | 'raw', opts: { consumers: number; srtp: boolean; rtpCapabilities: types.RtpCapabilities; warmupMs: number; windowMs: number; single?: boolean }): Promise<RunResult> {
+async function runFanoutOnce(setup: 'ours' | 'raw', opts: { consumers: number; srtp: boolean; rtpCapabilities: types.RtpCapabilities; warmupMs: number; windowMs: number; single?: boolean }): Promise<RunResult> {
   const camera = opts.single ? { fps: CAMERA.fps, packetsPerFrame: CAMERA.packetsPerFrame.slice(-1), payloadBytes: CAMERA.payloadBytes.slice(-1) } : CAMERA;
   const ssrcs = opts.single ? SIMULCAST_SSRCS.slice(-1) : SIMULCAST_SSRCS;
   const top = ssrcs.length - 1;
@@ -235,6 +248,9 @@ export async function headerExtensionStudy(quick: boolean, consumers: number, lo
   return {
     consumers, srtp: true, windowSeconds: timing.windowMs / 1000,
     sets: sets.map((s) => ({ ...s, relativeToChromium: ratio(s.usPerPacket, base) })),
+    note: 'mediasoup 3.12 writes the same header extensions into every forwarded packet; a consumer\'s set only picks the downlink bandwidth estimator '
+      + '(transport-cc: per-packet work; abs-send-time alone: REMB, which left Chromium 156\'s estimate frozen at its start value; none: no estimate). '
+      + 'Defaults unchanged: see bench/README.md.',
   };
 }
 
