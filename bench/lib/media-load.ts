@@ -124,8 +124,9 @@ export class MediaLoad {
       cpu = (await this.endWindow()).workerCpuPercent;
       opts.log?.(`media load: ${this.consumers} consumers, worker ${cpu}% CPU`);
       if (cpu >= opts.targetPercent || this.consumers >= opts.maxConsumers || step === opts.maxSteps - 1 || performance.now() > deadline) break;
-      // Aim 6% above the target: CPU per consumer is about linear in this range.
-      const want = Math.ceil((this.consumers * (opts.targetPercent * 1.06)) / Math.max(cpu, 5));
+      // Aim 4% above the target: CPU per consumer is about linear in this range (a little more
+      // than linear near saturation, so no more margin).
+      const want = Math.ceil((this.consumers * (opts.targetPercent * 1.04)) / Math.max(cpu, 5));
       const next = Math.min(opts.maxConsumers, Math.ceil(this.consumers * 1.5), Math.max(want, this.consumers + 4));
       await this.addConsumers(next - this.consumers, deadline);
       await sleep(500);

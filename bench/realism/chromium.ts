@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
-import { buildClient, chromiumAvailable, launchChromium, openClient, pollUntil, type InboundStat } from '../../test/helpers/browser.ts';
+import { chromiumAvailable, launchChromium, openClient, pollUntil, type InboundStat } from '../../test/helpers/browser.ts';
 import { startServer } from '../../test/helpers/server.ts';
 import { MediaLoad } from '../lib/media-load.ts';
 import { pin } from '../lib/machine.ts';
@@ -19,7 +21,11 @@ const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 export async function realismBench(opts: { seconds: number; baselineSeconds: number; targetPercent: number; initialConsumers: number; maxConsumers: number; log?: (line: string) => void }) {
   if (!chromiumAvailable()) return { bench: 'realism', skipped: 'Chromium is not installed (SFU_CHROMIUM_BIN or /usr/bin/chromium)' };
   const loadAtStart = loadavg()[0]!;
-  buildClient();
+  // The client bundle (as test/helpers/browser.ts buildClient, but its output goes to the log:
+  // stdout carries only the JSON result lines).
+  const build = spawnSync(process.execPath, ['scripts/build-client.mjs'], { cwd: fileURLToPath(new URL('../..', import.meta.url)), encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`client build failed:\n${build.stdout}${build.stderr}`);
+  opts.log?.(build.stdout.trim());
   const srv = await startServer({ media: { workers: 1 } });
   let media: MediaLoad | undefined;
   let browser: Browser | undefined;
