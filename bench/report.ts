@@ -72,7 +72,9 @@ function consumerSeries(r: Obj, field: 'forwardedPps' | 'loss'): Series[] {
       const x = num(it.consumers);
       const y = num(it[field]);
       if (x === undefined || y === undefined || num(it.forwardedPps) === undefined) continue;
-      const label = [path, typeof it.scenario === 'string' ? it.scenario : '', num(it.size) !== undefined ? `size ${it.size}` : '', typeof it.srtp === 'boolean' ? (it.srtp ? 'SRTP' : 'no SRTP') : '', typeof it.dynacast === 'boolean' ? (it.dynacast ? 'dynacast' : '') : ''].filter(Boolean).join(' ');
+      // One series per step array and scenario (steps of one scenario differ in size and consumers).
+      const scenario = typeof it.scenario === 'string' && !path.split(/[.[\]]/).includes(it.scenario) ? it.scenario : '';
+      const label = [path, scenario, typeof it.srtp === 'boolean' ? (it.srtp ? 'SRTP' : 'no SRTP') : '', it.dynacast === false ? 'no dynacast' : ''].filter(Boolean).join(' ');
       const pts = groups.get(label) ?? [];
       pts.push([x, field === 'loss' ? y * 100 : y]);
       groups.set(label, pts);

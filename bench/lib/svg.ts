@@ -50,9 +50,12 @@ function formatTick(v: number): string {
 }
 
 export function lineChart(opts: ChartOptions): string {
-  const width = opts.width ?? 720;
-  const height = opts.height ?? 420;
-  const m = { left: 72, right: 24, top: 44, bottom: 56 };
+  const named = opts.series.filter((s) => s.points.length > 0);
+  // The legend goes right of the plot, so it never hides a curve.
+  const legendWidth = named.length ? 40 + 7 * Math.max(...named.map((s) => s.name.length)) : 0;
+  const width = (opts.width ?? 720) + legendWidth;
+  const height = Math.max(opts.height ?? 420, 80 + named.length * 16);
+  const m = { left: 72, right: 24 + legendWidth, top: 44, bottom: 56 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const all = opts.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
@@ -94,17 +97,14 @@ export function lineChart(opts: ChartOptions): string {
     out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
     if (!opts.step || pts.length <= 30) for (const [x, y] of pts) out.push(`<circle cx="${f(x)}" cy="${f(y)}" r="3" fill="${color}"/>`);
   });
-  // Legend, top left inside the plot area.
-  const named = opts.series.filter((s) => s.points.length > 0);
+  // Legend, right of the plot area.
   if (named.length) {
-    const lw = Math.min(pw - 8, 16 + 7 * Math.max(...named.map((s) => s.name.length)) + 24);
-    out.push(`<rect x="${m.left + 8}" y="${m.top + 6}" width="${lw}" height="${named.length * 16 + 8}" fill="#fff" fill-opacity="0.85" stroke="#ccc"/>`);
+    const lx = m.left + pw + 16;
     opts.series.forEach((s, i) => {
       if (s.points.length === 0) return;
-      const k = named.indexOf(s);
-      const y = m.top + 20 + k * 16;
-      out.push(`<line x1="${m.left + 14}" y1="${y - 4}" x2="${m.left + 32}" y2="${y - 4}" stroke="${COLORS[i % COLORS.length]}" stroke-width="3"/>`);
-      out.push(`<text x="${m.left + 38}" y="${y}">${escapeXml(s.name)}</text>`);
+      const y = m.top + 10 + named.indexOf(s) * 16;
+      out.push(`<line x1="${lx}" y1="${y - 4}" x2="${lx + 18}" y2="${y - 4}" stroke="${COLORS[i % COLORS.length]}" stroke-width="3"/>`);
+      out.push(`<text x="${lx + 24}" y="${y}">${escapeXml(s.name)}</text>`);
     });
   }
   out.push('</svg>');
