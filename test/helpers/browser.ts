@@ -4,8 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
 import { startServer, type TestServer } from './server.ts';
 
-// vitest only under vitest: the benches (plain Node) use the page helpers below too.
-const vitest = process.env.VITEST ? await import('vitest') : undefined;
+// vitest loads only inside a vitest worker (elsewhere its import throws): the benches, plain Node
+// processes (spawned by a test or not), use the page helpers below too.
+const vitest = await import('vitest').catch(() => undefined);
 
 /** Debian's Chromium by default (CI installs it); playwright's own browser download fails here. */
 export const CHROMIUM_BIN = process.env.SFU_CHROMIUM_BIN ?? '/usr/bin/chromium';
