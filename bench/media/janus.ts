@@ -12,11 +12,11 @@
  * transport (127.0.0.1, random port, admin API off), no STUN/TURN, ICE gathering on `lo` only,
  * event handlers and loggers off. The process is killed in `finally`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processCpuSeconds } from '../../src/media/worker-cpu.ts';
 import { Vp8SimulcastGenerator } from '../lib/rtp-generator.ts';
@@ -39,6 +39,9 @@ export interface JanusResult {
   readonly usPerPacket: number;
   readonly cpuPercent: number;
   readonly loss: number;
+  /** The libsrtp Janus loaded (from /proc/<pid>/maps) and the crypto it runs on. */
+  readonly srtpLibrary: string;
+  readonly srtpCrypto: string;
   readonly latencyP50Ms?: number;
   readonly latencyP99Ms?: number;
 }
@@ -146,10 +149,11 @@ async function stopJanus(child: ChildProcess): Promise<void> {
  * Janus 1 -> N: its CPU (all threads, /proc) per forwarded packet over a `seconds` window, the
  * forwarded rate, loss and (without SRTP) latency, with the same top-layer stream the fan-out uses.
  */
-export async function janusFanout(opts: { consumers: number; seconds: number; srtp: boolean }): Promise<JanusResult> {
+export async function janusFanout(opts: { consumers: number; seconds: number; srtp: boolean; srtpLibDir?: string }): Promise<JanusResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-janus-'));
   const httpPort = await freeTcpPort();
-  const child = spawn('janus', ['-C', writeConfig(dir, httpPort), '-F', dir, '-o'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const env = opts.srtpLibDir ? { ...process.env, LD_LIBRARY_PATH: opts.srtpLibDir } : process.env;
+  const child = spawn('janus', ['-C', writeConfig(dir, httpPort), '-F', dir, '-o'], { stdio: ['ignore', 'ignore', 'inherit'], env });
   const sink = new CountingSink();
   const gen = new Vp8SimulcastGenerator({ ssrcs: [REMOTE_SSRC], payloadType: 101 });
   try {
@@ -160,6 +164,7 @@ export async function janusFanout(opts: { consumers: number; seconds: number; sr
     pin(child.pid!, 0);
     pin(process.pid, 1);
     await waitForHttp(httpPort, child, 10_000);
+    const srtpLib = loadedSrtp(child.pid!);
     const api = new JanusHttp(httpPort);
     await api.attach();
     // A lean room: no header extensions negotiated or parsed, no periodic FIR.
@@ -192,6 +197,7 @@ export async function janusFanout(opts: { consumers: number; seconds: number; sr
       usPerPacket: round2(((cpu1 - cpu0) * 1e6) / Math.max(1, received)),
       cpuPercent: round2(((cpu1 - cpu0) / elapsed) * 100),
       loss: round4(Math.max(0, 1 - received / Math.max(1, sent * opts.consumers))),
+      ...srtpLib,
       ...(opts.srtp ? {} : { latencyP50Ms: round2(percentile(sink.latenciesMs, 50)), latencyP99Ms: round2(percentile(sink.latenciesMs, 99)) }),
     };
   } finally {
@@ -207,40 +213,88 @@ export async function janusFanout(opts: { consumers: number; seconds: number; sr
 const round2 = (n: number) => Math.round(n * 100) / 100;
 const round4 = (n: number) => Math.round(n * 10000) / 10000;
 
-/** Which crypto Debian's libsrtp2 (the one Janus loads) uses: "nss", "openssl" or "builtin". */
-function janusSrtpCrypto(): string {
-  const r = spawnSync('ldd', ['/usr/bin/janus'], { encoding: 'utf8' });
-  const lib = /libsrtp2\.so\.\d+ => (\S+)/.exec(r.stdout ?? '')?.[1];
-  if (!lib) return 'unknown';
+/** The libsrtp a running process has mapped, and the crypto library that libsrtp links: "nss", "openssl" or "builtin". */
+function loadedSrtp(pid: number): { srtpLibrary: string; srtpCrypto: string } {
+  let lib: string | undefined;
+  try {
+    lib = /\s(\/\S*libsrtp2\.so[.\d]*)$/m.exec(readFileSync(`/proc/${pid}/maps`, 'utf8'))?.[1];
+  } catch { /* process gone */ }
+  if (!lib) return { srtpLibrary: 'unknown', srtpCrypto: 'unknown' };
   const deps = spawnSync('ldd', [lib], { encoding: 'utf8' }).stdout ?? '';
-  return deps.includes('libnss3') ? 'nss' : deps.includes('libcrypto') ? 'openssl' : 'builtin';
+  return { srtpLibrary: lib, srtpCrypto: deps.includes('libnss3') ? 'nss' : deps.includes('libcrypto') ? 'openssl' : 'builtin' };
+}
+
+const cacheDir = () => process.env.SFU_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'telepractice-sfu');
+
+/**
+ * Debian's libsrtp2 (what Janus loads as shipped) runs its AES on NSS, which costs several us per
+ * packet more than OpenSSL here (shared/notes/media-bench.md); our worker's libsrtp is built on
+ * OpenSSL. For a like-for-like SRTP figure this builds the same libsrtp 2.5.0 source our worker
+ * uses (the tarball the worker setup caches) as a shared library on OpenSSL, once (about 20 s),
+ * cached, for Janus via LD_LIBRARY_PATH. Undefined when the tarball or the toolchain is missing.
+ */
+function opensslSrtpDir(log: (line: string) => void): string | undefined {
+  const dir = join(cacheDir(), 'janus-libsrtp-2.5.0-openssl');
+  if (existsSync(join(dir, 'libsrtp2.so.1'))) return dir;
+  const tarball = join(cacheDir(), 'mediasoup-worker', 'libsrtp-2.5.0.tar.gz');
+  if (!existsSync(tarball)) return undefined;
+  log(`janus: building libsrtp 2.5.0 on OpenSSL as a shared library (configure --enable-openssl; make shared_library), once, into ${dir}`);
+  const work = mkdtempSync(join(tmpdir(), 'bench-srtp-'));
+  try {
+    execFileSync('tar', ['xzf', tarball, '-C', work]);
+    const src = join(work, 'libsrtp-2.5.0');
+    execFileSync('./configure', ['--enable-openssl'], { cwd: src, stdio: 'ignore' });
+    execFileSync('make', ['-j2', 'shared_library'], { cwd: src, stdio: 'ignore' });
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(src, 'libsrtp2.so.1'), join(dir, 'libsrtp2.so.1.tmp'));
+    renameSync(join(dir, 'libsrtp2.so.1.tmp'), join(dir, 'libsrtp2.so.1'));
+    return dir;
+  } catch (err) {
+    log(`janus: libsrtp on OpenSSL could not be built (${(err as Error).message.split('\n')[0]}); that variant is skipped`);
+    return undefined;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 /**
- * The `janus` bench entry: Janus and our fan-out at the same N, interleaved in the same run,
- * without and with SRTP. `ratio` = Janus us/packet / our us/packet (above 1: Janus spends more
- * CPU per forwarded packet). Quick: a Janus-only smoke (4 receivers, 1 s). Skipped, with the
- * reason, when Janus is not installed (`apt-get install janus`; npm run bench does not install it).
+ * The `janus` bench entry: Janus and our fan-out at the same N, interleaved in the same run:
+ * plain RTP, SRTP with the libsrtp Janus loads as shipped (Debian's, on NSS), and SRTP with the
+ * same libsrtp build our worker uses (on OpenSSL; compared with our SRTP run just before it).
+ * `ratio` = Janus us/packet / our us/packet: above 1, Janus spends more CPU per forwarded packet.
+ * Quick: a Janus-only smoke (4 receivers, 1 s). Skipped, with the reason, when Janus is not
+ * installed (`apt-get install janus`; npm run bench does not install it).
  */
 export async function janusBench(quick: boolean, log: (line: string) => void) {
   const version = janusVersion();
   if (!version) return { skipped: 'janus not installed (Debian: apt-get install janus, 1.1.2 in bookworm); npm run bench does not install it' };
-  const path = 'VideoRoom remote publisher (plain RTP in) + N rtp_forward forwarders (plain RTP or SRTP out)';
-  const base = { janusVersion: version, path, janusSrtpCrypto: janusSrtpCrypto() };
+  const path = 'VideoRoom remote publisher (plain RTP in, top layer) + N rtp_forward forwarders (plain RTP or SRTP out)';
   if (quick) {
     const r = await janusFanout({ consumers: 4, seconds: 1, srtp: false });
     log(`janus 1->4 (smoke): ${r.forwardedPps} pkt/s, ${r.usPerPacket} us/pkt, loss ${r.loss}`);
-    return { ...base, consumers: 4, results: [{ mode: 'plain', janus: r }] };
+    return { janusVersion: version, path, consumers: 4, results: [{ mode: 'plain', janus: r }] };
   }
   const consumers = 128; // the media bench's top fan-out step
   const seconds = 6;
+  const opensslDir = opensslSrtpDir(log);
   const results = [];
-  for (const srtp of [false, true]) {
-    const janus = await janusFanout({ consumers, seconds, srtp });
-    const ours = await fanout({ consumers, seconds, srtp });
+  let oursSrtp: Awaited<ReturnType<typeof fanout>> | undefined;
+  const modes = [
+    { mode: 'plain', srtp: false },
+    { mode: 'srtp', srtp: true },
+    ...(opensslDir ? [{ mode: 'srtp-openssl', srtp: true, srtpLibDir: opensslDir }] : []),
+  ];
+  for (const m of modes) {
+    const janus = await janusFanout({ consumers, seconds, srtp: m.srtp, srtpLibDir: m.srtpLibDir });
+    const ours = m.mode === 'srtp-openssl' && oursSrtp ? oursSrtp : await fanout({ consumers, seconds, srtp: m.srtp });
+    if (m.mode === 'srtp') oursSrtp = ours;
     const ratio = Math.round((janus.usPerPacket / ours.usPerPacket) * 1000) / 1000;
-    log(`janus 1->${consumers} srtp=${srtp}: ${janus.forwardedPps} pkt/s, ${janus.usPerPacket} us/pkt, CPU ${janus.cpuPercent}%, loss ${janus.loss}; ours ${ours.usPerPacket} us/pkt, loss ${ours.loss}; ratio ${ratio}`);
-    results.push({ mode: srtp ? 'srtp' : 'plain', consumers, janus, ours: { usPerPacket: ours.usPerPacket, forwardedPps: ours.forwardedPps, loss: ours.loss, cpuPercent: ours.workerCpuPercent, latencyP50Ms: ours.latencyP50Ms, latencyP99Ms: ours.latencyP99Ms }, ratio });
+    log(`janus 1->${consumers} ${m.mode} (${janus.srtpCrypto}): ${janus.forwardedPps} pkt/s, ${janus.usPerPacket} us/pkt, CPU ${janus.cpuPercent}%, loss ${janus.loss}; ours ${ours.usPerPacket} us/pkt, loss ${ours.loss}; ratio ${ratio}`);
+    results.push({
+      mode: m.mode, consumers, janus,
+      ours: { usPerPacket: ours.usPerPacket, forwardedPps: ours.forwardedPps, loss: ours.loss, cpuPercent: ours.workerCpuPercent, latencyP50Ms: ours.latencyP50Ms, latencyP99Ms: ours.latencyP99Ms },
+      ratio,
+    });
   }
-  return { ...base, consumers, seconds, results };
+  return { janusVersion: version, path, consumers, seconds, results };
 }
