@@ -14,7 +14,7 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,15 @@ import { pin } from '../lib/machine.ts';
 import { CAMERA, fanout } from './fanout.ts';
 import { CountingSink, percentile } from './sink.ts';
 
-const LIB = '/usr/lib/x86_64-linux-gnu/janus';
+/** Debian's plugin directory, /usr/lib/<multiarch>/janus (x86_64-linux-gnu here). */
+const LIB = (() => {
+  try {
+    const arch = readdirSync('/usr/lib').find((d) => d.endsWith('-linux-gnu') && existsSync(`/usr/lib/${d}/janus/plugins`));
+    return `/usr/lib/${arch ?? 'x86_64-linux-gnu'}/janus`;
+  } catch {
+    return '/usr/lib/x86_64-linux-gnu/janus';
+  }
+})();
 /** REMOTE_PUBLISHER_BASE_SSRC in janus_videoroom.c: a remote publisher's stream at mindex m, substream s arrives as SSRC 1000 + 10m + s. */
 const REMOTE_SSRC = 1000;
 const ROOM = 4242;
@@ -265,9 +273,19 @@ function opensslSrtpDir(log: (line: string) => void): string | undefined {
  * Quick: a Janus-only smoke (4 receivers, 1 s). Skipped, with the reason, when Janus is not
  * installed (`apt-get install janus`; npm run bench does not install it).
  */
-export async function janusBench(quick: boolean, log: (line: string) => void) {
+export async function janusBench(quick: boolean, log: (line: string) => void): Promise<object> {
   const version = janusVersion();
   if (!version) return { skipped: 'janus not installed (Debian: apt-get install janus, 1.1.2 in bookworm); npm run bench does not install it' };
+  try {
+    return await measure(version, quick, log);
+  } catch (err) {
+    // Janus installed but not runnable here: say so in the line rather than abort the other benches.
+    log(`janus: ${(err as Error).message}`);
+    return { janusVersion: version, skipped: `janus run failed: ${(err as Error).message}` };
+  }
+}
+
+async function measure(version: string, quick: boolean, log: (line: string) => void) {
   const path = 'VideoRoom remote publisher (plain RTP in, top layer) + N rtp_forward forwarders (plain RTP or SRTP out)';
   if (quick) {
     const r = await janusFanout({ consumers: 4, seconds: 1, srtp: false });
