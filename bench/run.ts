@@ -52,7 +52,7 @@ const BENCHES: Bench[] = [
       machine: machineFacts(),
       ...(quick
         ? { skipped: 'quick run: the Chromium realism check runs in the full bench only' }
-        : await realismBench({ seconds: 8, baselineSeconds: 4, consumersPerProducer: 4, targetPercent: 80, initialConsumers: 160, maxConsumers: 400, log })),
+        : await realismBench({ seconds: 10, baselineSeconds: 5, targetPercent: 80, initialConsumers: 160, maxConsumers: 400, log })),
     }),
   },
 ];

@@ -1,8 +1,8 @@
 /**
  * The media load's processes (bench/lib/media-load.ts), apart from the server's event loop.
  *   node load-child.ts generator <maxSeconds>
- *     reads JSON lines on stdin: each {"cmd":"start","port":n} starts one more 720p simulcast
- *     camera to that producer's PlainTransport; {"cmd":"stop"} exits. Prints {"ready":true}.
+ *     reads JSON lines on stdin: {"cmd":"start","port":n} sends a 720p simulcast camera to the
+ *     producer's PlainTransport; {"cmd":"stop"} exits. Prints {"ready":true} once bound.
  *   node load-child.ts sink <maxSeconds>
  *     binds a UDP socket for the consumers, prints {"sinkPort":n}, then blocks (reads nothing):
  *     packets are delivered through loopback up to the socket and dropped there by the kernel,
@@ -30,18 +30,14 @@ if (role === 'sink') {
     });
   });
 } else {
-  // One simulcast camera per {"cmd":"start"}: each to its own producer's PlainTransport.
-  const gens: Vp8SimulcastGenerator[] = [];
+  const gen = new Vp8SimulcastGenerator({ ssrcs: [1001, 1002, 1003], payloadType: 101 });
+  await gen.bind();
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
   for await (const line of createInterface({ input: process.stdin })) {
     const msg = JSON.parse(line) as { cmd: string; port?: number };
-    if (msg.cmd === 'start') {
-      const gen = new Vp8SimulcastGenerator({ ssrcs: [1001, 1002, 1003], payloadType: 101 });
-      await gen.bind();
-      gen.start({ address: '127.0.0.1', port: msg.port! }, CAMERA.fps, 2000, CAMERA.packetsPerFrame, CAMERA.payloadBytes);
-      gens.push(gen);
-    } else if (msg.cmd === 'stop') break;
+    if (msg.cmd === 'start') gen.start({ address: '127.0.0.1', port: msg.port! }, CAMERA.fps, 2000, CAMERA.packetsPerFrame, CAMERA.payloadBytes);
+    else if (msg.cmd === 'stop') break;
   }
-  for (const gen of gens) gen.stop();
+  gen.stop();
   process.exit(0);
 }

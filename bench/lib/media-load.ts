@@ -18,7 +18,6 @@ export interface MediaLoadFigures {
   /** Worker CPU (/proc) over the window, percent of one core. */
   readonly workerCpuPercent: number;
   readonly consumers: number;
-  readonly producers: number;
   /** Packets the worker sent to the consumers per second (one consumer's count times their number). */
   readonly forwardedPps: number;
   readonly seconds: number;
@@ -40,9 +39,9 @@ async function firstLine<T>(c: Child): Promise<T> {
 }
 
 /**
- * Keeps a mediasoup worker busy the way the media bench does: PlainTransport producers with a
- * 720p VP8 simulcast camera each (bench/lib/rtp-generator.ts), fanned out to SRTP PlainTransport
- * consumers of their top layer (one producer to all, or `consumersPerProducer` each). The generator and the sink are child processes
+ * Keeps a mediasoup worker busy the way the media bench does: a PlainTransport producer with a
+ * 720p VP8 simulcast camera (bench/lib/rtp-generator.ts) fanned out to SRTP PlainTransport
+ * consumers of its top layer. The generator and the sink are child processes
  * (bench/lib/load-child.ts) pinned to core 1, the worker to core 0; the sink reads nothing, so
  * the load costs the server's core only what the server would pay. Works on any pool: the
  * server's own (startServer's handle.pool) puts the load on the worker that carries real rooms.
@@ -54,26 +53,21 @@ export class MediaLoad {
   readonly #generator: Child;
   readonly #sink: Child;
   readonly #sinkPort: number;
-  readonly #consumersPerProducer: number;
-  readonly #producers: types.Producer[] = [];
+  readonly #producer: types.Producer;
   readonly #consumers: types.Consumer[] = [];
   #window: { cpu: number; at: number; packets: number } | undefined;
 
-  private constructor(router: types.Router, workerPid: number, generator: Child, sink: Child, sinkPort: number, consumersPerProducer: number) {
+  private constructor(router: types.Router, workerPid: number, generator: Child, sink: Child, sinkPort: number, producer: types.Producer) {
     this.#router = router;
     this.#workerPid = workerPid;
     this.#generator = generator;
     this.#sink = sink;
     this.#sinkPort = sinkPort;
-    this.#consumersPerProducer = consumersPerProducer;
+    this.#producer = producer;
   }
 
-  /**
-   * A load on a new router of `pool` (its only worker when the pool has one). Consumers are spread
-   * over producers `consumersPerProducer` at a time (default: one producer fanned out to all);
-   * each producer is one more simulcast camera from the generator.
-   */
-  static async start(pool: WorkerPool, opts: { maxSeconds: number; consumersPerProducer?: number }): Promise<MediaLoad> {
+  /** Creates the producer on a new router of `pool` (its only worker when the pool has one). */
+  static async start(pool: WorkerPool, opts: { maxSeconds: number }): Promise<MediaLoad> {
     const { router, workerPid } = await pool.createRouter();
     pin(workerPid, 0);
     pin(process.pid, 1);
@@ -81,9 +75,16 @@ export class MediaLoad {
     const sink = startChild('sink', opts.maxSeconds);
     try {
       const [, { sinkPort }] = await Promise.all([firstLine(generator), firstLine<{ sinkPort: number }>(sink)]);
-      const load = new MediaLoad(router, workerPid, generator, sink, sinkPort, opts.consumersPerProducer ?? Number.POSITIVE_INFINITY);
-      await load.#addProducer();
-      return load;
+      const inbound = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: true });
+      const producer = await inbound.produce({
+        kind: 'video',
+        rtpParameters: {
+          codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, rtcpFeedback: [{ type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }] }],
+          encodings: SSRCS.map((ssrc) => ({ ssrc })),
+        },
+      });
+      generator.proc.stdin.write(`${JSON.stringify({ cmd: 'start', port: inbound.tuple.localPort })}\n`);
+      return new MediaLoad(router, workerPid, generator, sink, sinkPort, producer);
     } catch (err) {
       generator.proc.kill('SIGKILL');
       sink.proc.kill('SIGKILL');
@@ -92,32 +93,15 @@ export class MediaLoad {
     }
   }
 
-  async #addProducer(): Promise<types.Producer> {
-    const inbound = await this.#router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: true });
-    const producer = await inbound.produce({
-      kind: 'video',
-      rtpParameters: {
-        codecs: [{ mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, rtcpFeedback: [{ type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }] }],
-        encodings: SSRCS.map((ssrc) => ({ ssrc })),
-      },
-    });
-    this.#generator.proc.stdin.write(`${JSON.stringify({ cmd: 'start', port: inbound.tuple.localPort })}\n`);
-    this.#producers.push(producer);
-    return producer;
-  }
-
   get workerPid(): number { return this.#workerPid; }
   get consumers(): number { return this.#consumers.length; }
-  get producers(): number { return this.#producers.length; }
 
   /** Adds `n` SRTP consumers of the top layer, each on its own PlainTransport to the sink. */
   async addConsumers(n: number, deadline = Number.POSITIVE_INFINITY): Promise<void> {
     for (let i = 0; i < n && performance.now() < deadline; i++) {
       const t = await this.#router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: false, enableSrtp: true });
       await t.connect({ ip: '127.0.0.1', port: this.#sinkPort, srtpParameters: t.srtpParameters! });
-      const full = this.#consumers.length >= this.#producers.length * this.#consumersPerProducer;
-      const producer = full ? await this.#addProducer() : this.#producers.at(-1)!;
-      const c = await t.consume({ producerId: producer.id, rtpCapabilities: CAPS });
+      const c = await t.consume({ producerId: this.#producer.id, rtpCapabilities: CAPS });
       await c.setPreferredLayers({ spatialLayer: 2, temporalLayer: 0 });
       this.#consumers.push(c);
     }
@@ -138,7 +122,7 @@ export class MediaLoad {
       await this.beginWindow();
       await sleep(opts.stepMs);
       cpu = (await this.endWindow()).workerCpuPercent;
-      opts.log?.(`media load: ${this.consumers} consumers of ${this.producers} producer(s), worker ${cpu}% CPU`);
+      opts.log?.(`media load: ${this.consumers} consumers, worker ${cpu}% CPU`);
       if (cpu >= opts.targetPercent || this.consumers >= opts.maxConsumers || step === opts.maxSteps - 1 || performance.now() > deadline) break;
       // Aim 4% above the target: CPU per consumer is about linear in this range (a little more
       // than linear near saturation, so no more margin).
@@ -172,7 +156,6 @@ export class MediaLoad {
     return {
       workerCpuPercent: round1((((cpu ?? 0) - w.cpu) / elapsed) * 100),
       consumers: this.consumers,
-      producers: this.producers,
       forwardedPps: Math.round(((packets - w.packets) * this.consumers) / elapsed),
       seconds: round1(elapsed),
     };

@@ -16,10 +16,9 @@ const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
  * Chromium pages (the real client, fake camera and microphone) in one room as clinician and
  * student exchange audio and video for `seconds`. Their inbound stats over that window are the
  * result (frames decoded and per second, jitter, packets lost, frame size), next to the same
- * pages' stats over `baselineSeconds` before the load started, and under a load of the same CPU
- * spread over producers of `consumersPerProducer` consumers each.
+ * pages' stats over `baselineSeconds` before the load started.
  */
-export async function realismBench(opts: { seconds: number; baselineSeconds: number; consumersPerProducer: number; targetPercent: number; initialConsumers: number; maxConsumers: number; log?: (line: string) => void }) {
+export async function realismBench(opts: { seconds: number; baselineSeconds: number; targetPercent: number; initialConsumers: number; maxConsumers: number; log?: (line: string) => void }) {
   if (!chromiumAvailable()) return { bench: 'realism', skipped: 'Chromium is not installed (SFU_CHROMIUM_BIN or /usr/bin/chromium)' };
   const loadAtStart = loadavg()[0]!;
   // The client bundle (as test/helpers/browser.ts buildClient, but its output goes to the log:
@@ -56,26 +55,16 @@ export async function realismBench(opts: { seconds: number; baselineSeconds: num
       const after = await Promise.all(pages.map((p) => p.inboundStats()));
       return { seconds: round(elapsed, 1), ...(mediaLoad ? { mediaLoad } : {}), pages: Object.fromEntries(pages.map((p, i) => [p.name, summarize(before[i]!, after[i]!, elapsed)])) };
     };
-    // The same pages without load, then under two loads of about the same worker CPU: one
-    // producer fanned out to every consumer (as the panic bench), then producers with
-    // `consumersPerProducer` consumers each (a worker full of small sessions).
+    // The same pages without the load (a few seconds), then with it.
     const unloaded = await window(opts.baselineSeconds);
-    const loaded = async (consumersPerProducer?: number) => {
-      media = await MediaLoad.start(srv.handle.pool, { maxSeconds: 120, ...(consumersPerProducer ? { consumersPerProducer } : {}) });
-      await media.calibrate({ initial: opts.initialConsumers, targetPercent: opts.targetPercent, maxConsumers: opts.maxConsumers, stepMs: 1000, maxSteps: 3, budgetMs: 8_000, ...(opts.log ? { log: opts.log } : {}) });
-      const result = await window(opts.seconds, media);
-      await media.stop();
-      media = undefined;
-      return result;
-    };
-    const underMediaLoad = await loaded();
-    const underSpreadMediaLoad = await loaded(opts.consumersPerProducer);
+    media = await MediaLoad.start(srv.handle.pool, { maxSeconds: 120 });
+    await media.calibrate({ initial: opts.initialConsumers, targetPercent: opts.targetPercent, maxConsumers: opts.maxConsumers, stepMs: 1000, maxSteps: 3, budgetMs: 10_000, ...(opts.log ? { log: opts.log } : {}) });
+    const underMediaLoad = await window(opts.seconds, media);
     return {
       bench: 'realism',
       firstFramesMs,
       unloaded,
       underMediaLoad,
-      underSpreadMediaLoad,
       loadAverage1m: { atStart: loadAtStart, atEnd: loadavg()[0]! },
     };
   } finally {
