@@ -57,6 +57,8 @@ export interface StepResult {
   /** Sessions (b), groups (c) or participants (d). */
   readonly size: number;
   readonly dynacast: boolean;
+  /** SRTP suite of the subscribers' transports. */
+  readonly srtpCryptoSuite: types.SrtpCryptoSuite;
   readonly participants: number;
   readonly consumers: number;
   readonly probeConsumers: number;
@@ -124,7 +126,10 @@ export async function runStep(opts: {
   probes: number;
   warmupMs: number;
   windowMs: number;
+  /** Default AES_CM_128_HMAC_SHA1_80 (what fanout.ts uses and every browser offers). */
+  srtpCryptoSuite?: types.SrtpCryptoSuite;
 }): Promise<StepResult> {
+  const srtpCryptoSuite = opts.srtpCryptoSuite ?? 'AES_CM_128_HMAC_SHA1_80';
   const setupStart = performance.now();
   const basePolicy = defaultPolicy();
   const policy: ForwardingPolicy = { ...basePolicy, openRooms: opts.scenario === 'audioRoom' ? opts.rooms.map((r) => r.id) : [] };
@@ -178,7 +183,7 @@ export async function runStep(opts: {
       }
       for (const sub of placed) {
         const makeOut = async (srtp: boolean, sink: number) => {
-          const t = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: false, enableSrtp: srtp });
+          const t = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: false, enableSrtp: srtp, ...(srtp ? { srtpCryptoSuite } : {}) });
           await t.connect({ ip: '127.0.0.1', port: ports[sink]!, ...(srtp ? { srtpParameters: t.srtpParameters! } : {}) });
           return t;
         };
@@ -251,7 +256,7 @@ export async function runStep(opts: {
     ];
     const loadCpuPercent = (r.loadCpuS / r.windowS) * 100;
     return {
-      scenario: opts.scenario, size: opts.size, dynacast: opts.dynacast, participants, consumers: realConsumers, probeConsumers,
+      scenario: opts.scenario, size: opts.size, dynacast: opts.dynacast, srtpCryptoSuite, participants, consumers: realConsumers, probeConsumers,
       seconds: round2(r.windowS),
       forwardedPps: Math.round(received / r.windowS),
       receivedPps: Math.round(r.sentMedia / r.windowS),
@@ -343,7 +348,7 @@ export async function stepUp(opts: {
 }
 
 export function describe(s: StepResult): string {
-  return `${s.scenario} ${s.size}${s.dynacast ? '' : ' (no dynacast)'}: ${s.consumers} consumers, ${s.forwardedPps} fwd pkt/s (${s.receivedPps} in), ${s.usPerPacket} us/pkt, worker ${s.workerCpuPercent}%, loss ${s.loss}, p50/p99 ${s.latencyP50Ms}/${s.latencyP99Ms} ms, load core ${s.loadCore.core1BusyPercent}% busy${s.loadCore.keptUp ? '' : ' (DID NOT KEEP UP)'}, ev-loop p99 ${s.eventLoopP99Ms} ms, setup ${s.setupSeconds} s, load ${s.loadAvg1}${s.retried ? ', retry' : ''}${s.broke.length ? `, broke: ${s.broke.join('+')}` : ''}`;
+  return `${s.scenario} ${s.size}${s.dynacast ? '' : ' (no dynacast)'}${s.srtpCryptoSuite === 'AES_CM_128_HMAC_SHA1_80' ? '' : ` (${s.srtpCryptoSuite})`}: ${s.consumers} consumers, ${s.forwardedPps} fwd pkt/s (${s.receivedPps} in), ${s.usPerPacket} us/pkt, worker ${s.workerCpuPercent}%, loss ${s.loss}, p50/p99 ${s.latencyP50Ms}/${s.latencyP99Ms} ms, load core ${s.loadCore.core1BusyPercent}% busy${s.loadCore.keptUp ? '' : ' (DID NOT KEEP UP)'}, ev-loop p99 ${s.eventLoopP99Ms} ms, setup ${s.setupSeconds} s, load ${s.loadAvg1}${s.retried ? ', retry' : ''}${s.broke.length ? `, broke: ${s.broke.join('+')}` : ''}`;
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
@@ -351,7 +356,7 @@ const round4 = (n: number) => Math.round(n * 10000) / 10000;
 
 /** Step sizes and time budgets of the scenarios (full run: at most ~3.5 minutes together). */
 const PLAN = {
-  full: { sessions: [10, 25, 50, 70, 80, 90, 100, 110, 125, 150, 175, 200], groups: [10, 20, 30, 35, 40, 50, 60], audio: [10, 20, 30, 40, 45, 50, 60], warmupMs: 6000, windowMs: 4000, budgetS: { sessions: 95, noDynacast: 15, groups: 40, audio: 35 } },
+  full: { sessions: [10, 25, 50, 70, 80, 90, 100, 110, 125, 150, 175, 200], groups: [10, 20, 30, 35, 40, 50, 60], audio: [10, 20, 30, 40, 45, 50, 60], warmupMs: 6000, windowMs: 4000, budgetS: { sessions: 90, noDynacast: 15, groups: 40, audio: 30 } },
   quick: { sessions: [2, 5], groups: [2], audio: [6], warmupMs: 3000, windowMs: 1000, budgetS: { sessions: 8, noDynacast: 0, groups: 4, audio: 3 } },
 } as const;
 
