@@ -82,6 +82,8 @@ export interface StepResult {
   readonly broke: string[];
   readonly eventLoopP99Ms: number;
   readonly loadCore: { tool: 'c' | 'node'; cpuPercent: number; core1BusyPercent: number; maxLateMs: number; sinkDrops: number; udpRcvbufErrors: number; keptUp: boolean; fallbackReason?: string };
+  /** Core 0's busy time not spent by the worker (other processes: a noisy step when above ~10). */
+  readonly core0OtherPercent: number;
   readonly setupSeconds: number;
   /** 1-minute load average when the step ended (above ~1 the shared machine was noisy). */
   readonly loadAvg1: number;
@@ -277,6 +279,7 @@ export async function runStep(opts: {
         ...(gen.fallbackReason ? { fallbackReason: gen.fallbackReason } : {}),
       },
       setupSeconds: round2(setupSeconds),
+      core0OtherPercent: round2(Math.max(0, r.core0BusyPercent - workerCpuPercent)),
       loadAvg1: round2(loadavg()[0]!),
     };
   } finally {
@@ -348,7 +351,7 @@ export async function stepUp(opts: {
 }
 
 export function describe(s: StepResult): string {
-  return `${s.scenario} ${s.size}${s.dynacast ? '' : ' (no dynacast)'}${s.srtpCryptoSuite === 'AES_CM_128_HMAC_SHA1_80' ? '' : ` (${s.srtpCryptoSuite})`}: ${s.consumers} consumers, ${s.forwardedPps} fwd pkt/s (${s.receivedPps} in), ${s.usPerPacket} us/pkt, worker ${s.workerCpuPercent}%, loss ${s.loss}, p50/p99 ${s.latencyP50Ms}/${s.latencyP99Ms} ms, load core ${s.loadCore.core1BusyPercent}% busy${s.loadCore.keptUp ? '' : ' (DID NOT KEEP UP)'}, ev-loop p99 ${s.eventLoopP99Ms} ms, setup ${s.setupSeconds} s, load ${s.loadAvg1}${s.retried ? ', retry' : ''}${s.broke.length ? `, broke: ${s.broke.join('+')}` : ''}`;
+  return `${s.scenario} ${s.size}${s.dynacast ? '' : ' (no dynacast)'}${s.srtpCryptoSuite === 'AES_CM_128_HMAC_SHA1_80' ? '' : ` (${s.srtpCryptoSuite})`}: ${s.consumers} consumers, ${s.forwardedPps} fwd pkt/s (${s.receivedPps} in), ${s.usPerPacket} us/pkt, worker ${s.workerCpuPercent}%, loss ${s.loss}, p50/p99 ${s.latencyP50Ms}/${s.latencyP99Ms} ms, load core ${s.loadCore.core1BusyPercent}% busy${s.loadCore.keptUp ? '' : ' (DID NOT KEEP UP)'}, ev-loop p99 ${s.eventLoopP99Ms} ms, setup ${s.setupSeconds} s, load ${s.loadAvg1}, core 0 others ${s.core0OtherPercent}%${s.retried ? ', retry' : ''}${s.broke.length ? `, broke: ${s.broke.join('+')}` : ''}`;
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
