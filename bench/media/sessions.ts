@@ -258,18 +258,23 @@ export async function runStep(opts: {
     ];
     const loadCpuPercent = (r.loadCpuS / r.windowS) * 100;
     return {
-      scenario: opts.scenario, size: opts.size, dynacast: opts.dynacast, srtpCryptoSuite, participants, consumers: realConsumers, probeConsumers,
-      seconds: round2(r.windowS),
+      // Headline fields first: the summary table (bench/report.ts) shows the first 16 columns.
+      scenario: opts.scenario, size: opts.size, consumers: realConsumers,
       forwardedPps: Math.round(received / r.windowS),
       receivedPps: Math.round(r.sentMedia / r.windowS),
       usPerPacket: round2((r.workerCpuS * 1e6) / Math.max(1, received)),
       workerCpuPercent: round2(workerCpuPercent),
       loss: round4(loss),
+      latencyP50Ms: cdf[10]!, latencyP99Ms,
+      withinServiceLevel: broke.length === 0, broke,
+      core0OtherPercent: round2(Math.max(0, r.core0BusyPercent - workerCpuPercent)),
+      loadAvg1: round2(loadavg()[0]!),
+      dynacast: opts.dynacast, srtpCryptoSuite, participants, probeConsumers,
+      seconds: round2(r.windowS),
       lossVideo: round4(Math.max(0, 1 - r.receivedVideo / Math.max(1, r.expectedVideo))),
       lossAudio: round4(Math.max(0, 1 - r.receivedAudio / Math.max(1, r.expectedAudio))),
       stalledConsumers: r.stalledConsumers,
-      latencyP50Ms: cdf[10]!, latencyP99Ms, latencyCdfMs: cdf,
-      withinServiceLevel: broke.length === 0, broke,
+      latencyCdfMs: cdf,
       eventLoopP99Ms: round2(eld.percentile(99) / 1e6),
       loadCore: {
         tool: r.tool, cpuPercent: round2(loadCpuPercent), core1BusyPercent: round2(r.core1BusyPercent), maxLateMs: round2(r.maxLateMs),
@@ -279,8 +284,6 @@ export async function runStep(opts: {
         ...(gen.fallbackReason ? { fallbackReason: gen.fallbackReason } : {}),
       },
       setupSeconds: round2(setupSeconds),
-      core0OtherPercent: round2(Math.max(0, r.core0BusyPercent - workerCpuPercent)),
-      loadAvg1: round2(loadavg()[0]!),
     };
   } finally {
     gen?.close();
