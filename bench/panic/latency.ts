@@ -13,11 +13,12 @@ export interface RaiseFigures { readonly p50Ms: number; readonly p99Ms: number; 
 
 /**
  * Raise-to-responder latency on the panic channel, over WebSocket and over HTTP long-polling:
- * students (each joined in its own room beforehand) raise alarms one after another, a desk client covering every room
- * receives them; an alarm counts as lost when the desk never sees it. Measured twice on the same
- * server: unloaded, then while a media load (bench/lib/media-load.ts) keeps the server's own
- * mediasoup worker at `load.targetPercent`+ of its core (the worker pinned to core 0; the server,
- * the clients and the load's generator and sink on core 1).
+ * students (each joined in its own room beforehand) raise alarms one after another, a desk
+ * client covering every room receives them; an alarm counts as lost when the desk never sees it
+ * (within 5 s). Measured twice on the same server: unloaded, then while a media load
+ * (bench/lib/media-load.ts) keeps the server's own mediasoup worker at `load.targetPercent`+ of
+ * its core (the worker pinned to core 0; the server, the clients and the load's generator and
+ * sink on core 1).
  */
 export async function panicBench(opts: {
   raises: number;
