@@ -11,13 +11,15 @@ import { ensureNode24 } from './setup/node.mjs';
 import { ensureDeps } from './setup/deps.mjs';
 import { ensureWorker } from './setup/worker.mjs';
 import { ensureChromium } from './setup/chromium.mjs';
+import { ensureJanus } from './setup/janus.mjs';
 import { run, say } from './setup/common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [task = 'setup', ...args] = process.argv.slice(2);
 const TSC = ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'];
 
-// worker: mediasoup worker binary; client: bundle src/client; chromium: for the e2e tests.
+// worker: mediasoup worker binary; client: bundle src/client; chromium: for the e2e tests and the
+// realism bench; janus: the peer SFU of the full media bench (optional).
 const TASKS = {
   setup: { worker: true },
   start: { worker: true, client: true, command: ['src/main.ts', ...args] },
@@ -26,7 +28,7 @@ const TASKS = {
   token: { command: ['scripts/token.ts', ...args] },
   'audit:verify': { command: ['scripts/audit-verify.ts', ...args] },
   'build-client': { client: true },
-  bench: { worker: true, command: ['bench/run.ts', ...args] },
+  bench: { worker: true, chromium: true, janus: true, command: ['bench/run.ts', ...args] },
   'bench:quick': { worker: true, command: ['bench/run.ts', '--quick', ...args] },
 };
 
@@ -75,6 +77,7 @@ async function main() {
   const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH ?? ''}` };
   if (spec.worker) env.MEDIASOUP_WORKER_BIN = await ensureWorker(root, node);
   if (spec.chromium) env.SFU_CHROMIUM_BIN = ensureChromium();
+  if (spec.janus) ensureJanus();
   // The client bundler is someone else's script; the Docker dependency layer has it without src/client.
   if (spec.client && existsSync(join(root, 'scripts', 'build-client.mjs')) && existsSync(join(root, 'src', 'client'))) {
     run(node, [join(root, 'scripts', 'build-client.mjs')], { cwd: root, env });

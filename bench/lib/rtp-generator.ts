@@ -54,9 +54,10 @@ export class Vp8SimulcastGenerator {
 
   /**
    * Sends `fps` frames a second on every layer to the producer transport, until stop().
-   * `packetsPerFrame[layer]` packets of `payloadBytes[layer]` bytes make one frame (marker on the last).
+   * `packetsPerFrame[layer]` packets of `payloadBytes[layer]` bytes make one frame (marker on the last);
+   * a keyframe is `keyframeFactor` times as many packets, sent back to back (the burst of a real encoder).
    */
-  start(target: { port: number; address: string }, fps = 30, keyframeMs = 1000, packetsPerFrame: readonly number[] = [1, 1, 1], payloadBytes: readonly number[] = [100, 200, 300]): void {
+  start(target: { port: number; address: string }, fps = 30, keyframeMs = 1000, packetsPerFrame: readonly number[] = [1, 1, 1], payloadBytes: readonly number[] = [100, 200, 300], keyframeFactor = 1): void {
     this.#packetsPerFrame = packetsPerFrame;
     this.#payloadBytes = payloadBytes;
     this.#target = target;
@@ -70,7 +71,7 @@ export class Vp8SimulcastGenerator {
       ts = (ts + timestampStep) >>> 0;
       this.ssrcs.forEach((ssrc, layer) => {
         const key = periodicKey || this.#forceKey.delete(ssrc);
-        const n = this.#packetsPerFrame[layer] ?? 1;
+        const n = (this.#packetsPerFrame[layer] ?? 1) * (key ? keyframeFactor : 1);
         for (let i = 0; i < n; i++) this.#send(layer, ssrc, ts, key && i === 0, i === n - 1);
       });
       if (now - this.#lastSr >= 500) {

@@ -8,8 +8,13 @@ import { Vp8SimulcastGenerator } from '../lib/rtp-generator.ts';
 import { pin } from '../lib/machine.ts';
 import { CountingSink, percentile } from './sink.ts';
 
-/** A 720p simulcast camera: ~150 / 500 / 1500 kbit/s in 1200-byte packets at 30 fps. */
-export const CAMERA = { fps: 30, packetsPerFrame: [2, 5, 16], payloadBytes: [1150, 1150, 1150] };
+/**
+ * A 720p simulcast camera at 30 fps: 1 / 2 / 5 packets per frame of 600 / 1,000 / 1,150-byte payloads
+ * (630 / 1,030 / 1,180 bytes of RTP), about 150 / 500 / 1,420 kbit/s between keyframes; a keyframe
+ * (every 2 s, and on PLI/FIR) is a burst of 4 times as many packets, so the top layer averages about
+ * 1.5 Mbit/s and 158 packets/s. bench/media/loadgen.c and loadgen.ts send the same.
+ */
+export const CAMERA = { fps: 30, packetsPerFrame: [1, 2, 5], payloadBytes: [600, 1000, 1150], keyframeFactor: 4 };
 const SSRCS = [1001, 1002, 1003];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -64,7 +69,7 @@ export async function fanout(opts: {
       await c.setPreferredLayers({ spatialLayer: 2, temporalLayer: 0 });
     }
     await gen.bind();
-    gen.start({ address: '127.0.0.1', port: inbound.tuple.localPort }, CAMERA.fps, 2000, CAMERA.packetsPerFrame, CAMERA.payloadBytes);
+    gen.start({ address: '127.0.0.1', port: inbound.tuple.localPort }, CAMERA.fps, 2000, CAMERA.packetsPerFrame, CAMERA.payloadBytes, CAMERA.keyframeFactor);
     await sleep(2500); // warm-up: keyframes, layer switch, sender reports
 
     const cpu0 = (await processCpuSeconds(workerPid!)) ?? 0;
@@ -108,7 +113,7 @@ export async function relay(opts: { consumers: number; seconds: number }): Promi
     pin(child.pid!, 0);
     pin(process.pid, 1);
     await gen.bind();
-    gen.start({ address: '127.0.0.1', port }, CAMERA.fps, 2000, [CAMERA.packetsPerFrame[2]!], [CAMERA.payloadBytes[2]!]);
+    gen.start({ address: '127.0.0.1', port }, CAMERA.fps, 2000, [CAMERA.packetsPerFrame[2]!], [CAMERA.payloadBytes[2]!], CAMERA.keyframeFactor);
     await sleep(1000);
     const cpu0 = (await processCpuSeconds(child.pid!)) ?? 0;
     const sent0 = gen.sent[0]!;

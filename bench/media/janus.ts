@@ -184,7 +184,7 @@ export async function janusFanout(opts: { consumers: number; seconds: number; sr
       await api.videoroom({ request: 'rtp_forward', room: ROOM, publisher_id: PUBLISHER, host: '127.0.0.1', ...srtp, streams: [{ mid: '0', port: sinkPort }] });
     }
     await gen.bind();
-    gen.start({ address: '127.0.0.1', port: pub.port as number }, CAMERA.fps, 2000, [CAMERA.packetsPerFrame[2]!], [CAMERA.payloadBytes[2]!]);
+    gen.start({ address: '127.0.0.1', port: pub.port as number }, CAMERA.fps, 2000, [CAMERA.packetsPerFrame[2]!], [CAMERA.payloadBytes[2]!], CAMERA.keyframeFactor);
     await sleep(1000);
 
     const cpu0 = (await processCpuSeconds(child.pid!)) ?? 0;
@@ -292,7 +292,7 @@ async function measure(version: string, quick: boolean, log: (line: string) => v
     log(`janus 1->4 (smoke): ${r.forwardedPps} pkt/s, ${r.usPerPacket} us/pkt, loss ${r.loss}`);
     return { janusVersion: version, path, consumers: 4, results: [{ mode: 'plain', janus: r }] };
   }
-  const consumers = 128; // the media bench's top fan-out step
+  const consumers = 384; // the media bench's top fan-out step
   const seconds = 6;
   const opensslDir = opensslSrtpDir(log);
   const results = [];

@@ -43,8 +43,10 @@
 #define BATCH 64
 #define MAX_LAT 4000000
 
-static const int VIDEO_PPF[3] = {2, 5, 16}; /* CAMERA in fanout.ts: ~150 / 500 / 1500 kbit/s */
-static const int VIDEO_PAYLOAD = 1150;
+/* CAMERA in fanout.ts: ~150 / 500 / 1,420 kbit/s between keyframes; a keyframe is KEY_FACTOR times the packets */
+static const int VIDEO_PPF[3] = {1, 2, 5};
+static const int VIDEO_PAYLOAD[3] = {600, 1000, 1150};
+static const int KEY_FACTOR = 4;
 static const int AUDIO_PAYLOAD = 100;
 
 typedef struct { int fd; int port; } Sender;
@@ -145,18 +147,19 @@ static void emit(Stream *s, int64_t now) {
       if (!t->active) continue;
       int key = periodicKey || t->forceKey;
       t->forceKey = 0;
-      for (int i = 0; i < VIDEO_PPF[l]; i++) {
+      int ppf = VIDEO_PPF[l] * (key ? KEY_FACTOR : 1);
+      for (int i = 0; i < ppf; i++) {
         uint8_t *p = out[n];
-        int off = rtp_header(p, t, s->ts, i == VIDEO_PPF[l] - 1);
+        int off = rtp_header(p, t, s->ts, i == ppf - 1);
         p[off] = 0x90; p[off + 1] = 0x80; put16(p + off + 2, 0x8000 | s->pictureId);
         p[off + 4] = (key && i == 0) ? 0x00 : 0x01;
         p[off + 5] = (uint8_t)l;
         p[off + 6] = 0xa7; p[off + 7] = 't'; p[off + 8] = 's'; p[off + 9] = 0xa7;
         putDouble(p + off + 10, sendTime);
-        int len = off + 4 + 1 + 1 + 12 + VIDEO_PAYLOAD;
+        int len = off + 4 + 1 + 1 + 12 + VIDEO_PAYLOAD[l];
         memset(p + off + 18, 0, len - off - 18);
         outIov[n].iov_base = p; outIov[n].iov_len = len; n++;
-        t->sent++; t->octets += VIDEO_PAYLOAD;
+        t->sent++; t->octets += VIDEO_PAYLOAD[l];
       }
     }
   }

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { processCpuSeconds } from '../../src/media/worker-cpu.ts';
 import { SEND_TIME_MARK, sendTimeOf } from '../lib/rtp-generator.ts';
+import { CAMERA } from './fanout.ts';
 
 export interface LoadSender {
   /** The producer transport's port (comedia: it learns this socket's address from the first packet). */
@@ -141,8 +142,7 @@ class CLoadGen implements LoadGen {
   }
 }
 
-const VIDEO_PPF = [2, 5, 16];
-const VIDEO_PAYLOAD = 1150;
+const { packetsPerFrame: VIDEO_PPF, payloadBytes: VIDEO_PAYLOAD, keyframeFactor: KEY_FACTOR } = CAMERA;
 const AUDIO_PAYLOAD = 100;
 
 interface Track { ssrc: number; pt: number; layer: number; audio: boolean; active: boolean; seq: number; sent: number; forceKey: boolean }
@@ -254,9 +254,9 @@ class NodeLoadGen implements LoadGen {
             if (!t.active) continue;
             const key = periodicKey || t.forceKey;
             t.forceKey = false;
-            const n = VIDEO_PPF[t.layer]!;
+            const n = VIDEO_PPF[t.layer]! * (key ? KEY_FACTOR : 1);
             for (let i = 0; i < n; i++) {
-              const payload = Buffer.alloc(18 + VIDEO_PAYLOAD);
+              const payload = Buffer.alloc(18 + VIDEO_PAYLOAD[t.layer]!);
               payload[0] = 0x90;
               payload[1] = 0x80;
               payload.writeUInt16BE(0x8000 | st.pictureId, 2);

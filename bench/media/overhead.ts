@@ -163,7 +163,7 @@ async function runFanoutOnce(setup: 'ours' | 'raw', opts: { consumers: number; s
     const spec: FanoutSpec = { consumers: opts.consumers, srtp: opts.srtp, sinkPort, rtpCapabilities: opts.rtpCapabilities, single: opts.single === true };
     target = setup === 'ours' ? await oursTarget(spec) : await rawTarget(spec);
     await gen.bind();
-    gen.start({ address: '127.0.0.1', port: target.port }, camera.fps, 2000, camera.packetsPerFrame, camera.payloadBytes);
+    gen.start({ address: '127.0.0.1', port: target.port }, camera.fps, 2000, camera.packetsPerFrame, camera.payloadBytes, CAMERA.keyframeFactor);
     await sleep(opts.warmupMs); // keyframe on the consumers' PLI, sender reports, layer switch
 
     const cpu0 = (await threadCpuSeconds(target.workerPid)) ?? 0;

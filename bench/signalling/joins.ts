@@ -14,7 +14,7 @@ const ms = (v: number) => Math.round(v * 100) / 100;
  */
 export async function joinBench(opts: { ratePerSecond: number; seconds: number; roomSize: number }) {
   const srv = await startServer({ media: { workers: 1 }, rooms: { maxParticipants: Math.max(12, opts.roomSize) } });
-  const loop = monitorEventLoopDelay({ resolution: 10 });
+  const loop = monitorEventLoopDelay({ resolution: 1 });
   const phases = { connect: [] as number[], join: [] as number[], transports: [] as number[], total: [] as number[] };
   const clients: RtcClient[] = [];
   let failures = 0;

@@ -83,11 +83,14 @@ export async function ensureWorker(root, node) {
   }
   say("mediasoup worker: offline build against Debian's libraries");
   const built = buildOffline(root, `${dirname(cachedBin)}.build.log`);
+  // The build installs the -dev packages the key names: key the binary by what it was built against,
+  // or the next run, seeing them installed, would miss this cache and build again.
+  const builtBin = join(cacheDir(), 'mediasoup-worker', `${MEDIASOUP_VERSION}-${cacheKey()}`, 'mediasoup-worker');
   try {
-    install(node, root, built.binary, cachedBin);
+    install(node, root, built.binary, builtBin);
   } finally {
     built.cleanup();
   }
-  say(`mediasoup worker ${MEDIASOUP_VERSION}: offline build against Debian's libraries, installed into ${cachedBin}`);
-  return cachedBin;
+  say(`mediasoup worker ${MEDIASOUP_VERSION}: offline build against Debian's libraries, installed into ${builtBin}`);
+  return builtBin;
 }

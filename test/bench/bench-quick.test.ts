@@ -23,7 +23,7 @@ describe('npm run bench:quick', () => {
     // Janus is measured where it is installed, and skipped with a reason where it is not.
     expect(janus.results ?? janus.skipped).toBeTruthy();
     expect(out).toMatchObject({ bench: 'media', quick: true, machine: { mediasoup: '3.12.16' } });
-    expect(out.results.length).toBeGreaterThanOrEqual(4);
+    expect(out.results.length).toBeGreaterThanOrEqual(2); // one fan-out step, without and with SRTP
     for (const res of out.results) {
       expect(res.forwardedPps).toBeGreaterThan(0);
       expect(res.usPerPacket).toBeGreaterThan(0);
