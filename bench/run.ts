@@ -37,7 +37,7 @@ const BENCHES: Bench[] = [
         // Quick: a small load, measured once (no calibration to 80%).
         load: quick
           ? { raises: 5, initialConsumers: 24, targetPercent: 80, maxConsumers: 24, calibrationSteps: 1, stepMs: 500 }
-          : { raises: 100, initialConsumers: 400, targetPercent: 80, maxConsumers: 1000, calibrationSteps: 3, stepMs: 1000 },
+          : { raises: 100, initialConsumers: 600, targetPercent: 80, maxConsumers: 3000, calibrationSteps: 5, stepMs: 1000 },
         log,
       })),
     }),
@@ -52,7 +52,7 @@ const BENCHES: Bench[] = [
       machine: machineFacts(),
       ...(quick
         ? { skipped: 'quick run: the Chromium realism check runs in the full bench only' }
-        : await realismBench({ seconds: 10, baselineSeconds: 5, targetPercent: 80, initialConsumers: 400, maxConsumers: 1000, log })),
+        : await realismBench({ seconds: 10, baselineSeconds: 5, targetPercent: 80, initialConsumers: 600, maxConsumers: 3000, log })),
     }),
   },
 ];

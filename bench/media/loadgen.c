@@ -347,7 +347,8 @@ int main(void) {
   for (int i = 0; i < nstreams; i++) { /* random phases: participants do not send in lockstep */
     Stream *s = &streams[i];
     s->due = start + (int64_t)(rand_r(&seed) % 1000) * (s->period / 1000);
-    s->nextKey = s->due; s->nextSr = s->due;
+    /* A keyframe on the first frame, then every 2 s at a phase of its own: encoders are not in step. */
+    s->nextKey = s->due - (int64_t)(rand_r(&seed) % 2000) * 1000000LL; s->nextSr = s->due;
   }
   int64_t t0 = start + warmupMs * 1000000LL, t1 = t0 + windowMs * 1000000LL;
   int phase = 0; /* 0 warm-up, 1 window */

@@ -186,7 +186,7 @@ class NodeLoadGen implements LoadGen {
         list.forEach((t) => tracks.set(t.ssrc, t));
         const period = audio ? 20 : 1000 / 30;
         const due = start + Math.random() * period;
-        streams.push({ socket, tracks: list, audio, period, due, nextKey: due, nextSr: due, ts: 0, pictureId: 0 });
+        streams.push({ socket, tracks: list, audio, period, due, nextKey: due - Math.random() * 2000, nextSr: due, ts: 0, pictureId: 0 });
       };
       if (s.video) add(false, s.video.ssrcs.map((ssrc, layer) => ({ ssrc, pt: s.video!.pt, layer, audio: false, active: layer < s.video!.activeLayers, seq: 0, sent: 0, forceKey: false })));
       if (s.audio) add(true, [{ ssrc: s.audio.ssrc, pt: s.audio.pt, layer: 0, audio: true, active: true, seq: 0, sent: 0, forceKey: false }]);
