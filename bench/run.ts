@@ -52,7 +52,7 @@ const BENCHES: Bench[] = [
       machine: machineFacts(),
       ...(quick
         ? { skipped: 'quick run: the Chromium realism check runs in the full bench only' }
-        : await realismBench({ seconds: 10, baselineSeconds: 5, targetPercent: 80, initialConsumers: 600, maxConsumers: 3000, log })),
+        : await realismBench({ seconds: 10, baselineSeconds: 5, targetPercent: 80, initialConsumers: 900, maxConsumers: 3000, log })),
     }),
   },
 ];

@@ -362,7 +362,7 @@ const round4 = (n: number) => Math.round(n * 10000) / 10000;
 
 /** Step sizes and time budgets of the scenarios (full run: at most ~3.5 minutes together). */
 const PLAN = {
-  full: { sessions: [50, 100, 150, 200, 225, 250, 275, 300], groups: [20, 40, 60, 70, 80, 90, 100], audio: [10, 20, 30, 40, 45, 50, 60], warmupMs: 6000, windowMs: 4000, budgetS: { sessions: 110, noDynacast: 15, groups: 45, audio: 30 } },
+  full: { sessions: [50, 100, 150, 200, 225, 250, 275, 300], groups: [20, 40, 60, 70, 80, 90, 100], audio: [10, 20, 30, 40, 45, 50, 60], warmupMs: 6000, windowMs: 4000, budgetS: { sessions: 110, noDynacast: 15, groups: 45, audio: 40 } },
   quick: { sessions: [2, 5], groups: [2], audio: [6], warmupMs: 3000, windowMs: 1000, budgetS: { sessions: 8, noDynacast: 0, groups: 4, audio: 3 } },
 } as const;
 
