@@ -207,7 +207,7 @@ export async function rawMediasoupStudy(quick: boolean, consumers: number, log: 
   retriesLeft = 3;
   // Quick: one pair per mode in short windows (the scheduler clock allows them); full: ours, raw, raw, ours.
   const order: ('ours' | 'raw')[] = quick ? ['ours', 'raw'] : ['ours', 'raw', 'raw', 'ours'];
-  const timing = quick ? { warmupMs: 400, windowMs: 400 } : { warmupMs: 1200, windowMs: 3500 };
+  const timing = quick ? { warmupMs: 400, windowMs: 400 } : { warmupMs: 2500, windowMs: 3500 };
   const out: Record<'srtp' | 'noSrtp', { ours: Summary; raw: Summary }> = {} as never;
   for (const srtp of [true, false]) {
     const runs: RunResult[] = [];
@@ -231,7 +231,7 @@ export async function rawMediasoupStudy(quick: boolean, consumers: number, log: 
  * bandwidth estimator, which runs when transport-cc or abs-send-time is negotiated, stays near its
  * 600 kbit/s start and moves simulcast consumers to the lowest layer (setMinOutgoingBitrate does
  * not hold it up in 3.12), which would compare different packet rates. The header-extension study
- * therefore uses the top layer alone (one SSRC, 16 packets per frame): simple consumers forward
+ * therefore uses the top layer alone (one SSRC, the CAMERA's top layer): simple consumers forward
  * every packet whatever the estimate, while the estimator's per-packet work still runs.
  */
 /** Worker us per forwarded packet (SRTP) for each header-extension set, through our media layer. */
