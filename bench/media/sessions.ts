@@ -360,9 +360,9 @@ export function describe(s: StepResult): string {
 const round2 = (n: number) => Math.round(n * 100) / 100;
 const round4 = (n: number) => Math.round(n * 10000) / 10000;
 
-/** Step sizes and time budgets of the scenarios (full run: at most ~3.5 minutes together). */
+/** Step sizes and time budgets of the scenarios (full run: at most ~4 minutes together). */
 const PLAN = {
-  full: { sessions: [50, 100, 150, 200, 225, 250, 275, 300], groups: [20, 40, 60, 70, 80, 90, 100], audio: [10, 20, 30, 40, 45, 50, 60], warmupMs: 6000, windowMs: 4000, budgetS: { sessions: 110, noDynacast: 15, groups: 45, audio: 40 } },
+  full: { sessions: [50, 150, 200, 250, 275, 300, 325, 350, 400], groups: [20, 60, 80, 90, 100, 110, 120, 140], audio: [10, 30, 50, 60, 65, 70, 80], warmupMs: 6000, windowMs: 4000, budgetS: { sessions: 125, noDynacast: 15, groups: 60, audio: 45 } },
   quick: { sessions: [2, 5], groups: [2], audio: [6], warmupMs: 3000, windowMs: 1000, budgetS: { sessions: 8, noDynacast: 0, groups: 4, audio: 3 } },
 } as const;
 
