@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import type { types } from 'mediasoup';
 import type { WorkerPool } from '../../src/media/worker-pool.ts';
-import { processCpuSeconds } from '../../src/media/worker-cpu.ts';
+import { threadCpuSeconds } from './thread-cpu.ts';
 import { pin } from './machine.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -143,7 +143,7 @@ export class MediaLoad {
 
   /** Starts a measurement window (worker CPU from /proc, packets sent). */
   async beginWindow(): Promise<void> {
-    const [cpu, packets] = await Promise.all([processCpuSeconds(this.#workerPid), this.#packetsSent()]);
+    const [cpu, packets] = await Promise.all([threadCpuSeconds(this.#workerPid), this.#packetsSent()]);
     this.#window = { cpu: cpu ?? 0, at: performance.now(), packets };
   }
 
@@ -151,7 +151,7 @@ export class MediaLoad {
     const w = this.#window;
     if (!w) throw new Error('endWindow without beginWindow');
     this.#window = undefined;
-    const [cpu, packets] = await Promise.all([processCpuSeconds(this.#workerPid), this.#packetsSent()]);
+    const [cpu, packets] = await Promise.all([threadCpuSeconds(this.#workerPid), this.#packetsSent()]);
     const elapsed = (performance.now() - w.at) / 1000;
     return {
       workerCpuPercent: round1((((cpu ?? 0) - w.cpu) / elapsed) * 100),
