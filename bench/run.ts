@@ -37,7 +37,7 @@ const BENCHES: Bench[] = [
         // Quick: a small load, measured once (no calibration to 80%).
         load: quick
           ? { raises: 5, initialConsumers: 64, targetPercent: 80, maxConsumers: 64, calibrationSteps: 1, stepMs: 500 }
-          : { raises: 100, initialConsumers: 600, targetPercent: 80, maxConsumers: 3000, calibrationSteps: 5, stepMs: 1000 },
+          : { raises: 100, initialConsumers: 600, targetPercent: 85, maxConsumers: 3000, calibrationSteps: 5, stepMs: 1000 },
         log,
       })),
     }),
@@ -52,7 +52,7 @@ const BENCHES: Bench[] = [
       machine: machineFacts(),
       ...(quick
         ? { skipped: 'quick run: the Chromium realism check runs in the full bench only' }
-        : await realismBench({ seconds: 10, baselineSeconds: 5, targetPercent: 80, initialConsumers: 900, maxConsumers: 3000, log })),
+        : await realismBench({ seconds: 10, baselineSeconds: 5, targetPercent: 85, initialConsumers: 1200, maxConsumers: 3000, log })),
     }),
   },
 ];
