@@ -37,7 +37,7 @@ const BENCHES: Bench[] = [
         // Quick: a small load, measured once (no calibration to 80%).
         load: quick
           ? { raises: 5, initialConsumers: 64, targetPercent: 80, maxConsumers: 64, calibrationSteps: 1, stepMs: 500 }
-          : { raises: 100, initialConsumers: 600, targetPercent: 85, maxConsumers: 3000, calibrationSteps: 5, stepMs: 1000 },
+          : { raises: 100, initialConsumers: 1000, targetPercent: 90, maxConsumers: 3000, calibrationSteps: 5, stepMs: 1000 },
         log,
       })),
     }),

@@ -58,7 +58,7 @@ export async function realismBench(opts: { seconds: number; baselineSeconds: num
     // The same pages without the load (a few seconds), then with it.
     const unloaded = await window(opts.baselineSeconds);
     media = await MediaLoad.start(srv.handle.pool, { maxSeconds: 120 });
-    await media.calibrate({ initial: opts.initialConsumers, targetPercent: opts.targetPercent, maxConsumers: opts.maxConsumers, stepMs: 1000, maxSteps: 5, budgetMs: 30_000, ...(opts.log ? { log: opts.log } : {}) });
+    await media.calibrate({ initial: opts.initialConsumers, targetPercent: opts.targetPercent, maxConsumers: opts.maxConsumers, stepMs: 1000, maxSteps: 5, budgetMs: 60_000, ...(opts.log ? { log: opts.log } : {}) });
     const underMediaLoad = await window(opts.seconds, media);
     return {
       bench: 'realism',
