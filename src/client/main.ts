@@ -20,6 +20,8 @@ export interface SfuClientApi {
   panic(): PanicState;
   /** Clinicians: the alarms this page was alerted to, and the panic events it received. */
   alerts(): AlertsState;
+  /** The room's dominant speaker as the server last named it (its tile is outlined). */
+  activeSpeaker(): string | undefined;
 }
 
 declare global {
@@ -98,4 +100,5 @@ window.sfuClient = {
   leave: () => session.leave(),
   panic: () => panic.state(),
   alerts: () => panic.alerts(),
+  activeSpeaker: () => session.activeSpeaker,
 };

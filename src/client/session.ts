@@ -35,6 +35,8 @@ export type SessionEvents = {
   trackPaused: [{ participantId: string; consumerId: string; paused: boolean }];
   /** A panic alarm in the room (sent by the server to clinicians only); the same as /safety's panic:alert. */
   panicAlert: [Record<string, unknown>];
+  /** The room's dominant speaker changed (a participant id: ours or a remote one). */
+  activeSpeaker: [string];
 };
 
 export interface JoinOptions {
@@ -68,9 +70,12 @@ export class Session {
   #mediaAllowed = true;
   /** Bumped on every teardown: callbacks of an older attempt see a different number and stop. */
   #generation = 0;
+  #activeSpeaker: string | undefined;
 
   get state(): SessionState { return this.#state; }
   get participantId(): string | undefined { return this.#joined?.participantId; }
+  /** The room's dominant speaker as the server last named it (undefined until it does). */
+  get activeSpeaker(): string | undefined { return this.#activeSpeaker; }
   get role(): Role | undefined { return this.#joined?.role; }
   get identity(): string | undefined { return this.#joined?.identity; }
   get mediaAllowed(): boolean { return this.#mediaAllowed; }
@@ -227,6 +232,11 @@ export class Session {
     sig.onNotification('serverDraining', (d) => live() && this.events.emit('notice',
       `The server is restarting for maintenance within ${d.deadlineSeconds} s; you may need to join again.`));
     sig.onNotification('panicAlert', (d) => live() && this.events.emit('panicAlert', d));
+    sig.onNotification('activeSpeaker', (d) => {
+      if (!live()) return;
+      this.#activeSpeaker = d.participantId;
+      this.events.emit('activeSpeaker', d.participantId);
+    });
     sig.onNotification('roomClosed', (d) => live() && this.#fail('ROOM_CLOSED', d.reason));
     sig.onNotification('kicked', (d) => live() && this.#fail('KICKED', d.reason));
     sig.events.on('disconnected', () => live() && this.#state === 'joined' && this.#setState('reconnecting'));
@@ -284,6 +294,7 @@ export class Session {
     this.#link = undefined;
     for (const id of [...this.#remotes.keys()]) this.#removeRemote(id);
     this.#joined = undefined;
+    this.#activeSpeaker = undefined;
     if (releaseLocal) this.#releaseLocal();
   }
 

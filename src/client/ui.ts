@@ -68,6 +68,7 @@ export class View {
       this.#refresh(tile);
     });
     ev.on('trackAdded', (t) => this.#onTrack(t));
+    ev.on('activeSpeaker', (id) => this.#markSpeaker(id));
     ev.on('trackRemoved', ({ participantId, consumerId }) => {
       const tile = this.#tiles.get(participantId);
       this.#viewports.forget(consumerId);
@@ -90,6 +91,12 @@ export class View {
       this.#soundButton.hidden = true;
     });
     this.#onState(session.state, undefined);
+  }
+
+  /** Outlines the dominant speaker's tile (ours included), and only theirs. */
+  #markSpeaker(participantId: string): void {
+    for (const [id, tile] of this.#tiles) tile.root.classList.toggle('speaking', id === participantId);
+    this.#localTile.classList.toggle('speaking', participantId === this.#session.participantId);
   }
 
   #onState(state: SessionState, detail: string | undefined): void {

@@ -68,6 +68,26 @@ describe.skipIf(!available)('browser client, two people in one room', () => {
     expect(await student.page.locator(`[data-participant-id="${clinicianId}"] .safety`).isVisible()).toBe(false);
   }, 60_000);
 
+  it('names the dominant speaker to everyone and outlines their tile, following whose microphone is open', async () => {
+    const clinicianId = (await clinician.participantId())!;
+    const studentId = (await student.participantId())!;
+    const named = async () => Promise.all([clinician.activeSpeaker(), student.activeSpeaker()]);
+    const outlined = async (c: ClientPage, selector: string) => ((await c.page.getAttribute(selector, 'class')) ?? '').split(' ').includes('speaking');
+    // Chromium's fake microphone sounds on both pages: mute the student (the server pauses that
+    // producer), and the room's ActiveSpeakerObserver can only name the clinician.
+    await student.page.click('#toggle-mic');
+    await pollUntil('both pages to name the clinician', named, (n) => n.every((id) => id === clinicianId), { timeoutMs: 20_000 });
+    expect(await outlined(student, `[data-participant-id="${clinicianId}"]`)).toBe(true);
+    expect(await outlined(clinician, '#local-tile')).toBe(true);
+    // The other way round: the student speaks, the clinician is muted.
+    await student.page.click('#toggle-mic');
+    await clinician.page.click('#toggle-mic');
+    await pollUntil('both pages to name the student', named, (n) => n.every((id) => id === studentId), { timeoutMs: 20_000 });
+    expect(await outlined(clinician, `[data-participant-id="${studentId}"]`)).toBe(true);
+    expect(await outlined(clinician, '#local-tile')).toBe(false);
+    await clinician.page.click('#toggle-mic');
+  }, 60_000);
+
   it('when the student\'s signalling drops, they resume as the same participant and media keeps flowing', async () => {
     const studentId = (await student.participantId())!;
     await markTile(clinician, studentId);

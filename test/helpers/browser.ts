@@ -100,6 +100,8 @@ export interface ClientPage {
   readonly logs: string[];
   state(): Promise<string>;
   participantId(): Promise<string | undefined>;
+  /** The room's dominant speaker as the page last heard from the server. */
+  activeSpeaker(): Promise<string | undefined>;
   remoteParticipants(): Promise<string[]>;
   inboundStats(): Promise<InboundStat[]>;
   outboundStats(): Promise<OutboundStat[]>;
@@ -178,6 +180,7 @@ export async function openClient(
     logs,
     state: () => ev<string>('window.sfuClient.state'),
     participantId: () => ev<string | undefined>('window.sfuClient.participantId'),
+    activeSpeaker: () => ev<string | undefined>('window.sfuClient.activeSpeaker()'),
     remoteParticipants: () => ev<string[]>('window.sfuClient.remoteParticipants()'),
     inboundStats: () => ev<InboundStat[]>('window.sfuClient.inboundStats()'),
     outboundStats: () => ev<OutboundStat[]>('window.sfuClient.outboundStats()'),
