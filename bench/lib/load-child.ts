@@ -35,7 +35,7 @@ if (role === 'sink') {
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
   for await (const line of createInterface({ input: process.stdin })) {
     const msg = JSON.parse(line) as { cmd: string; port?: number };
-    if (msg.cmd === 'start') gen.start({ address: '127.0.0.1', port: msg.port! }, CAMERA.fps, 2000, CAMERA.packetsPerFrame, CAMERA.payloadBytes, CAMERA.keyframeFactor);
+    if (msg.cmd === 'start') gen.start({ address: '127.0.0.1', port: msg.port! }, 2000, CAMERA);
     else if (msg.cmd === 'stop') break;
   }
   gen.stop();

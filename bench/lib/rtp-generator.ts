@@ -10,6 +10,25 @@ export function sendTimeOf(msg: Buffer): number | undefined {
 }
 
 /**
+ * What a generated camera sends per simulcast layer at `fps` frames a second: `packetsPerFrame[layer]`
+ * packets of `payloadBytes[layer]` bytes, and `keyframeFactor` times as many for a keyframe.
+ */
+export interface Camera {
+  readonly fps: number;
+  readonly packetsPerFrame: readonly number[];
+  readonly payloadBytes: readonly number[];
+  readonly keyframeFactor: number;
+}
+
+/** A small three-layer test pattern: one packet per frame and layer, no keyframe burst. */
+const TEST_PATTERN: Camera = { fps: 30, packetsPerFrame: [1, 1, 1], payloadBytes: [100, 200, 300], keyframeFactor: 1 };
+
+/** The same camera sending its top layer only (one SSRC). */
+export const topLayerOf = (camera: Camera): Camera => ({
+  ...camera, packetsPerFrame: camera.packetsPerFrame.slice(-1), payloadBytes: camera.payloadBytes.slice(-1),
+});
+
+/**
  * A VP8 simulcast RTP generator for tests and benchmarks: one SSRC per spatial layer, a VP8
  * payload descriptor mediasoup parses (X bit, 15-bit picture id), a keyframe every `keyframeMs`
  * and on every PLI/FIR, and the layer index in the first payload byte after the VP8 header so a
@@ -30,8 +49,7 @@ export class Vp8SimulcastGenerator {
   #target: { port: number; address: string } | undefined;
   #lastKey = 0;
   #lastSr = 0;
-  #packetsPerFrame: readonly number[] = [1, 1, 1];
-  #payloadBytes: readonly number[] = [100, 200, 300];
+  #camera: Camera = TEST_PATTERN;
   #sent: number[];
 
   constructor(opts: { ssrcs: readonly number[]; payloadType: number }) {
@@ -53,14 +71,14 @@ export class Vp8SimulcastGenerator {
   }
 
   /**
-   * Sends `fps` frames a second on every layer to the producer transport, until stop().
-   * `packetsPerFrame[layer]` packets of `payloadBytes[layer]` bytes make one frame (marker on the last);
-   * a keyframe is `keyframeFactor` times as many packets, sent back to back (the burst of a real encoder).
+   * Sends the camera's frames on every layer to the producer transport, until stop(), with a keyframe
+   * every `keyframeMs`. A frame's packets go back to back, marker on the last; a keyframe is
+   * `keyframeFactor` times as many packets (the burst of a real encoder).
    */
-  start(target: { port: number; address: string }, fps = 30, keyframeMs = 1000, packetsPerFrame: readonly number[] = [1, 1, 1], payloadBytes: readonly number[] = [100, 200, 300], keyframeFactor = 1): void {
-    this.#packetsPerFrame = packetsPerFrame;
-    this.#payloadBytes = payloadBytes;
+  start(target: { port: number; address: string }, keyframeMs = 1000, camera: Camera = TEST_PATTERN): void {
+    this.#camera = camera;
     this.#target = target;
+    const { fps, packetsPerFrame, keyframeFactor } = camera;
     const timestampStep = Math.round(90000 / fps);
     let ts = 0;
     this.#timer = setInterval(() => {
@@ -71,7 +89,7 @@ export class Vp8SimulcastGenerator {
       ts = (ts + timestampStep) >>> 0;
       this.ssrcs.forEach((ssrc, layer) => {
         const key = periodicKey || this.#forceKey.delete(ssrc);
-        const n = (this.#packetsPerFrame[layer] ?? 1) * (key ? keyframeFactor : 1);
+        const n = (packetsPerFrame[layer] ?? 1) * (key ? keyframeFactor : 1);
         for (let i = 0; i < n; i++) this.#send(layer, ssrc, ts, key && i === 0, i === n - 1);
       });
       if (now - this.#lastSr >= 500) {
@@ -84,7 +102,7 @@ export class Vp8SimulcastGenerator {
   #send(layer: number, ssrc: number, ts: number, key: boolean, last: boolean): void {
     const seq = this.#seq[layer]!;
     this.#seq[layer] = (seq + 1) & 0xffff;
-    const pkt = Buffer.alloc(12 + 4 + 1 + 1 + 12 + (this.#payloadBytes[layer] ?? 100));
+    const pkt = Buffer.alloc(12 + 4 + 1 + 1 + 12 + (this.#camera.payloadBytes[layer] ?? 100));
     pkt[0] = 0x80;
     pkt[1] = (last ? 0x80 : 0) | this.#pt; // marker on the frame's last packet
     pkt.writeUInt16BE(seq, 2);

@@ -4,7 +4,7 @@ import { WorkerPool } from '../../src/media/worker-pool.ts';
 import { processCpuSeconds } from '../../src/media/worker-cpu.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
-import { Vp8SimulcastGenerator } from '../lib/rtp-generator.ts';
+import { topLayerOf, Vp8SimulcastGenerator, type Camera } from '../lib/rtp-generator.ts';
 import { pin } from '../lib/machine.ts';
 import { CountingSink, percentile } from './sink.ts';
 
@@ -14,7 +14,9 @@ import { CountingSink, percentile } from './sink.ts';
  * (every 2 s, and on PLI/FIR) is a burst of 4 times as many packets, so the top layer averages about
  * 1.5 Mbit/s and 158 packets/s. bench/media/loadgen.c and loadgen.ts send the same.
  */
-export const CAMERA = { fps: 30, packetsPerFrame: [1, 2, 5], payloadBytes: [600, 1000, 1150], keyframeFactor: 4 };
+export const CAMERA: Camera = { fps: 30, packetsPerFrame: [1, 2, 5], payloadBytes: [600, 1000, 1150], keyframeFactor: 4 };
+/** Fan-out steps of the full run; the last is where the relay, raw mediasoup and Janus are compared. */
+export const FANOUT_STEPS = [16, 64, 128, 256, 384];
 const SSRCS = [1001, 1002, 1003];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -69,7 +71,7 @@ export async function fanout(opts: {
       await c.setPreferredLayers({ spatialLayer: 2, temporalLayer: 0 });
     }
     await gen.bind();
-    gen.start({ address: '127.0.0.1', port: inbound.tuple.localPort }, CAMERA.fps, 2000, CAMERA.packetsPerFrame, CAMERA.payloadBytes, CAMERA.keyframeFactor);
+    gen.start({ address: '127.0.0.1', port: inbound.tuple.localPort }, 2000, CAMERA);
     await sleep(2500); // warm-up: keyframes, layer switch, sender reports
 
     const cpu0 = (await processCpuSeconds(workerPid!)) ?? 0;
@@ -113,7 +115,7 @@ export async function relay(opts: { consumers: number; seconds: number }): Promi
     pin(child.pid!, 0);
     pin(process.pid, 1);
     await gen.bind();
-    gen.start({ address: '127.0.0.1', port }, CAMERA.fps, 2000, [CAMERA.packetsPerFrame[2]!], [CAMERA.payloadBytes[2]!], CAMERA.keyframeFactor);
+    gen.start({ address: '127.0.0.1', port }, 2000, topLayerOf(CAMERA));
     await sleep(1000);
     const cpu0 = (await processCpuSeconds(child.pid!)) ?? 0;
     const sent0 = gen.sent[0]!;

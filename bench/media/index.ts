@@ -1,5 +1,5 @@
 import { machineFacts } from '../lib/machine.ts';
-import { fanout, relay, type FanoutResult } from './fanout.ts';
+import { FANOUT_STEPS, fanout, relay, type FanoutResult } from './fanout.ts';
 import { headerExtensionStudy, rawMediasoupStudy } from './overhead.ts';
 import { sessionScenarios } from './sessions.ts';
 
@@ -11,8 +11,8 @@ const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
  */
 export async function mediaBench(quick: boolean, log: (line: string) => void) {
   const seconds = quick ? 2 : 6;
-  // Top step: 384 x ~158 packets/s, about 60k forwarded packets/s (the worker near 70% of its core with SRTP).
-  const steps = quick ? [16] : [16, 64, 128, 256, 384];
+  // Top step: 384 x ~158 packets/s, about 60k forwarded packets/s (the worker near 30% of its core with SRTP here).
+  const steps = quick ? [16] : FANOUT_STEPS;
   const top = steps.at(-1)!;
   const results: FanoutResult[] = [];
   for (const consumers of steps) {

@@ -19,9 +19,9 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processCpuSeconds } from '../../src/media/worker-cpu.ts';
-import { Vp8SimulcastGenerator } from '../lib/rtp-generator.ts';
+import { topLayerOf, Vp8SimulcastGenerator } from '../lib/rtp-generator.ts';
 import { pin } from '../lib/machine.ts';
-import { CAMERA, fanout } from './fanout.ts';
+import { CAMERA, FANOUT_STEPS, fanout } from './fanout.ts';
 import { CountingSink, percentile } from './sink.ts';
 
 /** Debian's plugin directory, /usr/lib/<multiarch>/janus (x86_64-linux-gnu here). */
@@ -184,7 +184,7 @@ export async function janusFanout(opts: { consumers: number; seconds: number; sr
       await api.videoroom({ request: 'rtp_forward', room: ROOM, publisher_id: PUBLISHER, host: '127.0.0.1', ...srtp, streams: [{ mid: '0', port: sinkPort }] });
     }
     await gen.bind();
-    gen.start({ address: '127.0.0.1', port: pub.port as number }, CAMERA.fps, 2000, [CAMERA.packetsPerFrame[2]!], [CAMERA.payloadBytes[2]!], CAMERA.keyframeFactor);
+    gen.start({ address: '127.0.0.1', port: pub.port as number }, 2000, topLayerOf(CAMERA));
     await sleep(1000);
 
     const cpu0 = (await processCpuSeconds(child.pid!)) ?? 0;
@@ -292,7 +292,7 @@ async function measure(version: string, quick: boolean, log: (line: string) => v
     log(`janus 1->4 (smoke): ${r.forwardedPps} pkt/s, ${r.usPerPacket} us/pkt, loss ${r.loss}`);
     return { janusVersion: version, path, consumers: 4, results: [{ mode: 'plain', janus: r }] };
   }
-  const consumers = 384; // the media bench's top fan-out step
+  const consumers = FANOUT_STEPS.at(-1)!; // the media bench's top fan-out step
   const seconds = 6;
   const opensslDir = opensslSrtpDir(log);
   const results = [];

@@ -21,7 +21,7 @@ import { WorkerPool } from '../../src/media/worker-pool.ts';
 import { MEDIA_CODECS } from '../../src/media/codecs.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
-import { Vp8SimulcastGenerator } from '../lib/rtp-generator.ts';
+import { topLayerOf, Vp8SimulcastGenerator } from '../lib/rtp-generator.ts';
 import { threadCpuSeconds } from '../lib/thread-cpu.ts';
 import { pin } from '../lib/machine.ts';
 import { CAMERA } from './fanout.ts';
@@ -149,7 +149,7 @@ export async function runFanout(setup: 'ours' | 'raw', opts: Parameters<typeof r
 
 /** One fan-out run: build the target, feed the camera, measure one window. */
 async function runFanoutOnce(setup: 'ours' | 'raw', opts: { consumers: number; srtp: boolean; rtpCapabilities: types.RtpCapabilities; warmupMs: number; windowMs: number; single?: boolean }): Promise<RunResult> {
-  const camera = opts.single ? { fps: CAMERA.fps, packetsPerFrame: CAMERA.packetsPerFrame.slice(-1), payloadBytes: CAMERA.payloadBytes.slice(-1) } : CAMERA;
+  const camera = opts.single ? topLayerOf(CAMERA) : CAMERA;
   const ssrcs = opts.single ? SIMULCAST_SSRCS.slice(-1) : SIMULCAST_SSRCS;
   const top = ssrcs.length - 1;
   pin(process.pid, 1);
@@ -163,7 +163,7 @@ async function runFanoutOnce(setup: 'ours' | 'raw', opts: { consumers: number; s
     const spec: FanoutSpec = { consumers: opts.consumers, srtp: opts.srtp, sinkPort, rtpCapabilities: opts.rtpCapabilities, single: opts.single === true };
     target = setup === 'ours' ? await oursTarget(spec) : await rawTarget(spec);
     await gen.bind();
-    gen.start({ address: '127.0.0.1', port: target.port }, camera.fps, 2000, camera.packetsPerFrame, camera.payloadBytes, CAMERA.keyframeFactor);
+    gen.start({ address: '127.0.0.1', port: target.port }, 2000, camera);
     await sleep(opts.warmupMs); // keyframe on the consumers' PLI, sender reports, layer switch
 
     const cpu0 = (await threadCpuSeconds(target.workerPid)) ?? 0;

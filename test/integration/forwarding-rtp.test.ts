@@ -37,7 +37,7 @@ beforeAll(async () => {
   });
   gen = new Vp8SimulcastGenerator({ ssrcs: SSRCS, payloadType: vp8.preferredPayloadType! });
   await gen.bind();
-  gen.start({ address: '127.0.0.1', port: inbound.tuple.localPort }, 30, 500);
+  gen.start({ address: '127.0.0.1', port: inbound.tuple.localPort }, 500);
   // Subscriber side: a PlainTransport to a UDP sink; bare VP8 capabilities (no bandwidth estimation),
   // so the forwarded layer follows the preference alone.
   sink = new LayerSink();
