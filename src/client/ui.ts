@@ -150,6 +150,7 @@ export class View {
   #addTile(p: RemoteParticipant): void {
     if (this.#tiles.has(p.participantId)) return;
     const root = el('figure', { class: 'tile', 'data-participant-id': p.participantId, 'data-role': p.role });
+    root.classList.toggle('speaking', p.participantId === this.#session.activeSpeaker);
     const video = el('video', { autoplay: '', playsinline: '' });
     video.muted = true; // sound plays through the <audio> element
     if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(() => mark('first-remote-frame'));
