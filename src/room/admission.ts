@@ -13,6 +13,8 @@ export interface AdmissionRequest {
   readonly remoteAddress: string;
   /** What the steps learned that the room needs (consent scopes, location summary). */
   readonly facts: ParticipantFacts;
+  /** Identities of the clinicians admitted to the room right now (verbal consent names one of them). */
+  readonly clinicians: () => ReadonlySet<string>;
 }
 
 /**

@@ -30,6 +30,13 @@ export interface ParticipantFacts {
 const MAX_QUEUED = 500;
 
 /**
+ * joining: created for a join, identity and seat reserved in the room, not yet visible;
+ * admitted: in the room with a connection attached (or about to be, once its join is answered);
+ * detached: in the room, its connection lost, the grace period running; closed: gone for good.
+ */
+export type ParticipantState = 'joining' | 'admitted' | 'detached' | 'closed';
+
+/**
  * One admitted person in a room: their grant, media objects and connection state.
  * The room owns the lifecycle; the participant only holds state and its own media.
  */
@@ -52,7 +59,8 @@ export class Participant {
   #release: (() => void) | undefined;
   #queue: { name: NotificationName; data: unknown }[] = [];
   #graceTimer: NodeJS.Timeout | undefined;
-  #closed = false;
+  #state: ParticipantState = 'joining';
+  #everAttached = false;
 
   constructor(opts: { id: string; grant: Grant; displayName: string | undefined; resumeToken: string; facts?: ParticipantFacts }) {
     this.id = opts.id;
@@ -64,15 +72,23 @@ export class Participant {
 
   get identity(): string { return this.grant.identity; }
   get role(): Role { return this.grant.role; }
-  get closed(): boolean { return this.#closed; }
+  get state(): ParticipantState { return this.#state; }
+  get closed(): boolean { return this.#state === 'closed'; }
   /** True while the client's socket is attached. */
   get connected(): boolean { return this.#notify !== undefined; }
+  /** Whether a connection ever took this participant (it then knows the resume token). */
+  get everAttached(): boolean { return this.#everAttached; }
+
+  /** The room made it visible (called once by Room). */
+  admitted(): void {
+    if (this.#state === 'joining') this.#state = 'admitted';
+  }
   /** Media may flow only while telehealth consent is in force. */
   get mediaAllowed(): boolean { return this.facts.consentScopes.has('telehealth'); }
   get clinical(): boolean { return CLINICAL_ROLES.has(this.role); }
 
   notify<K extends NotificationName>(name: K, data: Notifications[K]): void {
-    if (this.#closed) return;
+    if (this.#state === 'closed') return;
     if (this.#notify) {
       this.#notify(name, data);
     } else if (this.#queue.length < MAX_QUEUED) {
@@ -82,6 +98,8 @@ export class Participant {
 
   /** The socket dropped: queue notifications and call `onExpire` after the grace period. */
   detach(graceMs: number, onExpire: () => void): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'detached';
     this.#notify = undefined;
     this.#release = undefined;
     clearTimeout(this.#graceTimer);
@@ -94,6 +112,9 @@ export class Participant {
    * released first; notifications queued while detached are delivered.
    */
   attach(notify: Notify, release: () => void): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'admitted';
+    this.#everAttached = true;
     clearTimeout(this.#graceTimer);
     this.#graceTimer = undefined;
     const previous = this.#release;
@@ -150,8 +171,8 @@ export class Participant {
 
   /** Closes every transport (and with them producers and consumers). Idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
     clearTimeout(this.#graceTimer);
     this.#notify = undefined;
     this.#release = undefined;

@@ -6,6 +6,7 @@ import type { LeaveReason, RoomCloseReason } from '../signalling/protocol.ts';
 import { SOURCE_KIND, type Source } from '../auth/grant.ts';
 import { SfuError, errorMessage } from '../shared/errors.ts';
 import { TypedEmitter } from '../shared/emitter.ts';
+import { SerialQueue } from '../shared/serial.ts';
 import { Participant, type TransportDirection } from './participant.ts';
 import { mayReceive, type ForwardingPolicy } from './forwarding-policy.ts';
 import { applyViewport, type Viewport } from './viewport.ts';
@@ -29,6 +30,14 @@ export type RoomEvents = {
   empty: [];
 };
 
+export interface ProduceRequest {
+  readonly transportId: string;
+  readonly kind: types.MediaKind;
+  readonly rtpParameters: types.RtpParameters;
+  readonly source: Source;
+  readonly paused?: boolean | undefined;
+}
+
 const MAX_TRANSPORTS_PER_DIRECTION = 1;
 const MAX_PRODUCERS_PER_SOURCE = 1;
 
@@ -39,9 +48,24 @@ function mediaError(err: unknown): SfuError {
   return new SfuError('MEDIA_ERROR', errorMessage(err));
 }
 
+/** What a join hands the room: its durable records, and the conditions re-checked around them. */
+export interface AdmissionHooks {
+  /** Throws a coded error when the join must not proceed now (connection gone, identity revoked). */
+  recheck(): void;
+  /** Makes the join's records durable; runs inside the room's admission step. */
+  commit(): Promise<void>;
+}
+
 /**
  * A session's room: one mediasoup router, its admitted participants, and the rule that every
  * participant allowed to subscribe gets a consumer for every other participant's producers.
+ *
+ * Concurrency: every change that awaits the worker or the store (admit, transports, produce,
+ * consume, pause/resume, viewport) runs as one step of the room's serial queue, so steps never
+ * interleave; identity and seat are reserved synchronously before the first await. Changes that
+ * only cut (remove, withdraw, close a transport or producer, close the room) take effect at once,
+ * synchronously; every step re-checks the room and the participant after each await and closes
+ * what it created if they changed, and registers each mediasoup object as soon as it exists.
  */
 export class Room extends TypedEmitter<RoomEvents> {
   readonly id: string;
@@ -50,6 +74,9 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly #opts: RoomOptions;
   readonly #log: Logger;
   readonly #participants = new Map<string, Participant>();
+  /** Joins under way by identity: their seat and identity are taken. */
+  readonly #joining = new Map<string, Participant>();
+  readonly #steps = new SerialQueue();
   readonly #speaker: ActiveSpeaker;
   /** Joins between opening the room and admission: an empty room is not closed under them. */
   #pendingJoins = 0;
@@ -91,16 +118,43 @@ export class Room extends TypedEmitter<RoomEvents> {
     };
   }
 
-  /** Throws when the room cannot take one more participant now. */
-  assertCanAdmit(): void {
+  /** Joins under way (reserved seats). */
+  get joining(): number { return this.#joining.size; }
+
+  /**
+   * Admission of a participant created for a join (state `joining`). Its identity and seat are
+   * reserved at once, before any await (DUPLICATE_IDENTITY, ROOM_FULL); then, as one room step:
+   * recheck, commit (durable records), recheck, and the participant becomes visible to the others.
+   * All or nothing: on any failure the reservation is released and nobody is admitted.
+   */
+  async admit(p: Participant, hooks: AdmissionHooks): Promise<void> {
     if (this.#closed) throw new SfuError('ROOM_CLOSED', 'room is closed');
-    if (this.#participants.size >= this.#opts.maxParticipants) throw new SfuError('ROOM_FULL', 'room is full');
+    if (this.byIdentity(p.identity) || this.#joining.has(p.identity)) {
+      throw new SfuError('DUPLICATE_IDENTITY', 'this identity is already in the room; resume with its resume token');
+    }
+    if (this.#participants.size + this.#joining.size >= this.#opts.maxParticipants) throw new SfuError('ROOM_FULL', 'room is full');
+    this.#joining.set(p.identity, p);
+    try {
+      await this.#steps.run(async () => {
+        this.#assertAdmissible(hooks);
+        await hooks.commit();
+        this.#assertAdmissible(hooks);
+        this.#admitNow(p);
+      });
+    } finally {
+      if (this.#joining.get(p.identity) === p) this.#joining.delete(p.identity);
+    }
   }
 
-  /** Admission: the participant becomes visible to the others. Callers run the admission steps first. */
-  admit(p: Participant): void {
-    this.assertCanAdmit();
+  #assertAdmissible(hooks: AdmissionHooks): void {
+    if (this.#closed) throw new SfuError('ROOM_CLOSED', 'room is closed');
+    hooks.recheck();
+  }
+
+  #admitNow(p: Participant): void {
+    this.#joining.delete(p.identity);
     this.#participants.set(p.id, p);
+    p.admitted();
     this.#opts.metrics.participantAdmitted(p.role);
     this.#log.info({ participant: p.id, role: p.role }, 'participant admitted');
     this.#broadcast(p, (o) => o.notify('participantJoined', {
@@ -119,7 +173,11 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (this.#participants.size === 0 && this.#pendingJoins === 0) this.safeEmit('empty');
   }
 
-  async createTransport(p: Participant, direction: TransportDirection, rtpCapabilities?: types.RtpCapabilities) {
+  createTransport(p: Participant, direction: TransportDirection, rtpCapabilities?: types.RtpCapabilities) {
+    return this.#steps.run(() => this.#createTransport(p, direction, rtpCapabilities));
+  }
+
+  async #createTransport(p: Participant, direction: TransportDirection, rtpCapabilities?: types.RtpCapabilities) {
     this.#assertMedia(p);
     const existing = [...p.transports.values()].filter((t) => t.direction === direction).length;
     if (existing >= MAX_TRANSPORTS_PER_DIRECTION) throw new SfuError('TRANSPORT_LIMIT', `a ${direction} transport already exists`);
@@ -140,10 +198,8 @@ export class Room extends TypedEmitter<RoomEvents> {
     } catch (err) {
       throw mediaError(err);
     }
-    if (p.closed) {
-      transport.close();
-      throw new SfuError('NOT_JOINED', 'participant left');
-    }
+    // Re-checked after the await: a withdrawal, removal or room close meanwhile cut this participant's media.
+    this.#closeUnless(transport, () => this.#assertMedia(p));
     p.transports.set(transport.id, { transport, direction });
     transport.observer.once('close', () => p.transports.delete(transport.id));
     if (direction === 'send' && this.#opts.transport.maxIncomingBitrate > 0) {
@@ -152,10 +208,12 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (direction === 'recv' && this.#opts.transport.maxOutgoingBitrate > 0) {
       await transport.setMaxOutgoingBitrate(this.#opts.transport.maxOutgoingBitrate).catch(() => undefined);
     }
+    this.#closeUnless(transport, () => this.#assertMedia(p));
+    if (transport.closed) throw new SfuError('TRANSPORT_NOT_FOUND', `transport ${transport.id} was closed`);
     if (direction === 'recv') {
       p.rtpCapabilities = rtpCapabilities;
       // After the response: the client must know its recv transport before it hears of consumers.
-      setImmediate(() => void this.#consumeExisting(p));
+      setImmediate(() => void this.#steps.run(() => this.#consumeExisting(p)));
     }
     return {
       transportId: transport.id,
@@ -165,14 +223,16 @@ export class Room extends TypedEmitter<RoomEvents> {
     };
   }
 
-  async connectTransport(p: Participant, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
-    this.#assertMedia(p);
-    const t = p.transport(transportId);
-    try {
-      await t.connect({ dtlsParameters });
-    } catch (err) {
-      throw mediaError(err);
-    }
+  connectTransport(p: Participant, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
+    return this.#steps.run(async () => {
+      this.#assertMedia(p);
+      const t = p.transport(transportId);
+      try {
+        await t.connect({ dtlsParameters });
+      } catch (err) {
+        throw mediaError(err);
+      }
+    });
   }
 
   /** Closes one of the participant's transports (and its producers or consumers). */
@@ -181,16 +241,27 @@ export class Room extends TypedEmitter<RoomEvents> {
     p.transport(transportId).close();
   }
 
-  async restartIce(p: Participant, transportId: string): Promise<types.IceParameters> {
-    this.#assertOpen(p);
-    try {
-      return await p.transport(transportId).restartIce();
-    } catch (err) {
-      throw mediaError(err);
-    }
+  restartIce(p: Participant, transportId: string): Promise<types.IceParameters> {
+    return this.#steps.run(async () => {
+      this.#assertMedia(p);
+      const transport = p.transport(transportId);
+      let ice: types.IceParameters;
+      try {
+        ice = await transport.restartIce();
+      } catch (err) {
+        throw mediaError(err);
+      }
+      this.#assertMedia(p);
+      if (transport.closed) throw new SfuError('TRANSPORT_NOT_FOUND', `transport ${transportId} was closed`);
+      return ice;
+    });
   }
 
-  async produce(p: Participant, req: { transportId: string; kind: types.MediaKind; rtpParameters: types.RtpParameters; source: Source; paused?: boolean | undefined }): Promise<string> {
+  produce(p: Participant, req: ProduceRequest): Promise<string> {
+    return this.#steps.run(() => this.#produce(p, req));
+  }
+
+  async #produce(p: Participant, req: ProduceRequest): Promise<string> {
     this.#assertMedia(p);
     if (!p.grant.publish.has(req.source)) throw new SfuError('PERMISSION_DENIED', `this participant may not publish ${req.source}`);
     if (SOURCE_KIND[req.source] !== req.kind) throw new SfuError('INVALID_REQUEST', `source ${req.source} carries ${SOURCE_KIND[req.source]}, not ${req.kind}`);
@@ -203,6 +274,12 @@ export class Room extends TypedEmitter<RoomEvents> {
     } catch (err) {
       throw mediaError(err);
     }
+    // The transport may have closed during the await (withdrawal, removal): mediasoup then never
+    // tells this producer, so it is closed here rather than left listed.
+    this.#closeUnless(producer, () => {
+      this.#assertMedia(p);
+      if (transport.closed) throw new SfuError('TRANSPORT_NOT_FOUND', `transport ${req.transportId} was closed`);
+    });
     const metrics = this.#opts.metrics;
     metrics.producerOpened(producer.kind);
     p.producers.set(producer.id, { producer, source: req.source });
@@ -214,10 +291,11 @@ export class Room extends TypedEmitter<RoomEvents> {
       }
     });
     await this.#speaker.add(producer).catch((err) => this.#log.warn({ err }, 'active speaker observer failed'));
-    for (const sub of this.#participants.values()) {
+    for (const sub of [...this.#participants.values()]) {
       if (sub !== p) await this.#consume(sub, p, producer, req.source);
     }
     this.#updateLayersNeeded(producer.id);
+    if (producer.closed) throw new SfuError('PRODUCER_NOT_FOUND', `producer ${producer.id} was closed`);
     return producer.id;
   }
 
@@ -227,49 +305,55 @@ export class Room extends TypedEmitter<RoomEvents> {
     p.producer(producerId).producer.close();
   }
 
-  async setProducerPaused(p: Participant, producerId: string, paused: boolean): Promise<void> {
-    this.#assertOpen(p);
-    const { producer } = p.producer(producerId);
-    try {
-      await (paused ? producer.pause() : producer.resume());
-    } catch (err) {
-      throw mediaError(err);
-    }
+  setProducerPaused(p: Participant, producerId: string, paused: boolean): Promise<void> {
+    return this.#steps.run(async () => {
+      this.#assertOpen(p);
+      const { producer } = p.producer(producerId);
+      try {
+        await (paused ? producer.pause() : producer.resume());
+      } catch (err) {
+        throw mediaError(err);
+      }
+    });
   }
 
-  async setConsumerPaused(p: Participant, consumerId: string, paused: boolean): Promise<void> {
-    this.#assertMedia(p);
-    const consumer = p.consumer(consumerId);
-    consumer.appData.clientPaused = paused;
-    // A consumer whose tile is hidden stays paused until the tile is visible again (setViewport).
-    if (!paused && consumer.appData.hidden === true) return;
-    try {
-      await (paused ? consumer.pause() : consumer.resume());
-      this.#updateLayersNeeded(consumer.producerId);
-    } catch (err) {
-      throw mediaError(err);
-    }
+  setConsumerPaused(p: Participant, consumerId: string, paused: boolean): Promise<void> {
+    return this.#steps.run(async () => {
+      this.#assertMedia(p);
+      const consumer = p.consumer(consumerId);
+      consumer.appData.clientPaused = paused;
+      // A consumer whose tile is hidden stays paused until the tile is visible again (setViewport).
+      if (!paused && consumer.appData.hidden === true) return;
+      try {
+        await (paused ? consumer.pause() : consumer.resume());
+        this.#updateLayersNeeded(consumer.producerId);
+      } catch (err) {
+        throw mediaError(err);
+      }
+    });
   }
 
   async #consumeExisting(sub: Participant): Promise<void> {
-    for (const pub of this.#participants.values()) {
+    for (const pub of [...this.#participants.values()]) {
       if (pub === sub) continue;
       for (const { producer, source } of [...pub.producers.values()]) await this.#consume(sub, pub, producer, source);
     }
   }
 
   /** A subscriber's tile for one of its video consumers changed size or visibility. */
-  async setViewport(p: Participant, consumerId: string, viewport: Viewport): Promise<{ paused: boolean; spatialLayer?: number }> {
-    this.#assertMedia(p);
-    const consumer = p.consumer(consumerId);
-    if (consumer.kind !== 'video') throw new SfuError('INVALID_REQUEST', 'setViewport applies to video consumers');
-    try {
-      const { layer } = await applyViewport(consumer, viewport);
-      this.#updateLayersNeeded(consumer.producerId);
-      return { paused: consumer.paused, ...(layer !== undefined ? { spatialLayer: layer } : {}) };
-    } catch (err) {
-      throw mediaError(err);
-    }
+  setViewport(p: Participant, consumerId: string, viewport: Viewport): Promise<{ paused: boolean; spatialLayer?: number }> {
+    return this.#steps.run(async () => {
+      this.#assertMedia(p);
+      const consumer = p.consumer(consumerId);
+      if (consumer.kind !== 'video') throw new SfuError('INVALID_REQUEST', 'setViewport applies to video consumers');
+      try {
+        const { layer } = await applyViewport(consumer, viewport);
+        this.#updateLayersNeeded(consumer.producerId);
+        return { paused: consumer.paused, ...(layer !== undefined ? { spatialLayer: layer } : {}) };
+      } catch (err) {
+        throw mediaError(err);
+      }
+    });
   }
 
   /** Creates a paused consumer of `producer` for `sub` when policy and capabilities allow. */
@@ -292,9 +376,14 @@ export class Room extends TypedEmitter<RoomEvents> {
       this.#log.warn({ participant: sub.id, producer: producer.id, err }, 'consume failed');
       return;
     }
+    // Either side may have left, withdrawn or closed its transport during the await.
+    if (transport.closed || producer.closed || !this.#mayStillConsume(sub, pub)) {
+      consumer.close();
+      sub.consumedProducers.delete(producer.id);
+      return;
+    }
     // Audio first under congestion; then a clinician's view of a student; then everything else.
     const priority = consumer.kind === 'audio' ? 255 : sub.clinical && pub.role === 'student' ? 200 : 100;
-    await consumer.setPriority(priority).catch(() => undefined);
     const metrics = this.#opts.metrics;
     metrics.consumerOpened(consumer.kind);
     sub.consumers.set(consumer.id, consumer);
@@ -304,6 +393,8 @@ export class Room extends TypedEmitter<RoomEvents> {
       sub.consumedProducers.delete(producer.id);
       this.#updateLayersNeeded(producer.id);
     });
+    await consumer.setPriority(priority).catch(() => undefined);
+    if (consumer.closed) return;
     consumer.on('producerclose', () => sub.notify('consumerClosed', { consumerId: consumer.id }));
     consumer.on('layerschange', () => metrics.consumerLayersChanged());
     consumer.on('producerpause', () => sub.notify('consumerPaused', { consumerId: consumer.id }));
@@ -361,6 +452,22 @@ export class Room extends TypedEmitter<RoomEvents> {
     for (const o of this.#participants.values()) o.notify('activeSpeaker', { participantId: speaker.id, producerId });
   }
 
+  /** Whether a consumer of `pub` for `sub` may exist now (both admitted, both with media consent). */
+  #mayStillConsume(sub: Participant, pub: Participant): boolean {
+    return !this.#closed && this.#participants.get(sub.id) === sub && this.#participants.get(pub.id) === pub
+      && !sub.closed && !pub.closed && sub.mediaAllowed && pub.mediaAllowed;
+  }
+
+  /** Runs `check`; when it throws, closes the just-created `object` and rethrows. */
+  #closeUnless(object: { close(): void }, check: () => void): void {
+    try {
+      check();
+    } catch (err) {
+      object.close();
+      throw err;
+    }
+  }
+
   #assertMedia(p: Participant): void {
     this.#assertOpen(p);
     if (!p.mediaAllowed) throw new SfuError('CONSENT_WITHDRAWN', 'telehealth consent was withdrawn: no media for this participant');
@@ -386,6 +493,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       this.#opts.metrics.participantLeft(p.role);
     }
     this.#participants.clear();
+    this.#joining.clear();
     if (!this.#router.closed) this.#router.close();
     this.safeEmit('close', reason);
   }

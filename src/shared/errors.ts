@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   PRODUCER_LIMIT: 409,
   MEDIA_ERROR: 500,
   ROOM_CLOSED: 410,
+  /** Seen only in records and metrics: the connection closed while its request was running. */
+  CONNECTION_CLOSED: 410,
   // Admin REST
   ADMIN_UNAUTHORIZED: 401,
   NOT_FOUND: 404,

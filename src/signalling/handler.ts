@@ -33,6 +33,8 @@ export interface HandlerContext {
   joined(): { room: Room; participant: Participant };
   /** Whether join already succeeded on this connection. */
   readonly isJoined: boolean;
+  /** True once the connection closed: a request still running must not admit or bind anyone. */
+  readonly closed: boolean;
   /** Binds this connection to a participant (join, resume). */
   bind(room: Room, participant: Participant): void;
   /** Detaches this connection from its participant (leave). */

@@ -4,6 +4,7 @@ import type { Grant } from '../auth/grant.ts';
 import type { Room } from '../room/room.ts';
 import type { Participant } from '../room/participant.ts';
 import { SfuError, toSfuError } from '../shared/errors.ts';
+import { SerialQueue } from '../shared/serial.ts';
 import type { HandlerContext, SignallingServices } from './handler.ts';
 import { HANDLERS } from './handlers/index.ts';
 import { CLOSE_CODES, RequestEnvelope, type NotificationName, type Notifications, type ResponseEnvelope } from './protocol.ts';
@@ -11,6 +12,11 @@ import { CLOSE_CODES, RequestEnvelope, type NotificationName, type Notifications
 /**
  * One signalling WebSocket: parses and validates every message before a handler sees it,
  * dispatches through the method table, and binds the socket to its participant.
+ *
+ * Requests are handled one at a time in arrival order (responses come in request order): a
+ * request starts only when the previous one was answered, so no two requests of one connection
+ * ever interleave. Requests still queued when the socket closes are dropped unanswered; a join
+ * that completes after its socket closed admits nobody (or is undone at once).
  */
 export class SignallingSession implements HandlerContext {
   readonly services: SignallingServices;
@@ -21,7 +27,7 @@ export class SignallingSession implements HandlerContext {
   #participant: Participant | undefined;
   #closed = false;
   #alive = true;
-  #joining = false;
+  readonly #requests = new SerialQueue();
   /** Set by bind(); attached once the response that bound it has been sent. */
   #pendingAttach: Participant | undefined;
 
@@ -30,7 +36,7 @@ export class SignallingSession implements HandlerContext {
     this.grant = grant;
     this.services = services;
     this.remoteAddress = remoteAddress;
-    socket.on('message', (raw, isBinary) => void this.#onMessage(raw as Buffer, isBinary));
+    socket.on('message', (raw, isBinary) => void this.#requests.run(() => this.#onMessage(raw as Buffer, isBinary)));
     socket.on('close', () => this.#onClose());
     socket.on('error', () => undefined);
     socket.on('pong', () => { this.#alive = true; });
@@ -52,6 +58,16 @@ export class SignallingSession implements HandlerContext {
 
   get isJoined(): boolean {
     return this.#participant !== undefined;
+  }
+
+  /** True once the socket closed (or is closing): nothing bound now would ever be told anything. */
+  get closed(): boolean {
+    return this.#closed || this.#socket.readyState !== this.#socket.OPEN;
+  }
+
+  /** Requests received and not yet answered (the one running included). */
+  get pendingRequests(): number {
+    return this.#requests.size;
   }
 
   joined(): { room: Room; participant: Participant } {
@@ -109,6 +125,7 @@ export class SignallingSession implements HandlerContext {
   }
 
   async #onMessage(raw: Buffer, isBinary: boolean): Promise<void> {
+    if (this.closed) return;
     const limit = this.services.config.signalling.maxMessageBytes;
     if (isBinary) return this.#reply(null, new SfuError('MALFORMED_MESSAGE', 'binary frames are not accepted'));
     if (raw.length > limit) return this.#reply(null, new SfuError('MESSAGE_TOO_LARGE', `messages are limited to ${limit} bytes`));
@@ -136,13 +153,10 @@ export class SignallingSession implements HandlerContext {
       metrics.signallingRequest(handler.method, 'INVALID_REQUEST');
       return this.#reply(msg.id, new SfuError('INVALID_REQUEST', `${field}: ${first?.message ?? 'invalid'}`));
     }
-    if (handler.method === 'join') {
-      if (this.#joining) return this.#reply(msg.id, new SfuError('ALREADY_JOINED', 'a join is already in progress'));
-      this.#joining = true;
-    }
     try {
       const result = await handler.handle(this, data);
       metrics.signallingRequest(handler.method, 'ok');
+      if (this.closed) return this.#abandonPending();
       this.#send({ id: msg.id, ok: true, data: result ?? {} });
       this.#attachPending();
       if (handler.method === 'leave') this.close(CLOSE_CODES.NORMAL, 'LEFT');
@@ -152,9 +166,20 @@ export class SignallingSession implements HandlerContext {
       metrics.signallingRequest(handler.method, coded.code);
       this.#reply(msg.id, coded);
       if (handler.method === 'join') this.#refused(coded);
-    } finally {
-      if (handler.method === 'join') this.#joining = false;
     }
+  }
+
+  /**
+   * The socket closed while a request that bound a participant was running: the client never
+   * learnt its resume token, so a participant admitted by that request leaves at once; a resumed
+   * one stays detached (its grace period runs on).
+   */
+  #abandonPending(): void {
+    const participant = this.#pendingAttach;
+    const room = this.#room;
+    if (!participant || !room || this.#participant !== participant) return;
+    this.unbind();
+    if (!participant.everAttached) room.remove(participant, 'DISCONNECTED');
   }
 
   /** A refused join ends the connection with a close code matching the reason. */
@@ -180,8 +205,14 @@ export class SignallingSession implements HandlerContext {
     this.services.metrics.connectionClosed();
     const room = this.#room;
     const participant = this.#participant;
+    const pending = this.#pendingAttach;
     this.unbind();
     if (!room || !participant || participant.closed) return;
+    if (pending === participant) {
+      // Bound by a request whose response was never sent: nobody holds its resume token.
+      if (!participant.everAttached) room.remove(participant, 'DISCONNECTED');
+      return;
+    }
     const graceMs = this.services.config.signalling.reconnectGraceSeconds * 1000;
     participant.detach(graceMs, () => room.remove(participant, 'DISCONNECTED'));
   }

@@ -45,8 +45,9 @@ function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: 
 /**
  * join: admission. The grant was verified at the upgrade. A participant that presents its
  * session's resume token is resumed. Otherwise the admission steps check the request (revocation,
- * consent and location), the room checks it has space, the steps commit their records durably,
- * and only then is the participant admitted.
+ * consent and location); the room reserves the identity and a seat at once, then, as one step of
+ * the room, the steps commit their records durably and the participant is admitted, unless the
+ * connection closed or the identity was revoked meanwhile (re-checked before and after the commit).
  */
 export const join = defineHandler({
   method: 'join',
@@ -68,9 +69,12 @@ export const join = defineHandler({
     }
     if (data.resumeToken) throw new SfuError('RESUME_TOKEN_INVALID', 'no session to resume; join without a resume token');
 
-    const req: AdmissionRequest = { participantId: newId(), grant, data, remoteAddress: ctx.remoteAddress, facts: { consentScopes: new Set() } };
+    const req: AdmissionRequest = {
+      participantId: newId(), grant, data, remoteAddress: ctx.remoteAddress, facts: { consentScopes: new Set() },
+      clinicians: () => new Set((services.rooms.get(grant.room)?.participants ?? []).filter((p) => p.clinical).map((p) => p.identity)),
+    };
     try {
-      const { room, participant } = await admit(services, req, data.displayName);
+      const { room, participant } = await admit(ctx, req, data.displayName);
       ctx.bind(room, participant);
       services.metrics.admission('admitted');
       services.metrics.recordJoinDuration((performance.now() - started) / 1000);
@@ -84,19 +88,24 @@ export const join = defineHandler({
   },
 });
 
-/** Checks, room capacity, durable commit, then admission: in that order, all or nothing. */
-async function admit(services: HandlerContext['services'], req: AdmissionRequest, displayName: string | undefined) {
-  const { grant } = req;
+/** Checks, then the room's admission step (reserve, recheck, durable commit, recheck, admit): all or nothing. */
+async function admit(ctx: HandlerContext, req: AdmissionRequest, displayName: string | undefined) {
+  const { services, grant } = ctx;
   for (const step of services.admission) await step.check(req);
+  const recheck = () => {
+    if (ctx.closed) throw new SfuError('CONNECTION_CLOSED', 'the connection closed before the join completed');
+    if (services.revocations.find(grant.room, grant.identity, grant.tokenId)) throw new SfuError('IDENTITY_REVOKED', 'access to this room is revoked');
+  };
+  recheck();
   const { room, release } = await services.rooms.reserve(grant.room);
-  let participant: Participant;
+  const participant = new Participant({ id: req.participantId, grant, displayName, resumeToken: newSecret(), facts: req.facts });
   try {
-    // Another connection may have admitted this identity while the room was being opened.
-    if (room.byIdentity(grant.identity)) throw new SfuError('DUPLICATE_IDENTITY', 'this identity is already in the room');
-    room.assertCanAdmit();
-    for (const step of services.admission) await step.commit?.(req);
-    participant = new Participant({ id: req.participantId, grant, displayName, resumeToken: newSecret(), facts: req.facts });
-    room.admit(participant);
+    await room.admit(participant, {
+      recheck,
+      commit: async () => {
+        for (const step of services.admission) await step.commit?.(req);
+      },
+    });
   } finally {
     // A room opened for a join that failed, with nobody in it and no other join under way, closes.
     release();
