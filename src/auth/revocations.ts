@@ -7,34 +7,72 @@ export interface Revocation {
   readonly reason: string;
 }
 
+/** Told of every revocation that newly holds on this node, with who made it (`admin`, `revocation-sync`, ...). */
+export type RevocationListener = (r: Revocation, actor: string) => void;
+
 /** The seam a persistent store fills (issue #3 brings the durable one). */
 export interface RevocationList {
-  /** Resolves once the revocation holds (durably, for a persistent list). */
+  /** Resolves once the revocation holds (durably, for a persistent list); listeners ran by then. */
   add(r: Revocation, actor?: string): Promise<void>;
   /** The active revocation that denies this identity or token id in the room, if any. */
   find(room: string, identity: string, tokenId: string | undefined, now?: number): Revocation | undefined;
   list(room?: string, now?: number): Revocation[];
+  /**
+   * Calls `listener` synchronously for each revocation that newly holds on this node: right after
+   * `add` made it hold, or when a persistent list learns it from the store. Returns the unsubscribe.
+   */
+  onRevoked(listener: RevocationListener): () => void;
+}
+
+/** Whether a revocation names this identity or token id (the room is checked by the caller). */
+export function revokes(r: Revocation, identity: string, tokenId: string | undefined): boolean {
+  return (r.identity !== undefined && r.identity === identity) || (r.tokenId !== undefined && r.tokenId === tokenId);
+}
+
+/** Listeners of a revocation list: one that throws does not keep the others from running. */
+export class RevocationListeners {
+  readonly #listeners = new Set<RevocationListener>();
+
+  add(listener: RevocationListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit(r: Revocation, actor: string): void {
+    for (const l of this.#listeners) {
+      try {
+        l(r, actor);
+      } catch (err) {
+        process.emitWarning(`a revocation listener threw: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, 'ListenerError');
+      }
+    }
+  }
 }
 
 export class MemoryRevocationList implements RevocationList {
   #items: Revocation[] = [];
+  readonly #listeners = new RevocationListeners();
 
-  async add(r: Revocation): Promise<void> {
+  async add(r: Revocation, actor = 'admin'): Promise<void> {
     this.#items.push(r);
+    this.#listeners.emit(r, actor);
   }
 
-  /** Loads revocations kept elsewhere (a store) into memory. */
+  /** Loads revocations kept elsewhere (a store) into memory; tells no listener. */
   load(items: readonly Revocation[]): void {
     this.#items.push(...items);
   }
 
   find(room: string, identity: string, tokenId: string | undefined, now = Date.now()): Revocation | undefined {
     this.#items = this.#items.filter((r) => r.until > now);
-    return this.#items.find((r) => r.room === room
-      && ((r.identity !== undefined && r.identity === identity) || (r.tokenId !== undefined && r.tokenId === tokenId)));
+    return this.#items.find((r) => r.room === room && revokes(r, identity, tokenId));
   }
 
   list(room?: string, now = Date.now()): Revocation[] {
     return this.#items.filter((r) => r.until > now && (room === undefined || r.room === room));
+  }
+
+  onRevoked(listener: RevocationListener): () => void {
+    return this.#listeners.add(listener);
   }
 }

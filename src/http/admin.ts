@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { RevocationList } from '../auth/revocations.ts';
-import { removeRevoked } from '../safety/revocation-sync.ts';
+import { revokedParticipants } from '../safety/revocation-enforcer.ts';
 import type { RoomRegistry } from '../room/registry.ts';
 import { SfuError } from '../shared/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -56,7 +56,11 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Pro
     };
   });
 
-  /** Removes the matching participant (if present) and denies the identity or token id until a time. */
+  /**
+   * Denies the identity or token id until a time. Once the denial holds, the revocation list's
+   * listeners (wired in app.ts) remove the matching participant, close its connections and /safety
+   * sockets on this node; `kicked` counts the participants in the room that the kick removes.
+   */
   app.post<{ Params: Static<typeof RoomParams>; Body: Static<typeof KickBody> }>(
     '/rooms/:room/kick',
     { schema: { params: RoomParams, body: KickBody } },
@@ -65,8 +69,8 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Pro
       if (!identity && !tokenId) throw new SfuError('INVALID_REQUEST', 'identity or tokenId is required');
       const until = Date.now() + durationSeconds * 1000;
       const revocation = { room: req.params.room, identity, tokenId, until, reason };
+      const kicked = revokedParticipants(rooms, revocation).length;
       await revocations.add(revocation, 'admin');
-      const kicked = await removeRevoked(rooms, opts.store, revocation, 'admin');
       opts.log.info({ kicked, durationSeconds }, 'admin kick/revocation');
       return { kicked, revokedUntil: new Date(until).toISOString() };
     },

@@ -1,18 +1,20 @@
-import { MemoryRevocationList, type Revocation, type RevocationList } from '../auth/revocations.ts';
+import { MemoryRevocationList, RevocationListeners, type Revocation, type RevocationList, type RevocationListener } from '../auth/revocations.ts';
 import type { Store } from '../store/types.ts';
 
 const keyOf = (r: Revocation) => `${r.room}\u0000${r.identity ?? ''}\u0000${r.tokenId ?? ''}\u0000${r.until}`;
 
 /**
  * Revocations that survive a restart and hold across nodes: checked in memory on every upgrade
- * and join, written to the store (with an audit entry) before `add` resolves, loaded from the store
+ * and join, enforced at once, written to the store (with an audit entry) before `add` resolves, loaded from the store
  * at start, and re-read by `refresh()` (nodes sharing a store see each other's revocations).
+ * Listeners hear of each revocation once: when `add` makes it hold, or when `refresh` first reads it.
  */
 export class PersistentRevocationList implements RevocationList {
   readonly #memory = new MemoryRevocationList();
   readonly #store: Store;
   /** Every revocation this node holds, by key (to tell new ones from known ones on refresh). */
   readonly #known = new Set<string>();
+  readonly #listeners = new RevocationListeners();
 
   private constructor(store: Store) {
     this.#store = store;
@@ -35,15 +37,32 @@ export class PersistentRevocationList implements RevocationList {
       fresh.push(r);
     }
     this.#memory.load(fresh);
+    for (const r of fresh) this.#listeners.emit(r, 'revocation-sync');
     return fresh;
   }
 
+  /**
+   * Enforcement first: the revocation holds in memory and the listeners run (removing, closing)
+   * before the store is written; `add` resolves once the record is durable. When the write fails,
+   * `add` rejects (the caller reports it) but the revocation keeps holding on this node until it
+   * expires or the node restarts: a failed write never un-kicks anyone.
+   */
   async add(r: Revocation, actor = 'admin'): Promise<void> {
+    // Known before the write: a refresh running meanwhile must not announce it as learned elsewhere.
+    const key = keyOf(r);
+    const isNew = !this.#known.has(key);
+    this.#known.add(key);
+    if (isNew) {
+      this.#memory.load([r]);
+      this.#listeners.emit(r, actor);
+    }
     await this.#store.recordRevocation({
       room: r.room, identity: r.identity, tokenId: r.tokenId, until: new Date(r.until), reason: r.reason, actor, at: new Date(),
     });
-    this.#known.add(keyOf(r));
-    await this.#memory.add(r);
+  }
+
+  onRevoked(listener: RevocationListener): () => void {
+    return this.#listeners.add(listener);
   }
 
   find(room: string, identity: string, tokenId: string | undefined, now?: number): Revocation | undefined {

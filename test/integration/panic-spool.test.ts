@@ -24,6 +24,7 @@ class SwitchableStore implements IncidentStore {
   async raise(...a: Parameters<IncidentStore['raise']>) { this.#gate(); return this.real.raise(...a); }
   async append(...a: Parameters<IncidentStore['append']>) { this.#gate(); return this.real.append(...a); }
   async get(id: string) { this.#gate(); return this.real.get(id); }
+  async events(id: string) { this.#gate(); return this.real.events(id); }
   async open() { this.#gate(); return this.real.open(); }
   async recordWebhookAttempt(...a: Parameters<IncidentStore['recordWebhookAttempt']>) { this.#gate(); return this.real.recordWebhookAttempt(...a); }
   async webhookAttempts(id: string) { this.#gate(); return this.real.webhookAttempts(id); }
@@ -50,7 +51,7 @@ describe('panic channel with the store down', () => {
     const service = new PanicService({
       store, spool: new PanicSpool(spoolFile), tiers: [{ afterSeconds: 0, notify: ['room-clinicians'] }], webhooks: [],
       sender: new WebhookSender({ store, log, metrics, timeoutSeconds: 1, maxBackoffSeconds: 1 }),
-      announceToRoom: false, locate: async () => undefined, log, metrics,
+      announceToRoom: false, maxOpenPerParticipant: 3, locate: async () => undefined, log, metrics,
     });
     const fanout = new RecordingFanout();
     await service.start(fanout);

@@ -177,6 +177,8 @@ export function storeSuite(name: string, harness: () => StoreHarness) {
       await s.incidents.append({ incidentId: 'inc-1', type: 'resolved', actor: 'doc', at: new Date().toISOString(), data: { outcome: 'continued' } });
       expect(await s.incidents.open()).toEqual([]);
       expect((await s.incidents.get('inc-1'))!.outcome).toBe('continued');
+      expect((await s.incidents.events('inc-1')).map((e) => e.type)).toEqual(['escalated', 'acknowledged', 'resolved']);
+      expect(await s.incidents.events('no-such-incident')).toEqual([]);
       expect((await s.auditTrail('room-1')).map((e) => e.kind)).toEqual(['panic.raised', 'panic.escalated', 'panic.acknowledged', 'panic.resolved']);
       expect(await harness().dump()).not.toContain('Secret note');
       expect((await s.verifyAudit()).ok).toBe(true);

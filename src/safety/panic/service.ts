@@ -5,7 +5,9 @@ import type { Metrics } from '../../telemetry/metrics.ts';
 import { SfuError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import type { PanicSpool } from './spool.ts';
-import { deriveIncident, type Incident, type IncidentEvent, type IncidentKind, type IncidentStore, type Outcome } from './types.ts';
+import { deriveIncident, type Incident, type IncidentEvent, type IncidentStore, type Outcome } from './types.ts';
+import { ReAlertCoalescer } from './re-alert.ts';
+import { ReRaiseKeys, reRaisedEvent, reRaiseTarget, type RaiseInput } from './re-raise.ts';
 import type { WebhookConfig, WebhookSender } from './webhooks.ts';
 
 export interface Tier { readonly afterSeconds: number; readonly notify: readonly string[] }
@@ -28,7 +30,20 @@ export interface Alert {
   readonly emergencyContact: { name: string; phone: string } | null;
   readonly tier: number;
   readonly replay?: boolean;
+  /** Sent again because the raiser raised again (the incident carries `reRaises` and `lastReRaise`). */
+  readonly reAlert?: boolean;
 }
+
+/** The reply to a raise: which incident it opened, or (`reRaised`) the open one it was recorded on. */
+export interface RaiseResult {
+  readonly incidentId: string;
+  readonly receivedAt: string;
+  readonly duplicate: boolean;
+  readonly reRaised?: true;
+}
+
+/** Re-alerts of one incident are sent at most about once per this many milliseconds. */
+const RE_ALERT_WINDOW_MS = 1000;
 
 /** How alerts and updates reach people; the socket.io layer (and signalling) implement it. */
 export interface PanicFanout {
@@ -49,6 +64,8 @@ export interface PanicServiceOptions {
   readonly webhooks: readonly WebhookConfig[];
   readonly sender: WebhookSender;
   readonly announceToRoom: boolean;
+  /** Open incidents one participant (room and identity) may have; further raises are recorded on one of them. */
+  readonly maxOpenPerParticipant: number;
   /** The latest location record of a participant (store first, memory as fallback). */
   readonly locate: (participantId: string) => Promise<Location | undefined>;
   readonly log: Logger;
@@ -65,6 +82,10 @@ interface Open { incident: Incident; timers: NodeJS.Timeout[]; raiser: Raiser }
 export class PanicService {
   readonly #o: PanicServiceOptions;
   readonly #open = new Map<string, Open>();
+  readonly #reRaiseKeys = new ReRaiseKeys();
+  readonly #reAlerts = new ReAlertCoalescer(RE_ALERT_WINDOW_MS, (id) => void this.#reAlert(id));
+  /** Raises of one participant run one at a time, so that the cap is checked against settled state. */
+  readonly #raising = new Map<string, Promise<unknown>>();
   #fanout: PanicFanout | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
 
@@ -79,6 +100,7 @@ export class PanicService {
     for (const incident of await this.#o.store.open()) {
       const raiser: Raiser = { room: incident.room, participantId: incident.participantId, identity: incident.identity, role: incident.role };
       this.#open.set(incident.id, { incident, timers: [], raiser });
+      this.#reRaiseKeys.load(incident, await this.#o.store.events(incident.id));
       this.#schedule(incident.id, false);
       await this.#redeliverWebhooks(incident);
     }
@@ -102,9 +124,27 @@ export class PanicService {
     };
   }
 
-  async raise(raiser: Raiser, input: { kind: IncidentKind; silent: boolean; note?: string | undefined; coordinates?: Incident['coordinates']; clientIncidentId: string }) {
-    const same = [...this.#open.values()].find((o) => o.raiser.identity === raiser.identity && o.incident.room === raiser.room && o.incident.clientIncidentId === input.clientIncidentId);
+  /**
+   * Records a raise: a new incident, or, when the participant already has `maxOpenPerParticipant`
+   * open ones, a `re-raised` event on one of them (responders are alerted again). Never refused.
+   * Idempotent on (room, identity, clientIncidentId) either way.
+   */
+  raise(raiser: Raiser, input: RaiseInput): Promise<RaiseResult> {
+    const key = `${raiser.room}\u0000${raiser.identity}`;
+    const run = (this.#raising.get(key) ?? Promise.resolve()).then(() => this.#raiseNow(raiser, input));
+    const settled = run.then(() => undefined, () => undefined);
+    this.#raising.set(key, settled);
+    void settled.then(() => { if (this.#raising.get(key) === settled) this.#raising.delete(key); });
+    return run;
+  }
+
+  async #raiseNow(raiser: Raiser, input: RaiseInput): Promise<RaiseResult> {
+    const mine = [...this.#open.values()].filter((o) => o.incident.room === raiser.room && o.incident.identity === raiser.identity);
+    const same = mine.find((o) => o.incident.clientIncidentId === input.clientIncidentId);
     if (same) return { incidentId: same.incident.id, receivedAt: same.incident.raisedAt, duplicate: true };
+    const recorded = this.#reRaiseKeys.get(raiser.room, raiser.identity, input.clientIncidentId);
+    if (recorded) return { incidentId: recorded.incidentId, receivedAt: recorded.at, duplicate: true, reRaised: true };
+    if (mine.length >= this.#o.maxOpenPerParticipant) return this.#reRaise(raiser, input, mine.map((o) => o.incident));
     const raise = { id: newId(), room: raiser.room, participantId: raiser.participantId, identity: raiser.identity, role: raiser.role, ...input, raisedAt: new Date().toISOString() };
     let incident: Incident;
     let created = true;
@@ -126,6 +166,28 @@ export class PanicService {
     return { incidentId: incident.id, receivedAt: incident.raisedAt, duplicate: false };
   }
 
+  async #reRaise(raiser: Raiser, input: RaiseInput, mine: Incident[]): Promise<RaiseResult> {
+    const open = this.#open.get(reRaiseTarget(mine).id)!;
+    const incident = await this.#append(open, reRaisedEvent(raiser.identity, input));
+    // Resolved while the event was written: the raise needs an incident that is still open.
+    if (!this.#open.has(incident.id)) return this.#raiseNow(raiser, input);
+    const at = incident.lastReRaise!.at;
+    this.#reRaiseKeys.set(raiser.room, raiser.identity, input.clientIncidentId, incident.id, at);
+    this.#o.log.warn({ incidentId: incident.id, kind: input.kind, reRaises: incident.reRaises }, 'panic raised again: recorded on an open incident');
+    this.#reAlerts.request(incident.id);
+    return { incidentId: incident.id, receivedAt: at, duplicate: false, reRaised: true };
+  }
+
+  /** Alerts the live targets of the tiers reached so far again (webhooks are not sent again). */
+  async #reAlert(incidentId: string): Promise<void> {
+    const open = this.#open.get(incidentId);
+    if (!open) return;
+    const alert: Alert = { ...(await this.alertFor(open.incident, open.incident.tier)), reAlert: true };
+    const targets = new Set(this.#o.tiers.slice(0, open.incident.tier + 1).flatMap((t) => t.notify));
+    if (targets.has('room-clinicians')) this.#fanout?.alertClinicians(open.incident.room, alert);
+    if (targets.has('desk')) this.#fanout?.alertDesks(open.incident.room, alert);
+  }
+
   async acknowledge(incidentId: string, by: Actor) {
     const open = this.#get(incidentId);
     if (open.incident.acknowledgedBy) return open.incident;
@@ -137,9 +199,12 @@ export class PanicService {
     return incident;
   }
 
-  async cancel(incidentId: string, by: Actor) {
+  /** Only by the raiser, from the room the alarm was raised in (the same identity elsewhere may not). */
+  async cancel(incidentId: string, by: Actor & { readonly room: string }) {
     const open = this.#get(incidentId);
-    if (open.raiser.identity !== by.identity) throw new SfuError('PERMISSION_DENIED', 'only the person who raised an alarm can cancel it');
+    if (open.raiser.identity !== by.identity || open.incident.room !== by.room) {
+      throw new SfuError('PERMISSION_DENIED', 'only the person who raised an alarm can cancel it, from the room it was raised in');
+    }
     const incident = await this.#append(open, { type: 'cancelled', actor: by.identity, data: {} });
     this.#fanout?.update(incident.room, 'panic:cancelled', { incidentId, by, at: incident.cancelledAt }, incident.identity);
     return incident;
@@ -150,6 +215,8 @@ export class PanicService {
     const incident = await this.#append(open, { type: 'resolved', actor: by.identity, data: { role: by.role, outcome, ...(note ? { hasNote: true } : {}) } });
     for (const t of open.timers) clearTimeout(t);
     this.#open.delete(incidentId);
+    this.#reRaiseKeys.drop(incidentId);
+    this.#reAlerts.drop(incidentId);
     this.#o.metrics.panicOpen(this.#open.size);
     this.#fanout?.update(incident.room, 'panic:resolved', { incidentId, by, outcome, at: incident.resolvedAt }, incident.identity);
     return incident;
@@ -263,6 +330,7 @@ export class PanicService {
 
   stop(): void {
     for (const o of this.#open.values()) for (const t of o.timers) clearTimeout(t);
+    this.#reAlerts.stop();
     if (this.#flushTimer) clearInterval(this.#flushTimer);
     this.#o.sender.stop();
   }

@@ -20,7 +20,11 @@ export interface IncidentRaise {
   readonly raisedAt: string;
 }
 
-export type IncidentEventType = 'acknowledged' | 'escalated' | 'cancelled' | 'resolved';
+/**
+ * `re-raised`: the raiser raised again while at the cap of open incidents per participant; the
+ * raise was recorded on this incident (data: clientIncidentId, kind, silent, hasNote?, hasCoordinates?).
+ */
+export type IncidentEventType = 'acknowledged' | 'escalated' | 'cancelled' | 'resolved' | 're-raised';
 
 export interface IncidentEvent {
   readonly incidentId: string;
@@ -41,6 +45,10 @@ export interface Incident extends IncidentRaise {
   readonly cancelledAt?: string | undefined;
   readonly resolvedAt?: string | undefined;
   readonly outcome?: Outcome | undefined;
+  /** Further raises recorded on this incident (absent when none). */
+  readonly reRaises?: number | undefined;
+  /** The latest of them. */
+  readonly lastReRaise?: { readonly kind: IncidentKind; readonly silent: boolean; readonly at: string } | undefined;
 }
 
 export interface WebhookAttempt {
@@ -59,6 +67,8 @@ export interface IncidentStore {
   raise(r: IncidentRaise): Promise<{ incident: Incident; created: boolean }>;
   append(e: IncidentEvent): Promise<Incident>;
   get(id: string): Promise<Incident | undefined>;
+  /** An incident's events in append order (none for an unknown id). */
+  events(incidentId: string): Promise<IncidentEvent[]>;
   open(): Promise<Incident[]>;
   recordWebhookAttempt(a: WebhookAttempt): Promise<void>;
   webhookAttempts(incidentId: string): Promise<WebhookAttempt[]>;
@@ -80,6 +90,13 @@ export function deriveIncident(raise: IncidentRaise, events: readonly IncidentEv
         break;
       case 'resolved':
         inc = { ...inc, state: 'resolved', resolvedAt: e.at, outcome: e.data.outcome as Outcome };
+        break;
+      case 're-raised':
+        // Raising again after cancelling asks for help again: the cancellation no longer stands.
+        inc = {
+          ...inc, cancelledAt: undefined, reRaises: (inc.reRaises ?? 0) + 1,
+          lastReRaise: { kind: e.data.kind as IncidentKind, silent: e.data.silent === true, at: e.at },
+        };
         break;
     }
   }

@@ -32,9 +32,16 @@ export class PostgresIncidentStore implements IncidentStore {
       kind: row.kind as IncidentRaise['kind'], silent: Number(row.silent) === 1, note: sealed.note, coordinates: sealed.coordinates,
       clientIncidentId: row.client_incident_id, raisedAt: row.raised_at,
     };
-    const events = (await q.query('SELECT incident_id, type, actor, at, data FROM incident_events WHERE incident_id = $1 ORDER BY id', [row.id])).rows
+    return deriveIncident(raise, await this.#events(q, row.id));
+  }
+
+  async #events(q: pg.Pool | pg.PoolClient, incidentId: string): Promise<IncidentEvent[]> {
+    return (await q.query('SELECT incident_id, type, actor, at, data FROM incident_events WHERE incident_id = $1 ORDER BY id', [incidentId])).rows
       .map((r) => ({ incidentId: r.incident_id, type: r.type, actor: r.actor, at: r.at, data: JSON.parse(r.data) }) as IncidentEvent);
-    return deriveIncident(raise, events);
+  }
+
+  async events(incidentId: string): Promise<IncidentEvent[]> {
+    return this.#events(this.#pool, incidentId);
   }
 
   async raise(r: IncidentRaise): Promise<{ incident: Incident; created: boolean }> {

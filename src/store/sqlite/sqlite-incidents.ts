@@ -78,6 +78,10 @@ export class SqliteIncidentStore implements IncidentStore {
     return this.#load(this.#sql('SELECT * FROM incidents WHERE id = ?').get(id) as RaiseRow | undefined);
   }
 
+  async events(incidentId: string): Promise<IncidentEvent[]> {
+    return this.#events(incidentId);
+  }
+
   async open(): Promise<Incident[]> {
     const rows = this.#sql(`SELECT * FROM incidents WHERE id NOT IN (SELECT incident_id FROM incident_events WHERE type = 'resolved') ORDER BY raised_at`).all() as unknown as RaiseRow[];
     return rows.map((r) => this.#load(r)!);
