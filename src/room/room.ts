@@ -44,7 +44,8 @@ const MAX_PRODUCERS_PER_SOURCE = 1;
 /** Maps failures from mediasoup (bad parameters are TypeErrors) to coded errors. */
 function mediaError(err: unknown): SfuError {
   if (err instanceof SfuError) return err;
-  if (err instanceof TypeError) return new SfuError('INVALID_REQUEST', errorMessage(err));
+  // mediasoup refuses bad parameters with TypeError, and codecs or profiles the router lacks with UnsupportedError.
+  if (err instanceof TypeError || (err instanceof Error && err.name === 'UnsupportedError')) return new SfuError('INVALID_REQUEST', errorMessage(err));
   return new SfuError('MEDIA_ERROR', errorMessage(err));
 }
 
@@ -227,6 +228,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     return this.#steps.run(async () => {
       this.#assertMedia(p);
       const t = p.transport(transportId);
+      if (t.dtlsState !== 'new') throw new SfuError('INVALID_REQUEST', `transport ${transportId} is already connected`);
       try {
         await t.connect({ dtlsParameters });
       } catch (err) {

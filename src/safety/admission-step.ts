@@ -16,7 +16,7 @@ export function consentAndLocation(store: Store, rules: SafetyRules, metrics: Me
   return {
     async check(req) {
       const { grant, data } = req;
-      const consent = validateConsent(data.consent, grant.role, grant.room, rules);
+      const consent = validateConsent(data.consent, grant.role, grant.room, rules, { identity: grant.identity, clinicians: req.clinicians() });
       const location = validateLocation(data.location, grant.role, rules);
       parsed.set(req, { consent, location });
       req.facts.consentScopes = new Set(consent.scopes);

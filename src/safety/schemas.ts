@@ -10,7 +10,7 @@ export const ConsentSchema = Type.Object({
     name: Name,
   }, { additionalProperties: false }),
   method: Type.Union([Type.Literal('electronic'), Type.Literal('verbal-attested')]),
-  /** For a verbal consent: the identity of the clinician who attests it. */
+  /** For a verbal consent: the identity of a clinician admitted to the room at the time of the join, never the joiner's (validate.ts). */
   attestedBy: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
 }, { additionalProperties: false });
 export type ConsentInput = Static<typeof ConsentSchema>;
@@ -34,6 +34,7 @@ export const LocationSchema = Type.Object({
   region: Type.String({ pattern: '^[A-Z]{2}-[A-Z0-9]{1,3}$' }),
   source: Type.Union([Type.Literal('self-reported'), Type.Literal('device-geolocation'), Type.Literal('ip')]),
   coordinates: Type.Optional(CoordinatesSchema),
+  /** RFC 3339 date-time with an offset, e.g. 2026-12-01T10:00:00Z (checked in validate.ts, which names the field). */
   capturedAt: Type.String({ minLength: 10, maxLength: 40 }),
   emergencyContact: Type.Optional(EmergencyContactSchema),
 }, { additionalProperties: false });

@@ -2,6 +2,7 @@ import type { TSchema, Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Role } from '../auth/grant.ts';
 import { SfuError, type ErrorCode } from '../shared/errors.ts';
+import { parseRfc3339 } from './rfc3339.ts';
 import { ConsentSchema, LocationSchema, type ConsentInput, type LocationInput } from './schemas.ts';
 
 /** The consent and location rules that come from configuration. */
@@ -23,7 +24,13 @@ function shape<S extends TSchema>(check: ReturnType<typeof TypeCompiler.Compile<
   throw new SfuError(code, `${field}: ${first?.message ?? 'invalid'}`);
 }
 
-export function validateConsent(value: unknown, role: Role, room: string, rules: SafetyRules): ConsentInput {
+/** Who is joining, and which clinicians are admitted to the room right now (a verbal consent names one). */
+export interface Attestation {
+  readonly identity: string;
+  readonly clinicians: ReadonlySet<string>;
+}
+
+export function validateConsent(value: unknown, role: Role, room: string, rules: SafetyRules, attestation: Attestation): ConsentInput {
   if (value === undefined || value === null) throw new SfuError('CONSENT_REQUIRED', 'join needs consent: {policyVersion, scopes, grantedBy, method}');
   const c = shape(consentCheck, value, 'consent', 'INVALID_CONSENT');
   if (!rules.policyVersions.includes(c.policyVersion)) {
@@ -34,8 +41,14 @@ export function validateConsent(value: unknown, role: Role, room: string, rules:
   if (needsGuardian && c.grantedBy.relation === 'self') {
     throw new SfuError('INVALID_CONSENT', `consent.grantedBy.relation: a ${role}'s consent must come from a guardian or legal representative in this room`);
   }
-  if (c.method === 'verbal-attested' && !c.attestedBy) {
-    throw new SfuError('INVALID_CONSENT', 'consent.attestedBy: a verbal consent names the clinician identity who attests it');
+  if (c.method === 'verbal-attested') {
+    if (!c.attestedBy) throw new SfuError('INVALID_CONSENT', 'consent.attestedBy: a verbal consent names the clinician identity who attests it');
+    if (c.attestedBy === attestation.identity) {
+      throw new SfuError('INVALID_CONSENT', 'consent.attestedBy: names the person joining; a verbal consent is attested by a clinician in the room');
+    }
+    if (!attestation.clinicians.has(c.attestedBy)) {
+      throw new SfuError('INVALID_CONSENT', 'consent.attestedBy: is not a clinician admitted to this room now; the attesting clinician joins first');
+    }
   }
   if (c.method === 'electronic' && c.attestedBy) throw new SfuError('INVALID_CONSENT', 'consent.attestedBy: only a verbal consent is attested');
   return c;
@@ -44,8 +57,10 @@ export function validateConsent(value: unknown, role: Role, room: string, rules:
 export function validateLocation(value: unknown, role: Role, rules: SafetyRules, root = 'location'): LocationInput {
   if (value === undefined || value === null) throw new SfuError('LOCATION_REQUIRED', 'join needs location: {description, region, source, capturedAt, emergencyContact}');
   const l = shape(locationCheck, value, root, 'INVALID_LOCATION');
-  const captured = Date.parse(l.capturedAt);
-  if (!Number.isFinite(captured)) throw new SfuError('INVALID_LOCATION', `${root}.capturedAt: must be an ISO 8601 date-time`);
+  const captured = parseRfc3339(l.capturedAt);
+  if (captured === undefined) {
+    throw new SfuError('INVALID_LOCATION', `${root}.capturedAt: must be an RFC 3339 date-time with an offset, e.g. 2026-12-01T10:00:00Z or 2026-12-01T10:00:00-08:00`);
+  }
   if (captured > Date.now() + 5 * 60_000) throw new SfuError('INVALID_LOCATION', `${root}.capturedAt: is in the future`);
   if (rules.emergencyContactRequiredFor.includes(role) && !l.emergencyContact) {
     throw new SfuError('INVALID_LOCATION', `${root}.emergencyContact: is required for a ${role}`);

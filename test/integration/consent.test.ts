@@ -5,7 +5,10 @@ import { startServer, TEST_ADMIN_TOKEN, type TestServer } from '../helpers/serve
 import { RtcClient, TEST_CONSENT, TEST_LOCATION, opusParameters, vp8Parameters } from '../helpers/ws-client.ts';
 
 let srv: TestServer;
-beforeAll(async () => { srv = await startServer({ consent: { selfConsentRooms: ['teen-room'] } }); });
+// These tests retry join on one socket many times on purpose (each refusal names a field): the
+// limits on refused joins and on record-writing requests (docs/configuration.md#limits) are raised.
+const RETRIES = { signalling: { maxRefusedJoins: 100, auditRateLimit: { requestsPerSecond: 1000, burst: 1000 } } };
+beforeAll(async () => { srv = await startServer({ consent: { selfConsentRooms: ['teen-room'] }, ...RETRIES }); });
 afterAll(async () => { await srv.close(); });
 
 const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
@@ -51,6 +54,12 @@ describe('admission requires recorded consent and location', () => {
       [TEST_CONSENT, { ...TEST_LOCATION, region: 'California' }, 'INVALID_LOCATION', /location\.region/],
       [TEST_CONSENT, { ...TEST_LOCATION, coordinates: { lat: 123, lon: 0 } }, 'INVALID_LOCATION', /location\.coordinates\.lat/],
       [TEST_CONSENT, { ...TEST_LOCATION, capturedAt: 'yesterday' }, 'INVALID_LOCATION', /location\.capturedAt/],
+      // Only RFC 3339 date-times: no locale formats, no date alone, no missing offset, no impossible dates.
+      [TEST_CONSENT, { ...TEST_LOCATION, capturedAt: 'March 7, 2020 10:00' }, 'INVALID_LOCATION', /location\.capturedAt: must be an RFC 3339/],
+      [TEST_CONSENT, { ...TEST_LOCATION, capturedAt: '2026-11-22' }, 'INVALID_LOCATION', /location\.capturedAt/],
+      [TEST_CONSENT, { ...TEST_LOCATION, capturedAt: '2026-11-22T09:00:00' }, 'INVALID_LOCATION', /location\.capturedAt/],
+      [TEST_CONSENT, { ...TEST_LOCATION, capturedAt: '2026-02-30T09:00:00Z' }, 'INVALID_LOCATION', /location\.capturedAt/],
+      [TEST_CONSENT, { ...TEST_LOCATION, capturedAt: '2999-01-01T00:00:00Z' }, 'INVALID_LOCATION', /location\.capturedAt: is in the future/],
       [TEST_CONSENT, { ...TEST_LOCATION, emergencyContact: undefined }, 'INVALID_LOCATION', /location\.emergencyContact/],
     ];
     for (const [consent, location, code, message] of cases) {
@@ -58,10 +67,27 @@ describe('admission requires recorded consent and location', () => {
       expect(res.error.code).toBe(code);
       expect(res.error.message).toMatch(message);
     }
-    // A verbal consent attested by a clinician is accepted.
-    const ok = await c.request('join', { consent: { ...TEST_CONSENT, method: 'verbal-attested', attestedBy: 'doc' }, location: TEST_LOCATION });
+    const verbal = (attestedBy: string) => ({ ...TEST_CONSENT, method: 'verbal-attested', attestedBy });
+    // A verbal consent is attested by a clinician admitted to the room now: not the joiner itself,
+    // not a clinician who has not joined, not a participant of another role.
+    const refusedVerbal = async (attestedBy: string, message: RegExp) => {
+      const res = await c.raw('join', { consent: verbal(attestedBy), location: TEST_LOCATION });
+      expect(res.error.code).toBe('INVALID_CONSENT');
+      expect(res.error.message).toMatch(message);
+    };
+    await refusedVerbal('kid', /^consent\.attestedBy: names the person joining/);
+    await refusedVerbal('doc', /^consent\.attestedBy: is not a clinician admitted to this room/);
+    const mum = await joined('c2', 'mum', 'guardian');
+    await refusedVerbal('mum', /^consent\.attestedBy: is not a clinician admitted to this room/);
+    const doc = await joined('c2', 'doc', 'clinician');
+    await refusedVerbal('kid', /^consent\.attestedBy: names the person joining/);
+    // Attested by the clinician now in the room, with an RFC 3339 time at an offset: accepted, stored in UTC.
+    const ok = await c.request('join', { consent: verbal('doc'), location: { ...TEST_LOCATION, capturedAt: '2026-11-22T01:00:00.5-08:00' } });
     expect(ok.participantId).toBeTruthy();
-    c.close();
+    const kid = (await getJson('/admin/rooms/c2/records')).participants.find((p: any) => p.identity === 'kid');
+    expect(kid.consents[0]).toMatchObject({ method: 'verbal-attested', attestedBy: 'doc' });
+    expect(kid.locations[0].capturedAt).toBe('2026-11-22T09:00:00.500Z');
+    c.close(); mum.c.close(); doc.c.close();
   });
 
   it('lets a room policy allow self-consent, and lets a guardian join without an emergency contact', async () => {
@@ -161,6 +187,8 @@ describe('admission requires recorded consent and location', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(mum.c.notifications.some((n) => n.notification === 'locationUpdated')).toBe(false);
     expect((await kid.c.raw('updateLocation', { location: { ...moved, region: 'nowhere' } })).error.code).toBe('INVALID_LOCATION');
+    const badTime = await kid.c.raw('updateLocation', { location: { ...moved, capturedAt: 'March 7, 2020 10:00' } });
+    expect(badTime.error).toMatchObject({ code: 'INVALID_LOCATION', message: expect.stringMatching(/^location\.capturedAt: must be an RFC 3339/) });
     const recs = await getJson('/admin/rooms/c7/records');
     const kidRecs = recs.participants.find((p: any) => p.identity === 'kid');
     expect(kidRecs.locations.map((l: any) => l.description)).toEqual(['Test School, room 4', 'Home, kitchen']);

@@ -37,7 +37,15 @@ describe('method schemas', () => {
 
   it('validates createTransport', () => {
     expect(check('createTransport', { direction: 'send' })).toBe(true);
-    expect(check('createTransport', { direction: 'recv', rtpCapabilities: { codecs: [] } })).toBe(true);
+    const opusCap = { kind: 'audio', mimeType: 'audio/opus', preferredPayloadType: 100, clockRate: 48000, channels: 2 };
+    expect(check('createTransport', { direction: 'recv', rtpCapabilities: { codecs: [opusCap] } })).toBe(true);
+    // Capabilities say what they can: codecs required, each with kind, an audio/ or video/ mimeType, an integer clock rate.
+    expect(check('createTransport', { direction: 'recv', rtpCapabilities: {} })).toBe(false);
+    expect(check('createTransport', { direction: 'recv', rtpCapabilities: { codecs: [] } })).toBe(false);
+    expect(check('createTransport', { direction: 'recv', rtpCapabilities: { codecs: [{ ...opusCap, kind: undefined }] } })).toBe(false);
+    expect(check('createTransport', { direction: 'recv', rtpCapabilities: { codecs: [{ ...opusCap, mimeType: 'opus' }] } })).toBe(false);
+    expect(check('createTransport', { direction: 'recv', rtpCapabilities: { codecs: [{ ...opusCap, preferredPayloadType: 300 }] } })).toBe(false);
+    expect(check('createTransport', { direction: 'recv', rtpCapabilities: { codecs: [opusCap], headerExtensions: [{ uri: 'urn:x' }] } })).toBe(false);
     expect(check('createTransport', { direction: 'both' })).toBe(false);
     expect(check('createTransport', { direction: 'send', extra: true })).toBe(false);
   });
@@ -50,12 +58,21 @@ describe('method schemas', () => {
   });
 
   it('validates produce', () => {
-    const ok = { transportId: 't', kind: 'audio', source: 'mic', rtpParameters: { codecs: [{ mimeType: 'audio/opus' }] } };
+    const opus = { mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 };
+    const params = { codecs: [opus], encodings: [{ ssrc: 1234 }], rtcp: { cname: 'c' }, mid: '0', msid: 'stream track' };
+    const ok = { transportId: 't', kind: 'audio', source: 'mic', rtpParameters: params };
     expect(check('produce', ok)).toBe(true);
     expect(check('produce', { ...ok, source: 'speaker' })).toBe(false);
     expect(check('produce', { ...ok, kind: 'data' })).toBe(false);
-    expect(check('produce', { ...ok, rtpParameters: { codecs: [] } })).toBe(false);
-    expect(check('produce', { ...ok, rtpParameters: { codecs: [{}], encodings: new Array(9).fill({}) } })).toBe(false);
+    expect(check('produce', { ...ok, rtpParameters: { ...params, codecs: [] } })).toBe(false);
+    expect(check('produce', { ...ok, rtpParameters: { ...params, codecs: [{ mimeType: 'audio/opus' }] } })).toBe(false);
+    expect(check('produce', { ...ok, rtpParameters: { ...params, encodings: undefined } })).toBe(false);
+    expect(check('produce', { ...ok, rtpParameters: { ...params, encodings: [] } })).toBe(false);
+    expect(check('produce', { ...ok, rtpParameters: { ...params, encodings: new Array(9).fill({ ssrc: 1 }) } })).toBe(false);
+    expect(check('produce', { ...ok, rtpParameters: { ...params, encodings: [{ ssrc: -1 }] } })).toBe(false);
+    expect(check('produce', { ...ok, rtpParameters: { ...params, encodings: [{ ssrc: 1, rtx: {} }] } })).toBe(false);
+    expect(check('produce', { ...ok, rtpParameters: { ...params, codecs: [{ ...opus, payloadType: 128 }] } })).toBe(false);
+    expect(check('produce', { ...ok, rtpParameters: { ...params, mid: '' } })).toBe(false);
   });
 
   it('validates the id-only methods', () => {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import type { types } from 'mediasoup';
 import { defineHandler } from '../handler.ts';
 import { Direction, RtpCapabilities } from '../schemas.ts';
+import { checkRtpCapabilities } from '../../media/rtp-checks.ts';
 
 /** createTransport: a WebRTC transport on the worker's WebRtcServer (UDP and TCP). */
 export const createTransport = defineHandler({
@@ -12,6 +12,10 @@ export const createTransport = defineHandler({
   }, { additionalProperties: false }),
   async handle(ctx, data) {
     const { room, participant } = ctx.joined();
-    return room.createTransport(participant, data.direction, data.rtpCapabilities as types.RtpCapabilities | undefined);
+    const { direction, rtpCapabilities } = data;
+    // A recv transport's capabilities must receive the room's codecs, or it would never get a consumer.
+    // (Missing ones are the room's refusal, after its permission check; a send transport ignores them.)
+    if (direction === 'recv' && rtpCapabilities !== undefined) checkRtpCapabilities(rtpCapabilities, room.rtpCapabilities);
+    return room.createTransport(participant, direction, direction === 'recv' ? rtpCapabilities : undefined);
   },
 });

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import type { types } from 'mediasoup';
 import { defineHandler } from '../handler.ts';
 import { Kind, MediaId, RtpParameters, SourceSchema } from '../schemas.ts';
+import { PUBLISHING_POLICY, checkRtpParameters } from '../../media/rtp-checks.ts';
 
 /** produce: publishes one source (mic, camera or screen) on the send transport. */
 export const produce = defineHandler({
@@ -15,10 +15,13 @@ export const produce = defineHandler({
   }, { additionalProperties: false }),
   async handle(ctx, data) {
     const { room, participant } = ctx.joined();
+    const { rtpParameters } = data;
+    // Parameters mediasoup would refuse (or accept and never forward) are refused here, naming the field.
+    checkRtpParameters(data.kind, data.source, rtpParameters, room.rtpCapabilities, PUBLISHING_POLICY);
     const producerId = await room.produce(participant, {
       transportId: data.transportId,
       kind: data.kind,
-      rtpParameters: data.rtpParameters as types.RtpParameters,
+      rtpParameters,
       source: data.source,
       paused: data.paused,
     });
