@@ -13,11 +13,14 @@ import { mediaBench } from './media/index.ts';
 import { janusBench } from './media/janus.ts';
 import { joinBench } from './signalling/joins.ts';
 import { panicBench } from './panic/latency.ts';
+import { floodBench } from './signalling/flood.ts';
 import { httpBench } from './http/endpoints.ts';
 import { realismBench } from './realism/chromium.ts';
+import { runFuzz } from './fuzz/run.ts';
 
 type Log = (line: string) => void;
-interface Bench { readonly name: string; run(quick: boolean, log: Log): Promise<object> }
+/** `optional`: not in the standard set; runs only when named with --only (e.g. `--only fuzz`). */
+interface Bench { readonly name: string; readonly optional?: boolean; run(quick: boolean, log: Log): Promise<object> }
 
 /** The standard set, in run order. */
 const BENCHES: Bench[] = [
@@ -43,6 +46,14 @@ const BENCHES: Bench[] = [
     }),
   },
   {
+    name: 'flood',
+    // The normal client's join and panic p99 next to an abusive client, idle against flood, 3 rounds.
+    run: async (quick, log) => ({
+      machine: machineFacts(),
+      ...(await floodBench({ rounds: quick ? 1 : 3, iterations: quick ? 10 : 200, ratePerSecond: 20000, intervalMs: quick ? 0 : 10, log })),
+    }),
+  },
+  {
     name: 'http',
     run: async (quick) => ({ machine: machineFacts(), ...(await httpBench({ consumers: quick ? 100 : 1000, secondsPerEndpoint: quick ? 1 : 5, connections: 10 })) }),
   },
@@ -55,6 +66,12 @@ const BENCHES: Bench[] = [
         : await realismBench({ seconds: 10, baselineSeconds: 5, targetPercent: 85, initialConsumers: 1200, maxConsumers: 3000, log })),
     }),
   },
+  {
+    // The signalling fuzz run (bench/fuzz/run.ts): 100,000 messages (quick: 5,000), on request only.
+    name: 'fuzz',
+    optional: true,
+    run: async (quick, log) => ({ machine: machineFacts(), ...(await runFuzz({ messages: quick ? 5000 : 100_000, seconds: quick ? 60 : 900, log })) }),
+  },
 ];
 
 const quick = process.argv.includes('--quick');
@@ -66,7 +83,7 @@ mkdirSync(dir, { recursive: true });
 const log: Log = (line) => process.stderr.write(`${line}\n`);
 
 for (const bench of BENCHES) {
-  if (only && !only.has(bench.name)) continue;
+  if (only ? !only.has(bench.name) : bench.optional) continue;
   const started = performance.now();
   const result = { bench: bench.name, quick, date, ...(await bench.run(quick, log)) };
   log(`${bench.name}: ${Math.round((performance.now() - started) / 1000)} s`);

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.ts';
 import { resolveSecrets } from '../src/config/secrets.ts';
 import { mintDeskToken, mintToken } from '../src/auth/mint.ts';
-import { ROLES, SOURCES, type Role, type Source } from '../src/auth/grant.ts';
+import { ROLES, SOURCES, type Role, type Source } from '../src/domain/roles.ts';
 
 function fail(msg: string): never {
   process.stderr.write(`token: ${msg}\nusage: npm run token -- --room R --identity I --role ${ROLES.join('|')}|desk --rooms '*' [--ttl SECONDS] [--publish ${SOURCES.join(',')}] [--no-subscribe] [--jti ID]\n`);

@@ -9,6 +9,7 @@ import { WorkerPool } from './media/worker-pool.ts';
 import { RoomRegistry } from './room/registry.ts';
 import { startBitrateSampler } from './media/bitrate-sampler.ts';
 import { startRevocationSync } from './safety/revocation-sync.ts';
+import { enforceRevocation } from './safety/revocation-enforcer.ts';
 import { notRevoked } from './room/admission.ts';
 import { TokenVerifier } from './auth/verifier.ts';
 import type { RevocationList } from './auth/revocations.ts';
@@ -21,15 +22,19 @@ import type { SafetyRules } from './safety/validate.ts';
 import { PanicService } from './safety/panic/service.ts';
 import { PanicSocketServer } from './safety/panic/socket.ts';
 import { PanicSpool } from './safety/panic/spool.ts';
+import { LatestLocations, locator, rememberLocations } from './safety/panic/locations.ts';
+import { AlertDelivery } from './safety/panic/delivery.ts';
 import { WebhookSender } from './safety/panic/webhooks.ts';
 import { join } from 'node:path';
 import { signallingPlugin } from './signalling/plugin.ts';
 import type { SignallingSession } from './signalling/session.ts';
-import { CLOSE_CODES } from './signalling/protocol.ts';
+import { CLOSE_CODES } from './domain/close-codes.ts';
 import { installErrorHandlers } from './http/errors.ts';
-import { healthRoutes } from './http/health.ts';
+import { healthRoutes, type CheckResult } from './http/health.ts';
+import { SfuError } from './shared/errors.ts';
 import { adminRoutes } from './http/admin.ts';
 import { clientRoutes } from './http/static.ts';
+import { CLOSE_DEADLINES_MS, ServerConnections, ShutdownStages, WORKER_EXIT_MS, type ShutdownReport } from './shutdown.ts';
 
 export interface BuildOptions {
   readonly config: Readonly<Config>;
@@ -50,13 +55,40 @@ export interface AppHandle {
   readonly panic: PanicService;
   readonly metrics: Metrics;
   readonly log: Logger;
-  /** Refuses new joins, tells clients, waits for rooms to empty (up to the drain timeout), then closes. */
-  drain(): Promise<void>;
-  /** Closes everything at once. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Refuses new joins, tells clients, waits for rooms to empty (up to the drain timeout), then
+   * closes. Resolves with the close's report.
+   */
+  drain(): Promise<ShutdownReport>;
+  /**
+   * Closes everything at once, each stage within its deadline (src/shutdown.ts); always ends.
+   * Resolves with which stages had to be forced. Idempotent: later calls get the first call's promise.
+   */
+  close(): Promise<ShutdownReport>;
 }
 
 const DEFAULT_CLIENT_DIR = fileURLToPath(new URL('../dist/client', import.meta.url));
+
+/** The audit trail's signed head checkpoint at start, for the log (positions and hashes only; docs/records.md). */
+async function logAuditHead(store: Store, log: Logger): Promise<void> {
+  try {
+    const status = await store.auditHead();
+    const cp = status.checkpoint;
+    const auditHead = cp ? { seq: cp.seq, hash: cp.hash, at: cp.at, keyId: cp.keyId, mac: cp.mac } : { seq: 0 };
+    if (status.ok) log.info({ auditHead }, 'audit head');
+    else log.error({ auditHead, brokenAt: status.brokenAt, firstMissing: status.firstMissing, reason: status.reason }, 'audit trail does not reach its signed head checkpoint');
+  } catch (err) {
+    log.warn({ err }, 'audit head not read at start');
+  }
+}
+
+/** The store's readiness: its write probe (Store.ping), with the store's reason when it fails (locked, full, hung, unreachable). */
+function storeReadiness(store: Store): Promise<CheckResult> {
+  return store.ping().then(
+    (ok) => ok,
+    (err: unknown) => ({ ok: false, reason: err instanceof SfuError ? err.message : 'the store did not take the write probe' }),
+  );
+}
 
 /** The composition root: the one place that picks implementations and wires the layers. */
 export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
@@ -70,7 +102,13 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
   });
-  const store = await openStore(config.store.url, config.dataDir, secrets.recordKeys);
+  // Locations committed on this node are remembered, so that a panic alert never waits on the store for one.
+  const locations = new LatestLocations();
+  const store = rememberLocations(await openStore(config.store.url, config.dataDir, secrets.recordKeys, {
+    callTimeoutMs: config.store.callTimeoutMs, sqliteBusyTimeoutMs: config.store.sqliteBusyTimeoutMs,
+  }), locations);
+  await logAuditHead(store, log);
+  metrics.auditHeadWith(() => store.auditHeadPosition());
   const revocations = await PersistentRevocationList.load(store);
   const safetyRules: SafetyRules = { ...config.consent, ...config.location };
   const stopRetention = startRetention(store, config.records.retentionYears, log);
@@ -86,6 +124,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   const rooms = new RoomRegistry({
     pool,
     maxParticipants: config.rooms.maxParticipants,
+    stepTimeoutMs: config.rooms.stepTimeoutSeconds * 1000,
     forwarding: config.forwarding,
     transport: {
       initialAvailableOutgoingBitrate: config.media.initialAvailableOutgoingBitrate,
@@ -98,13 +137,19 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
 
   metrics.countPausedConsumersWith(() => rooms.pausedConsumers());
   metrics.bitrateSampled(0, 0);
-  const stopRevocationSync = startRevocationSync({ revocations, rooms, store, seconds: config.store.revocationSyncSeconds, log });
   const stopBitrates = startBitrateSampler({
     seconds: config.media.bitrateSampleSeconds,
     transports: () => rooms.transports(),
     onSample: (s) => metrics.bitrateSampled(s.inBits, s.outBits),
   });
-  const fastify: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
+  const fastify: FastifyInstance = Fastify({
+    loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false,
+    // Idle sockets, slow request senders and idle keep-alive connections are cut (0 turns one off).
+    // Upgraded sockets (/rtc, socket.io) leave the HTTP server's timeouts: their liveness is ping/pong.
+    connectionTimeout: config.http.connectionTimeoutSeconds * 1000,
+    requestTimeout: config.http.requestTimeoutSeconds * 1000,
+    keepAliveTimeout: config.http.keepAliveTimeoutSeconds * 1000,
+  });
   installErrorHandlers(fastify);
   const sessions = new Set<SignallingSession>();
   const admission = [notRevoked(revocations), consentAndLocation(store, safetyRules, metrics, log)];
@@ -112,46 +157,85 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   await fastify.register(signallingPlugin, { services, verifier, sessions });
   await fastify.register(healthRoutes, {
     metrics,
-    checks: { workers: () => pool.healthy, accepting: () => !rooms.draining, store: () => store.ping() },
+    checks: { workers: () => pool.healthy, accepting: () => !rooms.draining, store: () => storeReadiness(store), panic: () => panic.readiness() },
   });
   await fastify.register(adminRoutes, { prefix: '/admin', adminToken: secrets.adminToken, rooms, revocations, store, log });
   await fastify.register(clientRoutes, { dir: opts.clientDir ?? DEFAULT_CLIENT_DIR });
 
   const panic = new PanicService({
     store: store.incidents,
-    spool: new PanicSpool(join(config.dataDir, 'panic-spool.jsonl')),
+    spool: new PanicSpool(join(config.dataDir, 'panic-spool.jsonl'), { onBadLine: (file) => log.error({ file }, 'unreadable panic spool line skipped') }),
     tiers: config.safety.tiers,
     webhooks: config.safety.webhooks,
     sender: new WebhookSender({ store: store.incidents, log, metrics, timeoutSeconds: config.safety.webhookTimeoutSeconds, maxBackoffSeconds: config.safety.webhookMaxBackoffSeconds }),
     announceToRoom: config.safety.announceToRoom,
-    locate: async (participantId) => {
-      try {
-        return await store.latestLocation(participantId);
-      } catch {
-        return undefined;
-      }
-    },
+    maxOpenPerParticipant: config.safety.maxOpenIncidentsPerParticipant,
+    locate: locator({ rooms, memory: locations, store, deadlineMs: config.safety.storeDeadlineMs, log }),
+    storeDeadlineMs: config.safety.storeDeadlineMs,
     log,
     metrics,
   });
   await fastify.ready();
-  const panicSockets = new PanicSocketServer({ server: fastify.server, verifier, revocations, rooms, service: panic, log });
-  await panic.start(panicSockets);
+  const panicSockets = new PanicSocketServer({ server: fastify.server, verifier, revocations, rooms, service: panic, log, limits: config.safety.socket, metrics });
+  // A revocation (an admin kick here, or one learned from the store) bites at once on this node.
+  revocations.onRevoked((r, actor) => void enforceRevocation({ rooms, sessions, sessionCloseCode: CLOSE_CODES.FORBIDDEN, safety: panicSockets, store, log }, r, actor));
+  const stopRevocationSync = startRevocationSync({ revocations, seconds: config.store.revocationSyncSeconds, log });
+  // The raiser is answered once the alert has left for every responder connection (bounded).
+  await panic.start(new AlertDelivery(panicSockets.io).wrap(panicSockets));
 
-  let closing: Promise<void> | undefined;
+  // Every TCP connection of the HTTP server, so that the close can end each one (after socket.io,
+  // which wraps the server's request listeners).
+  const connections = new ServerConnections(fastify.server);
+  let closing: Promise<ShutdownReport> | undefined;
+  /** Each stage within its deadline (CLOSE_DEADLINES_MS, docs/operations.md); always ends. */
   const close = () => {
     closing ??= (async () => {
-      rooms.startDraining();
-      rooms.closeAll('SERVER_SHUTDOWN');
-      for (const s of sessions) s.close(CLOSE_CODES.SERVER_DRAINING, 'SERVER_SHUTDOWN');
-      stopRetention();
-      stopBitrates();
-      stopRevocationSync();
-      panic.stop();
-      await panicSockets.close();
-      await fastify.close();
-      await pool.close();
-      await store.close();
+      const stages = new ShutdownStages(log);
+      // From now on upgrades (/rtc and socket.io) are answered 503 and their sockets destroyed, and
+      // socket.io refuses new long-polling handshakes.
+      stages.step('refuse', () => {
+        connections.refuseUpgrades();
+        panicSockets.io.engine.opts.allowRequest = (_req, answer) => answer('SERVER_DRAINING', false);
+      });
+      stages.step('rooms', () => {
+        rooms.startDraining();
+        rooms.closeAll('SERVER_SHUTDOWN');
+      });
+      stages.step('timers', () => {
+        stopRetention();
+        stopBitrates();
+        stopRevocationSync();
+        panic.stop();
+      });
+      let unanswered = 0;
+      await stages.run('connections', CLOSE_DEADLINES_MS.connections, async () => {
+        for (const s of sessions) s.close(CLOSE_CODES.SERVER_DRAINING, 'SERVER_SHUTDOWN');
+        await panicSockets.close();
+        await connections.upgradedClosed();
+      }, {
+        // Clients that do not answer the close in time are cut in the http stage: late clients
+        // (their network may be gone) are not a server fault, so this does not count as forced.
+        deadlineForces: false,
+        onDeadline: () => { unanswered = connections.counts.upgraded; },
+      });
+      await stages.run('http', CLOSE_DEADLINES_MS.http, async () => {
+        connections.startClosing();
+        await fastify.close();
+      }, { onDeadline: () => connections.destroyAll() });
+      await Promise.all([
+        stages.run('workers', CLOSE_DEADLINES_MS.workers, async () => {
+          await pool.close(WORKER_EXIT_MS);
+          return pool.killedAtClose > 0 ? 'forced' : undefined;
+        }),
+        stages.run('store', CLOSE_DEADLINES_MS.store, () => store.close()),
+      ]);
+      const report = stages.report();
+      if (report.forced.length > 0) {
+        log.error({ forced: report.forced, stageMs: report.stageMs }, `shutdown forced: ${report.forced.join(', ')} (deadline missed or failed)`);
+      } else {
+        log.info({ stageMs: report.stageMs, unansweredCloses: unanswered }, 'shutdown complete');
+      }
+      return report;
     })();
     return closing;
   };
@@ -162,9 +246,10 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     log.info({ rooms: rooms.rooms.length, timeoutSeconds: config.drain.timeoutSeconds }, 'draining');
     for (const s of sessions) s.notify('serverDraining', { deadlineSeconds: config.drain.timeoutSeconds });
     const deadline = Date.now() + timeoutMs;
-    while (rooms.rooms.length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    rooms.closeAll('SERVER_DRAINING');
-    await close();
+    // Ends early when the rooms are empty or a close has begun (a second signal).
+    while (rooms.rooms.length > 0 && !closing && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (!closing) rooms.closeAll('SERVER_DRAINING');
+    return close();
   };
 
   return { fastify, config, secrets, pool, rooms, revocations, store, panic, metrics, log, drain, close };

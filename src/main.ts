@@ -2,6 +2,7 @@ import { loadConfig, ConfigError } from './config/load.ts';
 import { buildApp } from './app.ts';
 import { mintToken } from './auth/mint.ts';
 import { createLogger } from './telemetry/logger.ts';
+import { CLOSE_BUDGET_MS, type ShutdownReport } from './shutdown.ts';
 
 /** Entry point: config, buildApp, listen, demo links, graceful shutdown on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -27,6 +28,40 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Signal handlers before listening: a SIGTERM that arrives while the port opens still drains.
+  let stoppingSince = 0;
+  let secondSignal = false;
+  // Exit code: 0 after a clean drain and close; 1 when a stage had to be forced, after a second
+  // signal, or when the drain failed (docs/operations.md#graceful-drain-sigterm).
+  const exit = (report: ShutdownReport) => process.exit(secondSignal || report.forced.length > 0 ? 1 : 0);
+  const failed = (err: unknown) => {
+    log.error({ err }, 'drain failed');
+    process.exit(1);
+  };
+  const stop = (signal: string) => {
+    // The same signal can arrive twice at once (a process-group kill plus a forwarding parent):
+    // only a second signal a second or more after the first forces an immediate close.
+    if (stoppingSince && Date.now() - stoppingSince < 1000) return;
+    if (stoppingSince) {
+      if (secondSignal) return;
+      secondSignal = true;
+      log.warn({ signal }, 'second signal: closing now');
+      app.close().then(exit, failed);
+      return;
+    }
+    stoppingSince = Date.now();
+    log.info({ signal }, 'draining before shutdown');
+    // Every close stage has its own deadline; this is the last resort should anything escape them
+    // (and keeps the event loop alive until the exit). Not unref'd on purpose.
+    const watchdogMs = config.drain.timeoutSeconds * 1000 + CLOSE_BUDGET_MS + 1000;
+    setTimeout(() => {
+      log.error({ forced: ['watchdog'], afterMs: watchdogMs }, 'shutdown forced: watchdog (the shutdown did not end in time)');
+      process.exit(1);
+    }, watchdogMs);
+    app.drain().then(exit, failed);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   await app.fastify.listen({ host: config.http.host, port: config.http.port });
   const port = (app.fastify.server.address() as { port: number }).port;
   const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
@@ -60,25 +95,6 @@ async function main(): Promise<void> {
   // Printed as plain text on stdout, not as a log record.
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
-  let stoppingSince = 0;
-  const stop = (signal: string) => {
-    // The same signal can arrive twice at once (a process-group kill plus a forwarding parent):
-    // only a second signal a second or more after the first forces an immediate close.
-    if (stoppingSince && Date.now() - stoppingSince < 1000) return;
-    if (stoppingSince) {
-      log.warn({ signal }, 'second signal: closing now');
-      void app.close().then(() => process.exit(1));
-      return;
-    }
-    stoppingSince = Date.now();
-    log.info({ signal }, 'draining before shutdown');
-    app.drain().then(() => process.exit(0), (err) => {
-      log.error({ err }, 'drain failed');
-      process.exit(1);
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 main().catch((err) => {

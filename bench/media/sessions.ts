@@ -16,7 +16,7 @@ import { mayReceive, type ForwardingPolicy } from '../../src/room/forwarding-pol
 import { applyViewport } from '../../src/room/viewport.ts';
 import { spatialLayersNeeded } from '../../src/room/dynacast.ts';
 import { ActiveSpeaker } from '../../src/room/active-speaker.ts';
-import type { Role } from '../../src/auth/grant.ts';
+import type { Role } from '../../src/domain/roles.ts';
 import { pin } from '../lib/machine.ts';
 import { startLoadGen, type LoadConsumer, type LoadGen, type LoadResult, type LoadSender } from './loadgen.ts';
 

@@ -1,13 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-
-export const ROLES = ['clinician', 'student', 'guardian', 'observer', 'interpreter'] as const;
-export type Role = (typeof ROLES)[number];
-
-export const SOURCES = ['mic', 'camera', 'screen'] as const;
-export type Source = (typeof SOURCES)[number];
-
-/** Which media kind each source carries. */
-export const SOURCE_KIND: Record<Source, 'audio' | 'video'> = { mic: 'audio', camera: 'video', screen: 'video' };
+import { ROLES, SOURCES, type Grant, type Source } from '../domain/roles.ts';
 
 const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' });
 
@@ -23,17 +15,6 @@ export const ClaimsSchema = Type.Object({
   }, { additionalProperties: false })),
 });
 export type Claims = Static<typeof ClaimsSchema>;
-
-/** What a verified token allows: one identity, one role, in one room. */
-export interface Grant {
-  readonly room: string;
-  readonly identity: string;
-  readonly role: Role;
-  readonly publish: ReadonlySet<Source>;
-  readonly subscribe: boolean;
-  readonly tokenId: string | undefined;
-  readonly expiresAt: number;
-}
 
 /** Observers subscribe only, whatever their token says; others default to publishing every source. */
 export function grantFromClaims(c: Claims, exp: number): Grant {
@@ -56,13 +37,3 @@ export const DeskClaimsSchema = Type.Object({
   rooms: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 1000 }),
 });
 
-/** A verified desk token: which rooms' incidents this person may see and handle. */
-export interface DeskGrant {
-  readonly identity: string;
-  readonly rooms: ReadonlySet<string> | '*';
-  readonly expiresAt: number;
-}
-
-export function deskCovers(desk: DeskGrant, room: string): boolean {
-  return desk.rooms === '*' || desk.rooms.has(room);
-}

@@ -1,5 +1,5 @@
 import jwt from 'jsonwebtoken';
-import type { Role, Source } from './grant.ts';
+import type { Role, Source } from '../domain/roles.ts';
 
 export interface MintOptions {
   room: string;

@@ -1,7 +1,8 @@
 import jwt from 'jsonwebtoken';
 import { Value } from '@sinclair/typebox/value';
 import { SfuError } from '../shared/errors.ts';
-import { ClaimsSchema, DeskClaimsSchema, grantFromClaims, type DeskGrant, type Grant } from './grant.ts';
+import { ClaimsSchema, DeskClaimsSchema, grantFromClaims } from './grant.ts';
+import type { DeskGrant, Grant } from '../domain/roles.ts';
 
 export type Algorithm = 'HS256' | 'RS256' | 'ES256';
 

@@ -4,8 +4,8 @@
  * definitions (type-only imports, erased by the bundler); the payloads of the events are spelled
  * out here because the server builds them inline.
  */
-import type { Incident, IncidentKind, Outcome } from '../safety/panic/types.ts';
-import type { Role } from '../auth/grant.ts';
+import type { Incident, IncidentKind, Outcome } from '../domain/incident.ts';
+import type { Role } from '../domain/roles.ts';
 
 export type { Incident, IncidentKind, Outcome };
 

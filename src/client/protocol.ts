@@ -5,9 +5,9 @@
  * per method are spelled out here.
  */
 import type { RtpCapabilities, RtpParameters, DtlsParameters, IceParameters, IceCandidate, MediaKind } from 'mediasoup-client/types';
-import type { Notifications, NotificationName, ParticipantInfo, ProducerInfo, SafetyView } from '../signalling/protocol.ts';
-import type { Role, Source } from '../auth/grant.ts';
-import type { ConsentInput, LocationInput } from '../safety/schemas.ts';
+import type { Notifications, NotificationName, ParticipantInfo, ProducerInfo, SafetyView } from '../domain/notifications.ts';
+import type { Role, Source } from '../domain/roles.ts';
+import type { ConsentInput, LocationInput } from '../domain/consent-location.ts';
 
 export type { Notifications, NotificationName, ParticipantInfo, ProducerInfo, SafetyView, Role, Source, ConsentInput, LocationInput };
 export type ConsentScope = ConsentInput['scopes'][number];
@@ -56,4 +56,4 @@ export interface Methods {
 export type MethodName = keyof Methods;
 
 /** WebSocket close codes the server uses: the server's own table. */
-export { CLOSE_CODES as CLOSE } from '../signalling/close-codes.ts';
+export { CLOSE_CODES as CLOSE } from '../domain/close-codes.ts';

@@ -17,6 +17,10 @@ export const ConfigSchema = section({
     port: Type.Integer({ minimum: 0, maximum: 65535 }),
     /** Base URL printed in demo links; derived from host/port when empty. */
     publicUrl: Type.String(),
+    /** Node HTTP server timeouts (fastify connectionTimeout, requestTimeout, keepAliveTimeout); 0 turns one off. */
+    connectionTimeoutSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
+    requestTimeoutSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
+    keepAliveTimeoutSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
   }),
   dataDir: Type.String({ minLength: 1 }),
   log: section({
@@ -56,11 +60,39 @@ export const ConfigSchema = section({
   }),
   rooms: section({
     maxParticipants: Type.Integer({ minimum: 1, maximum: 1000 }),
+    /** A room step (one worker or store call sequence) that takes longer is abandoned with MEDIA_ERROR. */
+    stepTimeoutSeconds: Type.Number({ minimum: 0.1, maximum: 600 }),
   }),
   signalling: section({
     maxMessageBytes: Type.Integer({ minimum: 1024, maximum: 1048576 }),
     reconnectGraceSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
     pingIntervalSeconds: Type.Number({ minimum: 1, maximum: 3600 }),
+    /** Limits and backpressure per connection (docs/configuration.md, "Limits"). */
+    rateLimit: section({
+      /** Request budget of one connection: a token bucket. */
+      requestsPerSecond: Type.Number({ minimum: 0.1, maximum: 100000 }),
+      burst: Type.Integer({ minimum: 1, maximum: 100000 }),
+      /** More RATE_LIMITED refusals than this within refusalWindowSeconds close the socket (4429). */
+      maxRefusals: Type.Integer({ minimum: 1, maximum: 1000000 }),
+      refusalWindowSeconds: Type.Number({ minimum: 0.1, maximum: 3600 }),
+      /** After a connection is cut with 4429, new connections with its token are refused (429 RATE_LIMITED) this long. */
+      cooldownSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
+    }),
+    /** Budget of the requests that write safety records (join per token; updateLocation, withdrawConsent per participant). */
+    auditRateLimit: section({
+      requestsPerSecond: Type.Number({ minimum: 0.01, maximum: 100000 }),
+      burst: Type.Integer({ minimum: 1, maximum: 100000 }),
+    }),
+    /** Requests received and not yet answered, per connection; beyond it RATE_LIMITED at once. */
+    maxQueuedRequests: Type.Integer({ minimum: 1, maximum: 100000 }),
+    /** Refused joins per connection before it is closed (4429). */
+    maxRefusedJoins: Type.Integer({ minimum: 1, maximum: 1000 }),
+    /** Open connections per token that have not joined; the next upgrade is refused (429). */
+    maxUnjoinedPerToken: Type.Integer({ minimum: 1, maximum: 1000 }),
+    /** A connection that has not joined this long after opening is closed (4408); 0: no deadline. */
+    joinTimeoutSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
+    /** A socket whose unsent output passes this is terminated (a client that stopped reading). */
+    maxBufferedBytes: Type.Integer({ minimum: 65536, maximum: 1073741824 }),
   }),
   drain: section({
     timeoutSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
@@ -70,6 +102,10 @@ export const ConfigSchema = section({
     url: Type.String(),
     /** How often this node re-reads revocations from the store (nodes sharing it enforce each other's kicks); 0: at start only. */
     revocationSyncSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
+    /** Deadline of every store call on the request paths: past it the call fails with STORE_UNAVAILABLE (PostgreSQL timeouts derive from it). */
+    callTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000 }),
+    /** SQLite: how long a write waits for a lock held by another connection before it fails (SQLITE_BUSY). */
+    sqliteBusyTimeoutMs: Type.Integer({ minimum: 0, maximum: 60000 }),
   }),
   records: section({
     /** AES-256-GCM keys for record fields, newest first (base64, 32 bytes). Empty: one is generated into the data dir. */
@@ -108,6 +144,20 @@ export const ConfigSchema = section({
     announceToRoom: Type.Boolean(),
     webhookTimeoutSeconds: Type.Number({ minimum: 0.1, maximum: 60 }),
     webhookMaxBackoffSeconds: Type.Number({ minimum: 0.1, maximum: 3600 }),
+    /** The /safety socket.io namespace: handshake, message size, liveness and the per-socket event budget. */
+    socket: section({
+      connectTimeoutSeconds: Type.Number({ minimum: 1, maximum: 600 }),
+      maxMessageBytes: Type.Integer({ minimum: 1024, maximum: 1048576 }),
+      pingIntervalSeconds: Type.Number({ minimum: 1, maximum: 600 }),
+      pingTimeoutSeconds: Type.Number({ minimum: 1, maximum: 600 }),
+      /** Events other than panic:raise (never refused) per socket: a token bucket. */
+      eventsPerSecond: Type.Number({ minimum: 0.1, maximum: 100000 }),
+      eventBurst: Type.Integer({ minimum: 1, maximum: 100000 }),
+    }),
+    /** Open incidents one participant may have at once; further raises are recorded on one of them. */
+    maxOpenIncidentsPerParticipant: Type.Integer({ minimum: 1, maximum: 100 }),
+    /** How long a panic raise or event waits for the store before it is spooled and delivery goes on. */
+    storeDeadlineMs: Type.Integer({ minimum: 10, maximum: 10000 }),
   }),
   location: section({
     /** Roles that must give an emergency contact with their location. */

@@ -3,8 +3,13 @@ import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { newSecret } from '../shared/ids.ts';
 import type { Config } from './schema.ts';
-import type { DataKey } from '../store/cipher.ts';
 import { ConfigError } from './load.ts';
+
+/** A data key: 32 bytes, named so that records say which key sealed them. */
+export interface DataKey {
+  readonly id: string;
+  readonly key: Buffer;
+}
 
 export interface Secrets {
   /** Key material for the token verifier: the HS256 secret or the PEM public key. */

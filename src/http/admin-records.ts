@@ -6,8 +6,8 @@ const RoomParams = Type.Object({ room: Type.String({ minLength: 1, maxLength: 12
 
 /**
  * Safety records for the admin API (registered inside the admin plugin, behind its credential):
- * a room's participants with their consent and location records, its audit trail, and the
- * verification of the whole hash chain.
+ * a room's participants with their consent and location records, its audit trail, the
+ * verification of the whole hash chain against its signed head checkpoint, and that checkpoint.
  */
 export async function adminRecordRoutes(app: FastifyInstance, opts: { store: Store }): Promise<void> {
   const { store } = opts;
@@ -22,4 +22,9 @@ export async function adminRecordRoutes(app: FastifyInstance, opts: { store: Sto
   }));
 
   app.get('/audit/verify', async () => store.verifyAudit());
+
+  // The signed head checkpoint (position, hash, signing time, key id, HMAC) and whether the trail's
+  // newest entry is the one it names: copy it elsewhere; `npm run audit:verify -- --head seq:hash`
+  // later shows whether the trail still holds it (docs/records.md).
+  app.get('/audit/head', async () => store.auditHead());
 }

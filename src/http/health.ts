@@ -3,9 +3,12 @@ import type { Metrics } from '../telemetry/metrics.ts';
 
 export interface HealthOptions {
   readonly metrics: Metrics;
-  /** Readiness checks by name; all must pass for /readyz to answer 200. */
-  readonly checks: Record<string, () => boolean | Promise<boolean>>;
+  /** Readiness checks by name; all must pass for /readyz to answer 200. A check may say why it fails. */
+  readonly checks: Record<string, () => CheckResult | Promise<CheckResult>>;
 }
+
+/** A check's answer: pass or fail, or that with a reason (shown in `reasons` when it fails). */
+export type CheckResult = boolean | { readonly ok: boolean; readonly reason?: string | undefined };
 
 /** /healthz (the process answers), /readyz (every check passes: workers alive, not draining), /metrics. */
 export async function healthRoutes(app: FastifyInstance, opts: HealthOptions): Promise<void> {
@@ -13,15 +16,20 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthOptions): P
 
   app.get('/readyz', async (_req, reply) => {
     const results: Record<string, boolean> = {};
+    const reasons: Record<string, string> = {};
     for (const [name, check] of Object.entries(opts.checks)) {
       try {
-        results[name] = await check();
+        const r = await check();
+        results[name] = typeof r === 'boolean' ? r : r.ok;
+        if (typeof r !== 'boolean' && !r.ok && r.reason) reasons[name] = r.reason;
       } catch {
         results[name] = false;
       }
     }
     const ready = Object.values(results).every(Boolean);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not-ready', checks: results });
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not-ready', checks: results, ...(Object.keys(reasons).length > 0 ? { reasons } : {}),
+    });
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -43,6 +43,7 @@ export class WorkerPool {
   readonly #slots: (WorkerSlot | undefined)[] = [];
   #cpuTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #killedAtClose = 0;
 
   private constructor(opts: WorkerPoolOptions, log: Logger, metrics: Metrics) {
     this.#opts = opts;
@@ -144,32 +145,54 @@ export class WorkerPool {
     }
   }
 
-  /** Closes every worker and waits for their processes to exit. */
-  async close(): Promise<void> {
+  /**
+   * Closes every worker and waits for their processes to exit; a worker still running after
+   * `exitTimeoutMs` (hung, or stopped) is killed with SIGKILL (counted in `killedAtClose`).
+   */
+  async close(exitTimeoutMs = 3000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#cpuTimer);
-    const exits: Promise<void>[] = [];
+    const exits: Promise<boolean>[] = [];
     for (const slot of this.#slots) {
       if (!slot || slot.worker.closed) continue;
-      exits.push(waitForExit(slot.worker.pid));
+      const { pid } = slot.worker;
+      exits.push(waitForExit(pid, exitTimeoutMs).then((exited) => {
+        if (exited) return true;
+        this.#log.warn({ worker: slot.index, pid, waitedMs: exitTimeoutMs }, 'mediasoup worker did not exit in time: killed');
+        return false;
+      }));
       slot.worker.close();
       this.#metrics.workerStopped();
     }
     this.#slots.length = 0;
-    await Promise.all(exits);
+    this.#killedAtClose = (await Promise.all(exits)).filter((exited) => !exited).length;
+  }
+
+  /** Workers that `close()` had to kill because they did not exit in time. */
+  get killedAtClose(): number {
+    return this.#killedAtClose;
   }
 }
 
-/** worker.close() returns before the process exits; poll until it is gone (bounded). */
-async function waitForExit(pid: number, timeoutMs = 3000): Promise<void> {
+/**
+ * worker.close() returns before the process exits; poll until it is gone. After `timeoutMs` the
+ * process is killed with SIGKILL (which also ends a stopped process) and false is returned.
+ */
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
       process.kill(pid, 0);
     } catch {
-      return;
+      return true;
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return true; // it exited just now
+  }
+  return false;
 }

@@ -1,4 +1,4 @@
-import type { Grant } from '../auth/grant.ts';
+import type { Grant } from '../domain/roles.ts';
 import type { RevocationList } from '../auth/revocations.ts';
 import { SfuError } from '../shared/errors.ts';
 import type { ParticipantFacts } from './participant.ts';

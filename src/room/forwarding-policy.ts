@@ -1,4 +1,4 @@
-import type { Role } from '../auth/grant.ts';
+import type { Role } from '../domain/roles.ts';
 
 /** Who may receive whose media, by role (privacy); configured in `forwarding`. */
 export interface ForwardingPolicy {

@@ -1,6 +1,6 @@
 import type { types } from 'mediasoup';
-import type { Grant, Role, Source } from '../auth/grant.ts';
-import type { NotificationName, Notifications, ProducerInfo, ParticipantInfo, SafetyView } from '../signalling/protocol.ts';
+import type { Grant, Role, Source } from '../domain/roles.ts';
+import type { NotificationName, Notifications, ProducerInfo, ParticipantInfo, SafetyView } from '../domain/notifications.ts';
 import { SfuError } from '../shared/errors.ts';
 
 /** How a participant's notifications reach its client; swapped on reconnection. */

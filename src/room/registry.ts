@@ -2,7 +2,7 @@ import type { types } from 'mediasoup';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { WorkerPool } from '../media/worker-pool.ts';
-import type { RoomCloseReason } from '../signalling/protocol.ts';
+import type { RoomCloseReason } from '../domain/notifications.ts';
 import { SfuError } from '../shared/errors.ts';
 import { Room } from './room.ts';
 import type { ForwardingPolicy } from './forwarding-policy.ts';
@@ -14,6 +14,7 @@ export interface RoomRegistryOptions {
   readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number; maxOutgoingBitrate: number };
   readonly log: Logger;
   readonly metrics: Metrics;
+  readonly stepTimeoutMs: number;
 }
 
 /**
@@ -75,6 +76,7 @@ export class RoomRegistry {
       transport: this.#opts.transport,
       log: this.#opts.log,
       metrics: this.#opts.metrics,
+      stepTimeoutMs: this.#opts.stepTimeoutMs,
     });
     this.#rooms.set(id, room);
     this.#opts.metrics.roomOpened();

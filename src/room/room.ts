@@ -2,11 +2,11 @@ import type { types } from 'mediasoup';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { PlacedRouter } from '../media/worker-pool.ts';
-import type { LeaveReason, RoomCloseReason } from '../signalling/protocol.ts';
-import { SOURCE_KIND, type Source } from '../auth/grant.ts';
+import type { LeaveReason, RoomCloseReason } from '../domain/notifications.ts';
+import { SOURCE_KIND, type Source } from '../domain/roles.ts';
 import { SfuError, errorMessage } from '../shared/errors.ts';
 import { TypedEmitter } from '../shared/emitter.ts';
-import { SerialQueue } from '../shared/serial.ts';
+import { SerialQueue, type RunOptions, type StepState } from '../shared/serial.ts';
 import { Participant, type TransportDirection } from './participant.ts';
 import { mayReceive, type ForwardingPolicy } from './forwarding-policy.ts';
 import { applyViewport, type Viewport } from './viewport.ts';
@@ -21,6 +21,8 @@ export interface RoomOptions {
   readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number; maxOutgoingBitrate: number };
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** A step (a worker or store call) that takes longer is abandoned: the caller gets MEDIA_ERROR, the room moves on. */
+  readonly stepTimeoutMs: number;
 }
 
 export type RoomEvents = {
@@ -78,6 +80,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   /** Joins under way by identity: their seat and identity are taken. */
   readonly #joining = new Map<string, Participant>();
   readonly #steps = new SerialQueue();
+  readonly #stepOptions: RunOptions;
   readonly #speaker: ActiveSpeaker;
   /** Joins between opening the room and admission: an empty room is not closed under them. */
   #pendingJoins = 0;
@@ -90,6 +93,10 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#router = opts.placed.router;
     this.#webRtcServer = opts.placed.webRtcServer;
     this.#log = opts.log.child({ room: opts.id });
+    this.#stepOptions = {
+      timeoutMs: opts.stepTimeoutMs,
+      timeoutError: () => new SfuError('MEDIA_ERROR', `the room's step did not finish within ${opts.stepTimeoutMs} ms; retry`),
+    };
     this.#router.on('workerclose', () => this.close('WORKER_DIED'));
     this.#speaker = new ActiveSpeaker(this.#router, (producerId) => this.#onSpeaker(producerId));
   }
@@ -119,6 +126,11 @@ export class Room extends TypedEmitter<RoomEvents> {
     };
   }
 
+  /** Queues one step of the room, with the room's step deadline. */
+  #step<T>(task: (state: StepState) => Promise<T>): Promise<T> {
+    return this.#steps.run(task, this.#stepOptions);
+  }
+
   /** Joins under way (reserved seats). */
   get joining(): number { return this.#joining.size; }
 
@@ -136,10 +148,11 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (this.#participants.size + this.#joining.size >= this.#opts.maxParticipants) throw new SfuError('ROOM_FULL', 'room is full');
     this.#joining.set(p.identity, p);
     try {
-      await this.#steps.run(async () => {
+      await this.#step(async (step) => {
         this.#assertAdmissible(hooks);
         await hooks.commit();
         this.#assertAdmissible(hooks);
+        if (step.abandoned) return;
         this.#admitNow(p);
       });
     } finally {
@@ -175,10 +188,10 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   createTransport(p: Participant, direction: TransportDirection, rtpCapabilities?: types.RtpCapabilities) {
-    return this.#steps.run(() => this.#createTransport(p, direction, rtpCapabilities));
+    return this.#step((step) => this.#createTransport(step, p, direction, rtpCapabilities));
   }
 
-  async #createTransport(p: Participant, direction: TransportDirection, rtpCapabilities?: types.RtpCapabilities) {
+  async #createTransport(step: StepState, p: Participant, direction: TransportDirection, rtpCapabilities?: types.RtpCapabilities) {
     this.#assertMedia(p);
     const existing = [...p.transports.values()].filter((t) => t.direction === direction).length;
     if (existing >= MAX_TRANSPORTS_PER_DIRECTION) throw new SfuError('TRANSPORT_LIMIT', `a ${direction} transport already exists`);
@@ -200,7 +213,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       throw mediaError(err);
     }
     // Re-checked after the await: a withdrawal, removal or room close meanwhile cut this participant's media.
-    this.#closeUnless(transport, () => this.#assertMedia(p));
+    this.#closeUnless(transport, () => this.#assertLive(step, () => this.#assertMedia(p)));
     p.transports.set(transport.id, { transport, direction });
     transport.observer.once('close', () => p.transports.delete(transport.id));
     if (direction === 'send' && this.#opts.transport.maxIncomingBitrate > 0) {
@@ -209,12 +222,12 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (direction === 'recv' && this.#opts.transport.maxOutgoingBitrate > 0) {
       await transport.setMaxOutgoingBitrate(this.#opts.transport.maxOutgoingBitrate).catch(() => undefined);
     }
-    this.#closeUnless(transport, () => this.#assertMedia(p));
+    this.#closeUnless(transport, () => this.#assertLive(step, () => this.#assertMedia(p)));
     if (transport.closed) throw new SfuError('TRANSPORT_NOT_FOUND', `transport ${transport.id} was closed`);
     if (direction === 'recv') {
       p.rtpCapabilities = rtpCapabilities;
       // After the response: the client must know its recv transport before it hears of consumers.
-      setImmediate(() => void this.#steps.run(() => this.#consumeExisting(p)));
+      setImmediate(() => void this.#step((s) => this.#consumeExisting(s, p)).catch((err: unknown) => this.#log.warn({ err }, 'consumers for a new recv transport failed')));
     }
     return {
       transportId: transport.id,
@@ -225,7 +238,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   connectTransport(p: Participant, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
-    return this.#steps.run(async () => {
+    return this.#step(async () => {
       this.#assertMedia(p);
       const t = p.transport(transportId);
       if (t.dtlsState !== 'new') throw new SfuError('INVALID_REQUEST', `transport ${transportId} is already connected`);
@@ -244,7 +257,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   restartIce(p: Participant, transportId: string): Promise<types.IceParameters> {
-    return this.#steps.run(async () => {
+    return this.#step(async () => {
       this.#assertMedia(p);
       const transport = p.transport(transportId);
       let ice: types.IceParameters;
@@ -260,10 +273,10 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   produce(p: Participant, req: ProduceRequest): Promise<string> {
-    return this.#steps.run(() => this.#produce(p, req));
+    return this.#step((step) => this.#produce(step, p, req));
   }
 
-  async #produce(p: Participant, req: ProduceRequest): Promise<string> {
+  async #produce(step: StepState, p: Participant, req: ProduceRequest): Promise<string> {
     this.#assertMedia(p);
     if (!p.grant.publish.has(req.source)) throw new SfuError('PERMISSION_DENIED', `this participant may not publish ${req.source}`);
     if (SOURCE_KIND[req.source] !== req.kind) throw new SfuError('INVALID_REQUEST', `source ${req.source} carries ${SOURCE_KIND[req.source]}, not ${req.kind}`);
@@ -279,7 +292,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     // The transport may have closed during the await (withdrawal, removal): mediasoup then never
     // tells this producer, so it is closed here rather than left listed.
     this.#closeUnless(producer, () => {
-      this.#assertMedia(p);
+      this.#assertLive(step, () => this.#assertMedia(p));
       if (transport.closed) throw new SfuError('TRANSPORT_NOT_FOUND', `transport ${req.transportId} was closed`);
     });
     const metrics = this.#opts.metrics;
@@ -294,7 +307,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     });
     await this.#speaker.add(producer).catch((err) => this.#log.warn({ err }, 'active speaker observer failed'));
     for (const sub of [...this.#participants.values()]) {
-      if (sub !== p) await this.#consume(sub, p, producer, req.source);
+      if (sub !== p) await this.#consume(step, sub, p, producer, req.source);
     }
     this.#updateLayersNeeded(producer.id);
     if (producer.closed) throw new SfuError('PRODUCER_NOT_FOUND', `producer ${producer.id} was closed`);
@@ -308,7 +321,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   setProducerPaused(p: Participant, producerId: string, paused: boolean): Promise<void> {
-    return this.#steps.run(async () => {
+    return this.#step(async () => {
       this.#assertOpen(p);
       const { producer } = p.producer(producerId);
       try {
@@ -320,7 +333,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   setConsumerPaused(p: Participant, consumerId: string, paused: boolean): Promise<void> {
-    return this.#steps.run(async () => {
+    return this.#step(async () => {
       this.#assertMedia(p);
       const consumer = p.consumer(consumerId);
       consumer.appData.clientPaused = paused;
@@ -335,16 +348,16 @@ export class Room extends TypedEmitter<RoomEvents> {
     });
   }
 
-  async #consumeExisting(sub: Participant): Promise<void> {
+  async #consumeExisting(step: StepState, sub: Participant): Promise<void> {
     for (const pub of [...this.#participants.values()]) {
       if (pub === sub) continue;
-      for (const { producer, source } of [...pub.producers.values()]) await this.#consume(sub, pub, producer, source);
+      for (const { producer, source } of [...pub.producers.values()]) await this.#consume(step, sub, pub, producer, source);
     }
   }
 
   /** A subscriber's tile for one of its video consumers changed size or visibility. */
   setViewport(p: Participant, consumerId: string, viewport: Viewport): Promise<{ paused: boolean; spatialLayer?: number }> {
-    return this.#steps.run(async () => {
+    return this.#step(async () => {
       this.#assertMedia(p);
       const consumer = p.consumer(consumerId);
       if (consumer.kind !== 'video') throw new SfuError('INVALID_REQUEST', 'setViewport applies to video consumers');
@@ -359,8 +372,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /** Creates a paused consumer of `producer` for `sub` when policy and capabilities allow. */
-  async #consume(sub: Participant, pub: Participant, producer: types.Producer, source: Source): Promise<void> {
-    if (!sub.grant.subscribe || !sub.rtpCapabilities || producer.closed || sub.closed) return;
+  async #consume(step: StepState, sub: Participant, pub: Participant, producer: types.Producer, source: Source): Promise<void> {
+    if (step.abandoned || !sub.grant.subscribe || !sub.rtpCapabilities || producer.closed || sub.closed) return;
     if (!sub.mediaAllowed || !pub.mediaAllowed) return;
     if (!mayReceive(this.#opts.forwarding, this.id, sub.role, pub.role)) return;
     const transport = sub.recvTransport();
@@ -379,7 +392,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       return;
     }
     // Either side may have left, withdrawn or closed its transport during the await.
-    if (transport.closed || producer.closed || !this.#mayStillConsume(sub, pub)) {
+    if (step.abandoned || transport.closed || producer.closed || !this.#mayStillConsume(sub, pub)) {
       consumer.close();
       sub.consumedProducers.delete(producer.id);
       return;
@@ -458,6 +471,12 @@ export class Room extends TypedEmitter<RoomEvents> {
   #mayStillConsume(sub: Participant, pub: Participant): boolean {
     return !this.#closed && this.#participants.get(sub.id) === sub && this.#participants.get(pub.id) === pub
       && !sub.closed && !pub.closed && sub.mediaAllowed && pub.mediaAllowed;
+  }
+
+  /** Runs `check` unless the step was abandoned past its deadline (then throws MEDIA_ERROR). */
+  #assertLive(step: StepState, check: () => void): void {
+    if (step.abandoned) throw new SfuError('MEDIA_ERROR', 'abandoned past the step deadline');
+    check();
   }
 
   /** Runs `check`; when it throws, closes the just-created `object` and rethrows. */

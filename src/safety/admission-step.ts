@@ -2,7 +2,7 @@ import type { AdmissionRequest, AdmissionStep } from '../room/admission.ts';
 import type { Store } from '../store/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { ConsentInput, LocationInput } from './schemas.ts';
+import type { ConsentInput, LocationInput } from '../domain/consent-location.ts';
 import { durableWrite } from './timed.ts';
 import { validateConsent, validateLocation, type SafetyRules } from './validate.ts';
 

@@ -1,9 +1,9 @@
 import type { TSchema, Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type { Role } from '../auth/grant.ts';
+import type { Role } from '../domain/roles.ts';
 import { SfuError, type ErrorCode } from '../shared/errors.ts';
 import { parseRfc3339 } from './rfc3339.ts';
-import { ConsentSchema, LocationSchema, type ConsentInput, type LocationInput } from './schemas.ts';
+import { ConsentSchema, LocationSchema, type ConsentInput, type LocationInput } from '../domain/consent-location.ts';
 
 /** The consent and location rules that come from configuration. */
 export interface SafetyRules {

@@ -42,6 +42,9 @@ export const ERROR_CODES = {
   PRODUCER_LIMIT: 409,
   MEDIA_ERROR: 500,
   ROOM_CLOSED: 410,
+  // Limits and backpressure (issue #11): request budgets, per-token connections
+  RATE_LIMITED: 429,
+  TOO_MANY_CONNECTIONS: 429,
   /** Seen only in records and metrics: the connection closed while its request was running. */
   CONNECTION_CLOSED: 410,
   // Admin REST

@@ -4,7 +4,7 @@ import type { Config } from '../config/load.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { RevocationList } from '../auth/revocations.ts';
-import type { Grant } from '../auth/grant.ts';
+import type { Grant } from '../domain/roles.ts';
 import type { RoomRegistry } from '../room/registry.ts';
 import type { Room } from '../room/room.ts';
 import type { Participant } from '../room/participant.ts';

@@ -68,7 +68,7 @@ export const DtlsParameters = Type.Object({
   fingerprints: Type.Array(Type.Object({
     algorithm: Type.String({ maxLength: 16 }),
     value: Type.String({ maxLength: 256 }),
-  }), { minItems: 1, maxItems: 8 }),
+  }, { additionalProperties: false }), { minItems: 1, maxItems: 8 }),
 }, { additionalProperties: false });
 
 export const Empty = Type.Object({}, { additionalProperties: false });

@@ -1,10 +1,6 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import type { DataKey } from '../config/secrets.ts';
 
-/** A data key: 32 bytes, named so that records say which key sealed them. */
-export interface DataKey {
-  readonly id: string;
-  readonly key: Buffer;
-}
 
 /**
  * AES-256-GCM for record fields at rest (locations, emergency contacts, names, addresses).
@@ -13,6 +9,7 @@ export interface DataKey {
  */
 export class FieldCipher {
   readonly #keys: ReadonlyMap<string, Buffer>;
+  readonly #given: readonly DataKey[];
   readonly #current: DataKey;
 
   constructor(keys: readonly DataKey[]) {
@@ -22,6 +19,7 @@ export class FieldCipher {
       if (!/^[A-Za-z0-9_-]{1,32}$/.test(k.id)) throw new Error(`record key id ${k.id} must be 1-32 of [A-Za-z0-9_-]`);
     }
     this.#keys = new Map(keys.map((k) => [k.id, k.key]));
+    this.#given = keys.map((k) => ({ id: k.id, key: k.key }));
     this.#current = keys[0]!;
   }
 
@@ -42,6 +40,28 @@ export class FieldCipher {
     d.setAAD(Buffer.from(id));
     d.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([d.update(Buffer.from(body, 'base64url')), d.final()]).toString('utf8');
+  }
+
+  /**
+   * The keys, newest first, to hand to the SQLite store's worker thread (workerData), which seals
+   * and opens there. Nothing else may read them; never log them.
+   */
+  keysForWorker(): DataKey[] {
+    return this.#given.map((k) => ({ id: k.id, key: k.key }));
+  }
+
+  /** Id of the newest key (the one that seals). */
+  get currentKeyId(): string {
+    return this.#current.id;
+  }
+
+  /**
+   * A 32-byte key for a purpose other than sealing (e.g. signing the audit head): HKDF-SHA256 of the
+   * record key `id` (default the newest), no salt, `purpose` as info. Undefined when `id` is not configured.
+   */
+  derive(purpose: string, id: string = this.#current.id): DataKey | undefined {
+    const key = this.#keys.get(id);
+    return key ? { id, key: Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), purpose, 32)) } : undefined;
   }
 
   sealJson(value: unknown): string {

@@ -1,5 +1,5 @@
-import type { Role } from '../auth/grant.ts';
-import type { IncidentStore } from '../safety/panic/types.ts';
+import type { Role } from '../domain/roles.ts';
+import type { IncidentStore } from '../domain/incident.ts';
 
 /** Who consented, to what, under which policy version (issue #3; docs/records.md). */
 export interface Consent {
@@ -82,9 +82,38 @@ export interface AuditEntry {
   readonly hash: string;
 }
 
+/**
+ * The signed head checkpoint: the position (seq) and hash of the newest audit entry, with an
+ * HMAC-SHA256 under a key derived from the records key `keyId` (src/store/audit-head.ts). It is
+ * kept apart from the entries (table audit_head) and rewritten in the transaction of every append,
+ * so deleting the newest entries leaves it pointing past the end of the trail.
+ */
+export interface AuditCheckpoint {
+  readonly seq: number;
+  readonly hash: string;
+  /** When it was signed (ISO 8601). */
+  readonly at: string;
+  readonly keyId: string;
+  /** hex HMAC-SHA256 over (seq, hash, at, keyId). */
+  readonly mac: string;
+}
+
+/**
+ * `brokenAt`: the first position where the trail fails: an entry that does not verify, or, where
+ * entries were deleted from the end, the first missing position. `firstMissing`: the first
+ * position known to be missing (deleted entries), when there is one.
+ */
 export type AuditVerification =
-  | { readonly ok: true; readonly entries: number }
-  | { readonly ok: false; readonly entries: number; readonly brokenAt: number; readonly reason: string };
+  | { readonly ok: true; readonly entries: number; readonly checkpoint?: AuditCheckpoint | null }
+  | {
+    readonly ok: false; readonly entries: number; readonly brokenAt: number; readonly firstMissing?: number; readonly reason: string;
+    readonly checkpoint?: AuditCheckpoint | null;
+  };
+
+/** The stored checkpoint and a cheap check that the trail's newest entry is the one it names. */
+export type AuditHeadStatus =
+  | { readonly ok: true; readonly checkpoint: AuditCheckpoint | null }
+  | { readonly ok: false; readonly checkpoint: AuditCheckpoint | null; readonly brokenAt: number; readonly firstMissing?: number; readonly reason: string };
 
 /** A participant's session with its records, decrypted, for the admin API. */
 export interface ParticipantRecords {
@@ -116,7 +145,12 @@ export interface Store {
   audit(e: { room: string; kind: string; actor: string; detail: Record<string, unknown>; at: Date }): Promise<void>;
   participants(room: string): Promise<ParticipantRecords[]>;
   auditTrail(room?: string): Promise<AuditEntry[]>;
+  /** Verifies the whole hash chain and that it reaches the signed head checkpoint (nothing deleted from its end). */
   verifyAudit(): Promise<AuditVerification>;
+  /** The signed head checkpoint, checked against the newest entry only (one query; verifyAudit checks everything). */
+  auditHead(): Promise<AuditHeadStatus>;
+  /** Position of the newest checkpoint this process wrote or read, without I/O (the sfu_audit_head_position gauge). */
+  auditHeadPosition(): number | undefined;
   /** Deletes records older than the cutoff (the documented retention job) and audits that it did. */
   applyRetention(cutoff: Date, actor: string): Promise<{ sessions: number; auditEntries: number }>;
   ping(): Promise<boolean>;

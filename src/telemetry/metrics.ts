@@ -38,6 +38,16 @@ export class Metrics {
   readonly #panicOpen = new Gauge({ name: 'sfu_panic_open', help: 'Open (unresolved) panic incidents', registers: [this.registry] });
   readonly #panicEscalations = new Counter({ name: 'sfu_panic_escalations_total', help: 'Escalation steps taken, by tier', labelNames: ['tier'], registers: [this.registry] });
   readonly #webhooks = new Counter({ name: 'sfu_webhook_deliveries_total', help: 'Webhook delivery attempts by result', labelNames: ['result'], registers: [this.registry] });
+  readonly #panicSpooled = new Gauge({ name: 'sfu_panic_spooled', help: 'Panic raises and events in the local spool, not yet in the store', registers: [this.registry] });
+  readonly #panicUnpersisted = new Gauge({
+    name: 'sfu_panic_unpersisted', help: 'Panic raises and events held in memory only: neither the store nor the spool has taken them (a crash now loses them)',
+    registers: [this.registry],
+  });
+  readonly #panicFallbacks = new Counter({
+    name: 'sfu_panic_store_fallbacks_total', help: 'Panic writes the store did not take in time (timeout) or refused (error), spooled instead',
+    labelNames: ['reason'], registers: [this.registry],
+  });
+  readonly #panicSpoolFailures = new Counter({ name: 'sfu_panic_spool_failures_total', help: 'Failed panic spool writes (disk full, I/O error)', registers: [this.registry] });
   readonly #layerSwitches = new Counter({ name: 'sfu_consumer_layer_switches_total', help: 'Simulcast/SVC layer changes of consumers', registers: [this.registry] });
   #pausedSource: () => Record<string, number> = () => ({});
   readonly #paused = new Gauge({
@@ -55,6 +65,26 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly #connections = new Gauge({ name: 'sfu_signalling_connections', help: 'Open signalling WebSocket connections', registers: [this.registry] });
+  #auditHeadSource: () => number | undefined = () => undefined;
+  readonly #auditHead = new Gauge({
+    name: 'sfu_audit_head_position', help: 'Position (seq) of the audit trail\'s signed head checkpoint: read at start, then the highest this node wrote or read; lower after a restart on a truncated or rolled-back store',
+    registers: [this.registry],
+    collect: () => {
+      const seq = this.#auditHeadSource();
+      if (seq !== undefined) this.#auditHead.set(seq);
+    },
+  });
+  readonly #rateLimited = new Counter({
+    name: 'sfu_signalling_rate_limited_total', help: 'Signalling requests refused with RATE_LIMITED, by budget (requests, queue, audit)',
+    labelNames: ['budget'], registers: [this.registry],
+  });
+  readonly #cut = new Counter({
+    name: 'sfu_signalling_connections_cut_total', help: 'Signalling connections the server ended for a limit, by reason (RATE_LIMITED, TOO_MANY_REFUSED_JOINS, JOIN_TIMEOUT, SLOW_READER)',
+    labelNames: ['reason'], registers: [this.registry],
+  });
+  readonly #safetyLimited = new Counter({
+    name: 'sfu_safety_events_rate_limited_total', help: '/safety events refused with RATE_LIMITED, by event', labelNames: ['event'], registers: [this.registry],
+  });
 
   /**
    * prom-client's process and Node.js metrics, in their own registry: they cost most of a scrape
@@ -98,6 +128,13 @@ export class Metrics {
   panicOpen(count: number): void { this.#panicOpen.set(count); }
   panicEscalated(tier: number): void { this.#panicEscalations.inc({ tier: String(tier) }); }
   webhookDelivery(result: 'delivered' | 'failed'): void { this.#webhooks.inc({ result }); }
+  /** The panic backlog now: entries in the spool, and entries held in memory only. */
+  panicBacklog(spooled: number, unpersisted: number): void {
+    this.#panicSpooled.set(spooled);
+    this.#panicUnpersisted.set(unpersisted);
+  }
+  panicStoreFallback(reason: 'timeout' | 'error'): void { this.#panicFallbacks.inc({ reason }); }
+  panicSpoolFailed(): void { this.#panicSpoolFailures.inc(); }
   consumerLayersChanged(): void { this.#layerSwitches.inc(); }
   /** Where the paused-consumer counts come from at scrape time. */
   countPausedConsumersWith(source: () => Record<string, number>): void { this.#pausedSource = source; }
@@ -107,6 +144,14 @@ export class Metrics {
   }
   connectionOpened(): void { this.#connections.inc(); }
   connectionClosed(): void { this.#connections.dec(); }
+  /** Where the audit head position comes from at scrape time (Store.auditHeadPosition: no I/O). */
+  auditHeadWith(source: () => number | undefined): void { this.#auditHeadSource = source; }
+  /** A signalling request refused with RATE_LIMITED: over the request budget, the queue bound, or the audit budget. */
+  requestRateLimited(budget: 'requests' | 'queue' | 'audit'): void { this.#rateLimited.inc({ budget }); }
+  /** The server ended a signalling connection for a limit (the close reason, or SLOW_READER for a terminated one). */
+  connectionCut(reason: 'RATE_LIMITED' | 'TOO_MANY_REFUSED_JOINS' | 'JOIN_TIMEOUT' | 'SLOW_READER'): void { this.#cut.inc({ reason }); }
+  /** A /safety event refused with RATE_LIMITED (panic:raise never is). */
+  safetyEventRateLimited(event: string): void { this.#safetyLimited.inc({ event }); }
 
   async render(): Promise<string> {
     if (!this.#process) return this.registry.metrics();

@@ -12,6 +12,7 @@ import {
   type InboundStat,
   type OutboundStat,
 } from '../helpers/browser.ts';
+import { observeFor } from '../helpers/until.ts';
 
 /**
  * Selective forwarding seen from real Chromium pages: the page reports each tile's size and
@@ -41,13 +42,34 @@ async function videoFrom(client: ClientPage, participantId: string): Promise<Inb
 /** The page's camera upload in bit/s over `ms`, per encoding (rid, or "svc"). */
 async function uploadRate(client: ClientPage, ms = 2000): Promise<{ total: number; streams: (OutboundStat & { bps: number })[] }> {
   const a = await client.outboundStats();
-  await new Promise((r) => setTimeout(r, ms));
+  await observeFor(ms); // the measurement window
   const b = await client.outboundStats();
   const streams = b.map((s) => {
     const before = a.find((x) => x.id === s.id);
     return { ...s, bps: Math.round(((s.bytesSent - (before?.bytesSent ?? 0)) * 8 * 1000) / ms) };
   });
   return { total: streams.reduce((n, s) => n + s.bps, 0), streams };
+}
+
+/** Waits until the upload of the encodings `rids` has stopped: their byte counters no longer grow. */
+function stoppedSending(client: ClientPage, rids: readonly string[]) {
+  let previous: OutboundStat[] | undefined;
+  return pollUntil(`${client.name}: encodings ${rids.join(', ')} to stop sending`, async () => {
+    const before = previous;
+    previous = await client.outboundStats();
+    return previous.filter((e) => rids.includes(e.rid ?? '')).map((e) => ({ rid: e.rid, grew: before === undefined || e.bytesSent !== before.find((b) => b.id === e.id)?.bytesSent }));
+  }, (streams) => streams.length === rids.length && streams.every((e) => !e.grew));
+}
+
+/** Waits until `viewer` has stopped receiving `publisherId`'s video: bytesReceived no longer grows. */
+function stoppedReceiving(viewer: ClientPage, publisherId: string) {
+  let bytes = -1;
+  return pollUntil(`${viewer.name}: no more video bytes from ${publisherId}`, async () => {
+    const s = await videoFrom(viewer, publisherId);
+    const grew = s === undefined || s.bytesReceived !== bytes;
+    bytes = s?.bytesReceived ?? -1;
+    return { stat: s, grew };
+  }, ({ grew }) => !grew, { context: () => viewer.logs.slice(-15).join('\n') });
 }
 
 /** Waits until `viewer` decodes `publisherId`'s video at a frame width satisfying `ok`. */
@@ -99,7 +121,8 @@ describe.skipIf(!available)('forwarding in Chromium: VP8 simulcast, a clinician 
     // Nobody needs more than the low layer now: the clinician's browser disables r1 and r2.
     await pollUntil('the clinician to disable its upper encodings', () => clinician.outboundStats(),
       (s) => s.filter((e) => e.rid === 'r1' || e.rid === 'r2').every((e) => e.active === false));
-    await new Promise((r) => setTimeout(r, 500));
+    // Settled before measuring: the disabled encodings' last frames are out.
+    await stoppedSending(clinician, ['r1', 'r2']);
     const lowOnly = await uploadRate(clinician);
     console.log(`[e2e forwarding] large tile: ${large.width} px wide; small tile: ${small.width} px; clinician upload `
       + `${allLayers.total} bit/s with all layers needed -> ${lowOnly.total} bit/s with only the low layer needed `
@@ -120,12 +143,16 @@ describe.skipIf(!available)('forwarding in Chromium: VP8 simulcast, a clinician 
 
   it('a hidden tile receives no bytes, and shows video again when it is visible', async () => {
     await setTile(studentA, ids.clinician!, 'hidden');
-    await new Promise((r) => setTimeout(r, 1000)); // debounce, the pause, packets in flight
-    const before = await videoFrom(studentA, ids.clinician!);
-    await new Promise((r) => setTimeout(r, 2000));
+    // The page reports the hidden tile (debounced) and the server pauses that consumer: both hidden
+    // tiles (student B's from the first test, and this one) are paused there.
+    const hiddenPaused = () => metric(env.server, /sfu_consumers_paused\{reason="hidden"\} (\d+)/);
+    await pollUntil('the server to pause both hidden tiles\' consumers', hiddenPaused, (n) => n === 2);
+    // Packets already on their way arrive: settled once the byte counter stops growing.
+    const before = (await stoppedReceiving(studentA, ids.clinician!)).stat;
+    await observeFor(2000); // deliberate: a hidden tile receives nothing in this window
     const after = await videoFrom(studentA, ids.clinician!);
     expect(after!.bytesReceived - before!.bytesReceived).toBe(0);
-    expect(await metric(env.server, /sfu_consumers_paused\{reason="hidden"\} (\d+)/)).toBeGreaterThanOrEqual(2);
+    expect(await hiddenPaused()).toBe(2);
 
     await setTile(studentA, ids.clinician!, 640);
     await frameWidthFrom(studentA, ids.clinician!, 'video again after showing the tile', (w) => w > 0);

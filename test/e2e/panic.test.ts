@@ -21,6 +21,7 @@ import {
   type ClientPage,
   type DeskPage,
 } from '../helpers/browser.ts';
+import { observeFor } from '../helpers/until.ts';
 
 /**
  * The panic channel end to end, in real Chromium against a real server: a student presses the
@@ -132,9 +133,11 @@ describe.skipIf(!available)('panic button, clinician banner and safety desk in t
     console.info(JSON.stringify({ measure: 'panic-click-to-server-ack-ms', value: mine.ackedAt - mine.pressedAt }));
     // For scale: Playwright's click plus polling both pages from the test process, end to end.
     console.info(JSON.stringify({ measure: 'panic-click-to-both-visible-test-process-ms', value: roundTrip }));
-    expect(toClinician).toBeGreaterThanOrEqual(0);
+    // Strictly after the press (the alarm crosses the server to another page and is painted there),
+    // and within the 1 s the issue asks for.
+    expect(toClinician).toBeGreaterThan(0);
     expect(toClinician).toBeLessThan(1000);
-    expect(toDesk).toBeGreaterThanOrEqual(0);
+    expect(toDesk).toBeGreaterThan(0);
     expect(toDesk).toBeLessThan(1000);
     const alerts = await clinician.page.evaluate('window.sfuClient.alerts()') as { shown: string; incidents: { id: string }[]; events: { event: string; at: number }[] };
     // Where the time goes: the alarm's arrival in each page (socket.io / signalling), before rendering.
@@ -179,12 +182,14 @@ describe.skipIf(!available)('panic button, clinician banner and safety desk in t
     // The desk's own Acknowledge button is gone too.
     expect(await desk.page.isVisible(`#incident-${firstIncident} button.ack`)).toBe(false);
 
-    // Past the escalation tier (raisedAt + 3 s, with a margin): no escalation anywhere.
+    // Past the escalation tier (raisedAt + ESCALATE_AFTER_S, with a margin): no escalation anywhere.
     const { raisedAt, acknowledgedAt } = first.handle.panic.openIncidents().find((i) => i.id === firstIncident)!;
     // (Acknowledged before the tier was due, or this check would prove nothing.)
     expect(Date.parse(acknowledgedAt!) - Date.parse(raisedAt)).toBeLessThan(ESCALATE_AFTER_S * 1000);
+    // A deliberate observation window: escalation must NOT happen, so there is no event to await;
+    // watch until a second past the tier's due time, then check strictly that nothing came.
     const waitMs = Date.parse(raisedAt) + ESCALATE_AFTER_S * 1000 + 1000 - Date.now();
-    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+    if (waitMs > 0) await observeFor(waitMs);
     const deskEvents = await desk.events();
     expect(deskEvents.filter((e) => e.event === 'panic:escalated')).toEqual([]);
     expect(deskEvents.filter((e) => e.event === 'panic:alert').map((e) => e.tier)).toEqual([0]);
@@ -192,6 +197,7 @@ describe.skipIf(!available)('panic button, clinician banner and safety desk in t
     expect(clinicianEvents.filter((e) => e.event === 'panic:escalated')).toEqual([]);
     expect(await desk.page.textContent(`#incident-${firstIncident} .tier`)).toBe('0');
     expect(await desk.page.getAttribute(`#incident-${firstIncident}`, 'data-state')).toBe('acknowledged');
+    expect(first.handle.panic.openIncidents().find((i) => i.id === firstIncident)!.tier).toBe(0);
   }, 30_000);
 
   it('an alarm pressed while offline is retried until the server has it (once), and the clinician resolves it', async () => {

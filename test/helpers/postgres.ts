@@ -9,6 +9,15 @@ export interface TestPostgres {
   /** postgres://postgres:<random password>@127.0.0.1:<port>/sfu_test */
   readonly url: string;
   stop(): void;
+  /**
+   * A hung server: SIGSTOP to the postmaster and every backend it has now. Returns the resume
+   * (SIGCONT to the same processes; idempotent, and also run by stop()).
+   */
+  hang(): () => void;
+  /** `pg_ctl stop -m fast`: the server is down (connections refused) until start(). */
+  shutdown(): void;
+  /** Starts the server again after shutdown(), on the same port. */
+  start(): void;
 }
 
 function binDir(): string | undefined {
@@ -86,7 +95,9 @@ export async function startPostgres(): Promise<TestPostgres | undefined> {
     if (r.status !== 0) throw new Error(`${cmd} failed: ${r.error?.message ?? lastLines(r.stderr || r.stdout || '')}`);
   };
   let started = false;
+  let resumeHung: (() => void) | undefined;
   const stopServer = () => {
+    resumeHung?.();
     if (!started) return;
     started = false;
     try {
@@ -116,9 +127,12 @@ export async function startPostgres(): Promise<TestPostgres | undefined> {
     rmSync(pwfile);
     const port = await freePort();
     // listen_addresses is the only TCP address; the unix socket is in the private temp dir.
-    started = true;
-    run('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '30', 'start',
-      '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=on`]);
+    const startServer = () => {
+      started = true;
+      run('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '30', 'start',
+        '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=on`]);
+    };
+    startServer();
     run('createdb', ['-h', dir, '-p', String(port), '-U', 'postgres', 'sfu_test']);
     return {
       url: `postgres://postgres:${password}@127.0.0.1:${port}/sfu_test`,
@@ -126,6 +140,26 @@ export async function startPostgres(): Promise<TestPostgres | undefined> {
         process.removeListener('exit', cleanup);
         cleanup();
       },
+      hang() {
+        const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        const children = spawnSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+        const pids = [postmaster, ...children];
+        for (const pid of pids) process.kill(pid, 'SIGSTOP');
+        const resume = () => {
+          if (resumeHung !== resume) return;
+          resumeHung = undefined;
+          for (const pid of pids) {
+            try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
+          }
+        };
+        resumeHung = resume;
+        return resume;
+      },
+      shutdown() {
+        run('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '30', 'stop']);
+        started = false;
+      },
+      start: startServer,
     };
   } catch (err) {
     const serverLog = existsSync(log) ? `\nserver log:\n${lastLines(readFileSync(log, 'utf8'))}` : '';

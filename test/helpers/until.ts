@@ -6,3 +6,12 @@ export async function until(pred: () => boolean | Promise<boolean>, what: string
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * A deliberate observation window, not a wait: lets `ms` pass during which something must NOT
+ * happen (or during which a rate is measured). The caller asserts strictly on what it saw afterwards.
+ * To wait for something that should happen, use `until` on the condition instead.
+ */
+export function observeFor(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

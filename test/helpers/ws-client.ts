@@ -89,11 +89,16 @@ export class RtcClient {
     return res.data;
   }
 
-  /** Sends arbitrary text and resolves with the next reply that has no matching request. */
-  sendText(text: string | Buffer): Promise<any> {
-    return new Promise((resolve) => {
+  /** Sends arbitrary text and resolves with the next reply that has no matching request (rejects after `timeoutMs`). */
+  sendText(text: string | Buffer, timeoutMs = 5000): Promise<any> {
+    return new Promise((resolve, reject) => {
       const before = this.orphanReplies.length;
-      const check = () => (this.orphanReplies.length > before ? resolve(this.orphanReplies[before]) : setTimeout(check, 5));
+      const deadline = Date.now() + timeoutMs;
+      const check = () => {
+        if (this.orphanReplies.length > before) resolve(this.orphanReplies[before]);
+        else if (Date.now() > deadline) reject(new Error('timed out waiting for a reply with no matching request'));
+        else setTimeout(check, 5);
+      };
       this.ws.send(text);
       check();
     });

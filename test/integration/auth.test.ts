@@ -95,7 +95,9 @@ describe('WebSocket upgrade auth', () => {
     });
     expect(res.status).toBe(200);
     expect(await refusal({ token: srv.mint('room-j', 'pat', 'student', { jti: 'leaked-1' }) })).toEqual({ status: 403, code: 'IDENTITY_REVOKED' });
+    // Only that token id: the same identity with another token is admitted and joins.
     const ok = await RtcClient.connect(srv.wsUrl, { token: srv.mint('room-j', 'pat', 'student', { jti: 'new-2' }) });
+    expect((await ok.request('join', {})).roomId).toBe('room-j');
     ok.close();
   });
 

@@ -5,6 +5,7 @@ import { applyViewport } from '../../src/room/viewport.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { LayerSink, Vp8SimulcastGenerator } from '../../bench/lib/rtp-generator.ts';
+import { observeFor, until } from '../helpers/until.ts';
 
 const SSRCS = [11110000, 22220000, 33330000];
 let pool: WorkerPool;
@@ -13,13 +14,14 @@ let gen: Vp8SimulcastGenerator;
 let sink: LayerSink;
 let consumer: types.Consumer;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(20);
-  }
+/** The sink has had no packet for `ms` (a forwarding consumer delivers one every frame, ~33 ms). */
+const quietFor = (s: LayerSink, ms: number) => Date.now() - (s.received.at(-1)?.at ?? 0) >= ms;
+
+/** The sink has received packets for at least `ms`, and those of the last `ms` are all below layer 2. */
+function belowTopFor(s: LayerSink, ms: number): boolean {
+  const from = Date.now() - ms;
+  const recent = s.received.filter((r) => r.at >= from);
+  return (s.received[0]?.at ?? Infinity) <= from && recent.length > 0 && recent.every((r) => r.layer < 2);
 }
 
 beforeAll(async () => {
@@ -64,24 +66,25 @@ describe('forwarding with real RTP (three simulcast layers through a real worker
     const settledOn = (layer: number) => sink.received.length >= 10 && sink.received.slice(-10).every((r) => r.layer === layer);
     for (const [height, layer] of [[720, 2], [180, 0], [360, 1], [1080, 2]] as const) {
       await applyViewport(consumer, { width: Math.round(height * 16 / 9), height, visible: true });
-      await until(() => settledOn(layer), `layer ${layer} for a ${height}p tile`);
+      await until(() => settledOn(layer), `layer ${layer} for a ${height}p tile`, 5000);
       const since = Date.now();
-      await sleep(300);
+      await observeFor(300); // deliberate: no other layer may arrive in this window
       expect({ height, layers: sink.layersSince(since) }).toEqual({ height, layers: [layer] });
     }
   });
 
   it('sends nothing for a hidden tile, and resumes with a keyframe request when it shows again', async () => {
     await applyViewport(consumer, { width: 640, height: 360, visible: false });
-    await sleep(100);
+    // The worker has paused the consumer; packets already on the wire drain within a frame or two.
+    await until(() => quietFor(sink, 100), 'the sink to go quiet after hiding the tile', 5000);
     const since = Date.now();
-    await sleep(500);
+    await observeFor(500); // deliberate: a hidden tile gets nothing in this window
     expect(sink.countSince(since)).toBe(0);
     const requestsBefore = gen.keyframeRequests.length;
     const shown = Date.now();
     await applyViewport(consumer, { width: 640, height: 360, visible: true });
-    await until(() => sink.countSince(shown) > 0, 'packets after showing the tile');
-    await until(() => gen.keyframeRequests.length > requestsBefore, 'a keyframe request to the publisher');
+    await until(() => sink.countSince(shown) > 0, 'packets after showing the tile', 5000);
+    await until(() => gen.keyframeRequests.length > requestsBefore, 'a keyframe request to the publisher', 5000);
     expect(gen.keyframeRequests.slice(requestsBefore)).toContain(SSRCS[1]);
     console.info(JSON.stringify({ measure: 'hidden-to-visible-first-packet-ms', value: sink.received.find((r) => r.at >= shown)!.at - shown }));
   });
@@ -105,9 +108,12 @@ describe('forwarding with real RTP (three simulcast layers through a real worker
     try {
       await out.setMaxOutgoingBitrate(40_000); // room for the ~28 kbit/s low layer only
       await applyViewport(c, { width: 1280, height: 720, visible: true });
-      await sleep(1500);
+      // mediasoup first forwards what the tile asks for, then applies the cap at its next bitrate
+      // allocation (about once a second): settled once a whole allocation round (1.2 s) of packets,
+      // and at least one, were all below the top layer.
+      await until(() => belowTopFor(capSink, 1200), 'forwarding below the top layer under the cap', 8000);
       const capped = Date.now();
-      await sleep(700);
+      await observeFor(700); // deliberate: the top layer must not appear in this window
       const layers = capSink.layersSince(capped);
       console.info(JSON.stringify({ measure: 'layers-under-40kbps-cap', value: layers }));
       expect(layers.length).toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { RtcClient, opusParameters, vp8Parameters } from '../helpers/ws-client.ts';
+import { until } from '../helpers/until.ts';
 
 let srv: TestServer;
 beforeAll(async () => { srv = await startServer({ forwarding: { openRooms: ['group-open'] } }); });
@@ -29,10 +30,15 @@ async function publish(m: Awaited<ReturnType<typeof member>>, video: object) {
   return { mic: mic.producerId as string, cam: cam.producerId as string };
 }
 
-async function subscribe(m: Awaited<ReturnType<typeof member>>) {
+/**
+ * Opens `m`'s recv transport and waits for the `expected` newConsumer notifications the room sends
+ * after the response (one per producer `m` may receive); returns every one received.
+ */
+async function subscribe(m: Awaited<ReturnType<typeof member>>, expected: number) {
   await m.c.request('createTransport', { direction: 'recv', rtpCapabilities: m.info.routerRtpCapabilities });
-  await new Promise((r) => setTimeout(r, 150));
-  return m.c.notifications.filter((n) => n.notification === 'newConsumer').map((n) => n.data);
+  const consumers = () => m.c.notifications.filter((n) => n.notification === 'newConsumer').map((n) => n.data);
+  await until(() => consumers().length >= expected, `${expected} newConsumer notifications`, 5000);
+  return consumers();
 }
 
 describe('forwarding policy by role (privacy)', () => {
@@ -44,11 +50,12 @@ describe('forwarding policy by role (privacy)', () => {
     const obs = await member(room, 'obs', 'observer');
     const p1 = await publish(s1, vp8Parameters(5000));
     const pd = await publish(doc, vp8Parameters(6000));
-    const s2Consumers = await subscribe(s2);
+    const s2Consumers = await subscribe(s2, 2);
+    expect(s2Consumers.map((c: any) => c.producerId).sort()).toEqual([pd.mic, pd.cam].sort());
     expect(new Set(s2Consumers.map((c: any) => c.participantId))).toEqual(new Set([doc.info.participantId]));
-    const docConsumers = await subscribe(doc);
+    const docConsumers = await subscribe(doc, 2);
     expect(docConsumers.map((c: any) => c.producerId).sort()).toEqual([p1.mic, p1.cam].sort());
-    const obsConsumers = await subscribe(obs);
+    const obsConsumers = await subscribe(obs, 4);
     expect(obsConsumers.map((c: any) => c.producerId).sort()).toEqual([p1.mic, p1.cam, pd.mic, pd.cam].sort());
     // Server side: s2 holds no consumer of s1's producers.
     const s2p = srv.handle.rooms.get(room)!.participant(s2.info.participantId)!;
@@ -60,7 +67,7 @@ describe('forwarding policy by role (privacy)', () => {
     const s1 = await member('group-open', 's1', 'student');
     const s2 = await member('group-open', 's2', 'student');
     const p1 = await publish(s1, vp8Parameters(7000));
-    const got = await subscribe(s2);
+    const got = await subscribe(s2, 2);
     expect(got.map((c: any) => c.producerId).sort()).toEqual([p1.mic, p1.cam].sort());
     s1.c.close(); s2.c.close();
   });
@@ -72,7 +79,7 @@ describe('per-subscriber layers and pausing', () => {
     const kid = await member(room, 'kid', 'student');
     const doc = await member(room, 'doc', 'clinician');
     const pk = await publish(kid, simulcastVp8(9000));
-    const consumers = await subscribe(doc);
+    const consumers = await subscribe(doc, 2);
     const video = consumers.find((c: any) => c.producerId === pk.cam)!;
     const audio = consumers.find((c: any) => c.producerId === pk.mic)!;
     await doc.c.request('resumeConsumer', { consumerId: video.consumerId });

@@ -13,7 +13,7 @@ describe('HTTP and operations', () => {
     expect(await (await fetch(`${srv.url}/healthz`)).json() as any).toEqual({ status: 'ok' });
     const ready = await fetch(`${srv.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect((await ready.json() as any).checks).toEqual({ workers: true, accepting: true, store: true });
+    expect((await ready.json() as any).checks).toEqual({ workers: true, accepting: true, store: true, panic: true });
     const text = await (await fetch(`${srv.url}/metrics`)).text();
     for (const name of ['sfu_rooms', 'sfu_participants', 'sfu_producers', 'sfu_consumers', 'sfu_workers', 'sfu_worker_cpu_seconds_total',
       'sfu_worker_deaths_total', 'sfu_join_duration_seconds', 'sfu_signalling_requests_total', 'sfu_auth_failures_total', 'process_cpu_seconds_total']) {

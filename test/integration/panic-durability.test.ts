@@ -9,6 +9,7 @@ import { mintDeskToken } from '../../src/auth/mint.ts';
 import { startServer, TEST_SECRET } from '../helpers/server.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 import { safetyClient } from '../helpers/safety-client.ts';
+import { until } from '../helpers/until.ts';
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -46,8 +47,7 @@ describe('panic durability', () => {
       await kid.request('join', {});
       const s = await safetyClient(srv.url, srv.mint('w-room', 'kid', 'student'), 'websocket');
       const { data } = await s.send('panic:raise', { kind: 'safety', silent: true, clientIncidentId: 'webhook-test-1' });
-      const deadline = Date.now() + 5000;
-      while (hook.received.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await until(() => hook.received.length >= 3, 'three webhook deliveries', 5000);
       expect(hook.received.map((r) => r.status)).toEqual([500, 500, 204]);
       const last = hook.received[2]!;
       const [t, v1] = String(last.headers['x-sfu-signature']).split(',').map((p) => p.split('=')[1]!);
@@ -56,7 +56,8 @@ describe('panic durability', () => {
       expect(body).toMatchObject({ event: 'panic.alert', tier: 0, room: 'w-room', incident: { id: data.incidentId }, participant: { identity: 'kid', role: 'student' } });
       expect(body.location.region).toBe('US-CA');
       expect(body.emergencyContact.phone).toBe('+1 555 0100');
-      await new Promise((r) => setTimeout(r, 50));
+      // The receiver answered before the sender recorded the attempt: wait until all three are stored.
+      await until(async () => (await srv.handle.store.incidents.webhookAttempts(data.incidentId)).length >= 3, 'three stored webhook attempts', 5000);
       const attempts = await srv.handle.store.incidents.webhookAttempts(data.incidentId);
       expect(attempts.map((a) => [a.attempt, a.status])).toEqual([[1, 500], [2, 500], [3, 204]]);
       const metrics = await (await fetch(`${srv.url}/metrics`)).text();
@@ -112,18 +113,17 @@ describe('panic durability', () => {
       await kid.request('join', {});
       const s = await safetyClient(first.url, first.mint('h-room', 'kid', 'student'), 'websocket');
       const { data } = await s.send('panic:raise', { kind: 'other', silent: true, clientIncidentId: 'redeliver-test-1' });
-      while (hook.received.length < 1) await new Promise((r) => setTimeout(r, 20));
+      await until(() => hook.received.length >= 1, 'the first (failed) webhook delivery', 5000);
       s.close(); kid.close();
       await first.handle.close();
 
       hook.ctl.failures = 0;
       const second = await startServer({ dataDir, safety });
       try {
-        const deadline = Date.now() + 5000;
-        while (!hook.received.some((r) => r.status === 204) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await until(() => hook.received.some((r) => r.status === 204), 'a successful webhook delivery from the new server', 5000);
         const ok = hook.received.find((r) => r.status === 204)!;
         expect(JSON.parse(ok.body).incident.id).toBe(data.incidentId);
-        await new Promise((r) => setTimeout(r, 50));
+        await until(async () => (await second.handle.store.incidents.webhookAttempts(data.incidentId)).some((a) => a.status === 204), 'the successful attempt to be stored', 5000);
         const attempts = await second.handle.store.incidents.webhookAttempts(data.incidentId);
         expect(attempts.at(-1)).toMatchObject({ status: 204, attempt: attempts.length });
       } finally {

@@ -7,10 +7,11 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { PanicService, type Alert, type PanicFanout } from '../../src/safety/panic/service.ts';
 import { PanicSpool } from '../../src/safety/panic/spool.ts';
 import { WebhookSender } from '../../src/safety/panic/webhooks.ts';
-import type { IncidentStore } from '../../src/safety/panic/types.ts';
+import type { IncidentStore } from '../../src/domain/incident.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { KEY_A } from '../store/store-suite.ts';
+import { until } from '../helpers/until.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sfu-spool-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,16 +60,16 @@ describe('panic channel with the store down', () => {
     store.down = true;
     const raiser = { room: 'room-s', participantId: 'pid-1', identity: 'kid', role: 'student' as const };
     const res = await service.raise(raiser, { kind: 'safety', silent: true, clientIncidentId: 'spool-key-1' });
-    await new Promise((r) => setTimeout(r, 20));
+    // Tier 0 fans out on a timer right after the raise is answered.
+    await until(() => fanout.alerts.length > 0, 'the tier 0 alert', 5000);
     expect(fanout.alerts.map((a) => a.incident.id)).toEqual([res.incidentId]);
     expect(existsSync(spoolFile)).toBe(true);
     await service.acknowledge(res.incidentId, { identity: 'doc', role: 'clinician' });
     expect(fanout.updates).toEqual(['panic:acknowledged']);
 
     store.down = false;
-    const deadline = Date.now() + 5000;
-    while (existsSync(spoolFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(existsSync(spoolFile)).toBe(false);
+    // The flush renames the spool to `.flushing` and works through it: done when neither is left.
+    await until(() => !existsSync(spoolFile) && !existsSync(`${spoolFile}.flushing`), 'the spool to be flushed to the recovered store', 5000);
     const stored = await sqlite.incidents.get(res.incidentId);
     expect(stored).toMatchObject({ id: res.incidentId, kind: 'safety', acknowledgedBy: 'doc', state: 'open' });
     expect((await sqlite.verifyAudit()).ok).toBe(true);

@@ -121,6 +121,20 @@ describe('requests that overlap (sent in one write)', () => {
   });
 });
 
+describe('strings the media worker cannot parse', () => {
+  it('a lone surrogate anywhere in a request is refused before any handler, and the room keeps answering', async () => {
+    const { c } = await joined('surrogate', 'kid');
+    const { transportId } = await c.request('createTransport', { direction: 'send' });
+    const replies = await burst(c, [
+      { method: 'connectTransport', data: { transportId, dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256\ud83d', value: 'AA' }] } } },
+      { method: 'produce', data: { transportId, kind: 'audio', source: 'mic', rtpParameters: { ...opusParameters(), mid: 'm\ud800' } } },
+      { method: 'createTransport', data: { direction: 'send' } },
+    ]);
+    expect(replies.map((r) => r.ok ? 'ok' : r.error.code)).toEqual(['MALFORMED_MESSAGE', 'MALFORMED_MESSAGE', 'TRANSPORT_LIMIT']);
+    c.close();
+  });
+});
+
 describe('a socket that closes mid-request leaves nothing behind', () => {
   it('join then the socket destroyed in the same write: nobody stays admitted and the identity can join again', async () => {
     for (let i = 0; i < 50; i++) {

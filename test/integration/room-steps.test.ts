@@ -28,7 +28,7 @@ beforeEach(async () => {
   room = new Room({
     id: 'steps', placed, maxParticipants: 2, forwarding: config.forwarding,
     transport: { initialAvailableOutgoingBitrate: 600_000, maxIncomingBitrate: 0, maxOutgoingBitrate: 0 },
-    log: createLogger('silent'), metrics: new Metrics({ defaultMetrics: false }),
+    log: createLogger('silent'), metrics: new Metrics({ defaultMetrics: false }), stepTimeoutMs: 2000,
   });
 });
 
@@ -110,6 +110,17 @@ describe('room steps', () => {
     expect(room.size).toBe(0);
     await room.admit(person('kid'), noHooks);
     expect(room.size).toBe(1);
+  });
+
+  it('a worker request that is never answered is abandoned at the step deadline and the room moves on', async () => {
+    const p = await admitted('kid');
+    const { transportId } = await room.createTransport(p, 'send');
+    // The 3.12 worker never answers a request carrying a lone surrogate (the signalling layer refuses those).
+    const hung = room.connectTransport(p, transportId, { role: 'client', fingerprints: [{ algorithm: 'sha-256\ud83d' as 'sha-256', value: 'AA' }] });
+    const next = room.createTransport(p, 'recv', router.rtpCapabilities);
+    await expect(hung).rejects.toMatchObject({ code: 'MEDIA_ERROR' });
+    await expect(next).resolves.toMatchObject({ transportId: expect.any(String) });
+    expect(p.transports.size).toBe(2);
   });
 
   it('close() is idempotent and cascades to every participant and media object', async () => {

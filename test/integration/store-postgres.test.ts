@@ -70,7 +70,7 @@ describe.skipIf(!server)('PostgreSQL store (real server on 127.0.0.1)', () => {
     try {
       await Promise.all([a.migrate(), b.migrate()]);
       await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).audit({ room: 'r', kind: 'test.event', actor: `n${i}`, detail: { i }, at: new Date() })));
-      expect(await a.verifyAudit()).toEqual({ ok: true, entries: 20 });
+      expect(await a.verifyAudit()).toMatchObject({ ok: true, entries: 20, checkpoint: { seq: 20 } });
       const trail = await b.auditTrail();
       expect(trail.map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
       expect(new Set(trail.map((e) => e.actor)).size).toBe(20); // none lost, none doubled
@@ -80,7 +80,7 @@ describe.skipIf(!server)('PostgreSQL store (real server on 127.0.0.1)', () => {
     }
   });
 
-  it('hashes are portable: a PostgreSQL audit trail verifies in a SQLite store', async () => {
+  it('hashes and the signed checkpoint are portable: a PostgreSQL audit trail verifies in a SQLite store', async () => {
     const p = PostgresStore.connect(server!.url, new FieldCipher([KEY_A]));
     const dir = mkdtempSync(join(tmpdir(), 'sfu-pg-port-'));
     try {
@@ -88,6 +88,8 @@ describe.skipIf(!server)('PostgreSQL store (real server on 127.0.0.1)', () => {
       await p.recordAdmission(admission('port-1', { identity: 'ünïcode 名前' }));
       await p.audit({ room: 'room-1', kind: 'participant.kicked', actor: 'admin', detail: { nested: { a: [1, 'two'] }, quote: 'it\'s "x"' }, at: new Date() });
       const trail = await p.auditTrail();
+      const head = await p.auditHead();
+      expect(head).toMatchObject({ ok: true, checkpoint: { seq: 4, hash: trail[3]!.hash } });
       const file = join(dir, 'records.db');
       const s = new SqliteStore(file, new FieldCipher([KEY_A]));
       await s.migrate();
@@ -95,10 +97,12 @@ describe.skipIf(!server)('PostgreSQL store (real server on 127.0.0.1)', () => {
       const db = new DatabaseSync(file);
       const ins = db.prepare('INSERT INTO audit (seq, at, room, kind, actor, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
       for (const e of trail) ins.run(e.seq, e.at, e.room, e.kind, e.actor, e.detail, e.prevHash, e.hash);
+      const cp = head.checkpoint!;
+      db.prepare('INSERT INTO audit_head (id, seq, hash, at, key_id, mac) VALUES (1, ?, ?, ?, ?, ?)').run(cp.seq, cp.hash, cp.at, cp.keyId, cp.mac);
       db.close();
       const again = new SqliteStore(file, new FieldCipher([KEY_A]));
       try {
-        expect(await again.verifyAudit()).toEqual({ ok: true, entries: 4 });
+        expect(await again.verifyAudit()).toEqual({ ok: true, entries: 4, checkpoint: head.checkpoint });
         expect(await again.auditTrail()).toEqual(trail);
       } finally {
         await again.close();

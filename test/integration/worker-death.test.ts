@@ -1,18 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
+import { until } from '../helpers/until.ts';
 
 let srv: TestServer;
 beforeAll(async () => { srv = await startServer(); });
 afterAll(async () => { await srv.close(); });
-
-async function until(pred: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('a mediasoup worker killed with SIGKILL', () => {
   it('is replaced; its rooms close with WORKER_DIED; new joins work', async () => {
@@ -24,7 +17,7 @@ describe('a mediasoup worker killed with SIGKILL', () => {
 
     expect(await a.waitFor('roomClosed', () => true, 5000)).toEqual({ reason: 'WORKER_DIED' });
     expect((await a.closeInfo).code).toBe(4410);
-    await until(() => srv.handle.pool.healthy && srv.handle.pool.pids[0] !== pid);
+    await until(() => srv.handle.pool.healthy && srv.handle.pool.pids[0] !== pid, 'a replacement worker');
     expect(srv.handle.pool.pids).toHaveLength(1);
 
     const metrics = await (await fetch(`${srv.url}/metrics`)).text();

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FieldCipher, type DataKey } from '../../src/store/cipher.ts';
+import { entryHash } from '../../src/store/audit-chain.ts';
+import { FieldCipher } from '../../src/store/cipher.ts';
+import type { DataKey } from '../../src/config/secrets.ts';
 import type { AdmissionRecord, Store } from '../../src/store/types.ts';
 
 /** What an adapter's test file provides to the shared suite. */
@@ -103,7 +105,7 @@ export function storeSuite(name: string, harness: () => StoreHarness) {
       const trail = await s.auditTrail('room-1');
       expect(trail.map((e) => e.kind)).toEqual(['consent.granted', 'location.recorded', 'admission.granted', 'admission.refused', 'participant.kicked']);
       expect(trail.every((e) => !e.detail.includes('Pat') && !e.detail.includes('Lincoln'))).toBe(true);
-      expect(await s.verifyAudit()).toEqual({ ok: true, entries: 5 });
+      expect(await s.verifyAudit()).toMatchObject({ ok: true, entries: 5 });
       await harness().exec(`UPDATE audit SET detail = '{"identity":"someone-else"}' WHERE seq = 4`);
       expect(await s.verifyAudit()).toMatchObject({ ok: false, brokenAt: 4 });
     });
@@ -112,7 +114,138 @@ export function storeSuite(name: string, harness: () => StoreHarness) {
       const s = await open();
       await s.recordAdmission(admission('s7'));
       await harness().exec('DELETE FROM audit WHERE seq = 2');
-      expect(await s.verifyAudit()).toMatchObject({ ok: false, brokenAt: 3 });
+      expect(await s.verifyAudit()).toMatchObject({ ok: false, brokenAt: 3, firstMissing: 2 });
+    });
+
+    describe('signed head checkpoint', () => {
+      const six = async (s: Store) => {
+        await s.recordAdmission(admission('t1'));
+        await s.recordAdmission(admission('t2'));
+        return s.auditTrail();
+      };
+
+      it('an intact chain reaches its checkpoint, and keeps verifying across restarts and appends', async () => {
+        const s = await open();
+        const trail = await six(s);
+        const v = await s.verifyAudit();
+        expect(v).toMatchObject({ ok: true, entries: 6, checkpoint: { seq: 6, hash: trail[5]!.hash, keyId: KEY_A.id } });
+        expect(v.checkpoint!.mac).toMatch(/^[0-9a-f]{64}$/);
+        expect(await s.auditHead()).toEqual({ ok: true, checkpoint: v.checkpoint });
+        expect(s.auditHeadPosition()).toBe(6);
+        await s.close();
+
+        const again = await open();
+        expect(await again.verifyAudit()).toMatchObject({ ok: true, entries: 6, checkpoint: { seq: 6, hash: trail[5]!.hash } });
+        expect(again.auditHeadPosition()).toBe(6);
+        await again.audit({ room: 'room-1', kind: 'participant.kicked', actor: 'admin', detail: {}, at: new Date() });
+        expect(await again.verifyAudit()).toMatchObject({ ok: true, entries: 7, checkpoint: { seq: 7 } });
+        expect(again.auditHeadPosition()).toBe(7);
+        await again.close();
+        expect(await (await open()).verifyAudit()).toMatchObject({ ok: true, entries: 7 });
+      });
+
+      it('a new store has no checkpoint and verifies', async () => {
+        const s = await open();
+        expect(await s.verifyAudit()).toEqual({ ok: true, entries: 0, checkpoint: null });
+        expect(await s.auditHead()).toEqual({ ok: true, checkpoint: null });
+        expect(s.auditHeadPosition()).toBe(0);
+      });
+
+      it('reports the newest entry deleted, with the first missing position', async () => {
+        const s = await open();
+        await six(s);
+        await harness().exec('DELETE FROM audit WHERE seq = 6');
+        const v = await s.verifyAudit();
+        expect(v).toMatchObject({ ok: false, entries: 5, brokenAt: 6, firstMissing: 6, checkpoint: { seq: 6 } });
+        expect(v.ok === false && v.reason).toContain('entry 6 is missing');
+        expect(await s.auditHead()).toMatchObject({ ok: false, brokenAt: 6, firstMissing: 6 });
+      });
+
+      it('reports the 3 newest entries deleted, across a restart and after later appends', async () => {
+        const s = await open();
+        await six(s);
+        await harness().exec('DELETE FROM audit WHERE seq > 3');
+        const v = await s.verifyAudit();
+        expect(v).toMatchObject({ ok: false, entries: 3, brokenAt: 4, firstMissing: 4 });
+        expect(v.ok === false && v.reason).toContain('entries 4 to 6 are missing');
+        await s.close();
+
+        const again = await open();
+        expect(await again.verifyAudit()).toMatchObject({ ok: false, brokenAt: 4, firstMissing: 4 });
+        // The next append keeps the evidence: it records the mismatch and continues after the checkpoint.
+        await again.audit({ room: 'room-1', kind: 'participant.kicked', actor: 'admin', detail: {}, at: new Date() });
+        const trail = await again.auditTrail();
+        expect(trail.map((e) => e.seq)).toEqual([1, 2, 3, 7, 8]);
+        expect(trail[3]).toMatchObject({ kind: 'audit.checkpoint-mismatch', room: '*', actor: 'audit' });
+        expect(JSON.parse(trail[3]!.detail)).toMatchObject({ problem: 'truncated', firstMissing: 4, newest: { seq: 3 }, checkpoint: { seq: 6 } });
+        const after = await again.verifyAudit();
+        expect(after).toMatchObject({ ok: false, entries: 5, brokenAt: 7, firstMissing: 4, checkpoint: { seq: 8 } });
+        expect(after.ok === false && after.reason).toContain('entries 4 to 6 are missing');
+      });
+
+      it('reports every entry deleted', async () => {
+        const s = await open();
+        await six(s);
+        await harness().exec('DELETE FROM audit');
+        expect(await s.verifyAudit()).toMatchObject({ ok: false, entries: 0, brokenAt: 6, reason: expect.stringContaining('trail is empty') });
+      });
+
+      it('reports a checkpoint deleted together with the newest entries, and a forged one', async () => {
+        const s = await open();
+        const trail = await six(s);
+        await harness().exec('DELETE FROM audit WHERE seq > 3');
+        await harness().exec('DELETE FROM audit_head');
+        expect(await s.verifyAudit()).toMatchObject({ ok: false, brokenAt: 4, reason: expect.stringContaining('checkpoint is missing') });
+        // Without the key, a checkpoint naming the new end cannot be made.
+        await harness().exec(`INSERT INTO audit_head (id, seq, hash, at, key_id, mac) VALUES (1, 3, '${trail[2]!.hash}', '${new Date().toISOString()}', '${KEY_A.id}', '${'ab'.repeat(32)}')`);
+        expect(await s.verifyAudit()).toMatchObject({ ok: false, brokenAt: 3, reason: expect.stringContaining('valid signature') });
+        // The next append records the forgery before it signs a new head.
+        await s.audit({ room: 'room-1', kind: 'participant.kicked', actor: 'admin', detail: {}, at: new Date() });
+        expect(await s.verifyAudit()).toMatchObject({ ok: false, brokenAt: 4, reason: expect.stringContaining('valid signature') });
+      });
+
+      it('reports entries appended behind the service\'s back, even with correct hashes', async () => {
+        const s = await open();
+        const trail = await six(s);
+        const e = { seq: 7, at: new Date().toISOString(), room: 'room-1', kind: 'forged', actor: 'x', detail: '{}', prevHash: trail[5]!.hash };
+        await harness().exec(`INSERT INTO audit (seq, at, room, kind, actor, detail, prev_hash, hash)
+          VALUES (7, '${e.at}', 'room-1', 'forged', 'x', '{}', '${e.prevHash}', '${entryHash(e)}')`);
+        expect(await s.verifyAudit()).toMatchObject({ ok: false, entries: 7, brokenAt: 7, reason: expect.stringContaining('after the signed head checkpoint') });
+      });
+
+      it('a checkpoint signed with an older records key verifies after rotation; the next append signs with the new key', async () => {
+        const s = await open([KEY_A]);
+        await six(s);
+        await s.close();
+        const rotated = await open([KEY_B, KEY_A]);
+        expect(await rotated.verifyAudit()).toMatchObject({ ok: true, checkpoint: { seq: 6, keyId: KEY_A.id } });
+        await rotated.audit({ room: 'room-1', kind: 'participant.kicked', actor: 'admin', detail: {}, at: new Date() });
+        expect(await rotated.verifyAudit()).toMatchObject({ ok: true, checkpoint: { seq: 7, keyId: KEY_B.id } });
+        await rotated.close();
+        // Another key altogether cannot check it.
+        expect(await (await open([{ id: 'k3', key: randomBytes(32) }])).verifyAudit())
+          .toMatchObject({ ok: false, brokenAt: 7, reason: expect.stringContaining('"k2", which is not configured') });
+      });
+
+      it('retention that removes every entry keeps positions and checkpoint continuous', async () => {
+        const s = await open();
+        await s.recordAdmission(admission('all-old', { at: new Date('2019-01-01T00:00:00Z') }));
+        const cut = (await s.auditTrail()).at(-1)!;
+        expect(await s.applyRetention(new Date('2020-06-01T00:00:00Z'), 'retention-job')).toEqual({ sessions: 1, auditEntries: 3 });
+        const trail = await s.auditTrail();
+        expect(trail).toEqual([expect.objectContaining({ seq: 4, kind: 'retention.applied', prevHash: cut.hash })]);
+        expect(await s.verifyAudit()).toMatchObject({ ok: true, entries: 1, checkpoint: { seq: 4, hash: trail[0]!.hash } });
+      });
+
+      it('signs the newest entry of a trail written before checkpoints existed (upgrade)', async () => {
+        const s = await open();
+        const trail = await six(s);
+        await s.close();
+        await harness().exec('DROP TABLE audit_head');
+        await harness().exec('DELETE FROM schema_migrations WHERE version = 3');
+        const upgraded = await open();
+        expect(await upgraded.verifyAudit()).toMatchObject({ ok: true, entries: 6, checkpoint: { seq: 6, hash: trail[5]!.hash } });
+      });
     });
 
     it('applies retention, audits it, and the chain still verifies', async () => {
@@ -124,7 +257,7 @@ export function storeSuite(name: string, harness: () => StoreHarness) {
       expect((await s.participants('room-1')).map((p) => p.sessionId)).toEqual(['new']);
       const trail = await s.auditTrail();
       expect(trail.at(-1)!.kind).toBe('retention.applied');
-      expect(await s.verifyAudit()).toEqual({ ok: true, entries: 4 });
+      expect(await s.verifyAudit()).toMatchObject({ ok: true, entries: 4 });
     });
 
     it('retention keeps every audit entry appended after a recent one, even if dated before the cutoff', async () => {

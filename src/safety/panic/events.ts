@@ -1,7 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { INCIDENT_KINDS, OUTCOMES } from './types.ts';
-import { CoordinatesSchema } from '../schemas.ts';
+import { INCIDENT_KINDS, OUTCOMES } from '../../domain/incident.ts';
+import { CoordinatesSchema } from '../../domain/consent-location.ts';
 
 const IncidentId = Type.String({ minLength: 1, maxLength: 64 });
 

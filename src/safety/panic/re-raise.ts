@@ -1,4 +1,4 @@
-import type { Incident, IncidentEvent, IncidentKind } from './types.ts';
+import type { Incident, IncidentEvent, IncidentKind } from '../../domain/incident.ts';
 
 /** What a raise carries (the `panic:raise` data). */
 export interface RaiseInput {

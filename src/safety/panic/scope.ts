@@ -1,4 +1,4 @@
-import { deskCovers, type DeskGrant, type Grant } from '../../auth/grant.ts';
+import { deskCovers, type DeskGrant, type Grant } from '../../domain/roles.ts';
 import { revokes, type Revocation, type RevocationList } from '../../auth/revocations.ts';
 
 /** Who is on a /safety socket: a room participant, or a safety desk (with its token id, if any). */

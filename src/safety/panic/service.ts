@@ -1,11 +1,13 @@
-import type { Role } from '../../auth/grant.ts';
+import type { Role } from '../../domain/roles.ts';
 import type { Location } from '../../store/types.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { SfuError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
-import type { PanicSpool } from './spool.ts';
-import { deriveIncident, type Incident, type IncidentEvent, type IncidentStore, type Outcome } from './types.ts';
+import { sameEvent, type PanicSpool } from './spool.ts';
+import { deriveIncident, type Incident, type IncidentEvent, type IncidentStore, type Outcome } from '../../domain/incident.ts';
+import { attempt, within } from './deadline.ts';
+import { PanicJournal, type Durability, type JournalStatus } from './journal.ts';
 import { ReAlertCoalescer } from './re-alert.ts';
 import { ReRaiseKeys, reRaisedEvent, reRaiseTarget, type RaiseInput } from './re-raise.ts';
 import type { WebhookConfig, WebhookSender } from './webhooks.ts';
@@ -22,11 +24,18 @@ export interface Raiser extends Actor {
   readonly role: Role;
 }
 
+/**
+ * A participant's latest location as an alert carries it: the full record (description, region,
+ * source, capturedAt, coordinates when given), or, when only the room's in-memory summary is at
+ * hand, its region and description.
+ */
+export type KnownLocation = Pick<Location, 'region' | 'description'> & Partial<Omit<Location, 'region' | 'description'>>;
+
 /** What responders receive: the incident, who raised it, where they are and whom to call. */
 export interface Alert {
   readonly incident: Incident;
   readonly participant: { participantId: string; identity: string; role: Role };
-  readonly location: Omit<Location, 'emergencyContact'> | null;
+  readonly location: Omit<KnownLocation, 'emergencyContact'> | null;
   readonly emergencyContact: { name: string; phone: string } | null;
   readonly tier: number;
   readonly replay?: boolean;
@@ -55,6 +64,12 @@ export interface PanicFanout {
   announceToRoom(room: string, incident: Incident): void;
   /** Acknowledged / escalated / cancelled / resolved: to clinicians and desks in scope, and to the raiser. */
   update(room: string, event: string, payload: object, raiserIdentity: string): void;
+  /**
+   * Resolves once the alerts sent so far have left for every connection they were queued on (a
+   * long-polling responder between two polls holds them until its next poll), or after
+   * `maxWaitMs`; true when all left in time. Optional: without it, queued counts as sent.
+   */
+  delivered?(maxWaitMs: number): Promise<boolean>;
 }
 
 export interface PanicServiceOptions {
@@ -66,8 +81,20 @@ export interface PanicServiceOptions {
   readonly announceToRoom: boolean;
   /** Open incidents one participant (room and identity) may have; further raises are recorded on one of them. */
   readonly maxOpenPerParticipant: number;
-  /** The latest location record of a participant (store first, memory as fallback). */
-  readonly locate: (participantId: string) => Promise<Location | undefined>;
+  /**
+   * The latest location of a participant: from memory while it is in a room on this node, else a
+   * bounded store read. Waited for at most `storeDeadlineMs` either way (then the alert goes
+   * without a location rather than late).
+   */
+  readonly locate: (participantId: string, room: string) => Promise<KnownLocation | undefined>;
+  /** How long a raise or event waits for the store before it is spooled and delivery goes on (default 250). */
+  readonly storeDeadlineMs?: number | undefined;
+  /** How often the spool and memory backlog are retried (default 1000). */
+  readonly retryMs?: number | undefined;
+  /** How long start() waits for the store (spool replay, open incidents) before going on without it (default 5000). */
+  readonly startDeadlineMs?: number | undefined;
+  /** How long a raise's reply waits for its alert to leave for responders between two long-polls (default 500). */
+  readonly deliveryWaitMs?: number | undefined;
   readonly log: Logger;
   readonly metrics: Metrics;
 }
@@ -75,37 +102,135 @@ export interface PanicServiceOptions {
 interface Open { incident: Incident; timers: NodeJS.Timeout[]; raiser: Raiser }
 
 /**
- * The panic channel: persist (or spool), fan out at once, escalate tier by tier until someone
- * acknowledges, and resume open incidents after a restart. Never drops an alarm: a store failure
- * falls back to the spool, a fan-out failure to the webhooks.
+ * One event folded onto an incident's current state (what the store would derive with that event
+ * appended): used while the event is in the spool or memory and the store cannot answer.
+ */
+export function foldEvent(incident: Incident, event: IncidentEvent): Incident {
+  const next = deriveIncident(incident, [event]);
+  return {
+    ...next,
+    tier: Math.max(incident.tier, next.tier),
+    state: incident.state === 'resolved' ? 'resolved' : next.state,
+  };
+}
+
+/**
+ * The panic channel: deliver first, store bounded. A raise waits for the store at most
+ * `storeDeadlineMs` (then it is spooled, or held in memory when the spool cannot be written),
+ * reaches the tier-0 responders, and only then is answered; later tiers run until someone
+ * acknowledges; open incidents resume after a restart. Every raise and event reaches the store
+ * eventually, in order and once (PanicJournal).
  */
 export class PanicService {
   readonly #o: PanicServiceOptions;
+  readonly #deadlineMs: number;
+  readonly #startDeadlineMs: number;
+  readonly #journal: PanicJournal;
   readonly #open = new Map<string, Open>();
   readonly #reRaiseKeys = new ReRaiseKeys();
-  readonly #reAlerts = new ReAlertCoalescer(RE_ALERT_WINDOW_MS, (id) => void this.#reAlert(id));
+  /** The re-alert being sent now per incident: a re-raise is answered after its re-alert went out. */
+  readonly #reAlerting = new Map<string, Promise<void>>();
+  readonly #reAlerts = new ReAlertCoalescer(RE_ALERT_WINDOW_MS, (id) => this.#startReAlert(id));
   /** Raises of one participant run one at a time, so that the cap is checked against settled state. */
   readonly #raising = new Map<string, Promise<unknown>>();
   #fanout: PanicFanout | undefined;
-  #flushTimer: NodeJS.Timeout | undefined;
+  /** Set while the store's open incidents could not be read yet (start with the store down). */
+  #reloadTimer: NodeJS.Timeout | undefined;
+  #loading = false;
+  /** Incidents resolved here while the store's open incidents are still to be read (not to be resumed by that read). */
+  readonly #resolvedBeforeLoad = new Set<string>();
+  #stopped = false;
 
   constructor(opts: PanicServiceOptions) {
     this.#o = opts;
+    this.#deadlineMs = opts.storeDeadlineMs ?? 250;
+    this.#startDeadlineMs = opts.startDeadlineMs ?? 5000;
+    this.#journal = new PanicJournal({
+      store: opts.store, spool: opts.spool, deadlineMs: this.#deadlineMs, retryMs: opts.retryMs ?? 1000, log: opts.log, metrics: opts.metrics,
+    });
   }
 
-  /** Connects the transports and resumes every open incident from the store (timers included). */
+  /**
+   * Connects the transports, replays what the spool holds into the store, and resumes every open
+   * incident (from the store, and from the spool for what the store does not have yet).
+   */
   async start(fanout: PanicFanout): Promise<void> {
     this.#fanout = fanout;
-    await this.#flushSpool();
-    for (const incident of await this.#o.store.open()) {
-      const raiser: Raiser = { room: incident.room, participantId: incident.participantId, identity: incident.identity, role: incident.role };
-      this.#open.set(incident.id, { incident, timers: [], raiser });
-      this.#reRaiseKeys.load(incident, await this.#o.store.events(incident.id));
-      this.#schedule(incident.id, false);
-      await this.#redeliverWebhooks(incident);
+    await this.#journal.start(this.#startDeadlineMs);
+    if (!(await this.#load())) {
+      this.#reloadTimer = setInterval(() => void this.#load().then((ok) => { if (ok) this.#stopReload(); }), this.#o.retryMs ?? 1000);
+      this.#reloadTimer.unref();
     }
     this.#o.metrics.panicOpen(this.#open.size);
     if (this.#open.size > 0) this.#o.log.warn({ open: this.#open.size }, 'resumed open panic incidents');
+  }
+
+  /** Where unstored entries are: spool writable, how many spooled, how many held in memory only. */
+  persistence(): JournalStatus {
+    return this.#journal.status();
+  }
+
+  /** For /readyz: not ready while the spool cannot be written or entries are held in memory only. */
+  readiness(): { ok: boolean; reason?: string } {
+    const s = this.#journal.status();
+    const reasons: string[] = [];
+    if (!s.spoolWritable) reasons.push(`panic spool cannot be written (${s.spoolError})`);
+    if (s.unpersisted > 0) reasons.push(`${s.unpersisted} panic raise(s)/event(s) held in memory only (not in the store or the spool)`);
+    return reasons.length > 0 ? { ok: false, reason: reasons.join('; ') } : { ok: true };
+  }
+
+  #stopReload(): void {
+    if (this.#reloadTimer) clearInterval(this.#reloadTimer);
+    this.#reloadTimer = undefined;
+    this.#resolvedBeforeLoad.clear();
+  }
+
+  /**
+   * Open incidents from the store (bounded) and from the backlog not in the store yet, merged;
+   * those not in memory yet are resumed. Resolves false when the store could not be read.
+   */
+  async #load(): Promise<boolean> {
+    if (this.#loading) return false;
+    this.#loading = true;
+    try {
+      return await this.#loadNow();
+    } finally {
+      this.#loading = false;
+    }
+  }
+
+  async #loadNow(): Promise<boolean> {
+    const pending = this.#journal.pendingEntries();
+    const read = await within(attempt(() => this.#o.store.open()), this.#startDeadlineMs);
+    const ok = read.settled && read.ok;
+    if (!read.settled || !read.ok) {
+      this.#o.log.error({ err: read.settled ? read.error : 'timeout' }, 'could not read open panic incidents from the store: resuming those in the spool, retrying');
+    }
+    const found = new Map<string, { incident: Incident; events: IncidentEvent[]; stored: boolean }>();
+    for (const incident of read.settled && read.ok ? read.value : []) found.set(incident.id, { incident, events: [], stored: true });
+    const stored = [...found.values()];
+    const events = await within(Promise.all(stored.map((f) => attempt(() => this.#o.store.events(f.incident.id)))), this.#startDeadlineMs);
+    if (events.settled && events.ok) stored.forEach((f, i) => { f.events = events.value[i]!; });
+    for (const e of pending) {
+      if (e.op === 'raise') {
+        if (!found.has(e.raise.id)) found.set(e.raise.id, { incident: deriveIncident(e.raise, []), events: [], stored: false });
+        continue;
+      }
+      const f = found.get(e.event.incidentId);
+      if (!f || f.events.some((k) => sameEvent(k, e.event))) continue;
+      f.incident = foldEvent(f.incident, e.event);
+      f.events.push(e.event);
+    }
+    for (const { incident, events, stored } of found.values()) {
+      if (incident.state === 'resolved' || this.#open.has(incident.id) || this.#resolvedBeforeLoad.has(incident.id) || this.#stopped) continue;
+      const raiser: Raiser = { room: incident.room, participantId: incident.participantId, identity: incident.identity, role: incident.role };
+      this.#open.set(incident.id, { incident, timers: [], raiser });
+      this.#reRaiseKeys.load(incident, events);
+      this.#schedule(incident.id);
+      if (stored) void this.#redeliverWebhooks(incident);
+    }
+    this.#o.metrics.panicOpen(this.#open.size);
+    return ok;
   }
 
   /** Open incidents, optionally only those of some rooms (responders' replay). */
@@ -113,13 +238,15 @@ export class PanicService {
     return [...this.#open.values()].map((o) => o.incident).filter((i) => filter(i.room));
   }
 
+  /** The alert for an incident; its location from memory (or a store read bounded by the store deadline). */
   async alertFor(incident: Incident, tier: number, replay = false): Promise<Alert> {
-    const loc = await this.#o.locate(incident.participantId).catch(() => undefined);
-    const { emergencyContact, ...location } = loc ?? ({} as Partial<Location>);
+    const found = await within(attempt(() => this.#o.locate(incident.participantId, incident.room)), this.#deadlineMs);
+    const loc = found.settled && found.ok ? found.value : undefined;
+    const { emergencyContact, ...location } = loc ?? ({} as Partial<KnownLocation>);
     return {
       incident, tier, ...(replay ? { replay } : {}),
       participant: { participantId: incident.participantId, identity: incident.identity, role: incident.role },
-      location: loc ? (location as Omit<Location, 'emergencyContact'>) : null,
+      location: loc ? (location as Omit<KnownLocation, 'emergencyContact'>) : null,
       emergencyContact: emergencyContact ?? null,
     };
   }
@@ -127,7 +254,8 @@ export class PanicService {
   /**
    * Records a raise: a new incident, or, when the participant already has `maxOpenPerParticipant`
    * open ones, a `re-raised` event on one of them (responders are alerted again). Never refused.
-   * Idempotent on (room, identity, clientIncidentId) either way.
+   * Idempotent on (room, identity, clientIncidentId) either way. Resolves after the tier-0
+   * responders were alerted (or re-alerted).
    */
   raise(raiser: Raiser, input: RaiseInput): Promise<RaiseResult> {
     const key = `${raiser.room}\u0000${raiser.identity}`;
@@ -146,22 +274,24 @@ export class PanicService {
     if (recorded) return { incidentId: recorded.incidentId, receivedAt: recorded.at, duplicate: true, reRaised: true };
     if (mine.length >= this.#o.maxOpenPerParticipant) return this.#reRaise(raiser, input, mine.map((o) => o.incident));
     const raise = { id: newId(), room: raiser.room, participantId: raiser.participantId, identity: raiser.identity, role: raiser.role, ...input, raisedAt: new Date().toISOString() };
-    let incident: Incident;
-    let created = true;
-    try {
-      ({ incident, created } = await this.#o.store.raise(raise));
-    } catch (err) {
-      this.#o.log.error({ err, incidentId: raise.id }, 'store unavailable: panic incident spooled');
-      this.#o.spool.append({ op: 'raise', raise });
-      incident = deriveIncident(raise, []);
-      this.#startFlushing();
+    // At most storeDeadlineMs: then the raise is in the spool (or memory) and delivery goes on.
+    const written = await this.#journal.raise(raise);
+    if (written.stored && !written.stored.created) {
+      const existing = written.stored.incident;
+      return { incidentId: existing.id, receivedAt: existing.raisedAt, duplicate: true };
     }
-    if (!created) return { incidentId: incident.id, receivedAt: incident.raisedAt, duplicate: true };
+    const incident = written.stored?.incident ?? deriveIncident(raise, []);
     this.#open.set(incident.id, { incident, timers: [], raiser });
     this.#o.metrics.panicRaised(incident.kind);
     this.#o.metrics.panicOpen(this.#open.size);
-    this.#o.log.warn({ incidentId: incident.id, kind: incident.kind, silent: incident.silent }, 'panic raised');
-    if (!incident.silent && this.#o.announceToRoom) this.#fanout?.announceToRoom(incident.room, incident);
+    this.#o.log.warn({ incidentId: incident.id, kind: incident.kind, silent: incident.silent, durability: written.durability }, 'panic raised');
+    if (!incident.silent && this.#o.announceToRoom) this.#guard(() => this.#fanout?.announceToRoom(incident.room, incident));
+    // The first fan-out happens before the raiser is answered: an acknowledged alarm has reached
+    // every connected tier-0 responder.
+    if ((this.#o.tiers[0]?.afterSeconds ?? 0) === 0) {
+      await this.#runTier(incident.id, 0);
+      await this.#delivered(incident.id);
+    }
     this.#schedule(incident.id, true);
     return { incidentId: incident.id, receivedAt: incident.raisedAt, duplicate: false };
   }
@@ -175,7 +305,22 @@ export class PanicService {
     this.#reRaiseKeys.set(raiser.room, raiser.identity, input.clientIncidentId, incident.id, at);
     this.#o.log.warn({ incidentId: incident.id, kind: input.kind, reRaises: incident.reRaises }, 'panic raised again: recorded on an open incident');
     this.#reAlerts.request(incident.id);
+    await this.#reAlerting.get(incident.id);
+    await this.#delivered(incident.id);
     return { incidentId: incident.id, receivedAt: at, duplicate: false, reRaised: true };
+  }
+
+  /** Waits (bounded) until the alerts just sent have left for every responder connection. */
+  async #delivered(incidentId: string): Promise<void> {
+    const all = await this.#fanout?.delivered?.(this.#o.deliveryWaitMs ?? 500).catch(() => false);
+    if (all === false) this.#o.log.warn({ incidentId, waitedMs: this.#o.deliveryWaitMs ?? 500 }, 'panic alert still queued for a responder connection (long-polling client not polling): answering the raiser anyway');
+  }
+
+  #startReAlert(incidentId: string): void {
+    const sending: Promise<void> = this.#reAlert(incidentId)
+      .catch((err: unknown) => this.#o.log.error({ err, incidentId }, 'panic re-alert failed'))
+      .finally(() => { if (this.#reAlerting.get(incidentId) === sending) this.#reAlerting.delete(incidentId); });
+    this.#reAlerting.set(incidentId, sending);
   }
 
   /** Alerts the live targets of the tiers reached so far again (webhooks are not sent again). */
@@ -184,8 +329,8 @@ export class PanicService {
     if (!open) return;
     const alert: Alert = { ...(await this.alertFor(open.incident, open.incident.tier)), reAlert: true };
     const targets = new Set(this.#o.tiers.slice(0, open.incident.tier + 1).flatMap((t) => t.notify));
-    if (targets.has('room-clinicians')) this.#fanout?.alertClinicians(open.incident.room, alert);
-    if (targets.has('desk')) this.#fanout?.alertDesks(open.incident.room, alert);
+    if (targets.has('room-clinicians')) this.#guard(() => this.#fanout?.alertClinicians(open.incident.room, alert));
+    if (targets.has('desk')) this.#guard(() => this.#fanout?.alertDesks(open.incident.room, alert));
   }
 
   async acknowledge(incidentId: string, by: Actor) {
@@ -195,7 +340,7 @@ export class PanicService {
     for (const t of open.timers) clearTimeout(t);
     open.timers = [];
     this.#o.metrics.panicAcknowledged((Date.parse(incident.acknowledgedAt!) - Date.parse(incident.raisedAt)) / 1000);
-    this.#fanout?.update(incident.room, 'panic:acknowledged', { incidentId, by, at: incident.acknowledgedAt }, incident.identity);
+    this.#guard(() => this.#fanout?.update(incident.room, 'panic:acknowledged', { incidentId, by, at: incident.acknowledgedAt }, incident.identity));
     return incident;
   }
 
@@ -206,7 +351,7 @@ export class PanicService {
       throw new SfuError('PERMISSION_DENIED', 'only the person who raised an alarm can cancel it, from the room it was raised in');
     }
     const incident = await this.#append(open, { type: 'cancelled', actor: by.identity, data: {} });
-    this.#fanout?.update(incident.room, 'panic:cancelled', { incidentId, by, at: incident.cancelledAt }, incident.identity);
+    this.#guard(() => this.#fanout?.update(incident.room, 'panic:cancelled', { incidentId, by, at: incident.cancelledAt }, incident.identity));
     return incident;
   }
 
@@ -215,10 +360,11 @@ export class PanicService {
     const incident = await this.#append(open, { type: 'resolved', actor: by.identity, data: { role: by.role, outcome, ...(note ? { hasNote: true } : {}) } });
     for (const t of open.timers) clearTimeout(t);
     this.#open.delete(incidentId);
+    if (this.#reloadTimer) this.#resolvedBeforeLoad.add(incidentId);
     this.#reRaiseKeys.drop(incidentId);
     this.#reAlerts.drop(incidentId);
     this.#o.metrics.panicOpen(this.#open.size);
-    this.#fanout?.update(incident.room, 'panic:resolved', { incidentId, by, outcome, at: incident.resolvedAt }, incident.identity);
+    this.#guard(() => this.#fanout?.update(incident.room, 'panic:resolved', { incidentId, by, outcome, at: incident.resolvedAt }, incident.identity));
     return incident;
   }
 
@@ -233,30 +379,35 @@ export class PanicService {
     return open;
   }
 
+  /** Records an event (store, else spool, else memory: at most storeDeadlineMs) and returns the incident with it. */
   async #append(open: Open, e: Omit<IncidentEvent, 'incidentId' | 'at'>): Promise<Incident> {
     const event: IncidentEvent = { ...e, incidentId: open.incident.id, at: new Date().toISOString() };
-    try {
-      open.incident = await this.#o.store.append(event);
-    } catch (err) {
-      this.#o.log.error({ err, incidentId: event.incidentId }, 'store unavailable: incident event spooled');
-      this.#o.spool.append({ op: 'event', event });
-      open.incident = deriveIncident(open.incident, [event]);
-      this.#startFlushing();
-    }
+    const written = await this.#journal.event(event);
+    open.incident = written.incident ?? foldEvent(open.incident, event);
+    if (written.durability !== 'store') this.#o.log.warn({ incidentId: event.incidentId, type: event.type, durability: written.durability }, 'panic event not in the store yet');
     return open.incident;
   }
 
+  /** A fan-out that throws must not stop the others, the escalation or the reply. */
+  #guard(fn: () => unknown): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#o.log.error({ err }, 'panic fan-out failed');
+    }
+  }
+
   /**
-   * Runs each tier not reached yet at raisedAt + afterSeconds (at once when that is past). Tier 0
-   * (the first fan-out) runs only for a fresh raise: after a restart, responders get a replay
-   * when they connect instead.
+   * Schedules each tier not reached yet at raisedAt + afterSeconds (at once when that is past).
+   * Tier 0 (the first fan-out) is run by the raise itself (`fresh`), or scheduled here when it has
+   * a delay; after a restart it never runs again: responders get a replay when they connect.
    */
-  #schedule(incidentId: string, fresh: boolean): void {
+  #schedule(incidentId: string, fresh = false): void {
     const open = this.#open.get(incidentId)!;
     if (open.incident.acknowledgedBy) return;
     const raisedAt = Date.parse(open.incident.raisedAt);
     this.#o.tiers.forEach((tier, index) => {
-      if (index === 0 ? !fresh : open.incident.tier >= index) return;
+      if (index === 0 ? !fresh || tier.afterSeconds === 0 : open.incident.tier >= index) return;
       const delay = Math.max(0, raisedAt + tier.afterSeconds * 1000 - Date.now());
       const t = setTimeout(() => void this.#runTier(incidentId, index), delay);
       t.unref();
@@ -271,21 +422,28 @@ export class PanicService {
     if (index > 0) {
       await this.#append(open, { type: 'escalated', actor: 'system', data: { tier: index, notify: tier.notify } });
       this.#o.metrics.panicEscalated(index);
-      this.#fanout?.update(open.incident.room, 'panic:escalated', { incidentId, tier: index, notified: tier.notify }, open.incident.identity);
+      this.#guard(() => this.#fanout?.update(open.incident.room, 'panic:escalated', { incidentId, tier: index, notified: tier.notify }, open.incident.identity));
     }
     const alert = await this.alertFor(open.incident, index);
     let reached = 0;
     for (const target of tier.notify) {
-      if (target === 'room-clinicians') reached += this.#fanout?.alertClinicians(open.incident.room, alert) ?? 0;
-      else if (target === 'desk') reached += this.#fanout?.alertDesks(open.incident.room, alert) ?? 0;
-      else this.#webhook(target.slice('webhook:'.length), open.incident, alert, index);
+      this.#guard(() => {
+        if (target === 'room-clinicians') reached += this.#fanout?.alertClinicians(open.incident.room, alert) ?? 0;
+        else if (target === 'desk') reached += this.#fanout?.alertDesks(open.incident.room, alert) ?? 0;
+        else this.#webhook(target.slice('webhook:'.length), open.incident, alert, index);
+      });
     }
     if (index === 0 && reached > 0) this.#o.metrics.panicDelivered((Date.now() - Date.parse(open.incident.raisedAt)) / 1000);
   }
 
   /** After a restart: webhooks of tiers already reached that never got a 2xx are sent again. */
   async #redeliverWebhooks(incident: Incident): Promise<void> {
-    const attempts = await this.#o.store.webhookAttempts(incident.id);
+    const read = await within(attempt(() => this.#o.store.webhookAttempts(incident.id)), this.#startDeadlineMs);
+    if (!read.settled || !read.ok) {
+      this.#o.log.warn({ incidentId: incident.id }, 'could not read webhook attempts: undelivered webhooks of this incident are not sent again');
+      return;
+    }
+    const attempts = read.value;
     const delivered = (name: string, tier: number) => attempts.some((a) => a.webhook === name && a.tier === tier && a.status !== null && a.status >= 200 && a.status < 300);
     for (let tier = 0; tier <= incident.tier && tier < this.#o.tiers.length; tier++) {
       for (const target of this.#o.tiers[tier]!.notify) {
@@ -311,27 +469,14 @@ export class PanicService {
     void this.#o.sender.deliver(hook, incident.id, tier, payload);
   }
 
-  #startFlushing(): void {
-    if (this.#flushTimer) return;
-    this.#flushTimer = setInterval(() => void this.#flushSpool(), 1000);
-    this.#flushTimer.unref();
-  }
-
-  async #flushSpool(): Promise<void> {
-    try {
-      const n = await this.#o.spool.flush(this.#o.store);
-      if (n > 0) this.#o.log.warn({ entries: n }, 'panic spool written to the store');
-      if (this.#flushTimer) clearInterval(this.#flushTimer);
-      this.#flushTimer = undefined;
-    } catch {
-      // Still down: keep the spool and try again.
-    }
-  }
-
   stop(): void {
+    this.#stopped = true;
     for (const o of this.#open.values()) for (const t of o.timers) clearTimeout(t);
+    this.#stopReload();
     this.#reAlerts.stop();
-    if (this.#flushTimer) clearInterval(this.#flushTimer);
+    this.#journal.stop();
     this.#o.sender.stop();
   }
 }
+
+export type { Durability };

@@ -2,18 +2,34 @@ import type { Server as HttpServer } from 'node:http';
 import { Server, type Namespace, type Socket } from 'socket.io';
 import jwt from 'jsonwebtoken';
 import type { TokenVerifier } from '../../auth/verifier.ts';
-import { deskCovers, type DeskGrant, type Grant } from '../../auth/grant.ts';
-import type { RevocationList } from '../../auth/revocations.ts';
+import { deskCovers, type Grant } from '../../domain/roles.ts';
+import type { Revocation, RevocationList } from '../../auth/revocations.ts';
 import type { RoomRegistry } from '../../room/registry.ts';
 import { CLINICAL_ROLES } from '../../room/participant.ts';
 import { SfuError, toSfuError } from '../../shared/errors.ts';
 import type { Logger } from '../../telemetry/logger.ts';
+import type { Metrics } from '../../telemetry/metrics.ts';
+import { TokenBucket } from '../../shared/token-bucket.ts';
 import type { Alert, PanicFanout, PanicService } from './service.ts';
-import type { Incident } from './types.ts';
+import type { Incident } from '../../domain/incident.ts';
 import { PanicAck, PanicCancel, PanicRaise, PanicResolve, compile, type Checked, type Static } from './events.ts';
 import type { TSchema } from '@sinclair/typebox';
+import { deskRevokedEverywhere, endedBy, inScope, isRevoked, revocationTags, revokedTags, type Who } from './scope.ts';
+/** The /safety socket.io server's limits (config `safety.socket`). */
+export interface SafetySocketLimits {
+  readonly connectTimeoutSeconds: number;
+  readonly maxMessageBytes: number;
+  readonly pingIntervalSeconds: number;
+  readonly pingTimeoutSeconds: number;
+  /** Events other than panic:raise, per socket: a token bucket. */
+  readonly eventsPerSecond: number;
+  readonly eventBurst: number;
+}
 
-type Who = { kind: 'participant'; grant: Grant } | { kind: 'desk'; desk: DeskGrant };
+const DEFAULT_SAFETY_SOCKET_LIMITS: SafetySocketLimits = {
+  connectTimeoutSeconds: 10, maxMessageBytes: 16 * 1024, pingIntervalSeconds: 10, pingTimeoutSeconds: 5, eventsPerSecond: 10, eventBurst: 20,
+};
+
 type Reply = (res: { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } }) => void;
 
 interface EventHandler<S extends TSchema> {
@@ -28,21 +44,37 @@ const deskRooms = (room: string) => ['desk:*', `desk:${room}`];
 /**
  * The /safety namespace (socket.io, so that school proxies that block WebSockets still pass
  * alarms over HTTP long-polling). Authenticated in the handshake with a room token or a desk token.
+ * Revocations are checked at the handshake, on every event, and in every fan-out (a revoked
+ * identity's sockets are left out); `disconnectRevoked` ends the sockets a new revocation denies.
  */
 export class PanicSocketServer implements PanicFanout {
   readonly io: Server;
   readonly #nsp: Namespace;
   readonly #rooms: RoomRegistry;
+  readonly #revocations: RevocationList;
   readonly #service: PanicService;
   readonly #log: Logger;
   readonly #handlers: Record<string, EventHandler<TSchema>>;
 
-  constructor(opts: { server: HttpServer; verifier: TokenVerifier; revocations: RevocationList; rooms: RoomRegistry; service: PanicService; log: Logger }) {
+  readonly #limits: SafetySocketLimits;
+  readonly #metrics: Metrics | undefined;
+
+  constructor(opts: { server: HttpServer; verifier: TokenVerifier; revocations: RevocationList; rooms: RoomRegistry; service: PanicService; log: Logger; limits?: SafetySocketLimits; metrics?: Metrics }) {
+    const limits = opts.limits ?? DEFAULT_SAFETY_SOCKET_LIMITS;
+    this.#limits = limits;
+    this.#metrics = opts.metrics;
     this.#rooms = opts.rooms;
+    this.#revocations = opts.revocations;
     this.#service = opts.service;
     this.#log = opts.log;
     const before = opts.server.listeners('upgrade');
-    this.io = new Server(opts.server, { path: '/socket.io', serveClient: false, maxHttpBufferSize: 16 * 1024, destroyUpgrade: false, pingInterval: 10_000, pingTimeout: 5_000 });
+    this.io = new Server(opts.server, {
+      path: '/socket.io', serveClient: false, destroyUpgrade: false,
+      maxHttpBufferSize: limits.maxMessageBytes,
+      connectTimeout: limits.connectTimeoutSeconds * 1000,
+      pingInterval: limits.pingIntervalSeconds * 1000,
+      pingTimeout: limits.pingTimeoutSeconds * 1000,
+    });
     routeUpgrades(opts.server, before);
     this.#nsp = this.io.of('/safety');
     this.#nsp.use((socket, next) => {
@@ -68,7 +100,7 @@ export class PanicSocketServer implements PanicFanout {
         input: compile(PanicCancel),
         handle: async (who, d) => {
           if (who.kind !== 'participant') throw new SfuError('PERMISSION_DENIED', 'only the raiser can cancel');
-          return this.#service.cancel((d as Static<typeof PanicCancel>).incidentId, { identity: who.grant.identity, role: who.grant.role });
+          return this.#service.cancel((d as Static<typeof PanicCancel>).incidentId, { room: who.grant.room, identity: who.grant.identity, role: who.grant.role });
         },
       },
     };
@@ -77,16 +109,38 @@ export class PanicSocketServer implements PanicFanout {
 
   #onConnection(socket: Socket): void {
     const who = socket.data.who as Who;
+    // Revoked between the handshake check and now (disconnectRevoked did not see this socket yet).
+    if (who.kind === 'participant' ? isRevoked(this.#revocations, who, who.grant.room) : deskRevokedEverywhere(this.#revocations, who)) {
+      socket.disconnect(true);
+      return;
+    }
+    void socket.join(revocationTags(who));
     if (who.kind === 'desk') {
       void socket.join(who.desk.rooms === '*' ? 'desk:*' : [...who.desk.rooms].map((r) => `desk:${r}`));
     } else {
       void socket.join([`r:${who.grant.room}`, raiserRoom(who.grant.room, who.grant.identity)]);
       if (CLINICAL_ROLES.has(who.grant.role)) void socket.join(clinicalRoom(who.grant.room));
     }
+    const budget = new TokenBucket(this.#limits.eventsPerSecond, this.#limits.eventBurst);
     for (const [event, h] of Object.entries(this.#handlers)) {
-      socket.on(event, (data: unknown, reply?: Reply) => void this.#dispatch(who, h, data, typeof reply === 'function' ? reply : () => undefined));
+      socket.on(event, (data: unknown, reply?: Reply) => {
+        const answer: Reply = typeof reply === 'function' ? reply : () => undefined;
+        if (this.#overBudget(budget, event, answer)) return;
+        void this.#dispatch(who, h, data, answer);
+      });
     }
     if (this.#isResponder(who)) void this.#replay(socket, who);
+  }
+
+  /**
+   * The socket's event budget: every event but panic:raise spends a token, and one over it is
+   * answered RATE_LIMITED without being handled. A panic is always accepted.
+   */
+  #overBudget(budget: TokenBucket, event: string, reply: Reply): boolean {
+    if (event === 'panic:raise' || budget.take()) return false;
+    this.#metrics?.safetyEventRateLimited(event);
+    reply({ ok: false, error: new SfuError('RATE_LIMITED', `at most ${this.#limits.eventsPerSecond} events per second on this socket (panic:raise is never limited)`).toJSON() });
+    return true;
   }
 
   async #dispatch(who: Who, h: EventHandler<TSchema>, data: unknown, reply: Reply): Promise<void> {
@@ -96,6 +150,10 @@ export class PanicSocketServer implements PanicFanout {
       return;
     }
     try {
+      // The belt: a socket revoked since its handshake is refused (it is also disconnected at once).
+      if (who.kind === 'participant' && isRevoked(this.#revocations, who, who.grant.room)) {
+        throw new SfuError('IDENTITY_REVOKED', 'access to this room is revoked');
+      }
       reply({ ok: true, data: await h.handle(who, data) });
     } catch (err) {
       const coded = toSfuError(err);
@@ -116,6 +174,7 @@ export class PanicSocketServer implements PanicFanout {
     const room = this.#service.roomOf(incidentId);
     if (who.kind === 'desk') {
       if (!deskCovers(who.desk, room)) throw new SfuError('PERMISSION_DENIED', 'this incident is outside your desk scope');
+      if (isRevoked(this.#revocations, who, room)) throw new SfuError('IDENTITY_REVOKED', 'access to this room is revoked');
       return act({ identity: who.desk.identity, role: 'desk' });
     }
     if (who.grant.room !== room || !CLINICAL_ROLES.has(who.grant.role)) throw new SfuError('PERMISSION_DENIED', 'only clinicians of the room or the safety desk respond');
@@ -127,8 +186,7 @@ export class PanicSocketServer implements PanicFanout {
   }
 
   async #replay(socket: Socket, who: Who): Promise<void> {
-    const inScope = (room: string) => (who.kind === 'desk' ? deskCovers(who.desk, room) : who.grant.room === room);
-    const open = this.#service.openIncidents(inScope);
+    const open = this.#service.openIncidents((room) => inScope(this.#revocations, who, room));
     for (const incident of open) {
       socket.emit('panic:alert', await this.#service.alertFor(incident, incident.tier, true));
     }
@@ -139,8 +197,7 @@ export class PanicSocketServer implements PanicFanout {
   // PanicFanout
 
   alertClinicians(room: string, alert: Alert): number {
-    this.#nsp.to(clinicalRoom(room)).emit('panic:alert', alert);
-    let reached = this.#nsp.adapter.rooms.get(clinicalRoom(room))?.size ?? 0;
+    let reached = this.#emit([clinicalRoom(room)], room, 'panic:alert', alert);
     for (const p of this.#rooms.get(room)?.participants ?? []) {
       if (p.clinical && p.connected) {
         p.notify('panicAlert', alert as unknown as Record<string, unknown>);
@@ -151,16 +208,41 @@ export class PanicSocketServer implements PanicFanout {
   }
 
   alertDesks(room: string, alert: Alert): number {
-    this.#nsp.to(deskRooms(room)).emit('panic:alert', alert);
-    return deskRooms(room).reduce((n, r) => n + (this.#nsp.adapter.rooms.get(r)?.size ?? 0), 0);
+    return this.#emit(deskRooms(room), room, 'panic:alert', alert);
   }
 
   announceToRoom(room: string, incident: Incident): void {
-    this.#nsp.to(`r:${room}`).except(clinicalRoom(room)).emit('panic:announce', { incidentId: incident.id, kind: incident.kind, raisedAt: incident.raisedAt });
+    this.#nsp.to(`r:${room}`).except([clinicalRoom(room), ...revokedTags(this.#revocations, room)])
+      .emit('panic:announce', { incidentId: incident.id, kind: incident.kind, raisedAt: incident.raisedAt });
   }
 
   update(room: string, event: string, payload: object, raiserIdentity: string): void {
-    this.#nsp.to([clinicalRoom(room), ...deskRooms(room), raiserRoom(room, raiserIdentity)]).emit(event, payload);
+    this.#emit([clinicalRoom(room), ...deskRooms(room), raiserRoom(room, raiserIdentity)], room, event, payload);
+  }
+
+  /** Emits to the sockets in `to`, less those revoked in `room` now; returns how many it reached. */
+  #emit(to: string[], room: string, event: string, payload: object): number {
+    const except = revokedTags(this.#revocations, room);
+    this.#nsp.to(to).except(except).emit(event, payload);
+    const rooms = this.#nsp.adapter.rooms;
+    const excluded = new Set(except.flatMap((r) => [...(rooms.get(r) ?? [])]));
+    const reached = new Set(to.flatMap((r) => [...(rooms.get(r) ?? [])]).filter((id) => !excluded.has(id)));
+    return reached.size;
+  }
+
+  /**
+   * A revocation just took hold: disconnects, at once, every socket it denies (a participant's of
+   * its room; a desk left with no room). Returns how many. Desks that keep other rooms stay
+   * connected and no longer receive or handle anything of the revoked room.
+   */
+  disconnectRevoked(r: Revocation): number {
+    let n = 0;
+    for (const socket of [...this.#nsp.sockets.values()]) {
+      if (!endedBy(this.#revocations, socket.data.who as Who, r)) continue;
+      socket.disconnect(true);
+      n++;
+    }
+    return n;
   }
 
   async close(): Promise<void> {
@@ -174,7 +256,11 @@ function authenticate(socket: Socket, verifier: TokenVerifier, revocations: Revo
   const auth = socket.handshake.auth as { token?: unknown };
   const token = typeof auth.token === 'string' ? auth.token : undefined;
   const decoded = token ? jwt.decode(token) : null;
-  if (decoded && typeof decoded === 'object' && decoded.role === 'desk') return { kind: 'desk', desk: verifier.verifyDesk(token) };
+  if (decoded && typeof decoded === 'object' && decoded.role === 'desk') {
+    const who: Who = { kind: 'desk', desk: verifier.verifyDesk(token), tokenId: typeof decoded.jti === 'string' ? decoded.jti : undefined };
+    if (deskRevokedEverywhere(revocations, who)) throw new SfuError('IDENTITY_REVOKED', 'access to every room of this desk token is revoked');
+    return who;
+  }
   const grant = verifier.verify(token);
   if (revocations.find(grant.room, grant.identity, grant.tokenId)) throw new SfuError('IDENTITY_REVOKED', 'access to this room is revoked');
   return { kind: 'participant', grant };

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
-import type { IncidentStore } from './types.ts';
+import type { IncidentStore } from '../../domain/incident.ts';
+import { attempt } from './deadline.ts';
 
 export interface WebhookConfig {
   readonly name: string;
@@ -40,7 +41,7 @@ export class WebhookSender {
     return new Promise((resolve) => void this.#attempt(hook, incidentId, tier, JSON.stringify(payload), attempt, resolve));
   }
 
-  async #attempt(hook: WebhookConfig, incidentId: string, tier: number, body: string, attempt: number, done: () => void): Promise<void> {
+  async #attempt(hook: WebhookConfig, incidentId: string, tier: number, body: string, attemptNo: number, done: () => void): Promise<void> {
     if (this.#stopped) return done();
     const ts = Math.floor(Date.now() / 1000);
     let status: number | null = null;
@@ -59,14 +60,16 @@ export class WebhookSender {
     }
     const ok = status !== null && status >= 200 && status < 300;
     this.#metrics.webhookDelivery(ok ? 'delivered' : 'failed');
-    await this.#store.recordWebhookAttempt({ incidentId, webhook: hook.name, tier, attempt, at: new Date().toISOString(), status, error })
-      .catch((err) => this.#log.error({ err, incidentId }, 'could not record a webhook attempt'));
+    // Recorded in the background: a slow or hung store never holds up the next attempt (the
+    // record is evidence, not a condition of delivery; the store call has its own deadline).
+    void attempt(() => this.#store.recordWebhookAttempt({ incidentId, webhook: hook.name, tier, attempt: attemptNo, at: new Date().toISOString(), status, error }))
+      .catch((err: unknown) => this.#log.error({ err, incidentId }, 'could not record a webhook attempt'));
     if (ok) return done();
-    const delay = Math.min(this.#maxBackoffMs, 1000 * 2 ** (attempt - 1));
-    this.#log.warn({ webhook: hook.name, incidentId, attempt, status, error, retryInMs: delay }, 'webhook delivery failed');
+    const delay = Math.min(this.#maxBackoffMs, 1000 * 2 ** (attemptNo - 1));
+    this.#log.warn({ webhook: hook.name, incidentId, attempt: attemptNo, status, error, retryInMs: delay }, 'webhook delivery failed');
     const t = setTimeout(() => {
       this.#timers.delete(t);
-      void this.#attempt(hook, incidentId, tier, body, attempt + 1, done);
+      void this.#attempt(hook, incidentId, tier, body, attemptNo + 1, done);
     }, delay);
     this.#timers.add(t);
   }

@@ -4,7 +4,7 @@
  * Time columns that are compared or sorted (retention cutoffs, revocation expiry, ORDER BY) are
  * COLLATE "C": byte order, as SQLite's BINARY, whatever the database's default collation.
  */
-export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = [
+export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string; adoptAuditHead?: boolean }[] = [
   {
     version: 1,
     sql: `
@@ -57,5 +57,21 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = 
       );
       CREATE INDEX webhook_attempts_incident ON webhook_attempts(incident_id);
     `,
+  },
+  {
+    // The signed head checkpoint of the audit trail (see the SQLite migration 3 and src/store/audit-head.ts).
+    version: 3,
+    adoptAuditHead: true,
+    sql: `
+      CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL, at TEXT NOT NULL,
+        key_id TEXT NOT NULL, mac TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    // The readiness probe's row (Store.ping): a write that touches no record and no audit entry.
+    version: 4,
+    sql: 'CREATE TABLE store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);',
   },
 ];

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { FieldCipher } from '../cipher.ts';
 import {
   deriveIncident, type Incident, type IncidentEvent, type IncidentRaise, type IncidentStore, type WebhookAttempt,
-} from '../../safety/panic/types.ts';
+} from '../../domain/incident.ts';
 import type { AppendAudit, Tx } from './postgres-store.ts';
 
 interface RaiseRow {
@@ -45,6 +45,7 @@ export class PostgresIncidentStore implements IncidentStore {
   }
 
   async raise(r: IncidentRaise): Promise<{ incident: Incident; created: boolean }> {
+    // The lock first: two raises of one key (a spool replay and a late direct write) see each other's row instead of colliding.
     return this.#tx(async (c) => {
       const existing = (await c.query('SELECT * FROM incidents WHERE room = $1 AND identity = $2 AND client_incident_id = $3', [r.room, r.identity, r.clientIncidentId])).rows[0] as RaiseRow | undefined;
       if (existing) return { incident: (await this.#load(c, existing))!, created: false };
@@ -53,7 +54,7 @@ export class PostgresIncidentStore implements IncidentStore {
         this.#cipher.sealJson({ note: r.note, coordinates: r.coordinates }), r.clientIncidentId, r.raisedAt]);
       await this.#audit(c, r.room, 'panic.raised', r.identity, { incidentId: r.id, participantId: r.participantId, role: r.role, kind: r.kind, silent: r.silent }, new Date(r.raisedAt));
       return { incident: deriveIncident(r, []), created: true };
-    });
+    }, { lockFirst: true });
   }
 
   async append(e: IncidentEvent): Promise<Incident> {

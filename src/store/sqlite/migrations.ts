@@ -1,5 +1,9 @@
-/** Versioned schema for the SQLite store; applied in order, each once (table schema_migrations). */
-export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
+/**
+ * Versioned schema for the SQLite store; applied in order, each once (table schema_migrations).
+ * `adoptAuditHead`: after the SQL, in the same transaction, the store signs the trail's newest entry
+ * as the first head checkpoint (a trail written before checkpoints existed is trusted as found).
+ */
+export const SQLITE_MIGRATIONS: readonly { version: number; sql: string; adoptAuditHead?: boolean }[] = [
   {
     version: 1,
     sql: `
@@ -94,5 +98,26 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
       CREATE INDEX webhook_attempts_incident ON webhook_attempts(incident_id);
     `,
+  },
+  {
+    // The signed head checkpoint of the audit trail (src/store/audit-head.ts): one row, rewritten in
+    // the transaction of every append; apart from the entries, so a DELETE on audit leaves it.
+    version: 3,
+    adoptAuditHead: true,
+    sql: `
+      CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        at TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        mac TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    // The readiness probe's row (Store.ping): a write transaction that touches no record and no audit entry.
+    version: 4,
+    sql: 'CREATE TABLE store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);',
   },
 ];

@@ -1,9 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { statementCache } from './statements.ts';
 import type { FieldCipher } from '../cipher.ts';
-import {
-  deriveIncident, type Incident, type IncidentEvent, type IncidentRaise, type IncidentStore, type WebhookAttempt,
-} from '../../safety/panic/types.ts';
+import { deriveIncident, type Incident, type IncidentEvent, type IncidentRaise, type WebhookAttempt } from '../../domain/incident.ts';
 
 type Audit = (room: string, kind: string, actor: string, detail: Record<string, unknown>, at: Date) => void;
 type Tx = <T>(fn: () => T) => T;
@@ -15,9 +13,10 @@ interface RaiseRow {
 
 /**
  * Incidents in the SQLite store: a raise row written once, then appended events; each write and
- * its audit entry in one transaction. The note and coordinates are sealed.
+ * its audit entry in one transaction. The note and coordinates are sealed. Synchronous, in the
+ * store's worker thread (see SqliteDatabase); SqliteStore.incidents is the IncidentStore.
  */
-export class SqliteIncidentStore implements IncidentStore {
+export class SqliteIncidents {
   readonly #db: DatabaseSync;
   readonly #sql: (sql: string) => StatementSync;
   readonly #tx: Tx;
@@ -50,7 +49,7 @@ export class SqliteIncidentStore implements IncidentStore {
     return row ? deriveIncident(this.#raiseFromRow(row), this.#events(row.id)) : undefined;
   }
 
-  async raise(r: IncidentRaise): Promise<{ incident: Incident; created: boolean }> {
+  raise(r: IncidentRaise): { incident: Incident; created: boolean } {
     return this.#tx(() => {
       const existing = this.#sql('SELECT * FROM incidents WHERE room = ? AND identity = ? AND client_incident_id = ?')
         .get(r.room, r.identity, r.clientIncidentId) as RaiseRow | undefined;
@@ -63,7 +62,7 @@ export class SqliteIncidentStore implements IncidentStore {
     });
   }
 
-  async append(e: IncidentEvent): Promise<Incident> {
+  append(e: IncidentEvent): Incident {
     return this.#tx(() => {
       const row = this.#sql('SELECT * FROM incidents WHERE id = ?').get(e.incidentId) as RaiseRow | undefined;
       if (!row) throw new Error(`no incident ${e.incidentId}`);
@@ -74,25 +73,25 @@ export class SqliteIncidentStore implements IncidentStore {
     });
   }
 
-  async get(id: string): Promise<Incident | undefined> {
+  get(id: string): Incident | undefined {
     return this.#load(this.#sql('SELECT * FROM incidents WHERE id = ?').get(id) as RaiseRow | undefined);
   }
 
-  async events(incidentId: string): Promise<IncidentEvent[]> {
+  events(incidentId: string): IncidentEvent[] {
     return this.#events(incidentId);
   }
 
-  async open(): Promise<Incident[]> {
+  open(): Incident[] {
     const rows = this.#sql(`SELECT * FROM incidents WHERE id NOT IN (SELECT incident_id FROM incident_events WHERE type = 'resolved') ORDER BY raised_at`).all() as unknown as RaiseRow[];
     return rows.map((r) => this.#load(r)!);
   }
 
-  async recordWebhookAttempt(a: WebhookAttempt): Promise<void> {
+  recordWebhookAttempt(a: WebhookAttempt): void {
     this.#sql('INSERT INTO webhook_attempts (incident_id, webhook, tier, attempt, at, status, error) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(a.incidentId, a.webhook, a.tier, a.attempt, a.at, a.status, a.error ?? null);
   }
 
-  async webhookAttempts(incidentId: string): Promise<WebhookAttempt[]> {
+  webhookAttempts(incidentId: string): WebhookAttempt[] {
     return (this.#sql('SELECT * FROM webhook_attempts WHERE incident_id = ? ORDER BY id').all(incidentId) as Record<string, string | number | null>[])
       .map((r) => ({
         incidentId: String(r.incident_id), webhook: String(r.webhook), tier: Number(r.tier), attempt: Number(r.attempt), at: String(r.at),

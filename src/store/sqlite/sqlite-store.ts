@@ -1,205 +1,209 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { statementCache } from './statements.ts';
+import { Worker } from 'node:worker_threads';
 import type { FieldCipher } from '../cipher.ts';
-import { GENESIS_HASH, entryHash, verifyChain } from '../audit-chain.ts';
-import { consentFromRow, consentGrantRow, locationFromRow, locationRow, withdrawalRow, type ConsentRow, type LocationRow } from '../record-codec.ts';
 import type {
-  AdmissionRecord, AuditEntry, AuditVerification, Location, LocationUpdateRecord, ParticipantRecords,
+  AdmissionRecord, AuditEntry, AuditHeadStatus, AuditVerification, Location, LocationUpdateRecord, ParticipantRecords,
   RefusalRecord, RevocationRecord, Store, WithdrawalRecord,
 } from '../types.ts';
-import { SQLITE_MIGRATIONS } from './migrations.ts';
-import { SqliteIncidentStore } from './sqlite-incidents.ts';
-import type { IncidentStore } from '../../safety/panic/types.ts';
+import type { Incident, IncidentEvent, IncidentRaise, IncidentStore, WebhookAttempt } from '../../domain/incident.ts';
+import { DEFAULT_TIMEOUTS, LONG_CALL_MS, Liveness, PROBE_TIMEOUT_MS, sharedProbe, storeUnavailable, type StoreTimeouts } from '../unavailable.ts';
+import { fromWire, type WorkerInit, type WorkerRequest, type WorkerResponse } from './protocol.ts';
+import type { OpArgs, OpName, OpResult } from './worker.ts';
 
-type Row = Record<string, SQLInputValue>;
+/** Requests waiting for the thread beyond which calls are refused at once (the thread is stuck: nothing is gained by queueing more). */
+const MAX_WAITING = 1000;
+
+interface Waiting {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  timer: NodeJS.Timeout;
+  /** The call let through while the thread was silent (see Liveness). */
+  trial: boolean;
+}
 
 /**
- * The embedded store: one SQLite file through node:sqlite, WAL with synchronous=FULL, so a
- * write has reached the disk when its promise resolves. Every write and its audit entry share
- * one transaction.
+ * The embedded store: one SQLite file (WAL, synchronous=FULL: a write has reached the disk when
+ * its promise resolves), run in a worker thread (worker.ts, database.ts) so that the event loop
+ * never executes a SQLite statement. Every call has a deadline (`callTimeoutMs`, the maintenance
+ * calls LONG_CALL_MS): past it the promise rejects with STORE_UNAVAILABLE. The thread runs
+ * requests one at a time in call order and skips a request whose deadline passed before it
+ * started, so a call that timed out either did not run or ran before every later call; a write
+ * that had started may still commit after its caller was told STORE_UNAVAILABLE (docs/records.md,
+ * "Store deadlines").
  */
 export class SqliteStore implements Store {
-  readonly #db: DatabaseSync;
-  readonly #sql: (sql: string) => StatementSync;
-  readonly #cipher: FieldCipher;
+  readonly #init: WorkerInit;
+  readonly #t: StoreTimeouts;
+  #worker: Worker | undefined;
+  readonly #waiting = new Map<number, Waiting>();
+  #nextId = 1;
+  #head: number | undefined;
+  #closed = false;
+  readonly #live = new Liveness();
+  readonly #ping = sharedProbe(() => this.#call('probe', [], Math.min(this.#t.callTimeoutMs, PROBE_TIMEOUT_MS)));
   /** Panic incidents, in the same database and audit chain. */
   readonly incidents: IncidentStore;
 
-  constructor(file: string, cipher: FieldCipher) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    this.#db = new DatabaseSync(file);
-    this.#sql = statementCache(this.#db);
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
-    this.#cipher = cipher;
-    this.incidents = new SqliteIncidentStore(this.#db, (fn) => this.#tx(fn), (...a) => this.#appendAudit(...a), cipher);
+  constructor(file: string, cipher: FieldCipher, timeouts: Partial<StoreTimeouts> = {}) {
+    this.#t = { ...DEFAULT_TIMEOUTS, ...timeouts };
+    this.#init = { file, keys: cipher.keysForWorker().map((k) => ({ id: k.id, key: new Uint8Array(k.key) })), busyTimeoutMs: this.#t.sqliteBusyTimeoutMs };
+    this.incidents = {
+      raise: (r: IncidentRaise): Promise<{ incident: Incident; created: boolean }> => this.#call('incidentRaise', [r]),
+      append: (e: IncidentEvent): Promise<Incident> => this.#call('incidentAppend', [e]),
+      get: (id: string): Promise<Incident | undefined> => this.#call('incidentGet', [id]),
+      events: (id: string): Promise<IncidentEvent[]> => this.#call('incidentEvents', [id]),
+      open: (): Promise<Incident[]> => this.#call('incidentsOpen', [], LONG_CALL_MS),
+      recordWebhookAttempt: (a: WebhookAttempt): Promise<void> => this.#call('recordWebhookAttempt', [a]),
+      webhookAttempts: (id: string): Promise<WebhookAttempt[]> => this.#call('webhookAttempts', [id]),
+    };
   }
 
-  async migrate(): Promise<void> {
-    this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
-    const done = new Set(this.#sql('SELECT version FROM schema_migrations').all().map((r) => Number(r.version)));
-    for (const m of SQLITE_MIGRATIONS) {
-      if (done.has(m.version)) continue;
-      this.#tx(() => {
-        this.#db.exec(m.sql);
-        this.#sql('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString());
-      });
-    }
-  }
-
-  #tx<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const out = fn();
-      this.#db.exec('COMMIT');
-      return out;
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
-  }
-
-  #appendAudit(room: string, kind: string, actor: string, detail: Record<string, unknown>, at: Date): void {
-    const last = this.#sql('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
-    const e = { seq: (last?.seq ?? 0) + 1, at: at.toISOString(), room, kind, actor, detail: JSON.stringify(detail), prevHash: last?.hash ?? GENESIS_HASH };
-    this.#sql('INSERT INTO audit (seq, at, room, kind, actor, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(e.seq, e.at, e.room, e.kind, e.actor, e.detail, e.prevHash, entryHash(e));
-  }
-
-  #insertConsent(sessionId: string, r: ConsentRow): void {
-    this.#sql(`INSERT INTO consents (session_id, kind, policy_version, scopes, relation, granted_by_name_enc, method, attested_by, at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(sessionId, r.kind, r.policy_version, r.scopes, r.relation, r.granted_by_name_enc, r.method, r.attested_by, r.at);
-  }
-
-  #insertLocation(sessionId: string, r: LocationRow): void {
-    this.#sql('INSERT INTO locations (session_id, source, data_enc, captured_at, recorded_at) VALUES (?, ?, ?, ?, ?)')
-      .run(sessionId, r.source, r.data_enc, r.captured_at, r.recorded_at);
-  }
-
-  async recordAdmission(r: AdmissionRecord): Promise<void> {
-    const at = r.at.toISOString();
-    this.#tx(() => {
-      this.#sql('INSERT INTO sessions (session_id, room, identity, role, joined_at, remote_address_enc) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(r.sessionId, r.room, r.identity, r.role, at, this.#cipher.seal(r.remoteAddress));
-      this.#insertConsent(r.sessionId, consentGrantRow(r.consent, at, this.#cipher));
-      this.#insertLocation(r.sessionId, locationRow(r.location, at, this.#cipher));
-      const base = { sessionId: r.sessionId, identity: r.identity, role: r.role };
-      this.#appendAudit(r.room, 'consent.granted', r.identity, {
-        ...base, policyVersion: r.consent.policyVersion, scopes: r.consent.scopes, relation: r.consent.grantedBy.relation,
-        method: r.consent.method, attestedBy: r.consent.attestedBy ?? null,
-      }, r.at);
-      this.#appendAudit(r.room, 'location.recorded', r.identity, { ...base, source: r.location.source }, r.at);
-      this.#appendAudit(r.room, 'admission.granted', r.identity, base, r.at);
-    });
-  }
-
-  async recordRefusal(r: RefusalRecord): Promise<void> {
-    this.#tx(() => this.#appendAudit(r.room, 'admission.refused', r.identity, { identity: r.identity, role: r.role, code: r.code }, r.at));
-  }
-
-  async recordWithdrawal(r: WithdrawalRecord): Promise<void> {
-    this.#tx(() => {
-      this.#insertConsent(r.sessionId, withdrawalRow(r.scopes, r.at.toISOString()));
-      this.#appendAudit(r.room, 'consent.withdrawn', r.identity, { sessionId: r.sessionId, identity: r.identity, scopes: r.scopes }, r.at);
-    });
-  }
-
-  async recordLocation(r: LocationUpdateRecord): Promise<void> {
-    this.#tx(() => {
-      this.#insertLocation(r.sessionId, locationRow(r.location, r.at.toISOString(), this.#cipher));
-      this.#appendAudit(r.room, 'location.recorded', r.identity, { sessionId: r.sessionId, identity: r.identity, source: r.location.source }, r.at);
-    });
-  }
-
-  async latestLocation(sessionId: string): Promise<Location | undefined> {
-    const row = this.#sql('SELECT source, data_enc, captured_at, recorded_at FROM locations WHERE session_id = ? ORDER BY id DESC LIMIT 1')
-      .get(sessionId) as LocationRow | undefined;
-    if (!row) return undefined;
-    const { recordedAt: _r, ...location } = locationFromRow(row, this.#cipher);
-    return location;
-  }
-
-  async recordRevocation(r: RevocationRecord): Promise<void> {
-    this.#tx(() => {
-      this.#sql('INSERT INTO revocations (room, identity, token_id, until, reason, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(r.room, r.identity ?? null, r.tokenId ?? null, r.until.toISOString(), r.reason, r.actor, r.at.toISOString());
-      this.#appendAudit(r.room, 'access.revoked', r.actor, { identity: r.identity ?? null, tokenId: r.tokenId ?? null, until: r.until.toISOString() }, r.at);
-    });
-  }
-
-  async activeRevocations(now: Date): Promise<RevocationRecord[]> {
-    const rows = this.#sql('SELECT room, identity, token_id, until, reason, actor, at FROM revocations WHERE until > ?').all(now.toISOString()) as Row[];
-    return rows.map((r) => ({
-      room: String(r.room), identity: (r.identity as string | null) ?? undefined, tokenId: (r.token_id as string | null) ?? undefined,
-      until: new Date(String(r.until)), reason: String(r.reason), actor: String(r.actor), at: new Date(String(r.at)),
-    }));
-  }
-
-  async audit(e: { room: string; kind: string; actor: string; detail: Record<string, unknown>; at: Date }): Promise<void> {
-    this.#tx(() => this.#appendAudit(e.room, e.kind, e.actor, e.detail, e.at));
-  }
-
-  async participants(room: string): Promise<ParticipantRecords[]> {
-    const sessions = this.#sql('SELECT session_id, identity, role, joined_at FROM sessions WHERE room = ? ORDER BY joined_at, session_id').all(room) as Row[];
-    return sessions.map((s) => {
-      const id = String(s.session_id);
-      const consents = this.#sql('SELECT kind, policy_version, scopes, relation, granted_by_name_enc, method, attested_by, at FROM consents WHERE session_id = ? ORDER BY id').all(id) as unknown as ConsentRow[];
-      const locations = this.#sql('SELECT source, data_enc, captured_at, recorded_at FROM locations WHERE session_id = ? ORDER BY id').all(id) as unknown as LocationRow[];
-      return {
-        sessionId: id, identity: String(s.identity), role: String(s.role) as ParticipantRecords['role'], joinedAt: String(s.joined_at),
-        consents: consents.map((c) => consentFromRow(c, this.#cipher)),
-        locations: locations.map((l) => locationFromRow(l, this.#cipher)),
-      };
-    });
-  }
-
-  async auditTrail(room?: string): Promise<AuditEntry[]> {
-    const sql = 'SELECT seq, at, room, kind, actor, detail, prev_hash, hash FROM audit';
-    const rows = (room === undefined ? this.#sql(`${sql} ORDER BY seq`).all() : this.#sql(`${sql} WHERE room = ? ORDER BY seq`).all(room)) as Row[];
-    return rows.map((r) => ({
-      seq: Number(r.seq), at: String(r.at), room: String(r.room), kind: String(r.kind), actor: String(r.actor),
-      detail: String(r.detail), prevHash: String(r.prev_hash), hash: String(r.hash),
-    }));
-  }
-
-  async verifyAudit(): Promise<AuditVerification> {
-    return verifyChain(await this.auditTrail());
-  }
-
-  async applyRetention(cutoff: Date, actor: string): Promise<{ sessions: number; auditEntries: number }> {
-    const iso = cutoff.toISOString();
-    return this.#tx(() => {
-      const sessions = Number(this.#sql('DELETE FROM sessions WHERE joined_at < ?').run(iso).changes);
-      this.#sql('DELETE FROM revocations WHERE until < ?').run(iso);
-      // Resolved incidents raised before the cutoff (open ones are kept whatever their age).
-      const old = this.#sql(`SELECT id FROM incidents WHERE raised_at < ? AND id IN (SELECT incident_id FROM incident_events WHERE type = 'resolved')`)
-        .all(iso).map((r) => String(r.id));
-      for (const table of ['webhook_attempts', 'incident_events']) {
-        const del = this.#sql(`DELETE FROM ${table} WHERE incident_id = ?`);
-        for (const id of old) del.run(id);
+  /** The thread, started on first use and again after it died. */
+  #thread(): Worker {
+    if (this.#worker) return this.#worker;
+    const w = new Worker(new URL('./worker.ts', import.meta.url), { workerData: this.#init, name: 'sqlite-store' });
+    w.on('message', (res: WorkerResponse) => this.#answer(res));
+    // An exception in the thread ends it ('error', then 'exit'): every waiting call fails, the next call starts a new one.
+    w.on('error', () => undefined);
+    w.on('exit', (code) => {
+      if (this.#worker !== w) return;
+      this.#worker = undefined;
+      for (const [id, c] of this.#waiting) {
+        this.#forget(id, c);
+        this.#live.leave(c.trial, { noAnswer: false });
+        c.reject(storeUnavailable(`the SQLite store's thread exited (code ${code})`));
       }
-      const delIncident = this.#sql('DELETE FROM incidents WHERE id = ?');
-      for (const id of old) delIncident.run(id);
-      // Cut only the unbroken run of old entries at the start of the chain: an entry dated before
-      // the cutoff but appended after a newer one is kept, and so is everything after it.
-      const cut = this.#sql(`SELECT seq, hash FROM audit WHERE seq < COALESCE((SELECT MIN(seq) FROM audit WHERE at >= ?), (SELECT MAX(seq) + 1 FROM audit))
-        ORDER BY seq DESC LIMIT 1`).get(iso) as { seq: number; hash: string } | undefined;
-      let auditEntries = 0;
-      if (cut) auditEntries = Number(this.#sql('DELETE FROM audit WHERE seq <= ?').run(cut.seq).changes);
-      this.#appendAudit('*', 'retention.applied', actor, {
-        cutoff: iso, sessions, auditEntries, deletedThroughSeq: cut?.seq ?? null, anchorHash: cut?.hash ?? null,
-      }, new Date());
-      return { sessions, auditEntries };
+    });
+    w.unref();
+    this.#worker = w;
+    return w;
+  }
+
+  #answer(res: WorkerResponse): void {
+    if (res.head !== undefined && (this.#head === undefined || res.head >= this.#head)) this.#head = res.head;
+    const c = this.#waiting.get(res.id);
+    // A late answer (its caller was already told STORE_UNAVAILABLE) only updates the head position, and shows the thread is alive.
+    if (!c) {
+      this.#live.heard();
+      return;
+    }
+    this.#forget(res.id, c);
+    this.#live.leave(c.trial, { noAnswer: false });
+    if (res.ok) c.resolve(res.value);
+    else c.reject(fromWire(res.error, this.#t.sqliteBusyTimeoutMs));
+  }
+
+  #forget(id: number, c: Waiting): void {
+    clearTimeout(c.timer);
+    this.#waiting.delete(id);
+    // The thread keeps the process alive only while a call waits for it.
+    if (this.#waiting.size === 0) this.#worker?.unref();
+  }
+
+  #call<K extends OpName>(op: K, args: OpArgs<K>, ms = this.#t.callTimeoutMs): Promise<Awaited<OpResult<K>>> {
+    if (this.#closed && op !== 'close') return Promise.reject(storeUnavailable('the store is closed'));
+    if (this.#waiting.size >= MAX_WAITING) {
+      return Promise.reject(storeUnavailable(`the SQLite store has ${this.#waiting.size} requests waiting: refused at once`));
+    }
+    let w: Worker;
+    try {
+      w = this.#thread();
+    } catch (err) {
+      return Promise.reject(storeUnavailable('the SQLite store\'s thread could not start', err));
+    }
+    const gate = this.#live.enter();
+    if (gate instanceof Error) return Promise.reject(gate);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const c = this.#waiting.get(id);
+        if (!c) return;
+        this.#forget(id, c);
+        const reason = `the SQLite store did not answer within ${ms} ms (${op})`;
+        this.#live.leave(c.trial, { noAnswer: true, reason: 'the SQLite store did not answer in time' });
+        reject(storeUnavailable(reason, undefined, true));
+      }, ms);
+      this.#waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, trial: gate.trial });
+      if (this.#waiting.size === 1) w.ref();
+      const req: WorkerRequest = { id, op, args, deadline: Date.now() + ms };
+      w.postMessage(req);
     });
   }
 
-  async ping(): Promise<boolean> {
-    this.#sql('SELECT 1').get();
-    return true;
+  migrate(): Promise<void> {
+    return this.#call('migrate', [], LONG_CALL_MS);
+  }
+
+  recordAdmission(r: AdmissionRecord): Promise<void> {
+    return this.#call('recordAdmission', [r]);
+  }
+
+  recordRefusal(r: RefusalRecord): Promise<void> {
+    return this.#call('recordRefusal', [r]);
+  }
+
+  recordWithdrawal(r: WithdrawalRecord): Promise<void> {
+    return this.#call('recordWithdrawal', [r]);
+  }
+
+  recordLocation(r: LocationUpdateRecord): Promise<void> {
+    return this.#call('recordLocation', [r]);
+  }
+
+  latestLocation(sessionId: string): Promise<Location | undefined> {
+    return this.#call('latestLocation', [sessionId]);
+  }
+
+  recordRevocation(r: RevocationRecord): Promise<void> {
+    return this.#call('recordRevocation', [r]);
+  }
+
+  activeRevocations(now: Date): Promise<RevocationRecord[]> {
+    return this.#call('activeRevocations', [now]);
+  }
+
+  audit(e: { room: string; kind: string; actor: string; detail: Record<string, unknown>; at: Date }): Promise<void> {
+    return this.#call('audit', [e]);
+  }
+
+  participants(room: string): Promise<ParticipantRecords[]> {
+    return this.#call('participants', [room], LONG_CALL_MS);
+  }
+
+  auditTrail(room?: string): Promise<AuditEntry[]> {
+    return this.#call('auditTrail', [room], LONG_CALL_MS);
+  }
+
+  verifyAudit(): Promise<AuditVerification> {
+    return this.#call('verifyAudit', [], LONG_CALL_MS);
+  }
+
+  auditHead(): Promise<AuditHeadStatus> {
+    return this.#call('auditHead', []);
+  }
+
+  auditHeadPosition(): number | undefined {
+    return this.#head;
+  }
+
+  applyRetention(cutoff: Date, actor: string): Promise<{ sessions: number; auditEntries: number }> {
+    return this.#call('applyRetention', [cutoff, actor], LONG_CALL_MS);
+  }
+
+  /** A write probe (a one-row transaction on store_probe), at most one a second: see sharedProbe. */
+  ping(): Promise<boolean> {
+    return this.#ping();
   }
 
   async close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    const w = this.#worker;
+    if (!w) return;
+    try {
+      await this.#call('close', []);
+    } finally {
+      this.#worker = undefined;
+      await w.terminate();
+    }
   }
 }

@@ -1,0 +1,67 @@
+import type { Role, Source } from './roles.ts';
+
+/**
+ * What a room tells its participants (carried as notifications by the signalling protocol,
+ * docs/protocol.md), and the reasons and views they carry.
+ */
+/** Why a room was closed under its participants. */
+export type RoomCloseReason = 'WORKER_DIED' | 'SERVER_DRAINING' | 'SERVER_SHUTDOWN' | 'ADMIN_CLOSED' | 'EMPTY';
+/** Why a participant left the room. */
+export type LeaveReason = 'LEFT' | 'DISCONNECTED' | 'KICKED';
+
+export interface ProducerInfo {
+  producerId: string;
+  kind: 'audio' | 'video';
+  source: Source;
+  paused: boolean;
+}
+
+/** A participant's safety facts, sent only to clinical roles. */
+export interface SafetyView {
+  consentScopes: string[];
+  location?: { region: string; description: string } | undefined;
+  emergencyContact?: { name: string; phone: string } | undefined;
+}
+
+export interface ParticipantInfo {
+  participantId: string;
+  identity: string;
+  role: Role;
+  displayName?: string | undefined;
+  producers: ProducerInfo[];
+  /** Present only when the receiver is a clinician. */
+  safety?: SafetyView;
+}
+
+/** Server -> client notifications: name -> data. */
+export interface Notifications {
+  participantJoined: { participantId: string; identity: string; role: Role; displayName?: string | undefined; safety?: SafetyView };
+  /** To everyone in the room: a participant withdrew consent scopes (no reasons). */
+  consentWithdrawn: { participantId: string; scopes: string[] };
+  /** To clinicians: a participant's location changed. */
+  locationUpdated: { participantId: string; location: { region: string; description: string }; emergencyContact?: { name: string; phone: string } | undefined };
+  participantLeft: { participantId: string; reason: LeaveReason };
+  newConsumer: {
+    consumerId: string;
+    producerId: string;
+    participantId: string;
+    kind: 'audio' | 'video';
+    source: Source;
+    rtpParameters: unknown;
+    producerPaused: boolean;
+  };
+  consumerClosed: { consumerId: string };
+  /** To a publisher: how many spatial layers of its producer anyone needs now (dynacast). */
+  layersNeeded: { producerId: string; spatialLayers: number };
+  /** Everyone: the room's dominant speaker changed. */
+  activeSpeaker: { participantId: string; producerId: string };
+  consumerPaused: { consumerId: string };
+  consumerResumed: { consumerId: string };
+  producerClosed: { producerId: string; participantId: string };
+  roomClosed: { reason: RoomCloseReason };
+  /** To clinicians: a panic alarm in the room (the same payload as panic:alert on /safety). */
+  panicAlert: Record<string, unknown>;
+  serverDraining: { deadlineSeconds: number };
+  kicked: { reason: string };
+}
+export type NotificationName = keyof Notifications;

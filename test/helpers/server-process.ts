@@ -1,0 +1,111 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  /** ws://127.0.0.1:PORT/rtc */
+  readonly wsUrl: string;
+  /** stdout and stderr so far (the JSON log lines). */
+  output(): string;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL, resolved once the process is gone. */
+  kill(): Promise<void>;
+  /** SIGTERM (a drain), resolved with the exit. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** The real entry point (`node src/main.ts`) in a child process, configured by SFU_* variables. */
+export async function startServerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server did not listen in time:\n${out}`)), timeoutMs);
+    const check = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        child.stdout!.off('data', check);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then(({ code, signal }) => { clearTimeout(t); reject(new Error(`server exited (${code ?? signal}) before listening:\n${out}`)); });
+  });
+  // The line is printed just before the signal handlers are installed: one HTTP answer later they are.
+  const health = await fetch(`${url}/healthz`);
+  if (health.status !== 200) throw new Error(`/healthz answered ${health.status}`);
+  return {
+    child, url, wsUrl: `${url.replace(/^http/, 'ws')}/rtc`, exited, output: () => out,
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+export interface Tmpfs {
+  readonly dir: string;
+  /** Fills every free byte with a filler file (the filesystem answers ENOSPC afterwards). */
+  fill(): void;
+  /** Removes the filler. */
+  free(): void;
+  unmount(): void;
+}
+
+/**
+ * A small tmpfs mounted for the test (needs root), or the reason it cannot be: a full disk on
+ * demand (fill / free).
+ */
+export function mountTmpfs(size: string): Tmpfs | { skip: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'sfu-tmpfs-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    return { skip: `cannot mount a tmpfs (${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}); these tests need root and mount permission` };
+  }
+  const filler = join(dir, 'filler');
+  return {
+    dir,
+    fill() {
+      const fd = openSync(filler, 'a');
+      try {
+        for (const chunk of [1 << 20, 64 << 10, 4096, 512, 1]) {
+          const buf = Buffer.alloc(chunk, 0x66);
+          for (;;) {
+            try {
+              writeSync(fd, buf);
+            } catch (err) {
+              if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+              throw err;
+            }
+          }
+        }
+      } finally {
+        closeSync(fd);
+      }
+      const st = statfsSync(dir);
+      if (st.bavail !== 0) throw new Error(`tmpfs not full: ${st.bavail} blocks free`);
+    },
+    free() {
+      rmSync(filler, { force: true });
+    },
+    unmount() {
+      spawnSync('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
