@@ -57,6 +57,8 @@ export interface AdmissionHooks {
   recheck(): void;
   /** Makes the join's records durable; runs inside the room's admission step. */
   commit(): Promise<void>;
+  /** A detached participant of the same identity that this join takes the place of (removed at admission). */
+  readonly replaces?: Participant | undefined;
 }
 
 /**
@@ -142,10 +144,13 @@ export class Room extends TypedEmitter<RoomEvents> {
    */
   async admit(p: Participant, hooks: AdmissionHooks): Promise<void> {
     if (this.#closed) throw new SfuError('ROOM_CLOSED', 'room is closed');
-    if (this.byIdentity(p.identity) || this.#joining.has(p.identity)) {
+    const present = this.byIdentity(p.identity);
+    const replacing = present !== undefined && present === hooks.replaces && present.state === 'detached';
+    if ((present && !replacing) || this.#joining.has(p.identity)) {
       throw new SfuError('DUPLICATE_IDENTITY', 'this identity is already in the room; resume with its resume token');
     }
-    if (this.#participants.size + this.#joining.size >= this.#opts.maxParticipants) throw new SfuError('ROOM_FULL', 'room is full');
+    const seats = this.#participants.size + this.#joining.size - (replacing ? 1 : 0);
+    if (seats >= this.#opts.maxParticipants) throw new SfuError('ROOM_FULL', 'room is full');
     this.#joining.set(p.identity, p);
     try {
       await this.#step(async (step) => {
@@ -153,6 +158,11 @@ export class Room extends TypedEmitter<RoomEvents> {
         await hooks.commit();
         this.#assertAdmissible(hooks);
         if (step.abandoned) return;
+        if (replacing) {
+          // Resumed meanwhile by a connection holding its resume token: that session stands.
+          if (present.state !== 'detached' && !present.closed) throw new SfuError('DUPLICATE_IDENTITY', 'this identity resumed its session meanwhile');
+          this.remove(present, 'DISCONNECTED');
+        }
         this.#admitNow(p);
       });
     } finally {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { RtcClient, opusParameters } from '../helpers/ws-client.ts';
+import { until } from '../helpers/until.ts';
 
 let srv: TestServer;
 beforeAll(async () => { srv = await startServer({ signalling: { reconnectGraceSeconds: 1 } }); });
@@ -31,6 +32,35 @@ describe('reconnection', () => {
     // B never saw A leave.
     expect(b.notifications.some((n) => n.notification === 'participantLeft')).toBe(false);
     a2.close(); b.close();
+  });
+
+  it('a fresh join without a resume token replaces a session whose connection is gone; a connected one is refused', async () => {
+    const long = await startServer({ signalling: { reconnectGraceSeconds: 30 } });
+    try {
+      const token = long.mint('r9', 'doc', 'clinician');
+      const peer = await RtcClient.connect(long.wsUrl, { token: long.mint('r9', 'kid', 'student') });
+      await peer.request('join', {});
+      const a = await RtcClient.connect(long.wsUrl, { token });
+      const first = await a.request('join', {});
+      // A second live connection of the same identity is still refused.
+      const live = await RtcClient.connect(long.wsUrl, { token });
+      expect((await live.raw('join', {})).error.code).toBe('DUPLICATE_IDENTITY');
+      a.ws.terminate(); // e.g. a page reload whose leave never reached the server
+      await a.closeInfo;
+      await until(() => long.handle.rooms.get('r9')?.byIdentity('doc')?.state === 'detached', 'the old session to be detached');
+      const b = await RtcClient.connect(long.wsUrl, { token });
+      const second = await b.request('join', {});
+      expect(second.resumed).toBe(false);
+      expect(second.participantId).not.toBe(first.participantId);
+      expect((await peer.waitFor('participantLeft')).participantId).toBe(first.participantId);
+      expect((await peer.waitFor('participantJoined', (d) => d.participantId === second.participantId)).identity).toBe('doc');
+      expect(long.handle.rooms.get('r9')?.participants.map((p) => [p.identity, p.id, p.state])).toEqual([
+        ['kid', expect.any(String), 'admitted'], ['doc', second.participantId, 'admitted'],
+      ]);
+      b.close(); peer.close();
+    } finally {
+      await long.close();
+    }
   });
 
   it('lets the resume token take over a still-open socket, which is closed', async () => {

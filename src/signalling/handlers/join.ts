@@ -59,7 +59,10 @@ export const join = defineHandler({
     const started = performance.now();
     const open = services.rooms.get(grant.room);
     const existing = open?.byIdentity(grant.identity);
-    if (open && existing) {
+    // A session whose connection is gone (within its grace period) is replaced by a fresh join of
+    // the same identity that brings no resume token (e.g. a reloaded page): it is not locked out.
+    const replaces = existing?.state === 'detached' && !data.resumeToken ? existing : undefined;
+    if (open && existing && !replaces) {
       if (!data.resumeToken || !sameSecret(data.resumeToken, existing.resumeToken)) {
         throw new SfuError('DUPLICATE_IDENTITY', 'this identity is already in the room; resume with its resume token');
       }
@@ -74,7 +77,7 @@ export const join = defineHandler({
       clinicians: () => new Set((services.rooms.get(grant.room)?.participants ?? []).filter((p) => p.clinical).map((p) => p.identity)),
     };
     try {
-      const { room, participant } = await admit(ctx, req, data.displayName);
+      const { room, participant } = await admit(ctx, req, data.displayName, replaces);
       ctx.bind(room, participant);
       services.metrics.admission('admitted');
       services.metrics.recordJoinDuration((performance.now() - started) / 1000);
@@ -89,7 +92,7 @@ export const join = defineHandler({
 });
 
 /** Checks, then the room's admission step (reserve, recheck, durable commit, recheck, admit): all or nothing. */
-async function admit(ctx: HandlerContext, req: AdmissionRequest, displayName: string | undefined) {
+async function admit(ctx: HandlerContext, req: AdmissionRequest, displayName: string | undefined, replaces: Participant | undefined) {
   const { services, grant } = ctx;
   for (const step of services.admission) await step.check(req);
   const recheck = () => {
@@ -101,6 +104,7 @@ async function admit(ctx: HandlerContext, req: AdmissionRequest, displayName: st
   const participant = new Participant({ id: req.participantId, grant, displayName, resumeToken: newSecret(), facts: req.facts });
   try {
     await room.admit(participant, {
+      replaces,
       recheck,
       commit: async () => {
         for (const step of services.admission) await step.commit?.(req);
