@@ -11,8 +11,8 @@ import { machineFacts } from './lib/machine.ts';
 import { writeReport } from './report.ts';
 import { mediaBench } from './media/index.ts';
 import { janusBench } from './media/janus.ts';
-import { joinBench } from './signalling/joins.ts';
-import { panicBench } from './panic/latency.ts';
+import { joinBench, stormBench } from './signalling/joins.ts';
+import { panicBench, storeHungBench } from './panic/latency.ts';
 import { floodBench } from './signalling/flood.ts';
 import { httpBench } from './http/endpoints.ts';
 import { realismBench } from './realism/chromium.ts';
@@ -22,13 +22,22 @@ type Log = (line: string) => void;
 /** `optional`: not in the standard set; runs only when named with --only (e.g. `--only fuzz`). */
 interface Bench { readonly name: string; readonly optional?: boolean; run(quick: boolean, log: Log): Promise<object> }
 
+/** The bell-time storm (part of `signalling`; alone: `--only storm`): 2,000 joins at 100/s on SQLite, then PostgreSQL. Quick: 100 on SQLite. */
+const STORM = (quick: boolean, log: Log) => ({ joins: quick ? 100 : 2000, ratePerSecond: 100, roomSize: 2, postgres: !quick, log });
+/** The panic bench's "store hung" line (alone: `--only store-hung`): 100 raises per transport while PostgreSQL is SIGSTOPped. */
+const STORE_HUNG = { raises: 100, intervalMs: 50 };
+
 /** The standard set, in run order. */
 const BENCHES: Bench[] = [
   { name: 'media', run: mediaBench },
   { name: 'janus', run: async (quick, log) => ({ machine: machineFacts(), ...(await janusBench(quick, log)) }) },
   {
     name: 'signalling',
-    run: async (quick) => ({ machine: machineFacts(), ...(await joinBench({ ratePerSecond: quick ? 20 : 50, seconds: quick ? 2 : 10, roomSize: 2 })) }),
+    run: async (quick, log) => ({
+      machine: machineFacts(),
+      ...(await joinBench({ ratePerSecond: quick ? 20 : 50, seconds: quick ? 2 : 10, roomSize: 2 })),
+      bellTimeStorm: await stormBench(STORM(quick, log)),
+    }),
   },
   {
     name: 'panic',
@@ -43,6 +52,7 @@ const BENCHES: Bench[] = [
           : { raises: 100, initialConsumers: 1000, targetPercent: 90, maxConsumers: 3000, calibrationSteps: 5, stepMs: 1000 },
         log,
       })),
+      storeHung: quick ? { skipped: 'quick run: the PostgreSQL store-hung line runs in the full bench only' } : await storeHungBench(STORE_HUNG),
     }),
   },
   {
@@ -66,6 +76,9 @@ const BENCHES: Bench[] = [
         : await realismBench({ seconds: 10, baselineSeconds: 5, targetPercent: 85, initialConsumers: 1200, maxConsumers: 3000, log })),
     }),
   },
+  // The two store benches of issue #12 on their own (each also runs inside `signalling` and `panic`).
+  { name: 'storm', optional: true, run: async (quick, log) => ({ machine: machineFacts(), ...(await stormBench(STORM(quick, log))) }) },
+  { name: 'store-hung', optional: true, run: async () => ({ machine: machineFacts(), ...(await storeHungBench(STORE_HUNG)) }) },
   {
     // The signalling fuzz run (bench/fuzz/run.ts): 100,000 messages (quick: 5,000), on request only.
     name: 'fuzz',

@@ -9,7 +9,11 @@ import { percentile } from '../media/sink.ts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ms = (v: number) => Math.round(v * 100) / 100;
 
-export interface RaiseFigures { readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number; readonly raises: number; readonly lost: number }
+export interface RaiseFigures {
+  readonly p50Ms: number; readonly p99Ms: number; readonly maxMs: number; readonly raises: number; readonly lost: number;
+  /** The first raise of the run (store hung: the one that finds out, waiting safety.storeDeadlineMs). */
+  readonly firstMs?: number;
+}
 
 /**
  * Raise-to-responder latency on the panic channel, over WebSocket and over HTTP long-polling:
@@ -63,10 +67,27 @@ export async function panicBench(opts: {
  * desk receiving it.
  */
 async function measureRaises(srv: TestServer, transport: Transport, raises: number, intervalMs: number, tag: string): Promise<RaiseFigures> {
+  const prepared = await prepareRaisers(srv, transport, raises, tag);
+  try {
+    return await raiseAll(prepared, intervalMs);
+  } finally {
+    prepared.close();
+  }
+}
+
+interface Prepared { transport: Transport; tag: string; desk: SafetyClient; raisers: { c: RtcClient; s: SafetyClient }[]; ids: string[]; close(): void }
+
+/** A desk and `raises` students, each joined in its own room (consent and location stored), with its panic channel open. */
+async function prepareRaisers(srv: TestServer, transport: Transport, raises: number, tag: string): Promise<Prepared> {
   const desk = await safetyClient(srv.url, mintDeskToken(TEST_SECRET, { identity: `desk-${tag}-${transport}`, rooms: ['*'] }), transport);
   const raisers: { c: RtcClient; s: SafetyClient }[] = [];
-  const latencies: number[] = [];
-  let lost = 0;
+  const close = () => {
+    for (const { c, s } of raisers) {
+      s.close();
+      c.close();
+    }
+    desk.close();
+  };
   try {
     for (let i = 0; i < raises; i += 10) {
       raisers.push(...await Promise.all(Array.from({ length: Math.min(10, raises - i) }, async (_, k) => {
@@ -76,24 +97,77 @@ async function measureRaises(srv: TestServer, transport: Transport, raises: numb
         return { c, s: await safetyClient(srv.url, srv.mint(room, 'kid', 'student'), transport) };
       })));
     }
-    for (const [i, { s }] of raisers.entries()) {
-      const t0 = performance.now();
-      const res = await s.send('panic:raise', { kind: 'safety', silent: true, clientIncidentId: `bench-${tag}-${transport}-${i}` });
-      try {
-        await desk.waitFor('panic:alert', (d) => d.incident.id === res.data.incidentId, 5000);
-        const hit = desk.events.find((e) => e.event === 'panic:alert' && e.data.incident.id === res.data.incidentId)!;
-        latencies.push(hit.at - t0);
-      } catch {
-        lost++;
+  } catch (err) {
+    close();
+    throw err;
+  }
+  return { transport, tag, desk, raisers, ids: [], close };
+}
+
+/** Raises every prepared student's alarm, one after another `intervalMs` apart, each timed from the raise to the desk's alert. */
+async function raiseAll(p: Prepared, intervalMs: number): Promise<RaiseFigures> {
+  const latencies: number[] = [];
+  let lost = 0;
+  for (const [i, { s }] of p.raisers.entries()) {
+    const t0 = performance.now();
+    const res = await s.send('panic:raise', { kind: 'safety', silent: true, clientIncidentId: `bench-${p.tag}-${p.transport}-${i}` });
+    try {
+      p.ids.push(res.data.incidentId);
+      await p.desk.waitFor('panic:alert', (d) => d.incident.id === res.data.incidentId, 5000);
+      const hit = p.desk.events.find((e) => e.event === 'panic:alert' && e.data.incident.id === res.data.incidentId)!;
+      latencies.push(hit.at - t0);
+    } catch {
+      lost++;
+    }
+    await sleep(intervalMs);
+  }
+  return { p50Ms: ms(percentile(latencies, 50)), p99Ms: ms(percentile(latencies, 99)), maxMs: ms(Math.max(...latencies)), raises: p.raisers.length, lost, firstMs: ms(latencies[0] ?? 0) };
+}
+
+/**
+ * The "store hung" line: raise-to-desk latency while the PostgreSQL store is stopped with SIGSTOP
+ * (a hung database: connections open, nothing answers). The students join and open their panic
+ * channels before the hang (a join needs the store); then the server (one worker, store.url on a
+ * throwaway PostgreSQL on 127.0.0.1, test/helpers/postgres.ts) gets their alarms one after another
+ * over WebSocket, then long-polling. Afterwards the server is resumed and every alarm must reach
+ * the store from the panic spool (`lostAfterRecovery`). Goal: p99 < 250 ms, 0 lost.
+ */
+export async function storeHungBench(opts: { raises: number; intervalMs: number }) {
+  const { startPostgres } = await import('../../test/helpers/postgres.ts');
+  const pg = await startPostgres();
+  if (!pg) return { skipped: 'PostgreSQL could not be started (see the warning above)' };
+  const out: Record<string, unknown> = { store: 'postgres', raises: opts.raises, p99TargetMs: 250 };
+  let resume: (() => void) | undefined;
+  try {
+    const srv = await startServer({ media: { workers: 1 }, store: { url: pg.url }, safety: { tiers: [{ afterSeconds: 0, notify: ['desk'] }] } });
+    const prepared: Prepared[] = [];
+    try {
+      for (const transport of ['websocket', 'polling'] as Transport[]) prepared.push(await prepareRaisers(srv, transport, opts.raises, 'hung'));
+      resume = pg.hang();
+      const hungAt = performance.now();
+      for (const p of prepared) out[p.transport] = await raiseAll(p, opts.intervalMs);
+      out.hungMs = Math.round(performance.now() - hungAt);
+      resume();
+      // Every alarm reaches the store once it answers again (from the panic spool).
+      const ids = prepared.flatMap((p) => p.ids);
+      const deadline = Date.now() + 30_000;
+      let missing = ids.length;
+      while (Date.now() < deadline) {
+        missing = 0;
+        for (const id of ids) if (!(await srv.handle.store.incidents.get(id).catch(() => undefined))) missing++;
+        if (missing === 0) break;
+        await sleep(200);
       }
-      await sleep(intervalMs);
+      out.recoveredInMs = Math.round(performance.now() - hungAt - (out.hungMs as number));
+      out.lostAfterRecovery = missing;
+    } finally {
+      for (const p of prepared) p.close();
+      resume?.();
+      await srv.close();
     }
   } finally {
-    for (const { c, s } of raisers) {
-      s.close();
-      c.close();
-    }
-    desk.close();
+    resume?.();
+    pg.stop();
   }
-  return { p50Ms: ms(percentile(latencies, 50)), p99Ms: ms(percentile(latencies, 99)), maxMs: ms(Math.max(...latencies)), raises, lost };
+  return out;
 }

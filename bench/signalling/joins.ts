@@ -73,9 +73,9 @@ export async function joinBench(opts: { ratePerSecond: number; seconds: number; 
  * Connections stay open until the last join answered (rooms of `roomSize`: a clinician and
  * students). Goals: join p99 < 100 ms, event-loop p99 < 20 ms, 0 failures.
  */
-export async function stormBench(opts: { joins: number; ratePerSecond: number; roomSize: number; postgres: boolean; log?: (line: string) => void }) {
+export async function stormBench(opts: { joins: number; ratePerSecond: number; roomSize: number; postgres: boolean; sqlite?: boolean; log?: (line: string) => void }) {
   const out: Record<string, unknown> = { joins: opts.joins, ratePerSecond: opts.ratePerSecond, roomSize: opts.roomSize, goals: { joinP99Ms: 100, eventLoopP99Ms: 20, failures: 0 } };
-  out.sqlite = await stormOn('', opts);
+  if (opts.sqlite !== false) out.sqlite = await stormOn('', opts);
   if (!opts.postgres) {
     out.postgres = { skipped: 'quick run: the PostgreSQL storm runs in the full bench only' };
     return out;

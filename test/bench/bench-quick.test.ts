@@ -70,6 +70,9 @@ describe('npm run bench:quick', () => {
     expect(signalling).toMatchObject({ bench: 'signalling', failures: 0 });
     expect(signalling.joins).toBeGreaterThan(0);
     expect(signalling.latencyMs.join.p99).toBeGreaterThan(0);
+    // The bell-time storm (quick: 100 joins on SQLite; PostgreSQL in the full run only).
+    expect(signalling.bellTimeStorm.sqlite).toMatchObject({ store: 'sqlite', joins: 100, failures: 0 });
+    expect(signalling.bellTimeStorm.sqlite.eventLoopDelayMs.p99).toBeGreaterThan(0);
     expect(panic).toMatchObject({ bench: 'panic', websocket: { lost: 0 }, polling: { lost: 0 } });
     // Panic under media load (the server's own worker carries a PlainTransport load).
     expect(panic.underMediaLoad).toMatchObject({ websocket: { lost: 0 }, polling: { lost: 0 } });

@@ -309,7 +309,7 @@ describe('panic channel during store outages (real server process, real SQLite)'
     }
   }, 90_000);
 
-  it('PostgreSQL hung (SIGSTOP) for 20 s: alarms delivered within 1 s, the first after the 250 ms deadline; SIGKILL mid-recovery; 0 lost', async (ctx) => {
+  it('PostgreSQL hung (SIGSTOP) for 20 s: alarms delivered within 1 s, the first after the store deadline; SIGKILL mid-recovery; 0 lost', async (ctx) => {
     const pg = await startPostgres();
     if (!pg) { ctx.skip('PostgreSQL is not available'); return; }
     cleanups.push(() => pg.stop());

@@ -9,6 +9,7 @@ import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startServer } from '../helpers/server.ts';
+import { until } from '../helpers/until.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 import { KEY_A, admission, storeSuite, type StoreHarness } from '../store/store-suite.ts';
 
@@ -77,6 +78,54 @@ describe.skipIf(!server)('PostgreSQL store (real server on 127.0.0.1)', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('a hung server (SIGSTOP): calls and the write probe fail STORE_UNAVAILABLE within the deadline, then fail at once; all recover after SIGCONT', async () => {
+    const s = PostgresStore.connect(server!.url, new FieldCipher([KEY_A]), { callTimeoutMs: 500 });
+    try {
+      await s.migrate();
+      await s.recordAdmission(admission('pg-hung-1'));
+      const resume = server!.hang();
+      try {
+        const t0 = performance.now();
+        const err = await s.recordAdmission(admission('pg-hung-2')).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+        expect(performance.now() - t0).toBeLessThan(700);
+        const t1 = performance.now();
+        await expect(s.ping()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+        await expect(s.incidents.get('x')).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+        expect(performance.now() - t1).toBeLessThan(700);
+      } finally {
+        resume();
+      }
+      await until(async () => s.recordAdmission(admission(`pg-hung-after-${Date.now()}`)).then(() => true, () => false), 'a write after SIGCONT', 10_000);
+      await until(async () => s.ping().catch(() => false), 'the write probe after SIGCONT', 5000);
+      // The write that timed out never reached COMMIT: it is not there.
+      expect((await sql('SELECT count(*)::int AS n FROM sessions WHERE session_id = $1', ['pg-hung-2'])).rows[0].n).toBe(0);
+      expect(await s.verifyAudit()).toMatchObject({ ok: true });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a stopped server (pg_ctl stop): calls fail at once with the reason; they work again once it is started', async () => {
+    const s = PostgresStore.connect(server!.url, new FieldCipher([KEY_A]), { callTimeoutMs: 500 });
+    try {
+      await s.migrate();
+      server!.shutdown();
+      try {
+        const t0 = performance.now();
+        await expect(s.audit({ room: 'r', kind: 'test.event', actor: 'a', detail: {}, at: new Date() })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+        await expect(s.ping()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('PostgreSQL') });
+        expect(performance.now() - t0).toBeLessThan(1000);
+      } finally {
+        server!.start();
+      }
+      await until(async () => s.audit({ room: 'r', kind: 'test.after', actor: 'a', detail: {}, at: new Date() }).then(() => true, () => false), 'a write after the start', 10_000);
+      expect(await s.verifyAudit()).toMatchObject({ ok: true });
+    } finally {
+      await s.close();
     }
   });
 

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import type { FieldCipher } from '../cipher.ts';
 import { GENESIS_HASH, entryHash } from '../audit-chain.ts';
@@ -11,7 +12,7 @@ import type {
   RefusalRecord, RevocationRecord, Store, WithdrawalRecord,
 } from '../types.ts';
 import type { Incident, IncidentEvent, IncidentRaise, IncidentStore, WebhookAttempt } from '../../domain/incident.ts';
-import { DEFAULT_TIMEOUTS, LONG_CALL_MS, Liveness, PROBE_TIMEOUT_MS, isNoAnswer, sharedProbe, withDeadline, type StoreTimeouts } from '../unavailable.ts';
+import { DEFAULT_TIMEOUTS, LONG_CALL_MS, Liveness, PROBE_TIMEOUT_MS, isNoAnswer, sharedProbe, storeUnavailable, withDeadline, type StoreTimeouts } from '../unavailable.ts';
 import { classifyPostgresError, connectionLost } from './errors.ts';
 import { POSTGRES_MIGRATIONS } from './migrations.ts';
 import { PostgresIncidentStore } from './postgres-incidents.ts';
@@ -47,6 +48,14 @@ const APPEND_AND_SIGN = `WITH appended AS (
   ${UPSERT_CHECKPOINT}`;
 
 const LOCK_SQL = 'SELECT pg_advisory_xact_lock($1)';
+
+/** A consent row (session id $1, the ConsentRow's 8 columns from $from). */
+const CONSENT_INSERT = (from: number) => `INSERT INTO consents (session_id, kind, policy_version, scopes, relation, granted_by_name_enc, method, attested_by, at)
+  VALUES ($1, ${Array.from({ length: 8 }, (_, i) => `$${from + i}`).join(', ')})`;
+
+/** A location row (session id $1, the LocationRow's 4 columns from $from). */
+const LOCATION_INSERT = (from: number) => `INSERT INTO locations (session_id, source, data_enc, captured_at, recorded_at)
+  VALUES ($1, ${Array.from({ length: 4 }, (_, i) => `$${from + i}`).join(', ')})`;
 
 /** The readiness probe (see ping). */
 const PROBE_SQL = 'INSERT INTO store_probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at';
@@ -93,6 +102,8 @@ export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   readonly #t: StoreTimeouts;
   readonly #live = new Liveness();
+  /** The deadline (performance.now()) of the call a transaction runs for: past it, the transaction rolls back instead of committing. */
+  readonly #deadline = new AsyncLocalStorage<number>();
   readonly #cipher: FieldCipher;
   readonly #signer: CheckpointSigner;
   /** Audit state of each open transaction, by its client (see TxHead). */
@@ -126,7 +137,9 @@ export class PostgresStore implements Store {
   /** A pool with the timeouts of poolTimeouts (every wait on the server bounded), for a store with those timeouts. */
   static connect(url: string, cipher: FieldCipher, timeouts: Partial<StoreTimeouts> = {}): PostgresStore {
     const t = { ...DEFAULT_TIMEOUTS, ...timeouts };
-    const pool = new pg.Pool({ connectionString: url, max: 10, keepAlive: true, ...poolTimeouts(t) });
+    // Pipeline mode: a query is sent without waiting for the answer to the one before, where the
+    // code does not wait (BEGIN with the first statement, the audit entries with COMMIT: see #tx).
+    const pool = new pg.Pool({ connectionString: url, max: 10, keepAlive: true, pipeline: true, ...poolTimeouts(t) } as pg.PoolConfig);
     pool.on('error', () => undefined); // idle client errors surface on the next query instead
     return new PostgresStore(pool, cipher, t);
   }
@@ -142,7 +155,7 @@ export class PostgresStore implements Store {
     if (gate instanceof Error) return Promise.reject(gate);
     let run: Promise<T>;
     try {
-      run = fn();
+      run = this.#deadline.run(performance.now() + ms, fn);
     } catch (err) {
       run = Promise.reject(err);
     }
@@ -170,8 +183,10 @@ export class PostgresStore implements Store {
     c.on('error', ignore);
     let broken: Error | undefined;
     const audit: PgTxHead = { ...newTxHead(), locked: false, pending: [] };
+    // Every statement of the transaction fails after a failed BEGIN (a broken connection): BEGIN goes out with the first one.
+    const begun = c.query('BEGIN');
+    begun.catch(ignore);
     try {
-      await c.query('BEGIN');
       if (maintenance) await this.#longTimeouts(c);
       if (lockFirst) {
         await c.query(maintenance ? long(LOCK_SQL, [lock]) : { text: LOCK_SQL, values: [lock] });
@@ -179,8 +194,19 @@ export class PostgresStore implements Store {
       }
       this.#txHeads.set(c, audit);
       const out = await fn(c);
-      const cp = await this.#signHead(c, audit);
-      await c.query('COMMIT');
+      // Its caller has been told STORE_UNAVAILABLE already: it must not commit now.
+      const deadline = this.#deadline.getStore();
+      if (deadline !== undefined && performance.now() >= deadline) {
+        throw storeUnavailable('the PostgreSQL store did not reach COMMIT before the deadline: rolled back', undefined, true);
+      }
+      // The entries and the checkpoint, then COMMIT, in one round trip. If the entries fail, the
+      // transaction is aborted and the COMMIT that follows them ends it as a ROLLBACK.
+      const signed = this.#signHead(c, audit);
+      const committed = c.query('COMMIT');
+      committed.catch(ignore);
+      const cp = await signed;
+      await committed;
+      await begun;
       if (cp) this.#noteCheckpoint(cp);
       return out;
     } catch (err) {
@@ -304,24 +330,33 @@ export class PostgresStore implements Store {
     await c.query(UPSERT_CHECKPOINT, [cp.seq, cp.hash, cp.at, cp.keyId, cp.mac]);
   }
 
-  async #insertConsent(c: pg.PoolClient, sessionId: string, r: ConsentRow): Promise<void> {
-    await c.query(`INSERT INTO consents (session_id, kind, policy_version, scopes, relation, granted_by_name_enc, method, attested_by, at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [sessionId, r.kind, r.policy_version, r.scopes, r.relation, r.granted_by_name_enc, r.method, r.attested_by, r.at]);
-  }
-
-  async #insertLocation(c: pg.PoolClient, sessionId: string, r: LocationRow): Promise<void> {
-    await c.query('INSERT INTO locations (session_id, source, data_enc, captured_at, recorded_at) VALUES ($1, $2, $3, $4, $5)',
-      [sessionId, r.source, r.data_enc, r.captured_at, r.recorded_at]);
+  /**
+   * A record's rows and AUDIT_LOCK in one statement (one round trip): `inserts` are INSERTs with
+   * parameters numbered from $1 in `values`, run as data-modifying CTEs (foreign keys between them
+   * are checked at the end of the statement). The transaction then reads the head (#head) in the
+   * next statement, so after the lock was granted.
+   */
+  async #writeAndLock(c: pg.PoolClient, inserts: readonly string[], values: readonly unknown[]): Promise<void> {
+    const t = this.#txHeads.get(c);
+    if (!t || t.locked) throw new Error('#writeAndLock: outside a transaction, or after the lock');
+    const ctes = inserts.map((q, i) => `w${i} AS (${q})`).join(',\n');
+    await c.query(`WITH ${ctes}\nSELECT pg_advisory_xact_lock($${values.length + 1})`, [...values, AUDIT_LOCK]);
+    t.locked = true;
   }
 
   recordAdmission(r: AdmissionRecord): Promise<void> {
     return this.#bounded(this.#t.callTimeoutMs, async () => {
       const at = r.at.toISOString();
       await this.#tx(async (c) => {
-        await c.query('INSERT INTO sessions (session_id, room, identity, role, joined_at, remote_address_enc) VALUES ($1, $2, $3, $4, $5, $6)',
-          [r.sessionId, r.room, r.identity, r.role, at, this.#cipher.seal(r.remoteAddress)]);
-        await this.#insertConsent(c, r.sessionId, consentGrantRow(r.consent, at, this.#cipher));
-        await this.#insertLocation(c, r.sessionId, locationRow(r.location, at, this.#cipher));
+        const k = consentGrantRow(r.consent, at, this.#cipher);
+        const l = locationRow(r.location, at, this.#cipher);
+        await this.#writeAndLock(c, [
+          'INSERT INTO sessions (session_id, room, identity, role, joined_at, remote_address_enc) VALUES ($1, $2, $3, $4, $5, $6)',
+          CONSENT_INSERT(7),
+          LOCATION_INSERT(15),
+        ], [r.sessionId, r.room, r.identity, r.role, at, this.#cipher.seal(r.remoteAddress),
+          k.kind, k.policy_version, k.scopes, k.relation, k.granted_by_name_enc, k.method, k.attested_by, k.at,
+          l.source, l.data_enc, l.captured_at, l.recorded_at]);
         const base = { sessionId: r.sessionId, identity: r.identity, role: r.role };
         await this.#appendAudit(c, r.room, 'consent.granted', r.identity, {
           ...base, policyVersion: r.consent.policyVersion, scopes: r.consent.scopes, relation: r.consent.grantedBy.relation,
@@ -342,7 +377,8 @@ export class PostgresStore implements Store {
   recordWithdrawal(r: WithdrawalRecord): Promise<void> {
     return this.#bounded(this.#t.callTimeoutMs, async () => {
       await this.#tx(async (c) => {
-        await this.#insertConsent(c, r.sessionId, withdrawalRow(r.scopes, r.at.toISOString()));
+        const k = withdrawalRow(r.scopes, r.at.toISOString());
+        await this.#writeAndLock(c, [CONSENT_INSERT(2)], [r.sessionId, k.kind, k.policy_version, k.scopes, k.relation, k.granted_by_name_enc, k.method, k.attested_by, k.at]);
         await this.#appendAudit(c, r.room, 'consent.withdrawn', r.identity, { sessionId: r.sessionId, identity: r.identity, scopes: r.scopes }, r.at);
       });
     });
@@ -351,7 +387,8 @@ export class PostgresStore implements Store {
   recordLocation(r: LocationUpdateRecord): Promise<void> {
     return this.#bounded(this.#t.callTimeoutMs, async () => {
       await this.#tx(async (c) => {
-        await this.#insertLocation(c, r.sessionId, locationRow(r.location, r.at.toISOString(), this.#cipher));
+        const l = locationRow(r.location, r.at.toISOString(), this.#cipher);
+        await this.#writeAndLock(c, [LOCATION_INSERT(2)], [r.sessionId, l.source, l.data_enc, l.captured_at, l.recorded_at]);
         await this.#appendAudit(c, r.room, 'location.recorded', r.identity, { sessionId: r.sessionId, identity: r.identity, source: r.location.source }, r.at);
       });
     });

@@ -33,6 +33,8 @@ export class SqliteDatabase {
   readonly #signer: CheckpointSigner;
   readonly #busyTimeoutMs: number;
   #busySet = -1;
+  /** The current request's deadline (Date.now()): a transaction that reaches it before COMMIT is rolled back. */
+  #deadline = Number.POSITIVE_INFINITY;
   /** Until then (Date.now()), writes fail at once with SQLITE_BUSY: a write just waited out the whole busy timeout (see #begin). */
   #lockedUntil = 0;
   /** Audit state of the open write transaction (see TxHead). */
@@ -76,6 +78,7 @@ export class SqliteDatabase {
    * behind it.
    */
   beginRequest(deadline: number): void {
+    this.#deadline = deadline;
     const left = Math.max(0, Math.floor(deadline - Date.now()));
     const ms = Math.min(this.#busyTimeoutMs, left);
     if (ms !== this.#busySet) {
@@ -93,6 +96,8 @@ export class SqliteDatabase {
     this.#txHead = audit;
     try {
       const out = fn();
+      // Its caller has been told STORE_UNAVAILABLE already: it must not commit now.
+      if (Date.now() >= this.#deadline) throw Object.assign(new Error('the request reached its deadline before COMMIT: rolled back'), { expired: true });
       const cp = this.#signHead(audit);
       this.#db.exec('COMMIT');
       if (cp) this.#noteCheckpoint(cp);

@@ -44,9 +44,9 @@ export type WorkerResponse =
 
 export function toWire(err: unknown): WireError {
   if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
-  const e = err as Error & { code?: unknown; errcode?: unknown; errstr?: unknown; rollbackError?: unknown };
+  const e = err as Error & { code?: unknown; errcode?: unknown; errstr?: unknown; rollbackError?: unknown; expired?: unknown };
   return {
-    name: e.name, message: e.message, stack: e.stack,
+    name: e.name, message: e.message, stack: e.stack, expired: e.expired === true ? true : undefined,
     code: typeof e.code === 'string' ? e.code : undefined,
     errcode: typeof e.errcode === 'number' ? e.errcode : undefined,
     errstr: typeof e.errstr === 'string' ? e.errstr : undefined,

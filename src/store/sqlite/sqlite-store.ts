@@ -25,10 +25,10 @@ interface Waiting {
  * its promise resolves), run in a worker thread (worker.ts, database.ts) so that the event loop
  * never executes a SQLite statement. Every call has a deadline (`callTimeoutMs`, the maintenance
  * calls LONG_CALL_MS): past it the promise rejects with STORE_UNAVAILABLE. The thread runs
- * requests one at a time in call order and skips a request whose deadline passed before it
- * started, so a call that timed out either did not run or ran before every later call; a write
- * that had started may still commit after its caller was told STORE_UNAVAILABLE (docs/records.md,
- * "Store deadlines").
+ * requests one at a time in call order, skips a request whose deadline passed before it started
+ * and rolls back a transaction that reaches its deadline before COMMIT: a call that timed out did
+ * not change anything, except when its COMMIT had started in time and finished late, and then it
+ * committed before every later call ran (docs/records.md, "Store deadlines").
  */
 export class SqliteStore implements Store {
   readonly #init: WorkerInit;
@@ -63,14 +63,15 @@ export class SqliteStore implements Store {
     const w = new Worker(new URL('./worker.ts', import.meta.url), { workerData: this.#init, name: 'sqlite-store' });
     w.on('message', (res: WorkerResponse) => this.#answer(res));
     // An exception in the thread ends it ('error', then 'exit'): every waiting call fails, the next call starts a new one.
-    w.on('error', () => undefined);
+    let failure: unknown;
+    w.on('error', (err) => { failure = err; });
     w.on('exit', (code) => {
       if (this.#worker !== w) return;
       this.#worker = undefined;
       for (const [id, c] of this.#waiting) {
         this.#forget(id, c);
         this.#live.leave(c.trial, { noAnswer: false });
-        c.reject(storeUnavailable(`the SQLite store's thread exited (code ${code})`));
+        c.reject(storeUnavailable(`the SQLite store's thread exited (code ${code})`, failure));
       }
     });
     w.unref();
@@ -110,7 +111,8 @@ export class SqliteStore implements Store {
     } catch (err) {
       return Promise.reject(storeUnavailable('the SQLite store\'s thread could not start', err));
     }
-    const gate = this.#live.enter();
+    // Closing always goes to the thread (it ends it either way).
+    const gate = op === 'close' ? { trial: false } : this.#live.enter();
     if (gate instanceof Error) return Promise.reject(gate);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {

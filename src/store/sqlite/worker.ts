@@ -69,7 +69,12 @@ function serve(init: WorkerInit): void {
         res = { id: req.id, ok: false, error: toWire(err), head: head() };
       }
     }
-    port.postMessage(res);
+    try {
+      port.postMessage(res);
+    } catch (err) {
+      // A value that cannot cross the thread boundary (a bug): the caller gets the error, the thread goes on.
+      port.postMessage({ id: req.id, ok: false, error: toWire(err), head: db?.auditHeadPosition() } satisfies WorkerResponse);
+    }
   });
 }
 
