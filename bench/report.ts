@@ -154,12 +154,19 @@ export function writeReport(opts: { dir: string; day: string; quick: boolean }):
     write(file, lineChart({ title: `${name}: added latency CDF (${suffix})`, xLabel: 'ms', yLabel: 'fraction of packets', series, yMin: 0, yMax: 1, step: true }));
     svgs.push(file);
   }
-  const machine = results.map((x) => x.r.machine).find(isObj);
+  // Result files of one day may come from different hosts: each distinct machine is named with its benches.
+  const machines = new Map<string, string[]>();
+  for (const { name, r } of results) {
+    if (!isObj(r.machine)) continue;
+    const line = flatten(r.machine).map(([k, v]) => `${k} ${v}`).join(', ');
+    machines.set(line, [...(machines.get(line) ?? []), name]);
+  }
+  const machineLines = [...machines].map(([line, names]) => machines.size === 1 ? `Machine: ${line}.` : `Machine (${names.join(', ')}): ${line}.`);
   const md = [
     `# Bench summary ${suffix}`,
     '',
     `Run ${results.map((x) => `${x.name} (${typeof x.r.date === 'string' ? x.r.date : '?'})`).join(', ') || '(no result files)'}.`,
-    machine ? `Machine: ${flatten(machine).map(([k, v]) => `${k} ${v}`).join(', ')}.` : '',
+    ...machineLines,
     '',
     ...(svgs.length ? ['Plots: ' + svgs.map((s) => `[${s}](${s})`).join(', '), ''] : []),
     ...results.map(({ name, r }) => benchSection(name, r)),
