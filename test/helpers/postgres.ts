@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -18,6 +18,8 @@ export interface TestPostgres {
   shutdown(): void;
   /** Starts the server again after shutdown(), on the same port. */
   start(): void;
+  /** start() without blocking this process while pg_ctl waits for the server (timers and watchers here keep running). */
+  startInBackground(): Promise<void>;
 }
 
 function binDir(): string | undefined {
@@ -89,11 +91,23 @@ export async function startPostgres(): Promise<TestPostgres | undefined> {
   const data = join(dir, 'data');
   const log = join(dir, 'log');
   const password = randomBytes(18).toString('base64url');
-  const run = (cmd: string, args: string[]) => {
+  /** The command line of a server binary (as the `postgres` user when root). */
+  const argv = (cmd: string, args: string[]): [string, string[]] => {
     const full = join(bin!, cmd);
-    const r = root ? spawnSync('runuser', ['-u', 'postgres', '--', full, ...args], { encoding: 'utf8' }) : spawnSync(full, args, { encoding: 'utf8' });
+    return root ? ['runuser', ['-u', 'postgres', '--', full, ...args]] : [full, args];
+  };
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(...argv(cmd, args), { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${cmd} failed: ${r.error?.message ?? lastLines(r.stderr || r.stdout || '')}`);
   };
+  const runInBackground = (cmd: string, args: string[]) => new Promise<void>((resolve, reject) => {
+    const child = spawn(...argv(cmd, args), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} failed: ${lastLines(out) || `exit ${code}`}`))));
+  });
   let started = false;
   let resumeHung: (() => void) | undefined;
   const stopServer = () => {
@@ -127,10 +141,10 @@ export async function startPostgres(): Promise<TestPostgres | undefined> {
     rmSync(pwfile);
     const port = await freePort();
     // listen_addresses is the only TCP address; the unix socket is in the private temp dir.
+    const startArgs = ['-D', data, '-l', log, '-w', '-t', '30', 'start', '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=on`];
     const startServer = () => {
       started = true;
-      run('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '30', 'start',
-        '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=on`]);
+      run('pg_ctl', startArgs);
     };
     startServer();
     run('createdb', ['-h', dir, '-p', String(port), '-U', 'postgres', 'sfu_test']);
@@ -160,6 +174,10 @@ export async function startPostgres(): Promise<TestPostgres | undefined> {
         started = false;
       },
       start: startServer,
+      startInBackground() {
+        started = true;
+        return runInBackground('pg_ctl', startArgs);
+      },
     };
   } catch (err) {
     const serverLog = existsSync(log) ? `\nserver log:\n${lastLines(readFileSync(log, 'utf8'))}` : '';

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { mintDeskToken, mintToken } from '../../src/auth/mint.ts';
 import { openStore } from '../../src/store/open.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { safetyClient, type SafetyClient, type Transport } from '../helpers/safety-client.ts';
+import { holdSqliteWriteLock, type SqliteWriteLock } from '../helpers/sqlite-lock.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
 import { mountTmpfs, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
 import { observeFor, until } from '../helpers/until.ts';
@@ -294,38 +295,19 @@ async function scenario(fault: Fault, storeUrl: string, dataDir: string, after?:
   }
 }
 
-/** Another process holding the SQLite write lock (BEGIN IMMEDIATE) on `file` until its stdin ends. */
-async function holdWriteLock(file: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-e', `
-    const { DatabaseSync } = require('node:sqlite');
-    const db = new DatabaseSync(${JSON.stringify(file)});
-    db.exec('BEGIN IMMEDIATE');
-    process.stdout.write('locked\\n');
-    process.stdin.resume();
-    process.stdin.on('end', () => { db.exec('ROLLBACK'); db.close(); process.exit(0); });
-  `], { stdio: ['pipe', 'pipe', 'inherit'] });
-  cleanups.push(() => { child.kill('SIGKILL'); });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`lock holder exited (${code}) before locking`)));
-  });
-  return child;
-}
-
 describe('the store misbehaving (real server process, real stores)', () => {
   it('SQLite write-locked by another process for 10 s', async () => {
     const dataDir = tempDir('sfu-faults-lock-');
-    let holder: ChildProcess | undefined;
+    let lock: SqliteWriteLock | undefined;
     await scenario({
       name: 'sqlite-locked',
       holdMs: 10_000,
       reason: /SQLITE_BUSY|did not answer/,
-      async begin() { holder = await holdWriteLock(join(dataDir, 'records.db')); },
-      async end() {
-        const exited = new Promise((r) => holder!.once('exit', r));
-        holder!.stdin!.end();
-        await exited;
+      async begin() {
+        lock = await holdSqliteWriteLock(join(dataDir, 'records.db'));
+        cleanups.push(() => lock!.kill());
       },
+      async end() { await lock!.release(); },
     }, '', dataDir);
   }, 60_000);
 
