@@ -253,3 +253,23 @@ export interface TxHead {
 }
 
 export const newTxHead = (): TxHead => ({ loaded: false, head: undefined, dirty: false });
+
+/**
+ * The head this node knows: the highest checkpoint it wrote or read since start (commits of
+ * concurrent transactions may resolve out of order), for `auditHeadPosition()` without a query.
+ */
+export class KnownHead {
+  #checkpoint: AuditCheckpoint | undefined;
+  #read = false;
+
+  /** A checkpoint written or read; `read` marks that the store was looked at (an empty trail is position 0). */
+  note(cp: AuditCheckpoint | undefined, read = false): void {
+    if (cp && (!this.#checkpoint || cp.seq >= this.#checkpoint.seq)) this.#checkpoint = cp;
+    if (read) this.#read = true;
+  }
+
+  /** The newest entry's position, 0 for an empty trail, undefined before the store was read. */
+  get position(): number | undefined {
+    return this.#checkpoint?.seq ?? (this.#read ? 0 : undefined);
+  }
+}

@@ -15,3 +15,11 @@ export async function until(pred: () => boolean | Promise<boolean>, what: string
 export function observeFor(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * Spaces out the actions of a load a test generates (a rate it sets, e.g. a raise every 4 ms or a
+ * probe every 50 ms): not a wait for anything. To wait for something, use `until`.
+ */
+export function pace(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

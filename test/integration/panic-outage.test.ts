@@ -12,7 +12,7 @@ import { safetyClient, type SafetyClient, type Transport } from '../helpers/safe
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
 import { mountTmpfs, startServerProcess, type ServerProcess, type Tmpfs } from '../helpers/server-process.ts';
 import { holdSqliteWriteLock, type SqliteWriteLock } from '../helpers/sqlite-lock.ts';
-import { observeFor, until } from '../helpers/until.ts';
+import { observeFor, pace, until } from '../helpers/until.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 
 /**
@@ -464,16 +464,17 @@ describe('panic channel during store outages (real server process, real stores)'
         // 200 raises from 4 students (2 WebSocket, 2 long-polling), one every 4 ms; the kill lands at a random moment.
         const killAt = 50 + Math.random() * 950;
         const started = performance.now();
-        const inflight: Promise<void>[] = [];
         const killer = new Promise<void>((resolve) => setTimeout(() => { srv.child.kill('SIGKILL'); resolve(); }, killAt));
         for (let i = 0; i < 200 && performance.now() - started < killAt; i++) {
-          inflight.push(raiseFrom(scene.students[i % 4]!).then((r) => { acked.push(r); }, () => undefined));
+          void raiseFrom(scene.students[i % 4]!).then((r) => { acked.push(r); }, () => undefined);
           sent++;
-          await new Promise((r) => setTimeout(r, 4));
+          await pace(4);
         }
         await killer;
         await srv.exited;
-        await Promise.all(inflight.map((p) => Promise.race([p, new Promise((r) => setTimeout(r, 100))])));
+        // Every reply the server sent before it died has been read once each student's socket has
+        // seen the connection end (the end comes after the data); a raise still waiting then is unacked.
+        await until(() => scene.students.every((s) => !s.safety.socket.connected), 'every student to see the server gone');
         // Every acknowledged alarm reached both desks and the clinician before the kill: nothing arrives after it.
         const notLive = { deskWs: 0, deskPoll: 0, clinician: 0 };
         for (const r of acked) {

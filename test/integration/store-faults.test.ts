@@ -142,7 +142,7 @@ function sampleHealthz(srv: ServerProcess) {
         } catch {}
         const ms = performance.now() - t0;
         process.stdout.write(JSON.stringify({ ms, cpuWaitMs: waited(${srv.child.pid}) + waited(process.pid) - w0, ok }) + '\\n');
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 50)); // the sampling rate: a probe every 50 ms, not a wait
       }
       process.exit(0);
     })();

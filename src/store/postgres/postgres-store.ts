@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { FieldCipher } from '../cipher.ts';
 import { GENESIS_HASH, entryHash } from '../audit-chain.ts';
 import {
-  CHECKPOINT_SQL, CheckpointSigner, HEAD_STATE_SQL, MISMATCH_ENTRY, checkpointFromRow, headStateFromRow, headStatus, newTxHead,
+  CHECKPOINT_SQL, CheckpointSigner, HEAD_STATE_SQL, KnownHead, MISMATCH_ENTRY, checkpointFromRow, headStateFromRow, headStatus, newTxHead,
   planAppend, upsertCheckpointSql, verifyTrail, type TxHead,
 } from '../audit-head.ts';
 import { consentFromRow, consentGrantRow, locationFromRow, locationRow, withdrawalRow, type ConsentRow, type LocationRow } from '../record-codec.ts';
@@ -109,8 +109,7 @@ export class PostgresStore implements Store {
   /** Audit state of each open transaction, by its client (see TxHead). */
   readonly #txHeads = new WeakMap<pg.PoolClient, PgTxHead>();
   /** The highest head checkpoint this process wrote or read since it started. */
-  #checkpoint: AuditCheckpoint | undefined;
-  #headRead = false;
+  readonly #known = new KnownHead();
   readonly incidents: IncidentStore;
 
   readonly #ping = sharedProbe(() => this.#bounded(Math.min(this.#t.callTimeoutMs, PROBE_TIMEOUT_MS), async () => {
@@ -207,7 +206,7 @@ export class PostgresStore implements Store {
       const cp = await signed;
       await committed;
       await begun;
-      if (cp) this.#noteCheckpoint(cp);
+      this.#known.note(cp);
       return out;
     } catch (err) {
       broken = await this.#endFailed(c, err);
@@ -462,8 +461,7 @@ export class PostgresStore implements Store {
         entries: await this.#trail(c),
         checkpoint: checkpointFromRow((await c.query(CHECKPOINT_SQL)).rows[0]),
       }));
-      if (checkpoint) this.#noteCheckpoint(checkpoint);
-      this.#headRead = true;
+      this.#known.note(checkpoint, true);
       return verifyTrail(entries, checkpoint, this.#signer);
     });
   }
@@ -471,19 +469,13 @@ export class PostgresStore implements Store {
   auditHead(): Promise<AuditHeadStatus> {
     return this.#bounded(this.#t.callTimeoutMs, async () => {
       const state = headStateFromRow((await this.#pool.query(HEAD_STATE_SQL)).rows[0]);
-      if (state.checkpoint) this.#noteCheckpoint(state.checkpoint);
-      this.#headRead = true;
+      this.#known.note(state.checkpoint, true);
       return headStatus(state, this.#signer);
     });
   }
 
   auditHeadPosition(): number | undefined {
-    return this.#checkpoint?.seq ?? (this.#headRead ? 0 : undefined);
-  }
-
-  /** Keeps the highest checkpoint seen since start (commits of concurrent transactions may resolve out of order). */
-  #noteCheckpoint(cp: AuditCheckpoint): void {
-    if (!this.#checkpoint || cp.seq >= this.#checkpoint.seq) this.#checkpoint = cp;
+    return this.#known.position;
   }
 
   applyRetention(cutoff: Date, actor: string): Promise<{ sessions: number; auditEntries: number }> {

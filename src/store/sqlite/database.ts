@@ -5,7 +5,7 @@ import { statementCache } from './statements.ts';
 import type { FieldCipher } from '../cipher.ts';
 import { GENESIS_HASH, entryHash } from '../audit-chain.ts';
 import {
-  CHECKPOINT_SQL, CheckpointSigner, HEAD_STATE_SQL, MISMATCH_ENTRY, checkpointFromRow, headStateFromRow, headStatus, newTxHead,
+  CHECKPOINT_SQL, CheckpointSigner, HEAD_STATE_SQL, KnownHead, MISMATCH_ENTRY, checkpointFromRow, headStateFromRow, headStatus, newTxHead,
   planAppend, upsertCheckpointSql, verifyTrail, type TxHead,
 } from '../audit-head.ts';
 import { consentFromRow, consentGrantRow, locationFromRow, locationRow, withdrawalRow, type ConsentRow, type LocationRow } from '../record-codec.ts';
@@ -40,8 +40,7 @@ export class SqliteDatabase {
   /** Audit state of the open write transaction (see TxHead). */
   #txHead: TxHead | undefined;
   /** The highest head checkpoint this process wrote or read since it started. */
-  #checkpoint: AuditCheckpoint | undefined;
-  #headRead = false;
+  readonly #known = new KnownHead();
   /** Panic incidents, in the same database and audit chain. */
   readonly incidents: SqliteIncidents;
 
@@ -100,7 +99,7 @@ export class SqliteDatabase {
       if (Date.now() >= this.#deadline) throw Object.assign(new Error('the request reached its deadline before COMMIT: rolled back'), { expired: true });
       const cp = this.#signHead(audit);
       this.#db.exec('COMMIT');
-      if (cp) this.#noteCheckpoint(cp);
+      this.#known.note(cp);
       return out;
     } catch (err) {
       this.#rollback(err);
@@ -309,25 +308,18 @@ export class SqliteDatabase {
 
   verifyAudit(): AuditVerification {
     const { entries, checkpoint } = this.#snapshot(() => ({ entries: this.#trail(), checkpoint: checkpointFromRow(this.#sql(CHECKPOINT_SQL).get()) }));
-    if (checkpoint) this.#noteCheckpoint(checkpoint);
-    this.#headRead = true;
+    this.#known.note(checkpoint, true);
     return verifyTrail(entries, checkpoint, this.#signer);
   }
 
   auditHead(): AuditHeadStatus {
     const state = headStateFromRow(this.#sql(HEAD_STATE_SQL).get());
-    if (state.checkpoint) this.#noteCheckpoint(state.checkpoint);
-    this.#headRead = true;
+    this.#known.note(state.checkpoint, true);
     return headStatus(state, this.#signer);
   }
 
   auditHeadPosition(): number | undefined {
-    return this.#checkpoint?.seq ?? (this.#headRead ? 0 : undefined);
-  }
-
-  /** Keeps the highest checkpoint seen since start. */
-  #noteCheckpoint(cp: AuditCheckpoint): void {
-    if (!this.#checkpoint || cp.seq >= this.#checkpoint.seq) this.#checkpoint = cp;
+    return this.#known.position;
   }
 
   applyRetention(cutoff: Date, actor: string): { sessions: number; auditEntries: number } {
