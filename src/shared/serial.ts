@@ -1,3 +1,5 @@
+import { attempt, within } from './deadline.ts';
+
 /** What a queued task can ask about itself while it runs. */
 export interface StepState {
   /** True once the task ran past its deadline: its caller was answered, whatever it makes now must be undone. */
@@ -34,17 +36,13 @@ export class SerialQueue {
   }
 }
 
-function withDeadline<T>(task: (state: StepState) => Promise<T> | T, opts: RunOptions): Promise<T> {
+async function withDeadline<T>(task: (state: StepState) => Promise<T> | T, opts: RunOptions): Promise<T> {
   const state = { abandoned: false };
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      state.abandoned = true;
-      reject(opts.timeoutError());
-    }, opts.timeoutMs);
-    timer.unref();
-    Promise.resolve().then(() => task(state)).then(
-      (v) => { clearTimeout(timer); resolve(v); },
-      (e: unknown) => { clearTimeout(timer); reject(e); },
-    );
-  });
+  const r = await within(attempt(async () => task(state)), opts.timeoutMs);
+  if (!r.settled) {
+    state.abandoned = true;
+    throw opts.timeoutError();
+  }
+  if (!r.ok) throw r.error;
+  return r.value;
 }

@@ -1,4 +1,5 @@
 import { SfuError } from '../shared/errors.ts';
+import { within } from '../shared/deadline.ts';
 
 /**
  * How long a store call may take (docs/records.md, "Store deadlines"): every call of the Store
@@ -100,14 +101,11 @@ export function isStoreUnavailable(err: unknown): err is SfuError {
  * `promise`, or STORE_UNAVAILABLE once `ms` have passed. The operation itself is not cancelled
  * here: each adapter bounds what it leaves running (docs/records.md, "Store deadlines").
  */
-export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(storeUnavailable(`${what} did not answer within ${ms} ms`, undefined, true)), ms);
-    promise.then(
-      (v) => { clearTimeout(timer); resolve(v); },
-      (err: unknown) => { clearTimeout(timer); reject(err); },
-    );
-  });
+export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  const r = await within(promise, ms);
+  if (!r.settled) throw storeUnavailable(`${what} did not answer within ${ms} ms`, undefined, true);
+  if (!r.ok) throw r.error;
+  return r.value;
 }
 
 /**

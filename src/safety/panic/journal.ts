@@ -1,6 +1,6 @@
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
-import { attempt, within } from './deadline.ts';
+import { attempt, within } from '../../shared/deadline.ts';
 import { entryIncidentId, replayEntry, type PanicSpool, type ReplayOutcome, type SpoolEntry } from './spool.ts';
 import type { Incident, IncidentEvent, IncidentRaise, IncidentStore } from '../../domain/incident.ts';
 

@@ -1,7 +1,7 @@
 import type { ParticipantFacts } from '../../room/participant.ts';
 import type { Location, Store } from '../../store/types.ts';
 import type { Logger } from '../../telemetry/logger.ts';
-import { attempt, within } from './deadline.ts';
+import { attempt, within } from '../../shared/deadline.ts';
 import type { KnownLocation } from './service.ts';
 
 /**

@@ -6,7 +6,7 @@ import { SfuError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import { sameEvent, type PanicSpool } from './spool.ts';
 import { deriveIncident, type Incident, type IncidentEvent, type IncidentStore, type Outcome } from '../../domain/incident.ts';
-import { attempt, within } from './deadline.ts';
+import { attempt, within } from '../../shared/deadline.ts';
 import { PanicJournal, type Durability, type JournalStatus } from './journal.ts';
 import { ReAlertCoalescer } from './re-alert.ts';
 import { ReRaiseKeys, reRaisedEvent, reRaiseTarget, type RaiseInput } from './re-raise.ts';

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import type { IncidentStore } from '../../domain/incident.ts';
-import { attempt } from './deadline.ts';
+import { attempt } from '../../shared/deadline.ts';
 
 export interface WebhookConfig {
   readonly name: string;

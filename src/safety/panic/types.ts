@@ -1,2 +1,0 @@
-// Temporary: the incident types moved to src/domain/incident.ts (removed once nothing imports this path).
-export * from '../../domain/incident.ts';
