@@ -32,6 +32,9 @@ const RID_URI = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id';
  * `{kind, mimeType, clockRate, preferredPayloadType?, channels?, parameters?, rtcpFeedback?}`, each header
  * extension `{kind, uri, preferredId}`, and at least one audio and one video codec the room sends
  * (mimeType and clock rate, and channels for audio).
+ * mediasoup 3.18+ types `preferredPayloadType` as required; the protocol keeps it optional (an
+ * endpoint without mediasoup-client may omit it): consuming never reads it (ortc.getConsumerRtpParameters
+ * keeps the router's payload types), so a capability without it is still a usable RtpCapabilities.
  */
 export function checkRtpCapabilities(caps: unknown, routerCaps: types.RtpCapabilities, root = 'rtpCapabilities'): asserts caps is types.RtpCapabilities {
   if (!isObject(caps)) throw refuse(root, 'must be an object {codecs, headerExtensions}');

@@ -92,7 +92,7 @@ export class WorkerPool {
   async #startSlot(index: number): Promise<WorkerSlot> {
     const worker = await mediasoup.createWorker({ logLevel: this.#opts.logLevel });
     const port = this.#opts.basePort === 0 ? undefined : this.#opts.basePort + index;
-    const base = { ip: this.#opts.listenIp, ...(this.#opts.announcedIp ? { announcedIp: this.#opts.announcedIp } : {}) };
+    const base = { ip: this.#opts.listenIp, ...(this.#opts.announcedIp ? { announcedAddress: this.#opts.announcedIp } : {}) };
     let webRtcServer: types.WebRtcServer;
     try {
       webRtcServer = await worker.createWebRtcServer({

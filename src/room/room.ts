@@ -48,6 +48,9 @@ function mediaError(err: unknown): SfuError {
   if (err instanceof SfuError) return err;
   // mediasoup refuses bad parameters with TypeError, and codecs or profiles the router lacks with UnsupportedError.
   if (err instanceof TypeError || (err instanceof Error && err.name === 'UnsupportedError')) return new SfuError('INVALID_REQUEST', errorMessage(err));
+  // A request in flight when the worker dies (or closes) fails with mediasoup's WorkerClosedError
+  // (3.21+; InvalidStateError before): the router is gone and the room closes with WORKER_DIED.
+  if (err instanceof Error && err.name === 'WorkerClosedError') return new SfuError('ROOM_CLOSED', `the media worker closed: ${err.message}`);
   return new SfuError('MEDIA_ERROR', errorMessage(err));
 }
 

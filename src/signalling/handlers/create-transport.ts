@@ -15,7 +15,8 @@ export const createTransport = defineHandler({
     const { direction, rtpCapabilities } = data;
     // A recv transport's capabilities must receive the room's codecs, or it would never get a consumer.
     // (Missing ones are the room's refusal, after its permission check; a send transport ignores them.)
-    if (direction === 'recv' && rtpCapabilities !== undefined) checkRtpCapabilities(rtpCapabilities, room.rtpCapabilities);
-    return room.createTransport(participant, direction, direction === 'recv' ? rtpCapabilities : undefined);
+    if (direction !== 'recv') return room.createTransport(participant, direction, undefined);
+    if (rtpCapabilities !== undefined) checkRtpCapabilities(rtpCapabilities, room.rtpCapabilities);
+    return room.createTransport(participant, direction, rtpCapabilities);
   },
 });
