@@ -1,11 +1,20 @@
 /**
- * Which requests to the mediasoup worker are still waiting for their answer. mediasoup 3.12's
- * Channel has no request timeout: a request the worker never answers leaves the awaiting room step
- * (and every later step of that room, and the requests queued behind it) waiting for ever. To tell
- * such a hang from one in the server's own code, the fuzz run wraps Channel.prototype.request
+ * Which requests to the mediasoup worker are still waiting for their answer. mediasoup's Channel
+ * (3.12, and still 3.27) has no request timeout: a request the worker never answers leaves the awaiting
+ * room step (and every later step of that room, and the requests queued behind it) waiting for ever.
+ * To tell such a hang from one in the server's own code, the fuzz run wraps Channel.prototype.request
  * (for the run only) and lists the requests older than a threshold.
+ * Since 3.13 the channel carries FlatBuffers: a request is (method: FBS enum number, body type, body
+ * offset into a builder, handlerId), so only the method number and handler are recorded; the JSON
+ * lone-surrogate hazard of 3.12's channel is gone (the `data` field stays empty).
  */
-import { Channel } from 'mediasoup/node/lib/Channel.js';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+type Request = (method: number, bodyType?: number, bodyOffset?: number, handlerId?: string) => Promise<unknown>;
+// mediasoup 3.27's package exports hide node/lib/*: Channel.js is reached next to the package's entry.
+const require = createRequire(import.meta.url);
+const { Channel } = require(join(dirname(require.resolve('mediasoup')), 'Channel.js')) as { Channel: { prototype: { request: Request } } };
 
 interface InFlight { readonly method: string; readonly handlerId: string | undefined; readonly data: string; readonly loneSurrogateAt: string | undefined; readonly at: number }
 
@@ -26,7 +35,7 @@ export function loneSurrogatePath(v: unknown, path = '', depth = 0): string | un
 
 export class WorkerWatch {
   readonly #inFlight = new Map<number, InFlight>();
-  readonly #original: Channel['request'];
+  readonly #original: Request;
   #next = 0;
   requests = 0;
 
@@ -35,18 +44,11 @@ export class WorkerWatch {
     this.#original = original;
     const inFlight = this.#inFlight;
     const watch = this;
-    Channel.prototype.request = function request(this: Channel, method: string, handlerId?: string, data?: unknown): Promise<unknown> {
+    Channel.prototype.request = function request(this: unknown, method: number, bodyType?: number, bodyOffset?: number, handlerId?: string): Promise<unknown> {
       const key = ++watch.#next;
       watch.requests++;
-      let shown = '';
-      try {
-        shown = JSON.stringify(data) ?? '';
-      } catch (err) {
-        shown = `(not serialisable: ${String(err)})`;
-      }
-      const loneSurrogateAt = shown.includes('\\ud') ? loneSurrogatePath(data) : undefined;
-      inFlight.set(key, { method, handlerId, data: shown.length > 20_000 ? `${shown.slice(0, 20_000)}…(${shown.length} chars)` : shown, loneSurrogateAt, at: performance.now() });
-      const p = original.call(this, method, handlerId, data);
+      inFlight.set(key, { method: `FBS method ${method}`, handlerId, data: '', loneSurrogateAt: undefined, at: performance.now() });
+      const p = original.call(this, method, bodyType, bodyOffset, handlerId);
       p.then(() => inFlight.delete(key), () => inFlight.delete(key));
       return p;
     };

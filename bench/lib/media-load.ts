@@ -75,7 +75,7 @@ export class MediaLoad {
     const sink = startChild('sink', opts.maxSeconds);
     try {
       const [, { sinkPort }] = await Promise.all([firstLine(generator), firstLine<{ sinkPort: number }>(sink)]);
-      const inbound = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: true });
+      const inbound = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
       const producer = await inbound.produce({
         kind: 'video',
         rtpParameters: {
@@ -99,7 +99,7 @@ export class MediaLoad {
   /** Adds `n` SRTP consumers of the top layer, each on its own PlainTransport to the sink. */
   async addConsumers(n: number, deadline = Number.POSITIVE_INFINITY): Promise<void> {
     for (let i = 0; i < n && performance.now() < deadline; i++) {
-      const t = await this.#router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: false, enableSrtp: true });
+      const t = await this.#router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false, enableSrtp: true });
       await t.connect({ ip: '127.0.0.1', port: this.#sinkPort, srtpParameters: t.srtpParameters! });
       const c = await t.consume({ producerId: this.#producer.id, rtpCapabilities: CAPS });
       await c.setPreferredLayers({ spatialLayer: 2, temporalLayer: 0 });

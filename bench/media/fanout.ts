@@ -54,7 +54,7 @@ export async function fanout(opts: {
     pin(workerPid!, 0);
     pin(process.pid, 1);
     const { router } = await pool.createRouter();
-    const inbound = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: true });
+    const inbound = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
     const producer = await inbound.produce({
       kind: 'video',
       rtpParameters: {
@@ -65,7 +65,7 @@ export async function fanout(opts: {
     const sinkPort = await sink.bind(!opts.srtp);
     const caps: types.RtpCapabilities = { codecs: [{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000, preferredPayloadType: 101, rtcpFeedback: [{ type: 'nack', parameter: 'pli' }] }], headerExtensions: [] };
     for (let i = 0; i < opts.consumers; i++) {
-      const t = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: false, enableSrtp: opts.srtp });
+      const t = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false, enableSrtp: opts.srtp });
       await t.connect({ ip: '127.0.0.1', port: sinkPort, ...(opts.srtp ? { srtpParameters: t.srtpParameters! } : {}) });
       const c = await t.consume({ producerId: producer.id, rtpCapabilities: caps });
       await c.setPreferredLayers({ spatialLayer: 2, temporalLayer: 0 });

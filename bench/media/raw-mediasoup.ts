@@ -16,7 +16,7 @@ import mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 
 /** A copy of src/media/codecs.ts (this file may not import our code); the parent checks they are equal. */
-export const RAW_MEDIA_CODECS: types.RtpCodecCapability[] = [
+export const RAW_MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
   { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
   { kind: 'video', mimeType: 'video/VP8', clockRate: 90000, parameters: { 'x-google-start-bitrate': 1000 } },
   { kind: 'video', mimeType: 'video/VP9', clockRate: 90000, parameters: { 'profile-id': 0, 'x-google-start-bitrate': 1000 } },
@@ -55,7 +55,7 @@ export interface FanoutSpec {
  * `srtp`). Returns the port the generator sends to.
  */
 export async function buildFanout(router: types.Router, spec: FanoutSpec): Promise<{ port: number }> {
-  const inbound = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: true });
+  const inbound = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
   const producer = await inbound.produce({
     kind: 'video',
     rtpParameters: {
@@ -64,7 +64,7 @@ export async function buildFanout(router: types.Router, spec: FanoutSpec): Promi
     },
   });
   for (let i = 0; i < spec.consumers; i++) {
-    const t = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: false, enableSrtp: spec.srtp });
+    const t = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false, enableSrtp: spec.srtp });
     await t.connect({ ip: '127.0.0.1', port: spec.sinkPort, ...(spec.srtp ? { srtpParameters: t.srtpParameters! } : {}) });
     const c = await t.consume({ producerId: producer.id, rtpCapabilities: spec.rtpCapabilities });
     if (!spec.single) await c.setPreferredLayers({ spatialLayer: 2, temporalLayer: 0 });

@@ -162,7 +162,7 @@ export async function runStep(opts: {
       const placed: Placed[] = [];
       for (const [j, member] of room.members.entries()) {
         const index = firstIndex + j;
-        const inbound = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: true });
+        const inbound = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
         const base = ssrc;
         ssrc += 4;
         const video = member.video
@@ -185,7 +185,7 @@ export async function runStep(opts: {
       }
       for (const sub of placed) {
         const makeOut = async (srtp: boolean, sink: number) => {
-          const t = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: false, enableSrtp: srtp, ...(srtp ? { srtpCryptoSuite } : {}) });
+          const t = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false, enableSrtp: srtp, ...(srtp ? { srtpCryptoSuite } : {}) });
           await t.connect({ ip: '127.0.0.1', port: ports[sink]!, ...(srtp ? { srtpParameters: t.srtpParameters! } : {}) });
           return t;
         };

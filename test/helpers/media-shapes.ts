@@ -4,7 +4,7 @@
  * Device with the FakeHandler its own tests use), plus Chrome's simulcast shape (rid-only encodings).
  */
 import type { types } from 'mediasoup';
-import * as ortc from 'mediasoup/node/lib/ortc.js';
+import * as ortc from 'mediasoup/ortc';
 import { Device, FakeHandler, testFakeParameters, type types as clientTypes } from 'mediasoup-client';
 import { FakeMediaStreamTrack } from 'fake-mediastreamtrack';
 import { MEDIA_CODECS } from '../../src/media/codecs.ts';
@@ -63,9 +63,10 @@ export async function mediasoupClientShapes(routerCaps: types.RtpCapabilities): 
 
 /**
  * Chrome's VP8 simulcast camera through mediasoup-client's Chrome111 handler: encodings are passed
- * verbatim, so they carry rids and no ssrc; Chrome's own payload types and extension ids.
+ * verbatim, so they carry rids and no ssrc; Chrome's own payload types and extension ids. The
+ * browser's scaleResolutionDownBy rides along (mediasoup 3.27's RtpEncodingParameters no longer names it).
  */
-export const CHROME_VP8_SIMULCAST: types.RtpParameters & { msid: string } = {
+export const CHROME_VP8_SIMULCAST: Omit<types.RtpParameters, 'encodings'> & { msid: string; encodings: (types.RtpEncodingParameters & { scaleResolutionDownBy?: number })[] } = {
   mid: '1',
   msid: 'f5b2c1d0-stream 9a8b7c6d-track',
   codecs: [

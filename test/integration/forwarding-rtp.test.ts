@@ -28,7 +28,7 @@ beforeAll(async () => {
   pool = await WorkerPool.create({ size: 1, logLevel: 'warn', listenIp: '127.0.0.1', announcedIp: undefined, basePort: 0 }, createLogger('silent'), new Metrics({ defaultMetrics: false }));
   ({ router } = await pool.createRouter());
   // Producer side: a PlainTransport fed by the generator (comedia: it learns the generator's address).
-  const inbound = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: true });
+  const inbound = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: true });
   const vp8 = router.rtpCapabilities.codecs!.find((c) => c.mimeType === 'video/VP8')!;
   const producer = await inbound.produce({
     kind: 'video',
@@ -44,7 +44,7 @@ beforeAll(async () => {
   // so the forwarded layer follows the preference alone.
   sink = new LayerSink();
   const sinkPort = await sink.bind();
-  const outbound = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: false });
+  const outbound = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
   await outbound.connect({ ip: '127.0.0.1', port: sinkPort });
   consumer = await outbound.consume({
     producerId: producer.id,
@@ -94,7 +94,7 @@ describe('forwarding with real RTP (three simulcast layers through a real worker
     // mediasoup distributes a (capped) outgoing bitrate across its consumers.
     const capSink = new LayerSink();
     const port = await capSink.bind();
-    const out = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: true, comedia: false });
+    const out = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: true, comedia: false });
     await out.connect({ ip: '127.0.0.1', port });
     const vp8 = router.rtpCapabilities.codecs!.find((c) => c.mimeType === 'video/VP8')!;
     const tcc = router.rtpCapabilities.headerExtensions!.find((h) => h.uri.includes('transport-wide-cc') && h.kind === 'video')!;

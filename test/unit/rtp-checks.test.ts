@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { types } from 'mediasoup';
-import * as ortc from 'mediasoup/node/lib/ortc.js';
+import * as ortc from 'mediasoup/ortc';
 import { PUBLISHING_POLICY, checkRtpCapabilities, checkRtpParameters } from '../../src/media/rtp-checks.ts';
 import { SfuError } from '../../src/shared/errors.ts';
 import { CHROME_H264, CHROME_OPUS, CHROME_VP8_SIMULCAST, mediasoupClientShapes, routerCapabilities, type ClientShapes } from '../helpers/media-shapes.ts';
@@ -28,7 +28,7 @@ const params = (kind: 'audio' | 'video', source: string, p: unknown, policy = PU
 /** What mediasoup's own producer code (JS side) makes of the parameters: its consumable parameters. */
 function mediasoupConsumable(kind: types.MediaKind, p: types.RtpParameters): types.RtpParameters {
   const copy = structuredClone(p);
-  ortc.validateRtpParameters(copy);
+  ortc.validateAndNormalizeRtpParameters(copy);
   return ortc.getConsumableRtpParameters(kind, copy, router, ortc.getProducerRtpParametersMapping(copy, router));
 }
 
