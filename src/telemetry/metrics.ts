@@ -14,6 +14,7 @@ export class Metrics {
   readonly #workers = new Gauge({ name: 'sfu_workers', help: 'Live mediasoup workers', registers: [this.registry] });
   readonly #workerCpu = new Counter({ name: 'sfu_worker_cpu_seconds_total', help: 'CPU time used by mediasoup workers (user+system)', registers: [this.registry] });
   readonly #workerDeaths = new Counter({ name: 'sfu_worker_deaths_total', help: 'mediasoup workers that died unexpectedly', registers: [this.registry] });
+  readonly #buildInfo = new Gauge({ name: 'sfu_build_info', help: 'Always 1; the labels name the mediasoup version this node runs (node lib and worker: they must match)', labelNames: ['mediasoup'], registers: [this.registry] });
   readonly #joinDuration = new Histogram({
     name: 'sfu_join_duration_seconds', help: 'Server-side time to admit a new participant (admission steps, room opening, admission)',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
@@ -115,6 +116,7 @@ export class Metrics {
   workerStarted(): void { this.#workers.inc(); }
   workerStopped(): void { this.#workers.dec(); }
   workerDied(): void { this.#workerDeaths.inc(); }
+  mediasoupLoaded(version: string): void { this.#buildInfo.reset(); this.#buildInfo.set({ mediasoup: version }, 1); }
   workerCpuUsed(seconds: number): void { if (seconds > 0) this.#workerCpu.inc(seconds); }
   recordJoinDuration(seconds: number): void { this.#joinDuration.observe(seconds); }
   signallingRequest(method: string, result: string): void { this.#requests.inc({ method, result }); }

@@ -19,6 +19,9 @@ describe('HTTP and operations', () => {
       'sfu_worker_deaths_total', 'sfu_join_duration_seconds', 'sfu_signalling_requests_total', 'sfu_auth_failures_total', 'process_cpu_seconds_total']) {
       expect(text).toContain(`# TYPE ${name} `);
     }
+    // The version operators read: the node lib's, which the worker must match (FlatBuffers channel).
+    const mediasoupVersion = (await import('mediasoup')).version;
+    expect(text).toContain(`sfu_build_info{mediasoup="${mediasoupVersion}"} 1`);
   });
 
   it('lists rooms and participants to the admin, without names', async () => {
