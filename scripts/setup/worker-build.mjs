@@ -1,87 +1,83 @@
-// Offline build of the mediasoup 3.12.16 worker against Debian 12's libraries, exactly as in
-// shared/notes/mediasoup-worker-offline.md: meson shims for the distribution's libraries, and
-// libsrtp 2.5.0 built from its upstream tarball (taken from Debian's source package) with OpenSSL.
-import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// Offline build of the mediasoup 3.27 worker on Debian 12, from the facts in
+// shared/notes/mediasoup-327-offline.md: the distribution's OpenSSL, libuv and abseil through meson
+// shims (worker-shims.mjs); libsrtp 2.x, flatbuffers 23.5.26 and unordered_dense from Debian source
+// packages (worker-sources.mjs); the libsrtp 3 -> 2 compatibility header and flatbuffers' meson.build
+// written in this project (worker-overlay/). mediasoup's own sources are not changed.
+import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { aptInstall, cacheDir, isRoot, run, runLogged, say } from './common.mjs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { aptInstall, isRoot, installed, run, runLogged, say } from './common.mjs';
 import { SHIMS } from './worker-shims.mjs';
+import { ensureSources } from './worker-sources.mjs';
 
-export const SRTP_SHA256 = '8a43ef8e9ae2b665292591af62aa1a4ae41e468b6d98d8258f91478735da4e09';
-const BUILD_PACKAGES = ['meson', 'ninja-build', 'pkg-config', 'g++', 'libssl-dev', 'libuv1-dev', 'libusrsctp-dev', 'libabsl-dev', 'nlohmann-json3-dev'];
-const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
+/** bookworm binaries the build needs; the -dev ones are part of the cache key (worker.mjs). */
+export const BUILD_PACKAGES = ['meson', 'ninja-build', 'pkg-config', 'g++', 'xz-utils', 'libssl-dev', 'libuv1-dev', 'libabsl-dev'];
+const OVERLAY = join(dirname(fileURLToPath(import.meta.url)), 'worker-overlay');
+// Directory names from mediasoup 3.27.1's worker/subprojects/*.wrap (`directory =`).
+const SRTP_DIR = 'libsrtp-3.0.0-beta-2fc078db';
+const FLATBUFFERS_DIR = 'flatbuffers-24.3.25';
+const UNORDERED_DENSE_DIR = 'unordered_dense-4.8.1';
 
-/** The archive (and its key) this machine already uses for bookworm, for the deb-src entry. */
-function debianArchive() {
-  const dir = '/etc/apt/sources.list.d';
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.sources')).map((f) => join(dir, f)) : [];
-  for (const file of files) {
-    for (const stanza of readFileSync(file, 'utf8').split(/\n\s*\n/)) {
-      const field = (name) => new RegExp(`^${name}:\\s*(.+)$`, 'mi').exec(stanza)?.[1].trim().split(/\s+/);
-      if (field('Types')?.includes('deb') && field('Suites')?.includes('bookworm') && field('URIs')) {
-        return { uri: field('URIs')[0], key: field('Signed-By')?.[0] };
-      }
-    }
-  }
-  const list = existsSync('/etc/apt/sources.list') ? readFileSync('/etc/apt/sources.list', 'utf8') : '';
-  const line = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/m.exec(list);
-  return { uri: line?.[1] ?? 'http://deb.debian.org/debian', key: undefined };
+/** Debian's meson is 1.0.1; mediasoup asks for 1.1 but uses nothing from it. */
+function relaxMesonVersion(work) {
+  const file = join(work, 'meson.build');
+  const text = readFileSync(file, 'utf8');
+  if (!text.includes("meson_version: '>= 1.1.0'")) throw new Error("worker/meson.build: the meson_version: '>= 1.1.0' line is gone; check the recipe");
+  writeFileSync(file, text.replace("meson_version: '>= 1.1.0'", "meson_version: '>= 1.0.0'"));
 }
 
-/** libsrtp2_2.5.0.orig.tar.gz (the exact tarball mediasoup's wrap names), via apt-get source; cached. */
-function srtpTarball() {
-  const cached = join(cacheDir(), 'mediasoup-worker', 'libsrtp-2.5.0.tar.gz');
-  if (existsSync(cached) && sha256(cached) === SRTP_SHA256) return cached;
-  const { uri, key } = debianArchive();
-  const list = '/etc/apt/sources.list.d/telepractice-sfu-deb-src.sources';
-  const signedBy = key ?? (existsSync('/usr/share/keyrings/debian-archive-keyring.gpg') ? '/usr/share/keyrings/debian-archive-keyring.gpg' : undefined);
-  writeFileSync(list, `Types: deb-src\nURIs: ${uri}\nSuites: bookworm\nComponents: main\n${signedBy ? `Signed-By: ${signedBy}\n` : ''}`);
-  const tmp = mkdtempSync(join(tmpdir(), 'sfu-srtp-'));
-  try {
-    say(`apt-get update (deb-src bookworm from ${uri}) + apt-get source --download-only libsrtp2`);
-    run('apt-get', ['update', '-q', '-o', `Dir::Etc::sourcelist=${list}`, '-o', 'Dir::Etc::sourceparts=-', '-o', 'APT::Get::List-Cleanup=0'], { quiet: true });
-    run('apt-get', ['source', '--download-only', '-q', 'libsrtp2'], { quiet: true, cwd: tmp });
-    const tarball = join(tmp, 'libsrtp2_2.5.0.orig.tar.gz');
-    if (!existsSync(tarball)) throw new Error('apt-get source libsrtp2 gave no libsrtp2_2.5.0.orig.tar.gz (is this Debian 12?)');
-    const sha = sha256(tarball);
-    if (sha !== SRTP_SHA256) throw new Error(`libsrtp2_2.5.0.orig.tar.gz has sha256 ${sha}, the wrap expects ${SRTP_SHA256}`);
-    mkdirSync(join(cached, '..'), { recursive: true });
-    copyFileSync(tarball, `${cached}.tmp`);
-    renameSync(`${cached}.tmp`, cached);
-    return cached;
-  } finally {
-    rmSync(list, { force: true });
-    rmSync(tmp, { recursive: true, force: true });
+/** One directory per wrap, named as its `directory =`: meson then uses it and downloads nothing. */
+function writeSubprojects(work, sources) {
+  const sub = join(work, 'subprojects');
+  for (const [dir, files] of Object.entries(SHIMS)) {
+    mkdirSync(join(sub, dir), { recursive: true });
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(sub, dir, name), content);
   }
+  // unordered_dense: the header, and the wrap's own meson.build (meson applies patch_directory only
+  // when it downloads, so it is copied here).
+  mkdirSync(join(sub, UNORDERED_DENSE_DIR, 'include', 'ankerl'), { recursive: true });
+  copyFileSync(sources.unorderedDense, join(sub, UNORDERED_DENSE_DIR, 'include', 'ankerl', 'unordered_dense.h'));
+  copyFileSync(join(sub, 'packagefiles', 'ankerl-unordered-dense', 'meson.build'), join(sub, UNORDERED_DENSE_DIR, 'meson.build'));
+  // flatbuffers 23.5.26: flatc and the headers from one tree, with our meson.build.
+  mkdirSync(join(sub, FLATBUFFERS_DIR));
+  run('tar', ['-xJf', sources.flatbuffers, '-C', join(sub, FLATBUFFERS_DIR), '--strip-components=1'], { quiet: true });
+  copyFileSync(join(OVERLAY, 'flatbuffers', 'meson.build'), join(sub, FLATBUFFERS_DIR, 'meson.build'));
+  // libsrtp 2.x, built by its own meson.build with the options mediasoup passes (OpenSSL crypto),
+  // plus the libsrtp 3 compatibility header and the names mediasoup reads.
+  const srtp = join(sub, SRTP_DIR);
+  mkdirSync(join(srtp, 'mediasoup-compat'), { recursive: true });
+  run('tar', ['-xzf', sources.libsrtp, '-C', srtp, '--strip-components=1'], { quiet: true });
+  copyFileSync(join(OVERLAY, 'libsrtp3-compat', 'srtp.h'), join(srtp, 'mediasoup-compat', 'srtp.h'));
+  appendFileSync(join(srtp, 'meson.build'), readFileSync(join(OVERLAY, 'libsrtp.meson.build.append'), 'utf8'));
 }
 
 /** Builds mediasoup-worker in a scratch directory; returns its path and a cleanup function. */
 export function buildOffline(root, log) {
-  if (!isRoot()) throw new Error('the offline worker build installs Debian packages: run as root once, or set MEDIASOUP_WORKER_BIN');
+  const missing = BUILD_PACKAGES.filter((p) => !installed(p));
+  if (missing.length > 0 && !isRoot()) {
+    throw new Error(`the offline worker build needs: ${missing.join(' ')} (run as root once, or set MEDIASOUP_WORKER_BIN)`);
+  }
   aptInstall(BUILD_PACKAGES, 'building the mediasoup worker');
+  const sources = ensureSources();
   const src = join(root, 'node_modules', 'mediasoup', 'worker');
   const work = mkdtempSync(join(tmpdir(), 'sfu-worker-build-'));
   const cleanup = () => rmSync(work, { recursive: true, force: true });
   try {
     cpSync(src, work, { recursive: true, filter: (p) => p !== join(src, 'out') });
-    // Debian 12's meson is 1.0.1; nothing the worker's meson.build uses needs 1.1.
-    const mesonFile = join(work, 'meson.build');
-    const text = readFileSync(mesonFile, 'utf8');
-    if (!text.includes("meson_version: '>= 1.1.0'")) throw new Error("worker/meson.build: meson_version line not found");
-    writeFileSync(mesonFile, text.replace("meson_version: '>= 1.1.0'", "meson_version: '>= 1.0.0'"));
-    say(`subproject shims for Debian's openssl, libuv, usrsctp, abseil, nlohmann-json`);
-    for (const [dir, files] of Object.entries(SHIMS)) {
-      mkdirSync(join(work, 'subprojects', dir), { recursive: true });
-      for (const [name, content] of Object.entries(files)) writeFileSync(join(work, 'subprojects', dir, name), content);
-    }
-    mkdirSync(join(work, 'subprojects', 'packagecache'), { recursive: true });
-    copyFileSync(srtpTarball(), join(work, 'subprojects', 'packagecache', 'libsrtp-2.5.0.tar.gz'));
-    say(`meson setup + ninja mediasoup-worker (about 5 minutes on 2 cores; log: ${log})`);
-    const started = Date.now();
-    mkdirSync(join(log, '..'), { recursive: true });
+    relaxMesonVersion(work);
+    say("worker tree: shims for Debian's openssl, libuv, abseil; libsrtp 2.7.0 + libsrtp 3 compat header; flatbuffers 23.5.26; unordered_dense");
+    writeSubprojects(work, sources);
+    mkdirSync(dirname(log), { recursive: true });
     writeFileSync(log, '');
+    const started = Date.now();
+    say(`meson setup (log: ${log})`);
     runLogged('meson', ['setup', '--buildtype', 'release', '-Db_ndebug=true', '-Db_pie=true', '-Db_staticpic=true', 'out'], log, { cwd: work });
+    // deps/libwebrtc includes the generated FBS/*.h without depending on their target (a race in
+    // mediasoup 3.27.1's meson.build): generate them first.
+    say('ninja fbs/FBS/notification.h (flatc and the generated FlatBuffers headers first)');
+    runLogged('ninja', ['-C', 'out', 'fbs/FBS/notification.h'], log, { cwd: work });
+    say('ninja mediasoup-worker (about 5.5 minutes on 2 cores)');
     runLogged('ninja', ['-C', 'out', 'mediasoup-worker'], log, { cwd: work });
     say(`worker built in ${Math.round((Date.now() - started) / 1000)} s`);
     return { binary: join(work, 'out', 'mediasoup-worker'), cleanup };

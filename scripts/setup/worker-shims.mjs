@@ -1,21 +1,19 @@
-// meson subproject shims: each exposes a Debian library under the names mediasoup's meson.build
-// reads, so meson never downloads. libsrtp is absent on purpose: it is built from its real source.
+// meson subproject shims for the mediasoup 3.27 worker: each directory is named as its wrap's
+// `directory =`, so meson finds it and never downloads, and exposes a Debian 12 library under the
+// names mediasoup's meson.build reads. libsrtp, flatbuffers and unordered_dense are not shims: they
+// are built (or included) from real sources (worker-build.mjs, worker-sources.mjs).
 export const SHIMS = {
+  // bookworm libssl-dev 3.0.x
   'openssl-3.0.8': {
     'meson.build': "project('openssl', 'c')\nopenssl_dep = dependency('openssl')\nlibcrypto_lib = []\nlibssl_lib = []\n",
   },
-  'nlohmann_json-3.10.5': {
-    'meson.build': "project('nlohmann_json', 'cpp')\nnlohmann_json_dep = dependency('nlohmann_json')\n",
-  },
-  'libuv-v1.44.2': {
+  // bookworm libuv1-dev 1.44.2: every uv_* the worker calls exists in its uv.h
+  'libuv-v1.51.0': {
     'meson.build': "project('libuv', 'c')\nlibuv_dep = dependency('libuv')\nlibuv = []\n",
     'meson_options.txt': "option('build_tests', type: 'boolean', value: false)\noption('build_benchmarks', type: 'boolean', value: false)\n",
   },
-  'usrsctp-4e06feb01cadcd127d119486b98a4bd3d64aa1e7': {
-    'meson.build': "project('usrsctp', 'c')\nusrsctp_dep = dependency('usrsctp')\nusrsctp = []\n",
-    'meson_options.txt': "option('sctp_build_programs', type: 'boolean', value: false)\n",
-  },
-  'abseil-cpp-20220623.0': {
+  // bookworm libabsl-dev 20220623: only deps/libwebrtc uses abseil (optional, string_view, strings)
+  'abseil-cpp-20240722.0': {
     'meson.build': [
       "project('abseil-cpp', 'cpp')",
       'absl_container_dep = declare_dependency(dependencies: [',
@@ -27,8 +25,5 @@ export const SHIMS = {
       'absl_container_lib = []',
       '',
     ].join('\n'),
-  },
-  'Catch2-2.13.7': {
-    'meson.build': "project('catch2', 'cpp')\ncatch2_dep = dependency('', required: false)\n",
   },
 };

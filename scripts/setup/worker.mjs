@@ -1,32 +1,53 @@
-// The mediasoup 3.12.16 worker: $MEDIASOUP_WORKER_BIN, else the cache, else mediasoup's prebuilt
+// The mediasoup 3.27.1 worker: $MEDIASOUP_WORKER_BIN, else the cache, else mediasoup's prebuilt
 // download, else an offline build against Debian 12's libraries (worker-build.mjs).
 // mediasoup's node lib reads process.env.MEDIASOUP_WORKER_BIN (node/lib/Worker.js).
 import { createHash } from 'node:crypto';
 import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { arch, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cacheDir, output, run, say } from './common.mjs';
-import { SRTP_SHA256, buildOffline } from './worker-build.mjs';
+import { buildOffline } from './worker-build.mjs';
+import { sourceHashes } from './worker-sources.mjs';
 
-export const MEDIASOUP_VERSION = '3.12.16';
-const KEY_PACKAGES = ['libssl-dev', 'libuv1-dev', 'libusrsctp-dev', 'libabsl-dev'];
-const PREBUILT_URL = `https://github.com/versatica/mediasoup/releases/download/${MEDIASOUP_VERSION}/mediasoup-worker-${MEDIASOUP_VERSION}-linux-x64-kernel6.tgz`;
+export const MEDIASOUP_VERSION = '3.27.1';
+// The -dev packages the worker is compiled against (the others in BUILD_PACKAGES are tools).
+const KEY_PACKAGES = ['libssl-dev', 'libuv1-dev', 'libabsl-dev'];
+// mediasoup's own name for its prebuilt worker (npm-scripts.mjs getWorkerPrebuildTarName()).
+const PREBUILT_URL = `https://github.com/versatica/mediasoup/releases/download/${MEDIASOUP_VERSION}/mediasoup-worker-${MEDIASOUP_VERSION}-${platform()}-${arch()}${platform() === 'linux' ? `-kernel${release().split('.')[0]}` : ''}.tgz`;
 
 const executable = (p) => { try { accessSync(p, constants.X_OK); return true; } catch { return false; } };
 
-/** Cache key: the Debian versions of the libraries the worker links against, and libsrtp's source hash. */
+/**
+ * Cache key: the mediasoup version, the Debian versions of the -dev packages the worker is compiled
+ * against, and the sha256 of each source the offline build takes (libsrtp, flatbuffers, unordered_dense.h).
+ * A prebuilt download is cached under the same key (the key then only says where it is kept).
+ */
 function cacheKey() {
   const versions = KEY_PACKAGES.map((p) => `${p}=${output('dpkg-query', ['-W', '-f=${Version}', p]) ?? 'none'}`);
-  return createHash('sha256').update([...versions, `libsrtp=${SRTP_SHA256}`].join('\n')).digest('hex').slice(0, 12);
+  const sources = Object.entries(sourceHashes()).map(([name, sha]) => `${name}=${sha}`);
+  return createHash('sha256').update([`mediasoup=${MEDIASOUP_VERSION}`, ...versions, ...sources].join('\n')).digest('hex').slice(0, 12);
 }
 
-/** Starts a real worker through mediasoup with this binary; throws with its output when it fails. */
+/**
+ * Starts a real worker through mediasoup with this binary (the FlatBuffers channel must agree with the
+ * node lib), with a router and a WebRtcServer on loopback; throws with its output when it fails.
+ */
 function verify(node, root, bin) {
-  const script = "const m = await import('mediasoup'); const w = await m.createWorker({ logLevel: 'error' }); console.log('worker pid', w.pid); w.close();";
+  const script = [
+    "const m = await import('mediasoup');",
+    "const w = await m.createWorker({ logLevel: 'warn', workerBin: process.env.VERIFY_WORKER_BIN });",
+    "const r = await w.createRouter({ mediaCodecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: 100 }, { kind: 'video', mimeType: 'video/VP8', clockRate: 90000, preferredPayloadType: 101 }] });",
+    "const s = await w.createWebRtcServer({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1', port: 0 }, { protocol: 'tcp', ip: '127.0.0.1', port: 0 }] });",
+    "const t = await r.createWebRtcTransport({ webRtcServer: s });",
+    "console.log(`worker pid ${w.pid}, mediasoup ${m.version}, ${t.iceCandidates.length} ICE candidates`);",
+    'w.close();',
+  ].join(' ');
   const r = spawnSync(node, ['--input-type=module', '-e', script], {
-    cwd: root, encoding: 'utf8', timeout: 30_000, env: { ...process.env, MEDIASOUP_WORKER_BIN: bin },
+    cwd: root, encoding: 'utf8', timeout: 30_000, env: { ...process.env, VERIFY_WORKER_BIN: bin },
   });
   if (r.status !== 0) throw new Error(`${bin} does not start a mediasoup worker:\n${r.stderr || r.error?.message}`);
+  say(`verified: ${r.stdout.trim()}`);
 }
 
 /** Verifies the binary, then copies it into the cache atomically (temp file, then rename). */
@@ -81,7 +102,7 @@ export async function ensureWorker(root, node) {
     say(`mediasoup worker ${MEDIASOUP_VERSION}: prebuilt download, installed into ${cachedBin}`);
     return cachedBin;
   }
-  say("mediasoup worker: offline build against Debian's libraries");
+  say(`mediasoup worker ${MEDIASOUP_VERSION}: offline build against Debian 12's libraries`);
   const built = buildOffline(root, `${dirname(cachedBin)}.build.log`);
   // The build installs the -dev packages the key names: key the binary by what it was built against,
   // or the next run, seeing them installed, would miss this cache and build again.
