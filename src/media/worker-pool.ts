@@ -91,7 +91,7 @@ export class WorkerPool {
   }
 
   async #startSlot(index: number): Promise<WorkerSlot> {
-    const worker = await mediasoup.createWorker({ logLevel: this.#opts.logLevel });
+    const worker = await createWorkerWithoutSignalHandlers(this.#opts.logLevel);
     const port = this.#opts.basePort === 0 ? undefined : this.#opts.basePort + index;
     const base = { ip: this.#opts.listenIp, ...(this.#opts.announcedIp ? { announcedAddress: this.#opts.announcedIp } : {}) };
     let webRtcServer: types.WebRtcServer;
@@ -174,6 +174,24 @@ export class WorkerPool {
   get killedAtClose(): number {
     return this.#killedAtClose;
   }
+}
+
+/**
+ * mediasoup >= 3.19 closes every worker as soon as this process gets SIGINT or SIGTERM (its Worker
+ * constructor adds process.once listeners). That would cut all media at the first SIGTERM, before
+ * the drain (src/main.ts, src/shutdown.ts) has even told the clients, and leave a hung (stopped)
+ * worker behind unkilled (its closed slot is skipped by close()). The pool closes its workers itself,
+ * at the drain's workers stage: remove the listeners mediasoup added. The constructor runs
+ * synchronously inside createWorker(), so the listeners new since the call are mediasoup's.
+ */
+async function createWorkerWithoutSignalHandlers(logLevel: types.WorkerLogLevel): Promise<types.Worker> {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((sig) => [sig, new Set(process.listeners(sig))]));
+  const pending = mediasoup.createWorker({ logLevel });
+  for (const sig of signals) {
+    for (const listener of process.listeners(sig)) if (!before.get(sig)!.has(listener)) process.removeListener(sig, listener);
+  }
+  return pending;
 }
 
 /**
