@@ -115,8 +115,12 @@ describe('room steps', () => {
   it('a worker request that is never answered is abandoned at the step deadline and the room moves on', async () => {
     const p = await admitted('kid');
     const { transportId } = await room.createTransport(p, 'send');
-    // The 3.12 worker never answers a request carrying a lone surrogate (the signalling layer refuses those).
-    const hung = room.connectTransport(p, transportId, { role: 'client', fingerprints: [{ algorithm: 'sha-256\ud83d' as 'sha-256', value: 'AA' }] });
+    // mediasoup's channel has no request timeout. The 3.12 worker never answered a request carrying a
+    // lone surrogate (JSON channel); 3.27 (FlatBuffers) has no such known request, so the unanswered
+    // request is simulated where the room awaits it: this transport's connect() never settles.
+    const transport = p.transport(transportId);
+    transport.connect = () => new Promise<void>(() => undefined);
+    const hung = room.connectTransport(p, transportId, { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: 'AA' }] });
     const next = room.createTransport(p, 'recv', router.rtpCapabilities);
     await expect(hung).rejects.toMatchObject({ code: 'MEDIA_ERROR' });
     await expect(next).resolves.toMatchObject({ transportId: expect.any(String) });
