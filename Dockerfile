@@ -1,16 +1,19 @@
 # syntax=docker/dockerfile:1
-# Telepractice SFU: Node 24 LTS on Debian 12, mediasoup 3.12.16 worker built against Debian's libraries.
+# Telepractice SFU: Node 24 LTS on Debian 12, mediasoup 3.27.1 worker (prebuilt where the build has
+# internet, else built against Debian's libraries: docs/worker-build.md).
 # Run with --init (mediasoup workers are child processes; PID 1 must reap them):
 #   docker run --init -p 3000:3000 -p 40000-40001:40000-40001/udp -p 40000-40001:40000-40001/tcp \
 #     -e SFU_ANNOUNCED_IP=<public ip> -e SFU_WORKERS=2 -v sfu-data:/data telepractice-sfu
 
 # ---- build: dependencies, the worker, the browser client ----
 FROM node:24-bookworm-slim AS build
-# Build tools and the -dev libraries the worker links against (scripts/setup/worker.mjs would
-# install the same list itself; doing it here keeps the layer cacheable).
+# Build tools and the -dev libraries the worker links against (scripts/setup/worker-build.mjs would
+# install the same list itself; doing it here keeps the layer cacheable). The offline build also
+# fetches three upstream source tarballs from Debian's trixie/sid *source* packages through a
+# temporary deb-src list (libsrtp 2.7.0, flatbuffers 23.5.26, unordered_dense.h from rspamd).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates meson ninja-build pkg-config g++ \
-      libssl-dev libuv1-dev libusrsctp-dev libabsl-dev nlohmann-json3-dev \
+ && apt-get install -y --no-install-recommends ca-certificates meson ninja-build pkg-config g++ xz-utils \
+      libssl-dev libuv1-dev libabsl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -18,7 +21,8 @@ COPY scripts ./scripts
 # bootstrap.mjs runs `npm ci --ignore-scripts` (falling back to `npm install --no-save` at the same
 # locked versions when npm ci rejects the lock file's missing optional rollup platform packages),
 # then sets up the worker: mediasoup's prebuilt download where the build has internet (verified by
-# starting a worker), else the offline build against Debian's libraries (apt as root: fine here).
+# starting a worker through mediasoup), else the offline build against Debian's libraries (apt as
+# root: fine here; about 5.5 minutes on 2 cores).
 ENV SFU_CACHE_DIR=/opt/sfu-cache
 RUN node scripts/bootstrap.mjs setup \
  && install -D -m 755 "$(ls /opt/sfu-cache/mediasoup-worker/*/mediasoup-worker | head -n 1)" /opt/mediasoup/mediasoup-worker
@@ -28,9 +32,11 @@ COPY . .
 RUN node scripts/build-client.mjs && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime: shared libraries only, non-root ----
+# The offline-built worker links libuv1, libssl3/libcrypto3 and libabsl20220623 (libsrtp is static;
+# no usrsctp since mediasoup 3.20); the prebuilt one needs none of them.
 FROM node:24-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libssl3 libuv1 libusrsctp2 libabsl20220623 \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 libuv1 libabsl20220623 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system sfu && useradd --system --gid sfu --home-dir /app --shell /usr/sbin/nologin sfu \
  && mkdir -p /data && chown sfu:sfu /data
