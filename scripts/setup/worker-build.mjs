@@ -2,7 +2,8 @@
 // shared/notes/mediasoup-327-offline.md: the distribution's OpenSSL, libuv and abseil through meson
 // shims (worker-shims.mjs); libsrtp 2.x, flatbuffers 23.5.26 and unordered_dense from Debian source
 // packages (worker-sources.mjs); the libsrtp 3 -> 2 compatibility header and flatbuffers' meson.build
-// written in this project (worker-overlay/). mediasoup's own sources are not changed.
+// written in this project (worker-overlay/). One line of mediasoup's DTLS code is patched in the
+// scratch copy (patchDtlsBioCallback; node_modules stays untouched): see docs/worker-build.md.
 import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,6 +26,25 @@ function relaxMesonVersion(work) {
   const text = readFileSync(file, 'utf8');
   if (!text.includes("meson_version: '>= 1.1.0'")) throw new Error("worker/meson.build: the meson_version: '>= 1.1.0' line is gone; check the recipe");
   writeFileSync(file, text.replace("meson_version: '>= 1.1.0'", "meson_version: '>= 1.0.0'"));
+}
+
+// mediasoup >= 3.13 (src/RTC/DtlsTransport.cpp, onSslBioOut) answers every BIO_CB_RETURN-flagged
+// callback except a bare BIO_CB_RETURN with 1, so every BIO_ctrl() on its write BIO returns 1. Debian's
+// libssl is built with kTLS: at handshake start ssl3_setup_write_buffer() asks
+// BIO_get_ktls_send(wbio), gets 1, and leaves the record write buffer NULL ("kTLS writes from the
+// user's buffer"); the first record written (the ServerHello) then segfaults. mediasoup's own OpenSSL
+// 3.0.8 subproject is built without kTLS (BIO_get_ktls_send is the constant 0), so upstream never
+// sees it. The fix: return OpenSSL's own result for every RETURN call, as a callback must.
+const DTLS_CALLBACK_OLD = 'const long resultOfcallback = (operationType == BIO_CB_RETURN) ? static_cast<long>(ret) : 1;';
+const DTLS_CALLBACK_NEW = 'const long resultOfcallback = ((operationType & BIO_CB_RETURN) != 0) ? static_cast<long>(ret) : 1;';
+/** What the build changes in mediasoup's sources; part of the cache key (worker.mjs). */
+export const SOURCE_PATCHES = [`DtlsTransport.cpp: ${DTLS_CALLBACK_OLD} -> ${DTLS_CALLBACK_NEW}`];
+
+function patchDtlsBioCallback(work) {
+  const file = join(work, 'src', 'RTC', 'DtlsTransport.cpp');
+  const text = readFileSync(file, 'utf8');
+  if (text.split(DTLS_CALLBACK_OLD).length !== 2) throw new Error('worker/src/RTC/DtlsTransport.cpp: the onSslBioOut result line is gone or repeated; check whether mediasoup fixed it (docs/worker-build.md)');
+  writeFileSync(file, text.replace(DTLS_CALLBACK_OLD, DTLS_CALLBACK_NEW));
 }
 
 /** One directory per wrap, named as its `directory =`: meson then uses it and downloads nothing. */
@@ -66,6 +86,8 @@ export function buildOffline(root, log) {
   try {
     cpSync(src, work, { recursive: true, filter: (p) => p !== join(src, 'out') });
     relaxMesonVersion(work);
+    patchDtlsBioCallback(work);
+    say('worker source: DtlsTransport onSslBioOut returns OpenSSL\'s result for BIO_ctrl (Debian\'s libssl has kTLS)');
     say("worker tree: shims for Debian's openssl, libuv, abseil; libsrtp 2.7.0 + libsrtp 3 compat header; flatbuffers 23.5.26; unordered_dense");
     writeSubprojects(work, sources);
     mkdirSync(dirname(log), { recursive: true });

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { arch, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cacheDir, output, run, say } from './common.mjs';
-import { buildOffline } from './worker-build.mjs';
+import { buildOffline, SOURCE_PATCHES } from './worker-build.mjs';
 import { sourceHashes } from './worker-sources.mjs';
 
 export const MEDIASOUP_VERSION = '3.27.1';
@@ -20,13 +20,14 @@ const executable = (p) => { try { accessSync(p, constants.X_OK); return true; } 
 
 /**
  * Cache key: the mediasoup version, the Debian versions of the -dev packages the worker is compiled
- * against, and the sha256 of each source the offline build takes (libsrtp, flatbuffers, unordered_dense.h).
+ * against, the sha256 of each source the offline build takes (libsrtp, flatbuffers, unordered_dense.h)
+ * and the patches it applies to mediasoup's sources (SOURCE_PATCHES).
  * A prebuilt download is cached under the same key (the key then only says where it is kept).
  */
 function cacheKey() {
   const versions = KEY_PACKAGES.map((p) => `${p}=${output('dpkg-query', ['-W', '-f=${Version}', p]) ?? 'none'}`);
   const sources = Object.entries(sourceHashes()).map(([name, sha]) => `${name}=${sha}`);
-  return createHash('sha256').update([`mediasoup=${MEDIASOUP_VERSION}`, ...versions, ...sources].join('\n')).digest('hex').slice(0, 12);
+  return createHash('sha256').update([`mediasoup=${MEDIASOUP_VERSION}`, ...versions, ...sources, ...SOURCE_PATCHES.map((p) => `patch=${p}`)].join('\n')).digest('hex').slice(0, 12);
 }
 
 /**
