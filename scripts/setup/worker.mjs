@@ -6,7 +6,7 @@ import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync,
 import { spawnSync } from 'node:child_process';
 import { arch, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cacheDir, output, run, say } from './common.mjs';
+import { aptInstall, cacheDir, output, run, say } from './common.mjs';
 import { buildOffline, SOURCE_PATCHES } from './worker-build.mjs';
 import { sourceHashes } from './worker-sources.mjs';
 
@@ -32,22 +32,17 @@ function cacheKey() {
 
 /**
  * Starts a real worker through mediasoup with this binary (the FlatBuffers channel must agree with the
- * node lib), with a router and a WebRtcServer on loopback; throws with its output when it fails.
+ * node lib), with a router, a WebRtcServer on loopback UDP + TCP and a WebRtcTransport on it, and
+ * completes a real ICE + DTLS 1.2 handshake with it (`openssl s_client` through a UDP relay,
+ * dtls-check.mjs): a binary that starts but cannot serve a browser's DTLS (the kTLS crash of
+ * docs/worker-build.md) is never cached. Throws with its output when it fails.
  */
-function verify(node, root, bin) {
-  const script = [
-    "const m = await import('mediasoup');",
-    "const w = await m.createWorker({ logLevel: 'warn', workerBin: process.env.VERIFY_WORKER_BIN });",
-    "const r = await w.createRouter({ mediaCodecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: 100 }, { kind: 'video', mimeType: 'video/VP8', clockRate: 90000, preferredPayloadType: 101 }] });",
-    "const s = await w.createWebRtcServer({ listenInfos: [{ protocol: 'udp', ip: '127.0.0.1', port: 0 }, { protocol: 'tcp', ip: '127.0.0.1', port: 0 }] });",
-    "const t = await r.createWebRtcTransport({ webRtcServer: s });",
-    "console.log(`worker pid ${w.pid}, mediasoup ${m.version}, ${t.iceCandidates.length} ICE candidates`);",
-    'w.close();',
-  ].join(' ');
-  const r = spawnSync(node, ['--input-type=module', '-e', script], {
-    cwd: root, encoding: 'utf8', timeout: 30_000, env: { ...process.env, VERIFY_WORKER_BIN: bin },
+export function verify(node, root, bin) {
+  if (output('openssl', ['version']) === undefined) aptInstall(['openssl'], "the mediasoup worker's DTLS check (openssl s_client)");
+  const r = spawnSync(node, [join(root, 'scripts', 'setup', 'dtls-check.mjs')], {
+    cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, VERIFY_WORKER_BIN: bin },
   });
-  if (r.status !== 0) throw new Error(`${bin} does not start a mediasoup worker:\n${r.stderr || r.error?.message}`);
+  if (r.status !== 0) throw new Error(`${bin} failed the set-up's check (mediasoup worker + ICE/DTLS handshake):\n${r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`}`);
   say(`verified: ${r.stdout.trim()}`);
 }
 
