@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureNode24 } from './setup/node.mjs';
 import { ensureDeps } from './setup/deps.mjs';
 import { ensureWorker } from './setup/worker.mjs';
-import { ensureChromium } from './setup/chromium.mjs';
+import { ensureChromium, ensureFirefox } from './setup/chromium.mjs';
 import { ensureJanus } from './setup/janus.mjs';
 import { run, say } from './setup/common.mjs';
 
@@ -21,11 +21,12 @@ const TSC = ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'];
 const TSC_CLIENT = ['node_modules/typescript/bin/tsc', '-p', 'src/client/tsconfig.json'];
 
 // worker: mediasoup worker binary; client: bundle src/client; chromium: for the e2e tests and the
-// realism bench; janus: the peer SFU of the full media bench (optional).
+// realism bench; firefox: the Firefox e2e test (optional: skipped with a warning without it);
+// janus: the peer SFU of the full media bench (optional).
 const TASKS = {
   setup: { worker: true },
   start: { worker: true, client: true, command: ['src/main.ts', ...args] },
-  test: { worker: true, client: true, chromium: true, typecheck: true, command: ['node_modules/vitest/vitest.mjs', 'run', ...args] },
+  test: { worker: true, client: true, chromium: true, firefox: true, typecheck: true, command: ['node_modules/vitest/vitest.mjs', 'run', ...args] },
   typecheck: { typecheck: true },
   token: { command: ['scripts/token.ts', ...args] },
   'audit:verify': { command: ['scripts/audit-verify.ts', ...args] },
@@ -79,6 +80,7 @@ async function main() {
   const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH ?? ''}` };
   if (spec.worker) env.MEDIASOUP_WORKER_BIN = await ensureWorker(root, node);
   if (spec.chromium) env.SFU_CHROMIUM_BIN = ensureChromium();
+  if (spec.firefox) ensureFirefox();
   if (spec.janus) ensureJanus();
   // The client bundler is someone else's script; the Docker dependency layer has it without src/client.
   if (spec.client && existsSync(join(root, 'scripts', 'build-client.mjs')) && existsSync(join(root, 'src', 'client'))) {

@@ -1,4 +1,5 @@
-// Debian's Chromium for the end-to-end tests (playwright-core drives it; no browser download).
+// Debian's browsers for the end-to-end tests: Chromium (playwright-core drives it) and Firefox ESR
+// (puppeteer-core drives it, test/e2e/firefox.test.ts). No browser download.
 import { existsSync } from 'node:fs';
 import { aptInstall, say } from './common.mjs';
 
@@ -12,4 +13,19 @@ export function ensureChromium() {
   if (!existsSync(bin)) throw new Error(`Chromium installed but ${bin} is missing`);
   say(`Chromium: installed (${bin})`);
   return bin;
+}
+
+/** Optional: without it (no root, apt refused) the Firefox e2e test is skipped with a warning. */
+export function ensureFirefox() {
+  const bin = process.env.SFU_FIREFOX_BIN || '/usr/bin/firefox-esr';
+  if (existsSync(bin)) {
+    say(`Firefox: present (${bin})`);
+    return;
+  }
+  try {
+    aptInstall(['firefox-esr'], 'one end-to-end test runs Firefox against Chromium');
+    say(existsSync(bin) ? `Firefox: installed (${bin})` : `Firefox: installed but ${bin} is missing; its test will be skipped`);
+  } catch (err) {
+    say(`Firefox: not installed, its test will be skipped (${err.message.split('\n')[0]})`);
+  }
 }

@@ -93,11 +93,8 @@ export interface OutboundStat {
   frameHeight?: number;
 }
 
-/** A browser page running the client, with its console kept for failure messages. */
-export interface ClientPage {
-  readonly name: string;
-  readonly page: Page;
-  readonly logs: string[];
+/** The page's window.sfuClient, read by evaluating expressions in the page (any browser driver). */
+export interface SfuClientView {
   state(): Promise<string>;
   participantId(): Promise<string | undefined>;
   /** The room's dominant speaker as the page last heard from the server. */
@@ -107,6 +104,31 @@ export interface ClientPage {
   outboundStats(): Promise<OutboundStat[]>;
   /** Milliseconds from the Join click to each step of the join, measured in the page. */
   timings(): Promise<Record<string, number>>;
+}
+
+/** Builds the view from the driver's page.evaluate of an expression: no test-side code is shipped into the browser. */
+export function sfuClientView(evaluate: (expression: string) => Promise<unknown>): SfuClientView {
+  const ev = <T>(expr: string) => evaluate(expr) as Promise<T>;
+  return {
+    state: () => ev<string>('window.sfuClient.state'),
+    participantId: () => ev<string | undefined>('window.sfuClient.participantId'),
+    activeSpeaker: () => ev<string | undefined>('window.sfuClient.activeSpeaker()'),
+    remoteParticipants: () => ev<string[]>('window.sfuClient.remoteParticipants()'),
+    inboundStats: () => ev<InboundStat[]>('window.sfuClient.inboundStats()'),
+    outboundStats: () => ev<OutboundStat[]>('window.sfuClient.outboundStats()'),
+    timings: () => ev<Record<string, number>>('window.sfuClient.timings()'),
+  };
+}
+
+/** A client page of any browser driver, named, with its console kept for failure messages. */
+export interface WatchedClient extends SfuClientView {
+  readonly name: string;
+  readonly logs: string[];
+}
+
+/** A browser page running the client (playwright), with its console kept for failure messages. */
+export interface ClientPage extends WatchedClient {
+  readonly page: Page;
   /** Fills the before-you-join form (test location, contact and consent) and clicks Join. */
   join(): Promise<void>;
   /** With `interceptSignalling`: how many signalling sockets the page has opened. */
@@ -127,13 +149,18 @@ export const TEST_SAFETY_FORM = {
   consentName: 'Test Guardian',
 };
 
+/** The before-you-join form's text fields and what a test types in them (then: tick #consent-agree, click #join). */
+export const SAFETY_FORM_FIELDS: readonly (readonly [selector: string, value: string])[] = [
+  ['#loc-description', TEST_SAFETY_FORM.place],
+  ['#loc-region', TEST_SAFETY_FORM.region],
+  ['#contact-name', TEST_SAFETY_FORM.contactName],
+  ['#contact-phone', TEST_SAFETY_FORM.contactPhone],
+  ['#consent-name', TEST_SAFETY_FORM.consentName],
+];
+
 /** Fills the before-you-join form as a person would and clicks Join. */
 export async function fillFormAndJoin(page: Page): Promise<void> {
-  await page.fill('#loc-description', TEST_SAFETY_FORM.place);
-  await page.fill('#loc-region', TEST_SAFETY_FORM.region);
-  await page.fill('#contact-name', TEST_SAFETY_FORM.contactName);
-  await page.fill('#contact-phone', TEST_SAFETY_FORM.contactPhone);
-  await page.fill('#consent-name', TEST_SAFETY_FORM.consentName);
+  for (const [selector, value] of SAFETY_FORM_FIELDS) await page.fill(selector, value);
   await page.check('#consent-agree');
   await page.click('#join');
 }
@@ -172,19 +199,11 @@ export async function openClient(
   });
   await page.goto(`${baseUrl}/#${hash.toString()}`);
   if (opts.join ?? true) await fillFormAndJoin(page);
-  // Evaluated as expressions in the page: no test-side code is shipped into the browser.
-  const ev = <T>(expr: string) => page.evaluate(expr) as Promise<T>;
   return {
     name,
     page,
     logs,
-    state: () => ev<string>('window.sfuClient.state'),
-    participantId: () => ev<string | undefined>('window.sfuClient.participantId'),
-    activeSpeaker: () => ev<string | undefined>('window.sfuClient.activeSpeaker()'),
-    remoteParticipants: () => ev<string[]>('window.sfuClient.remoteParticipants()'),
-    inboundStats: () => ev<InboundStat[]>('window.sfuClient.inboundStats()'),
-    outboundStats: () => ev<OutboundStat[]>('window.sfuClient.outboundStats()'),
-    timings: () => ev<Record<string, number>>('window.sfuClient.timings()'),
+    ...sfuClientView((expr) => page.evaluate(expr)),
     join: () => fillFormAndJoin(page),
     signallingConnections: () => sockets.length,
     async dropSignalling(code = 1012) {
@@ -222,7 +241,7 @@ export async function pollUntil<T>(
   }
 }
 
-export function waitForState(client: ClientPage, expected: string, timeoutMs = 15_000): Promise<string> {
+export function waitForState(client: WatchedClient, expected: string, timeoutMs = 15_000): Promise<string> {
   return pollUntil(`${client.name} to reach state ${expected}`, () => client.state(), (s) => s === expected, {
     timeoutMs,
     context: () => client.logs.slice(-20).join('\n'),
@@ -245,7 +264,7 @@ export interface MediaFlow {
  * Waits until every inbound video stream has framesDecoded growing and every inbound audio
  * stream packetsReceived growing between two samples (at least `minVideo`/`minAudio` streams).
  */
-export async function waitForMediaFlow(client: ClientPage, opts: { minVideo?: number; minAudio?: number; timeoutMs?: number } = {}): Promise<MediaFlow> {
+export async function waitForMediaFlow(client: WatchedClient, opts: { minVideo?: number; minAudio?: number; timeoutMs?: number } = {}): Promise<MediaFlow> {
   const { minVideo = 1, minAudio = 1, timeoutMs = 15_000 } = opts;
   let previous: InboundStat[] | undefined;
   const flow = await pollUntil(`${client.name}: inbound video frames and audio packets growing`, async () => {

@@ -1,0 +1,53 @@
+import { existsSync } from 'node:fs';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { SAFETY_FORM_FIELDS, sfuClientView, type WatchedClient } from './browser.ts';
+
+/** Debian's Firefox ESR (the set-up installs it beside Chromium); puppeteer-core drives it over WebDriver BiDi. */
+export const FIREFOX_BIN = process.env.SFU_FIREFOX_BIN ?? '/usr/bin/firefox-esr';
+
+/**
+ * Fake camera and microphone, granted without a prompt (not `media.navigator.permission.disabled`:
+ * that also limits ICE to the default-route address), autoplay allowed.
+ * `media.peerconnection.ice.loopback`: our test server announces 127.0.0.1 only, and stock Firefox
+ * gathers no loopback candidates and pairs nothing with a remote 127.0.0.1, so ICE fails without it.
+ * Firefox against a loopback-only server without this pref is a separate issue (#14), not tested here.
+ */
+export const FIREFOX_PREFS: Record<string, unknown> = {
+  'media.navigator.streams.fake': true,
+  'permissions.default.camera': 1,
+  'permissions.default.microphone': 1,
+  'media.autoplay.default': 0,
+  'media.peerconnection.ice.loopback': true,
+};
+
+export function firefoxAvailable(): boolean {
+  return existsSync(FIREFOX_BIN);
+}
+
+export function launchFirefox(): Promise<Browser> {
+  return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX_BIN, headless: true, extraPrefsFirefox: FIREFOX_PREFS, timeout: 30_000 });
+}
+
+/** A Firefox page running the client: the same view of window.sfuClient as the Chromium pages. */
+export interface FirefoxClientPage extends WatchedClient {
+  readonly page: Page;
+}
+
+/**
+ * Opens the client at `${baseUrl}/#token=...&policy=...` in a new Firefox page, fills the
+ * before-you-join form and clicks Join.
+ */
+export async function openFirefoxClient(browser: Browser, baseUrl: string, name: string, fragment: { token: string; policy: string }): Promise<FirefoxClientPage> {
+  const page = await browser.newPage();
+  const logs: string[] = [];
+  page.on('console', (m) => logs.push(`[${name} ${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`[${name} pageerror] ${e instanceof Error ? e.message : String(e)}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) logs.push(`[${name} http] ${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
+  });
+  await page.goto(`${baseUrl}/#${new URLSearchParams(fragment).toString()}`);
+  for (const [selector, value] of SAFETY_FORM_FIELDS) await page.locator(selector).fill(value);
+  await page.click('#consent-agree');
+  await page.click('#join');
+  return { name, page, logs, ...sfuClientView((expr) => page.evaluate(expr)) };
+}
