@@ -18,11 +18,11 @@ RUN apt-get update \
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts ./scripts
-# bootstrap.mjs runs `npm ci --ignore-scripts` (falling back to `npm install --no-save` at the same
-# locked versions when npm ci rejects the lock file's missing optional rollup platform packages),
-# then sets up the worker: mediasoup's prebuilt download where the build has internet (verified by
-# starting a worker through mediasoup), else the offline build against Debian's libraries (apt as
-# root: fine here; about 5.5 minutes on 2 cores).
+# bootstrap.mjs runs `npm ci --ignore-scripts`, then sets up the worker: mediasoup's prebuilt
+# download where the build has internet, else the offline build against Debian's libraries (apt as
+# root: fine here; about 5.5 minutes on 2 cores); either is verified before it is kept by starting a
+# worker through mediasoup and completing an ICE + DTLS handshake with `openssl s_client` (the
+# openssl package comes with ca-certificates).
 ENV SFU_CACHE_DIR=/opt/sfu-cache
 RUN node scripts/bootstrap.mjs setup \
  && install -D -m 755 "$(ls /opt/sfu-cache/mediasoup-worker/*/mediasoup-worker | head -n 1)" /opt/mediasoup/mediasoup-worker

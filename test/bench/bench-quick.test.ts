@@ -22,7 +22,7 @@ describe('npm run bench:quick', () => {
     const { media: out, janus, signalling, panic } = byName;
     // Janus is measured where it is installed, and skipped with a reason where it is not.
     expect(janus.results ?? janus.skipped).toBeTruthy();
-    expect(out).toMatchObject({ bench: 'media', quick: true, machine: { mediasoup: '3.12.16' } });
+    expect(out).toMatchObject({ bench: 'media', quick: true, machine: { mediasoup: '3.27.1' } });
     expect(out.results.length).toBeGreaterThanOrEqual(2); // one fan-out step, without and with SRTP
     for (const res of out.results) {
       expect(res.forwardedPps).toBeGreaterThan(0);
