@@ -17,6 +17,8 @@ import { floodBench } from './signalling/flood.ts';
 import { httpBench } from './http/endpoints.ts';
 import { realismBench } from './realism/chromium.ts';
 import { runFuzz } from './fuzz/run.ts';
+import { versionsBench } from './media/versions.ts';
+import { leanStudy } from './media/lean.ts';
 
 type Log = (line: string) => void;
 /** `optional`: not in the standard set; runs only when named with --only (e.g. `--only fuzz`). */
@@ -79,6 +81,18 @@ const BENCHES: Bench[] = [
   // The two store benches of issue #12 on their own (each also runs inside `signalling` and `panic`).
   { name: 'storm', optional: true, run: async (quick, log) => ({ machine: machineFacts(), ...(await stormBench(STORM(quick, log))) }) },
   { name: 'store-hung', optional: true, run: async () => ({ machine: machineFacts(), ...(await storeHungBench(STORE_HUNG)) }) },
+  {
+    // mediasoup 3.12.16 against the project's release (issue #18), interleaved rounds (bench/media/versions.ts).
+    name: 'versions',
+    optional: true,
+    run: async (quick, log) => ({ machine: machineFacts(), ...(await versionsBench(quick, log)) }),
+  },
+  {
+    // Lean defaults for a 1:1 session (issue #18), each against the same baseline at 250 sessions (bench/media/lean.ts).
+    name: 'lean',
+    optional: true,
+    run: async (quick, log) => ({ machine: machineFacts(), ...(await leanStudy({ quick, size: quick ? 4 : 250, log })) }),
+  },
   {
     // The signalling fuzz run (bench/fuzz/run.ts): 100,000 messages (quick: 5,000), on request only.
     name: 'fuzz',

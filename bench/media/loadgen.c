@@ -12,7 +12,8 @@
  *   plan <workerPid> <warmupMs> <windowMs> <seed>
  *   sender <port>                               a socket sending to 127.0.0.1:<port>
  *   video <pt> <activeLayers> <ssrc0> <ssrc1> <ssrc2>   (on the last sender)
- *   audio <pt> <ssrc>                           (on the last sender)
+ *   audio <pt> <ssrc> [<ptimeMs> <dtx 0|1> <session> <slot 0|1>]   (on the last sender)
+ *                                               with dtx 1: turn-taking speech in <session> (see TALK_*)
  *   consumer <sinkIndex> <ssrc> <sourceSsrc> <probe 0|1>
  *   go                                          -> starts sending; the window starts at the line
  *   start                                          or after warmupMs, whichever comes first;
@@ -47,7 +48,15 @@
 static const int VIDEO_PPF[3] = {1, 2, 5};
 static const int VIDEO_PAYLOAD[3] = {600, 1000, 1150};
 static const int KEY_FACTOR = 4;
-static const int AUDIO_PAYLOAD = 100;
+static const int AUDIO_PAYLOAD = 100;   /* per 20 ms of speech (~40 kbit/s Opus) */
+/*
+ * Turn-taking (audio with dtx 1): in each session the two participants take turns in a cycle of
+ * TALK_CYCLE: slot 0 talks for TALK_SPURT, a pause, slot 1 talks for TALK_SPURT, a pause (each talks
+ * 44 % of the time, never both), at a phase of the session's own. A participant who is not talking
+ * sends what Opus DTX sends: one small packet every DTX_INTERVAL.
+ */
+static const int64_t TALK_CYCLE = 8000000000LL, TALK_SPURT = 3500000000LL, DTX_INTERVAL = 400000000LL;
+static const int DTX_PAYLOAD = 20;
 
 typedef struct { int fd; int port; } Sender;
 typedef struct {
@@ -58,6 +67,7 @@ typedef struct {
 typedef struct {
   int sender; int audio; int tracks[3]; int ntracks;
   int64_t period, due, nextKey, nextSr; uint16_t pictureId; uint32_t ts;
+  int dtx, slot, session; int64_t talkPhase, nextDtx; uint32_t tsStep; int payload;
 } Stream;
 typedef struct { int sink; uint32_t ssrc; int track; int probe; uint64_t recv, recv0, recv1; } Consumer;
 
@@ -69,6 +79,7 @@ static int sinkFd[MAX_SINKS]; static int sinkPort[MAX_SINKS]; static uint32_t si
 static uint32_t mapKey[MAP_SIZE]; static int mapVal[MAP_SIZE]; /* consumer ssrc -> index+1 */
 static uint32_t tmapKey[MAP_SIZE]; static int tmapVal[MAP_SIZE]; /* track ssrc -> index+1 */
 static float *lat; static long nlat; static int collecting;
+static unsigned talkSeed;
 static uint64_t other; static double maxLateMs; static long lateEvents; static long keyReqs; static long sendErrors;
 
 static int64_t mono_ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec; }
@@ -129,14 +140,23 @@ static void emit(Stream *s, int64_t now) {
   double sendTime = epoch_ms();
   if (s->audio) {
     Track *t = &tracks[s->tracks[0]];
-    s->ts += 960;
+    s->ts += s->tsStep;
+    int payload = s->payload;
+    if (s->dtx) {
+      int64_t inCycle = (now + s->talkPhase) % TALK_CYCLE;
+      int64_t talkStart = s->slot ? TALK_CYCLE / 2 : 0;
+      int talking = inCycle >= talkStart && inCycle < talkStart + TALK_SPURT;
+      if (talking) s->nextDtx = now + DTX_INTERVAL;
+      else if (now < s->nextDtx) goto reports;
+      else { s->nextDtx = now + DTX_INTERVAL; payload = DTX_PAYLOAD; }
+    }
     uint8_t *p = out[n];
     int off = rtp_header(p, t, s->ts, 0);
-    memset(p + off, 0, AUDIO_PAYLOAD);
+    memset(p + off, 0, payload);
     p[off] = 0xa7; p[off + 1] = 't'; p[off + 2] = 's'; p[off + 3] = 0xa7;
     putDouble(p + off + 4, sendTime);
-    outIov[n].iov_base = p; outIov[n].iov_len = off + AUDIO_PAYLOAD; n++;
-    t->sent++; t->octets += AUDIO_PAYLOAD;
+    outIov[n].iov_base = p; outIov[n].iov_len = off + payload; n++;
+    t->sent++; t->octets += payload;
   } else {
     int periodicKey = now >= s->nextKey;
     if (periodicKey) s->nextKey += 2000000000LL;
@@ -163,6 +183,7 @@ static void emit(Stream *s, int64_t now) {
       }
     }
   }
+reports:
   flush(s->sender, n);
   if (now >= s->nextSr) {
     s->nextSr += 500000000LL;
@@ -292,7 +313,7 @@ int main(void) {
   int workerPid = 0; long warmupMs = 1000, windowMs = 1000; unsigned seed = 1;
   int ep = epoll_create1(0);
   while (fgets(line, sizeof line, stdin)) {
-    int a, b, c, d; unsigned u0, u1, u2;
+    int a, b, c, d, e, f; unsigned u0, u1, u2;
     if (sscanf(line, "sinks %d", &a) == 1) {
       if (a > MAX_SINKS) a = MAX_SINKS;
       printf("{\"sinkPorts\":[");
@@ -308,7 +329,7 @@ int main(void) {
       }
       printf("]}\n"); fflush(stdout);
     } else if (sscanf(line, "plan %d %d %d %u", &workerPid, &a, &b, &seed) == 4) {
-      warmupMs = a; windowMs = b;
+      warmupMs = a; windowMs = b; talkSeed = seed;
     } else if (sscanf(line, "sender %d", &a) == 1 && nsenders < MAX_SENDERS) {
       senders[nsenders].fd = udp_socket(a); senders[nsenders].port = a;
       struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (1ULL << 32) | (uint64_t)nsenders};
@@ -323,9 +344,12 @@ int main(void) {
         t->ssrc = ss[l]; t->sender = s->sender; t->layer = l; t->pt = a; t->active = l < b; t->seq = rand_r(&seed) & 0xffff;
         map_put(tmapKey, tmapVal, t->ssrc, ntracks); s->tracks[l] = ntracks++;
       }
-    } else if (sscanf(line, "audio %d %u", &a, &u0) == 2 && nsenders > 0 && ntracks < MAX_TRACKS) {
+    } else if ((c = sscanf(line, "audio %d %u %d %d %d %d", &a, &u0, &b, &d, &e, &f)) >= 2 && nsenders > 0 && ntracks < MAX_TRACKS) {
       Stream *s = &streams[nstreams++]; memset(s, 0, sizeof *s);
-      s->sender = nsenders - 1; s->audio = 1; s->ntracks = 1; s->period = 20000000LL;
+      int ptime = c >= 3 && b > 0 ? b : 20;
+      s->sender = nsenders - 1; s->audio = 1; s->ntracks = 1; s->period = ptime * 1000000LL;
+      s->tsStep = 48 * ptime; s->payload = AUDIO_PAYLOAD * ptime / 20;
+      if (c == 6 && d) { s->dtx = 1; s->session = e; s->slot = f; }
       Track *t = &tracks[ntracks]; memset(t, 0, sizeof *t);
       t->ssrc = u0; t->sender = s->sender; t->audio = 1; t->pt = a; t->active = 1; t->seq = rand_r(&seed) & 0xffff;
       map_put(tmapKey, tmapVal, t->ssrc, ntracks); s->tracks[0] = ntracks++;
@@ -349,6 +373,8 @@ int main(void) {
     s->due = start + (int64_t)(rand_r(&seed) % 1000) * (s->period / 1000);
     /* A keyframe on the first frame, then every 2 s at a phase of its own: encoders are not in step. */
     s->nextKey = s->due - (int64_t)(rand_r(&seed) % 2000) * 1000000LL; s->nextSr = s->due;
+    /* Both participants of a session share its phase (from the session number and the plan's seed). */
+    if (s->dtx) s->talkPhase = (int64_t)((((uint32_t)s->session + talkSeed) * 2654435761u) % 8000u) * 1000000LL;
   }
   int64_t t0 = start + warmupMs * 1000000LL, t1 = t0 + windowMs * 1000000LL;
   int phase = 0; /* 0 warm-up, 1 window */

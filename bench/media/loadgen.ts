@@ -20,7 +20,14 @@ export interface LoadSender {
   /** The producer transport's port (comedia: it learns this socket's address from the first packet). */
   readonly port: number;
   readonly video?: { readonly pt: number; readonly ssrcs: readonly [number, number, number]; readonly activeLayers: number };
-  readonly audio?: { readonly pt: number; readonly ssrc: number };
+  readonly audio?: {
+    readonly pt: number;
+    readonly ssrc: number;
+    /** Audio frame length (default 20 ms: what browsers send; Opus `ptime`). */
+    readonly ptimeMs?: number;
+    /** Turn-taking speech with Opus DTX in session `talk.session` (the C tool's TALK_* model). */
+    readonly talk?: { readonly session: number; readonly slot: 0 | 1 };
+  };
 }
 export interface LoadConsumer { readonly sink: number; readonly ssrc: number; readonly sourceSsrc: number; readonly probe: boolean }
 export interface LoadPlan {
@@ -128,7 +135,7 @@ class CLoadGen implements LoadGen {
     for (const s of plan.senders) {
       lines.push(`sender ${s.port}`);
       if (s.video) lines.push(`video ${s.video.pt} ${s.video.activeLayers} ${s.video.ssrcs.join(' ')}`);
-      if (s.audio) lines.push(`audio ${s.audio.pt} ${s.audio.ssrc}`);
+      if (s.audio) lines.push(`audio ${s.audio.pt} ${s.audio.ssrc} ${s.audio.ptimeMs ?? 20} ${s.audio.talk ? 1 : 0} ${s.audio.talk?.session ?? 0} ${s.audio.talk?.slot ?? 0}`);
     }
     for (const c of plan.consumers) lines.push(`consumer ${c.sink} ${c.ssrc} ${c.sourceSsrc} ${c.probe ? 1 : 0}`);
     lines.push('go');
@@ -144,9 +151,19 @@ class CLoadGen implements LoadGen {
 
 const { packetsPerFrame: VIDEO_PPF, payloadBytes: VIDEO_PAYLOAD, keyframeFactor: KEY_FACTOR } = CAMERA;
 const AUDIO_PAYLOAD = 100;
+/** loadgen.c's turn-taking model: an 8 s cycle, each slot talks 3.5 s of it; silence sends a DTX packet every 400 ms. */
+const TALK = { cycleMs: 8000, spurtMs: 3500, dtxIntervalMs: 400, dtxPayload: 20 } as const;
+const talking = (nowMs: number, phaseMs: number, slot: 0 | 1) => {
+  const inCycle = (nowMs + phaseMs) % TALK.cycleMs;
+  const start = slot ? TALK.cycleMs / 2 : 0;
+  return inCycle >= start && inCycle < start + TALK.spurtMs;
+};
 
 interface Track { ssrc: number; pt: number; layer: number; audio: boolean; active: boolean; seq: number; sent: number; forceKey: boolean }
-interface Stream { socket: Socket; tracks: Track[]; audio: boolean; period: number; due: number; nextKey: number; nextSr: number; ts: number; pictureId: number }
+interface Stream {
+  socket: Socket; tracks: Track[]; audio: boolean; period: number; due: number; nextKey: number; nextSr: number; ts: number; pictureId: number;
+  talk?: { phaseMs: number; slot: 0 | 1; nextDtx: number };
+}
 
 /** The same plan in this Node process (the fallback without gcc): timers, one send() per packet. */
 class NodeLoadGen implements LoadGen {
@@ -184,9 +201,10 @@ class NodeLoadGen implements LoadGen {
       this.#senders.push(socket);
       const add = (audio: boolean, list: Track[]) => {
         list.forEach((t) => tracks.set(t.ssrc, t));
-        const period = audio ? 20 : 1000 / 30;
+        const period = audio ? s.audio?.ptimeMs ?? 20 : 1000 / 30;
         const due = start + Math.random() * period;
-        streams.push({ socket, tracks: list, audio, period, due, nextKey: due - Math.random() * 2000, nextSr: due, ts: 0, pictureId: 0 });
+        const talk = audio && s.audio?.talk ? { phaseMs: ((s.audio.talk.session * 2654435761) >>> 0) % TALK.cycleMs, slot: s.audio.talk.slot, nextDtx: 0 } : undefined;
+        streams.push({ socket, tracks: list, audio, period, due, nextKey: due - Math.random() * 2000, nextSr: due, ts: 0, pictureId: 0, ...(talk ? { talk } : {}) });
       };
       if (s.video) add(false, s.video.ssrcs.map((ssrc, layer) => ({ ssrc, pt: s.video!.pt, layer, audio: false, active: layer < s.video!.activeLayers, seq: 0, sent: 0, forceKey: false })));
       if (s.audio) add(true, [{ ssrc: s.audio.ssrc, pt: s.audio.pt, layer: 0, audio: true, active: true, seq: 0, sent: 0, forceKey: false }]);
@@ -240,8 +258,14 @@ class NodeLoadGen implements LoadGen {
         if (collecting) { maxLateMs = Math.max(maxLateMs, now - st.due); if (now - st.due > 5) lateEvents++; }
         st.due = Math.max(st.due + st.period, now - 1000);
         if (st.audio) {
-          st.ts = (st.ts + 960) >>> 0;
-          const payload = Buffer.alloc(AUDIO_PAYLOAD);
+          st.ts = (st.ts + 48 * st.period) >>> 0;
+          let bytes = (AUDIO_PAYLOAD * st.period) / 20;
+          if (st.talk) {
+            if (talking(now, st.talk.phaseMs, st.talk.slot)) st.talk.nextDtx = now + TALK.dtxIntervalMs;
+            else if (now < st.talk.nextDtx) continue;
+            else { st.talk.nextDtx = now + TALK.dtxIntervalMs; bytes = TALK.dtxPayload; }
+          }
+          const payload = Buffer.alloc(bytes);
           payload.write(SEND_TIME_MARK, 0, 'latin1');
           payload.writeDoubleBE(epoch, 4);
           send(st, st.tracks[0]!, false, payload);

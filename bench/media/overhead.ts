@@ -13,7 +13,6 @@
  * raw script) to core 1; worker CPU from the scheduler's per-thread clock in /proc
  * (bench/lib/thread-cpu.ts) at the window edges.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
 import mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
@@ -26,11 +25,10 @@ import { threadCpuSeconds } from '../lib/thread-cpu.ts';
 import { pin } from '../lib/machine.ts';
 import { CAMERA } from './fanout.ts';
 import { CountingSink } from './sink.ts';
+import { spawnRaw } from './raw-child.ts';
 import { buildFanout, FANOUT_CAPS, RAW_MEDIA_CODECS, SIMULCAST_SSRCS, type FanoutSpec } from './raw-mediasoup.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** A sleep that does not keep the process alive (for time limits that usually lose the race). */
-const limit = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 const round2 = (n: number) => Math.round(n * 100) / 100;
 const round4 = (n: number) => Math.round(n * 10000) / 10000;
 const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
@@ -90,32 +88,17 @@ async function oursTarget(spec: FanoutSpec): Promise<Target> {
   }
 }
 
-async function rawTarget(spec: FanoutSpec): Promise<Target> {
-  const child: ChildProcess = spawn(process.execPath, [new URL('./raw-mediasoup.ts', import.meta.url).pathname, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const close = async () => {
-    child.kill('SIGTERM');
-    await Promise.race([exited, limit(4000)]);
-  };
+/** Raw mediasoup in its own process; `env` may pick another release (BENCH_MEDIASOUP_MODULE, MEDIASOUP_WORKER_BIN). */
+async function rawTarget(spec: FanoutSpec, env?: NodeJS.ProcessEnv): Promise<Target> {
+  const child = spawnRaw(spec, env);
   try {
-    pin(child.pid!, 1);
-    const line = await Promise.race([
-      new Promise<string>((resolve) => {
-        let buf = '';
-        child.stdout!.on('data', (d: Buffer) => {
-          buf += d.toString();
-          if (buf.includes('\n')) resolve(buf.slice(0, buf.indexOf('\n')));
-        });
-      }),
-      exited.then(() => { throw new Error('raw-mediasoup exited before it was ready'); }),
-      limit(30_000).then(() => { throw new Error('raw-mediasoup not ready in 30 s'); }),
-    ]);
-    const ready = JSON.parse(line) as { workerPid: number; port: number; mediaCodecs: unknown };
+    pin(child.pid, 1);
+    const ready = await child.next<{ workerPid: number; port: number; mediaCodecs: unknown }>(30_000);
     if (!isDeepStrictEqual(ready.mediaCodecs, JSON.parse(JSON.stringify(MEDIA_CODECS)))) throw new Error('raw-mediasoup codecs differ from src/media/codecs.ts');
     pin(ready.workerPid, 0);
-    return { workerPid: ready.workerPid, port: ready.port, close };
+    return { workerPid: ready.workerPid, port: ready.port, close: () => child.close() };
   } catch (err) {
-    await close();
+    await child.close();
     throw err;
   }
 }
@@ -148,7 +131,7 @@ export async function runFanout(setup: 'ours' | 'raw', opts: Parameters<typeof r
 }
 
 /** One fan-out run: build the target, feed the camera, measure one window. */
-async function runFanoutOnce(setup: 'ours' | 'raw', opts: { consumers: number; srtp: boolean; rtpCapabilities: types.RtpCapabilities; warmupMs: number; windowMs: number; single?: boolean }): Promise<RunResult> {
+async function runFanoutOnce(setup: 'ours' | 'raw', opts: { consumers: number; srtp: boolean; rtpCapabilities: types.RtpCapabilities; warmupMs: number; windowMs: number; single?: boolean; rawEnv?: NodeJS.ProcessEnv }): Promise<RunResult> {
   const camera = opts.single ? topLayerOf(CAMERA) : CAMERA;
   const ssrcs = opts.single ? SIMULCAST_SSRCS.slice(-1) : SIMULCAST_SSRCS;
   const top = ssrcs.length - 1;
@@ -161,7 +144,7 @@ async function runFanoutOnce(setup: 'ours' | 'raw', opts: { consumers: number; s
   const stopGen = () => { if (genOpen) { genOpen = false; gen.stop(); } };
   try {
     const spec: FanoutSpec = { consumers: opts.consumers, srtp: opts.srtp, sinkPort, rtpCapabilities: opts.rtpCapabilities, single: opts.single === true };
-    target = setup === 'ours' ? await oursTarget(spec) : await rawTarget(spec);
+    target = setup === 'ours' ? await oursTarget(spec) : await rawTarget(spec, opts.rawEnv);
     await gen.bind();
     gen.start({ address: '127.0.0.1', port: target.port }, 2000, camera);
     await sleep(opts.warmupMs); // keyframe on the consumers' PLI, sender reports, layer switch

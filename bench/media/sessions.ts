@@ -45,6 +45,16 @@ const CAPS: types.RtpCapabilities = {
 };
 
 interface Member { readonly role: Role; readonly video: boolean }
+
+/**
+ * How the participants speak. `turnTaking`: in a 1:1 room the two take turns (loadgen.c's TALK_*
+ * model: each talks 44 % of the time, never both) and a silent one sends Opus DTX packets (one per
+ * 400 ms), as the browser client asks (opusDtx); otherwise every participant sends a frame every
+ * `ptimeMs` throughout (the media bench's model until issue #18).
+ */
+export interface Speech { readonly turnTaking: boolean; readonly ptimeMs: number }
+export const CONTINUOUS: Speech = { turnTaking: false, ptimeMs: 20 };
+export const TURN_TAKING: Speech = { turnTaking: true, ptimeMs: 20 };
 interface RoomSpec {
   readonly id: string;
   readonly members: readonly Member[];
@@ -57,6 +67,7 @@ export interface StepResult {
   /** Sessions (b), groups (c) or participants (d). */
   readonly size: number;
   readonly dynacast: boolean;
+  readonly speech: Speech;
   /** SRTP suite of the subscribers' transports. */
   readonly srtpCryptoSuite: types.SrtpCryptoSuite;
   readonly participants: number;
@@ -130,8 +141,11 @@ export async function runStep(opts: {
   windowMs: number;
   /** Default AES_CM_128_HMAC_SHA1_80 (what fanout.ts uses and every browser offers). */
   srtpCryptoSuite?: types.SrtpCryptoSuite;
+  /** How people speak: continuous audio (default) or turn-taking with Opus DTX (1:1 rooms only); audio frame length. */
+  speech?: Speech;
 }): Promise<StepResult> {
   const srtpCryptoSuite = opts.srtpCryptoSuite ?? 'AES_CM_128_HMAC_SHA1_80';
+  const speech = opts.speech ?? CONTINUOUS;
   const setupStart = performance.now();
   const basePolicy = defaultPolicy();
   const policy: ForwardingPolicy = { ...basePolicy, openRooms: opts.scenario === 'audioRoom' ? opts.rooms.map((r) => r.id) : [] };
@@ -179,7 +193,10 @@ export async function runStep(opts: {
         senders.push({
           port: inbound.tuple.localPort,
           ...(video ? { video: { pt: VP8_PT, ssrcs: [base, base + 1, base + 2] as const, activeLayers: 3 } } : {}),
-          audio: { pt: OPUS_PT, ssrc: base + 3 },
+          audio: {
+            pt: OPUS_PT, ssrc: base + 3, ptimeMs: speech.ptimeMs,
+            ...(speech.turnTaking && room.members.length === 2 ? { talk: { session: roomIndex, slot: j === 0 ? 0 as const : 1 as const } } : {}),
+          },
         });
         placed.push({ member, roomIndex, index, ...(video ? { video } : {}), audio, sink: index });
       }
@@ -269,7 +286,7 @@ export async function runStep(opts: {
       withinServiceLevel: broke.length === 0, broke,
       core0OtherPercent: round2(Math.max(0, r.core0BusyPercent - workerCpuPercent)),
       loadAvg1: round2(loadavg()[0]!),
-      dynacast: opts.dynacast, srtpCryptoSuite, participants, probeConsumers,
+      dynacast: opts.dynacast, speech, srtpCryptoSuite, participants, probeConsumers,
       seconds: round2(r.windowS),
       lossVideo: round4(Math.max(0, 1 - r.receivedVideo / Math.max(1, r.expectedVideo))),
       lossAudio: round4(Math.max(0, 1 - r.receivedAudio / Math.max(1, r.expectedAudio))),
@@ -354,7 +371,7 @@ export async function stepUp(opts: {
 }
 
 export function describe(s: StepResult): string {
-  return `${s.scenario} ${s.size}${s.dynacast ? '' : ' (no dynacast)'}${s.srtpCryptoSuite === 'AES_CM_128_HMAC_SHA1_80' ? '' : ` (${s.srtpCryptoSuite})`}: ${s.consumers} consumers, ${s.forwardedPps} fwd pkt/s (${s.receivedPps} in), ${s.usPerPacket} us/pkt, worker ${s.workerCpuPercent}%, loss ${s.loss}, p50/p99 ${s.latencyP50Ms}/${s.latencyP99Ms} ms, load core ${s.loadCore.core1BusyPercent}% busy${s.loadCore.keptUp ? '' : ' (DID NOT KEEP UP)'}, ev-loop p99 ${s.eventLoopP99Ms} ms, setup ${s.setupSeconds} s, load ${s.loadAvg1}, core 0 others ${s.core0OtherPercent}%${s.retried ? ', retry' : ''}${s.broke.length ? `, broke: ${s.broke.join('+')}` : ''}`;
+  return `${s.scenario} ${s.size}${s.dynacast ? '' : ' (no dynacast)'}${s.speech.turnTaking ? ' (turn-taking)' : ''}${s.speech.ptimeMs === 20 ? '' : ` (ptime ${s.speech.ptimeMs})`}${s.srtpCryptoSuite === 'AES_CM_128_HMAC_SHA1_80' ? '' : ` (${s.srtpCryptoSuite})`}: ${s.consumers} consumers, ${s.forwardedPps} fwd pkt/s (${s.receivedPps} in), ${s.usPerPacket} us/pkt, worker ${s.workerCpuPercent}%, loss ${s.loss}, p50/p99 ${s.latencyP50Ms}/${s.latencyP99Ms} ms, load core ${s.loadCore.core1BusyPercent}% busy${s.loadCore.keptUp ? '' : ' (DID NOT KEEP UP)'}, ev-loop p99 ${s.eventLoopP99Ms} ms, setup ${s.setupSeconds} s, load ${s.loadAvg1}, core 0 others ${s.core0OtherPercent}%${s.retried ? ', retry' : ''}${s.broke.length ? `, broke: ${s.broke.join('+')}` : ''}`;
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
