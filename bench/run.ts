@@ -18,7 +18,7 @@ import { httpBench } from './http/endpoints.ts';
 import { realismBench } from './realism/chromium.ts';
 import { runFuzz } from './fuzz/run.ts';
 import { versionsBench } from './media/versions.ts';
-import { leanStudy } from './media/lean.ts';
+import { leanStudy, ON_REALISTIC, REALISTIC } from './media/lean.ts';
 
 type Log = (line: string) => void;
 /** `optional`: not in the standard set; runs only when named with --only (e.g. `--only fuzz`). */
@@ -88,10 +88,15 @@ const BENCHES: Bench[] = [
     run: async (quick, log) => ({ machine: machineFacts(), ...(await versionsBench(quick, log)) }),
   },
   {
-    // Lean defaults for a 1:1 session (issue #18), each against the same baseline at 250 sessions (bench/media/lean.ts).
+    // Lean defaults for a 1:1 session (issue #18), each against the same baseline at 120 sessions, then
+    // further ones on top of the realistic model at 160 (bench/media/lean.ts).
     name: 'lean',
     optional: true,
-    run: async (quick, log) => ({ machine: machineFacts(), ...(await leanStudy({ quick, size: quick ? 4 : 250, log })) }),
+    run: async (quick, log) => ({
+      machine: machineFacts(),
+      ...(await leanStudy({ quick, size: quick ? 4 : 120, log })),
+      onRealistic: await leanStudy({ quick, size: quick ? 4 : 160, log, base: REALISTIC, variants: ON_REALISTIC }),
+    }),
   },
   {
     // The signalling fuzz run (bench/fuzz/run.ts): 100,000 messages (quick: 5,000), on request only.

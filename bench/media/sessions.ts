@@ -55,6 +55,12 @@ interface Member { readonly role: Role; readonly video: boolean }
 export interface Speech { readonly turnTaking: boolean; readonly ptimeMs: number }
 export const CONTINUOUS: Speech = { turnTaking: false, ptimeMs: 20 };
 export const TURN_TAKING: Speech = { turnTaking: true, ptimeMs: 20 };
+/**
+ * The 1:1 scenario's model since issue #18 (bench/media/lean.ts measured each part on its own): what
+ * the browser client and Chromium send: turn-taking speech with Opus DTX in 40 ms frames
+ * (OPUS_PTIME_MS of src/client/media-link.ts), AEAD_AES_256_GCM to the subscribers.
+ */
+export const SESSION_MODEL = { speech: { ...TURN_TAKING, ptimeMs: 40 }, srtpCryptoSuite: 'AEAD_AES_256_GCM' } as const satisfies { speech: Speech; srtpCryptoSuite: types.SrtpCryptoSuite };
 interface RoomSpec {
   readonly id: string;
   readonly members: readonly Member[];
@@ -143,6 +149,8 @@ export async function runStep(opts: {
   srtpCryptoSuite?: types.SrtpCryptoSuite;
   /** How people speak: continuous audio (default) or turn-taking with Opus DTX (1:1 rooms only); audio frame length. */
   speech?: Speech;
+  /** Runs alongside the load once everything is built (e.g. a profiler attached to the worker). */
+  during?: (workerPid: number) => Promise<unknown>;
 }): Promise<StepResult> {
   const srtpCryptoSuite = opts.srtpCryptoSuite ?? 'AES_CM_128_HMAC_SHA1_80';
   const speech = opts.speech ?? CONTINUOUS;
@@ -258,7 +266,9 @@ export async function runStep(opts: {
     const eld = monitorEventLoopDelay({ resolution: 1 });
     eld.enable();
     const runStart = performance.now();
+    const during = opts.during?.(workerPid);
     const r: LoadResult = await gen.run({ workerPid, warmupMs: opts.warmupMs, windowMs: opts.windowMs, senders: finalSenders, consumers }, onTargetLayers(videoConsumers));
+    await during;
     eld.disable();
     if (process.env.LOADGEN_DEBUG) process.stderr.write(`warm-up ${Math.round(performance.now() - runStart)} ms before window; ${JSON.stringify(r)}\n`);
 
@@ -349,12 +359,17 @@ export async function stepUp(opts: {
   probes: number;
   deadline: number;
   log: (line: string) => void;
+  speech?: Speech;
+  srtpCryptoSuite?: types.SrtpCryptoSuite;
 }): Promise<SteppedResult> {
   const steps: StepResult[] = [];
   let limitedBy = 'not reached';
   for (const size of opts.sizes) {
     if (performance.now() > opts.deadline && steps.length > 0) { limitedBy = 'not reached (time budget)'; break; }
-    const step = () => runStep({ scenario: opts.scenario, size, rooms: opts.rooms(size), dynacast: true, probes: opts.probes, warmupMs: opts.warmupMs, windowMs: opts.windowMs });
+    const step = () => runStep({
+      scenario: opts.scenario, size, rooms: opts.rooms(size), dynacast: true, probes: opts.probes, warmupMs: opts.warmupMs, windowMs: opts.windowMs,
+      ...(opts.speech ? { speech: opts.speech } : {}), ...(opts.srtpCryptoSuite ? { srtpCryptoSuite: opts.srtpCryptoSuite } : {}),
+    });
     let s = await step();
     opts.log(describe(s));
     if (!s.withinServiceLevel) {
@@ -379,8 +394,8 @@ const round4 = (n: number) => Math.round(n * 10000) / 10000;
 
 /** Step sizes and time budgets of the scenarios (full run: at most ~4 minutes together). */
 const PLAN = {
-  full: { sessions: [50, 150, 200, 250, 275, 300, 325, 350, 400], groups: [20, 60, 80, 90, 100, 110, 120, 140], audio: [10, 30, 50, 60, 65, 70, 80], warmupMs: 6000, windowMs: 4000, budgetS: { sessions: 125, noDynacast: 15, groups: 60, audio: 45 } },
-  quick: { sessions: [2, 5], groups: [2], audio: [6], warmupMs: 3000, windowMs: 1000, budgetS: { sessions: 8, noDynacast: 0, groups: 4, audio: 3 } },
+  full: { sessions: [50, 100, 150, 200, 250, 300, 350, 400, 425, 450, 500], groups: [20, 60, 80, 90, 100, 110, 120, 140], audio: [10, 30, 50, 60, 65, 70, 80], warmupMs: 6000, windowMs: 4000, budgetS: { sessions: 150, oldModel: 120, noDynacast: 15, groups: 60, audio: 45 } },
+  quick: { sessions: [2, 5], groups: [2], audio: [6], warmupMs: 3000, windowMs: 1000, budgetS: { sessions: 8, oldModel: 0, noDynacast: 0, groups: 4, audio: 3 } },
 } as const;
 
 /**
@@ -393,11 +408,14 @@ export async function sessionScenarios(quick: boolean, log: (line: string) => vo
   const started = performance.now();
   const common = { warmupMs: plan.warmupMs, windowMs: plan.windowMs, probes: 4, log };
   const deadline = (s: number) => performance.now() + s * 1000;
-  const sessions = await stepUp({ ...common, scenario: 'sessions', sizes: plan.sessions, rooms: oneToOne, deadline: deadline(plan.budgetS.sessions) });
+  // (b) with the session model of issue #18 (what our client and the browsers send: turn-taking speech
+  // with Opus DTX, AEAD_AES_256_GCM), then the model before it on the same host in the same run.
+  const sessions = await stepUp({ ...common, ...SESSION_MODEL, scenario: 'sessions', sizes: plan.sessions, rooms: oneToOne, deadline: deadline(plan.budgetS.sessions) });
+  const oldModel = quick ? undefined : await stepUp({ ...common, scenario: 'sessions', sizes: plan.sessions, rooms: oneToOne, deadline: deadline(plan.budgetS.oldModel) });
   // The same load without publisher-side layer pausing, at the largest size that held.
   let noDynacast: StepResult | undefined;
   if (!quick && sessions.largest > 0) {
-    noDynacast = await runStep({ scenario: 'sessions', size: sessions.largest, rooms: oneToOne(sessions.largest), dynacast: false, probes: 4, warmupMs: plan.warmupMs, windowMs: plan.windowMs });
+    noDynacast = await runStep({ ...SESSION_MODEL, scenario: 'sessions', size: sessions.largest, rooms: oneToOne(sessions.largest), dynacast: false, probes: 4, warmupMs: plan.warmupMs, windowMs: plan.windowMs });
     log(describe(noDynacast));
   }
   const groups = await stepUp({ ...common, scenario: 'groups', sizes: plan.groups, rooms: groupsOf6, deadline: deadline(plan.budgetS.groups) });
@@ -410,7 +428,9 @@ export async function sessionScenarios(quick: boolean, log: (line: string) => vo
     layout: LAYOUT,
     loadTool: sessions.loadTool,
     ...(sessions.steps[0]?.loadCore.fallbackReason ? { loadToolFallbackReason: sessions.steps[0].loadCore.fallbackReason } : {}),
+    sessionModel: SESSION_MODEL,
     sessions: sessions.steps,
+    ...(oldModel ? { sessionsOldModel: { steps: oldModel.steps, largest: oldModel.largest, limitedBy: oldModel.limitedBy, model: 'continuous audio, AES_CM_128_HMAC_SHA1_80 (before issue #18)' } } : {}),
     ...(noDynacast ? { sessionsWithoutDynacast: noDynacast } : {}),
     groups: { steps: groups.steps, largest: groups.largest, consumers: groups.consumersAtLargest, limitedBy: groups.limitedBy },
     audioRoom: {

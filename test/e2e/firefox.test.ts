@@ -4,6 +4,10 @@ import type { Browser } from 'puppeteer-core';
 import type { TestServer } from '../helpers/server.ts';
 import { CHROMIUM_BIN, chromiumAvailable, openClient, useServerAndBrowser, waitForMediaFlow, waitForState } from '../helpers/browser.ts';
 import { FIREFOX_BIN, firefoxAvailable, launchFirefox, openFirefoxClient } from '../helpers/firefox.ts';
+import { audioFrameMs } from '../helpers/audio-frames.ts';
+
+/** What the browser client asks for (OPUS_PTIME_MS in src/client/media-link.ts; bench/README.md, lean defaults). */
+const OPUS_PTIME_MS = 40;
 
 /**
  * Firefox ESR (puppeteer-core over WebDriver BiDi) and Chromium (playwright-core) in one room, through
@@ -72,6 +76,16 @@ describe.skipIf(missing.length > 0)('Firefox and Chromium in one room', () => {
       + `[e2e firefox] server transports ${JSON.stringify(transports)}\n`
       + `[e2e firefox] Firefox camera producer encodings ${JSON.stringify(rids)}; Firefox outbound ${JSON.stringify(firefoxOut.map((o) => ({ rid: o.rid, codec: o.codec, w: o.frameWidth, h: o.frameHeight, active: o.active })))}`);
     expect(firefoxOut.some((o) => o.packetsSent > 0)).toBe(true);
+
+    // The microphone's packetisation as each browser sends it (src/client/media-link.ts OPUS_PTIME_MS).
+    const frames: Record<string, number | undefined> = {};
+    for (const p of room.participants) {
+      const mic = [...p.producers.values()].find((e) => e.source === 'mic')!.producer;
+      frames[p.id === studentId ? 'firefox' : 'chromium'] = await audioFrameMs(mic);
+    }
+    console.log(`[e2e firefox] audio frame length sent (ms): ${JSON.stringify(frames)}`);
+    // Chromium follows the answer's ptime; Firefox 153 keeps 20 ms whatever the answer says.
+    expect(frames).toEqual({ chromium: OPUS_PTIME_MS, firefox: 20 });
     expect([...clinician.logs, ...student.logs].filter((l) => l.includes('pageerror'))).toEqual([]);
   }, 90_000);
 });
