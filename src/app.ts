@@ -34,6 +34,7 @@ import { healthRoutes, type CheckResult } from './http/health.ts';
 import { SfuError } from './shared/errors.ts';
 import { adminRoutes } from './http/admin.ts';
 import { clientRoutes } from './http/static.ts';
+import { startCluster, type ClusterNode } from './cluster/start.ts';
 import { CLOSE_DEADLINES_MS, ServerConnections, ShutdownStages, WORKER_EXIT_MS, type ShutdownReport } from './shutdown.ts';
 
 export interface BuildOptions {
@@ -155,9 +156,13 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   const admission = [notRevoked(revocations), consentAndLocation(store, safetyRules, metrics, log)];
   const services = { config, rooms, revocations, admission, store, safetyRules, metrics, log };
   await fastify.register(signallingPlugin, { services, verifier, sessions });
+  // Set once the cluster has started (below); read by /readyz's details.
+  let cluster: ClusterNode | undefined;
   await fastify.register(healthRoutes, {
     metrics,
     checks: { workers: () => pool.healthy, accepting: () => !rooms.draining, store: () => storeReadiness(store), panic: () => panic.readiness() },
+    // Redis never makes a node unready: rooms, alarms and revocations go on without it (docs/operations.md).
+    ...(config.cluster.redisUrl ? { details: { redis: () => cluster?.readiness() } } : {}),
   });
   await fastify.register(adminRoutes, { prefix: '/admin', adminToken: secrets.adminToken, rooms, revocations, store, log });
   await fastify.register(clientRoutes, { dir: opts.clientDir ?? DEFAULT_CLIENT_DIR });
@@ -180,6 +185,8 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   // A revocation (an admin kick here, or one learned from the store) bites at once on this node.
   revocations.onRevoked((r, actor) => void enforceRevocation({ rooms, sessions, sessionCloseCode: CLOSE_CODES.FORBIDDEN, safety: panicSockets, store, log }, r, actor));
   const stopRevocationSync = startRevocationSync({ revocations, seconds: config.store.revocationSyncSeconds, log });
+  // With Redis configured, revocations also travel over pub/sub (after the enforcer above ran); the store read stays the backstop.
+  cluster = startCluster({ config: config.cluster, revocations, log, metrics });
   // The raiser is answered once the alert has left for every responder connection (bounded).
   await panic.start(new AlertDelivery(panicSockets.io).wrap(panicSockets));
 
@@ -205,6 +212,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
         stopRetention();
         stopBitrates();
         stopRevocationSync();
+        cluster?.close();
         panic.stop();
       });
       let unanswered = 0;

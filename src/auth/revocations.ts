@@ -10,6 +10,14 @@ export interface Revocation {
 /** Told of every revocation that newly holds on this node, with who made it (`admin`, `revocation-sync`, ...). */
 export type RevocationListener = (r: Revocation, actor: string) => void;
 
+/** The actors of revocations made on another node and learned here: from the store's periodic read, or from a peer over Redis. */
+export const LEARNED_FROM = { store: 'revocation-sync', peer: 'revocation-peer' } as const;
+
+/** Whether a revocation was learned from elsewhere (not made on this node): such ones are not announced again. */
+export function learnedElsewhere(actor: string): boolean {
+  return actor === LEARNED_FROM.store || actor === LEARNED_FROM.peer;
+}
+
 /** The seam a persistent store fills (issue #3 brings the durable one). */
 export interface RevocationList {
   /** Resolves once the revocation holds (durably, for a persistent list); listeners ran by then. */
@@ -17,6 +25,11 @@ export interface RevocationList {
   /** The active revocation that denies this identity or token id in the room, if any. */
   find(room: string, identity: string, tokenId: string | undefined, now?: number): Revocation | undefined;
   list(room?: string, now?: number): Revocation[];
+  /**
+   * Holds a revocation made and recorded on another node (told by a peer): it holds here at once
+   * and the listeners run, but nothing is written. Returns false when this node held it already.
+   */
+  learn(r: Revocation, actor: string): boolean;
   /**
    * Calls `listener` synchronously for each revocation that newly holds on this node: right after
    * `add` made it hold, or when a persistent list learns it from the store. Returns the unsubscribe.
@@ -49,6 +62,9 @@ export class RevocationListeners {
   }
 }
 
+/** The identity of a revocation: two equal keys are the same revocation, however each node learned it. */
+export const revocationKey = (r: Revocation): string => `${r.room}\u0000${r.identity ?? ''}\u0000${r.tokenId ?? ''}\u0000${r.until}`;
+
 export class MemoryRevocationList implements RevocationList {
   #items: Revocation[] = [];
   readonly #listeners = new RevocationListeners();
@@ -56,6 +72,14 @@ export class MemoryRevocationList implements RevocationList {
   async add(r: Revocation, actor = 'admin'): Promise<void> {
     this.#items.push(r);
     this.#listeners.emit(r, actor);
+  }
+
+  learn(r: Revocation, actor: string): boolean {
+    const key = revocationKey(r);
+    if (this.#items.some((x) => revocationKey(x) === key)) return false;
+    this.#items.push(r);
+    this.#listeners.emit(r, actor);
+    return true;
   }
 
   /** Loads revocations kept elsewhere (a store) into memory; tells no listener. */

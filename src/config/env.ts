@@ -67,6 +67,12 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_SAFETY_EVENT_BURST: { path: 'safety.socket.eventBurst', kind: 'int' },
   SFU_PANIC_MAX_OPEN_PER_PARTICIPANT: { path: 'safety.maxOpenIncidentsPerParticipant', kind: 'int' },
   SFU_PANIC_STORE_DEADLINE_MS: { path: 'safety.storeDeadlineMs', kind: 'int' },
+  SFU_REDIS_URL: { path: 'cluster.redisUrl', kind: 'string' },
+  SFU_NODE_ID: { path: 'cluster.nodeId', kind: 'string' },
+  SFU_REDIS_CALL_TIMEOUT_MS: { path: 'cluster.redisCallTimeoutMs', kind: 'int' },
+  SFU_REDIS_CONNECT_TIMEOUT_MS: { path: 'cluster.redisConnectTimeoutMs', kind: 'int' },
+  SFU_REDIS_PROBE_INTERVAL_MS: { path: 'cluster.redisProbeIntervalMs', kind: 'int' },
+  SFU_REDIS_KEY_PREFIX: { path: 'cluster.redisKeyPrefix', kind: 'string' },
 };
 
 export function parseEnvValue(name: string, kind: EnvKind, raw: string): unknown {

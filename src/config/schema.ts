@@ -163,6 +163,21 @@ export const ConfigSchema = section({
     /** Roles that must give an emergency contact with their location. */
     emergencyContactRequiredFor: Type.Array(Role),
   }),
+  /** Several nodes as one service over Redis (docs/scaling.md). Empty redisUrl: a single node, no Redis. */
+  cluster: section({
+    /** Empty: single node. redis://[user:password@]host:port[/db] or rediss://... (TLS). */
+    redisUrl: Type.String({ maxLength: 2048, pattern: '^(|rediss?://[^\\s]+)$' }),
+    /** This node's name in the cluster; empty: <hostname>-<pid>. */
+    nodeId: Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9._-]*$' }),
+    /** Deadline of every Redis call (commands and the liveness probe); past it the call fails. */
+    redisCallTimeoutMs: Type.Integer({ minimum: 50, maximum: 10000 }),
+    /** Deadline of opening a connection to Redis (TCP, TLS, AUTH). */
+    redisConnectTimeoutMs: Type.Integer({ minimum: 100, maximum: 60000 }),
+    /** How often each Redis connection is probed (PING) for the liveness view (/readyz, sfu_redis_up). */
+    redisProbeIntervalMs: Type.Integer({ minimum: 100, maximum: 60000 }),
+    /** Prefix of every Redis key and channel this service uses (deployments sharing one Redis use different ones). */
+    redisKeyPrefix: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' }),
+  }),
 });
 
 export type Config = Static<typeof ConfigSchema>;

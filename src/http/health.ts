@@ -5,6 +5,8 @@ export interface HealthOptions {
   readonly metrics: Metrics;
   /** Readiness checks by name; all must pass for /readyz to answer 200. A check may say why it fails. */
   readonly checks: Record<string, () => CheckResult | Promise<CheckResult>>;
+  /** Shown in /readyz's `details` by name, without deciding readiness (e.g. the Redis view: docs/operations.md). */
+  readonly details?: Record<string, () => unknown>;
 }
 
 /** A check's answer: pass or fail, or that with a reason (shown in `reasons` when it fails). */
@@ -27,8 +29,10 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthOptions): P
       }
     }
     const ready = Object.values(results).every(Boolean);
+    const details = Object.fromEntries(Object.entries(opts.details ?? {}).map(([name, read]) => [name, read()]));
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not-ready', checks: results, ...(Object.keys(reasons).length > 0 ? { reasons } : {}),
+      ...(Object.keys(details).length > 0 ? { details } : {}),
     });
   });
 

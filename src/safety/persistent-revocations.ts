@@ -1,13 +1,13 @@
-import { MemoryRevocationList, RevocationListeners, type Revocation, type RevocationList, type RevocationListener } from '../auth/revocations.ts';
+import {
+  LEARNED_FROM, MemoryRevocationList, RevocationListeners, revocationKey as keyOf, type Revocation, type RevocationList, type RevocationListener,
+} from '../auth/revocations.ts';
 import type { Store } from '../store/types.ts';
-
-const keyOf = (r: Revocation) => `${r.room}\u0000${r.identity ?? ''}\u0000${r.tokenId ?? ''}\u0000${r.until}`;
 
 /**
  * Revocations that survive a restart and hold across nodes: checked in memory on every upgrade
  * and join, enforced at once, written to the store (with an audit entry) before `add` resolves, loaded from the store
  * at start, and re-read by `refresh()` (nodes sharing a store see each other's revocations).
- * Listeners hear of each revocation once: when `add` makes it hold, or when `refresh` first reads it.
+ * Listeners hear of each revocation once: when `add` makes it hold, or when `refresh` or `learn` (a peer's word) first brings it.
  */
 export class PersistentRevocationList implements RevocationList {
   readonly #memory = new MemoryRevocationList();
@@ -37,8 +37,22 @@ export class PersistentRevocationList implements RevocationList {
       fresh.push(r);
     }
     this.#memory.load(fresh);
-    for (const r of fresh) this.#listeners.emit(r, 'revocation-sync');
+    for (const r of fresh) this.#listeners.emit(r, LEARNED_FROM.store);
     return fresh;
+  }
+
+  /**
+   * A revocation another node made (and records in the shared store itself), told by that node:
+   * holds here at once and the listeners run, nothing is written. Idempotent with `refresh`: the
+   * first of the two to see a revocation announces it, the other finds it known.
+   */
+  learn(r: Revocation, actor: string): boolean {
+    const key = keyOf(r);
+    if (this.#known.has(key)) return false;
+    this.#known.add(key);
+    this.#memory.load([r]);
+    this.#listeners.emit(r, actor);
+    return true;
   }
 
   /**

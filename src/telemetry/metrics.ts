@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** What became of a revocation sent or received over Redis (src/cluster/revocation-fanout.ts). */
+export type RevocationFanoutResult = 'published' | 'publish_failed' | 'applied' | 'known' | 'own' | 'malformed';
+
 /**
  * Prometheus metrics behind verb functions (after LiveKit's telemetry package):
  * callers say what happened, never touch a metric object. Labels are low-cardinality:
@@ -83,6 +86,8 @@ export class Metrics {
     name: 'sfu_signalling_connections_cut_total', help: 'Signalling connections the server ended for a limit, by reason (RATE_LIMITED, TOO_MANY_REFUSED_JOINS, JOIN_TIMEOUT, SLOW_READER)',
     labelNames: ['reason'], registers: [this.registry],
   });
+  #redisUp: Gauge | undefined;
+  #fanout: Counter | undefined;
   readonly #safetyLimited = new Counter({
     name: 'sfu_safety_events_rate_limited_total', help: '/safety events refused with RATE_LIMITED, by event', labelNames: ['event'], registers: [this.registry],
   });
@@ -154,6 +159,23 @@ export class Metrics {
   connectionCut(reason: 'RATE_LIMITED' | 'TOO_MANY_REFUSED_JOINS' | 'JOIN_TIMEOUT' | 'SLOW_READER'): void { this.#cut.inc({ reason }); }
   /** A /safety event refused with RATE_LIMITED (panic:raise never is). */
   safetyEventRateLimited(event: string): void { this.#safetyLimited.inc({ event }); }
+
+  /**
+   * The cluster's metrics, registered only on a node with Redis configured (a single node shows
+   * none of them rather than a misleading `sfu_redis_up 0`). Idempotent.
+   */
+  clusterEnabled(): void {
+    this.#redisUp ??= new Gauge({
+      name: 'sfu_redis_up', help: '1 while both Redis connections (commands, subscriber) answer the liveness probe, else 0', registers: [this.registry],
+    });
+    this.#fanout ??= new Counter({
+      name: 'sfu_revocation_fanout_total',
+      help: 'Revocations over Redis pub/sub, by result (published, publish_failed; received: applied, known, own, malformed)',
+      labelNames: ['result'], registers: [this.registry],
+    });
+  }
+  redisLiveness(up: boolean): void { this.#redisUp?.set(up ? 1 : 0); }
+  revocationFanout(result: RevocationFanoutResult): void { this.#fanout?.inc({ result }); }
 
   async render(): Promise<string> {
     if (!this.#process) return this.registry.metrics();

@@ -30,6 +30,25 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { SFU_WORKERS: '-1' } })).toThrow(/media\.workers/);
   });
 
+  it('is a single node without Redis by default; SFU_REDIS_URL and SFU_NODE_ID make it one of several', () => {
+    const single = loadConfig({ env: {} });
+    expect(single.cluster).toEqual({
+      redisUrl: '', nodeId: '', redisCallTimeoutMs: 500, redisConnectTimeoutMs: 2000, redisProbeIntervalMs: 1000, redisKeyPrefix: 'sfu:',
+    });
+    const c = loadConfig({ env: { SFU_REDIS_URL: 'rediss://sfu:s3cret@redis.internal:6380/2', SFU_NODE_ID: 'sfu-1', SFU_REDIS_CALL_TIMEOUT_MS: '250' } });
+    expect(c.cluster).toMatchObject({ redisUrl: 'rediss://sfu:s3cret@redis.internal:6380/2', nodeId: 'sfu-1', redisCallTimeoutMs: 250 });
+    expect(() => loadConfig({ env: { SFU_REDIS_URL: 'http://redis:6379' } })).toThrow(/cluster\.redisUrl/);
+    expect(() => loadConfig({ env: { SFU_NODE_ID: 'node 1' } })).toThrow(/cluster\.nodeId/);
+    expect(() => loadConfig({ env: { SFU_REDIS_CALL_TIMEOUT_MS: '0' } })).toThrow(/cluster\.redisCallTimeoutMs/);
+    // A refused URL is named by its setting, never printed (it may hold a password).
+    try {
+      loadConfig({ env: { SFU_REDIS_URL: 'redis://:hunter2-password@redis:6379 trailing' } });
+      throw new Error('expected ConfigError');
+    } catch (err) {
+      expect((err as ConfigError).message).not.toContain('hunter2-password');
+    }
+  });
+
   it('rejects unknown keys and short secrets', () => {
     expect(() => loadConfig({ env: {}, overrides: { http: { prot: 1 } } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: { SFU_JWT_SECRET: 'short' } })).toThrow(/at least 32/);

@@ -20,11 +20,13 @@ const ALLOWED: Record<string, readonly string[]> = {
   auth: ['shared', 'domain', 'config', 'telemetry'],
   room: ['shared', 'domain', 'config', 'telemetry', 'media', 'auth'],
   safety: ['shared', 'domain', 'config', 'telemetry', 'media', 'auth', 'store', 'room'],
-  signalling: ['shared', 'domain', 'config', 'telemetry', 'media', 'auth', 'store', 'room', 'safety'],
-  http: ['shared', 'domain', 'config', 'telemetry', 'media', 'auth', 'store', 'room', 'safety'],
+  /** Several nodes as one service (Redis); beside safety: neither imports the other. */
+  cluster: ['shared', 'domain', 'config', 'telemetry', 'media', 'auth', 'store', 'room'],
+  signalling: ['shared', 'domain', 'config', 'telemetry', 'media', 'auth', 'store', 'room', 'safety', 'cluster'],
+  http: ['shared', 'domain', 'config', 'telemetry', 'media', 'auth', 'store', 'room', 'safety', 'cluster'],
   /** Shutdown stages and their deadlines (used by app.ts and main.ts). */
   'shutdown.ts': ['shared', 'domain', 'config', 'telemetry'],
-  'app.ts': ['shared', 'domain', 'config', 'telemetry', 'media', 'auth', 'store', 'room', 'safety', 'signalling', 'http', 'shutdown.ts'],
+  'app.ts': ['shared', 'domain', 'config', 'telemetry', 'media', 'auth', 'store', 'room', 'safety', 'cluster', 'signalling', 'http', 'shutdown.ts'],
   'main.ts': ['shared', 'domain', 'config', 'telemetry', 'auth', 'app.ts', 'shutdown.ts'],
   // The browser client shares only plain types and tables with the server.
   client: ['shared', 'domain'],

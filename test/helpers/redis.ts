@@ -1,0 +1,131 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface TestRedis {
+  /** redis://:<random password>@127.0.0.1:<port> */
+  readonly url: string;
+  readonly password: string;
+  /** A hung server: SIGSTOP. Returns the resume (SIGCONT; idempotent, also run by stop()). */
+  hang(): () => void;
+  /** SIGTERM, resolved once the server has exited: connections are refused until start(). */
+  shutdown(): Promise<void>;
+  /** Starts the server again after shutdown(), on the same port; resolved once it accepts connections. */
+  start(): Promise<void>;
+  stop(): void;
+}
+
+const BIN = '/usr/bin/redis-server';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function loud(msg: string): undefined {
+  console.warn(`\n${'!'.repeat(78)}\n!! The Redis cluster tests are SKIPPED.\n!! ${msg.split('\n').join('\n!! ')}\n${'!'.repeat(78)}\n`);
+  return undefined;
+}
+
+/** Debian's redis-server, when missing and running as root: install, and only if that fails, update first. */
+function installRedis(): string | undefined {
+  const run = (args: string[]) => {
+    console.info(`[test] running: apt-get ${args.join(' ')}`);
+    const r = spawnSync('apt-get', args, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    return { ok: r.status === 0, why: r.error?.message ?? (r.stderr || r.stdout || '').trim().split('\n').slice(-4).join('\n') };
+  };
+  const install = ['install', '-y', '-q', '--no-install-recommends', 'redis-server'];
+  let r = run(install);
+  if (!r.ok && run(['update', '-q']).ok) r = run(install);
+  return r.ok ? undefined : r.why;
+}
+
+/**
+ * A real throwaway redis-server on 127.0.0.1 only, no persistence (no RDB, no AOF; its dir is a temp
+ * dir), with a random password; a child of this process, stopped after. Installed with apt-get when
+ * missing and running as root. Returns undefined, after a loud warning, when it cannot.
+ */
+export async function startRedis(): Promise<TestRedis | undefined> {
+  if (!existsSync(BIN)) {
+    if (process.getuid?.() !== 0) return loud('redis-server is not installed and this is not root, so it cannot be installed.\nInstall it (apt-get install redis-server) to run these tests.');
+    console.info('[test] redis-server is not installed; installing Debian\'s redis-server package for the cluster tests');
+    const why = installRedis();
+    if (!existsSync(BIN)) return loud(`redis-server could not be installed with apt-get${why ? `:\n${why}` : '.'}`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'sfu-redis-'));
+  const password = randomBytes(18).toString('base64url');
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  let resumeHung: (() => void) | undefined;
+
+  const start = () => new Promise<void>((resolve, reject) => {
+    // The password goes in on stdin (a config file read from "-"), never on a command line that ps shows.
+    const c = spawn(BIN, ['-'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    child = c;
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`redis-server did not start in time:\n${out}`)), 10_000);
+    c.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('Ready to accept connections')) { clearTimeout(t); resolve(); }
+    });
+    c.stderr!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+    c.once('exit', (code, signal) => { clearTimeout(t); reject(new Error(`redis-server exited (${code ?? signal}):\n${out}`)); });
+    c.stdin!.end([
+      'bind 127.0.0.1', `port ${port}`, `dir ${dir}`, 'save ""', 'appendonly no', 'daemonize no',
+      'protected-mode yes', `requirepass ${password}`, 'loglevel notice', 'logfile ""',
+    ].join('\n') + '\n');
+  });
+  const shutdown = async () => {
+    resumeHung?.();
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    c.kill('SIGTERM');
+    await exited;
+  };
+  const cleanup = () => {
+    resumeHung?.();
+    child?.kill('SIGKILL');
+    child = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', cleanup);
+  try {
+    await start();
+  } catch (err) {
+    process.removeListener('exit', cleanup);
+    cleanup();
+    return loud(`redis-server could not be started: ${(err as Error).message}`);
+  }
+  return {
+    url: `redis://:${password}@127.0.0.1:${port}`,
+    password,
+    hang() {
+      const pid = child!.pid!;
+      process.kill(pid, 'SIGSTOP');
+      const resume = () => {
+        if (resumeHung !== resume) return;
+        resumeHung = undefined;
+        try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
+      };
+      resumeHung = resume;
+      return resume;
+    },
+    shutdown,
+    start,
+    stop() {
+      process.removeListener('exit', cleanup);
+      cleanup();
+    },
+  };
+}
