@@ -35,6 +35,7 @@ import { SfuError } from './shared/errors.ts';
 import { adminRoutes } from './http/admin.ts';
 import { clientRoutes } from './http/static.ts';
 import { startCluster, type ClusterNode } from './cluster/start.ts';
+import { localPlacement, type RoomPlacement } from './cluster/room-placement.ts';
 import { CLOSE_DEADLINES_MS, ServerConnections, ShutdownStages, WORKER_EXIT_MS, type ShutdownReport } from './shutdown.ts';
 
 export interface BuildOptions {
@@ -154,10 +155,14 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   installErrorHandlers(fastify);
   const sessions = new Set<SignallingSession>();
   const admission = [notRevoked(revocations), consentAndLocation(store, safetyRules, metrics, log)];
-  const services = { config, rooms, revocations, admission, store, safetyRules, metrics, log };
-  await fastify.register(signallingPlugin, { services, verifier, sessions });
-  // Set once the cluster has started (below); read by /readyz's details.
+  // Set once the cluster has started (below); read by /readyz's details and by placement.
   let cluster: ClusterNode | undefined;
+  // Without Redis every room is hosted here; with it, the cluster decides (docs/scaling.md).
+  const placement: RoomPlacement = config.cluster.redisUrl
+    ? { place: (room) => (cluster ? cluster.placement.place(room) : localPlacement.place(room)) }
+    : localPlacement;
+  const services = { config, rooms, revocations, admission, store, safetyRules, metrics, log, placement };
+  await fastify.register(signallingPlugin, { services, verifier, sessions });
   await fastify.register(healthRoutes, {
     metrics,
     checks: { workers: () => pool.healthy, accepting: () => !rooms.draining, store: () => storeReadiness(store), panic: () => panic.readiness() },
@@ -186,7 +191,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   revocations.onRevoked((r, actor) => void enforceRevocation({ rooms, sessions, sessionCloseCode: CLOSE_CODES.FORBIDDEN, safety: panicSockets, store, log }, r, actor));
   const stopRevocationSync = startRevocationSync({ revocations, seconds: config.store.revocationSyncSeconds, log });
   // With Redis configured, revocations also travel over pub/sub (after the enforcer above ran); the store read stays the backstop.
-  cluster = startCluster({ config: config.cluster, revocations, log, metrics });
+  cluster = startCluster({ config: config.cluster, revocations, rooms, pool, log, metrics });
   // The raiser is answered once the alert has left for every responder connection (bounded).
   await panic.start(new AlertDelivery(panicSockets.io).wrap(panicSockets));
 

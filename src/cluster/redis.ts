@@ -10,7 +10,7 @@ export interface RedisLinkOptions {
   readonly callTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly probeIntervalMs: number;
-  /** Prefix of every channel (and, later, key). */
+  /** Prefix of every channel and key. */
   readonly keyPrefix: string;
   readonly log: Logger;
   /** Told of every change of liveness (sfu_redis_up). */
@@ -104,6 +104,37 @@ export class RedisLink {
   /** Publishes on `<keyPrefix><channel>`; rejects at once while Redis is down, within the call deadline while it hangs. */
   async publish(channel: string, message: string): Promise<number> {
     return this.#commands.publish(this.#opts.keyPrefix + channel, message);
+  }
+
+  /** `<keyPrefix><name>`: the full name of one of this service's keys. */
+  key(name: string): string {
+    return this.#opts.keyPrefix + name;
+  }
+
+  /** Runs a Lua script (atomic in Redis) on full key names (see key()); bounded like every call. */
+  async eval(script: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return this.#commands.eval(script, keys.length, ...keys, ...args);
+  }
+
+  /** SET key value PX ms (full key name). */
+  async setPx(key: string, value: string, ms: number): Promise<void> {
+    await this.#commands.set(key, value, 'PX', ms);
+  }
+
+  async sadd(key: string, member: string): Promise<void> {
+    await this.#commands.sadd(key, member);
+  }
+
+  async srem(key: string, members: readonly string[]): Promise<void> {
+    if (members.length > 0) await this.#commands.srem(key, ...members);
+  }
+
+  async smembers(key: string): Promise<string[]> {
+    return this.#commands.smembers(key);
+  }
+
+  async mget(keys: readonly string[]): Promise<(string | null)[]> {
+    return keys.length === 0 ? [] : this.#commands.mget(...keys);
   }
 
   /** Delivers every message of `<keyPrefix><channel>` to `onMessage`, across reconnections. One handler per channel. */

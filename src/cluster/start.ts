@@ -1,13 +1,21 @@
 import type { RevocationList } from '../auth/revocations.ts';
 import type { Config } from '../config/load.ts';
+import type { WorkerPool } from '../media/worker-pool.ts';
+import type { RoomRegistry } from '../room/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { describeRedisUrl, RedisLink, resolveNodeId, type RedisState } from './redis.ts';
 import { startRevocationFanout } from './revocation-fanout.ts';
+import { NodePresence } from './presence.ts';
+import { RedisPlacement } from './placement.ts';
+import type { RoomPlacement } from './room-placement.ts';
+import type { NodeLoad } from './node-score.ts';
 
 /** This node as one of several (docs/scaling.md): its Redis link and what runs over it. */
 export interface ClusterNode {
   readonly nodeId: string;
+  /** Where rooms go (docs/scaling.md, "Placement"). */
+  readonly placement: RoomPlacement;
   /** The Redis view for /readyz's details: it never makes the node unready (docs/operations.md). */
   readiness(): RedisState & { readonly node: string; readonly redis: string };
   /** Stops the fan-out and drops the Redis connections (synchronous: nothing in flight needs to finish). */
@@ -22,6 +30,8 @@ export interface ClusterNode {
 export function startCluster(o: {
   readonly config: Config['cluster'];
   readonly revocations: RevocationList;
+  readonly rooms: RoomRegistry;
+  readonly pool: Pick<WorkerPool, 'cpuLoad' | 'size'>;
   readonly log: Logger;
   readonly metrics: Metrics;
 }): ClusterNode | undefined {
@@ -36,13 +46,44 @@ export function startCluster(o: {
     onLiveness: (up) => o.metrics.redisLiveness(up),
   });
   const stopFanout = startRevocationFanout({ link, revocations: o.revocations, nodeId, log: o.log, metrics: o.metrics });
+  o.metrics.placementEnabled();
+  const presence = new NodePresence({
+    link, nodeId, publicUrl: c.publicUrl.replace(/\/$/, ''), ttlMs: c.presenceTtlMs, log: o.log,
+    self: () => ({ draining: o.rooms.draining, load: nodeLoad(o.rooms, o.pool) }),
+  });
+  const placement = new RedisPlacement({ link, presence, rooms: o.rooms, nodeId, leaseMs: c.placementLeaseMs, log: o.log, metrics: o.metrics });
+  // One tick at a time: a tick still waiting on a hung Redis (each call bounded) is not overlapped.
+  let ticking = false;
+  const tick = async () => {
+    if (ticking) return;
+    ticking = true;
+    try {
+      await Promise.all([presence.tick().catch(() => undefined), placement.renewLeases()]);
+    } finally {
+      ticking = false;
+    }
+  };
+  void tick();
+  const timer = setInterval(() => void tick(), c.presenceIntervalMs);
+  timer.unref();
   const redis = describeRedisUrl(c.redisUrl);
   return {
     nodeId,
+    placement,
     readiness: () => ({ ...link.state, node: nodeId, redis }),
     close() {
+      clearInterval(timer);
+      placement.stop();
       stopFanout();
       link.close();
     },
   };
+}
+
+/** What this node reports as its load: worker CPU (the pool's last polls), consumers, rooms, workers. */
+function nodeLoad(rooms: RoomRegistry, pool: Pick<WorkerPool, 'cpuLoad' | 'size'>): NodeLoad {
+  let consumers = 0;
+  const open = rooms.rooms;
+  for (const room of open) for (const p of room.participants) consumers += p.consumers.size;
+  return { cpu: pool.cpuLoad, consumers, rooms: open.length, workers: pool.size };
 }

@@ -73,6 +73,10 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_REDIS_CONNECT_TIMEOUT_MS: { path: 'cluster.redisConnectTimeoutMs', kind: 'int' },
   SFU_REDIS_PROBE_INTERVAL_MS: { path: 'cluster.redisProbeIntervalMs', kind: 'int' },
   SFU_REDIS_KEY_PREFIX: { path: 'cluster.redisKeyPrefix', kind: 'string' },
+  SFU_CLUSTER_PUBLIC_URL: { path: 'cluster.publicUrl', kind: 'string' },
+  SFU_PRESENCE_INTERVAL_MS: { path: 'cluster.presenceIntervalMs', kind: 'int' },
+  SFU_PRESENCE_TTL_MS: { path: 'cluster.presenceTtlMs', kind: 'int' },
+  SFU_PLACEMENT_LEASE_MS: { path: 'cluster.placementLeaseMs', kind: 'int' },
 };
 
 export function parseEnvValue(name: string, kind: EnvKind, raw: string): unknown {

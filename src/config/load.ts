@@ -103,6 +103,16 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   if (cfg.jwt.secret && cfg.jwt.secret.length < 32) {
     throw new ConfigError(['jwt.secret must be at least 32 characters']);
   }
+  const c = cfg.cluster;
+  if (c.redisUrl && !c.publicUrl) {
+    throw new ConfigError(['cluster.publicUrl is required when cluster.redisUrl is set: the URL clients use to reach this node directly, e.g. https://node-a.example (SFU_CLUSTER_PUBLIC_URL)']);
+  }
+  if (c.presenceTtlMs < 2 * c.presenceIntervalMs) {
+    throw new ConfigError([`cluster.presenceTtlMs (${c.presenceTtlMs}) must be at least twice cluster.presenceIntervalMs (${c.presenceIntervalMs}): one late renewal must not make a node look dead`]);
+  }
+  if (c.placementLeaseMs < 2 * c.presenceIntervalMs) {
+    throw new ConfigError([`cluster.placementLeaseMs (${c.placementLeaseMs}) must be at least twice cluster.presenceIntervalMs (${c.presenceIntervalMs}): a room's lease is renewed every interval`]);
+  }
   return deepFreeze(cfg);
 }
 

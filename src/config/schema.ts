@@ -177,6 +177,14 @@ export const ConfigSchema = section({
     redisProbeIntervalMs: Type.Integer({ minimum: 100, maximum: 60000 }),
     /** Prefix of every Redis key and channel this service uses (deployments sharing one Redis use different ones). */
     redisKeyPrefix: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' }),
+    /** The URL clients use to reach this node directly (http(s)://host[:port], no path): where other nodes redirect joins of the rooms it hosts. Required with redisUrl. */
+    publicUrl: Type.String({ maxLength: 512, pattern: '^(|https?://[^\\s/?#]+/?)$' }),
+    /** How often this node renews its presence (load, draining) and the leases of the rooms it hosts. */
+    presenceIntervalMs: Type.Integer({ minimum: 100, maximum: 60000 }),
+    /** Lifetime of a presence record: a node not renewing it within this is dead to placement. */
+    presenceTtlMs: Type.Integer({ minimum: 300, maximum: 300000 }),
+    /** Lifetime of a room's placement lease (room -> node), renewed every presenceIntervalMs by its node while it hosts the room. */
+    placementLeaseMs: Type.Integer({ minimum: 500, maximum: 600000 }),
   }),
 });
 

@@ -22,6 +22,10 @@ export interface WorkerSlot {
   readonly webRtcServer: types.WebRtcServer;
   routers: number;
   cpuSeconds: number;
+  /** When cpuSeconds was last read (performance.now()); undefined before the first poll. */
+  polledAt?: number;
+  /** Share of one core the worker used between its last two polls (0..1). */
+  cpuShare: number;
 }
 
 /** Router placed on a worker, with the WebRtcServer its transports must use. */
@@ -74,6 +78,17 @@ export class WorkerPool {
     return !this.#closed && this.#slots.length === this.#opts.size && this.#slots.every((s) => s && !s.worker.closed);
   }
 
+  /** Live workers. */
+  get size(): number {
+    return this.#slots.filter((s) => s !== undefined && !s.worker.closed).length;
+  }
+
+  /** The live workers' mean CPU share (0..1, each worker one core) between their last two polls (every cpuPollMs). */
+  get cpuLoad(): number {
+    const live = this.#slots.filter((s): s is WorkerSlot => s !== undefined && !s.worker.closed);
+    return live.length === 0 ? 0 : live.reduce((sum, s) => sum + s.cpuShare, 0) / live.length;
+  }
+
   /** Creates a router on the least-loaded live worker. */
   async createRouter(): Promise<PlacedRouter> {
     const live = this.#slots.filter((s): s is WorkerSlot => s !== undefined && !s.worker.closed);
@@ -106,7 +121,7 @@ export class WorkerPool {
       worker.close();
       throw new Error(`cannot listen on RTC port ${port ?? '(any)'} for worker ${index}: ${(err as Error).message}`);
     }
-    const slot: WorkerSlot = { index, worker, webRtcServer, routers: 0, cpuSeconds: 0 };
+    const slot: WorkerSlot = { index, worker, webRtcServer, routers: 0, cpuSeconds: 0, cpuShare: 0 };
     worker.on('died', (error) => this.#onDied(slot, error));
     this.#metrics.workerStarted();
     this.#log.info({ worker: index, pid: worker.pid, port }, 'mediasoup worker started');
@@ -141,6 +156,9 @@ export class WorkerPool {
       if (!slot || slot.worker.closed) continue;
       const now = await processCpuSeconds(slot.worker.pid);
       if (now === undefined) continue;
+      const at = performance.now();
+      if (slot.polledAt !== undefined && at > slot.polledAt) slot.cpuShare = Math.max(0, Math.min(1, (now - slot.cpuSeconds) / ((at - slot.polledAt) / 1000)));
+      slot.polledAt = at;
       this.#metrics.workerCpuUsed(now - slot.cpuSeconds);
       slot.cpuSeconds = now;
     }

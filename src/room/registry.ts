@@ -25,6 +25,7 @@ export class RoomRegistry {
   readonly #opts: RoomRegistryOptions;
   readonly #rooms = new Map<string, Room>();
   readonly #pending = new Map<string, Promise<Room>>();
+  readonly #closedListeners = new Set<(id: string) => void>();
   #draining = false;
 
   constructor(opts: RoomRegistryOptions) {
@@ -34,6 +35,12 @@ export class RoomRegistry {
   get draining(): boolean { return this.#draining; }
   get rooms(): Room[] { return [...this.#rooms.values()]; }
   get(id: string): Room | undefined { return this.#rooms.get(id); }
+
+  /** Tells `listener` the id of every room that closes (after it left the registry); returns the unsubscribe. */
+  onClosed(listener: (id: string) => void): () => void {
+    this.#closedListeners.add(listener);
+    return () => { this.#closedListeners.delete(listener); };
+  }
 
   /** Refuse new rooms and joins from now on. */
   startDraining(): void { this.#draining = true; }
@@ -84,6 +91,9 @@ export class RoomRegistry {
     room.once('close', () => {
       if (this.#rooms.get(id) === room) this.#rooms.delete(id);
       this.#opts.metrics.roomClosed();
+      for (const listener of this.#closedListeners) {
+        try { listener(id); } catch (err) { this.#opts.log.error({ err }, 'a room-closed listener threw'); }
+      }
     });
     return room;
   }

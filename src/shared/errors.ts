@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   RESUME_TOKEN_INVALID: 403,
   ROOM_FULL: 403,
   SERVER_DRAINING: 503,
+  /** Several nodes (docs/scaling.md): the room is placed on another node; `data.url` is that node's public URL. */
+  ROOM_ELSEWHERE: 421,
   // Consent and location (issue #3): refusals at join keep the socket open so the client can retry
   CONSENT_REQUIRED: 428,
   LOCATION_REQUIRED: 428,
@@ -55,19 +57,24 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** What a coded error may carry for the client besides its message (e.g. ROOM_ELSEWHERE's `url`). */
+export type ErrorData = Readonly<Record<string, string | number | boolean>>;
+
 export class SfuError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
+  readonly data: ErrorData | undefined;
 
-  constructor(code: ErrorCode, message: string) {
+  constructor(code: ErrorCode, message: string, data?: ErrorData) {
     super(message);
     this.name = 'SfuError';
     this.code = code;
     this.status = ERROR_CODES[code];
+    this.data = data;
   }
 
-  toJSON(): { code: ErrorCode; message: string } {
-    return { code: this.code, message: this.message };
+  toJSON(): { code: ErrorCode; message: string; data?: ErrorData } {
+    return { code: this.code, message: this.message, ...(this.data ? { data: this.data } : {}) };
   }
 }
 

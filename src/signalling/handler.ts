@@ -11,6 +11,7 @@ import type { Participant } from '../room/participant.ts';
 import type { AdmissionStep } from '../room/admission.ts';
 import type { Store } from '../store/types.ts';
 import type { SafetyRules } from '../safety/validate.ts';
+import type { RoomPlacement } from '../cluster/room-placement.ts';
 
 /** What handlers may use: the node's services, never the socket. */
 export interface SignallingServices {
@@ -22,6 +23,8 @@ export interface SignallingServices {
   readonly safetyRules: SafetyRules;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** Where a room not open here goes (always here on a single node; docs/scaling.md). */
+  readonly placement: RoomPlacement;
 }
 
 /** The per-connection view a handler gets. */

@@ -1,11 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { ErrorCode } from '../shared/errors.ts';
+import type { ErrorCode, ErrorData } from '../shared/errors.ts';
 
 /**
  * The signalling wire format (docs/protocol.md). Requests from the client:
  *   {id, method, data}
  * Responses from the server:
- *   {id, ok: true, data} | {id, ok: false, error: {code, message}}
+ *   {id, ok: true, data} | {id, ok: false, error: {code, message, data?}}
  * Notifications from the server:
  *   {notification, data}
  */
@@ -18,7 +18,7 @@ export type RequestEnvelope = Static<typeof RequestEnvelope>;
 
 export type ResponseEnvelope =
   | { id: RequestEnvelope['id'] | null; ok: true; data: unknown }
-  | { id: RequestEnvelope['id'] | null; ok: false; error: { code: ErrorCode; message: string } };
+  | { id: RequestEnvelope['id'] | null; ok: false; error: { code: ErrorCode; message: string; data?: ErrorData } };
 
 export type {
   RoomCloseReason, LeaveReason, ProducerInfo, SafetyView, ParticipantInfo, Notifications, NotificationName,

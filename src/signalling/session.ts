@@ -360,6 +360,8 @@ export class SignallingSession implements HandlerContext {
    * joined end it (4429 TOO_MANY_REFUSED_JOINS): one socket cannot write refusal records forever.
    */
   #refused(err: SfuError): void {
+    // Not a refusal: the client is sent to the room's node (and nothing was recorded here).
+    if (err.code === 'ROOM_ELSEWHERE') return;
     const code = err.code === 'DUPLICATE_IDENTITY' ? CLOSE_CODES.DUPLICATE_IDENTITY
       : err.code === 'SERVER_DRAINING' ? CLOSE_CODES.SERVER_DRAINING
         : err.status === 401 ? CLOSE_CODES.UNAUTHORIZED

@@ -4,6 +4,15 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export type RevocationFanoutResult = 'published' | 'publish_failed' | 'applied' | 'known' | 'own' | 'malformed';
 
 /**
+ * A first join's placement decision (src/cluster/placement.ts): hosted here (`local`), sent to the
+ * node holding or chosen for the room (`elsewhere`), taken over from a node whose presence expired
+ * (`takeover`), or kept here because Redis did not answer in time (`redis_down`).
+ */
+export type PlacementResult = 'local' | 'elsewhere' | 'takeover' | 'redis_down';
+/** What a lease renewal found: a room hosted here recorded for another live node (`conflict`), or one taken back (`takeover`), or a failed renewal (`failed`). */
+export type LeaseResult = 'conflict' | 'takeover' | 'failed';
+
+/**
  * Prometheus metrics behind verb functions (after LiveKit's telemetry package):
  * callers say what happened, never touch a metric object. Labels are low-cardinality:
  * never a room id, a participant or an identity.
@@ -88,6 +97,8 @@ export class Metrics {
   });
   #redisUp: Gauge | undefined;
   #fanout: Counter | undefined;
+  #placements: Counter | undefined;
+  #leases: Counter | undefined;
   readonly #safetyLimited = new Counter({
     name: 'sfu_safety_events_rate_limited_total', help: '/safety events refused with RATE_LIMITED, by event', labelNames: ['event'], registers: [this.registry],
   });
@@ -175,6 +186,20 @@ export class Metrics {
     });
   }
   redisLiveness(up: boolean): void { this.#redisUp?.set(up ? 1 : 0); }
+  /** Registers the placement metrics (with Redis configured only). Idempotent. */
+  placementEnabled(): void {
+    this.#placements ??= new Counter({
+      name: 'sfu_placements_total', help: 'First-join placement decisions on this node, by result (local, elsewhere, takeover, redis_down)',
+      labelNames: ['result'], registers: [this.registry],
+    });
+    this.#leases ??= new Counter({
+      name: 'sfu_placement_lease_events_total',
+      help: 'Lease renewals of rooms hosted here that did not simply renew, by result (conflict: another live node holds the room; takeover; failed)',
+      labelNames: ['result'], registers: [this.registry],
+    });
+  }
+  placement(result: PlacementResult): void { this.#placements?.inc({ result }); }
+  leaseEvent(result: LeaseResult): void { this.#leases?.inc({ result }); }
   revocationFanout(result: RevocationFanoutResult): void { this.#fanout?.inc({ result }); }
 
   async render(): Promise<string> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mint.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { safetyClient } from '../helpers/safety-client.ts';
@@ -32,13 +33,15 @@ let b: ServerProcess | undefined;
 const dirs: string[] = [];
 let skipped: string | undefined;
 
-function env(node: string, storeUrl: string, redisUrl: string): Record<string, string> {
+async function env(node: string, storeUrl: string, redisUrl: string): Promise<Record<string, string>> {
   const dataDir = mkdtempSync(join(tmpdir(), `sfu-${node}-`));
   dirs.push(dataDir);
+  const port = await freePort();
   return {
+    SFU_HTTP_PORT: String(port), SFU_CLUSTER_PUBLIC_URL: `http://127.0.0.1:${port}`,
     SFU_DATA_DIR: dataDir, SFU_STORE_URL: storeUrl, SFU_REDIS_URL: redisUrl, SFU_NODE_ID: node,
     SFU_REVOCATION_SYNC_SECONDS: String(SYNC_SECONDS),
-    SFU_HTTP_HOST: '127.0.0.1', SFU_HTTP_PORT: '0', SFU_RTC_PORT: '0', SFU_WORKERS: '1',
+    SFU_HTTP_HOST: '127.0.0.1', SFU_RTC_PORT: '0', SFU_WORKERS: '1',
     SFU_LISTEN_IP: '127.0.0.1', SFU_ANNOUNCED_IP: '127.0.0.1', SFU_JWT_SECRET: TEST_SECRET, SFU_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     SFU_RECORDS_KEYS: JSON.stringify(KEYS), SFU_LOG_LEVEL: 'info', SFU_DRAIN_TIMEOUT_SECONDS: '1',
   };
@@ -50,8 +53,8 @@ beforeAll(async () => {
     skipped = !pg ? 'PostgreSQL is not available' : 'redis-server is not available';
     return;
   }
-  a = await startServerProcess(env('node-a', pg.url, redis.url));
-  b = await startServerProcess(env('node-b', pg.url, redis.url));
+  a = await startServerProcess(await env('node-a', pg.url, redis.url));
+  b = await startServerProcess(await env('node-b', pg.url, redis.url));
 }, 120_000);
 
 afterAll(async () => {
@@ -85,14 +88,29 @@ async function fanoutCount(node: ServerProcess, result: string): Promise<number>
   return m ? Number(m[1]) : 0;
 }
 
-/** A student on node B: joined on /rtc, and a /safety socket; resolves the times each closes. */
-async function victimOnB(room: string, identity: string) {
-  const rtc = await RtcClient.connect(b!.wsUrl, { token: mint(room, identity) });
-  await rtc.request('join', {});
+/**
+ * A student on node B: joined on /rtc, and a /safety socket; resolves the times each closes. With
+ * placement (docs/scaling.md) B may send a new room to A: the first of `room`, `room-2`, ... that
+ * B hosts is used (returned as `room`).
+ */
+async function victimOnB(base: string, identity: string) {
+  let rtc: RtcClient | undefined;
+  let room = base;
+  for (let i = 1; !rtc; i++) {
+    if (i > 30) throw new Error(`no room of ${base}-* was placed on B in 30 tries`);
+    room = i === 1 ? base : `${base}-${i}`;
+    const c = await RtcClient.connect(b!.wsUrl, { token: mint(room, identity) });
+    const res = await c.raw('join', {});
+    if (res.ok) rtc = c;
+    else {
+      expect(res.error.code).toBe('ROOM_ELSEWHERE');
+      c.close();
+    }
+  }
   const safety = await safetyClient(b!.url, mint(room, identity), 'websocket');
   const rtcClosed = rtc.closeInfo.then((info) => ({ ...info, at: performance.now() }));
   const safetyGone = new Promise<{ reason: string; at: number }>((resolve) => safety.socket.once('disconnect', (reason) => resolve({ reason, at: performance.now() })));
-  return { rtcClosed, safetyGone };
+  return { room, rtcClosed, safetyGone };
 }
 
 /** The kick through node A's admin API; resolves when it was sent and how long A took to answer. */
@@ -119,8 +137,9 @@ async function kickActorsOnB(room: string): Promise<string[]> {
 }
 
 /** Kicks `identity` on A with a victim on B; returns how long until B closed its /rtc and /safety connections. */
-async function kickAcross(room: string, identity: string, tag: string) {
-  const v = await victimOnB(room, identity);
+async function kickAcross(base: string, identity: string, tag: string) {
+  const v = await victimOnB(base, identity);
+  const room = v.room;
   const kick = await kickOnA(room, identity);
   const [rtc, safety] = await Promise.all([v.rtcClosed, v.safetyGone]);
   expect(rtc.code).toBe(4403);
@@ -128,7 +147,7 @@ async function kickAcross(room: string, identity: string, tag: string) {
   const rtcMs = Math.round(rtc.at - kick.sent);
   const safetyMs = Math.round(safety.at - kick.sent);
   console.log(`[cluster-revocation] ${tag}: kick on A answered in ${Math.round(kick.answeredMs)} ms; B closed /rtc after ${rtcMs} ms, /safety after ${safetyMs} ms`);
-  return { rtcMs, safetyMs, answeredMs: kick.answeredMs };
+  return { room, rtcMs, safetyMs, answeredMs: kick.answeredMs };
 }
 
 describe('revocations across nodes over Redis', () => {
@@ -138,7 +157,7 @@ describe('revocations across nodes over Redis', () => {
     const r = await kickAcross('cr-live', 'kid-1', 'pub/sub');
     expect(Math.max(r.rtcMs, r.safetyMs)).toBeLessThan(SLA_MS);
     // It came over Redis (the store read would say revocation-sync), and A counted its publish.
-    expect(await kickActorsOnB('cr-live')).toEqual(['revocation-peer']);
+    expect(await kickActorsOnB(r.room)).toEqual(['revocation-peer']);
     expect(await fanoutCount(a!, 'published')).toBe(1);
     expect(await fanoutCount(b!, 'applied')).toBe(1);
     // The store read later finds the same revocation known: nothing is enforced or audited twice.
@@ -177,7 +196,7 @@ describe('revocations across nodes over Redis', () => {
       const r = await kickAcross('cr-hung', 'kid-2', 'Redis hung');
       expect(r.answeredMs).toBeLessThan(SLA_MS);
       expect(Math.max(r.rtcMs, r.safetyMs)).toBeLessThan(SYNC_SECONDS * 1000 + SLA_MS);
-      expect(await kickActorsOnB('cr-hung')).toEqual(['revocation-sync']);
+      expect(await kickActorsOnB(r.room)).toEqual(['revocation-sync']);
       expect(await fanoutCount(a!, 'publish_failed')).toBeGreaterThanOrEqual(1);
       expect((await readyz(b!)).redis.lastError).toBeTruthy();
       expect(await (await fetch(`${b!.url}/metrics`)).text()).toMatch(/^sfu_redis_up 0$/m);
@@ -189,7 +208,7 @@ describe('revocations across nodes over Redis', () => {
     console.log(`[cluster-revocation] Redis resumed: both nodes up again after ${Math.round(performance.now() - resumed)} ms`);
     const again = await kickAcross('cr-hung-after', 'kid-3', 'pub/sub after the hang');
     expect(Math.max(again.rtcMs, again.safetyMs)).toBeLessThan(SLA_MS);
-    expect(await kickActorsOnB('cr-hung-after')).toEqual(['revocation-peer']);
+    expect(await kickActorsOnB(again.room)).toEqual(['revocation-peer']);
   }, 40_000);
 
   it('with Redis stopped, the kick reaches B by the store read; after a restart of Redis, pub/sub works again', async (ctx) => {
@@ -199,7 +218,7 @@ describe('revocations across nodes over Redis', () => {
     const r = await kickAcross('cr-down', 'kid-4', 'Redis stopped');
     expect(r.answeredMs).toBeLessThan(SLA_MS);
     expect(Math.max(r.rtcMs, r.safetyMs)).toBeLessThan(SYNC_SECONDS * 1000 + SLA_MS);
-    expect(await kickActorsOnB('cr-down')).toEqual(['revocation-sync']);
+    expect(await kickActorsOnB(r.room)).toEqual(['revocation-sync']);
 
     const restarted = performance.now();
     await redis!.start();
@@ -207,6 +226,6 @@ describe('revocations across nodes over Redis', () => {
     console.log(`[cluster-revocation] Redis restarted: both nodes up again after ${Math.round(performance.now() - restarted)} ms`);
     const again = await kickAcross('cr-down-after', 'kid-5', 'pub/sub after the restart');
     expect(Math.max(again.rtcMs, again.safetyMs)).toBeLessThan(SLA_MS);
-    expect(await kickActorsOnB('cr-down-after')).toEqual(['revocation-peer']);
+    expect(await kickActorsOnB(again.room)).toEqual(['revocation-peer']);
   }, 40_000);
 });

@@ -34,9 +34,13 @@ describe('loadConfig', () => {
     const single = loadConfig({ env: {} });
     expect(single.cluster).toEqual({
       redisUrl: '', nodeId: '', redisCallTimeoutMs: 500, redisConnectTimeoutMs: 2000, redisProbeIntervalMs: 1000, redisKeyPrefix: 'sfu:',
+      publicUrl: '', presenceIntervalMs: 1000, presenceTtlMs: 4000, placementLeaseMs: 10000,
     });
-    const c = loadConfig({ env: { SFU_REDIS_URL: 'rediss://sfu:s3cret@redis.internal:6380/2', SFU_NODE_ID: 'sfu-1', SFU_REDIS_CALL_TIMEOUT_MS: '250' } });
-    expect(c.cluster).toMatchObject({ redisUrl: 'rediss://sfu:s3cret@redis.internal:6380/2', nodeId: 'sfu-1', redisCallTimeoutMs: 250 });
+    const c = loadConfig({ env: {
+      SFU_REDIS_URL: 'rediss://sfu:s3cret@redis.internal:6380/2', SFU_NODE_ID: 'sfu-1', SFU_REDIS_CALL_TIMEOUT_MS: '250',
+      SFU_CLUSTER_PUBLIC_URL: 'https://node-a.example',
+    } });
+    expect(c.cluster).toMatchObject({ redisUrl: 'rediss://sfu:s3cret@redis.internal:6380/2', nodeId: 'sfu-1', redisCallTimeoutMs: 250, publicUrl: 'https://node-a.example' });
     expect(() => loadConfig({ env: { SFU_REDIS_URL: 'http://redis:6379' } })).toThrow(/cluster\.redisUrl/);
     expect(() => loadConfig({ env: { SFU_NODE_ID: 'node 1' } })).toThrow(/cluster\.nodeId/);
     expect(() => loadConfig({ env: { SFU_REDIS_CALL_TIMEOUT_MS: '0' } })).toThrow(/cluster\.redisCallTimeoutMs/);
@@ -47,6 +51,18 @@ describe('loadConfig', () => {
     } catch (err) {
       expect((err as ConfigError).message).not.toContain('hunter2-password');
     }
+  });
+
+  it('requires cluster.publicUrl with Redis (where other nodes send this node\'s rooms\' joins) and sane presence timings', () => {
+    expect(() => loadConfig({ env: { SFU_REDIS_URL: 'redis://redis:6379' } })).toThrow(/cluster\.publicUrl is required when cluster\.redisUrl is set/);
+    expect(() => loadConfig({ env: { SFU_REDIS_URL: 'redis://redis:6379', SFU_CLUSTER_PUBLIC_URL: 'wss://node-a.example' } })).toThrow(/cluster\.publicUrl/);
+    expect(() => loadConfig({ env: { SFU_REDIS_URL: 'redis://redis:6379', SFU_CLUSTER_PUBLIC_URL: 'https://node-a.example/rtc' } })).toThrow(/cluster\.publicUrl/);
+    const base = { SFU_REDIS_URL: 'redis://redis:6379', SFU_CLUSTER_PUBLIC_URL: 'http://127.0.0.1:8443' };
+    expect(loadConfig({ env: base }).cluster.publicUrl).toBe('http://127.0.0.1:8443');
+    expect(() => loadConfig({ env: { ...base, SFU_PRESENCE_TTL_MS: '1500' } })).toThrow(/presenceTtlMs .* at least twice/);
+    expect(() => loadConfig({ env: { ...base, SFU_PLACEMENT_LEASE_MS: '1500' } })).toThrow(/placementLeaseMs .* at least twice/);
+    // Without Redis the cluster's settings are not required.
+    expect(loadConfig({ env: {} }).cluster.publicUrl).toBe('');
   });
 
   it('rejects unknown keys and short secrets', () => {

@@ -57,6 +57,7 @@ export const join = defineHandler({
     const { services, grant } = ctx;
     if (data.room !== undefined && data.room !== grant.room) throw new SfuError('WRONG_ROOM', 'token is not valid for this room');
     const started = performance.now();
+    await placeHere(ctx);
     const open = services.rooms.get(grant.room);
     const existing = open?.byIdentity(grant.identity);
     // A session whose connection is gone (within its grace period) is replaced by a fresh join of
@@ -90,6 +91,22 @@ export const join = defineHandler({
     }
   },
 });
+
+/**
+ * A room not open on this node is placed first (docs/scaling.md, "Placement"): placed on another
+ * node, the join is answered ROOM_ELSEWHERE with that node's public URL, before anything is
+ * recorded or reserved here (the client joins again there). Always here on a single node.
+ */
+async function placeHere(ctx: HandlerContext): Promise<void> {
+  const { services, grant } = ctx;
+  const room = services.rooms.get(grant.room);
+  if (room && !room.closed) return;
+  const decision = await services.placement.place(grant.room);
+  if (ctx.closed) throw new SfuError('CONNECTION_CLOSED', 'the connection closed before the join completed');
+  if (decision.kind === 'elsewhere') {
+    throw new SfuError('ROOM_ELSEWHERE', 'this room is hosted by another node: join there (same token, same data)', { url: decision.url });
+  }
+}
 
 /** Checks, then the room's admission step (reserve, recheck, durable commit, recheck, admit): all or nothing. */
 async function admit(ctx: HandlerContext, req: AdmissionRequest, displayName: string | undefined, replaces: Participant | undefined) {

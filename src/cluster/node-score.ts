@@ -1,0 +1,55 @@
+/** What a node reports about its load in its presence record (docs/scaling.md, "Placement"). */
+export interface NodeLoad {
+  /** The live workers' mean CPU share (0..1, one core each), from the worker pool's last polls. */
+  readonly cpu: number;
+  /** Live consumers on the node. */
+  readonly consumers: number;
+  /** Open rooms on the node. */
+  readonly rooms: number;
+  /** Live mediasoup workers (one core each). */
+  readonly workers: number;
+}
+
+/** A node as placement sees it: alive (its presence record has not expired), its URL, its drain state and its load. */
+export interface NodeView {
+  readonly node: string;
+  readonly url: string;
+  readonly draining: boolean;
+  readonly load: NodeLoad;
+}
+
+/** Consumers one worker (one core) carries at full load: 400 1:1 sessions of 4 consumers each (bench/README.md). */
+export const CONSUMERS_PER_WORKER = 1600;
+/** Rooms one worker carries at full load: 400 1:1 sessions. */
+export const ROOMS_PER_WORKER = 400;
+/** Nodes whose score is within this many points of the lowest are equal candidates (one is picked at random). */
+export const SCORE_BAND = 2;
+
+/**
+ * A node's load as a percentage of its capacity (lower is better): the largest of its measured
+ * worker CPU (percent of a core per worker), its consumers and its rooms per worker against what
+ * one core carries (CONSUMERS_PER_WORKER, ROOMS_PER_WORKER). The counts react at once (the CPU is
+ * polled every few seconds), so a burst of rooms opened at the bell spreads before the CPU moves;
+ * the CPU catches what the counts miss (video-heavy rooms, large groups). A node with no live
+ * worker scores Infinity (it can host nothing).
+ */
+export function nodeScore(load: NodeLoad): number {
+  if (load.workers <= 0) return Number.POSITIVE_INFINITY;
+  const cpu = Math.max(0, load.cpu) * 100;
+  const consumers = (load.consumers / load.workers / CONSUMERS_PER_WORKER) * 100;
+  const rooms = (load.rooms / load.workers / ROOMS_PER_WORKER) * 100;
+  return Math.max(cpu, consumers, rooms);
+}
+
+/**
+ * The node a new room goes to: among live nodes that are not draining and can host (finite score),
+ * those within SCORE_BAND of the lowest score, one picked with `random` (so that nodes placing at
+ * the same moment from the same view do not all pick the same node). Undefined when none qualifies.
+ */
+export function chooseNode(nodes: readonly NodeView[], random: () => number = Math.random): NodeView | undefined {
+  const open = nodes.filter((n) => !n.draining && Number.isFinite(nodeScore(n.load)));
+  if (open.length === 0) return undefined;
+  const best = Math.min(...open.map((n) => nodeScore(n.load)));
+  const band = open.filter((n) => nodeScore(n.load) <= best + SCORE_BAND).sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  return band[Math.min(band.length - 1, Math.floor(random() * band.length))];
+}

@@ -1,0 +1,71 @@
+/**
+ * The Lua scripts of room placement (docs/scaling.md, "Placement"). Each runs atomically in Redis,
+ * so what one reads cannot change before it writes: two nodes placing, renewing or taking over the
+ * same room are ordered by Redis, and exactly one of them writes the holder first.
+ *
+ * Keys: `<prefix>room:<room id>` holds the id of the node hosting the room (with a lease, PX);
+ * `<prefix>node:<node id>` is a node's presence record (expires unless renewed).
+ */
+
+/**
+ * PLACE. KEYS[1] the room key. ARGV: [1] this node, [2] the candidate chosen by load, [3] lease ms,
+ * [4] the node-key prefix. Returns {kind, holder, holder's presence or nil}:
+ * - `held`: the room is held by this node (its lease extended) or by a live node (its presence returned);
+ * - `takeover`: the holder's presence had expired: the room now belongs to the candidate;
+ * - `new`: nobody held it: SET NX recorded the candidate.
+ * A candidate whose presence is gone is replaced by this node.
+ */
+export const PLACE_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {'held', holder, false}
+end
+if holder then
+  local presence = redis.call('GET', ARGV[4] .. holder)
+  if presence then return {'held', holder, presence} end
+end
+local target = ARGV[2]
+local presence = redis.call('GET', ARGV[4] .. target)
+if not presence then
+  target = ARGV[1]
+  presence = false
+end
+if holder then
+  redis.call('SET', KEYS[1], target, 'PX', ARGV[3])
+  return {'takeover', target, presence}
+end
+redis.call('SET', KEYS[1], target, 'NX', 'PX', ARGV[3])
+return {'new', target, presence}
+`;
+
+/**
+ * RENEW (every presence interval, for each room this node hosts). KEYS[1] the room key. ARGV: [1]
+ * this node, [2] lease ms, [3] the node-key prefix. Returns `ok` (renewed, or recorded when
+ * nobody held it, e.g. after a Redis outage), `takeover` (the holder's presence had expired) or
+ * `conflict` (another live node holds it: nothing is written).
+ */
+export const RENEW_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 'ok'
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 'ok'
+end
+if redis.call('EXISTS', ARGV[3] .. holder) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 'takeover'
+end
+return 'conflict'
+`;
+
+/** RELEASE (the room closed here). KEYS[1] the room key; ARGV[1] this node. Deletes it only while this node holds it. */
+export const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;

@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintToken } from '../../src/auth/mint.ts';
+import { freePort } from '../helpers/free-port.ts';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { startRedis, type TestRedis } from '../helpers/redis.ts';
+import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+import { until } from '../helpers/until.ts';
+import { RtcClient } from '../helpers/ws-client.ts';
+
+/**
+ * Room placement across three nodes (real processes) sharing one PostgreSQL and one Redis (issue
+ * #13, items 1, 2 and 7): concurrent first joins of a room on A, B and C agree on one node and the
+ * others answer ROOM_ELSEWHERE with its public URL; after following it everyone is in the one room;
+ * with Redis hung a first join is placed here within the call deadline and recorded once Redis is
+ * back; a draining node gets no new rooms.
+ */
+
+const KEYS = [{ id: 'cluster', key: randomBytes(32).toString('base64') }];
+const PRESENCE_TTL_MS = 4000;
+const CALL_TIMEOUT_MS = 500;
+
+let pg: TestPostgres | undefined;
+let redis: TestRedis | undefined;
+let peek: Redis | undefined;
+const nodes: Record<string, ServerProcess> = {};
+const dirs: string[] = [];
+let skipped: string | undefined;
+
+async function startNode(name: string, storeUrl: string, redisUrl: string, extra: Record<string, string> = {}): Promise<ServerProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), `sfu-${name}-`));
+  dirs.push(dataDir);
+  const port = await freePort();
+  return startServerProcess({
+    SFU_DATA_DIR: dataDir, SFU_STORE_URL: storeUrl, SFU_REDIS_URL: redisUrl, SFU_NODE_ID: name,
+    SFU_HTTP_HOST: '127.0.0.1', SFU_HTTP_PORT: String(port), SFU_CLUSTER_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    SFU_RTC_PORT: '0', SFU_WORKERS: '1', SFU_LISTEN_IP: '127.0.0.1', SFU_ANNOUNCED_IP: '127.0.0.1',
+    SFU_JWT_SECRET: TEST_SECRET, SFU_ADMIN_TOKEN: TEST_ADMIN_TOKEN, SFU_RECORDS_KEYS: JSON.stringify(KEYS),
+    SFU_LOG_LEVEL: 'info', SFU_DRAIN_TIMEOUT_SECONDS: '1', SFU_REDIS_CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
+    SFU_PRESENCE_TTL_MS: String(PRESENCE_TTL_MS),
+    ...extra,
+  });
+}
+
+beforeAll(async () => {
+  [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
+  if (!pg || !redis) {
+    skipped = !pg ? 'PostgreSQL is not available' : 'redis-server is not available';
+    return;
+  }
+  nodes['node-a'] = await startNode('node-a', pg.url, redis.url);
+  nodes['node-b'] = await startNode('node-b', pg.url, redis.url);
+  // C drains in the last test while it still hosts a room: its drain lasts until that room empties.
+  nodes['node-c'] = await startNode('node-c', pg.url, redis.url, { SFU_DRAIN_TIMEOUT_SECONDS: '60' });
+  peek = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+}, 120_000);
+
+afterAll(async () => {
+  peek?.disconnect();
+  await Promise.all(Object.values(nodes).map((n) => n.stop()));
+  redis?.stop();
+  pg?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}, 60_000);
+
+const mint = (room: string, identity: string) => mintToken(TEST_SECRET, { room, identity, role: 'student', ttlSeconds: 600 });
+const byUrl = (url: string) => Object.entries(nodes).find(([, n]) => n.url === url.replace(/\/$/, ''))?.[0];
+
+/** The participants' identities of a room on a node, or undefined when the node has no such room. */
+async function roomOn(node: string, room: string): Promise<string[] | undefined> {
+  const res = await fetch(`${nodes[node]!.url}/admin/rooms/${encodeURIComponent(room)}/participants`, {
+    headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, signal: AbortSignal.timeout(3000),
+  });
+  if (res.status === 404) return undefined;
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { participants: { identity: string }[] }).participants.map((p) => p.identity).sort();
+}
+
+async function placements(node: string, result: string): Promise<number> {
+  const text = await (await fetch(`${nodes[node]!.url}/metrics`)).text();
+  const m = new RegExp(`^sfu_placements_total\\{result="${result}"\\} (\\d+)`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Every node's presence record is in Redis (each has announced itself at least once). */
+async function allAnnounced(): Promise<boolean> {
+  const values = await peek!.mget(Object.keys(nodes).map((n) => `sfu:node:${n}`));
+  return values.every((v) => v !== null);
+}
+
+interface Joined { node: string; client: RtcClient; redirects: number; redirectMs: number }
+
+/** Joins `room` through `entry`, following ROOM_ELSEWHERE (at most 2, as the browser client does). */
+async function joinThrough(entry: string, room: string, identity: string): Promise<Joined> {
+  let node = entry;
+  let redirectMs = 0;
+  for (let redirects = 0; redirects <= 2; redirects++) {
+    const client = await RtcClient.connect(nodes[node]!.wsUrl, { token: mint(room, identity) });
+    const started = performance.now();
+    const res = await client.raw('join', {});
+    if (res.ok) return { node, client, redirects, redirectMs };
+    client.close();
+    expect(res.error.code).toBe('ROOM_ELSEWHERE');
+    const next = byUrl(res.error.data.url);
+    expect(next, `a node's URL: ${res.error.data.url}`).toBeDefined();
+    redirectMs += performance.now() - started;
+    node = next!;
+  }
+  throw new Error(`more than 2 redirects joining ${room} through ${entry}`);
+}
+
+describe('room placement across three nodes', () => {
+  it('concurrent first joins of a room on A, B and C: one node hosts it, the others send their clients there (5 rooms)', async (ctx) => {
+    if (skipped) return ctx.skip(skipped);
+    await until(allAnnounced, 'all three nodes announced in Redis', 15_000);
+    const hosts: string[] = [];
+    const followMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const room = `race-${i}`;
+      const clients = await Promise.all(['node-a', 'node-b', 'node-c'].map(async (n) => ({
+        entry: n, client: await RtcClient.connect(nodes[n]!.wsUrl, { token: mint(room, `kid-${n}`) }),
+      })));
+      // The three joins leave at the same moment.
+      const answers = await Promise.all(clients.map(async (c) => ({ ...c, res: await c.client.raw('join', {}) })));
+      const hosted = answers.filter((a) => a.res.ok);
+      expect(hosted, `${room}: exactly one node admits`).toHaveLength(1);
+      const host = hosted[0]!.entry;
+      hosts.push(host);
+      const others = answers.filter((a) => !a.res.ok);
+      for (const o of others) {
+        expect(o.res.error.code).toBe('ROOM_ELSEWHERE');
+        expect(o.res.error.data).toEqual({ url: nodes[host]!.url });
+      }
+      // Follow the redirect: same token, same join.
+      const followed = await Promise.all(others.map(async (o) => {
+        o.client.close();
+        const started = performance.now();
+        const c = await RtcClient.connect(nodes[host]!.wsUrl, { token: mint(room, `kid-${o.entry}`) });
+        await c.request('join', {});
+        followMs.push(performance.now() - started);
+        return c;
+      }));
+      expect(await roomOn(host, room)).toEqual(['kid-node-a', 'kid-node-b', 'kid-node-c']);
+      for (const n of Object.keys(nodes).filter((n) => n !== host)) expect(await roomOn(n, room), `${n} has no ${room}`).toBeUndefined();
+      expect(await peek!.get(`sfu:room:${room}`)).toBe(host);
+      // Everyone leaves: the room closes on its node and its placement is deleted.
+      for (const c of [hosted[0]!.client, ...followed]) await c.request('leave', {});
+      await until(async () => (await peek!.get(`sfu:room:${room}`)) === null, `${room}'s placement deleted when it closed`, 5000);
+    }
+    console.log(`[cluster-placement] 5 races of 3 concurrent first joins: hosts ${hosts.join(', ')}; follow-up join on the host ${Math.round(Math.min(...followMs))}-${Math.round(Math.max(...followMs))} ms (connect + join)`);
+    const counted = await Promise.all(Object.keys(nodes).map(async (n) => (await placements(n, 'local')) + (await placements(n, 'elsewhere'))));
+    expect(counted.reduce((a, b) => a + b, 0)).toBe(15);
+  }, 60_000);
+
+  it('with Redis hung (SIGSTOP), a first join is placed here within the call deadline, and recorded once Redis is back', async (ctx) => {
+    if (skipped) return ctx.skip(skipped);
+    const resume = redis!.hang();
+    let client: RtcClient | undefined;
+    try {
+      client = await RtcClient.connect(nodes['node-b']!.wsUrl, { token: mint('hung-room', 'kid-h') });
+      const started = performance.now();
+      const res = await client.raw('join', {});
+      const ms = performance.now() - started;
+      console.log(`[cluster-placement] first join with Redis hung: admitted on B in ${Math.round(ms)} ms`);
+      expect(res.ok).toBe(true);
+      expect(ms).toBeLessThan(CALL_TIMEOUT_MS + 1500);
+      expect(await placements('node-b', 'redis_down')).toBeGreaterThanOrEqual(1);
+      expect(await roomOn('node-b', 'hung-room')).toEqual(['kid-h']);
+    } finally {
+      resume();
+    }
+    // B's lease renewal records the room once Redis answers again; joins through A then go to B.
+    await until(async () => (await peek!.get('sfu:room:hung-room').catch(() => null)) === 'node-b', 'the hung-time placement recorded in Redis', 15_000);
+    const other = await joinThrough('node-a', 'hung-room', 'kid-h2');
+    expect(other.node).toBe('node-b');
+    expect(await roomOn('node-b', 'hung-room')).toEqual(['kid-h', 'kid-h2']);
+    await other.client.request('leave', {});
+    await client!.request('leave', {});
+  }, 40_000);
+
+  it('a draining node gets no new rooms (placement skips it; it refuses new connections) and says so in /readyz', async (ctx) => {
+    if (skipped) return ctx.skip(skipped);
+    await until(allAnnounced, 'all three nodes announced in Redis', 15_000);
+    // A room hosted on C keeps C draining (not closed) for the test.
+    let kept: Joined | undefined;
+    for (let i = 0; i < 30 && !kept; i++) {
+      const j = await joinThrough('node-c', `keep-${i}`, 'kid-keep');
+      if (j.node === 'node-c') kept = j;
+      else await j.client.request('leave', {});
+    }
+    expect(kept, 'a room placed on C').toBeDefined();
+    const exited = nodes['node-c']!.exited;
+    nodes['node-c']!.child.kill('SIGTERM');
+    await until(async () => (await fetch(`${nodes['node-c']!.url}/readyz`)).status === 503, 'C\'s /readyz says it is draining', 5000);
+    await until(async () => JSON.parse((await peek!.get('sfu:node:node-c')) ?? '{}').draining === true, 'C\'s presence says draining', 5000);
+    // A and B have read C's record since: each renews its own record, then reads everyone's, every tick.
+    const sawDrainingAt = Date.now();
+    const renewedSince = async (n: string) => Date.now() - (PRESENCE_TTL_MS - await peek!.pttl(`sfu:node:${n}`)) > sawDrainingAt + 50;
+    await until(async () => (await renewedSince('node-a')) && (await renewedSince('node-b')), 'A and B renewed (and read) after C drained', 5000);
+
+    // C refuses new connections while it drains (the load balancer follows /readyz); placement skips it.
+    const refused = await RtcClient.connect(nodes['node-c']!.wsUrl, { token: mint('after-drain-x', 'kid-d') }).then(() => undefined, (e: unknown) => e);
+    expect(refused).toMatchObject({ status: 503, body: { error: { code: 'SERVER_DRAINING' } } });
+    const placed: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const entry = ['node-a', 'node-b'][i % 2]!;
+      const j = await joinThrough(entry, `after-drain-${i}`, 'kid-d');
+      placed.push(`${entry}->${j.node}`);
+      expect(j.node, `after-drain-${i} through ${entry}`).not.toBe('node-c');
+      expect(await roomOn('node-c', `after-drain-${i}`).catch(() => undefined)).toBeUndefined();
+      await j.client.request('leave', {});
+    }
+    console.log(`[cluster-placement] with C draining, 10 new rooms: ${placed.join(', ')}`);
+    // C's last room empties: its drain ends and it exits cleanly.
+    await kept!.client.request('leave', {});
+    expect((await exited).code).toBe(0);
+    delete nodes['node-c'];
+  }, 60_000);
+});
