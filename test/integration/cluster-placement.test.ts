@@ -157,6 +157,22 @@ describe('room placement across three nodes', () => {
     expect(counted.reduce((a, b) => a + b, 0)).toBe(15);
   }, 60_000);
 
+  it('a room placed on a node whose presence expired is taken over once, by concurrent joins on A and B alike', async (ctx) => {
+    if (skipped) return ctx.skip(skipped);
+    await until(allAnnounced, 'all three nodes announced in Redis', 15_000);
+    const takeoversBefore = (await placements('node-a', 'takeover')) + (await placements('node-b', 'takeover'));
+    // A placement left by a node that is gone (no presence record).
+    await peek!.set('sfu:room:orphan', 'node-gone', 'PX', 60_000);
+    const [x, y] = await Promise.all([joinThrough('node-a', 'orphan', 'kid-x'), joinThrough('node-b', 'orphan', 'kid-y')]);
+    expect(x.node).toBe(y.node);
+    expect(await peek!.get('sfu:room:orphan')).toBe(x.node);
+    expect(await roomOn(x.node, 'orphan')).toEqual(['kid-x', 'kid-y']);
+    const takeovers = (await placements('node-a', 'takeover')) + (await placements('node-b', 'takeover'));
+    expect(takeovers - takeoversBefore).toBe(1);
+    await x.client.request('leave', {});
+    await y.client.request('leave', {});
+  }, 30_000);
+
   it('with Redis hung (SIGSTOP), a first join is placed here within the call deadline, and recorded once Redis is back', async (ctx) => {
     if (skipped) return ctx.skip(skipped);
     const resume = redis!.hang();
