@@ -43,6 +43,8 @@ const ERROR_TEXT: Record<string, string> = {
   SERVER_UNREACHABLE: 'The server cannot be reached. Check your network and join again.',
   CONNECTION_LOST: 'The connection was lost. Check your network and join again.',
   REQUEST_TIMEOUT: 'The server did not answer in time. Join again.',
+  ROOM_ELSEWHERE: 'The session is on another server that could not be reached. Join again.',
+  TOO_MANY_REDIRECTS: 'The session kept moving between servers. Join again in a moment.',
   UNSUPPORTED_BROWSER: 'This browser cannot take part in video sessions. Use a recent Chrome, Edge, Firefox or Safari.',
   MEDIA_DEVICE_ERROR: 'Your camera or microphone could not be used.',
 };

@@ -2,7 +2,8 @@ import { Emitter } from './emitter.ts';
 import { codeOf, messageOf } from './errors.ts';
 import { captureLocalMedia } from './media.ts';
 import { MediaLink, type InboundStat, type OutboundStat, type RemoteTrack } from './media-link.ts';
-import { SignallingClient } from './signalling.ts';
+import { SignallingClient, SignallingError } from './signalling.ts';
+import { redirectUrl } from './redirect.ts';
 import type { ConsentInput, ConsentScope, JoinResult, LocationInput, ParticipantInfo, Role, SafetyView, Source } from './protocol.ts';
 import { mark } from './timeline.ts';
 
@@ -47,6 +48,9 @@ export interface JoinOptions {
   readonly consent?: ConsentInput;
   readonly location?: LocationInput;
 }
+
+/** Redirects (ROOM_ELSEWHERE) followed for one join before giving up: a room can be re-placed once between two joins. */
+const MAX_REDIRECTS = 2;
 
 /** Thrown inside an attempt that a newer one (or leave) replaced; never shown. */
 class Superseded extends Error {}
@@ -157,18 +161,7 @@ export class Session {
   async #start(): Promise<void> {
     const opts = this.#opts!;
     const gen = this.#generation;
-    const sig = new SignallingClient({ url: opts.url });
-    this.#sig = sig;
-    this.#wireSignalling(sig, gen);
-    await sig.connect();
-    this.#check(gen);
-    mark('connected');
-    const joined = await sig.request('join', {
-      ...(opts.displayName ? { displayName: opts.displayName } : {}),
-      ...(opts.consent ? { consent: opts.consent } : {}),
-      ...(opts.location ? { location: opts.location } : {}),
-    });
-    this.#check(gen);
+    const { sig, joined } = await this.#connectAndJoin(opts, gen);
     mark('admitted');
     this.#joined = joined;
     this.#mediaAllowed = true;
@@ -194,6 +187,42 @@ export class Session {
     ]);
     this.#check(gen);
     mark('joined');
+  }
+
+  /**
+   * Opens signalling and joins; a join answered ROOM_ELSEWHERE (the room is hosted by another node,
+   * docs/protocol.md "Joining through any node") is sent again, with the same token and data, on
+   * that node's /rtc: at most MAX_REDIRECTS times, then TOO_MANY_REDIRECTS.
+   */
+  async #connectAndJoin(opts: JoinOptions, gen: number) {
+    let url = opts.url;
+    for (let redirects = 0; ; redirects++) {
+      const sig = new SignallingClient({ url });
+      this.#sig = sig;
+      this.#wireSignalling(sig, gen);
+      await sig.connect();
+      this.#check(gen);
+      mark('connected');
+      try {
+        const joined = await sig.request('join', {
+          ...(opts.displayName ? { displayName: opts.displayName } : {}),
+          ...(opts.consent ? { consent: opts.consent } : {}),
+          ...(opts.location ? { location: opts.location } : {}),
+        });
+        this.#check(gen);
+        return { sig, joined };
+      } catch (err) {
+        const next = err instanceof SignallingError && err.code === 'ROOM_ELSEWHERE' ? redirectUrl(url, err.data?.url) : undefined;
+        if (!next) throw err;
+        // This socket is done with; its close is not the session's end (the handler checks #sig).
+        this.#sig = undefined;
+        sig.close();
+        this.#check(gen);
+        if (redirects >= MAX_REDIRECTS) throw new SignallingError('TOO_MANY_REDIRECTS', `the session's server changed ${redirects + 1} times while joining`);
+        mark('redirected');
+        url = next;
+      }
+    }
   }
 
   #wireSignalling(sig: SignallingClient, gen: number): void {
@@ -242,7 +271,7 @@ export class Session {
     sig.events.on('disconnected', () => live() && this.#state === 'joined' && this.#setState('reconnecting'));
     sig.events.on('reconnected', () => { if (live()) void this.#resume(sig, gen); });
     sig.events.on('closed', ({ errorCode, reason }) => {
-      if (live() && this.#state !== 'idle' && !this.#state.startsWith('error:')) this.#fail(errorCode, reason);
+      if (live() && this.#sig === sig && this.#state !== 'idle' && !this.#state.startsWith('error:')) this.#fail(errorCode, reason);
     });
   }
 

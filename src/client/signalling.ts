@@ -4,11 +4,14 @@ import { CLOSE, type MethodName, type Methods, type NotificationName, type Notif
 /** A failure with a stable code: a server error code, or one of the client's own (below). */
 export class SignallingError extends Error {
   readonly code: string;
+  /** What the server's error carries besides its message (e.g. ROOM_ELSEWHERE's `url`). */
+  readonly data: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: string, message: string) {
+  constructor(code: string, message: string, data?: Readonly<Record<string, unknown>>) {
     super(message);
     this.name = 'SignallingError';
     this.code = code;
+    this.data = data;
   }
 }
 
@@ -19,8 +22,9 @@ export class SignallingError extends Error {
  * - CONNECTION_LOST: the socket dropped and could not be re-established in time
  * - REQUEST_TIMEOUT: no response to a request in time
  * - NOT_CONNECTED: a request was made while the socket is down
+ * - TOO_MANY_REDIRECTS: the join was sent to another node (ROOM_ELSEWHERE) more than twice in a row
  */
-export type ClientErrorCode = 'CONNECTION_FAILED' | 'SERVER_UNREACHABLE' | 'CONNECTION_LOST' | 'REQUEST_TIMEOUT' | 'NOT_CONNECTED';
+export type ClientErrorCode = 'CONNECTION_FAILED' | 'SERVER_UNREACHABLE' | 'CONNECTION_LOST' | 'REQUEST_TIMEOUT' | 'NOT_CONNECTED' | 'TOO_MANY_REDIRECTS';
 
 export interface SignallingOptions {
   /** ws(s)://host/rtc?token=...[&room=...] */
@@ -76,6 +80,11 @@ export class SignallingClient {
 
   get connected(): boolean {
     return this.#ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** The signalling URL this client connects (and reconnects) to. */
+  get url(): string {
+    return this.#opts.url;
   }
 
   /** Opens the first socket; rejects with the server's coded refusal (WRONG_ROOM, TOKEN_EXPIRED, ...). */
@@ -177,10 +186,11 @@ export class SignallingClient {
     if (msg.ok === true) {
       pending.resolve(msg.data);
     } else {
-      const error = (msg.error ?? {}) as { code?: unknown; message?: unknown };
+      const error = (msg.error ?? {}) as { code?: unknown; message?: unknown; data?: unknown };
       pending.reject(new SignallingError(
         typeof error.code === 'string' ? error.code : 'INTERNAL_ERROR',
         typeof error.message === 'string' ? error.message : `${pending.method} failed`,
+        typeof error.data === 'object' && error.data !== null ? error.data as Record<string, unknown> : undefined,
       ));
     }
   }
