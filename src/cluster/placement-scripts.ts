@@ -4,12 +4,18 @@
  * same room are ordered by Redis, and exactly one of them writes the holder first.
  *
  * Keys: `<prefix>room:<room id>` holds the id of the node hosting the room (with a lease, PX);
- * `<prefix>node:<node id>` is a node's presence record (expires unless renewed).
+ * `<prefix>room-by:<room id>` the id of the PLACE call that wrote it (same lease); `<prefix>node:<node
+ * id>` is a node's presence record (expires unless renewed).
+ *
+ * Why the call id: a PLACE call that timed out on the node (Redis hung) still runs when Redis
+ * resumes, and may record the candidate it was given, another node, for a room the placing node
+ * meanwhile kept and opened here. The next renewal of that room carries the call's id and takes
+ * back exactly what that late call wrote (and nothing another node placed).
  */
 
 /**
- * PLACE. KEYS[1] the room key. ARGV: [1] this node, [2] the candidate chosen by load, [3] lease ms,
- * [4] the node-key prefix. Returns {kind, holder, holder's presence or nil}:
+ * PLACE. KEYS[1] the room key, KEYS[2] its room-by key. ARGV: [1] this node, [2] the candidate
+ * chosen by load, [3] lease ms, [4] the node-key prefix, [5] this call's id. Returns {kind, holder, holder's presence or nil}:
  * - `held`: the room is held by this node (its lease extended) or by a live node (its presence returned);
  * - `takeover`: the holder's presence had expired: the room now belongs to the candidate;
  * - `new`: nobody held it: SET NX recorded the candidate.
@@ -31,6 +37,7 @@ if not presence then
   target = ARGV[1]
   presence = false
 end
+redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[3])
 if holder then
   redis.call('SET', KEYS[1], target, 'PX', ARGV[3])
   return {'takeover', target, presence}
@@ -40,10 +47,12 @@ return {'new', target, presence}
 `;
 
 /**
- * RENEW (every presence interval, for each room this node hosts). KEYS[1] the room key. ARGV: [1]
- * this node, [2] lease ms, [3] the node-key prefix. Returns `ok` (renewed, or recorded when
- * nobody held it, e.g. after a Redis outage), `takeover` (the holder's presence had expired) or
- * `conflict` (another live node holds it: nothing is written).
+ * RENEW (every presence interval, for each room this node hosts). KEYS[1] the room key, KEYS[2] its
+ * room-by key. ARGV: [1] this node, [2] lease ms, [3] the node-key prefix, [4] the id of this
+ * node's PLACE call for the room that failed (timed out), or ''. Returns `ok` (renewed; or
+ * recorded when nobody held it, e.g. after a Redis outage, or when the holder was written by this
+ * node's own failed call), `takeover` (the holder's presence had expired) or `conflict` (another
+ * live node holds it: nothing is written).
  */
 export const RENEW_SCRIPT = `
 local holder = redis.call('GET', KEYS[1])
@@ -51,7 +60,7 @@ if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 'ok'
 end
-if not holder then
+if not holder or (ARGV[4] ~= '' and redis.call('GET', KEYS[2]) == ARGV[4]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 'ok'
 end

@@ -7,9 +7,12 @@ import { decodePresence } from './presence-record.ts';
 import { NODE_KEY_PREFIX, type NodePresence } from './presence.ts';
 import type { RedisLink } from './redis.ts';
 import { LOCAL, type PlacementDecision, type RoomPlacement } from './room-placement.ts';
+import { newSecret } from '../shared/ids.ts';
 
 /** Prefix (after the key prefix) of a room's placement: `room:<room id>` -> node id, with a lease. */
 export const ROOM_KEY_PREFIX = 'room:';
+/** Prefix of the key naming the PLACE call that wrote a room's placement (placement-scripts.ts). */
+export const ROOM_BY_KEY_PREFIX = 'room-by:';
 
 export interface RedisPlacementOptions {
   readonly link: Pick<RedisLink, 'key' | 'eval'>;
@@ -37,6 +40,10 @@ export class RedisPlacement implements RoomPlacement {
   readonly #inflight = new Map<string, Promise<PlacementDecision>>();
   /** Rooms placed here whose room is not open (yet): renewed until it opens, or for one lease. */
   readonly #claims = new Map<string, number>();
+  /** Rooms kept here after their PLACE call failed: that call's id, until a renewal records the room here. */
+  readonly #failedCalls = new Map<string, string>();
+  /** Rooms hosted here whose lease another live node holds (counted and logged once per episode). */
+  readonly #conflicted = new Set<string>();
   readonly #stopClosed: () => void;
 
   constructor(o: RedisPlacementOptions) {
@@ -62,11 +69,16 @@ export class RedisPlacement implements RoomPlacement {
       if (ids.has(id) || now - at > this.#o.leaseMs) this.#claims.delete(id);
       else ids.add(id);
     }
+    for (const id of this.#failedCalls.keys()) if (!ids.has(id)) this.#failedCalls.delete(id);
     await Promise.all([...ids].map(async (id) => {
       try {
-        const r = await this.#o.link.eval(RENEW_SCRIPT, [this.#roomKey(id)], [this.#o.nodeId, this.#o.leaseMs, this.#o.link.key(NODE_KEY_PREFIX)]);
+        const r = await this.#o.link.eval(RENEW_SCRIPT, this.#roomKeys(id), [this.#o.nodeId, this.#o.leaseMs, this.#o.link.key(NODE_KEY_PREFIX), this.#failedCalls.get(id) ?? '']);
+        if (r === 'ok' || r === 'takeover') this.#failedCalls.delete(id);
         if (r === 'takeover') this.#o.metrics.leaseEvent('takeover');
-        if (r === 'conflict') {
+        if (r !== 'conflict') {
+          this.#conflicted.delete(id);
+        } else if (!this.#conflicted.has(id)) {
+          this.#conflicted.add(id);
           this.#o.metrics.leaseEvent('conflict');
           this.#o.log.warn({ room: id }, 'cluster: a room hosted here is placed on another live node (split after a Redis outage?); its participants here stay, the other node gets new joins');
         }
@@ -89,15 +101,22 @@ export class RedisPlacement implements RoomPlacement {
     return this.#o.link.key(ROOM_KEY_PREFIX + roomId);
   }
 
+  #roomKeys(roomId: string): string[] {
+    return [this.#roomKey(roomId), this.#o.link.key(ROOM_BY_KEY_PREFIX + roomId)];
+  }
+
   async #place(roomId: string): Promise<PlacementDecision> {
     const me = this.#o.nodeId;
     const candidate = chooseNode(this.#o.presence.view(), this.#o.random)?.node ?? me;
+    const call = newSecret(12);
     let reply: unknown;
     try {
-      reply = await this.#o.link.eval(PLACE_SCRIPT, [this.#roomKey(roomId)], [me, candidate, this.#o.leaseMs, this.#o.link.key(NODE_KEY_PREFIX)]);
+      reply = await this.#o.link.eval(PLACE_SCRIPT, this.#roomKeys(roomId), [me, candidate, this.#o.leaseMs, this.#o.link.key(NODE_KEY_PREFIX), call]);
     } catch {
-      // Redis down or hung past the call's deadline: kept here; the next renewal records it (SET if nobody holds it).
+      // Redis down or hung past the call's deadline: kept here; the next renewal records it (if
+      // nobody holds it, or if this very call, run late by a resumed Redis, recorded another node).
       this.#claims.set(roomId, performance.now());
+      this.#failedCalls.set(roomId, call);
       this.#o.metrics.placement('redis_down');
       return LOCAL;
     }
@@ -135,6 +154,8 @@ export class RedisPlacement implements RoomPlacement {
     // here right now, or a room reopened here meanwhile, keeps the lease (a room reopened after the
     // release is recorded again by the next renewal).
     this.#claims.delete(roomId);
+    this.#conflicted.delete(roomId);
+    this.#failedCalls.delete(roomId);
     if (this.#hostedHere(roomId) || this.#inflight.has(roomId)) return;
     this.#o.link.eval(RELEASE_SCRIPT, [this.#roomKey(roomId)], [this.#o.nodeId]).catch(() => {
       // Not released: the lease runs out by itself (placementLeaseMs); a join meanwhile is sent here and reopens the room.
