@@ -35,6 +35,8 @@ import { SfuError } from './shared/errors.ts';
 import { adminRoutes } from './http/admin.ts';
 import { clientRoutes } from './http/static.ts';
 import { startCluster, type ClusterNode } from './cluster/start.ts';
+import { createAdapterClients, resolveNodeId } from './cluster/redis.ts';
+import { createAdapter } from '@socket.io/redis-adapter';
 import { localPlacement, type RoomPlacement } from './cluster/room-placement.ts';
 import { CLOSE_DEADLINES_MS, ServerConnections, ShutdownStages, WORKER_EXIT_MS, type ShutdownReport } from './shutdown.ts';
 
@@ -186,12 +188,23 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     metrics,
   });
   await fastify.ready();
-  const panicSockets = new PanicSocketServer({ server: fastify.server, verifier, revocations, rooms, service: panic, log, limits: config.safety.socket, metrics });
+  // With Redis, /safety broadcasts (alerts, updates) reach the sockets of every node through
+  // socket.io's Redis adapter; the local delivery never waits on it (docs/scaling.md, "Alarms on every node").
+  const c = config.cluster;
+  const adapterClients = c.redisUrl
+    ? createAdapterClients({ url: c.redisUrl, nodeId: resolveNodeId(c.nodeId), callTimeoutMs: c.redisCallTimeoutMs, connectTimeoutMs: c.redisConnectTimeoutMs, log })
+    : undefined;
+  const panicSockets = new PanicSocketServer({
+    server: fastify.server, verifier, revocations, rooms, service: panic, log, limits: config.safety.socket, metrics,
+    ...(adapterClients ? { adapter: createAdapter(adapterClients.pub, adapterClients.sub, { key: `${c.redisKeyPrefix}socket.io` }) } : {}),
+  });
   // A revocation (an admin kick here, or one learned from the store) bites at once on this node.
   revocations.onRevoked((r, actor) => void enforceRevocation({ rooms, sessions, sessionCloseCode: CLOSE_CODES.FORBIDDEN, safety: panicSockets, store, log }, r, actor));
   const stopRevocationSync = startRevocationSync({ revocations, seconds: config.store.revocationSyncSeconds, log });
   // With Redis configured, revocations also travel over pub/sub (after the enforcer above ran); the store read stays the backstop.
   cluster = startCluster({ config: config.cluster, revocations, rooms, pool, log, metrics });
+  // Acks, cancels and resolves of incidents another node holds are sent to it (1 s, then a coded retryable error).
+  if (cluster) panicSockets.useRemote(cluster.commands, { timeoutMs: 1000 });
   // The raiser is answered once the alert has left for every responder connection (bounded).
   await panic.start(new AlertDelivery(panicSockets.io).wrap(panicSockets));
 
@@ -218,6 +231,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
         stopBitrates();
         stopRevocationSync();
         cluster?.close();
+        adapterClients?.close();
         panic.stop();
       });
       let unanswered = 0;

@@ -198,3 +198,68 @@ export class RedisLink {
     return this.#secret ? message.replaceAll(this.#secret, '[redacted]') : message;
   }
 }
+
+/** The two clients socket.io's Redis adapter needs (`@socket.io/redis-adapter`), made safe for the panic channel. */
+export interface AdapterClients {
+  /** Publishes only: a failed or timed-out publish is counted and dropped, never thrown (nothing waits on it). */
+  readonly pub: { publish(channel: string, message: string | Buffer): Promise<number>; on(event: string, l: (...a: unknown[]) => void): unknown; off(event: string, l: (...a: unknown[]) => void): unknown };
+  /** The subscriber (pattern and plain subscriptions, re-made on every reconnection). */
+  readonly sub: Redis;
+  close(): void;
+}
+
+/**
+ * Clients for socket.io's Redis adapter on /safety (docs/scaling.md, "Alarms on every node"), with
+ * the link's rules: the publisher has no offline queue and the call deadline, so a broadcast's
+ * publish fails at once while Redis is down and within `callTimeoutMs` while it hangs, and the
+ * failure is only logged (at most once per 10 s): the adapter never awaits a publish, and the local
+ * delivery of an alarm never depends on it. The subscriber queues its (re)subscriptions until
+ * Redis answers and re-subscribes on every reconnection; its calls are never awaited by anyone.
+ */
+export function createAdapterClients(opts: Omit<RedisLinkOptions, 'keyPrefix' | 'probeIntervalMs' | 'onLiveness'>): AdapterClients {
+  const base: RedisOptions = { connectTimeout: opts.connectTimeoutMs, retryStrategy: reconnectDelay };
+  const pubClient = new Redis(opts.url, {
+    ...base, commandTimeout: opts.callTimeoutMs, socketTimeout: opts.callTimeoutMs * 2, enableOfflineQueue: false, maxRetriesPerRequest: 0,
+    connectionName: `sfu-${opts.nodeId}-safety-pub`.slice(0, 64),
+  });
+  const sub = new Redis(opts.url, {
+    ...base, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true,
+    connectionName: `sfu-${opts.nodeId}-safety-sub`.slice(0, 64),
+  });
+  let secret = '';
+  try { secret = decodeURIComponent(new URL(opts.url).password); } catch { /* no password to hide */ }
+  const clean = (err: unknown) => {
+    const m = (err instanceof Error ? err.message : String(err)).slice(0, 200);
+    return secret ? m.replaceAll(secret, '[redacted]') : m;
+  };
+  let lastWarn = 0;
+  const failed = (err: unknown) => {
+    if (Date.now() - lastWarn < 10_000) return;
+    lastWarn = Date.now();
+    opts.log.warn({ error: clean(err) }, 'cluster: a /safety broadcast could not be published to other nodes (they get it on replay)');
+  };
+  // Both connections report through the link's liveness view; errors here are expected while Redis is down.
+  pubClient.on('error', () => undefined);
+  sub.on('error', () => undefined);
+  // The adapter calls subscribe/psubscribe/unsubscribe without awaiting them: never let one reject unhandled.
+  for (const m of ['subscribe', 'psubscribe', 'unsubscribe', 'punsubscribe'] as const) {
+    const call = (sub[m] as (...a: unknown[]) => Promise<unknown>).bind(sub);
+    (sub as unknown as Record<string, unknown>)[m] = (...a: unknown[]) => {
+      const p = call(...a);
+      p.catch(() => undefined);
+      return p;
+    };
+  }
+  const pub: AdapterClients['pub'] = {
+    publish: (channel, message) => pubClient.publish(channel, message).catch((err: unknown) => { failed(err); return 0; }),
+    on: (event, l) => pubClient.on(event, l),
+    off: (event, l) => pubClient.off(event, l),
+  };
+  return {
+    pub, sub,
+    close() {
+      pubClient.disconnect();
+      sub.disconnect();
+    },
+  };
+}

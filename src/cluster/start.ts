@@ -10,12 +10,15 @@ import { NodePresence } from './presence.ts';
 import { RedisPlacement } from './placement.ts';
 import type { RoomPlacement } from './room-placement.ts';
 import type { NodeLoad } from './node-score.ts';
+import { CommandRelay } from './command-relay.ts';
 
 /** This node as one of several (docs/scaling.md): its Redis link and what runs over it. */
 export interface ClusterNode {
   readonly nodeId: string;
   /** Where rooms go (docs/scaling.md, "Placement"). */
   readonly placement: RoomPlacement;
+  /** Panic commands (ack, cancel, resolve) to the node holding the incident (docs/scaling.md, "Alarms on every node"). */
+  readonly commands: CommandRelay;
   /** The Redis view for /readyz's details: it never makes the node unready (docs/operations.md). */
   readiness(): RedisState & { readonly node: string; readonly redis: string };
   /** Stops the fan-out and drops the Redis connections (synchronous: nothing in flight needs to finish). */
@@ -51,6 +54,7 @@ export function startCluster(o: {
     link, nodeId, publicUrl: c.publicUrl.replace(/\/$/, ''), ttlMs: c.presenceTtlMs, log: o.log,
     self: () => ({ draining: o.rooms.draining, load: nodeLoad(o.rooms, o.pool) }),
   });
+  const commands = new CommandRelay({ link, nodeId, log: o.log });
   const placement = new RedisPlacement({ link, presence, rooms: o.rooms, nodeId, leaseMs: c.placementLeaseMs, log: o.log, metrics: o.metrics });
   // One tick at a time: a tick still waiting on a hung Redis (each call bounded) is not overlapped.
   let ticking = false;
@@ -70,6 +74,7 @@ export function startCluster(o: {
   return {
     nodeId,
     placement,
+    commands,
     readiness: () => ({ ...link.state, node: nodeId, redis }),
     close() {
       clearInterval(timer);

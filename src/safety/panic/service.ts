@@ -238,6 +238,22 @@ export class PanicService {
     return [...this.#open.values()].map((o) => o.incident).filter((i) => filter(i.room));
   }
 
+  /** Whether this node holds the incident open (and so owns its escalation). */
+  has(incidentId: string): boolean {
+    return this.#open.has(incidentId);
+  }
+
+  /**
+   * Open incidents in the store that this node does not hold (raised on other nodes sharing the
+   * store), of the rooms `filter` accepts; a read bounded by `storeDeadlineMs`. Undefined when the
+   * store did not answer in time.
+   */
+  async openElsewhere(filter: (room: string) => boolean): Promise<Incident[] | undefined> {
+    const read = await within(attempt(() => this.#o.store.open()), this.#deadlineMs);
+    if (!read.settled || !read.ok) return undefined;
+    return read.value.filter((i) => i.state !== 'resolved' && filter(i.room) && !this.#open.has(i.id));
+  }
+
   /** The alert for an incident; its location from memory (or a store read bounded by the store deadline). */
   async alertFor(incident: Incident, tier: number, replay = false): Promise<Alert> {
     const found = await within(attempt(() => this.#o.locate(incident.participantId, incident.room)), this.#deadlineMs);

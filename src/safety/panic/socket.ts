@@ -1,12 +1,12 @@
 import type { Server as HttpServer } from 'node:http';
-import { Server, type Namespace, type Socket } from 'socket.io';
+import { Server, type Namespace, type ServerOptions, type Socket } from 'socket.io';
 import jwt from 'jsonwebtoken';
 import type { TokenVerifier } from '../../auth/verifier.ts';
 import { deskCovers, type Grant } from '../../domain/roles.ts';
 import type { Revocation, RevocationList } from '../../auth/revocations.ts';
 import type { RoomRegistry } from '../../room/registry.ts';
 import { CLINICAL_ROLES } from '../../room/participant.ts';
-import { SfuError, toSfuError } from '../../shared/errors.ts';
+import { SfuError, toSfuError, type ErrorCode } from '../../shared/errors.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { TokenBucket } from '../../shared/token-bucket.ts';
@@ -15,6 +15,17 @@ import type { Incident } from '../../domain/incident.ts';
 import { PanicAck, PanicCancel, PanicRaise, PanicResolve, compile, type Checked, type Static } from './events.ts';
 import type { TSchema } from '@sinclair/typebox';
 import { deskRevokedEverywhere, endedBy, inScope, isRevoked, revocationTags, revokedTags, type Who } from './scope.ts';
+import { fromWire, isRemoteReply, RemoteCommand, toWire, type RemoteReply } from './remote.ts';
+
+/**
+ * Panic commands to the node that holds an incident (several nodes, docs/scaling.md): the cluster
+ * layer implements it over Redis. `request` resolves with the holder's reply, or undefined when
+ * none came within `timeoutMs`; `serve` answers other nodes' commands (undefined: not held here).
+ */
+export interface PanicRemote {
+  request(body: unknown, timeoutMs: number): Promise<unknown>;
+  serve(handler: (body: unknown) => Promise<unknown>): void;
+}
 /** The /safety socket.io server's limits (config `safety.socket`). */
 export interface SafetySocketLimits {
   readonly connectTimeoutSeconds: number;
@@ -58,8 +69,14 @@ export class PanicSocketServer implements PanicFanout {
 
   readonly #limits: SafetySocketLimits;
   readonly #metrics: Metrics | undefined;
+  #remote: { relay: PanicRemote; timeoutMs: number } | undefined;
 
-  constructor(opts: { server: HttpServer; verifier: TokenVerifier; revocations: RevocationList; rooms: RoomRegistry; service: PanicService; log: Logger; limits?: SafetySocketLimits; metrics?: Metrics }) {
+  constructor(opts: {
+    server: HttpServer; verifier: TokenVerifier; revocations: RevocationList; rooms: RoomRegistry; service: PanicService; log: Logger;
+    limits?: SafetySocketLimits; metrics?: Metrics;
+    /** socket.io's Redis adapter with several nodes: broadcasts reach every node's sockets (docs/scaling.md). */
+    adapter?: ServerOptions['adapter'];
+  }) {
     const limits = opts.limits ?? DEFAULT_SAFETY_SOCKET_LIMITS;
     this.#limits = limits;
     this.#metrics = opts.metrics;
@@ -74,6 +91,7 @@ export class PanicSocketServer implements PanicFanout {
       connectTimeout: limits.connectTimeoutSeconds * 1000,
       pingInterval: limits.pingIntervalSeconds * 1000,
       pingTimeout: limits.pingTimeoutSeconds * 1000,
+      ...(opts.adapter ? { adapter: opts.adapter } : {}),
     });
     routeUpgrades(opts.server, before);
     this.#nsp = this.io.of('/safety');
@@ -88,21 +106,9 @@ export class PanicSocketServer implements PanicFanout {
     });
     this.#handlers = {
       'panic:raise': { input: compile(PanicRaise), handle: (who, d) => this.#raise(who, d as Static<typeof PanicRaise>) },
-      'panic:ack': { input: compile(PanicAck), handle: (who, d) => this.#respond(who, (d as Static<typeof PanicAck>).incidentId, (actor) => this.#service.acknowledge((d as Static<typeof PanicAck>).incidentId, actor)) },
-      'panic:resolve': {
-        input: compile(PanicResolve),
-        handle: (who, d) => {
-          const r = d as Static<typeof PanicResolve>;
-          return this.#respond(who, r.incidentId, (actor) => this.#service.resolve(r.incidentId, actor, r.outcome, r.note));
-        },
-      },
-      'panic:cancel': {
-        input: compile(PanicCancel),
-        handle: async (who, d) => {
-          if (who.kind !== 'participant') throw new SfuError('PERMISSION_DENIED', 'only the raiser can cancel');
-          return this.#service.cancel((d as Static<typeof PanicCancel>).incidentId, { room: who.grant.room, identity: who.grant.identity, role: who.grant.role });
-        },
-      },
+      'panic:ack': { input: compile(PanicAck), handle: (who, d) => this.#command(who, { op: 'ack', ...(d as Static<typeof PanicAck>) }) },
+      'panic:resolve': { input: compile(PanicResolve), handle: (who, d) => this.#command(who, { op: 'resolve', ...(d as Static<typeof PanicResolve>) }) },
+      'panic:cancel': { input: compile(PanicCancel), handle: (who, d) => this.#command(who, { op: 'cancel', ...(d as Static<typeof PanicCancel>) }) },
     };
     this.#nsp.on('connection', (socket) => this.#onConnection(socket));
   }
@@ -169,6 +175,51 @@ export class PanicSocketServer implements PanicFanout {
     return this.#service.raise({ room: who.grant.room, participantId: participant.id, identity: who.grant.identity, role: who.grant.role }, d);
   }
 
+  /**
+   * Sends acks, cancels and resolves of incidents another node holds to that node (several nodes,
+   * docs/scaling.md), and answers theirs for the incidents held here.
+   */
+  useRemote(relay: PanicRemote, o: { timeoutMs: number }): void {
+    this.#remote = { relay, timeoutMs: o.timeoutMs };
+    relay.serve((body) => this.#serveRemote(body));
+  }
+
+  /** An ack, cancel or resolve: here when this node holds the incident (or there is no other node), else at the node that holds it. */
+  async #command(who: Who, cmd: { op: 'ack' | 'cancel' | 'resolve'; incidentId: string; outcome?: Static<typeof PanicResolve>['outcome']; note?: string | undefined }): Promise<unknown> {
+    if (!this.#remote || this.#service.has(cmd.incidentId)) return this.#apply(who, cmd);
+    if (who.kind === 'participant' && cmd.op !== 'cancel' && !CLINICAL_ROLES.has(who.grant.role)) {
+      throw new SfuError('PERMISSION_DENIED', 'only clinicians of the room or the safety desk respond');
+    }
+    const reply = await this.#remote.relay.request({ v: 1, ...cmd, who: toWire(who) }, this.#remote.timeoutMs);
+    if (!isRemoteReply(reply)) {
+      throw new SfuError('INCIDENT_OWNER_UNREACHABLE', `no node holding incident ${cmd.incidentId} answered within ${this.#remote.timeoutMs} ms (Redis or that node unreachable, or the incident is resolved): retry`);
+    }
+    if (reply.ok) return reply.data;
+    throw new SfuError(reply.error.code as ErrorCode, reply.error.message);
+  }
+
+  async #apply(who: Who, cmd: { op: 'ack' | 'cancel' | 'resolve'; incidentId: string; outcome?: Static<typeof PanicResolve>['outcome']; note?: string | undefined }): Promise<unknown> {
+    const { incidentId } = cmd;
+    if (cmd.op === 'ack') return this.#respond(who, incidentId, (actor) => this.#service.acknowledge(incidentId, actor));
+    if (cmd.op === 'resolve') return this.#respond(who, incidentId, (actor) => this.#service.resolve(incidentId, actor, cmd.outcome!, cmd.note));
+    if (who.kind !== 'participant') throw new SfuError('PERMISSION_DENIED', 'only the raiser can cancel');
+    return this.#service.cancel(incidentId, { room: who.grant.room, identity: who.grant.identity, role: who.grant.role });
+  }
+
+  /** Another node's command: applied here (with this node's scope and revocation checks) when the incident is held here, else no answer. */
+  async #serveRemote(body: unknown): Promise<RemoteReply | undefined> {
+    if (!RemoteCommand.check.Check(body) || !this.#service.has(body.incidentId)) return undefined;
+    const who = fromWire(body.who);
+    try {
+      if (who.kind === 'participant' && isRevoked(this.#revocations, who, who.grant.room)) throw new SfuError('IDENTITY_REVOKED', 'access to this room is revoked');
+      return { ok: true, data: await this.#apply(who, body) };
+    } catch (err) {
+      const coded = toSfuError(err);
+      if (coded.code === 'INTERNAL_ERROR') this.#log.error({ err }, 'panic command of another node failed');
+      return { ok: false, error: coded.toJSON() };
+    }
+  }
+
   /** Acknowledge and resolve: clinical roles of the incident's room, or desks whose scope covers it. */
   async #respond<T>(who: Who, incidentId: string, act: (actor: { identity: string; role: Grant['role'] | 'desk' }) => Promise<T>): Promise<T> {
     const room = this.#service.roomOf(incidentId);
@@ -186,9 +237,20 @@ export class PanicSocketServer implements PanicFanout {
   }
 
   async #replay(socket: Socket, who: Who): Promise<void> {
-    const open = this.#service.openIncidents((room) => inScope(this.#revocations, who, room));
+    const filter = (room: string) => inScope(this.#revocations, who, room);
+    const open = this.#service.openIncidents(filter);
     for (const incident of open) {
       socket.emit('panic:alert', await this.#service.alertFor(incident, incident.tier, true));
+    }
+    // Several nodes: the open incidents other nodes hold, from the shared store (bounded by the
+    // store deadline; without an answer, what this node holds is all that is replayed).
+    if (this.#remote) {
+      const elsewhere = await this.#service.openElsewhere(filter);
+      if (!elsewhere) this.#log.warn('replay: the store did not answer within its deadline: only the incidents this node holds were replayed');
+      for (const incident of elsewhere ?? []) {
+        socket.emit('panic:alert', await this.#service.alertFor(incident, incident.tier, true));
+        open.push(incident);
+      }
     }
     // Tells the responder its replay is complete: an incident it knew of and did not get is closed.
     socket.emit('panic:replayed', { count: open.length });
@@ -247,7 +309,8 @@ export class PanicSocketServer implements PanicFanout {
 
   async close(): Promise<void> {
     // Not io.close(): that would close the HTTP server, which fastify owns and closes itself.
-    this.io.disconnectSockets(true);
+    // Local only: with the Redis adapter, a plain disconnectSockets would ask every node.
+    this.io.local.disconnectSockets(true);
     this.io.engine.close();
   }
 }
