@@ -167,7 +167,11 @@ export class RedisLink {
     if (this.#closed) return;
     try {
       await Promise.all([this.#commands.ping(), this.#subscriber.ping()]);
-      if (this.#subscriber.status === 'ready' && this.#handlers.size > 0 && this.#subscriber.mode !== 'subscriber') await this.#resubscribe();
+      // Up means messages flow both ways: after a reconnection, not before the subscriptions are back
+      // (a revocation published in between would otherwise only arrive by the store read).
+      if (this.#handlers.size > 0 && this.#subscriber.mode !== 'subscriber') {
+        await this.#subscriber.subscribe(...this.#handlers.keys());
+      }
       this.#set(true, undefined);
     } catch (err) {
       this.#down(err);
