@@ -177,9 +177,11 @@ export class PanicPanel {
   }
 
   #ensureChannel(token: string): void {
-    if (this.#channel && this.#channel.token === token) return;
+    // With several nodes the channel goes where the session joined (its room's node, after a redirect).
+    const origin = this.#session.nodeOrigin ?? location.origin;
+    if (this.#channel && this.#channel.token === token && this.#channel.origin === origin) return;
     this.#channel?.close();
-    const channel = new SafetyChannel({ token });
+    const channel = new SafetyChannel({ token, origin });
     this.#channel = channel;
     let wasDown = false;
     channel.events.on('state', (s) => {

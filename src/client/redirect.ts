@@ -17,3 +17,9 @@ export function redirectUrl(current: string, target: unknown): string | undefine
   next.search = new URL(current).search;
   return next.toString();
 }
+
+/** The http(s) origin of a /rtc URL (`wss://node-b.example/rtc?...` -> `https://node-b.example`). */
+export function nodeOriginOf(rtcUrl: string): string {
+  const u = new URL(rtcUrl);
+  return `${u.protocol === 'wss:' ? 'https:' : u.protocol === 'ws:' ? 'http:' : u.protocol}//${u.host}`;
+}

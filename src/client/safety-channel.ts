@@ -43,9 +43,13 @@ export class SafetyChannel {
   #closed = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(opts: { token: string; origin?: string }) {
+  /** The origin of the server this channel talks to (the session's node with several nodes). */
+  readonly origin: string;
+
+  constructor(opts: { token: string; origin?: string | undefined }) {
     this.token = opts.token;
     const origin = opts.origin ?? location.origin;
+    this.origin = origin;
     this.#socket = io(`${origin}/safety`, {
       path: '/socket.io',
       auth: { token: opts.token },

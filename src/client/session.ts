@@ -3,7 +3,7 @@ import { codeOf, messageOf } from './errors.ts';
 import { captureLocalMedia } from './media.ts';
 import { MediaLink, type InboundStat, type OutboundStat, type RemoteTrack } from './media-link.ts';
 import { SignallingClient, SignallingError } from './signalling.ts';
-import { redirectUrl } from './redirect.ts';
+import { nodeOriginOf, redirectUrl } from './redirect.ts';
 import type { ConsentInput, ConsentScope, JoinResult, LocationInput, ParticipantInfo, Role, SafetyView, Source } from './protocol.ts';
 import { mark } from './timeline.ts';
 
@@ -67,6 +67,7 @@ export class Session {
   #opts: JoinOptions | undefined;
   #sig: SignallingClient | undefined;
   #joined: JoinResult | undefined;
+  #nodeOrigin: string | undefined;
   #link: MediaLink | undefined;
   readonly #remotes = new Map<string, RemoteParticipant>();
   #localStream: MediaStream | undefined;
@@ -78,6 +79,11 @@ export class Session {
 
   get state(): SessionState { return this.#state; }
   get participantId(): string | undefined { return this.#joined?.participantId; }
+  /**
+   * The http(s) origin of the node the session joined (after any ROOM_ELSEWHERE redirect): the
+   * panic channel connects there, where the room and its participant are. Undefined before a join.
+   */
+  get nodeOrigin(): string | undefined { return this.#nodeOrigin; }
   /** The room's dominant speaker as the server last named it (undefined until it does). */
   get activeSpeaker(): string | undefined { return this.#activeSpeaker; }
   get role(): Role | undefined { return this.#joined?.role; }
@@ -210,6 +216,7 @@ export class Session {
           ...(opts.location ? { location: opts.location } : {}),
         });
         this.#check(gen);
+        this.#nodeOrigin = nodeOriginOf(url);
         return { sig, joined };
       } catch (err) {
         const next = err instanceof SignallingError && err.code === 'ROOM_ELSEWHERE' ? redirectUrl(url, err.data?.url) : undefined;

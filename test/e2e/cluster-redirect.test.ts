@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mint.ts';
-import { buildClient, CHROMIUM_BIN, chromiumAvailable, launchChromium, openClient, waitForMediaFlow, waitForState, type ClientPage } from '../helpers/browser.ts';
+import { buildClient, CHROMIUM_BIN, chromiumAvailable, launchChromium, openClient, pollUntil, waitForMediaFlow, waitForState, type ClientPage } from '../helpers/browser.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
@@ -77,8 +77,10 @@ describe.skipIf(!available)('browser client across two nodes', () => {
     pages.push(clinician);
     await waitForState(clinician, 'joined');
     const host = (await participantsOn('node-a')) ? 'node-a' : 'node-b';
+    const other = host === 'node-a' ? 'node-b' : 'node-a';
     const started = performance.now();
-    const student = await openClient(browser!, nodes['node-b']!.url, 'student', link('student-1', 'student'));
+    // The student's page comes from the node that does NOT host the room: its join is redirected.
+    const student = await openClient(browser!, nodes[other]!.url, 'student', link('student-1', 'student'));
     pages.push(student);
     await waitForState(student, 'joined');
     const joinedMs = Math.round(performance.now() - started);
@@ -91,8 +93,19 @@ describe.skipIf(!available)('browser client across two nodes', () => {
     expect(b.audioPacketDeltas.every((d) => d > 0)).toBe(true);
     expect(await participantsOn(host)).toEqual(['clinician-1', 'student-1']);
     expect(await participantsOn(host === 'node-a' ? 'node-b' : 'node-a')).toBeUndefined();
-    // Exactly one of the two was redirected, and its timeline says so.
-    const redirected = [a.timings, b.timings].filter((t) => JSON.stringify(t).includes('redirected'));
-    expect(redirected).toHaveLength(1);
+    // The student was redirected (the clinician's join placed the room), and its timeline says so.
+    expect(JSON.stringify(b.timings)).toContain('redirected');
+    expect(JSON.stringify(a.timings)).not.toContain('redirected');
+
+    // The redirected student's panic button works: its /safety channel follows the session to the
+    // room's node (another origin than the page's), and the clinician's banner shows the alarm.
+    await student.page.check('#panic-silent');
+    await student.page.click('#panic');
+    const raised = await pollUntil('the redirected student\'s alarm to be acknowledged by the room\'s node',
+      () => student.page.evaluate('window.sfuClient.panic()') as Promise<{ acked: boolean; lastIncidentId?: string }>, (p) => p.acked, { timeoutMs: 10_000 });
+    await pollUntil('the clinician\'s banner to show the alarm', () => clinician.page.evaluate(`(() => {
+      const b = document.getElementById('panic-banner');
+      return !!b && !b.hidden && b.dataset.incidentId === ${JSON.stringify(raised.lastIncidentId)};
+    })()`) as Promise<boolean>, (shown) => shown, { timeoutMs: 10_000 });
   }, 90_000);
 });

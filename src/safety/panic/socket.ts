@@ -91,7 +91,10 @@ export class PanicSocketServer implements PanicFanout {
       connectTimeout: limits.connectTimeoutSeconds * 1000,
       pingInterval: limits.pingIntervalSeconds * 1000,
       pingTimeout: limits.pingTimeoutSeconds * 1000,
-      ...(opts.adapter ? { adapter: opts.adapter } : {}),
+      // Several nodes: a page served by one node (or the load balancer) opens /safety on its room's
+      // node, another origin. Auth is the token in the handshake, never a cookie, so allowing any
+      // origin grants a page nothing it did not already hold (docs/scaling.md).
+      ...(opts.adapter ? { adapter: opts.adapter, cors: { origin: true, credentials: false } } : {}),
     });
     routeUpgrades(opts.server, before);
     this.#nsp = this.io.of('/safety');
