@@ -205,6 +205,8 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   cluster = startCluster({ config: config.cluster, revocations, rooms, pool, log, metrics });
   // Acks, cancels and resolves of incidents another node holds are sent to it (1 s, then a coded retryable error).
   if (cluster) panicSockets.useRemote(cluster.commands, { timeoutMs: 1000 });
+  // Each open incident's escalation is owned by the node holding its lease in Redis; without Redis, this node owns all it holds.
+  if (cluster) panic.useOwnership(cluster.escalation);
   // The raiser is answered once the alert has left for every responder connection (bounded).
   await panic.start(new AlertDelivery(panicSockets.io).wrap(panicSockets));
 

@@ -11,6 +11,8 @@ import { RedisPlacement } from './placement.ts';
 import type { RoomPlacement } from './room-placement.ts';
 import type { NodeLoad } from './node-score.ts';
 import { CommandRelay } from './command-relay.ts';
+import { RedisEscalationLeases } from './escalation-leases.ts';
+import type { EscalationOwnership } from '../domain/escalation-ownership.ts';
 
 /** This node as one of several (docs/scaling.md): its Redis link and what runs over it. */
 export interface ClusterNode {
@@ -19,6 +21,8 @@ export interface ClusterNode {
   readonly placement: RoomPlacement;
   /** Panic commands (ack, cancel, resolve) to the node holding the incident (docs/scaling.md, "Alarms on every node"). */
   readonly commands: CommandRelay;
+  /** Escalation leases of open incidents (docs/scaling.md, "Escalation owned once"). */
+  readonly escalation: EscalationOwnership;
   /** The Redis view for /readyz's details: it never makes the node unready (docs/operations.md). */
   readiness(): RedisState & { readonly node: string; readonly redis: string };
   /** Stops the fan-out and drops the Redis connections (synchronous: nothing in flight needs to finish). */
@@ -55,6 +59,8 @@ export function startCluster(o: {
     self: () => ({ draining: o.rooms.draining, load: nodeLoad(o.rooms, o.pool) }),
   });
   const commands = new CommandRelay({ link, nodeId, log: o.log });
+  o.metrics.escalationOwnershipEnabled();
+  const escalation = new RedisEscalationLeases({ link, nodeId, leaseMs: c.escalationLeaseMs, intervalMs: c.presenceIntervalMs });
   const placement = new RedisPlacement({ link, presence, rooms: o.rooms, nodeId, leaseMs: c.placementLeaseMs, log: o.log, metrics: o.metrics });
   // One tick at a time: a tick still waiting on a hung Redis (each call bounded) is not overlapped.
   let ticking = false;
@@ -75,6 +81,7 @@ export function startCluster(o: {
     nodeId,
     placement,
     commands,
+    escalation,
     readiness: () => ({ ...link.state, node: nodeId, redis }),
     close() {
       clearInterval(timer);

@@ -77,6 +77,7 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_PRESENCE_INTERVAL_MS: { path: 'cluster.presenceIntervalMs', kind: 'int' },
   SFU_PRESENCE_TTL_MS: { path: 'cluster.presenceTtlMs', kind: 'int' },
   SFU_PLACEMENT_LEASE_MS: { path: 'cluster.placementLeaseMs', kind: 'int' },
+  SFU_ESCALATION_LEASE_MS: { path: 'cluster.escalationLeaseMs', kind: 'int' },
 };
 
 export function parseEnvValue(name: string, kind: EnvKind, raw: string): unknown {

@@ -113,6 +113,9 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   if (c.placementLeaseMs < 2 * c.presenceIntervalMs) {
     throw new ConfigError([`cluster.placementLeaseMs (${c.placementLeaseMs}) must be at least twice cluster.presenceIntervalMs (${c.presenceIntervalMs}): a room's lease is renewed every interval`]);
   }
+  if (c.escalationLeaseMs < 2 * c.presenceIntervalMs) {
+    throw new ConfigError([`cluster.escalationLeaseMs (${c.escalationLeaseMs}) must be at least twice cluster.presenceIntervalMs (${c.presenceIntervalMs}): an incident's escalation lease is renewed every interval`]);
+  }
   return deepFreeze(cfg);
 }
 

@@ -185,6 +185,8 @@ export const ConfigSchema = section({
     presenceTtlMs: Type.Integer({ minimum: 300, maximum: 300000 }),
     /** Lifetime of a room's placement lease (room -> node), renewed every presenceIntervalMs by its node while it hosts the room. */
     placementLeaseMs: Type.Integer({ minimum: 500, maximum: 600000 }),
+    /** Lifetime of an open incident's escalation lease (incident -> owning node), renewed every presenceIntervalMs by its owner; another node takes the escalation over once it runs out. */
+    escalationLeaseMs: Type.Integer({ minimum: 500, maximum: 600000 }),
   }),
 });
 

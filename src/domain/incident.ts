@@ -23,8 +23,10 @@ export interface IncidentRaise {
 /**
  * `re-raised`: the raiser raised again while at the cap of open incidents per participant; the
  * raise was recorded on this incident (data: clientIncidentId, kind, silent, hasNote?, hasCoordinates?).
+ * `escalation-taken-over`: another node took the incident's escalation over after its owner's lease
+ * ran out (data: node); it changes nothing of the incident's state.
  */
-export type IncidentEventType = 'acknowledged' | 'escalated' | 'cancelled' | 'resolved' | 're-raised';
+export type IncidentEventType = 'acknowledged' | 'escalated' | 'cancelled' | 'resolved' | 're-raised' | 'escalation-taken-over';
 
 export interface IncidentEvent {
   readonly incidentId: string;
@@ -72,6 +74,12 @@ export interface IncidentStore {
   open(): Promise<Incident[]>;
   recordWebhookAttempt(a: WebhookAttempt): Promise<void>;
   webhookAttempts(incidentId: string): Promise<WebhookAttempt[]>;
+}
+
+/** The raise an incident was derived from (its derived fields taken off). */
+export function raiseOf(i: Incident): IncidentRaise {
+  const { state: _s, acknowledgedBy: _a, acknowledgedAt: _aa, tier: _t, cancelledAt: _c, resolvedAt: _r, outcome: _o, reRaises: _n, lastReRaise: _l, ...raise } = i;
+  return raise;
 }
 
 /** Folds events over a raise (events in append order). */

@@ -99,6 +99,8 @@ export class Metrics {
   #fanout: Counter | undefined;
   #placements: Counter | undefined;
   #leases: Counter | undefined;
+  #escalationTakeovers: Counter | undefined;
+  #escalationLeasesLost: Counter | undefined;
   readonly #safetyLimited = new Counter({
     name: 'sfu_safety_events_rate_limited_total', help: '/safety events refused with RATE_LIMITED, by event', labelNames: ['event'], registers: [this.registry],
   });
@@ -198,6 +200,21 @@ export class Metrics {
       labelNames: ['result'], registers: [this.registry],
     });
   }
+  /** Registers the escalation ownership metrics (with Redis configured only). Idempotent. */
+  escalationOwnershipEnabled(): void {
+    this.#escalationTakeovers ??= new Counter({
+      name: 'sfu_escalation_takeovers_total',
+      help: 'Open incidents whose escalation this node took over (their lease had run out: the owner died, restarted, or was cut off from Redis)',
+      registers: [this.registry],
+    });
+    this.#escalationLeasesLost ??= new Counter({
+      name: 'sfu_escalation_leases_lost_total',
+      help: 'Open incidents held here whose escalation lease another node held at renewal (dropped here; that node escalates them)',
+      registers: [this.registry],
+    });
+  }
+  escalationTakeover(): void { this.#escalationTakeovers?.inc(); }
+  escalationLeaseLost(): void { this.#escalationLeasesLost?.inc(); }
   placement(result: PlacementResult): void { this.#placements?.inc({ result }); }
   leaseEvent(result: LeaseResult): void { this.#leases?.inc({ result }); }
   revocationFanout(result: RevocationFanoutResult): void { this.#fanout?.inc({ result }); }

@@ -34,7 +34,7 @@ describe('loadConfig', () => {
     const single = loadConfig({ env: {} });
     expect(single.cluster).toEqual({
       redisUrl: '', nodeId: '', redisCallTimeoutMs: 500, redisConnectTimeoutMs: 2000, redisProbeIntervalMs: 1000, redisKeyPrefix: 'sfu:',
-      publicUrl: '', presenceIntervalMs: 1000, presenceTtlMs: 4000, placementLeaseMs: 10000,
+      publicUrl: '', presenceIntervalMs: 1000, presenceTtlMs: 4000, placementLeaseMs: 10000, escalationLeaseMs: 3000,
     });
     const c = loadConfig({ env: {
       SFU_REDIS_URL: 'rediss://sfu:s3cret@redis.internal:6380/2', SFU_NODE_ID: 'sfu-1', SFU_REDIS_CALL_TIMEOUT_MS: '250',

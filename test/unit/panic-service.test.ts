@@ -57,6 +57,7 @@ function setup(opts: { store?: FakeIncidentStore; spoolFile?: string; maxOpen?: 
   const spool = new PanicSpool(spoolFile);
   const log = createLogger('silent');
   const metrics = new Metrics({ defaultMetrics: false });
+  metrics.escalationOwnershipEnabled();
   const service = new PanicService({
     store, spool, tiers: TIERS, webhooks: [], announceToRoom: false, maxOpenPerParticipant: opts.maxOpen ?? 3,
     sender: new WebhookSender({ store, log, metrics, timeoutSeconds: 1, maxBackoffSeconds: 1 }),
@@ -317,5 +318,113 @@ describe('PanicService state machine (fake store, fake timers)', () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect(s.store.writes).toEqual([`raise:${a.incidentId}`, `raise:${b.incidentId}`, `acknowledged:${a.incidentId}`]);
     expect(s.service.readiness()).toEqual({ ok: true });
+  });
+});
+
+/** Escalation leases as Redis keeps them (SET PX, take-or-renew), shared by the services of one test: each is a node. */
+class FakeLeases {
+  readonly leases = new Map<string, { node: string; until: number }>();
+  down = false;
+  for(nodeId: string, leaseMs = 3000, intervalMs = 1000) {
+    return {
+      nodeId, leaseMs, intervalMs,
+      hold: async (ids: readonly string[]) => {
+        if (this.down) return undefined;
+        const held = new Set<string>();
+        const elsewhere = new Set<string>();
+        for (const id of ids) {
+          const l = this.leases.get(id);
+          if (!l || l.until <= Date.now() || l.node === nodeId) {
+            this.leases.set(id, { node: nodeId, until: Date.now() + leaseMs });
+            held.add(id);
+          } else {
+            elsewhere.add(id);
+          }
+        }
+        return { held, elsewhere };
+      },
+      release: (id: string) => {
+        if (this.leases.get(id)?.node === nodeId) this.leases.delete(id);
+      },
+    };
+  }
+}
+
+describe('PanicService escalation ownership (fake leases, shared fake store, fake timers)', () => {
+  it('the raising node owns the escalation; when it dies, another node takes it over once the lease ran out, and the next tier fires on time, once', async () => {
+    const store = new FakeIncidentStore();
+    const leases = new FakeLeases();
+    const a = setup({ store });
+    const b = setup({ store });
+    a.service.useOwnership(leases.for('node-a'));
+    b.service.useOwnership(leases.for('node-b'));
+    await a.service.start(a.fanout);
+    await b.service.start(b.fanout);
+    const r = await raise(a);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(leases.leases.get(r.incidentId)?.node).toBe('node-a');
+    // Tier 1 (15 s) from A only; B never takes a lease A renews.
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect(a.fanout.of(r.incidentId, 'panic:escalated').map((x) => x.at - T0)).toEqual([15_000]);
+    expect(b.fanout.of(r.incidentId)).toEqual([]);
+    expect(b.service.has(r.incidentId)).toBe(false);
+
+    a.service.stop(); // A dies at 15 s: its lease runs out at most 3 s later.
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(b.service.has(r.incidentId)).toBe(true);
+    expect(leases.leases.get(r.incidentId)?.node).toBe('node-b');
+    expect(await metric(b.metrics, 'sfu_escalation_takeovers_total')).toBe(1);
+    const taken = (await store.events(r.incidentId)).filter((e) => e.type === 'escalation-taken-over');
+    expect(taken.map((e) => e.data)).toEqual([{ node: 'node-b' }]);
+    // Tier 1 is not run again; tier 2 at 60 s, from B.
+    await vi.advanceTimersByTimeAsync(40_000);
+    expect(b.fanout.of(r.incidentId, 'panic:escalated').map((x) => x.at - T0)).toEqual([60_000]);
+    expect((await store.events(r.incidentId)).filter((e) => e.type === 'escalated').map((e) => e.data.tier)).toEqual([1, 2]);
+    // B answers for it now: a resolve there releases the lease.
+    await b.service.resolve(r.incidentId, doc, 'continued');
+    expect(leases.leases.has(r.incidentId)).toBe(false);
+  });
+
+  it('a tier already due when the takeover comes fires at once; a restarted node resumes the store\'s incidents only by winning their lease', async () => {
+    const store = new FakeIncidentStore();
+    const leases = new FakeLeases();
+    const a = setup({ store });
+    a.service.useOwnership(leases.for('node-a'));
+    await a.service.start(a.fanout);
+    const r = await raise(a);
+    await vi.advanceTimersByTimeAsync(14_000);
+    a.service.stop(); // dies at 14 s; tier 1 is due at 15 s.
+    const b = setup({ store });
+    b.service.useOwnership(leases.for('node-b'));
+    await b.service.start(b.fanout);
+    // Started while A's lease still stands: not resumed at start.
+    expect(b.service.has(r.incidentId)).toBe(false);
+    await vi.advanceTimersByTimeAsync(5_000);
+    const late = b.fanout.of(r.incidentId, 'panic:escalated').map((x) => x.at - T0);
+    expect(late).toHaveLength(1);
+    expect(late[0]).toBeGreaterThan(15_000);
+    expect(late[0]).toBeLessThanOrEqual(18_000);
+  });
+
+  it('a node that finds another node holding the lease stops escalating; with Redis down it escalates what it holds', async () => {
+    const leases = new FakeLeases();
+    const a = setup();
+    a.service.useOwnership(leases.for('node-a'));
+    await a.service.start(a.fanout);
+    leases.down = true;
+    const kept = await raise(a);
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect(a.fanout.of(kept.incidentId, 'panic:escalated')).toHaveLength(1);
+    leases.down = false;
+    const lost = await raise(a, other);
+    await vi.advanceTimersByTimeAsync(1);
+    // Node X holds it (and renews it, as far as this test goes: the lease outlasts the test's minutes).
+    leases.leases.set(lost.incidentId, { node: 'node-x', until: Date.now() + 600_000 });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(a.service.has(lost.incidentId)).toBe(false);
+    expect(a.service.has(kept.incidentId)).toBe(true);
+    expect(await metric(a.metrics, 'sfu_escalation_leases_lost_total')).toBe(1);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(a.fanout.of(lost.incidentId, 'panic:escalated')).toEqual([]);
   });
 });

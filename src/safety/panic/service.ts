@@ -5,7 +5,8 @@ import type { Metrics } from '../../telemetry/metrics.ts';
 import { SfuError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import { sameEvent, type PanicSpool } from './spool.ts';
-import { deriveIncident, type Incident, type IncidentEvent, type IncidentStore, type Outcome } from '../../domain/incident.ts';
+import { deriveIncident, raiseOf, type Incident, type IncidentEvent, type IncidentStore, type Outcome } from '../../domain/incident.ts';
+import type { EscalationOwnership } from '../../domain/escalation-ownership.ts';
 import { attempt, within } from '../../shared/deadline.ts';
 import { PanicJournal, type Durability, type JournalStatus } from './journal.ts';
 import { ReAlertCoalescer } from './re-alert.ts';
@@ -50,6 +51,9 @@ export interface RaiseResult {
   readonly duplicate: boolean;
   readonly reRaised?: true;
 }
+
+/** How long an incident resolved here is not taken over again by a store read that began before the resolve. */
+const CLOSED_MEMORY_MS = 60_000;
 
 /** Re-alerts of one incident are sent at most about once per this many milliseconds. */
 const RE_ALERT_WINDOW_MS = 1000;
@@ -140,6 +144,12 @@ export class PanicService {
   /** Incidents resolved here while the store's open incidents are still to be read (not to be resumed by that read). */
   readonly #resolvedBeforeLoad = new Set<string>();
   #stopped = false;
+  /** With Redis: who owns each open incident's escalation (docs/scaling.md, "Escalation owned once"). */
+  #ownership: EscalationOwnership | undefined;
+  #ownershipTimer: NodeJS.Timeout | undefined;
+  #owning = false;
+  /** Incidents resolved (or given up) here lately, with when: a store read begun before that must not take them again. */
+  readonly #closedHere = new Map<string, number>();
 
   constructor(opts: PanicServiceOptions) {
     this.#o = opts;
@@ -154,6 +164,16 @@ export class PanicService {
    * Connects the transports, replays what the spool holds into the store, and resumes every open
    * incident (from the store, and from the spool for what the store does not have yet).
    */
+  /**
+   * Several nodes (Redis): each open incident's escalation is owned by the node holding its lease.
+   * This node takes the lease of what it raises, renews what it holds, drops what another node
+   * holds, and takes over incidents nobody owns (their owner died); at start, incidents in the
+   * store are resumed only through that takeover. Call before start().
+   */
+  useOwnership(ownership: EscalationOwnership): void {
+    this.#ownership = ownership;
+  }
+
   async start(fanout: PanicFanout): Promise<void> {
     this.#fanout = fanout;
     await this.#journal.start(this.#startDeadlineMs);
@@ -163,6 +183,11 @@ export class PanicService {
     }
     this.#o.metrics.panicOpen(this.#open.size);
     if (this.#open.size > 0) this.#o.log.warn({ open: this.#open.size }, 'resumed open panic incidents');
+    if (this.#ownership && !this.#stopped) {
+      void this.#ownershipTick();
+      this.#ownershipTimer = setInterval(() => void this.#ownershipTick(), this.#ownership.intervalMs);
+      this.#ownershipTimer.unref();
+    }
   }
 
   /** Where unstored entries are: spool writable, how many spooled, how many held in memory only. */
@@ -223,6 +248,9 @@ export class PanicService {
     }
     for (const { incident, events, stored } of found.values()) {
       if (incident.state === 'resolved' || this.#open.has(incident.id) || this.#resolvedBeforeLoad.has(incident.id) || this.#stopped) continue;
+      // With ownership, incidents other nodes can see (in the store) are resumed only once this
+      // node wins their lease (the takeover); those only in this node's spool are its own.
+      if (stored && this.#ownership) continue;
       const raiser: Raiser = { room: incident.room, participantId: incident.participantId, identity: incident.identity, role: incident.role };
       this.#open.set(incident.id, { incident, timers: [], raiser });
       this.#reRaiseKeys.load(incident, events);
@@ -309,6 +337,9 @@ export class PanicService {
       await this.#delivered(incident.id);
     }
     this.#schedule(incident.id, true);
+    // The lease is taken after the raise was delivered, in the background: Redis is never in an
+    // alarm's path (down: this node escalates it anyway, and the next renewal takes the lease).
+    if (this.#ownership) void this.#renew([incident.id]);
     return { incidentId: incident.id, receivedAt: incident.raisedAt, duplicate: false };
   }
 
@@ -377,6 +408,10 @@ export class PanicService {
     for (const t of open.timers) clearTimeout(t);
     this.#open.delete(incidentId);
     if (this.#reloadTimer) this.#resolvedBeforeLoad.add(incidentId);
+    if (this.#ownership) {
+      this.#closedHere.set(incidentId, Date.now());
+      this.#ownership.release(incidentId);
+    }
     this.#reRaiseKeys.drop(incidentId);
     this.#reAlerts.drop(incidentId);
     this.#o.metrics.panicOpen(this.#open.size);
@@ -485,8 +520,95 @@ export class PanicService {
     void this.#o.sender.deliver(hook, incident.id, tier, payload);
   }
 
+  /** One renewal and takeover round at a time (each Redis call and store read is bounded). */
+  async #ownershipTick(): Promise<void> {
+    if (this.#owning || this.#stopped) return;
+    this.#owning = true;
+    try {
+      await this.#renew([...this.#open.keys()]);
+      await this.#takeOver();
+    } catch (err) {
+      this.#o.log.error({ err }, 'escalation ownership round failed');
+    } finally {
+      this.#owning = false;
+    }
+  }
+
+  /**
+   * Takes or renews the leases of incidents held here; those another node holds are dropped here
+   * (that node escalates them). Redis not answering: nothing changes (this node escalates what it
+   * holds: safety first; a peer can take the same incident over only once the lease ran out in Redis).
+   */
+  async #renew(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0 || !this.#ownership) return;
+    const r = await this.#ownership.hold(ids);
+    if (!r) return;
+    for (const id of r.elsewhere) this.#drop(id);
+  }
+
+  #drop(incidentId: string): void {
+    const open = this.#open.get(incidentId);
+    if (!open) return;
+    for (const t of open.timers) clearTimeout(t);
+    this.#open.delete(incidentId);
+    this.#reRaiseKeys.drop(incidentId);
+    this.#reAlerts.drop(incidentId);
+    this.#o.metrics.panicOpen(this.#open.size);
+    this.#o.metrics.escalationLeaseLost();
+    this.#o.log.warn({ incidentId }, 'escalation lease held by another node: this node stops escalating the incident (that node does; commands are relayed to it)');
+  }
+
+  /**
+   * Open incidents in the store that nobody owns (no lease: their owner died, or was cut off from
+   * Redis longer than a lease) and that are older than a lease (a fresh raise's lease is being
+   * taken by its raiser): this node takes their leases and resumes those it won.
+   */
+  async #takeOver(): Promise<void> {
+    const ownership = this.#ownership!;
+    const read = await within(attempt(() => this.#o.store.open()), this.#deadlineMs);
+    if (!read.settled || !read.ok || this.#stopped) return;
+    const now = Date.now();
+    for (const [id, at] of this.#closedHere) if (now - at > CLOSED_MEMORY_MS) this.#closedHere.delete(id);
+    const candidates = read.value.filter((i) => i.state !== 'resolved' && !this.#open.has(i.id) && !this.#closedHere.has(i.id)
+      && now - Date.parse(i.raisedAt) >= ownership.leaseMs);
+    if (candidates.length === 0) return;
+    const r = await ownership.hold(candidates.map((i) => i.id));
+    if (!r) return;
+    for (const listed of candidates) if (r.held.has(listed.id)) await this.#resume(listed);
+  }
+
+  /** Resumes an incident whose lease this node won: the next tier at its scheduled time (a tier past due at once). */
+  async #resume(listed: Incident): Promise<void> {
+    const ownership = this.#ownership!;
+    const read = await within(attempt(() => this.#o.store.events(listed.id)), this.#deadlineMs);
+    let events = read.settled && read.ok ? read.value : [];
+    let incident = read.settled && read.ok ? deriveIncident(raiseOf(listed), events) : listed;
+    for (const e of this.#journal.pendingEntries()) {
+      if (e.op !== 'event' || e.event.incidentId !== listed.id || events.some((k) => sameEvent(k, e.event))) continue;
+      incident = foldEvent(incident, e.event);
+      events = [...events, e.event];
+    }
+    if (incident.state === 'resolved' || this.#open.has(incident.id) || this.#closedHere.has(incident.id) || this.#stopped) {
+      if (!this.#open.has(incident.id)) ownership.release(incident.id);
+      return;
+    }
+    const raiser: Raiser = { room: incident.room, participantId: incident.participantId, identity: incident.identity, role: incident.role };
+    const open: Open = { incident, timers: [], raiser };
+    this.#open.set(incident.id, open);
+    this.#reRaiseKeys.load(incident, events);
+    this.#o.metrics.panicOpen(this.#open.size);
+    this.#o.metrics.escalationTakeover();
+    // Recorded before the tiers are scheduled (bounded by the store deadline), so that it comes first in the timeline.
+    await this.#append(open, { type: 'escalation-taken-over', actor: 'system', data: { node: ownership.nodeId } });
+    if (this.#open.get(incident.id) !== open) return;
+    this.#schedule(incident.id);
+    void this.#redeliverWebhooks(open.incident);
+    this.#o.log.warn({ incidentId: incident.id, tier: open.incident.tier, acknowledged: open.incident.acknowledgedBy !== undefined }, 'escalation taken over: no live node held the incident\'s lease');
+  }
+
   stop(): void {
     this.#stopped = true;
+    if (this.#ownershipTimer) clearInterval(this.#ownershipTimer);
     for (const o of this.#open.values()) for (const t of o.timers) clearTimeout(t);
     this.#stopReload();
     this.#reAlerts.stop();

@@ -16,6 +16,15 @@ export function signature(secret: string, timestamp: number, body: string): stri
 }
 
 /**
+ * The key a receiver deduplicates on: one per incident, tier and webhook, the same on every attempt
+ * and from every node (`Idempotency-Key` header and `idempotencyKey` in the signed body). Delivery is
+ * at least once (docs/safety.md, "Webhooks").
+ */
+export function idempotencyKey(incidentId: string, tier: number, webhook: string): string {
+  return `${incidentId}:tier-${tier}:${webhook}`;
+}
+
+/**
  * Delivers signed webhook POSTs, retrying with exponential backoff (1 s doubling, capped) until a
  * 2xx or until `stop()`; every attempt is recorded in the incident store.
  */
@@ -38,10 +47,11 @@ export class WebhookSender {
 
   /** Starts delivery in the background; resolves when it succeeded (or the sender stopped). */
   deliver(hook: WebhookConfig, incidentId: string, tier: number, payload: object, attempt = 1): Promise<void> {
-    return new Promise((resolve) => void this.#attempt(hook, incidentId, tier, JSON.stringify(payload), attempt, resolve));
+    const key = idempotencyKey(incidentId, tier, hook.name);
+    return new Promise((resolve) => void this.#attempt(hook, incidentId, tier, key, JSON.stringify({ ...payload, idempotencyKey: key }), attempt, resolve));
   }
 
-  async #attempt(hook: WebhookConfig, incidentId: string, tier: number, body: string, attemptNo: number, done: () => void): Promise<void> {
+  async #attempt(hook: WebhookConfig, incidentId: string, tier: number, key: string, body: string, attemptNo: number, done: () => void): Promise<void> {
     if (this.#stopped) return done();
     const ts = Math.floor(Date.now() / 1000);
     let status: number | null = null;
@@ -49,7 +59,7 @@ export class WebhookSender {
     try {
       const res = await fetch(hook.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-sfu-signature': signature(hook.secret, ts, body), 'x-sfu-webhook': hook.name },
+        headers: { 'content-type': 'application/json', 'x-sfu-signature': signature(hook.secret, ts, body), 'x-sfu-webhook': hook.name, 'idempotency-key': key },
         body,
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
@@ -69,7 +79,7 @@ export class WebhookSender {
     this.#log.warn({ webhook: hook.name, incidentId, attempt: attemptNo, status, error, retryInMs: delay }, 'webhook delivery failed');
     const t = setTimeout(() => {
       this.#timers.delete(t);
-      void this.#attempt(hook, incidentId, tier, body, attemptNo + 1, done);
+      void this.#attempt(hook, incidentId, tier, key, body, attemptNo + 1, done);
     }, delay);
     this.#timers.add(t);
   }
