@@ -1,15 +1,12 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDeskToken, mintToken } from '../../src/auth/mint.ts';
-import { freePort } from '../helpers/free-port.ts';
+import { redisUpOn, TestCluster } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { safetyClient, type SafetyClient } from '../helpers/safety-client.ts';
-import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+import { TEST_SECRET } from '../helpers/server.ts';
+import type { ServerProcess } from '../helpers/server-process.ts';
 import { observeFor, until } from '../helpers/until.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 
@@ -24,29 +21,16 @@ import { RtcClient } from '../helpers/ws-client.ts';
 
 const SLA_MS = 1000;
 const TIER1_SECONDS = 3;
-const KEYS = [{ id: 'cluster', key: randomBytes(32).toString('base64') }];
 const TIERS = [{ afterSeconds: 0, notify: ['room-clinicians', 'desk'] }, { afterSeconds: TIER1_SECONDS, notify: ['desk'] }];
 
 let pg: TestPostgres | undefined;
 let redis: TestRedis | undefined;
 const nodes: Record<string, ServerProcess> = {};
-const dirs: string[] = [];
 const open: { close(): void }[] = [];
 let skipped: string | undefined;
 
-async function startNode(name: string, storeUrl: string, redisUrl: string): Promise<ServerProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), `sfu-${name}-`));
-  dirs.push(dataDir);
-  const port = await freePort();
-  return startServerProcess({
-    SFU_DATA_DIR: dataDir, SFU_STORE_URL: storeUrl, SFU_REDIS_URL: redisUrl, SFU_NODE_ID: name,
-    SFU_HTTP_HOST: '127.0.0.1', SFU_HTTP_PORT: String(port), SFU_CLUSTER_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    SFU_RTC_PORT: '0', SFU_WORKERS: '1', SFU_LISTEN_IP: '127.0.0.1', SFU_ANNOUNCED_IP: '127.0.0.1',
-    SFU_JWT_SECRET: TEST_SECRET, SFU_ADMIN_TOKEN: TEST_ADMIN_TOKEN, SFU_RECORDS_KEYS: JSON.stringify(KEYS),
-    SFU_LOG_LEVEL: 'info', SFU_DRAIN_TIMEOUT_SECONDS: '1', SFU_REDIS_CALL_TIMEOUT_MS: '500',
-    SFU_PANIC_TIERS: JSON.stringify(TIERS),
-  });
-}
+const cluster = new TestCluster();
+const startNode = (name: string, storeUrl: string, redisUrl: string) => cluster.start(name, { storeUrl, redisUrl, env: { SFU_PANIC_TIERS: JSON.stringify(TIERS) } });
 
 beforeAll(async () => {
   [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
@@ -63,14 +47,10 @@ afterAll(async () => {
   await Promise.all(Object.values(nodes).map((n) => n.stop()));
   redis?.stop();
   pg?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  cluster.cleanUp();
 }, 30_000);
 
-async function redisUp(node: ServerProcess): Promise<boolean> {
-  const res = await fetch(`${node.url}/readyz`, { signal: AbortSignal.timeout(2000) });
-  const body = await res.json() as { details?: { redis?: { up: boolean } } };
-  return body.details?.redis?.up === true;
-}
+const redisUp = redisUpOn;
 
 const student = (room: string, identity: string) => mintToken(TEST_SECRET, { room, identity, role: 'student', ttlSeconds: 600 });
 const desk = (identity: string) => mintDeskToken(TEST_SECRET, { identity, rooms: ['*'] });

@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDeskToken, mintToken } from '../../src/auth/mint.ts';
 import { openStore } from '../../src/store/open.ts';
 import type { Store } from '../../src/store/types.ts';
-import { freePort } from '../helpers/free-port.ts';
+import { redisUpOn, TestCluster } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { safetyClient, type SafetyClient } from '../helpers/safety-client.ts';
-import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+import { TEST_SECRET } from '../helpers/server.ts';
+import type { ServerProcess } from '../helpers/server-process.ts';
 import { observeFor, pace, until } from '../helpers/until.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 
@@ -33,7 +33,6 @@ const RUNS = 3;
 /** When each run kills A after the raise: at once (takeover before tier 1 is due), and late (tier 1 falls due before the takeover: it fires at once). */
 const KILL_AFTER_MS = [0, 0, 2500];
 const KEY = randomBytes(32);
-const KEYS = [{ id: 'cluster-esc', key: KEY.toString('base64') }];
 const TIERS = [
   { afterSeconds: 0, notify: ['room-clinicians', 'desk'] },
   { afterSeconds: TIER1_S, notify: ['desk', 'webhook:hook'] },
@@ -52,21 +51,14 @@ const dirs: string[] = [];
 const open: { close(): void }[] = [];
 let skipped: string | undefined;
 
-async function startNode(name: string): Promise<ServerProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), `sfu-${name}-`));
-  dirs.push(dataDir);
-  const port = await freePort();
-  return startServerProcess({
-    SFU_DATA_DIR: dataDir, SFU_STORE_URL: pg!.url, SFU_REDIS_URL: redis!.url, SFU_NODE_ID: `node-${name}`,
-    SFU_HTTP_HOST: '127.0.0.1', SFU_HTTP_PORT: String(port), SFU_CLUSTER_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    SFU_RTC_PORT: '0', SFU_WORKERS: '1', SFU_LISTEN_IP: '127.0.0.1', SFU_ANNOUNCED_IP: '127.0.0.1',
-    SFU_JWT_SECRET: TEST_SECRET, SFU_ADMIN_TOKEN: TEST_ADMIN_TOKEN, SFU_RECORDS_KEYS: JSON.stringify(KEYS),
-    SFU_LOG_LEVEL: 'info', SFU_DRAIN_TIMEOUT_SECONDS: '1', SFU_REDIS_CALL_TIMEOUT_MS: '500',
-    SFU_ESCALATION_LEASE_MS: String(LEASE_MS),
-    SFU_PANIC_TIERS: JSON.stringify(TIERS),
+const cluster = new TestCluster({ id: 'cluster-esc', key: KEY });
+const startNode = (name: string) => cluster.start(`node-${name}`, {
+  storeUrl: pg!.url, redisUrl: redis!.url,
+  env: {
+    SFU_ESCALATION_LEASE_MS: String(LEASE_MS), SFU_PANIC_TIERS: JSON.stringify(TIERS),
     SFU_PANIC_WEBHOOKS: JSON.stringify([{ name: 'hook', url: hookUrl, secret: 'test-webhook-secret-0123456789' }]),
-  });
-}
+  },
+});
 
 beforeAll(async () => {
   [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
@@ -87,7 +79,9 @@ beforeAll(async () => {
   hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
   for (const n of ['a', 'b', 'c']) nodes[n] = await startNode(n);
   peek = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  store = await openStore(pg.url, mkdtempSync(join(tmpdir(), 'sfu-esc-store-')), [{ id: 'cluster-esc', key: KEY }]);
+  const storeDir = mkdtempSync(join(tmpdir(), 'sfu-esc-store-'));
+  dirs.push(storeDir);
+  store = await openStore(pg.url, storeDir, [cluster.recordsKey]);
   await until(async () => (await Promise.all(Object.values(nodes).map(redisUp))).every(Boolean), 'every node sees Redis up', 15_000);
 }, 120_000);
 
@@ -99,14 +93,11 @@ afterAll(async () => {
   receiver?.close();
   redis?.stop();
   pg?.stop();
+  cluster.cleanUp();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }, 30_000);
 
-async function redisUp(node: ServerProcess): Promise<boolean> {
-  const res = await fetch(`${node.url}/readyz`, { signal: AbortSignal.timeout(2000) });
-  const body = await res.json() as { details?: { redis?: { up: boolean } } };
-  return body.details?.redis?.up === true;
-}
+const redisUp = redisUpOn;
 
 const student = (room: string, identity: string) => mintToken(TEST_SECRET, { room, identity, role: 'student', ttlSeconds: 600 });
 const desk = (identity: string) => mintDeskToken(TEST_SECRET, { identity, rooms: ['*'] });

@@ -1,15 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mint.ts';
-import { freePort } from '../helpers/free-port.ts';
+import { redisUpOn, TestCluster } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+import type { ServerProcess } from '../helpers/server-process.ts';
 import { until } from '../helpers/until.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 
@@ -21,7 +17,6 @@ import { RtcClient } from '../helpers/ws-client.ts';
  * back; a draining node gets no new rooms.
  */
 
-const KEYS = [{ id: 'cluster', key: randomBytes(32).toString('base64') }];
 const PRESENCE_TTL_MS = 4000;
 const CALL_TIMEOUT_MS = 500;
 
@@ -29,23 +24,12 @@ let pg: TestPostgres | undefined;
 let redis: TestRedis | undefined;
 let peek: Redis | undefined;
 const nodes: Record<string, ServerProcess> = {};
-const dirs: string[] = [];
 let skipped: string | undefined;
 
-async function startNode(name: string, storeUrl: string, redisUrl: string, extra: Record<string, string> = {}): Promise<ServerProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), `sfu-${name}-`));
-  dirs.push(dataDir);
-  const port = await freePort();
-  return startServerProcess({
-    SFU_DATA_DIR: dataDir, SFU_STORE_URL: storeUrl, SFU_REDIS_URL: redisUrl, SFU_NODE_ID: name,
-    SFU_HTTP_HOST: '127.0.0.1', SFU_HTTP_PORT: String(port), SFU_CLUSTER_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    SFU_RTC_PORT: '0', SFU_WORKERS: '1', SFU_LISTEN_IP: '127.0.0.1', SFU_ANNOUNCED_IP: '127.0.0.1',
-    SFU_JWT_SECRET: TEST_SECRET, SFU_ADMIN_TOKEN: TEST_ADMIN_TOKEN, SFU_RECORDS_KEYS: JSON.stringify(KEYS),
-    SFU_LOG_LEVEL: 'info', SFU_DRAIN_TIMEOUT_SECONDS: '1', SFU_REDIS_CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
-    SFU_PRESENCE_TTL_MS: String(PRESENCE_TTL_MS),
-    ...extra,
-  });
-}
+const cluster = new TestCluster();
+const startNode = (name: string, storeUrl: string, redisUrl: string, extra: Record<string, string> = {}) => cluster.start(name, {
+  storeUrl, redisUrl, env: { SFU_REDIS_CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS), SFU_PRESENCE_TTL_MS: String(PRESENCE_TTL_MS), ...extra },
+});
 
 beforeAll(async () => {
   [pg, redis] = await Promise.all([startPostgres(), startRedis()]);
@@ -65,7 +49,7 @@ afterAll(async () => {
   await Promise.all(Object.values(nodes).map((n) => n.stop()));
   redis?.stop();
   pg?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  cluster.cleanUp();
 }, 60_000);
 
 const mint = (room: string, identity: string) => mintToken(TEST_SECRET, { room, identity, role: 'student', ttlSeconds: 600 });
