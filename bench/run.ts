@@ -19,6 +19,7 @@ import { realismBench } from './realism/chromium.ts';
 import { runFuzz } from './fuzz/run.ts';
 import { versionsBench } from './media/versions.ts';
 import { leanStudy, ON_REALISTIC, REALISTIC } from './media/lean.ts';
+import { clusterBench } from './cluster/index.ts';
 
 type Log = (line: string) => void;
 /** `optional`: not in the standard set; runs only when named with --only (e.g. `--only fuzz`). */
@@ -96,6 +97,18 @@ const BENCHES: Bench[] = [
       machine: machineFacts(),
       ...(await leanStudy({ quick, size: quick ? 4 : 120, log })),
       onRealistic: await leanStudy({ quick, size: quick ? 4 : 160, log, base: REALISTIC, variants: ON_REALISTIC }),
+    }),
+  },
+  {
+    // Three nodes + Redis + PostgreSQL on this box (issue #13, bench/cluster/index.ts): placement of 1,000
+    // rooms, cross-node alarm latency, re-placement after a node kill. Quick: 30 rooms, 10 alarms, 12 rooms.
+    name: 'cluster',
+    optional: true,
+    run: async (quick, log) => ({
+      machine: machineFacts(),
+      ...(await clusterBench(quick
+        ? { rooms: 30, concurrency: 10, alarms: 10, alarmIntervalMs: 50, raisers: 3, replace: 12, log }
+        : { rooms: 1000, concurrency: 20, alarms: 100, alarmIntervalMs: 100, raisers: 5, replace: 100, log })),
     }),
   },
   {
