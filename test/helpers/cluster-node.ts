@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
+import { mintDeskToken, mintToken } from '../../src/auth/mint.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from './server.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
 
@@ -48,3 +49,8 @@ export async function redisUpOn(node: ServerProcess): Promise<boolean> {
   const body = await res.json() as { details?: { redis?: { up: boolean } } };
   return body.details?.redis?.up === true;
 }
+
+/** A student's token for `room` (10 minutes), signed with the nodes' secret. */
+export const studentToken = (room: string, identity: string): string => mintToken(TEST_SECRET, { room, identity, role: 'student', ttlSeconds: 600 });
+/** A safety desk's token covering every room. */
+export const deskToken = (identity: string): string => mintDeskToken(TEST_SECRET, { identity, rooms: ['*'] });

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintDeskToken, mintToken } from '../../src/auth/mint.ts';
-import { redisUpOn, TestCluster } from '../helpers/cluster-node.ts';
+import { deskToken, redisUpOn, studentToken, TestCluster } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { safetyClient, type SafetyClient } from '../helpers/safety-client.ts';
-import { TEST_SECRET } from '../helpers/server.ts';
 import type { ServerProcess } from '../helpers/server-process.ts';
 import { observeFor, until } from '../helpers/until.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
@@ -39,7 +37,7 @@ beforeAll(async () => {
     return;
   }
   for (const n of ['a', 'b', 'c']) nodes[n] = await startNode(`node-${n}`, pg.url, redis.url);
-  await until(async () => (await Promise.all(Object.values(nodes).map(redisUp))).every(Boolean), 'every node sees Redis up', 15_000);
+  await until(async () => (await Promise.all(Object.values(nodes).map(redisUpOn))).every(Boolean), 'every node sees Redis up', 15_000);
 }, 120_000);
 
 afterAll(async () => {
@@ -50,10 +48,8 @@ afterAll(async () => {
   cluster.cleanUp();
 }, 30_000);
 
-const redisUp = redisUpOn;
-
-const student = (room: string, identity: string) => mintToken(TEST_SECRET, { room, identity, role: 'student', ttlSeconds: 600 });
-const desk = (identity: string) => mintDeskToken(TEST_SECRET, { identity, rooms: ['*'] });
+const student = studentToken;
+const desk = deskToken;
 
 async function connect(node: string, token: string): Promise<SafetyClient> {
   const c = await safetyClient(nodes[node]!.url, token, 'websocket');
@@ -185,7 +181,7 @@ describe('alarms on every node (3 nodes, Redis, PostgreSQL)', () => {
     await until(() => again.events.some((e) => e.event === 'panic:replayed'), 'a new desk on C replayed');
     expect(alertOf(again, id)?.data.replay).toBe(true);
     // And the ack from C works again once Redis answers.
-    await until(async () => (await Promise.all(Object.values(nodes).map(redisUp))).every(Boolean), 'every node sees Redis up again', 10_000);
+    await until(async () => (await Promise.all(Object.values(nodes).map(redisUpOn))).every(Boolean), 'every node sees Redis up again', 10_000);
     const ack = await again.send('panic:ack', { incidentId: id });
     expect(ack.ok, JSON.stringify(ack)).toBe(true);
     await until(() => raiser.events.some((e) => e.event === 'panic:acknowledged' && e.data.incidentId === id), 'panic:acknowledged at the raiser', SLA_MS);

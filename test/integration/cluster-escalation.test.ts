@@ -5,14 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintDeskToken, mintToken } from '../../src/auth/mint.ts';
 import { openStore } from '../../src/store/open.ts';
 import type { Store } from '../../src/store/types.ts';
-import { redisUpOn, TestCluster } from '../helpers/cluster-node.ts';
+import { deskToken, redisUpOn, studentToken, TestCluster } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { safetyClient, type SafetyClient } from '../helpers/safety-client.ts';
-import { TEST_SECRET } from '../helpers/server.ts';
 import type { ServerProcess } from '../helpers/server-process.ts';
 import { observeFor, pace, until } from '../helpers/until.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
@@ -82,7 +80,7 @@ beforeAll(async () => {
   const storeDir = mkdtempSync(join(tmpdir(), 'sfu-esc-store-'));
   dirs.push(storeDir);
   store = await openStore(pg.url, storeDir, [cluster.recordsKey]);
-  await until(async () => (await Promise.all(Object.values(nodes).map(redisUp))).every(Boolean), 'every node sees Redis up', 15_000);
+  await until(async () => (await Promise.all(Object.values(nodes).map(redisUpOn))).every(Boolean), 'every node sees Redis up', 15_000);
 }, 120_000);
 
 afterAll(async () => {
@@ -97,10 +95,8 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }, 30_000);
 
-const redisUp = redisUpOn;
-
-const student = (room: string, identity: string) => mintToken(TEST_SECRET, { room, identity, role: 'student', ttlSeconds: 600 });
-const desk = (identity: string) => mintDeskToken(TEST_SECRET, { identity, rooms: ['*'] });
+const student = studentToken;
+const desk = deskToken;
 
 async function connect(node: string, token: string): Promise<SafetyClient> {
   const c = await safetyClient(nodes[node]!.url, token, 'websocket');
@@ -143,7 +139,7 @@ describe('escalation owned once (3 nodes, Redis, PostgreSQL, webhooks)', () => {
     it(`run ${run}/${RUNS}: SIGKILL of the owning node before tier 1: another node fires tier 1 once on schedule; an ack on C stops tier 2 and reaches a desk on B`, async (ctx) => {
       if (skipped) ctx.skip();
       if (!nodes.a || nodes.a.child.exitCode !== null || nodes.a.child.signalCode !== null) nodes.a = await startNode('a');
-      await until(() => redisUp(nodes.a!), 'A sees Redis up', 15_000);
+      await until(() => redisUpOn(nodes.a!), 'A sees Redis up', 15_000);
       const deskB = await connect('b', desk(`desk-b-${run}`));
       const { incidentId, raisedAt } = await raiseOnA(`k${run}`);
       await pace(Math.max(0, raisedAt + KILL_AFTER_MS[run - 1]! - Date.now()));
@@ -191,7 +187,7 @@ describe('escalation owned once (3 nodes, Redis, PostgreSQL, webhooks)', () => {
   it('without kills, tier 1 fires exactly once across the three nodes, from the raising node', async (ctx) => {
     if (skipped) ctx.skip();
     if (!nodes.a || nodes.a.child.exitCode !== null || nodes.a.child.signalCode !== null) nodes.a = await startNode('a');
-    await until(() => redisUp(nodes.a!), 'A sees Redis up', 15_000);
+    await until(() => redisUpOn(nodes.a!), 'A sees Redis up', 15_000);
     const { incidentId, raisedAt } = await raiseOnA('normal');
     const key1 = `${incidentId}:tier-1:hook`;
     await until(() => hooksOf(key1).length > 0, 'the tier-1 webhook', raisedAt + (TIER1_S + 2) * 1000 - Date.now());

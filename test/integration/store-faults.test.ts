@@ -11,7 +11,7 @@ import { safetyClient, type SafetyClient, type Transport } from '../helpers/safe
 import { holdSqliteWriteLock, type SqliteWriteLock } from '../helpers/sqlite-lock.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
 import { mountTmpfs, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
-import { observeFor, until } from '../helpers/until.ts';
+import { observeFor, pace, until } from '../helpers/until.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 
 /**
@@ -142,7 +142,7 @@ function sampleHealthz(srv: ServerProcess) {
         } catch {}
         const ms = performance.now() - t0;
         process.stdout.write(JSON.stringify({ ms, cpuWaitMs: waited(${srv.child.pid}) + waited(process.pid) - w0, ok }) + '\\n');
-        await new Promise((r) => setTimeout(r, 50)); // the sampling rate: a probe every 50 ms, not a wait
+        await pace(50); // the sampling rate: a probe every 50 ms, not a wait
       }
       process.exit(0);
     })();
