@@ -137,6 +137,20 @@ export class RedisLink {
     return keys.length === 0 ? [] : this.#commands.mget(...keys);
   }
 
+  /** ZADD key NX score member ...: adds the members not there yet (their first score stays). */
+  async zaddNx(key: string, entries: readonly (readonly [score: number, member: string])[]): Promise<void> {
+    if (entries.length > 0) await this.#commands.zadd(key, 'NX', ...entries.flat());
+  }
+
+  async zrem(key: string, members: readonly string[]): Promise<void> {
+    if (members.length > 0) await this.#commands.zrem(key, ...members);
+  }
+
+  /** The members scored at most `max` (ZRANGEBYSCORE key -inf max). */
+  async zrangeUpTo(key: string, max: number): Promise<string[]> {
+    return this.#commands.zrangebyscore(key, '-inf', max);
+  }
+
   /** Delivers every message of `<keyPrefix><channel>` to `onMessage`, across reconnections. One handler per channel. */
   subscribe(channel: string, onMessage: (message: string) => void): void {
     this.#handlers.set(this.#opts.keyPrefix + channel, onMessage);

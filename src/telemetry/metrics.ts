@@ -101,6 +101,7 @@ export class Metrics {
   #leases: Counter | undefined;
   #escalationTakeovers: Counter | undefined;
   #escalationLeasesLost: Counter | undefined;
+  #escalationTakeoverAttempts: Counter | undefined;
   readonly #safetyLimited = new Counter({
     name: 'sfu_safety_events_rate_limited_total', help: '/safety events refused with RATE_LIMITED, by event', labelNames: ['event'], registers: [this.registry],
   });
@@ -212,9 +213,15 @@ export class Metrics {
       help: 'Open incidents held here whose escalation lease another node held at renewal (dropped here; that node escalates them)',
       registers: [this.registry],
     });
+    this.#escalationTakeoverAttempts ??= new Counter({
+      name: 'sfu_escalation_takeover_attempts_total',
+      help: 'Open incidents found with no escalation lease whose lease this node tried to take, by where they were found (registry: the Redis registry of open incidents, every round; store: the store scan); 0 while every owner is alive',
+      labelNames: ['found'], registers: [this.registry],
+    });
   }
   escalationTakeover(): void { this.#escalationTakeovers?.inc(); }
   escalationLeaseLost(): void { this.#escalationLeasesLost?.inc(); }
+  escalationTakeoverAttempts(found: 'registry' | 'store', count: number): void { this.#escalationTakeoverAttempts?.inc({ found }, count); }
   placement(result: PlacementResult): void { this.#placements?.inc({ result }); }
   leaseEvent(result: LeaseResult): void { this.#leases?.inc({ result }); }
   revocationFanout(result: RevocationFanoutResult): void { this.#fanout?.inc({ result }); }

@@ -28,6 +28,9 @@ const TIER1_S = 4;
 const TIER2_S = 9;
 const LEASE_MS = 3000;
 const RUNS = 3;
+/** Open incidents held by A while the other nodes' Redis commands are counted (MONITOR), and for how long. */
+const IO_INCIDENTS = 10;
+const IO_WINDOW_MS = 3500;
 /** When each run kills A after the raise: at once (takeover before tier 1 is due), and late (tier 1 falls due before the takeover: it fires at once). */
 const KILL_AFTER_MS = [0, 0, 2500];
 const KEY = randomBytes(32);
@@ -183,6 +186,74 @@ describe('escalation owned once (3 nodes, Redis, PostgreSQL, webhooks)', () => {
       await until(async () => (await owner(incidentId)) === null, 'the lease released after the resolve', 2000);
     }, 90_000);
   }
+
+  it(`${IO_INCIDENTS} open incidents owned by a live node: the other nodes send no lease script for them, only one registry read and one MGET per round`, async (ctx) => {
+    if (skipped) ctx.skip();
+    if (!nodes.a || nodes.a.child.exitCode !== null || nodes.a.child.signalCode !== null) nodes.a = await startNode('a');
+    await until(() => redisUpOn(nodes.a!), 'A sees Redis up', 15_000);
+    // IO_INCIDENTS students in one room on A, each with one open alarm (A owns every escalation).
+    const room = await studentOnA('esc-io', 'kid-io-0');
+    for (let i = 1; i < IO_INCIDENTS; i++) {
+      const rtc = await RtcClient.connect(nodes.a!.wsUrl, { token: student(room, `kid-io-${i}`) });
+      open.push(rtc);
+      const joined = await rtc.raw('join', {});
+      expect(joined.ok, JSON.stringify(joined)).toBe(true);
+    }
+    const ids: string[] = [];
+    let lastRaisedAt = 0;
+    for (let i = 0; i < IO_INCIDENTS; i++) {
+      const raiser = await connect('a', student(room, `kid-io-${i}`));
+      const reply = await raiser.send('panic:raise', { kind: 'medical', silent: true, clientIncidentId: randomUUID() });
+      expect(reply.ok, JSON.stringify(reply)).toBe(true);
+      ids.push(reply.data.incidentId as string);
+      lastRaisedAt = Date.parse(reply.data.receivedAt as string);
+    }
+    await until(async () => (await Promise.all(ids.map(owner))).every((o) => o === 'node-a'), 'A holds every lease', 5000);
+    // Older than a lease: from now on every other node's round considers them.
+    await until(() => Date.now() - lastRaisedAt > LEASE_MS, 'every incident older than a lease', LEASE_MS + 1000);
+    const leaseKeys = new Set(ids.map((id) => `sfu:incident-owner:${id}`));
+    const names = new Map<string, string>();
+    for (const line of (await peek!.client('LIST') as string).split('\n')) {
+      const addr = /\baddr=(\S+)/.exec(line)?.[1];
+      const name = /\bname=sfu-(node-[abc])\b/.exec(line)?.[1];
+      if (addr && name) names.set(addr, name);
+    }
+    const monitor = await new Redis(redis!.url).monitor();
+    const seen: { node: string; cmd: string; args: string[] }[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      const node = names.get(source);
+      if (node) seen.push({ node, cmd: args[0]!.toLowerCase(), args });
+    });
+    await observeFor(IO_WINDOW_MS);
+    monitor.disconnect();
+    const leaseEvals = (node: string) => seen.filter((s) => s.node === node && s.cmd === 'eval' && leaseKeys.has(s.args[3]!)).length;
+    const calls = (node: string, cmd: string) => seen.filter((s) => s.node === node && s.cmd === cmd).length;
+    for (const node of ['node-a', 'node-b', 'node-c']) {
+      const byCmd = new Map<string, number>();
+      for (const s of seen) if (s.node === node) byCmd.set(s.cmd, (byCmd.get(s.cmd) ?? 0) + 1);
+      console.log(`[cluster-escalation] I/O with ${IO_INCIDENTS} incidents owned by A, ${IO_WINDOW_MS} ms: ${node} sent ${leaseEvals(node)} lease evals for them; all commands: ${JSON.stringify(Object.fromEntries(byCmd))}`);
+    }
+    // A renews each lease every round (about one per second); B and C never touch them.
+    expect(leaseEvals('node-a')).toBeGreaterThanOrEqual(2 * IO_INCIDENTS);
+    expect(leaseEvals('node-b')).toBe(0);
+    expect(leaseEvals('node-c')).toBe(0);
+    for (const node of ['node-b', 'node-c']) {
+      const rounds = calls(node, 'zrangebyscore');
+      expect(rounds).toBeGreaterThanOrEqual(2);
+      expect(rounds).toBeLessThanOrEqual(Math.ceil(IO_WINDOW_MS / 1000) + 1);
+      expect(seen.filter((s) => s.node === node && s.cmd === 'mget' && s.args.some((a) => leaseKeys.has(a))).length).toBeLessThanOrEqual(rounds);
+    }
+
+    // Resolved through B (relayed to A): every lease is released and the registry forgets them.
+    const deskB = await connect('b', desk('desk-b-io'));
+    await until(() => deskB.events.some((e) => e.event === 'panic:replayed'), 'desk B replayed');
+    for (const incidentId of ids) {
+      const resolved = await deskB.send('panic:resolve', { incidentId, outcome: 'false-alarm' });
+      expect(resolved.ok, JSON.stringify(resolved)).toBe(true);
+    }
+    await until(async () => (await Promise.all(ids.map(owner))).every((o) => o === null), 'every lease released', 2000);
+    await until(async () => (await Promise.all(ids.map((id) => peek!.zscore('sfu:open-incidents', id)))).every((s) => s === null), 'the registry forgets them', 2000);
+  }, 60_000);
 
   it('without kills, tier 1 fires exactly once across the three nodes, from the raising node', async (ctx) => {
     if (skipped) ctx.skip();

@@ -8,6 +8,8 @@ import { WebhookSender } from '../../src/safety/panic/webhooks.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { FakeIncidentStore } from '../helpers/fake-incident-store.ts';
+import { FakeLeases } from '../helpers/fake-leases.ts';
+import { STORE_SCAN_MS } from '../../src/safety/panic/escalation-rounds.ts';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 const DEADLINE = 250;
@@ -77,7 +79,15 @@ function raise(s: { service: PanicService; fanout: RecordingFanout }, who: Raise
   });
 }
 
-const metric = async (m: Metrics, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await m.render())?.[1]);
+const metric = async (m: Metrics, name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(await m.render())?.[1]);
+
+/** Advances fake time in 100 ms steps until `pred()` holds; fails after `maxMs`. */
+async function until(pred: () => boolean, maxMs: number): Promise<void> {
+  for (let waited = 0; !pred(); waited += 100) {
+    if (waited > maxMs) throw new Error(`condition not met within ${maxMs} ms of fake time`);
+    await vi.advanceTimersByTimeAsync(100);
+  }
+}
 
 describe('PanicService state machine (fake store, fake timers)', () => {
   it('fans out tier 0 before answering the raiser, escalates each tier at raisedAt + afterSeconds until acknowledged', async () => {
@@ -321,45 +331,20 @@ describe('PanicService state machine (fake store, fake timers)', () => {
   });
 });
 
-/** Escalation leases as Redis keeps them (SET PX, take-or-renew), shared by the services of one test: each is a node. */
-class FakeLeases {
-  readonly leases = new Map<string, { node: string; until: number }>();
-  down = false;
-  for(nodeId: string, leaseMs = 3000, intervalMs = 1000) {
-    return {
-      nodeId, leaseMs, intervalMs,
-      hold: async (ids: readonly string[]) => {
-        if (this.down) return undefined;
-        const held = new Set<string>();
-        const elsewhere = new Set<string>();
-        for (const id of ids) {
-          const l = this.leases.get(id);
-          if (!l || l.until <= Date.now() || l.node === nodeId) {
-            this.leases.set(id, { node: nodeId, until: Date.now() + leaseMs });
-            held.add(id);
-          } else {
-            elsewhere.add(id);
-          }
-        }
-        return { held, elsewhere };
-      },
-      release: (id: string) => {
-        if (this.leases.get(id)?.node === nodeId) this.leases.delete(id);
-      },
-    };
-  }
+/** A node of a test cluster: a service on the shared fake store, with its fake leases, started. */
+async function node(store: FakeIncidentStore, leases: FakeLeases, nodeId: string) {
+  const s = setup({ store });
+  s.service.useOwnership(leases.for(nodeId));
+  await s.service.start(s.fanout);
+  return s;
 }
 
 describe('PanicService escalation ownership (fake leases, shared fake store, fake timers)', () => {
   it('the raising node owns the escalation; when it dies, another node takes it over once the lease ran out, and the next tier fires on time, once', async () => {
     const store = new FakeIncidentStore();
     const leases = new FakeLeases();
-    const a = setup({ store });
-    const b = setup({ store });
-    a.service.useOwnership(leases.for('node-a'));
-    b.service.useOwnership(leases.for('node-b'));
-    await a.service.start(a.fanout);
-    await b.service.start(b.fanout);
+    const a = await node(store, leases, 'node-a');
+    const b = await node(store, leases, 'node-b');
     const r = await raise(a);
     await vi.advanceTimersByTimeAsync(1);
     expect(leases.leases.get(r.incidentId)?.node).toBe('node-a');
@@ -388,15 +373,11 @@ describe('PanicService escalation ownership (fake leases, shared fake store, fak
   it('a tier already due when the takeover comes fires at once; a restarted node resumes the store\'s incidents only by winning their lease', async () => {
     const store = new FakeIncidentStore();
     const leases = new FakeLeases();
-    const a = setup({ store });
-    a.service.useOwnership(leases.for('node-a'));
-    await a.service.start(a.fanout);
+    const a = await node(store, leases, 'node-a');
     const r = await raise(a);
     await vi.advanceTimersByTimeAsync(14_000);
     a.service.stop(); // dies at 14 s; tier 1 is due at 15 s.
-    const b = setup({ store });
-    b.service.useOwnership(leases.for('node-b'));
-    await b.service.start(b.fanout);
+    const b = await node(store, leases, 'node-b');
     // Started while A's lease still stands: not resumed at start.
     expect(b.service.has(r.incidentId)).toBe(false);
     await vi.advanceTimersByTimeAsync(5_000);
@@ -426,5 +407,54 @@ describe('PanicService escalation ownership (fake leases, shared fake store, fak
     expect(await metric(a.metrics, 'sfu_escalation_leases_lost_total')).toBe(1);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(a.fanout.of(lost.incidentId, 'panic:escalated')).toEqual([]);
+  });
+
+  it('incidents another live node owns cost the other nodes one registry read per round: no lease is tried for them, the store is read once per scan period', async () => {
+    const store = new FakeIncidentStore();
+    const leases = new FakeLeases();
+    const a = await node(store, leases, 'node-a');
+    const b = await node(store, leases, 'node-b');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await raise(a, { ...kid, participantId: `pid-${i}`, identity: `kid-${i}` })).incidentId);
+    await vi.advanceTimersByTimeAsync(4000); // older than a lease
+    leases.calls.length = 0;
+    const opensBefore = store.calls.filter((c) => c === 'open').length;
+    await vi.advanceTimersByTimeAsync(STORE_SCAN_MS);
+    const ofB = leases.calls.filter((c) => c.node === 'node-b');
+    expect(ofB.filter((c) => c.op === 'hold')).toEqual([]);
+    // One registry read and one MGET (of the five leases A holds) per round.
+    expect(ofB.filter((c) => c.op === 'registered')).toHaveLength(STORE_SCAN_MS / 1000);
+    expect(ofB.filter((c) => c.op === 'unleased').map((c) => c.ids.length)).toEqual(Array(STORE_SCAN_MS / 1000).fill(5));
+    // A renews its own every round; nobody else touches them.
+    expect(leases.calls.filter((c) => c.node === 'node-a' && c.op === 'hold').map((c) => c.ids.length)).toEqual(Array(STORE_SCAN_MS / 1000).fill(5));
+    // One scan each in the period (A and B), not one per round.
+    expect(store.calls.filter((c) => c === 'open').length - opensBefore).toBe(2);
+    expect(await metric(b.metrics, 'sfu_escalation_takeover_attempts_total{found="registry"}') || 0).toBe(0);
+    for (const id of ids) expect(leases.leases.get(id)?.node).toBe('node-a');
+  });
+
+  it('an incident the registry does not list (raised while Redis was down, its node dead) is taken over by the store scan; a registered one already resolved is forgotten, not resumed', async () => {
+    const store = new FakeIncidentStore();
+    const leases = new FakeLeases();
+    const a = await node(store, leases, 'node-a');
+    leases.down = true;
+    const unlisted = await raise(a);
+    await vi.advanceTimersByTimeAsync(1);
+    a.service.stop(); // A dies before Redis answers again: nothing of it in Redis.
+    leases.down = false;
+    // A resolved incident whose registry entry outlived it (the removal was lost).
+    const gone = await raise(setup({ store }), other);
+    await store.append({ incidentId: gone.incidentId, type: 'resolved', actor: 'doc', at: new Date().toISOString(), data: { outcome: 'continued' } });
+    leases.registry.set(gone.incidentId, Date.now());
+    const b = await node(store, leases, 'node-b');
+    const startedAt = Date.now();
+    await until(() => b.service.has(unlisted.incidentId), STORE_SCAN_MS + 5000);
+    expect(Date.now() - startedAt).toBeLessThanOrEqual(STORE_SCAN_MS + 4000);
+    expect(leases.registry.has(unlisted.incidentId)).toBe(true);
+    expect(await metric(b.metrics, 'sfu_escalation_takeover_attempts_total{found="store"}')).toBe(1);
+    await vi.advanceTimersByTimeAsync(4000);
+    expect(b.service.has(gone.incidentId)).toBe(false);
+    expect(leases.registry.has(gone.incidentId)).toBe(false);
+    expect(leases.leases.has(gone.incidentId)).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Server } from 'socket.io';
-import type { Alert, PanicFanout } from './service.ts';
+import type { Alert, PanicFanout } from './alert.ts';
 import type { Incident } from '../../domain/incident.ts';
 
 /**

@@ -2,7 +2,7 @@ import type { ParticipantFacts } from '../../room/participant.ts';
 import type { Location, Store } from '../../store/types.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { attempt, within } from '../../shared/deadline.ts';
-import type { KnownLocation } from './service.ts';
+import type { KnownLocation } from './alert.ts';
 
 /**
  * The latest location record per participant (session) committed on this node, in memory, so

@@ -1,80 +1,24 @@
-import type { Role } from '../../domain/roles.ts';
-import type { Location } from '../../store/types.ts';
+import type { Actor, Alert, KnownLocation, PanicFanout, RaiseResult, Raiser, Tier } from './alert.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { SfuError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import { sameEvent, type PanicSpool } from './spool.ts';
-import { deriveIncident, raiseOf, type Incident, type IncidentEvent, type IncidentStore, type Outcome } from '../../domain/incident.ts';
+import { deriveIncident, type Incident, type IncidentEvent, type IncidentStore, type Outcome } from '../../domain/incident.ts';
 import type { EscalationOwnership } from '../../domain/escalation-ownership.ts';
+import { EscalationRounds } from './escalation-rounds.ts';
+import { foldEvent } from './fold.ts';
 import { attempt, within } from '../../shared/deadline.ts';
 import { PanicJournal, type Durability, type JournalStatus } from './journal.ts';
 import { ReAlertCoalescer } from './re-alert.ts';
 import { ReRaiseKeys, reRaisedEvent, reRaiseTarget, type RaiseInput } from './re-raise.ts';
+import { TierWebhooks } from './tier-webhooks.ts';
 import type { WebhookConfig, WebhookSender } from './webhooks.ts';
 
-export interface Tier { readonly afterSeconds: number; readonly notify: readonly string[] }
-
-/** Who raised or handles an alarm. */
-export interface Actor { readonly identity: string; readonly role: Role | 'desk' }
-
-/** The raising participant, as the room knows it. */
-export interface Raiser extends Actor {
-  readonly room: string;
-  readonly participantId: string;
-  readonly role: Role;
-}
-
-/**
- * A participant's latest location as an alert carries it: the full record (description, region,
- * source, capturedAt, coordinates when given), or, when only the room's in-memory summary is at
- * hand, its region and description.
- */
-export type KnownLocation = Pick<Location, 'region' | 'description'> & Partial<Omit<Location, 'region' | 'description'>>;
-
-/** What responders receive: the incident, who raised it, where they are and whom to call. */
-export interface Alert {
-  readonly incident: Incident;
-  readonly participant: { participantId: string; identity: string; role: Role };
-  readonly location: Omit<KnownLocation, 'emergencyContact'> | null;
-  readonly emergencyContact: { name: string; phone: string } | null;
-  readonly tier: number;
-  readonly replay?: boolean;
-  /** Sent again because the raiser raised again (the incident carries `reRaises` and `lastReRaise`). */
-  readonly reAlert?: boolean;
-}
-
-/** The reply to a raise: which incident it opened, or (`reRaised`) the open one it was recorded on. */
-export interface RaiseResult {
-  readonly incidentId: string;
-  readonly receivedAt: string;
-  readonly duplicate: boolean;
-  readonly reRaised?: true;
-}
-
-/** How long an incident resolved here is not taken over again by a store read that began before the resolve. */
-const CLOSED_MEMORY_MS = 60_000;
+export type { Actor, Alert, KnownLocation, PanicFanout, RaiseResult, Raiser, Tier } from './alert.ts';
 
 /** Re-alerts of one incident are sent at most about once per this many milliseconds. */
 const RE_ALERT_WINDOW_MS = 1000;
-
-/** How alerts and updates reach people; the socket.io layer (and signalling) implement it. */
-export interface PanicFanout {
-  /** Clinical roles in the room; resolves with how many received it. */
-  alertClinicians(room: string, alert: Alert): number;
-  /** Desk clients whose scope covers the room; resolves with how many received it. */
-  alertDesks(room: string, alert: Alert): number;
-  /** Everyone in the room (non-silent alarms, when configured): no location, no contact. */
-  announceToRoom(room: string, incident: Incident): void;
-  /** Acknowledged / escalated / cancelled / resolved: to clinicians and desks in scope, and to the raiser. */
-  update(room: string, event: string, payload: object, raiserIdentity: string): void;
-  /**
-   * Resolves once the alerts sent so far have left for every connection they were queued on (a
-   * long-polling responder between two polls holds them until its next poll), or after
-   * `maxWaitMs`; true when all left in time. Optional: without it, queued counts as sent.
-   */
-  delivered?(maxWaitMs: number): Promise<boolean>;
-}
 
 export interface PanicServiceOptions {
   readonly store: IncidentStore;
@@ -106,19 +50,6 @@ export interface PanicServiceOptions {
 interface Open { incident: Incident; timers: NodeJS.Timeout[]; raiser: Raiser }
 
 /**
- * One event folded onto an incident's current state (what the store would derive with that event
- * appended): used while the event is in the spool or memory and the store cannot answer.
- */
-export function foldEvent(incident: Incident, event: IncidentEvent): Incident {
-  const next = deriveIncident(incident, [event]);
-  return {
-    ...next,
-    tier: Math.max(incident.tier, next.tier),
-    state: incident.state === 'resolved' ? 'resolved' : next.state,
-  };
-}
-
-/**
  * The panic channel: deliver first, store bounded. A raise waits for the store at most
  * `storeDeadlineMs` (then it is spooled, or held in memory when the spool cannot be written),
  * reaches the tier-0 responders, and only then is answered; later tiers run until someone
@@ -130,6 +61,7 @@ export class PanicService {
   readonly #deadlineMs: number;
   readonly #startDeadlineMs: number;
   readonly #journal: PanicJournal;
+  readonly #webhooks: TierWebhooks;
   readonly #open = new Map<string, Open>();
   readonly #reRaiseKeys = new ReRaiseKeys();
   /** The re-alert being sent now per incident: a re-raise is answered after its re-alert went out. */
@@ -144,19 +76,37 @@ export class PanicService {
   /** Incidents resolved here while the store's open incidents are still to be read (not to be resumed by that read). */
   readonly #resolvedBeforeLoad = new Set<string>();
   #stopped = false;
-  /** With Redis: who owns each open incident's escalation (docs/scaling.md, "Escalation owned once"). */
-  #ownership: EscalationOwnership | undefined;
-  #ownershipTimer: NodeJS.Timeout | undefined;
-  #owning = false;
-  /** Incidents resolved (or given up) here lately, with when: a store read begun before that must not take them again. */
-  readonly #closedHere = new Map<string, number>();
+  /** With Redis: the rounds that keep each open incident's escalation owned once (docs/scaling.md, "Escalation owned once"). */
+  #rounds: EscalationRounds | undefined;
 
   constructor(opts: PanicServiceOptions) {
     this.#o = opts;
     this.#deadlineMs = opts.storeDeadlineMs ?? 250;
     this.#startDeadlineMs = opts.startDeadlineMs ?? 5000;
+    this.#webhooks = new TierWebhooks({
+      store: opts.store, tiers: opts.tiers, webhooks: opts.webhooks, sender: opts.sender, readDeadlineMs: this.#startDeadlineMs, log: opts.log,
+    });
     this.#journal = new PanicJournal({
       store: opts.store, spool: opts.spool, deadlineMs: this.#deadlineMs, retryMs: opts.retryMs ?? 1000, log: opts.log, metrics: opts.metrics,
+    });
+  }
+
+  /**
+   * Several nodes (Redis): each open incident's escalation is owned by the node holding its lease.
+   * This node takes the lease of what it raises, renews what it holds, drops what another node
+   * holds, and takes over incidents nobody owns (their owner died): EscalationRounds. At start,
+   * incidents in the store are resumed only through that takeover. Call before start().
+   */
+  useOwnership(ownership: EscalationOwnership): void {
+    this.#rounds = new EscalationRounds({
+      ownership, store: this.#o.store, storeDeadlineMs: this.#deadlineMs, log: this.#o.log, metrics: this.#o.metrics,
+      host: {
+        held: () => [...this.#open.values()].map((o) => o.incident),
+        holds: (id) => this.#open.has(id),
+        drop: (id) => this.#drop(id),
+        pendingEvents: (id) => this.#journal.pendingEntries().flatMap((e) => (e.op === 'event' && e.event.incidentId === id ? [e.event] : [])),
+        adopt: (incident, events) => this.#adopt(incident, events),
+      },
     });
   }
 
@@ -164,16 +114,6 @@ export class PanicService {
    * Connects the transports, replays what the spool holds into the store, and resumes every open
    * incident (from the store, and from the spool for what the store does not have yet).
    */
-  /**
-   * Several nodes (Redis): each open incident's escalation is owned by the node holding its lease.
-   * This node takes the lease of what it raises, renews what it holds, drops what another node
-   * holds, and takes over incidents nobody owns (their owner died); at start, incidents in the
-   * store are resumed only through that takeover. Call before start().
-   */
-  useOwnership(ownership: EscalationOwnership): void {
-    this.#ownership = ownership;
-  }
-
   async start(fanout: PanicFanout): Promise<void> {
     this.#fanout = fanout;
     await this.#journal.start(this.#startDeadlineMs);
@@ -183,11 +123,7 @@ export class PanicService {
     }
     this.#o.metrics.panicOpen(this.#open.size);
     if (this.#open.size > 0) this.#o.log.warn({ open: this.#open.size }, 'resumed open panic incidents');
-    if (this.#ownership && !this.#stopped) {
-      void this.#ownershipTick();
-      this.#ownershipTimer = setInterval(() => void this.#ownershipTick(), this.#ownership.intervalMs);
-      this.#ownershipTimer.unref();
-    }
+    if (!this.#stopped) this.#rounds?.start();
   }
 
   /** Where unstored entries are: spool writable, how many spooled, how many held in memory only. */
@@ -250,12 +186,12 @@ export class PanicService {
       if (incident.state === 'resolved' || this.#open.has(incident.id) || this.#resolvedBeforeLoad.has(incident.id) || this.#stopped) continue;
       // With ownership, incidents other nodes can see (in the store) are resumed only once this
       // node wins their lease (the takeover); those only in this node's spool are its own.
-      if (stored && this.#ownership) continue;
+      if (stored && this.#rounds) continue;
       const raiser: Raiser = { room: incident.room, participantId: incident.participantId, identity: incident.identity, role: incident.role };
       this.#open.set(incident.id, { incident, timers: [], raiser });
       this.#reRaiseKeys.load(incident, events);
       this.#schedule(incident.id);
-      if (stored) void this.#redeliverWebhooks(incident);
+      if (stored) void this.#webhooks.redeliver(incident, (i, tier) => this.alertFor(i, tier));
     }
     this.#o.metrics.panicOpen(this.#open.size);
     return ok;
@@ -339,7 +275,7 @@ export class PanicService {
     this.#schedule(incident.id, true);
     // The lease is taken after the raise was delivered, in the background: Redis is never in an
     // alarm's path (down: this node escalates it anyway, and the next renewal takes the lease).
-    if (this.#ownership) void this.#renew([incident.id]);
+    this.#rounds?.claim(incident);
     return { incidentId: incident.id, receivedAt: incident.raisedAt, duplicate: false };
   }
 
@@ -408,10 +344,7 @@ export class PanicService {
     for (const t of open.timers) clearTimeout(t);
     this.#open.delete(incidentId);
     if (this.#reloadTimer) this.#resolvedBeforeLoad.add(incidentId);
-    if (this.#ownership) {
-      this.#closedHere.set(incidentId, Date.now());
-      this.#ownership.release(incidentId);
-    }
+    this.#rounds?.resolved(incidentId);
     this.#reRaiseKeys.drop(incidentId);
     this.#reAlerts.drop(incidentId);
     this.#o.metrics.panicOpen(this.#open.size);
@@ -481,71 +414,13 @@ export class PanicService {
       this.#guard(() => {
         if (target === 'room-clinicians') reached += this.#fanout?.alertClinicians(open.incident.room, alert) ?? 0;
         else if (target === 'desk') reached += this.#fanout?.alertDesks(open.incident.room, alert) ?? 0;
-        else this.#webhook(target.slice('webhook:'.length), open.incident, alert, index);
+        else this.#webhooks.send(target.slice('webhook:'.length), open.incident, alert, index);
       });
     }
     if (index === 0 && reached > 0) this.#o.metrics.panicDelivered((Date.now() - Date.parse(open.incident.raisedAt)) / 1000);
   }
 
-  /** After a restart: webhooks of tiers already reached that never got a 2xx are sent again. */
-  async #redeliverWebhooks(incident: Incident): Promise<void> {
-    const read = await within(attempt(() => this.#o.store.webhookAttempts(incident.id)), this.#startDeadlineMs);
-    if (!read.settled || !read.ok) {
-      this.#o.log.warn({ incidentId: incident.id }, 'could not read webhook attempts: undelivered webhooks of this incident are not sent again');
-      return;
-    }
-    const attempts = read.value;
-    const delivered = (name: string, tier: number) => attempts.some((a) => a.webhook === name && a.tier === tier && a.status !== null && a.status >= 200 && a.status < 300);
-    for (let tier = 0; tier <= incident.tier && tier < this.#o.tiers.length; tier++) {
-      for (const target of this.#o.tiers[tier]!.notify) {
-        if (!target.startsWith('webhook:')) continue;
-        const name = target.slice('webhook:'.length);
-        if (delivered(name, tier)) continue;
-        const tried = attempts.filter((a) => a.webhook === name && a.tier === tier).length;
-        const hook = this.#o.webhooks.find((w) => w.name === name);
-        if (!hook) continue;
-        const payload = { event: 'panic.alert', room: incident.room, sentAt: new Date().toISOString(), ...(await this.alertFor(incident, tier)) };
-        void this.#o.sender.deliver(hook, incident.id, tier, payload, tried + 1);
-      }
-    }
-  }
-
-  #webhook(name: string, incident: Incident, alert: Alert, tier: number): void {
-    const hook = this.#o.webhooks.find((w) => w.name === name);
-    if (!hook) {
-      this.#o.log.warn({ webhook: name, tier }, 'escalation tier names a webhook that is not configured');
-      return;
-    }
-    const payload = { event: 'panic.alert', room: incident.room, sentAt: new Date().toISOString(), ...alert };
-    void this.#o.sender.deliver(hook, incident.id, tier, payload);
-  }
-
-  /** One renewal and takeover round at a time (each Redis call and store read is bounded). */
-  async #ownershipTick(): Promise<void> {
-    if (this.#owning || this.#stopped) return;
-    this.#owning = true;
-    try {
-      await this.#renew([...this.#open.keys()]);
-      await this.#takeOver();
-    } catch (err) {
-      this.#o.log.error({ err }, 'escalation ownership round failed');
-    } finally {
-      this.#owning = false;
-    }
-  }
-
-  /**
-   * Takes or renews the leases of incidents held here; those another node holds are dropped here
-   * (that node escalates them). Redis not answering: nothing changes (this node escalates what it
-   * holds: safety first; a peer can take the same incident over only once the lease ran out in Redis).
-   */
-  async #renew(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0 || !this.#ownership) return;
-    const r = await this.#ownership.hold(ids);
-    if (!r) return;
-    for (const id of r.elsewhere) this.#drop(id);
-  }
-
+  /** Another node holds the incident's lease: it escalates it, not this node. */
   #drop(incidentId: string): void {
     const open = this.#open.get(incidentId);
     if (!open) return;
@@ -559,56 +434,27 @@ export class PanicService {
   }
 
   /**
-   * Open incidents in the store that nobody owns (no lease: their owner died, or was cut off from
-   * Redis longer than a lease) and that are older than a lease (a fresh raise's lease is being
-   * taken by its raiser): this node takes their leases and resumes those it won.
+   * Resumes an incident whose lease this node won (EscalationRounds): held open here, the takeover
+   * recorded, then the next tier at its scheduled time (a tier past due at once).
    */
-  async #takeOver(): Promise<void> {
-    const ownership = this.#ownership!;
-    const read = await within(attempt(() => this.#o.store.open()), this.#deadlineMs);
-    if (!read.settled || !read.ok || this.#stopped) return;
-    const now = Date.now();
-    for (const [id, at] of this.#closedHere) if (now - at > CLOSED_MEMORY_MS) this.#closedHere.delete(id);
-    const candidates = read.value.filter((i) => i.state !== 'resolved' && !this.#open.has(i.id) && !this.#closedHere.has(i.id)
-      && now - Date.parse(i.raisedAt) >= ownership.leaseMs);
-    if (candidates.length === 0) return;
-    const r = await ownership.hold(candidates.map((i) => i.id));
-    if (!r) return;
-    for (const listed of candidates) if (r.held.has(listed.id)) await this.#resume(listed);
-  }
-
-  /** Resumes an incident whose lease this node won: the next tier at its scheduled time (a tier past due at once). */
-  async #resume(listed: Incident): Promise<void> {
-    const ownership = this.#ownership!;
-    const read = await within(attempt(() => this.#o.store.events(listed.id)), this.#deadlineMs);
-    let events = read.settled && read.ok ? read.value : [];
-    let incident = read.settled && read.ok ? deriveIncident(raiseOf(listed), events) : listed;
-    for (const e of this.#journal.pendingEntries()) {
-      if (e.op !== 'event' || e.event.incidentId !== listed.id || events.some((k) => sameEvent(k, e.event))) continue;
-      incident = foldEvent(incident, e.event);
-      events = [...events, e.event];
-    }
-    if (incident.state === 'resolved' || this.#open.has(incident.id) || this.#closedHere.has(incident.id) || this.#stopped) {
-      if (!this.#open.has(incident.id)) ownership.release(incident.id);
-      return;
-    }
+  async #adopt(incident: Incident, events: readonly IncidentEvent[]): Promise<void> {
+    if (this.#open.has(incident.id) || this.#stopped) return;
     const raiser: Raiser = { room: incident.room, participantId: incident.participantId, identity: incident.identity, role: incident.role };
     const open: Open = { incident, timers: [], raiser };
     this.#open.set(incident.id, open);
     this.#reRaiseKeys.load(incident, events);
     this.#o.metrics.panicOpen(this.#open.size);
-    this.#o.metrics.escalationTakeover();
     // Recorded before the tiers are scheduled (bounded by the store deadline), so that it comes first in the timeline.
-    await this.#append(open, { type: 'escalation-taken-over', actor: 'system', data: { node: ownership.nodeId } });
+    await this.#append(open, { type: 'escalation-taken-over', actor: 'system', data: { node: this.#rounds!.nodeId } });
     if (this.#open.get(incident.id) !== open) return;
     this.#schedule(incident.id);
-    void this.#redeliverWebhooks(open.incident);
+    void this.#webhooks.redeliver(open.incident, (i, tier) => this.alertFor(i, tier));
     this.#o.log.warn({ incidentId: incident.id, tier: open.incident.tier, acknowledged: open.incident.acknowledgedBy !== undefined }, 'escalation taken over: no live node held the incident\'s lease');
   }
 
   stop(): void {
     this.#stopped = true;
-    if (this.#ownershipTimer) clearInterval(this.#ownershipTimer);
+    this.#rounds?.stop();
     for (const o of this.#open.values()) for (const t of o.timers) clearTimeout(t);
     this.#stopReload();
     this.#reAlerts.stop();
