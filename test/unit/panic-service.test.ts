@@ -331,9 +331,9 @@ describe('PanicService state machine (fake store, fake timers)', () => {
   });
 });
 
-/** A node of a test cluster: a service on the shared fake store, with its fake leases, started. */
+/** A node of a test cluster: a service on the shared fake store, with its fake leases and its own spool, started. */
 async function node(store: FakeIncidentStore, leases: FakeLeases, nodeId: string) {
-  const s = setup({ store });
+  const s = setup({ store, spoolFile: join(dir, `${nodeId}-spool.jsonl`) });
   s.service.useOwnership(leases.for(nodeId));
   await s.service.start(s.fanout);
   return s;
@@ -456,5 +456,28 @@ describe('PanicService escalation ownership (fake leases, shared fake store, fak
     expect(b.service.has(gone.incidentId)).toBe(false);
     expect(leases.registry.has(gone.incidentId)).toBe(false);
     expect(leases.leases.has(gone.incidentId)).toBe(false);
+  });
+
+  it('a registered incident the store does not have (its raise only in the dead node\'s spool) is not resumed blind: its lease is given back each round until the store has it, then one node resumes it', async () => {
+    const store = new FakeIncidentStore();
+    const leases = new FakeLeases();
+    const a = await node(store, leases, 'node-a');
+    store.mode = 'down';
+    const r = await raise(a);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(leases.registry.has(r.incidentId)).toBe(true);
+    a.service.stop(); // dies with the raise in its spool only
+    store.mode = 'up';
+    const b = await node(store, leases, 'node-b');
+    await vi.advanceTimersByTimeAsync(8000);
+    expect(b.service.has(r.incidentId)).toBe(false);
+    expect(leases.leases.has(r.incidentId)).toBe(false);
+    expect(leases.calls.filter((c) => c.node === 'node-b' && c.op === 'hold' && c.ids.includes(r.incidentId)).length).toBeGreaterThan(1);
+    // A restarts on its spool: the raise reaches the store, and exactly one node resumes the escalation.
+    const again = await node(store, leases, 'node-a');
+    await until(() => again.service.has(r.incidentId) || b.service.has(r.incidentId), 5000);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect([again, b].filter((n) => n.service.has(r.incidentId))).toHaveLength(1);
+    expect(leases.registry.has(r.incidentId)).toBe(true);
   });
 });

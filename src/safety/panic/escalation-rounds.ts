@@ -53,6 +53,8 @@ export class EscalationRounds {
   #lastScan = Number.NEGATIVE_INFINITY;
   /** Incidents resolved (or given up) here lately, with when: a read begun before that must not take them again. */
   readonly #closedHere = new Map<string, number>();
+  /** Registered incidents the store did not have when their lease was won (warned about once). */
+  readonly #notStored = new Set<string>();
 
   constructor(o: EscalationRoundsOptions) {
     this.#o = o;
@@ -178,7 +180,12 @@ export class EscalationRounds {
     const base = read.settled && read.ok ? read.value[0] : listed;
     if (!base) {
       ownership.release(id);
-      if (read.settled && read.ok) this.#o.log.warn({ incidentId: id }, 'registered incident not in the store yet: its lease is given back, to be tried again');
+      // Tried again every round: told once per incident.
+      if (read.settled && read.ok && !this.#notStored.has(id)) {
+        if (this.#notStored.size >= 1000) this.#notStored.clear();
+        this.#notStored.add(id);
+        this.#o.log.warn({ incidentId: id }, 'registered incident not in the store yet: its lease is given back, to be tried again');
+      }
       return;
     }
     const stored = read.settled && read.ok ? read.value[1] : undefined;
