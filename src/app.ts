@@ -38,6 +38,8 @@ import { startCluster, type ClusterNode } from './cluster/start.ts';
 import { createAdapterClients, resolveNodeId } from './cluster/redis.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { localPlacement, type RoomPlacement } from './cluster/room-placement.ts';
+import { localRoster, type SessionRoster } from './cluster/session-roster.ts';
+import { ResumeTokens } from './auth/resume-token.ts';
 import { CLOSE_DEADLINES_MS, ServerConnections, ShutdownStages, WORKER_EXIT_MS, type ShutdownReport } from './shutdown.ts';
 
 export interface BuildOptions {
@@ -163,7 +165,11 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   const placement: RoomPlacement = config.cluster.redisUrl
     ? { place: (room) => (cluster ? cluster.placement.place(room) : localPlacement.place(room)) }
     : localPlacement;
-  const services = { config, rooms, revocations, admission, store, safetyRules, metrics, log, placement };
+  const roster: SessionRoster = config.cluster.redisUrl
+    ? { claim: (room, session, from) => (cluster ? cluster.roster.claim(room, session, from) : localRoster.claim(room, session, from)) }
+    : localRoster;
+  const resumeTokens = new ResumeTokens(secrets.recordKeys, config.cluster.redisUrl ? resolveNodeId(config.cluster.nodeId) : '');
+  const services = { config, rooms, revocations, admission, store, safetyRules, metrics, log, placement, resumeTokens, roster };
   await fastify.register(signallingPlugin, { services, verifier, sessions });
   await fastify.register(healthRoutes, {
     metrics,
@@ -202,7 +208,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   revocations.onRevoked((r, actor) => void enforceRevocation({ rooms, sessions, sessionCloseCode: CLOSE_CODES.FORBIDDEN, safety: panicSockets, store, log }, r, actor));
   const stopRevocationSync = startRevocationSync({ revocations, seconds: config.store.revocationSyncSeconds, log });
   // With Redis configured, revocations also travel over pub/sub (after the enforcer above ran); the store read stays the backstop.
-  cluster = startCluster({ config: config.cluster, revocations, rooms, pool, log, metrics });
+  cluster = startCluster({ config: config.cluster, reconnectGraceMs: config.signalling.reconnectGraceSeconds * 1000, revocations, rooms, pool, log, metrics });
   // Acks, cancels and resolves of incidents another node holds are sent to it (1 s, then a coded retryable error).
   if (cluster) panicSockets.useRemote(cluster.commands, { timeoutMs: 1000 });
   // Each open incident's escalation is owned by the node holding its lease in Redis; without Redis, this node owns all it holds.

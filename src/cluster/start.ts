@@ -13,6 +13,8 @@ import type { NodeLoad } from './node-score.ts';
 import { CommandRelay } from './command-relay.ts';
 import { RedisEscalationLeases } from './escalation-leases.ts';
 import type { EscalationOwnership } from '../domain/escalation-ownership.ts';
+import { RedisRoster } from './redis-roster.ts';
+import type { SessionRoster } from './session-roster.ts';
 
 /** This node as one of several (docs/scaling.md): its Redis link and what runs over it. */
 export interface ClusterNode {
@@ -23,6 +25,8 @@ export interface ClusterNode {
   readonly commands: CommandRelay;
   /** Escalation leases of open incidents (docs/scaling.md, "Escalation owned once"). */
   readonly escalation: EscalationOwnership;
+  /** The sessions of every node, so that those of a lost node can be restored here (docs/scaling.md, "Node loss"). */
+  readonly roster: SessionRoster;
   /** The Redis view for /readyz's details: it never makes the node unready (docs/operations.md). */
   readiness(): RedisState & { readonly node: string; readonly redis: string };
   /** Stops the fan-out and drops the Redis connections (synchronous: nothing in flight needs to finish). */
@@ -36,6 +40,8 @@ export interface ClusterNode {
  */
 export function startCluster(o: {
   readonly config: Config['cluster'];
+  /** signalling.reconnectGraceSeconds in ms: how long a session whose node was lost can still be restored (plus the time to notice the loss). */
+  readonly reconnectGraceMs: number;
   readonly revocations: RevocationList;
   readonly rooms: RoomRegistry;
   readonly pool: Pick<WorkerPool, 'cpuLoad' | 'size'>;
@@ -62,13 +68,17 @@ export function startCluster(o: {
   o.metrics.escalationOwnershipEnabled();
   const escalation = new RedisEscalationLeases({ link, nodeId, leaseMs: c.escalationLeaseMs, intervalMs: c.presenceIntervalMs });
   const placement = new RedisPlacement({ link, presence, rooms: o.rooms, nodeId, leaseMs: c.placementLeaseMs, log: o.log, metrics: o.metrics });
+  o.metrics.rosterEnabled();
+  // A session can be restored while its node's death is being noticed (presence TTL, one tick) and then for the grace period.
+  const windowMs = o.reconnectGraceMs + c.presenceTtlMs + 2 * c.presenceIntervalMs;
+  const roster = new RedisRoster({ link, rooms: o.rooms, nodeId, windowMs, log: o.log, metrics: o.metrics });
   // One tick at a time: a tick still waiting on a hung Redis (each call bounded) is not overlapped.
   let ticking = false;
   const tick = async () => {
     if (ticking) return;
     ticking = true;
     try {
-      await Promise.all([presence.tick().catch(() => undefined), placement.renewLeases()]);
+      await Promise.all([presence.tick().catch(() => undefined), placement.renewLeases(), roster.tick()]);
     } finally {
       ticking = false;
     }
@@ -82,10 +92,12 @@ export function startCluster(o: {
     placement,
     commands,
     escalation,
+    roster,
     readiness: () => ({ ...link.state, node: nodeId, redis }),
     close() {
       clearInterval(timer);
       placement.stop();
+      roster.stop();
       stopFanout();
       link.close();
     },

@@ -35,7 +35,8 @@ export interface ParticipantInfo {
 
 /** Server -> client notifications: name -> data. */
 export interface Notifications {
-  participantJoined: { participantId: string; identity: string; role: Role; displayName?: string | undefined; safety?: SafetyView };
+  /** `restored`: the participant came back after the node that hosted the room was lost (its admission records stand). */
+  participantJoined: { participantId: string; identity: string; role: Role; displayName?: string | undefined; restored?: true; safety?: SafetyView };
   /** To everyone in the room: a participant withdrew consent scopes (no reasons). */
   consentWithdrawn: { participantId: string; scopes: string[] };
   /** To clinicians: a participant's location changed. */

@@ -46,6 +46,8 @@ export class Participant {
   readonly displayName: string | undefined;
   readonly resumeToken: string;
   readonly facts: ParticipantFacts;
+  /** Restored here from its admission records after the node that hosted it was lost (docs/scaling.md, "Node loss"). */
+  readonly restored: boolean;
   readonly joinedAt = Date.now();
   readonly transports = new Map<string, { transport: types.WebRtcTransport; direction: TransportDirection }>();
   readonly producers = new Map<string, ProducerEntry>();
@@ -62,8 +64,9 @@ export class Participant {
   #state: ParticipantState = 'joining';
   #everAttached = false;
 
-  constructor(opts: { id: string; grant: Grant; displayName: string | undefined; resumeToken: string; facts?: ParticipantFacts }) {
+  constructor(opts: { id: string; grant: Grant; displayName: string | undefined; resumeToken: string; facts?: ParticipantFacts; restored?: boolean }) {
     this.id = opts.id;
+    this.restored = opts.restored ?? false;
     this.facts = opts.facts ?? { consentScopes: new Set(['telehealth']) };
     this.grant = opts.grant;
     this.displayName = opts.displayName;

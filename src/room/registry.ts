@@ -5,7 +5,11 @@ import type { WorkerPool } from '../media/worker-pool.ts';
 import type { RoomCloseReason } from '../domain/notifications.ts';
 import { SfuError } from '../shared/errors.ts';
 import { Room } from './room.ts';
+import type { Participant } from './participant.ts';
 import type { ForwardingPolicy } from './forwarding-policy.ts';
+
+/** A participant admitted to (or restored in) room `roomId`, or gone from it for good. */
+export type ParticipantListener = (change: 'admitted' | 'left', roomId: string, participant: Participant) => void;
 
 export interface RoomRegistryOptions {
   readonly pool: WorkerPool;
@@ -26,6 +30,7 @@ export class RoomRegistry {
   readonly #rooms = new Map<string, Room>();
   readonly #pending = new Map<string, Promise<Room>>();
   readonly #closedListeners = new Set<(id: string) => void>();
+  readonly #participantListeners = new Set<ParticipantListener>();
   #draining = false;
 
   constructor(opts: RoomRegistryOptions) {
@@ -40,6 +45,12 @@ export class RoomRegistry {
   onClosed(listener: (id: string) => void): () => void {
     this.#closedListeners.add(listener);
     return () => { this.#closedListeners.delete(listener); };
+  }
+
+  /** Tells `listener` of every participant admitted to, or leaving, a room of this node; returns the unsubscribe. */
+  onParticipant(listener: ParticipantListener): () => void {
+    this.#participantListeners.add(listener);
+    return () => { this.#participantListeners.delete(listener); };
   }
 
   /** Refuse new rooms and joins from now on. */
@@ -88,6 +99,11 @@ export class RoomRegistry {
     this.#rooms.set(id, room);
     this.#opts.metrics.roomOpened();
     room.on('empty', () => room.close('EMPTY'));
+    for (const change of ['admitted', 'left'] as const) {
+      room.on(change, (p) => {
+        for (const listener of this.#participantListeners) listener(change, id, p);
+      });
+    }
     room.once('close', () => {
       if (this.#rooms.get(id) === room) this.#rooms.delete(id);
       this.#opts.metrics.roomClosed();

@@ -30,6 +30,10 @@ export type RoomEvents = {
   close: [reason: RoomCloseReason];
   /** The last participant left. */
   empty: [];
+  /** A participant became visible in the room (admitted, or restored from another node). */
+  admitted: [participant: Participant];
+  /** A participant left the room for good (leave, kick, end of its grace period; not when the room closes). */
+  left: [participant: Participant];
 };
 
 export interface ProduceRequest {
@@ -186,8 +190,10 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#log.info({ participant: p.id, role: p.role }, 'participant admitted');
     this.#broadcast(p, (o) => o.notify('participantJoined', {
       participantId: p.id, identity: p.identity, role: p.role, displayName: p.displayName,
+      ...(p.restored ? { restored: true } : {}),
       ...(o.clinical ? { safety: p.safetyView() } : {}),
     }));
+    this.safeEmit('admitted', p);
   }
 
   /** Removes a participant, closes its media and tells the others. Idempotent. */
@@ -197,6 +203,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#opts.metrics.participantLeft(p.role);
     this.#log.info({ participant: p.id, reason }, 'participant left');
     for (const o of this.#participants.values()) o.notify('participantLeft', { participantId: p.id, reason });
+    this.safeEmit('left', p);
     if (this.#participants.size === 0 && this.#pendingJoins === 0) this.safeEmit('empty');
   }
 

@@ -12,6 +12,8 @@ import type { AdmissionStep } from '../room/admission.ts';
 import type { Store } from '../store/types.ts';
 import type { SafetyRules } from '../safety/validate.ts';
 import type { RoomPlacement } from '../cluster/room-placement.ts';
+import type { SessionRoster } from '../cluster/session-roster.ts';
+import type { ResumeTokens } from '../auth/resume-token.ts';
 
 /** What handlers may use: the node's services, never the socket. */
 export interface SignallingServices {
@@ -25,6 +27,10 @@ export interface SignallingServices {
   readonly log: Logger;
   /** Where a room not open here goes (always here on a single node; docs/scaling.md). */
   readonly placement: RoomPlacement;
+  /** Issues and reads resume tokens (any node of the cluster reads another's). */
+  readonly resumeTokens: ResumeTokens;
+  /** Hands the sessions of a lost node to one node (nothing to restore on a single node; docs/scaling.md, "Node loss"). */
+  readonly roster: SessionRoster;
 }
 
 /** The per-connection view a handler gets. */

@@ -11,6 +11,12 @@ export type RevocationFanoutResult = 'published' | 'publish_failed' | 'applied' 
 export type PlacementResult = 'local' | 'elsewhere' | 'takeover' | 'redis_down';
 /** What a lease renewal found: a room hosted here recorded for another live node (`conflict`), or one taken back (`takeover`), or a failed renewal (`failed`). */
 export type LeaseResult = 'conflict' | 'takeover' | 'failed';
+/**
+ * A resume whose session is not on this node (docs/scaling.md, "Node loss"): restored here from its
+ * records (`restored`), or refused: its node is alive (`alive`), no such session or past the window
+ * (`none`), Redis or the store did not answer (`unavailable`), the records do not allow it (`refused`).
+ */
+export type RestoreResult = 'restored' | 'alive' | 'none' | 'unavailable' | 'refused';
 
 /**
  * Prometheus metrics behind verb functions (after LiveKit's telemetry package):
@@ -100,6 +106,8 @@ export class Metrics {
   #placements: Counter | undefined;
   #leases: Counter | undefined;
   #escalationTakeovers: Counter | undefined;
+  #restores: Counter | undefined;
+  #rosterWrites: Counter | undefined;
   #escalationLeasesLost: Counter | undefined;
   #escalationTakeoverAttempts: Counter | undefined;
   readonly #safetyLimited = new Counter({
@@ -219,6 +227,20 @@ export class Metrics {
       labelNames: ['found'], registers: [this.registry],
     });
   }
+  /** Registers the session roster metrics (with Redis configured only). Idempotent. */
+  rosterEnabled(): void {
+    this.#restores ??= new Counter({
+      name: 'sfu_session_restores_total',
+      help: 'Resumes of sessions hosted by a lost node, by result (restored, alive, none, unavailable, refused)',
+      labelNames: ['result'], registers: [this.registry],
+    });
+    this.#rosterWrites ??= new Counter({
+      name: 'sfu_session_roster_writes_total', help: 'Writes of this node\'s session roster to Redis, by result (ok, failed)',
+      labelNames: ['result'], registers: [this.registry],
+    });
+  }
+  sessionRestore(result: RestoreResult): void { this.#restores?.inc({ result }); }
+  rosterWrite(result: 'ok' | 'failed'): void { this.#rosterWrites?.inc({ result }); }
   escalationTakeover(): void { this.#escalationTakeovers?.inc(); }
   escalationLeaseLost(): void { this.#escalationLeasesLost?.inc(); }
   escalationTakeoverAttempts(found: 'registry' | 'store', count: number): void { this.#escalationTakeoverAttempts?.inc({ found }, count); }

@@ -4,7 +4,9 @@ import { Participant } from '../../room/participant.ts';
 import type { AdmissionRequest } from '../../room/admission.ts';
 import type { Room } from '../../room/room.ts';
 import { SfuError } from '../../shared/errors.ts';
-import { newId, newSecret } from '../../shared/ids.ts';
+import { newId } from '../../shared/ids.ts';
+import { admissionRecheck } from '../admission-recheck.ts';
+import { restoreSession } from '../restore-session.ts';
 import { timingSafeEqual } from 'node:crypto';
 
 export const JoinData = Type.Object({
@@ -13,7 +15,7 @@ export const JoinData = Type.Object({
   consent: Type.Optional(Type.Unknown()),
   location: Type.Optional(Type.Unknown()),
   displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-  resumeToken: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  resumeToken: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
 }, { additionalProperties: false });
 
 function sameSecret(a: string, b: string): boolean {
@@ -30,6 +32,8 @@ function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: 
     roomId: room.id,
     resumeToken: p.resumeToken,
     resumed,
+    /** Restored on this node after the node that hosted the session was lost: its transports and producers are gone (set up media again). */
+    ...(resumed && p.restored ? { restored: true } : {}),
     routerRtpCapabilities: room.rtpCapabilities,
     participants: room.participants.filter((o) => o !== p).map((o) => o.info(p)),
     iceServers: ctx.services.config.media.iceServers,
@@ -71,7 +75,12 @@ export const join = defineHandler({
       ctx.bind(open, existing);
       return joinResponse(ctx, open, existing, true);
     }
-    if (data.resumeToken) throw new SfuError('RESUME_TOKEN_INVALID', 'no session to resume; join without a resume token');
+    if (data.resumeToken) {
+      // Not here: a session whose node was lost is restored from its records (docs/scaling.md, "Node loss").
+      const { room, participant } = await restoreSession(ctx, data.resumeToken, data.displayName);
+      ctx.bind(room, participant);
+      return joinResponse(ctx, room, participant, true);
+    }
 
     const req: AdmissionRequest = {
       participantId: newId(), grant, data, remoteAddress: ctx.remoteAddress, facts: { consentScopes: new Set() },
@@ -112,13 +121,11 @@ async function placeHere(ctx: HandlerContext): Promise<void> {
 async function admit(ctx: HandlerContext, req: AdmissionRequest, displayName: string | undefined, replaces: Participant | undefined) {
   const { services, grant } = ctx;
   for (const step of services.admission) await step.check(req);
-  const recheck = () => {
-    if (ctx.closed) throw new SfuError('CONNECTION_CLOSED', 'the connection closed before the join completed');
-    if (services.revocations.find(grant.room, grant.identity, grant.tokenId)) throw new SfuError('IDENTITY_REVOKED', 'access to this room is revoked');
-  };
+  const recheck = admissionRecheck(ctx);
   recheck();
   const { room, release } = await services.rooms.reserve(grant.room);
-  const participant = new Participant({ id: req.participantId, grant, displayName, resumeToken: newSecret(), facts: req.facts });
+  const resumeToken = services.resumeTokens.issue(grant.room, grant.identity, req.participantId);
+  const participant = new Participant({ id: req.participantId, grant, displayName, resumeToken, facts: req.facts });
   try {
     await room.admit(participant, {
       replaces,
