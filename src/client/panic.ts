@@ -84,6 +84,8 @@ export class PanicPanel {
         this.#area.hidden = true;
       }
     });
+    // The session moved to another node (its node was lost): the channel follows it there at once.
+    session.events.on('nodeChanged', () => this.#ensureChannel(tokenOf()));
     session.events.on('panicAlert', (data) => {
       if (isAlert(data)) this.#book.alert(data, 'panicAlert');
     });
@@ -117,15 +119,7 @@ export class PanicPanel {
     }
     this.#say(silent, silent ? 'Sending…' : 'Sending the alarm…', false);
     try {
-      const res = await channel.requestUntilAnswered('panic:raise', { kind, silent, clientIncidentId }, {
-        // NOT_JOINED is passing while the session resumes or joins again; not once it ended.
-        stop: (err) => press !== this.#press || (err.code === 'NOT_JOINED' && !this.#inSession()),
-        onRetry: (attempt) => {
-          if (press !== this.#press) return;
-          this.#state.attempts = attempt + 1;
-          this.#say(silent, silent ? 'Sending… (retrying)' : 'Still sending the alarm: the connection is poor. Keep this page open.', false);
-        },
-      });
+      const res = await this.#raiseOn(channel, press, silent, { kind, silent, clientIncidentId });
       if (press !== this.#press) return;
       Object.assign(this.#state, { lastIncidentId: res.incidentId, acked: true, ackedAt: Date.now() });
       this.#say(silent, silent ? 'Sent.' : 'Alarm sent. Your clinician and the safety team have been told and will respond.', false);
@@ -146,6 +140,31 @@ export class PanicPanel {
       this.#say(silent, code === 'NOT_JOINED'
         ? 'The alarm could not be sent: you are not in the session. Call for help another way.'
         : `The alarm could not be sent (${code}). Call for help another way.`, true);
+    }
+  }
+
+  /**
+   * Sends the raise until the server has it; when the session moves to another node meanwhile (its
+   * node was lost) and the channel is replaced, the same raise (same clientIncidentId: the server
+   * records it once) goes on over the new channel.
+   */
+  async #raiseOn(first: SafetyChannel, press: number, silent: boolean, data: { kind: IncidentKind; silent: boolean; clientIncidentId: string }) {
+    for (let channel = first; ;) {
+      try {
+        return await channel.requestUntilAnswered('panic:raise', data, {
+          // NOT_JOINED is passing while the session resumes or joins again; not once it ended.
+          stop: (err) => press !== this.#press || (err.code === 'NOT_JOINED' && !this.#inSession()),
+          onRetry: (attempt) => {
+            if (press !== this.#press) return;
+            this.#state.attempts = attempt + 1;
+            this.#say(silent, silent ? 'Sending… (retrying)' : 'Still sending the alarm: the connection is poor. Keep this page open.', false);
+          },
+        });
+      } catch (err) {
+        const next = this.#channel;
+        if (press !== this.#press || !next || next === channel) throw err;
+        channel = next;
+      }
     }
   }
 

@@ -19,6 +19,8 @@ export interface JoinResult {
   roomId: string;
   resumeToken: string;
   resumed: boolean;
+  /** The session was restored on another node after its node was lost: set up media again (docs/scaling.md, "Node loss"). */
+  restored?: boolean;
   routerRtpCapabilities: RtpCapabilities;
   participants: ParticipantInfo[];
   iceServers: RTCIceServer[];

@@ -38,6 +38,13 @@ export type SessionEvents = {
   panicAlert: [Record<string, unknown>];
   /** The room's dominant speaker changed (a participant id: ours or a remote one). */
   activeSpeaker: [string];
+  /**
+   * The session moved to another node (its node was lost and the session was restored elsewhere,
+   * docs/scaling.md "Node loss"): the new http(s) origin, where the panic channel must connect now.
+   */
+  nodeChanged: [string];
+  /** A participant came back after the room's node was lost (their records stand; no new consent). */
+  participantRestored: [RemoteParticipant];
 };
 
 export interface JoinOptions {
@@ -173,24 +180,7 @@ export class Session {
     this.#mediaAllowed = true;
     for (const p of joined.participants) this.#addRemote(p);
 
-    const link = new MediaLink(sig, joined.iceServers);
-    this.#link = link;
-    link.events.on('trackAdded', (t) => this.events.emit('trackAdded', t));
-    link.events.on('trackRemoved', (t) => this.events.emit('trackRemoved', t));
-    link.events.on('trackPaused', (t) => this.events.emit('trackPaused', t));
-    link.events.on('notice', (text) => this.events.emit('notice', text));
-
-    const sources = joined.permissions.publish.filter((s): s is 'mic' | 'camera' => s === 'mic' || s === 'camera');
-    const media = sources.length > 0 ? this.#localMedia(sources, gen) : Promise.resolve(undefined);
-    await link.load(joined.routerRtpCapabilities);
-    this.#check(gen);
-    await Promise.all([
-      joined.permissions.subscribe ? link.openRecv() : undefined,
-      media.then((stream) => {
-        mark('media-captured');
-        return stream && !link.closed ? link.publish(stream, joined.videoPublishing) : undefined;
-      }),
-    ]);
+    await this.#setUpMedia(sig, joined, gen);
     this.#check(gen);
     mark('joined');
   }
@@ -203,7 +193,8 @@ export class Session {
   async #connectAndJoin(opts: JoinOptions, gen: number) {
     let url = opts.url;
     for (let redirects = 0; ; redirects++) {
-      const sig = new SignallingClient({ url });
+      // After a redirect, reconnection falls back to the entry point (opts.url): the node may be gone.
+      const sig = new SignallingClient({ url, fallbackUrl: url === opts.url ? undefined : opts.url });
       this.#sig = sig;
       this.#wireSignalling(sig, gen);
       await sig.connect();
@@ -234,7 +225,12 @@ export class Session {
 
   #wireSignalling(sig: SignallingClient, gen: number): void {
     const live = () => gen === this.#generation;
-    sig.onNotification('participantJoined', (d) => live() && this.#addRemote({ ...d, producers: [] }));
+    sig.onNotification('participantJoined', (d) => {
+      if (!live()) return;
+      this.#addRemote({ ...d, producers: [] });
+      const back = d.restored ? this.#remotes.get(d.participantId) : undefined;
+      if (back) this.events.emit('participantRestored', back);
+    });
     sig.onNotification('participantLeft', (d) => live() && this.#removeRemote(d.participantId));
     sig.onNotification('locationUpdated', (d) => {
       const r = live() ? this.#remotes.get(d.participantId) : undefined;
@@ -282,28 +278,55 @@ export class Session {
     });
   }
 
-  /** The socket is back: resume the participant, or join afresh when the grace period ran out. */
+  /**
+   * The socket is back: resume the participant, or join afresh when the grace period ran out. A
+   * resume answered ROOM_ELSEWHERE (the room's node was lost and the room placed on another one)
+   * is sent again there; a session restored on another node sets up its media again.
+   */
   async #resume(sig: SignallingClient, gen: number): Promise<void> {
     const resumeToken = this.#joined?.resumeToken;
     if (!resumeToken) return;
     try {
-      const joined = await sig.request('join', { resumeToken });
+      const displayName = this.#opts?.displayName;
+      const joined = await sig.request('join', { resumeToken, ...(displayName ? { displayName } : {}) });
       if (gen !== this.#generation) return;
       this.#joined = joined;
       const present = new Set(joined.participants.map((p) => p.participantId));
-      for (const id of [...this.#remotes.keys()]) if (!present.has(id)) this.#removeRemote(id);
+      const away = [...this.#remotes.keys()].filter((id) => !present.has(id));
+      for (const id of away) this.#removeRemote(id);
       for (const p of joined.participants) {
         const known = this.#remotes.get(p.participantId);
         if (!known) this.#addRemote(p);
         else if (p.safety) this.#updateRemote({ ...known, safety: p.safety, consentWithdrawn: !p.safety.consentScopes.includes('telehealth') });
       }
-      this.#link?.restartStalledIce();
+      if (joined.restored && away.length > 0) {
+        this.events.emit('notice', `${away.length === 1 ? 'One participant is' : `${away.length} participants are`} not back yet; they appear here when they reconnect.`);
+      }
+      sig.settled();
+      const origin = nodeOriginOf(sig.url);
+      if (origin !== this.#nodeOrigin) {
+        this.#nodeOrigin = origin;
+        this.events.emit('nodeChanged', origin);
+      }
+      if (joined.restored) {
+        mark('restored');
+        this.events.emit('notice', 'The connection moved to another server; your video is coming back.');
+        await this.#setUpMedia(sig, joined, gen);
+      } else {
+        this.#link?.restartStalledIce();
+      }
       this.#setState('joined');
     } catch (err) {
-      if (gen !== this.#generation) return;
+      if (gen !== this.#generation || err instanceof Superseded) return;
       const code = codeOf(err);
       // Dropped again mid-resume: the signalling client reconnects (and we resume) or gives up.
       if (code === 'CONNECTION_LOST' || code === 'NOT_CONNECTED') return;
+      const next = code === 'ROOM_ELSEWHERE' && err instanceof SignallingError ? redirectUrl(sig.url, err.data?.url) : undefined;
+      if (next) {
+        mark('redirected');
+        sig.moveTo(next);
+        return;
+      }
       if (code !== 'RESUME_TOKEN_INVALID') {
         this.#fail(code, messageOf(err));
         return;
@@ -313,6 +336,29 @@ export class Session {
       this.#setState('joining');
       await this.#attempt();
     }
+  }
+
+  /** A media link for this join (a restored session's old one is closed first): receive, and publish what we may. */
+  async #setUpMedia(sig: SignallingClient, joined: JoinResult, gen: number): Promise<void> {
+    this.#link?.close();
+    const link = new MediaLink(sig, joined.iceServers);
+    this.#link = link;
+    link.events.on('trackAdded', (t) => this.events.emit('trackAdded', t));
+    link.events.on('trackRemoved', (t) => this.events.emit('trackRemoved', t));
+    link.events.on('trackPaused', (t) => this.events.emit('trackPaused', t));
+    link.events.on('notice', (text) => this.events.emit('notice', text));
+    if (!this.#mediaAllowed) return;
+    const sources = joined.permissions.publish.filter((s): s is 'mic' | 'camera' => s === 'mic' || s === 'camera');
+    const media = sources.length > 0 ? this.#localMedia(sources, gen) : Promise.resolve(undefined);
+    await link.load(joined.routerRtpCapabilities);
+    this.#check(gen);
+    await Promise.all([
+      joined.permissions.subscribe ? link.openRecv() : undefined,
+      media.then((stream) => {
+        mark('media-captured');
+        return stream && !link.closed ? link.publish(stream, joined.videoPublishing) : undefined;
+      }),
+    ]);
   }
 
   #fail(code: string, detail?: string): void {

@@ -33,6 +33,12 @@ export interface SignallingOptions {
   readonly requestTimeoutMs?: number;
   /** How long to keep trying to reconnect after a drop (default 25 s, under the server's 30 s grace). */
   readonly reconnectForMs?: number;
+  /**
+   * Where to reconnect when `url` does not answer: the entry point the session started at (a load
+   * balancer in front of several nodes), when `url` is a node it was sent to. Reconnection then
+   * alternates between the two (docs/scaling.md, "Node loss").
+   */
+  readonly fallbackUrl?: string | undefined;
 }
 
 export type SignallingEvents = {
@@ -67,24 +73,51 @@ const BACKOFF_MS = [250, 500, 1000, 2000, 4000];
  */
 export class SignallingClient {
   readonly events = new Emitter<SignallingEvents>();
-  readonly #opts: Required<SignallingOptions>;
+  readonly #opts: Required<Omit<SignallingOptions, 'fallbackUrl'>> & Pick<SignallingOptions, 'fallbackUrl'>;
+  /** Where the socket is (or is being) connected: `url` at first, then where reconnection or moveTo() took it. */
+  #url: string;
+  /** When the current reconnection episode gives up (set at a drop, kept across moveTo(), cleared by settled()). */
+  #giveUpAt: number | undefined;
   readonly #pending = new Map<number, Pending>();
   readonly #handlers = new Map<NotificationName, Set<(data: never) => void>>();
   #ws: WebSocket | undefined;
   #nextId = 1;
   #closed = false;
+  /** Bumped by every reconnection loop: an older loop still sleeping stops. */
+  #episode = 0;
 
   constructor(opts: SignallingOptions) {
     this.#opts = { requestTimeoutMs: 10_000, reconnectForMs: 25_000, ...opts };
+    this.#url = opts.url;
   }
 
   get connected(): boolean {
     return this.#ws?.readyState === WebSocket.OPEN;
   }
 
-  /** The signalling URL this client connects (and reconnects) to. */
+  /** The signalling URL this client is connected (or reconnecting) to. */
   get url(): string {
-    return this.#opts.url;
+    return this.#url;
+  }
+
+  /**
+   * The session goes on at another node (a resume answered ROOM_ELSEWHERE): drops the current
+   * socket and reconnects to `url` (falling back to the entry point as after a drop), within the
+   * deadline of the reconnection under way; `reconnected` follows as after a drop.
+   */
+  moveTo(url: string): void {
+    if (this.#closed) return;
+    const ws = this.#ws;
+    this.#ws = undefined;
+    this.#failPending('moved to another node');
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(CLOSE.NORMAL, 'MOVED');
+    this.#url = url;
+    void this.#reconnect();
+  }
+
+  /** The caller resumed its session: the next drop starts a new reconnection episode with a full deadline. */
+  settled(): void {
+    this.#giveUpAt = undefined;
   }
 
   /** Opens the first socket; rejects with the server's coded refusal (WRONG_ROOM, TOKEN_EXPIRED, ...). */
@@ -126,9 +159,9 @@ export class SignallingClient {
   }
 
   /** Opens one socket; a refusal is diagnosed, a socket that neither opens nor fails in time is given up. */
-  #open(): Promise<WebSocket> {
+  #open(url = this.#url): Promise<WebSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.#opts.url);
+      const ws = new WebSocket(url);
       const timer = setTimeout(() => {
         ws.onclose = null;
         ws.close();
@@ -142,7 +175,7 @@ export class SignallingClient {
       };
       ws.onclose = () => {
         clearTimeout(timer);
-        void diagnose(this.#opts.url).then((code) => reject(new SignallingError(code, describeRefusal(code))));
+        void diagnose(url).then((code) => reject(new SignallingError(code, describeRefusal(code))));
       };
     });
   }
@@ -210,15 +243,26 @@ export class SignallingClient {
   }
 
   async #reconnect(): Promise<void> {
-    const giveUpAt = Date.now() + this.#opts.reconnectForMs;
+    this.#giveUpAt ??= Date.now() + this.#opts.reconnectForMs;
+    const giveUpAt = this.#giveUpAt;
+    const episode = ++this.#episode;
+    const fallback = this.#opts.fallbackUrl !== undefined && this.#opts.fallbackUrl !== this.#url ? this.#opts.fallbackUrl : undefined;
     let lastCode = 'CONNECTION_LOST';
     for (let attempt = 0; !this.#closed && Date.now() < giveUpAt; attempt++) {
-      await sleep(BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!);
-      if (this.#closed) return;
+      await sleep(BACKOFF_MS[Math.min(Math.floor(attempt / (fallback ? 2 : 1)), BACKOFF_MS.length - 1)]!);
+      // Closed, or superseded by a moveTo() meanwhile.
+      if (this.#closed || episode !== this.#episode) return;
+      // Every other attempt goes through the entry point: a node that is gone never answers again.
+      const target = fallback && attempt % 2 === 1 ? fallback : this.#url;
       try {
-        const ws = await this.#open();
+        const ws = await this.#open(target);
+        if (episode !== this.#episode) {
+          ws.close(CLOSE.NORMAL, 'MOVED');
+          return;
+        }
+        this.#url = target;
         this.#attach(ws);
-        console.info(`signalling: reconnected (attempt ${attempt + 1})`);
+        console.info(`signalling: reconnected (attempt ${attempt + 1}${target === fallback ? ', through the entry point' : ''})`);
         if (!this.#closed) this.events.emit('reconnected');
         return;
       } catch (err) {
@@ -227,7 +271,7 @@ export class SignallingClient {
         if (!RETRYABLE.has(lastCode)) break;
       }
     }
-    if (this.#closed) return;
+    if (this.#closed || episode !== this.#episode) return;
     this.#closed = true;
     const errorCode = RETRYABLE.has(lastCode) ? 'CONNECTION_LOST' : lastCode;
     this.events.emit('closed', { code: 1006, reason: errorCode, errorCode });

@@ -61,6 +61,7 @@ export class View {
     ev.on('localMedia', (stream) => this.#onLocalMedia(stream));
     ev.on('participantJoined', (p) => this.#addTile(p));
     ev.on('participantLeft', (id) => this.#removeTile(id));
+    ev.on('participantRestored', (p) => this.#notice(`${roleLabel(p.role)} is back (reconnected after a server change).`));
     ev.on('participantUpdated', (p) => {
       const tile = this.#tiles.get(p.participantId);
       if (!tile) return;

@@ -4,7 +4,7 @@ import type { Participant } from '../room/participant.ts';
 import type { RoomRegistry } from '../room/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { NODE_KEY_PREFIX } from './presence.ts';
+import { ROOM_KEY_PREFIX } from './placement.ts';
 import type { RedisLink } from './redis.ts';
 import { CLAIM_SCRIPT, SYNC_SCRIPT } from './roster-scripts.ts';
 import type { ClaimResult, RosterEntry, SessionRoster } from './session-roster.ts';
@@ -74,13 +74,13 @@ export class RedisRoster implements SessionRoster {
   async claim(room: string, sessionId: string, from: string): Promise<ClaimResult> {
     let reply: unknown;
     try {
-      reply = await this.#o.link.eval(CLAIM_SCRIPT, [this.#key(room, from), this.#key(room, this.#o.nodeId)],
-        [sessionId, this.#o.link.key(NODE_KEY_PREFIX + from), this.#o.windowMs, this.#o.windowMs]);
+      reply = await this.#o.link.eval(CLAIM_SCRIPT, [this.#key(room, from), this.#key(room, this.#o.nodeId), this.#o.link.key(ROOM_KEY_PREFIX + room)],
+        [sessionId, this.#o.nodeId, this.#o.windowMs, this.#o.windowMs]);
     } catch {
       return { kind: 'unavailable' };
     }
     const [kind, raw] = Array.isArray(reply) ? reply as unknown[] : [];
-    if (kind === 'alive' || kind === 'none') return { kind };
+    if (kind === 'elsewhere' || kind === 'none') return { kind };
     const entry = kind === 'claimed' && typeof raw === 'string' ? parseEntry(raw) : undefined;
     if (!entry) {
       this.#o.log.error({ room }, 'cluster: unexpected roster claim reply');

@@ -33,12 +33,11 @@ return now
 `;
 
 /**
- * CLAIM. KEYS[1]: the roster of the node that last hosted the session; KEYS[2]: this node's roster.
- * ARGV: [1] session id, [2] the presence key of that node, [3] the resume window ms (how long
- * after it was last seen a session may be restored), [4] ttl ms. Returns {kind, entry}:
- * - `claimed` + entry: already in this node's roster (a retry) or moved here from a dead node, and
- *   seen within the window;
- * - `alive`: the session's node still has a presence record;
+ * CLAIM. KEYS[1]: the roster of the node that last hosted the session; KEYS[2]: this node's roster;
+ * KEYS[3]: the room's placement key. ARGV: [1] session id, [2] this node's id, [3] the resume
+ * window ms (how long after it was last seen a session may be restored), [4] ttl ms. Returns {kind, entry}:
+ * - `claimed` + entry: already in this node's roster (a retry) or moved here, and seen within the window;
+ * - `elsewhere`: the room is placed on another node (its host is alive: the session is its);
  * - `none`: no entry, or one seen too long ago (then dropped).
  * Atomic: of several nodes claiming one session, exactly one moves it.
  */
@@ -55,7 +54,8 @@ if mine then
   redis.call('HDEL', KEYS[2], ARGV[1])
   return {'none', false}
 end
-if redis.call('EXISTS', ARGV[2]) == 1 then return {'alive', false} end
+local holder = redis.call('GET', KEYS[3])
+if holder and holder ~= ARGV[2] then return {'elsewhere', false} end
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return {'none', false} end
 redis.call('HDEL', KEYS[1], ARGV[1])

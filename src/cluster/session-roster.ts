@@ -9,13 +9,13 @@ export interface RosterEntry {
 /**
  * What a claim of a session found (docs/scaling.md, "Node loss"):
  * - `claimed`: the session's node is gone and it was present there within the resume window: it is now this node's;
- * - `alive`: its node is still alive (the session is not this node's to restore);
+ * - `elsewhere`: the room is placed on another node (alive: the session is that node's, not this one's);
  * - `none`: no such session (it ended, its window passed, or another node restored it first);
  * - `unavailable`: Redis did not answer in time.
  */
 export type ClaimResult =
   | { readonly kind: 'claimed'; readonly entry: RosterEntry }
-  | { readonly kind: 'alive' | 'none' | 'unavailable' };
+  | { readonly kind: 'elsewhere' | 'none' | 'unavailable' };
 
 /**
  * The sessions each node hosts, kept where every node can read them, so that when a node dies

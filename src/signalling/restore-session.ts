@@ -24,7 +24,7 @@ export async function restoreSession(ctx: HandlerContext, token: string, display
   const claim = await services.roster.claim(grant.room, claimToken.sessionId, claimToken.node);
   if (claim.kind !== 'claimed') {
     services.metrics.sessionRestore(claim.kind);
-    throw invalid(claim.kind === 'alive' ? 'its node is alive' : claim.kind === 'unavailable' ? 'the cluster could not be asked in time' : 'it ended or its window passed');
+    throw invalid(claim.kind === 'elsewhere' ? 'the room is on another node' : claim.kind === 'unavailable' ? 'the cluster could not be asked in time' : 'it ended or its window passed');
   }
   if (claim.entry.identity !== grant.identity || claim.entry.role !== grant.role) {
     services.metrics.sessionRestore('refused');

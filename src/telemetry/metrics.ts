@@ -13,10 +13,10 @@ export type PlacementResult = 'local' | 'elsewhere' | 'takeover' | 'redis_down';
 export type LeaseResult = 'conflict' | 'takeover' | 'failed';
 /**
  * A resume whose session is not on this node (docs/scaling.md, "Node loss"): restored here from its
- * records (`restored`), or refused: its node is alive (`alive`), no such session or past the window
+ * records (`restored`), or refused: the room is on another node (`elsewhere`), no such session or past the window
  * (`none`), Redis or the store did not answer (`unavailable`), the records do not allow it (`refused`).
  */
-export type RestoreResult = 'restored' | 'alive' | 'none' | 'unavailable' | 'refused';
+export type RestoreResult = 'restored' | 'elsewhere' | 'none' | 'unavailable' | 'refused';
 
 /**
  * Prometheus metrics behind verb functions (after LiveKit's telemetry package):
@@ -231,7 +231,7 @@ export class Metrics {
   rosterEnabled(): void {
     this.#restores ??= new Counter({
       name: 'sfu_session_restores_total',
-      help: 'Resumes of sessions hosted by a lost node, by result (restored, alive, none, unavailable, refused)',
+      help: 'Resumes of sessions hosted by a lost node, by result (restored, elsewhere, none, unavailable, refused)',
       labelNames: ['result'], registers: [this.registry],
     });
     this.#rosterWrites ??= new Counter({
