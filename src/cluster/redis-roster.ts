@@ -1,7 +1,6 @@
 import type { Role } from '../domain/roles.ts';
 import { ROLES } from '../domain/roles.ts';
 import type { Participant } from '../room/participant.ts';
-import type { RoomRegistry } from '../room/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { ROOM_KEY_PREFIX } from './placement.ts';
@@ -14,9 +13,19 @@ export const ROSTER_KEY_PREFIX = 'roster:';
 /** Rooms per SYNC call of a tick (bounds the script's run time and the call's size). */
 const ROOMS_PER_CALL = 500;
 
+/** What the roster reads of a participant. */
+export type RosterParticipant = Pick<Participant, 'id' | 'role' | 'identity' | 'state'>;
+
+/** What the roster needs of the room registry (src/room/registry.ts). */
+export interface RosterRooms {
+  readonly rooms: readonly { readonly id: string; readonly closed: boolean; readonly participants: readonly RosterParticipant[] }[];
+  onParticipant(listener: (change: 'admitted' | 'left', roomId: string, participant: RosterParticipant) => void): () => void;
+  onClosed(listener: (roomId: string) => void): () => void;
+}
+
 export interface RedisRosterOptions {
   readonly link: Pick<RedisLink, 'key' | 'eval'>;
-  readonly rooms: Pick<RoomRegistry, 'rooms' | 'onParticipant' | 'onClosed'>;
+  readonly rooms: RosterRooms;
   readonly nodeId: string;
   /** How long after its node last saw it attached a session may be restored on another node. */
   readonly windowMs: number;
@@ -145,7 +154,7 @@ export class RedisRoster implements SessionRoster {
 }
 
 /** The roster value of a participant (SYNC prefixes Redis's clock). */
-function value(p: Participant): string {
+function value(p: RosterParticipant): string {
   return `${p.role}|${p.identity}`;
 }
 

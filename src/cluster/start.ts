@@ -51,12 +51,19 @@ export function startCluster(o: {
   const c = o.config;
   if (!c.redisUrl) return undefined;
   const nodeId = resolveNodeId(c.nodeId);
+  let onUp: () => void = () => undefined;
   o.metrics.clusterEnabled();
   o.metrics.redisLiveness(false);
   const link = new RedisLink({
     url: c.redisUrl, nodeId, callTimeoutMs: c.redisCallTimeoutMs, connectTimeoutMs: c.redisConnectTimeoutMs,
     probeIntervalMs: c.redisProbeIntervalMs, keyPrefix: c.redisKeyPrefix, log: o.log,
-    onLiveness: (up) => o.metrics.redisLiveness(up),
+    onLiveness: (up) => {
+      o.metrics.redisLiveness(up);
+      // Presence (and the leases) are written as soon as Redis answers, not an interval later: a
+      // node that hosts rooms without a presence record looks dead to the others, who would take
+      // its rooms over.
+      if (up) onUp();
+    },
   });
   const stopFanout = startRevocationFanout({ link, revocations: o.revocations, nodeId, log: o.log, metrics: o.metrics });
   o.metrics.placementEnabled();
@@ -83,6 +90,7 @@ export function startCluster(o: {
       ticking = false;
     }
   };
+  onUp = () => void tick();
   void tick();
   const timer = setInterval(() => void tick(), c.presenceIntervalMs);
   timer.unref();
