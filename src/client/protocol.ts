@@ -19,6 +19,8 @@ export interface JoinResult {
   roomId: string;
   resumeToken: string;
   resumed: boolean;
+  /** With several nodes: the URL of the node hosting the session (the panic channel connects there; reconnections try it first). */
+  nodeUrl?: string;
   /** The session was restored on another node after its node was lost: set up media again (docs/scaling.md, "Node loss"). */
   restored?: boolean;
   routerRtpCapabilities: RtpCapabilities;

@@ -54,6 +54,10 @@ export class SafetyChannel {
       path: '/socket.io',
       auth: { token: opts.token },
       forceNew: true,
+      // WebSocket first (one connection to one node: no sticky sessions needed behind a load
+      // balancer); long-polling only where WebSocket cannot connect.
+      transports: ['websocket', 'polling'],
+      tryAllTransports: true,
       reconnectionDelay: 500,
       reconnectionDelayMax: 3000,
       timeout: 10_000,

@@ -207,7 +207,7 @@ export class Session {
           ...(opts.location ? { location: opts.location } : {}),
         });
         this.#check(gen);
-        this.#nodeOrigin = nodeOriginOf(url);
+        this.#nodeOrigin = this.#hostedAt(sig, joined);
         return { sig, joined };
       } catch (err) {
         const next = err instanceof SignallingError && err.code === 'ROOM_ELSEWHERE' ? redirectUrl(url, err.data?.url) : undefined;
@@ -221,6 +221,17 @@ export class Session {
         url = next;
       }
     }
+  }
+
+  /**
+   * The origin of the node hosting the session: the one the join response names (several nodes
+   * behind a load balancer), where reconnections then go first; else the one signalling reached.
+   */
+  #hostedAt(sig: SignallingClient, joined: JoinResult): string {
+    const direct = joined.nodeUrl ? redirectUrl(sig.url, joined.nodeUrl) : undefined;
+    if (!direct) return nodeOriginOf(sig.url);
+    sig.preferUrl(direct);
+    return nodeOriginOf(direct);
   }
 
   #wireSignalling(sig: SignallingClient, gen: number): void {
@@ -303,7 +314,7 @@ export class Session {
         this.events.emit('notice', `${away.length === 1 ? 'One participant is' : `${away.length} participants are`} not back yet; they appear here when they reconnect.`);
       }
       sig.settled();
-      const origin = nodeOriginOf(sig.url);
+      const origin = this.#hostedAt(sig, joined);
       if (origin !== this.#nodeOrigin) {
         this.#nodeOrigin = origin;
         this.events.emit('nodeChanged', origin);
@@ -319,6 +330,7 @@ export class Session {
     } catch (err) {
       if (gen !== this.#generation || err instanceof Superseded) return;
       const code = codeOf(err);
+      console.info(`session: resume answered ${code}`);
       // Dropped again mid-resume: the signalling client reconnects (and we resume) or gives up.
       if (code === 'CONNECTION_LOST' || code === 'NOT_CONNECTED') return;
       const next = code === 'ROOM_ELSEWHERE' && err instanceof SignallingError ? redirectUrl(sig.url, err.data?.url) : undefined;

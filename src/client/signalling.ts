@@ -34,9 +34,10 @@ export interface SignallingOptions {
   /** How long to keep trying to reconnect after a drop (default 25 s, under the server's 30 s grace). */
   readonly reconnectForMs?: number;
   /**
-   * Where to reconnect when `url` does not answer: the entry point the session started at (a load
-   * balancer in front of several nodes), when `url` is a node it was sent to. Reconnection then
-   * alternates between the two (docs/scaling.md, "Node loss").
+   * Where to reconnect when the current URL does not answer (default `url`): the entry point the
+   * session started at (a load balancer in front of several nodes) when `url` is a node it was sent
+   * to. Once moved elsewhere (moveTo), reconnection alternates between there and the entry point
+   * (docs/scaling.md, "Node loss").
    */
   readonly fallbackUrl?: string | undefined;
 }
@@ -113,6 +114,11 @@ export class SignallingClient {
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(CLOSE.NORMAL, 'MOVED');
     this.#url = url;
     void this.#reconnect();
+  }
+
+  /** Where to reconnect first after a drop from now on (the node hosting the session); the entry point stays the fallback. */
+  preferUrl(url: string): void {
+    if (!this.#closed) this.#url = url;
   }
 
   /** The caller resumed its session: the next drop starts a new reconnection episode with a full deadline. */
@@ -246,7 +252,9 @@ export class SignallingClient {
     this.#giveUpAt ??= Date.now() + this.#opts.reconnectForMs;
     const giveUpAt = this.#giveUpAt;
     const episode = ++this.#episode;
-    const fallback = this.#opts.fallbackUrl !== undefined && this.#opts.fallbackUrl !== this.#url ? this.#opts.fallbackUrl : undefined;
+    // The entry point: where the session started (or the one it was given), unless that is where we are.
+    const entry = this.#opts.fallbackUrl ?? this.#opts.url;
+    const fallback = entry !== this.#url ? entry : undefined;
     let lastCode = 'CONNECTION_LOST';
     for (let attempt = 0; !this.#closed && Date.now() < giveUpAt; attempt++) {
       await sleep(BACKOFF_MS[Math.min(Math.floor(attempt / (fallback ? 2 : 1)), BACKOFF_MS.length - 1)]!);

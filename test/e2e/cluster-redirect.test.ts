@@ -72,7 +72,7 @@ describe.skipIf(!available)('browser client across two nodes', () => {
     const link = (identity: string, role: 'clinician' | 'student') => ({
       token: mintToken(TEST_SECRET, { room: ROOM, identity, role, ttlSeconds: 600 }), policy: '2026-09',
     });
-    // The clinician first (its join places the room), then the student through the other node.
+    // The clinician first (its join places the room, on A or B by load), then the student through the other node.
     const clinician = await openClient(browser!, nodes['node-a']!.url, 'clinician', link('clinician-1', 'clinician'));
     pages.push(clinician);
     await waitForState(clinician, 'joined');
@@ -93,9 +93,10 @@ describe.skipIf(!available)('browser client across two nodes', () => {
     expect(b.audioPacketDeltas.every((d) => d > 0)).toBe(true);
     expect(await participantsOn(host)).toEqual(['clinician-1', 'student-1']);
     expect(await participantsOn(host === 'node-a' ? 'node-b' : 'node-a')).toBeUndefined();
-    // The student was redirected (the clinician's join placed the room), and its timeline says so.
+    // The student was redirected (its page came from the other node), and its timeline says so; the
+    // clinician (page from node A) was redirected exactly when placement put the room on B.
     expect(JSON.stringify(b.timings)).toContain('redirected');
-    expect(JSON.stringify(a.timings)).not.toContain('redirected');
+    expect(JSON.stringify(a.timings).includes('redirected')).toBe(host === 'node-b');
 
     // The redirected student's panic button works: its /safety channel follows the session to the
     // room's node (another origin than the page's), and the clinician's banner shows the alarm.

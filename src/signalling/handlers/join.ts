@@ -40,6 +40,8 @@ function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: 
     /** How the client should send its camera (it falls back to VP8 simulcast when it cannot). */
     videoPublishing: ctx.services.config.media.videoPublishing,
     reconnectGraceSeconds: ctx.services.config.signalling.reconnectGraceSeconds,
+    /** With several nodes: this node's own URL (cluster.publicUrl): the panic channel and reconnections go there, not through the load balancer. */
+    ...(ctx.services.config.cluster.redisUrl ? { nodeUrl: ctx.services.config.cluster.publicUrl.replace(/\/$/, '') } : {}),
     permissions: { publish: [...p.grant.publish], subscribe: p.grant.subscribe },
     transports: [...p.transports.entries()].map(([transportId, t]) => ({ transportId, direction: t.direction })),
     producers: p.producerInfos(),

@@ -1,0 +1,67 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A plain TCP load balancer on 127.0.0.1 for the cluster tests: round-robin over the backends, no
+ * stickiness; a backend that refuses the connection (a killed node) is skipped for the next one.
+ * Carries HTTP and WebSocket alike (it never looks inside), like a layer-4 balancer in front of nodes.
+ */
+export class TcpBalancer {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  #backends: number[];
+  #next = 0;
+
+  private constructor(server: Server, backends: number[]) {
+    this.#server = server;
+    this.#backends = backends;
+  }
+
+  static async start(backendPorts: number[]): Promise<TcpBalancer> {
+    const server = createServer();
+    const lb = new TcpBalancer(server, [...backendPorts]);
+    server.on('connection', (client) => lb.#route(client));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return lb;
+  }
+
+  /** http://127.0.0.1:<port> */
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server.address() as { port: number }).port}`;
+  }
+
+  /** Replaces the backends (e.g. a node restarted on another port). */
+  setBackends(ports: number[]): void {
+    this.#backends = [...ports];
+  }
+
+  close(): void {
+    this.#server.close();
+    for (const s of this.#sockets) s.destroy();
+  }
+
+  #route(client: Socket, tried = 0): void {
+    this.#sockets.add(client);
+    client.once('close', () => this.#sockets.delete(client));
+    const ports = this.#backends;
+    if (tried >= ports.length) {
+      client.destroy();
+      return;
+    }
+    const port = ports[this.#next++ % ports.length]!;
+    client.pause();
+    const upstream = connect(port, '127.0.0.1');
+    upstream.once('connect', () => {
+      this.#sockets.add(upstream);
+      upstream.once('close', () => this.#sockets.delete(upstream));
+      client.pipe(upstream).pipe(client);
+      client.resume();
+      client.once('error', () => upstream.destroy());
+      upstream.once('error', () => client.destroy());
+      client.once('close', () => upstream.destroy());
+      upstream.once('close', () => client.destroy());
+    });
+    upstream.once('error', () => {
+      if (upstream.connecting || !upstream.remotePort) this.#route(client, tried + 1);
+    });
+  }
+}
