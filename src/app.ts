@@ -208,7 +208,11 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   revocations.onRevoked((r, actor) => void enforceRevocation({ rooms, sessions, sessionCloseCode: CLOSE_CODES.FORBIDDEN, safety: panicSockets, store, log }, r, actor));
   const stopRevocationSync = startRevocationSync({ revocations, seconds: config.store.revocationSyncSeconds, log });
   // With Redis configured, revocations also travel over pub/sub (after the enforcer above ran); the store read stays the backstop.
-  cluster = startCluster({ config: config.cluster, reconnectGraceMs: config.signalling.reconnectGraceSeconds * 1000, revocations, rooms, pool, log, metrics });
+  cluster = startCluster({
+    config: config.cluster, reconnectGraceMs: config.signalling.reconnectGraceSeconds * 1000, revocations, rooms, pool, log, metrics,
+    // Alarms other nodes raised while Redis was down reach this node's desks and clinicians now, not at their next reconnection.
+    onRedisBack: () => void panicSockets.catchUp(),
+  });
   // Acks, cancels and resolves of incidents another node holds are sent to it (1 s, then a coded retryable error).
   if (cluster) panicSockets.useRemote(cluster.commands, { timeoutMs: 1000 });
   // Each open incident's escalation is owned by the node holding its lease in Redis; without Redis, this node owns all it holds.

@@ -47,11 +47,14 @@ export function startCluster(o: {
   readonly pool: Pick<WorkerPool, 'cpuLoad' | 'size'>;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Redis answers again after it was down (not at the first connection): what was broadcast meanwhile was lost. */
+  readonly onRedisBack?: () => void;
 }): ClusterNode | undefined {
   const c = o.config;
   if (!c.redisUrl) return undefined;
   const nodeId = resolveNodeId(c.nodeId);
   let onUp: () => void = () => undefined;
+  let wasUp = false;
   o.metrics.clusterEnabled();
   o.metrics.redisLiveness(false);
   const link = new RedisLink({
@@ -63,6 +66,8 @@ export function startCluster(o: {
       // node that hosts rooms without a presence record looks dead to the others, who would take
       // its rooms over.
       if (up) onUp();
+      if (up && wasUp) o.onRedisBack?.();
+      if (up) wasUp = true;
     },
   });
   const stopFanout = startRevocationFanout({ link, revocations: o.revocations, nodeId, log: o.log, metrics: o.metrics });

@@ -128,6 +128,7 @@ function sampleHealthz(srv: ServerProcess) {
   const child = spawn(process.execPath, ['-e', `
     const { readFileSync } = require('node:fs');
     const waited = (pid) => { try { return Number(readFileSync('/proc/' + pid + '/task/' + pid + '/schedstat', 'utf8').split(' ')[1]) / 1e6; } catch { return 0; } };
+    const pace = (ms) => new Promise((r) => setTimeout(r, ms));
     let running = true;
     process.stdin.on('data', () => { running = false; });
     (async () => {
@@ -266,6 +267,8 @@ async function scenario(fault: Fault, storeUrl: string, dataDir: string, after?:
     }));
 
     expect(stillNotReady.status).toBe(503);
+    // /healthz was sampled all through the fault (about every 50 ms): a sampler that died early fails here.
+    expect(hz.samples).toBeGreaterThanOrEqual(Math.floor(fault.holdMs / 1000));
     expect(hz.failures).toBe(0);
     expect(hz.maxLessCpuWait).toBeLessThan(HEALTHZ_MS);
     // Whatever the machine did, no sample came near the store's deadline (a /healthz waiting on the store would).

@@ -260,6 +260,32 @@ export class PanicSocketServer implements PanicFanout {
     socket.emit('panic:replayed', { count: open.length });
   }
 
+  /**
+   * Redis is back after an outage (several nodes): what other nodes broadcast meanwhile never
+   * reached this node's responders. Every connected responder gets the open incidents other nodes
+   * hold (from the shared store, bounded by its deadline) as replayed alerts, which clients merge
+   * by incident id; nothing is closed on their side (no `panic:replayed`). Resolves false when the
+   * store did not answer in time.
+   */
+  async catchUp(): Promise<boolean> {
+    if (!this.#remote) return true;
+    const responders = [...this.#nsp.sockets.values()].filter((s) => this.#isResponder(s.data.who as Who));
+    if (responders.length === 0) return true;
+    const elsewhere = await this.#service.openElsewhere(() => true);
+    if (!elsewhere) {
+      this.#log.warn('catch-up after a Redis outage: the store did not answer within its deadline; responders get the incidents on their next replay');
+      return false;
+    }
+    const alerts = await Promise.all(elsewhere.map((i) => this.#service.alertFor(i, i.tier, true)));
+    for (const socket of responders) {
+      if (!socket.connected) continue;
+      const who = socket.data.who as Who;
+      for (const alert of alerts) if (inScope(this.#revocations, who, alert.incident.room)) socket.emit('panic:alert', alert);
+    }
+    this.#log.info({ incidents: alerts.length, responders: responders.length }, 'caught up after a Redis outage: open incidents of other nodes sent to this node\'s responders');
+    return true;
+  }
+
   // PanicFanout
 
   alertClinicians(room: string, alert: Alert): number {
