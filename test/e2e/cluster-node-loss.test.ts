@@ -1,17 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mint.ts';
-import { openStore } from '../../src/store/open.ts';
 import type { Store } from '../../src/store/types.ts';
 import { buildClient, CHROMIUM_BIN, chromiumAvailable, launchChromium, openClient, pollUntil, waitForMediaFlow, waitForState, type ClientPage } from '../helpers/browser.ts';
-import { TestCluster } from '../helpers/cluster-node.ts';
+import { roomHost, TestCluster } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
-import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
+import { TEST_SECRET } from '../helpers/server.ts';
 import type { ServerProcess } from '../helpers/server-process.ts';
 import { TcpBalancer } from '../helpers/tcp-balancer.ts';
 
@@ -37,7 +33,6 @@ let store: Store | undefined;
 let browser: Browser | undefined;
 const nodes: Record<string, ServerProcess> = {};
 const pages: ClientPage[] = [];
-const dirs: string[] = [];
 const cluster = new TestCluster({ id: 'e2e-loss', key: randomBytes(32) });
 
 beforeAll(async () => {
@@ -52,9 +47,7 @@ beforeAll(async () => {
     launchChromium(),
   ]);
   lb = await TcpBalancer.start(Object.values(nodes).map((n) => Number(new URL(n.url).port)));
-  const dir = mkdtempSync(join(tmpdir(), 'sfu-e2e-loss-store-'));
-  dirs.push(dir);
-  store = await openStore(pg.url, dir, [cluster.recordsKey]);
+  store = await cluster.openStore(pg.url);
 }, 120_000);
 
 afterAll(async () => {
@@ -66,17 +59,7 @@ afterAll(async () => {
   redis?.stop();
   pg?.stop();
   cluster.cleanUp();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }, 60_000);
-
-async function hostOf(): Promise<string | undefined> {
-  for (const [name, n] of Object.entries(nodes)) {
-    if (n.child.exitCode !== null || n.child.signalCode !== null) continue;
-    const res = await fetch(`${n.url}/admin/rooms/${ROOM}/participants`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
-    if (res.status === 200) return name;
-  }
-  return undefined;
-}
 
 describe.skipIf(!available)('browser client: the room\'s node dies', () => {
   it('both people are back in the call on the live node within 15 s, without consenting again', async (ctx) => {
@@ -92,7 +75,7 @@ describe.skipIf(!available)('browser client: the room\'s node dies', () => {
     await waitForState(student, 'joined');
     await Promise.all([waitForMediaFlow(clinician), waitForMediaFlow(student)]);
     const ids = { clinician: await clinician.participantId(), student: await student.participantId() };
-    const host = await hostOf();
+    const host = await roomHost(nodes, ROOM);
     expect(host).toBeDefined();
     const admissions = (await store!.participants(ROOM)).map((p) => p.sessionId).sort();
     expect(admissions).toEqual([ids.clinician, ids.student].sort());
@@ -109,7 +92,7 @@ describe.skipIf(!available)('browser client: the room\'s node dies', () => {
       + `timelines ${JSON.stringify(a.timings)} / ${JSON.stringify(b.timings)}`);
     expect(backMs).toBeLessThan(BACK_WITHIN_MS);
     expect(a.framesDecodedDeltas.every((d) => d > 0) && b.framesDecodedDeltas.every((d) => d > 0)).toBe(true);
-    expect(await hostOf()).toBe(live);
+    expect(await roomHost(nodes, ROOM)).toBe(live);
     // The same sessions, restored: same participant ids, no new admission record (no consent given again).
     expect(await clinician.participantId()).toBe(ids.clinician);
     expect(await student.participantId()).toBe(ids.student);

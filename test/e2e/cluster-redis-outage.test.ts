@@ -1,18 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mint.ts';
-import { openStore } from '../../src/store/open.ts';
 import type { Store } from '../../src/store/types.ts';
 import { buildClient, CHROMIUM_BIN, chromiumAvailable, launchChromium, openClient, pollUntil, waitForMediaFlow, waitForState, type ClientPage } from '../helpers/browser.ts';
-import { deskToken, redisUpOn, TestCluster } from '../helpers/cluster-node.ts';
+import { deskToken, redisUpOn, roomHost, TestCluster } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { safetyClient, type SafetyClient } from '../helpers/safety-client.ts';
-import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
+import { TEST_SECRET } from '../helpers/server.ts';
 import type { ServerProcess } from '../helpers/server-process.ts';
 import { until } from '../helpers/until.ts';
 
@@ -40,7 +36,6 @@ let browser: Browser | undefined;
 const nodes: Record<string, ServerProcess> = {};
 const pages: ClientPage[] = [];
 const desks: SafetyClient[] = [];
-const dirs: string[] = [];
 const cluster = new TestCluster({ id: 'e2e-outage', key: randomBytes(32) });
 
 beforeAll(async () => {
@@ -54,9 +49,7 @@ beforeAll(async () => {
     cluster.start('node-b', { storeUrl: pg.url, redisUrl: redis.url, env }),
     launchChromium(),
   ]);
-  const dir = mkdtempSync(join(tmpdir(), 'sfu-e2e-outage-store-'));
-  dirs.push(dir);
-  store = await openStore(pg.url, dir, [cluster.recordsKey]);
+  store = await cluster.openStore(pg.url);
 }, 120_000);
 
 afterAll(async () => {
@@ -68,16 +61,7 @@ afterAll(async () => {
   redis?.stop();
   pg?.stop();
   cluster.cleanUp();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }, 60_000);
-
-async function hostOf(): Promise<string> {
-  for (const [name, n] of Object.entries(nodes)) {
-    const res = await fetch(`${n.url}/admin/rooms/${ROOM}/participants`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
-    if (res.status === 200) return name;
-  }
-  throw new Error('no node hosts the room');
-}
 
 const alerted = (desk: SafetyClient, id: string) => desk.events.some((e) => e.event === 'panic:alert' && e.data.incident?.id === id);
 
@@ -90,7 +74,8 @@ describe.skipIf(!available)('a live call through a Redis outage', () => {
     const clinician = await openClient(browser!, nodes['node-a']!.url, 'clinician', link('clinician-1', 'clinician'));
     pages.push(clinician);
     await waitForState(clinician, 'joined');
-    const host = await hostOf();
+    const host = await roomHost(nodes, ROOM);
+    if (!host) throw new Error('no node hosts the room');
     const other = host === 'node-a' ? 'node-b' : 'node-a';
     const student = await openClient(browser!, nodes[host]!.url, 'student', link('student-1', 'student'));
     pages.push(student);

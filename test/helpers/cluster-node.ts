@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
 import { mintDeskToken, mintToken } from '../../src/auth/mint.ts';
+import { openStore } from '../../src/store/open.ts';
+import type { Store } from '../../src/store/types.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from './server.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
 
@@ -37,6 +39,13 @@ export class TestCluster {
     });
   }
 
+  /** The shared PostgreSQL store as the nodes see it (their records key), for a test's own reads. */
+  async openStore(storeUrl: string): Promise<Store> {
+    const dir = mkdtempSync(join(tmpdir(), 'sfu-cluster-store-'));
+    this.#dirs.push(dir);
+    return openStore(storeUrl, dir, [this.recordsKey]);
+  }
+
   /** Removes the nodes' data dirs (stop the nodes first). */
   cleanUp(): void {
     for (const d of this.#dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -54,3 +63,13 @@ export async function redisUpOn(node: ServerProcess): Promise<boolean> {
 export const studentToken = (room: string, identity: string): string => mintToken(TEST_SECRET, { room, identity, role: 'student', ttlSeconds: 600 });
 /** A safety desk's token covering every room. */
 export const deskToken = (identity: string): string => mintDeskToken(TEST_SECRET, { identity, rooms: ['*'] });
+
+/** The name of the live node that has `room` open (asked through each node's admin API), or undefined. */
+export async function roomHost(nodes: Record<string, ServerProcess>, room: string): Promise<string | undefined> {
+  for (const [name, n] of Object.entries(nodes)) {
+    if (n.child.exitCode !== null || n.child.signalCode !== null) continue;
+    const res = await fetch(`${n.url}/admin/rooms/${encodeURIComponent(room)}/participants`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, signal: AbortSignal.timeout(3000) });
+    if (res.status === 200) return name;
+  }
+  return undefined;
+}

@@ -1,15 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/open.ts';
 import type { Store } from '../../src/store/types.ts';
 import { deskToken, redisUpOn, studentToken, TestCluster } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
+import { startWebhookReceiver, type ReceivedHook } from '../helpers/webhook-receiver.ts';
 import { safetyClient, type SafetyClient } from '../helpers/safety-client.ts';
 import type { ServerProcess } from '../helpers/server-process.ts';
 import { observeFor, pace, until } from '../helpers/until.ts';
@@ -44,11 +40,10 @@ let pg: TestPostgres | undefined;
 let redis: TestRedis | undefined;
 let peek: Redis | undefined;
 let store: Store | undefined;
-let receiver: Server | undefined;
+let receiver: Awaited<ReturnType<typeof startWebhookReceiver>> | undefined;
 let hookUrl = '';
-const hooks: { key: string | undefined; bodyKey: unknown; tier: unknown; at: number }[] = [];
+let hooks: ReceivedHook[] = [];
 const nodes: Record<string, ServerProcess> = {};
-const dirs: string[] = [];
 const open: { close(): void }[] = [];
 let skipped: string | undefined;
 
@@ -67,22 +62,11 @@ beforeAll(async () => {
     skipped = !pg ? 'PostgreSQL is not available' : 'redis-server is not available';
     return;
   }
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => { body += c.toString(); });
-    req.on('end', () => {
-      const parsed = JSON.parse(body) as { idempotencyKey?: unknown; tier?: unknown };
-      hooks.push({ key: req.headers['idempotency-key'] as string | undefined, bodyKey: parsed.idempotencyKey, tier: parsed.tier, at: Date.now() });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((r) => receiver!.listen(0, '127.0.0.1', r));
-  hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+  receiver = await startWebhookReceiver();
+  ({ url: hookUrl, hooks } = receiver);
   for (const n of ['a', 'b', 'c']) nodes[n] = await startNode(n);
   peek = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  const storeDir = mkdtempSync(join(tmpdir(), 'sfu-esc-store-'));
-  dirs.push(storeDir);
-  store = await openStore(pg.url, storeDir, [cluster.recordsKey]);
+  store = await cluster.openStore(pg.url);
   await until(async () => (await Promise.all(Object.values(nodes).map(redisUpOn))).every(Boolean), 'every node sees Redis up', 15_000);
 }, 120_000);
 
@@ -95,7 +79,6 @@ afterAll(async () => {
   redis?.stop();
   pg?.stop();
   cluster.cleanUp();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }, 30_000);
 
 const student = studentToken;

@@ -1,15 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mint.ts';
-import { openStore } from '../../src/store/open.ts';
 import type { Store } from '../../src/store/types.ts';
 import { deskToken, redisUpOn, TestCluster } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
+import { startWebhookReceiver, type ReceivedHook } from '../helpers/webhook-receiver.ts';
 import { safetyClient, type SafetyClient } from '../helpers/safety-client.ts';
 import { TEST_SECRET } from '../helpers/server.ts';
 import type { ServerProcess } from '../helpers/server-process.ts';
@@ -43,11 +39,10 @@ const TIERS = [
 let pg: TestPostgres | undefined;
 let redis: TestRedis | undefined;
 let store: Store | undefined;
-let receiver: Server | undefined;
+let receiver: Awaited<ReturnType<typeof startWebhookReceiver>> | undefined;
 let hookUrl = '';
-const hooks: { key: string | undefined; at: number }[] = [];
+let hooks: ReceivedHook[] = [];
 const nodes: Record<string, ServerProcess> = {};
-const dirs: string[] = [];
 const open: { close(): void }[] = [];
 let skipped: string | undefined;
 
@@ -67,19 +62,10 @@ beforeAll(async () => {
     skipped = !pg ? 'PostgreSQL is not available' : 'redis-server is not available';
     return;
   }
-  receiver = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      hooks.push({ key: req.headers['idempotency-key'] as string | undefined, at: Date.now() });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((r) => receiver!.listen(0, '127.0.0.1', r));
-  hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
+  receiver = await startWebhookReceiver();
+  ({ url: hookUrl, hooks } = receiver);
   for (const n of ['a', 'b', 'c']) nodes[n] = await startNode(n);
-  const storeDir = mkdtempSync(join(tmpdir(), 'sfu-loss-store-'));
-  dirs.push(storeDir);
-  store = await openStore(pg.url, storeDir, [cluster.recordsKey]);
+  store = await cluster.openStore(pg.url);
   await until(async () => (await Promise.all(Object.values(nodes).map(redisUpOn))).every(Boolean), 'every node sees Redis up', 15_000);
 }, 120_000);
 
@@ -91,7 +77,6 @@ afterAll(async () => {
   redis?.stop();
   pg?.stop();
   cluster.cleanUp();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }, 30_000);
 
 const token = (room: string, identity: string, role: 'clinician' | 'student') => mintToken(TEST_SECRET, { room, identity, role, ttlSeconds: 600 });
