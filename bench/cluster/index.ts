@@ -17,7 +17,8 @@ import { percentile } from '../media/sink.ts';
  * this one machine: correctness and overhead, not capacity. Three figures:
  *   1. placement: first joins of `rooms` distinct rooms through the nodes round-robin (at most
  *      `concurrency` at a time, following ROOM_ELSEWHERE); every joined participant stays (no media)
- *      so each room keeps its load and its placement; per-node counts and max/min.
+ *      so each room keeps its load and its placement; per-node counts and max/min, the share of
+ *      first joins that were redirected, and connect-to-admitted time per join (p50/p99).
  *   2. cross-node alarm latency: students in a room hosted on A raise `alarms` silent alarms, paced,
  *      a desk on B receives them over Redis (raise to desk); a second desk on A resolves each one
  *      (the open-incident cap per participant is 3, docs/safety.md).
@@ -111,12 +112,17 @@ export async function clusterBench(o: ClusterBenchOptions): Promise<object> {
 
     // 1. Placement of `rooms` first joins, round-robin entry, participants kept.
     const t1 = performance.now();
-    const landed = await pool(Array.from({ length: o.rooms }, (_, i) => i), o.concurrency, async (i) =>
-      joinThrough(NAMES[i % 3]!, `place-${i}`, `kid-${i}`));
+    const landed = await pool(Array.from({ length: o.rooms }, (_, i) => i), o.concurrency, async (i) => {
+      const t0 = performance.now();
+      const j = await joinThrough(NAMES[i % 3]!, `place-${i}`, `kid-${i}`);
+      return { ...j, ms: performance.now() - t0 };
+    });
     const placeMs = performance.now() - t1;
     const counts = Object.fromEntries(NAMES.map((n) => [n, landed.filter((l) => l.node === n).length]));
     const values = Object.values(counts);
     const redirected = landed.filter((l) => l.redirects > 0).length;
+    /** Connect + join until admitted (with the redirect's second connect and join when there is one). */
+    const joinMs = landed.map((l) => l.ms);
     // Every room in Redis on the node that admitted it.
     const recorded = await peek.mget(landed.map((_, i) => `sfu:room:place-${i}`));
     const mismatched = recorded.filter((v, i) => v !== landed[i]!.node).length;
@@ -125,7 +131,9 @@ export async function clusterBench(o: ClusterBenchOptions): Promise<object> {
     const placement = {
       rooms: o.rooms, concurrency: o.concurrency, keptOpen: true, perNode: counts,
       maxMinRatio: Math.round((Math.max(...values) / Math.max(1, Math.min(...values))) * 100) / 100,
-      redirected, placedInRedisElsewhere: mismatched, seconds: ms(placeMs / 1000), joinsPerSecond: Math.round(o.rooms / (placeMs / 1000)),
+      redirected, redirectShare: Math.round((redirected / o.rooms) * 1000) / 1000,
+      joinP50Ms: ms(percentile(joinMs, 50)), joinP99Ms: ms(percentile(joinMs, 99)),
+      placedInRedisElsewhere: mismatched, seconds: ms(placeMs / 1000), joinsPerSecond: Math.round(o.rooms / (placeMs / 1000)),
       roomsInPresenceRecords: await roomsOpen(),
     };
     o.log(`cluster: placement ${JSON.stringify(placement)}`);
