@@ -42,14 +42,38 @@ export function nodeScore(load: NodeLoad): number {
 }
 
 /**
- * The node a new room goes to: among live nodes that are not draining and can host (finite score),
- * those within SCORE_BAND of the lowest score, one picked with `random` (so that nodes placing at
- * the same moment from the same view do not all pick the same node). Undefined when none qualifies.
+ * Another node's load now, estimated by this node from that node's presence record, written some
+ * time ago (up to one presence interval; its age is known to the millisecond, Redis's PTTL).
+ * Like with like: this node's own load is known live, so the other's record is brought to the same
+ * moment by assuming it grew since it was written as much as this node grew since then (`selfThen`
+ * -> `selfNow`: the nodes of one cluster share a burst, which the load balancer spreads over them),
+ * or, in rooms, by the rooms this node placed on it since then (`sentSince`) if those are more. The
+ * CPU is the record's: every node's CPU reading is equally old (polled every few seconds).
+ * Without this, a burst makes every node look busier to itself than the others, and almost every
+ * first join is redirected (bench/README.md, "bench/cluster").
  */
-export function chooseNode(nodes: readonly NodeView[], random: () => number = Math.random): NodeView | undefined {
+export function estimateLoad(record: NodeLoad, selfThen: NodeLoad, selfNow: NodeLoad, sentSince: number): NodeLoad {
+  return {
+    cpu: record.cpu,
+    workers: record.workers,
+    rooms: record.rooms + Math.max(0, selfNow.rooms - selfThen.rooms, sentSince),
+    consumers: record.consumers + Math.max(0, selfNow.consumers - selfThen.consumers),
+  };
+}
+
+/**
+ * The node a new room goes to: among live nodes that are not draining and can host (finite score),
+ * those within SCORE_BAND of the lowest score. `local` (this node's id), when it is one of them,
+ * is chosen: a room stays on the node its first join reached unless another node is clearly less
+ * loaded (no redirect, no extra round trip). Otherwise one of them is picked with `random` (so
+ * that nodes placing at the same moment from the same view do not all pick the same node).
+ * Undefined when none qualifies.
+ */
+export function chooseNode(nodes: readonly NodeView[], random: () => number = Math.random, local?: string): NodeView | undefined {
   const open = nodes.filter((n) => !n.draining && Number.isFinite(nodeScore(n.load)));
   if (open.length === 0) return undefined;
   const best = Math.min(...open.map((n) => nodeScore(n.load)));
   const band = open.filter((n) => nodeScore(n.load) <= best + SCORE_BAND).sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
-  return band[Math.min(band.length - 1, Math.floor(random() * band.length))];
+  const here = local === undefined ? undefined : band.find((n) => n.node === local);
+  return here ?? band[Math.min(band.length - 1, Math.floor(random() * band.length))];
 }

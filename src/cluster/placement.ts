@@ -16,7 +16,7 @@ export const ROOM_BY_KEY_PREFIX = 'room-by:';
 
 export interface RedisPlacementOptions {
   readonly link: Pick<RedisLink, 'key' | 'eval'>;
-  readonly presence: Pick<NodePresence, 'view'>;
+  readonly presence: Pick<NodePresence, 'view' | 'placedOn'>;
   readonly rooms: Pick<RoomRegistry, 'get' | 'rooms' | 'onClosed'>;
   readonly nodeId: string;
   readonly leaseMs: number;
@@ -107,7 +107,8 @@ export class RedisPlacement implements RoomPlacement {
 
   async #place(roomId: string): Promise<PlacementDecision> {
     const me = this.#o.nodeId;
-    const candidate = chooseNode(this.#o.presence.view(), this.#o.random)?.node ?? me;
+    // This node unless another is clearly less loaded (node-score.ts: chooseNode, estimateLoad).
+    const candidate = chooseNode(this.#o.presence.view(), this.#o.random, me)?.node ?? me;
     const call = newSecret(12);
     let reply: unknown;
     try {
@@ -145,6 +146,8 @@ export class RedisPlacement implements RoomPlacement {
       this.#o.metrics.placement('redis_down');
       return LOCAL;
     }
+    // A room this call placed on another node counts in that node's estimated load until its next record.
+    if (kind !== 'held') this.#o.presence.placedOn(holder);
     this.#o.metrics.placement(kind === 'takeover' ? 'takeover' : 'elsewhere');
     return { kind: 'elsewhere', node: holder, url: view.url };
   }

@@ -14,7 +14,8 @@ import { RtcClient } from '../helpers/ws-client.ts';
  * #13, items 1, 2 and 7): concurrent first joins of a room on A, B and C agree on one node and the
  * others answer ROOM_ELSEWHERE with its public URL; after following it everyone is in the one room;
  * with Redis hung a first join is placed here within the call deadline and recorded once Redis is
- * back; a draining node gets no new rooms.
+ * back; a burst of first joins through every node at once mostly stays where it arrived (each room
+ * on one node) and a node with far fewer rooms gets the new ones; a draining node gets no new rooms.
  */
 
 const PRESENCE_TTL_MS = 4000;
@@ -215,6 +216,52 @@ describe('room placement across three nodes', () => {
     await x!.request('leave', {});
     await y!.request('leave', {});
   }, 40_000);
+
+  it('a burst of first joins (30 distinct rooms through each of A, B and C at once) mostly stays where it arrived, each room on one node; then a node with far fewer rooms gets the new ones', async (ctx) => {
+    if (skipped) return ctx.skip(skipped);
+    const names = ['node-a', 'node-b', 'node-c'];
+    /** A node's presence record as Redis holds it now. */
+    const record = async (n: string) => JSON.parse((await peek!.get(`sfu:node:${n}`)) ?? '{}') as { rooms?: number };
+    /** Every node has written (and then read everyone's records) after `since` (Date.now()). */
+    const renewedAfter = async (since: number) => (await Promise.all(names.map(async (n) => Date.now() - (PRESENCE_TTL_MS - await peek!.pttl(`sfu:node:${n}`)) > since + 50))).every(Boolean);
+    // Comparable loads to start from: no room anywhere, and every node has read the others' empty records.
+    await until(async () => (await Promise.all(names.map(record))).every((r) => r.rooms === 0), 'every node\'s record says 0 rooms', 15_000);
+    const emptyAt = Date.now();
+    await until(() => renewedAfter(emptyAt), 'every node renewed (and read) after all were empty', 5000);
+
+    const burst = names.flatMap((entry) => Array.from({ length: 30 }, (_, i) => ({ entry, room: `burst-${entry}-${i}` })));
+    const joined = await Promise.all(burst.map(async ({ entry, room }) => ({ room, ...(await joinThrough(entry, room, `kid-${room}`)) })));
+    // Exact end state: every room hosted by exactly one node, the one Redis names and its participant joined.
+    for (const j of joined) {
+      const on = await Promise.all(names.map((n) => roomOn(n, j.room)));
+      expect(on.filter((p) => p !== undefined), `${j.room} on exactly one node`).toEqual([[`kid-${j.room}`]]);
+      expect(on[names.indexOf(j.node)], `${j.room} on ${j.node}`).toEqual([`kid-${j.room}`]);
+      expect(await peek!.get(`sfu:room:${j.room}`)).toBe(j.node);
+    }
+    const redirected = joined.filter((j) => j.redirects > 0).length;
+    const hosted = Object.fromEntries(names.map((n) => [n, joined.filter((j) => j.node === n).length]));
+    console.log(`[cluster-placement] burst of 90 first joins (30 through each node at once): ${redirected} redirected; hosted ${JSON.stringify(hosted)}`);
+    // Before the like-with-like estimate almost every one was redirected (each node saw itself the busiest).
+    expect(redirected, 'first joins redirected in an even burst').toBeLessThanOrEqual(9);
+    expect(Math.max(...Object.values(hosted)) / Math.min(...Object.values(hosted))).toBeLessThanOrEqual(1.5);
+
+    // C's rooms empty: C is now far less loaded than A and B (30 rooms each, 7.5 points of one worker).
+    await Promise.all(joined.filter((j) => j.node === 'node-c').map((j) => j.client.request('leave', {})));
+    await until(async () => (await record('node-c')).rooms === 0, 'C\'s record says 0 rooms', 5000);
+    const cEmptyAt = Date.now();
+    await until(() => renewedAfter(cEmptyAt), 'A and B read C\'s record after it emptied', 5000);
+    const fresh = ['node-a', 'node-b'].flatMap((entry) => Array.from({ length: 10 }, (_, i) => ({ entry, room: `burst-after-${entry}-${i}` })));
+    const placed = await Promise.all(fresh.map(async ({ entry, room }) => ({ room, ...(await joinThrough(entry, room, `kid-${room}`)) })));
+    console.log(`[cluster-placement] then 20 first joins through A and B with C empty: ${placed.filter((p) => p.node === 'node-c').length} went to C`);
+    // Every one goes to C: A and B each add what they sent to C to its load, and C stays the least loaded by far.
+    for (const p of placed) {
+      expect(p.node, `${p.room} placed on C`).toBe('node-c');
+      expect(await roomOn('node-c', p.room)).toEqual([`kid-${p.room}`]);
+      expect(await peek!.get(`sfu:room:${p.room}`)).toBe('node-c');
+    }
+    await Promise.all([...joined.filter((j) => j.node !== 'node-c'), ...placed].map((j) => j.client.request('leave', {})));
+    await until(async () => (await peek!.keys('sfu:room:burst-*')).length === 0, 'every burst room closed and released', 10_000);
+  }, 90_000);
 
   it('a draining node gets no new rooms (placement skips it; it refuses new connections) and says so in /readyz', async (ctx) => {
     if (skipped) return ctx.skip(skipped);
