@@ -47,28 +47,33 @@ return {'new', target, presence}
 `;
 
 /**
- * RENEW (every presence interval, for each room this node hosts). KEYS[1] the room key, KEYS[2] its
- * room-by key. ARGV: [1] this node, [2] lease ms, [3] the node-key prefix, [4] the id of this
- * node's PLACE call for the room that failed (timed out), or ''. Returns `ok` (renewed; or
- * recorded when nobody held it, e.g. after a Redis outage, or when the holder was written by this
- * node's own failed call), `takeover` (the holder's presence had expired) or `conflict` (another
- * live node holds it: nothing is written).
+ * RENEW (every presence interval, for the rooms this node hosts, many per call). KEYS: for each
+ * room, its room key then its room-by key (KEYS[2i-1], KEYS[2i]). ARGV: [1] this node, [2] lease
+ * ms, [3] the node-key prefix, [3+i] the id of this node's PLACE call for room i that failed (timed
+ * out), or ''. Returns one outcome per room, in order: `ok` (renewed; or recorded when nobody held
+ * it, e.g. after a Redis outage, or when the holder was written by this node's own failed call),
+ * `takeover` (the holder's presence had expired) or `conflict` (another live node holds it: nothing
+ * is written).
  */
 export const RENEW_SCRIPT = `
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 'ok'
+local out = {}
+for i = 1, #KEYS / 2 do
+  local room, by, failed = KEYS[2 * i - 1], KEYS[2 * i], ARGV[3 + i]
+  local holder = redis.call('GET', room)
+  if holder == ARGV[1] then
+    redis.call('PEXPIRE', room, ARGV[2])
+    out[i] = 'ok'
+  elseif not holder or (failed ~= '' and redis.call('GET', by) == failed) then
+    redis.call('SET', room, ARGV[1], 'PX', ARGV[2])
+    out[i] = 'ok'
+  elseif redis.call('EXISTS', ARGV[3] .. holder) == 0 then
+    redis.call('SET', room, ARGV[1], 'PX', ARGV[2])
+    out[i] = 'takeover'
+  else
+    out[i] = 'conflict'
+  end
 end
-if not holder or (ARGV[4] ~= '' and redis.call('GET', KEYS[2]) == ARGV[4]) then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 'ok'
-end
-if redis.call('EXISTS', ARGV[3] .. holder) == 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 'takeover'
-end
-return 'conflict'
+return out
 `;
 
 /** RELEASE (the room closed here). KEYS[1] the room key; ARGV[1] this node. Deletes it only while this node holds it. */

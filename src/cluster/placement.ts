@@ -13,6 +13,8 @@ import { newSecret } from '../shared/ids.ts';
 export const ROOM_KEY_PREFIX = 'room:';
 /** Prefix of the key naming the PLACE call that wrote a room's placement (placement-scripts.ts). */
 export const ROOM_BY_KEY_PREFIX = 'room-by:';
+/** Rooms renewed per RENEW script call (one call per chunk per tick): each call holds Redis for well under a millisecond. */
+export const RENEW_CHUNK = 500;
 
 export interface RedisPlacementOptions {
   readonly link: Pick<RedisLink, 'key' | 'eval'>;
@@ -30,7 +32,8 @@ export interface RedisPlacementOptions {
  * Redis call). Otherwise one atomic script reads the room's holder and, if there is none (or the
  * holder's presence expired), records the node chosen by load (SET NX; a takeover replaces the dead
  * holder): concurrent first joins on several nodes all get the one holder Redis recorded first.
- * Placements decided here (claims) and the rooms open here have their leases renewed every tick;
+ * Placements decided here (claims) and the rooms open here have their leases renewed every tick
+ * (one script call per 500 rooms);
  * a room that closes here releases its lease. Redis failing or hanging (the call's deadline): the
  * room is kept here (`redis_down`) and recorded by the next renewal once Redis answers.
  */
@@ -61,7 +64,11 @@ export class RedisPlacement implements RoomPlacement {
     return p;
   }
 
-  /** Renews the lease of every room hosted or claimed here (one script each, sent together); never rejects. */
+  /**
+   * Renews the lease of every room hosted or claimed here: one RENEW script call per RENEW_CHUNK
+   * rooms (sent together, each bounded by the link's call deadline); never rejects. A call that
+   * fails counts a `failed` lease event for each of its rooms.
+   */
   async renewLeases(): Promise<void> {
     const now = performance.now();
     const ids = new Set(this.#o.rooms.rooms.filter((r) => !r.closed).map((r) => r.id));
@@ -70,22 +77,37 @@ export class RedisPlacement implements RoomPlacement {
       else ids.add(id);
     }
     for (const id of this.#failedCalls.keys()) if (!ids.has(id)) this.#failedCalls.delete(id);
-    await Promise.all([...ids].map(async (id) => {
+    const all = [...ids];
+    const chunks: string[][] = [];
+    for (let i = 0; i < all.length; i += RENEW_CHUNK) chunks.push(all.slice(i, i + RENEW_CHUNK));
+    await Promise.all(chunks.map(async (chunk) => {
+      let replies: unknown;
       try {
-        const r = await this.#o.link.eval(RENEW_SCRIPT, this.#roomKeys(id), [this.#o.nodeId, this.#o.leaseMs, this.#o.link.key(NODE_KEY_PREFIX), this.#failedCalls.get(id) ?? '']);
-        if (r === 'ok' || r === 'takeover') this.#failedCalls.delete(id);
-        if (r === 'takeover') this.#o.metrics.leaseEvent('takeover');
-        if (r !== 'conflict') {
-          this.#conflicted.delete(id);
-        } else if (!this.#conflicted.has(id)) {
-          this.#conflicted.add(id);
-          this.#o.metrics.leaseEvent('conflict');
-          this.#o.log.warn({ room: id }, 'cluster: a room hosted here is placed on another live node (split after a Redis outage?); its participants here stay, the other node gets new joins');
-        }
+        replies = await this.#o.link.eval(RENEW_SCRIPT, chunk.flatMap((id) => this.#roomKeys(id)),
+          [this.#o.nodeId, this.#o.leaseMs, this.#o.link.key(NODE_KEY_PREFIX), ...chunk.map((id) => this.#failedCalls.get(id) ?? '')]);
       } catch {
-        this.#o.metrics.leaseEvent('failed');
+        for (let i = 0; i < chunk.length; i++) this.#o.metrics.leaseEvent('failed');
+        return;
       }
+      chunk.forEach((id, i) => this.#renewed(id, Array.isArray(replies) ? replies[i] : undefined));
     }));
+  }
+
+  /** One room's renewal outcome: `ok`, `takeover` or `conflict` (anything else counts as failed). */
+  #renewed(id: string, r: unknown): void {
+    if (r !== 'ok' && r !== 'takeover' && r !== 'conflict') {
+      this.#o.metrics.leaseEvent('failed');
+      return;
+    }
+    if (r === 'ok' || r === 'takeover') this.#failedCalls.delete(id);
+    if (r === 'takeover') this.#o.metrics.leaseEvent('takeover');
+    if (r !== 'conflict') {
+      this.#conflicted.delete(id);
+    } else if (!this.#conflicted.has(id)) {
+      this.#conflicted.add(id);
+      this.#o.metrics.leaseEvent('conflict');
+      this.#o.log.warn({ room: id }, 'cluster: a room hosted here is placed on another live node (split after a Redis outage?); its participants here stay, the other node gets new joins');
+    }
   }
 
   stop(): void {
