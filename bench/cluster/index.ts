@@ -18,7 +18,9 @@ import { percentile } from '../media/sink.ts';
  *   1. placement: first joins of `rooms` distinct rooms through the nodes round-robin (at most
  *      `concurrency` at a time, following ROOM_ELSEWHERE); every joined participant stays (no media)
  *      so each room keeps its load and its placement; per-node counts and max/min, the share of
- *      first joins that were redirected, and connect-to-admitted time per join (p50/p99).
+ *      first joins that were redirected, and connect-to-admitted time per join (p50/p99). Then the
+ *      same for `oneEntryRooms` rooms all entering through node-a (two thirds must move). Each starts
+ *      once every worker's CPU reading is low again (the score counts it; the readings lag).
  *   2. cross-node alarm latency: students in a room hosted on A raise `alarms` silent alarms, paced,
  *      a desk on B receives them over Redis (raise to desk); a second desk on A resolves each one
  *      (the open-incident cap per participant is 3, docs/safety.md).
@@ -27,7 +29,7 @@ import { percentile } from '../media/sink.ts';
  *      until admitted: time from the kill until all are placed again (the presence TTL dominates).
  * Bounded: every wait has a deadline; nodes, Redis, PostgreSQL and temp dirs are removed in finally.
  */
-export interface ClusterBenchOptions { rooms: number; concurrency: number; alarms: number; alarmIntervalMs: number; raisers: number; replace: number; log: (line: string) => void }
+export interface ClusterBenchOptions { rooms: number; oneEntryRooms: number; concurrency: number; alarms: number; alarmIntervalMs: number; raisers: number; replace: number; log: (line: string) => void }
 
 const NAMES = ['node-a', 'node-b', 'node-c'] as const;
 /** The defaults the nodes run with (config/default.json), reported with the figures. */
@@ -103,41 +105,61 @@ export async function clusterBench(o: ClusterBenchOptions): Promise<object> {
       }
       throw new Error(`more than 2 redirects joining ${room} through ${entry}`);
     };
-    const roomsOpen = async () => Promise.all(NAMES.filter((n) => nodes.has(n)).map(async (n) => (JSON.parse((await peek!.get(`sfu:node:${n}`)) ?? '{}') as { rooms?: number }).rooms ?? -1));
+    const records = async () => Promise.all(NAMES.filter((n) => nodes.has(n)).map(async (n) => JSON.parse((await peek!.get(`sfu:node:${n}`)) ?? '{}') as { rooms?: number; cpu?: number }));
+    const roomsOpen = async () => (await records()).map((r) => r.rooms ?? -1);
+    /**
+     * Until every node's record shows its worker's CPU at 5% or less: the score counts it, and the
+     * reading (the mean of two 5 s polls) carries the previous figure's burst for up to 10 s.
+     */
+    const quiet = async () => {
+      await untilOk(async () => (await records()).every((r) => (r.cpu ?? 1) <= 0.05), 'every worker\'s CPU at 5% or less in the presence records', 30_000);
+      return (await records()).map((r) => r.cpu);
+    };
     /** Everyone leaves; resolved once no room is placed any more (each room closed on its node). */
     const emptyAll = async () => {
       await closeAll();
       await untilOk(async () => (await peek!.keys('sfu:room:*')).length === 0, 'every placement released after the rooms emptied', 20_000);
     };
 
-    // 1. Placement of `rooms` first joins, round-robin entry, participants kept.
-    const t1 = performance.now();
-    const landed = await pool(Array.from({ length: o.rooms }, (_, i) => i), o.concurrency, async (i) => {
-      const t0 = performance.now();
-      const j = await joinThrough(NAMES[i % 3]!, `place-${i}`, `kid-${i}`);
-      return { ...j, ms: performance.now() - t0 };
-    });
-    const placeMs = performance.now() - t1;
-    const counts = Object.fromEntries(NAMES.map((n) => [n, landed.filter((l) => l.node === n).length]));
-    const values = Object.values(counts);
-    const redirected = landed.filter((l) => l.redirects > 0).length;
-    /** Connect + join until admitted (with the redirect's second connect and join when there is one). */
-    const joinMs = landed.map((l) => l.ms);
-    // Every room in Redis on the node that admitted it.
-    const recorded = await peek.mget(landed.map((_, i) => `sfu:room:place-${i}`));
-    const mismatched = recorded.filter((v, i) => v !== landed[i]!.node).length;
-    // The presence records (renewed every interval) then carry the rooms each node holds.
-    await sleep(PRESENCE_INTERVAL_MS + 300);
-    const placement = {
-      rooms: o.rooms, concurrency: o.concurrency, keptOpen: true, perNode: counts,
-      maxMinRatio: Math.round((Math.max(...values) / Math.max(1, Math.min(...values))) * 100) / 100,
-      redirected, redirectShare: Math.round((redirected / o.rooms) * 1000) / 1000,
-      joinP50Ms: ms(percentile(joinMs, 50)), joinP99Ms: ms(percentile(joinMs, 99)),
-      placedInRedisElsewhere: mismatched, seconds: ms(placeMs / 1000), joinsPerSecond: Math.round(o.rooms / (placeMs / 1000)),
-      roomsInPresenceRecords: await roomsOpen(),
+    /** First joins of `n` distinct rooms `<prefix>-<i>`, entering through `entry(i)`, participants kept; then everyone leaves. */
+    const placeRooms = async (n: number, prefix: string, entry: (i: number) => string) => {
+      const cpuBefore = await quiet();
+      const t1 = performance.now();
+      const landed = await pool(Array.from({ length: n }, (_, i) => i), o.concurrency, async (i) => {
+        const t0 = performance.now();
+        const j = await joinThrough(entry(i), `${prefix}-${i}`, `kid-${i}`);
+        return { ...j, ms: performance.now() - t0 };
+      });
+      const placeMs = performance.now() - t1;
+      const cpuAfter = (await records()).map((r) => r.cpu);
+      const counts = Object.fromEntries(NAMES.map((name) => [name, landed.filter((l) => l.node === name).length]));
+      const values = Object.values(counts);
+      const redirected = landed.filter((l) => l.redirects > 0).length;
+      /** Connect + join until admitted (with the redirect's second connect and join when there is one). */
+      const joinMs = landed.map((l) => l.ms);
+      // Every room in Redis on the node that admitted it.
+      const recorded = await peek!.mget(landed.map((_, i) => `sfu:room:${prefix}-${i}`));
+      const mismatched = recorded.filter((v, i) => v !== landed[i]!.node).length;
+      // The presence records (renewed every interval) then carry the rooms each node holds.
+      await sleep(PRESENCE_INTERVAL_MS + 300);
+      const figure = {
+        rooms: n, concurrency: o.concurrency, keptOpen: true, cpuInPresenceRecordsBefore: cpuBefore, cpuInPresenceRecordsAfter: cpuAfter, perNode: counts,
+        maxMinRatio: Math.round((Math.max(...values) / Math.max(1, Math.min(...values))) * 100) / 100,
+        redirected, redirectShare: Math.round((redirected / n) * 1000) / 1000,
+        joinP50Ms: ms(percentile(joinMs, 50)), joinP99Ms: ms(percentile(joinMs, 99)),
+        placedInRedisElsewhere: mismatched, seconds: ms(placeMs / 1000), joinsPerSecond: Math.round(n / (placeMs / 1000)),
+        roomsInPresenceRecords: await roomsOpen(),
+      };
+      await emptyAll();
+      return figure;
     };
+
+    // 1. Placement of `rooms` first joins, round-robin entry, participants kept.
+    const placement = await placeRooms(o.rooms, 'place', (i) => NAMES[i % 3]!);
     o.log(`cluster: placement ${JSON.stringify(placement)}`);
-    await emptyAll();
+    // 1b. The same with every first join entering through node-a (one entry point, or a skewed load balancer).
+    const placementOneEntry = { entry: 'node-a', ...(await placeRooms(o.oneEntryRooms, 'one-entry', () => 'node-a')) };
+    o.log(`cluster: placement through node-a only ${JSON.stringify(placementOneEntry)}`);
 
     // 2. Cross-node alarms: raisers in one room hosted on node-a, the measuring desk on node-b, a resolver desk on node-a.
     let room = '';
@@ -232,7 +254,7 @@ export async function clusterBench(o: ClusterBenchOptions): Promise<object> {
     };
     o.log(`cluster: re-placement ${JSON.stringify(replacement)}`);
     await closeAll();
-    return { nodes: 3, workersPerNode: 1, store: 'postgres', startupMs, placement, alarms, replacement, loadAverage1m: ms(loadavg()[0]!) };
+    return { nodes: 3, workersPerNode: 1, store: 'postgres', startupMs, placement, placementOneEntry, alarms, replacement, loadAverage1m: ms(loadavg()[0]!) };
   } finally {
     await closeAll().catch(() => undefined);
     peek?.disconnect();
