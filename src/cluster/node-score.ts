@@ -47,19 +47,36 @@ export function nodeScore(load: NodeLoad): number {
  * Like with like: this node's own load is known live, so the other's record is brought to the same
  * moment by assuming it grew since it was written as much as this node grew since then (`selfThen`
  * -> `selfNow`: the nodes of one cluster share a burst, which the load balancer spreads over them),
- * or, in rooms, by the rooms this node placed on it since then (`sentSince`) if those are more. The
- * CPU is the record's: every node's CPU reading is equally old (polled every few seconds).
+ * or, in rooms, by the rooms this node placed on it since then (`sentSince`) if those are more.
+ * `sharesGrowth` false (its last records showed it growing only by what this node sent it, while
+ * this node grew: it gets no first joins of its own) drops that assumption: the rooms sent only.
+ * The CPU is the record's: every node's CPU reading is equally old (polled every few seconds).
  * Without this, a burst makes every node look busier to itself than the others, and almost every
  * first join is redirected (bench/README.md, "bench/cluster").
  */
-export function estimateLoad(record: NodeLoad, selfThen: NodeLoad, selfNow: NodeLoad, sentSince: number): NodeLoad {
+export function estimateLoad(record: NodeLoad, selfThen: NodeLoad, selfNow: NodeLoad, sentSince: number, sharesGrowth = true): NodeLoad {
+  const grown = (now: number, then: number) => (sharesGrowth ? Math.max(0, now - then) : 0);
   return {
     cpu: record.cpu,
     workers: record.workers,
-    rooms: record.rooms + Math.max(0, selfNow.rooms - selfThen.rooms, sentSince),
-    consumers: record.consumers + Math.max(0, selfNow.consumers - selfThen.consumers),
+    rooms: record.rooms + Math.max(grown(selfNow.rooms, selfThen.rooms), sentSince),
+    consumers: record.consumers + grown(selfNow.consumers, selfThen.consumers),
   };
 }
+
+/**
+ * Whether another node is taken to grow as this one does (estimateLoad's `sharesGrowth`), judged
+ * over the interval between its last two records: false only when this node grew by at least
+ * GROWTH_EVIDENCE rooms then while the other grew by itself (its rooms' growth less the rooms this
+ * node sent it) by less than a quarter of that: its first joins do not come in as this node's do
+ * (a load balancer sending most to this node). Without two records, or without that evidence: true.
+ */
+export function sharesGrowth(ownGrowth: number, selfGrowth: number): boolean {
+  return !(selfGrowth >= GROWTH_EVIDENCE && ownGrowth < selfGrowth / 4);
+}
+
+/** Rooms this node must have grown by between another node's last two records to judge whether that one grows too. */
+export const GROWTH_EVIDENCE = 8;
 
 /**
  * The node a new room goes to: among live nodes that are not draining and can host (finite score),

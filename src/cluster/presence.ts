@@ -1,6 +1,6 @@
 import type { Logger } from '../telemetry/logger.ts';
 import type { RedisLink } from './redis.ts';
-import { estimateLoad, type NodeLoad, type NodeView } from './node-score.ts';
+import { estimateLoad, sharesGrowth, type NodeLoad, type NodeView } from './node-score.ts';
 import { decodePresence, encodePresence } from './presence-record.ts';
 
 /** The set of node ids that ever announced themselves (pruned of those whose record expired). */
@@ -26,6 +26,8 @@ return out
 interface PeerRecord {
   readonly view: NodeView;
   readonly writtenAt: number;
+  /** The same node's record before this one (its load and when written), once two were read. */
+  readonly prev?: { readonly load: NodeLoad; readonly writtenAt: number } | undefined;
 }
 
 export interface NodePresenceOptions {
@@ -50,10 +52,10 @@ export interface NodePresenceOptions {
 export class NodePresence {
   readonly #o: NodePresenceOptions;
   #peers: { readonly nodes: readonly PeerRecord[]; readonly at: number } = { nodes: [], at: 0 };
-  /** This node's load over the last TTL (oldest first), sampled at every view and tick: its load when a record was written. */
+  /** This node's load over the last two TTLs (oldest first), sampled at every view and tick: its load when a record was written. */
   readonly #history: { readonly at: number; readonly load: NodeLoad }[] = [];
-  /** Rooms this node placed on other nodes over the last TTL (oldest first). */
-  readonly #sent: { readonly at: number; readonly node: string }[] = [];
+  /** When this node placed rooms on each other node, over the last two TTLs (ascending). */
+  readonly #sent = new Map<string, number[]>();
   /** Nodes whose unreadable record was logged already (once each). */
   readonly #warned = new Set<string>();
 
@@ -77,18 +79,25 @@ export class NodePresence {
     this.#sample(now, self.load);
     const fresh = now - this.#peers.at <= this.#o.ttlMs;
     const others = fresh ? this.#peers.nodes.filter((n) => n.view.node !== this.#o.nodeId) : [];
-    return [self, ...others.map(({ view, writtenAt }) => {
-      let sent = 0;
-      for (const s of this.#sent) if (s.at > writtenAt && s.node === view.node) sent++;
-      return { ...view, load: estimateLoad(view.load, this.#loadAt(writtenAt), self.load, sent) };
+    return [self, ...others.map(({ view, writtenAt, prev }) => {
+      const then = this.#loadAt(writtenAt);
+      const sentSince = this.#sentTo(view.node, writtenAt, now);
+      // Between its last two records: did it grow by itself while this node grew?
+      const shares = !prev || sharesGrowth(view.load.rooms - prev.load.rooms - this.#sentTo(view.node, prev.writtenAt, writtenAt),
+        then.rooms - this.#loadAt(prev.writtenAt).rooms);
+      return { ...view, load: estimateLoad(view.load, then, self.load, sentSince, shares) };
     })];
   }
 
   /** Placement placed a new room on `node` (another node): counted in that node's estimate until its next record. */
   placedOn(node: string): void {
     const now = performance.now();
-    this.#sent.push({ at: now, node });
-    while (this.#sent.length > 0 && this.#sent[0]!.at < now - this.#o.ttlMs) this.#sent.shift();
+    const times = this.#sent.get(node) ?? [];
+    this.#sent.set(node, times);
+    times.push(now);
+    // Kept for two TTLs: the window between a node's last two records reaches that far back at most.
+    const keep = firstAfter(times, now - 2 * this.#o.ttlMs, Number);
+    if (keep > 0) times.splice(0, keep);
   }
 
   /** Writes this node's record, then reads everyone's. Rejects when Redis fails (the previous view ages out). */
@@ -106,6 +115,7 @@ export class NodePresence {
     const readAt = performance.now();
     const values = Array.isArray(reply) ? reply as unknown[] : [];
     const nodes: PeerRecord[] = [];
+    const before = new Map(this.#peers.nodes.map((n) => [n.view.node, n]));
     const expired: string[] = [];
     ids.forEach((id, i) => {
       const raw = values[2 * i];
@@ -114,8 +124,13 @@ export class NodePresence {
       const n = decodePresence(raw);
       // Its age from its remaining TTL (written with this TTL: cluster.presenceTtlMs is the same on every node).
       const age = typeof pttl === 'number' && pttl >= 0 ? Math.min(this.#o.ttlMs, Math.max(0, this.#o.ttlMs - pttl)) : 0;
-      if (n && n.node === id) nodes.push({ view: n, writtenAt: readAt - age });
-      else if (this.#warned.size < 100 && !this.#warned.has(id)) {
+      if (n && n.node === id) {
+        const writtenAt = readAt - age;
+        const last = before.get(id);
+        // A record read again (the node has not written since): its previous one stays.
+        const prev = !last ? undefined : last.writtenAt < writtenAt - 50 ? { load: last.view.load, writtenAt: last.writtenAt } : last.prev;
+        nodes.push({ view: n, writtenAt, prev });
+      } else if (this.#warned.size < 100 && !this.#warned.has(id)) {
         this.#warned.add(id);
         this.#o.log.warn({ node: id.slice(0, 64) }, 'cluster: unreadable presence record ignored');
       }
@@ -125,17 +140,39 @@ export class NodePresence {
     if (expired.length > 0) link.srem(link.key(NODES_KEY), expired).catch(() => undefined);
   }
 
-  /** Keeps this node's load over the last TTL (and the sample before it), for the estimates. */
+  /** Rooms this node placed on `node` after `from` and up to `to`. */
+  #sentTo(node: string, from: number, to: number): number {
+    const times = this.#sent.get(node);
+    return times ? firstAfter(times, to, Number) - firstAfter(times, from, Number) : 0;
+  }
+
+  /** Keeps this node's load over the last two TTLs (and the sample before), for the estimates. */
   #sample(at: number, load: NodeLoad): void {
-    // Samples within a few ms of each other are one (a burst's placements would otherwise pile up).
-    if (this.#history.length > 1 && this.#history.at(-1)!.at > at - 5) this.#history.pop();
-    this.#history.push({ at, load });
-    while (this.#history.length > 1 && this.#history[1]!.at <= at - this.#o.ttlMs) this.#history.shift();
+    // At most two samples per 5 ms (a burst's placements would otherwise pile up): the newest
+    // replaces the last one while that one is within 5 ms of the one before it.
+    const h = this.#history;
+    if (h.length >= 2 && at - h[h.length - 2]!.at < 5) h.pop();
+    h.push({ at, load });
+    // Kept for two TTLs (and the sample before), as the rooms sent.
+    while (h.length > 1 && h[1]!.at <= at - 2 * this.#o.ttlMs) h.shift();
   }
 
   /** This node's load at `at`: the last sample taken then or before (the oldest kept if none). */
   #loadAt(at: number): NodeLoad {
-    for (let i = this.#history.length - 1; i >= 0; i--) if (this.#history[i]!.at <= at) return this.#history[i]!.load;
-    return this.#history[0]?.load ?? this.self().load;
+    const h = this.#history;
+    const after = firstAfter(h, at, (x) => x.at);
+    return (h[after - 1] ?? h[0])?.load ?? this.self().load;
   }
+}
+
+/** The index of the first of `items` (ascending by `at`) after `t` (items.length when none). */
+function firstAfter<T>(items: readonly T[], t: number, at: (item: T) => number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (at(items[mid]!) <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseNode, estimateLoad, nodeScore, SCORE_BAND, type NodeView } from '../../src/cluster/node-score.ts';
+import { chooseNode, estimateLoad, GROWTH_EVIDENCE, nodeScore, SCORE_BAND, sharesGrowth, type NodeView } from '../../src/cluster/node-score.ts';
 import { decodePresence, encodePresence } from '../../src/cluster/presence-record.ts';
 
 const node = (name: string, load: Partial<NodeView['load']> = {}, draining = false): NodeView => ({
@@ -85,6 +85,20 @@ describe('estimateLoad (another node now, from its record)', () => {
     expect(estimateLoad(load(10), load(50), load(52), 1).rooms).toBe(12);
     // This node shrank (rooms closed): the record as written.
     expect(estimateLoad(load(10, 40), load(50, 200), load(30, 120), 0)).toEqual(load(10, 40));
+  });
+
+  it('without shared growth (a node that gets no first joins of its own): only the rooms sent there', () => {
+    expect(estimateLoad(load(10, 40), load(50, 200), load(90, 360), 7, false)).toEqual(load(17, 40));
+    expect(estimateLoad(load(10, 40), load(50, 200), load(90, 360), 0, false)).toEqual(load(10, 40));
+  });
+
+  it('shared growth is assumed unless this node grew clearly while the other grew by less than a quarter of that by itself', () => {
+    expect(sharesGrowth(0, GROWTH_EVIDENCE)).toBe(false);
+    expect(sharesGrowth(GROWTH_EVIDENCE * 10 / 4 - 1, GROWTH_EVIDENCE * 10)).toBe(false);
+    expect(sharesGrowth(GROWTH_EVIDENCE * 10 / 4, GROWTH_EVIDENCE * 10)).toBe(true);
+    // Too little growth here to judge (a quiet cluster, or the first records of a burst): assumed.
+    expect(sharesGrowth(0, GROWTH_EVIDENCE - 1)).toBe(true);
+    expect(sharesGrowth(-3, 0)).toBe(true);
   });
 
   it('a clearly less loaded node stays less loaded in the estimate, and gets the rooms', () => {
