@@ -88,42 +88,39 @@ describe('NodePresence view: the others brought to now', () => {
     expect(p.removed).toEqual([['b']]);
   });
 
-  it('a node whose last two records show no growth of its own while this node grew (all first joins come here): only the rooms sent there', async () => {
+  /**
+   * This node takes 40 rooms and sends 10 of them to B within a second; B's next record (written
+   * 100 ms before it is read, at t=900) holds `bSecond` rooms; then this node grows to 60.
+   */
+  async function burstHereWith(bSecond: number) {
     const p = setup();
     p.setRooms(0);
     p.stored.set('b', [record('b', 0), TTL]);
     await p.presence.tick();
-    // This node takes 40 rooms and sends 10 to B in the next second; B's next record (100 ms old) has just those 10.
     vi.advanceTimersByTime(500);
     p.setRooms(40);
     p.presence.view();
     for (let i = 0; i < 10; i++) p.presence.placedOn('b');
     vi.advanceTimersByTime(500);
-    p.stored.set('b', [record('b', 10), TTL - 100]);
+    p.stored.set('b', [record('b', bSecond), TTL - 100]);
     await p.presence.tick();
     vi.advanceTimersByTime(100);
     p.setRooms(60);
-    p.presence.view();
+    return p;
+  }
+
+  it('a node whose last two records show no growth of its own while this node grew (all first joins come here): only the rooms sent there', async () => {
+    const p = await burstHereWith(10);
     // B grew by itself by 0 of this node's 40: it is not assumed to grow as this node did since (20 more rooms).
     expect(p.peer('b')).toBe(10);
     p.presence.placedOn('b');
     expect(p.peer('b')).toBe(11);
-    // The same, had B grown by itself (its record 30 instead of 10): assumed to share the growth.
-    const q = setup();
-    q.setRooms(0);
-    q.stored.set('b', [record('b', 0), TTL]);
-    await q.presence.tick();
-    vi.advanceTimersByTime(500);
-    q.setRooms(40);
-    q.presence.view();
-    for (let i = 0; i < 10; i++) q.presence.placedOn('b');
-    vi.advanceTimersByTime(500);
-    q.stored.set('b', [record('b', 30), TTL - 100]);
-    await q.presence.tick();
-    vi.advanceTimersByTime(100);
-    q.setRooms(60);
-    // Written at t=900 when this node had 40 (sampled at t=500); grown 20 since: 30 + 20.
-    expect(q.peer('b')).toBe(50);
+  });
+
+  it('a node that grew by itself meanwhile is assumed to share this node\'s growth', async () => {
+    const p = await burstHereWith(30);
+    // B grew by 20 by itself (30 less the 10 sent). Written at t=900, when this node had 40 (sampled at t=500); grown 20 since: 30 + 20.
+    expect(p.peer('b')).toBe(50);
   });
 
   it('a view older than the TTL holds only this node', async () => {
