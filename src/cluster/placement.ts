@@ -13,7 +13,7 @@ import { newSecret } from '../shared/ids.ts';
 export const ROOM_KEY_PREFIX = 'room:';
 /** Prefix of the key naming the PLACE call that wrote a room's placement (placement-scripts.ts). */
 export const ROOM_BY_KEY_PREFIX = 'room-by:';
-/** Rooms renewed per RENEW script call (one call per chunk per tick): each call holds Redis for well under a millisecond. */
+/** Rooms renewed per RENEW script call (one call per chunk per tick), so that no one call holds Redis long (not timed). */
 export const RENEW_CHUNK = 500;
 
 export interface RedisPlacementOptions {
