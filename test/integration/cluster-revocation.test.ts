@@ -15,9 +15,9 @@ import { until } from '../helpers/until.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 
 /**
- * Two nodes (real processes) sharing one PostgreSQL and one Redis (issue #13, item 5): a kick made
- * on node A closes the identity's /rtc and /safety connections on node B within 1 s over Redis
- * pub/sub; with Redis hung (SIGSTOP) or stopped, the kick still reaches B by the store read within
+ * Three nodes (real processes) sharing one PostgreSQL and one Redis (issue #13, item 5): a kick made
+ * on node A closes the identity's /rtc and /safety connections on nodes B and C within 1 s over
+ * Redis pub/sub; with Redis hung (SIGSTOP) or stopped, the kick still reaches B by the store read within
  * its interval and no call waits on Redis; once Redis is back, pub/sub carries kicks again without
  * a restart of either node.
  */
@@ -30,6 +30,7 @@ let pg: TestPostgres | undefined;
 let redis: TestRedis | undefined;
 let a: ServerProcess | undefined;
 let b: ServerProcess | undefined;
+let c: ServerProcess | undefined;
 const dirs: string[] = [];
 let skipped: string | undefined;
 
@@ -55,10 +56,11 @@ beforeAll(async () => {
   }
   a = await startServerProcess(await env('node-a', pg.url, redis.url));
   b = await startServerProcess(await env('node-b', pg.url, redis.url));
+  c = await startServerProcess(await env('node-c', pg.url, redis.url));
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
+  await Promise.all([a?.stop(), b?.stop(), c?.stop()]);
   redis?.stop();
   pg?.stop();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -137,9 +139,10 @@ async function kickActorsOnB(room: string): Promise<string[]> {
 }
 
 /** Kicks `identity` on A with a victim on B; returns how long until B closed its /rtc and /safety connections. */
-async function kickAcross(base: string, identity: string, tag: string) {
+async function kickAcross(base: string, identity: string, tag: string, alsoConnect?: (room: string) => Promise<void>) {
   const v = await victimOnB(base, identity);
   const room = v.room;
+  await alsoConnect?.(room);
   const kick = await kickOnA(room, identity);
   const [rtc, safety] = await Promise.all([v.rtcClosed, v.safetyGone]);
   expect(rtc.code).toBe(4403);
@@ -147,15 +150,28 @@ async function kickAcross(base: string, identity: string, tag: string) {
   const rtcMs = Math.round(rtc.at - kick.sent);
   const safetyMs = Math.round(safety.at - kick.sent);
   console.log(`[cluster-revocation] ${tag}: kick on A answered in ${Math.round(kick.answeredMs)} ms; B closed /rtc after ${rtcMs} ms, /safety after ${safetyMs} ms`);
-  return { room, rtcMs, safetyMs, answeredMs: kick.answeredMs };
+  return { room, rtcMs, safetyMs, answeredMs: kick.answeredMs, sent: kick.sent };
 }
 
 describe('revocations across nodes over Redis', () => {
-  it('a kick on node A closes the identity\'s /rtc and /safety connections on node B within 1 s', async (ctx) => {
+  it('a kick on node A closes the identity\'s /rtc and /safety connections on nodes B and C within 1 s', async (ctx) => {
     if (skipped) return ctx.skip(skipped);
-    await until(() => redisUp(true), 'both nodes see Redis up', 10_000);
-    const r = await kickAcross('cr-live', 'kid-1', 'pub/sub');
+    await until(async () => (await redisUp(true)) && (await readyz(c!)).redis.up, 'the three nodes see Redis up', 10_000);
+    // The same identity also on C: an /rtc connection (its join there answered ROOM_ELSEWHERE: the
+    // room is on B) and a /safety socket.
+    const onC = { rtc: undefined as RtcClient | undefined, closed: undefined as Promise<number> | undefined, safetyGone: undefined as Promise<number> | undefined };
+    const r = await kickAcross('cr-live', 'kid-1', 'pub/sub', async (room) => {
+      onC.rtc = await RtcClient.connect(c!.wsUrl, { token: mint(room, 'kid-1') });
+      expect((await onC.rtc.raw('join', {})).error?.code).toBe('ROOM_ELSEWHERE');
+      onC.closed = onC.rtc.closeInfo.then((info) => { expect(info.code).toBe(4403); return performance.now(); });
+      const safety = await safetyClient(c!.url, mint(room, 'kid-1'), 'websocket');
+      onC.safetyGone = new Promise((resolve) => safety.socket.once('disconnect', () => resolve(performance.now())));
+    });
     expect(Math.max(r.rtcMs, r.safetyMs)).toBeLessThan(SLA_MS);
+    const [cRtcAt, cSafetyAt] = await Promise.all([onC.closed!, onC.safetyGone!]);
+    const cMs = Math.round(Math.max(cRtcAt, cSafetyAt) - r.sent);
+    console.log(`[cluster-revocation] pub/sub: C closed the identity's /rtc and /safety within ${cMs} ms of the kick`);
+    expect(cMs).toBeLessThan(SLA_MS);
     // It came over Redis (the store read would say revocation-sync), and A counted its publish.
     expect(await kickActorsOnB(r.room)).toEqual(['revocation-peer']);
     expect(await fanoutCount(a!, 'published')).toBe(1);
@@ -177,7 +193,7 @@ describe('revocations across nodes over Redis', () => {
     try {
       const valid = { v: 1, node: 'node-x', room: 'cr-bad', identity: 'kid-9', until: Date.now() + 60_000, reason: 'x' };
       for (const m of ['kick everyone', JSON.stringify({ ...valid, identity: undefined }), JSON.stringify({ ...valid, extra: 1 }), 'x'.repeat(4096)]) {
-        expect(await intruder.publish('sfu:revocations', m)).toBe(2);
+        expect(await intruder.publish('sfu:revocations', m)).toBe(3);
       }
     } finally {
       intruder.disconnect();
