@@ -1,4 +1,4 @@
-import { Session, type InboundStat, type OutboundStat, type SessionState } from './session.ts';
+import { Session, type IcePath, type InboundStat, type OutboundStat, type SessionState } from './session.ts';
 import { View } from './ui.ts';
 import { prepareSafetyForm, readSafetyForm, roleFromToken } from './safety.ts';
 import { timings } from './timeline.ts';
@@ -12,6 +12,8 @@ export interface SfuClientApi {
   inboundStats(): Promise<InboundStat[]>;
   /** What this page uploads: its camera's outbound streams (per simulcast encoding, or the SVC stream). */
   outboundStats(): Promise<OutboundStat[]>;
+  /** The candidate pair each media transport uses now: localType 'relay' means through the TURN server. */
+  icePaths(): Promise<IcePath[]>;
   /** Milliseconds from the Join click to each step of the join (connected, admitted, joined, first-remote-frame, ...). */
   timings(): Record<string, number>;
   join(): Promise<void>;
@@ -78,6 +80,8 @@ async function join(): Promise<void> {
     url: signallingUrl(tokenInput.value.trim(), link.get('room') ?? ''),
     consent: form.consent,
     location: form.location,
+    // `#relay=1`: media only through the TURN server (README.md "Session links").
+    ...(link.get('relay') === '1' ? { iceTransportPolicy: 'relay' as const } : {}),
   });
 }
 
@@ -95,6 +99,7 @@ window.sfuClient = {
   remoteParticipants: () => session.remoteParticipants().map((p) => p.participantId),
   inboundStats: () => session.inboundStats(),
   outboundStats: () => session.outboundStats(),
+  icePaths: () => session.icePaths(),
   timings,
   join,
   leave: () => session.leave(),

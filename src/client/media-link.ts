@@ -64,6 +64,27 @@ export interface OutboundStat {
   frameHeight?: number;
 }
 
+/** The ICE path a transport uses now: its selected candidate pair, from getStats(). */
+export interface IcePath {
+  direction: 'send' | 'recv';
+  /** The local candidate's type: host, srflx, prflx or relay (relay: through the TURN server). */
+  localType: string;
+  /** udp or tcp between this browser and the SFU, or the TURN server when relayed. */
+  protocol: string;
+  /** With a relay candidate: how this browser reaches the TURN server (udp, tcp or tls). */
+  relayProtocol?: string;
+  remoteType: string;
+  /** The pair's state (succeeded once connectivity checks passed). */
+  state: string;
+}
+
+export interface MediaLinkOptions {
+  /** From the join response (refreshed by restartIce). */
+  iceServers: RTCIceServer[];
+  /** 'relay': only TURN-relayed candidates (for networks that only allow the TURN server, or to test it). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
+}
+
 /** Camera simulcast: three layers from the 1280x720 capture; the server picks one per viewer. */
 /**
  * Opus frame length asked of the browser (the answer's `ptime`): 40 ms halves the audio packets of
@@ -92,7 +113,8 @@ export type VideoPublishing = 'vp8-simulcast' | 'vp9-svc';
 export class MediaLink {
   readonly events = new Emitter<MediaLinkEvents>();
   readonly #sig: SignallingClient;
-  readonly #iceServers: RTCIceServer[];
+  #iceServers: RTCIceServer[];
+  readonly #iceTransportPolicy: RTCIceTransportPolicy;
   readonly #device: Device;
   #loaded = false;
   #send: Transport | undefined;
@@ -106,9 +128,10 @@ export class MediaLink {
   #queued: NewConsumer[] = [];
   #closed = false;
 
-  constructor(sig: SignallingClient, iceServers: RTCIceServer[]) {
+  constructor(sig: SignallingClient, opts: MediaLinkOptions) {
     this.#sig = sig;
-    this.#iceServers = iceServers;
+    this.#iceServers = opts.iceServers;
+    this.#iceTransportPolicy = opts.iceTransportPolicy ?? 'all';
     this.#device = new Device();
   }
 
@@ -339,6 +362,32 @@ export class MediaLink {
     return out;
   }
 
+  /** The candidate pair each open transport uses now (none before its ICE has connected). */
+  async icePaths(): Promise<IcePath[]> {
+    const out: IcePath[] = [];
+    for (const [direction, t] of [['send', this.#send], ['recv', this.#recv]] as const) {
+      if (!t || t.closed) continue;
+      const report = await t.getStats();
+      const byId = new Map<string, Record<string, unknown>>();
+      report.forEach((s: RTCStats) => byId.set(s.id, s as unknown as Record<string, unknown>));
+      const transport = [...byId.values()].find((s) => s.type === 'transport');
+      const pair = (transport?.selectedCandidatePairId ? byId.get(transport.selectedCandidatePairId as string) : undefined)
+        ?? [...byId.values()].find((s) => s.type === 'candidate-pair' && s.nominated === true && s.state === 'succeeded');
+      if (!pair) continue;
+      const local = byId.get(pair.localCandidateId as string);
+      const remote = byId.get(pair.remoteCandidateId as string);
+      out.push({
+        direction,
+        localType: String(local?.candidateType ?? ''),
+        protocol: String(local?.protocol ?? ''),
+        ...(local?.relayProtocol ? { relayProtocol: String(local.relayProtocol) } : {}),
+        remoteType: String(remote?.candidateType ?? ''),
+        state: String(pair.state ?? ''),
+      });
+    }
+    return out;
+  }
+
   /** Closes consumers (telling listeners their tracks ended), producers and transports. Idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -362,6 +411,7 @@ export class MediaLink {
       iceCandidates: info.iceCandidates,
       dtlsParameters: info.dtlsParameters,
       iceServers: this.#iceServers,
+      iceTransportPolicy: this.#iceTransportPolicy,
     };
     const t = direction === 'send' ? this.#device.createSendTransport(options) : this.#device.createRecvTransport(options);
     t.on('connect', ({ dtlsParameters }, ok, fail) => {
@@ -380,8 +430,14 @@ export class MediaLink {
   async #restartIce(t: Transport): Promise<void> {
     if (this.#closed || t.closed || !this.#sig.connected || t.connectionState === 'connected') return;
     try {
-      const { iceParameters } = await this.#sig.request('restartIce', { transportId: t.id });
-      if (!t.closed) await t.restartIce({ iceParameters });
+      const { iceParameters, iceServers } = await this.#sig.request('restartIce', { transportId: t.id });
+      if (t.closed) return;
+      // A fresh TURN credential: the restart makes new allocations, refused once the join's expired.
+      if (iceServers) {
+        this.#iceServers = iceServers;
+        await t.updateIceServers({ iceServers });
+      }
+      await t.restartIce({ iceParameters });
     } catch (err) {
       console.warn('ICE restart failed', err);
     }

@@ -51,7 +51,8 @@ export interface Methods {
   resumeProducer: [{ producerId: string }, Empty];
   pauseConsumer: [{ consumerId: string }, Empty];
   resumeConsumer: [{ consumerId: string }, Empty];
-  restartIce: [{ transportId: string }, { iceParameters: IceParameters }];
+  /** iceServers: the join's again, with a fresh TURN credential when the server mints them (absent from older servers). */
+  restartIce: [{ transportId: string }, { iceParameters: IceParameters; iceServers?: RTCIceServer[] }];
   withdrawConsent: [{ scopes: ConsentScope[] }, { consentScopes: string[]; mediaAllowed: boolean }];
   updateLocation: [{ location: LocationInput }, Empty];
   setViewport: [{ consumerId: string; width: number; height: number; visible: boolean }, { paused: boolean; spatialLayer?: number }];

@@ -1,13 +1,13 @@
 import { Emitter } from './emitter.ts';
 import { codeOf, messageOf } from './errors.ts';
 import { captureLocalMedia } from './media.ts';
-import { MediaLink, type InboundStat, type OutboundStat, type RemoteTrack } from './media-link.ts';
+import { MediaLink, type IcePath, type InboundStat, type OutboundStat, type RemoteTrack } from './media-link.ts';
 import { SignallingClient, SignallingError } from './signalling.ts';
 import { nodeOriginOf, redirectUrl } from './redirect.ts';
 import type { ConsentInput, ConsentScope, JoinResult, LocationInput, ParticipantInfo, Role, SafetyView, Source } from './protocol.ts';
 import { mark } from './timeline.ts';
 
-export type { InboundStat, OutboundStat, RemoteTrack };
+export type { IcePath, InboundStat, OutboundStat, RemoteTrack };
 
 export type SessionState = 'idle' | 'joining' | 'joined' | 'reconnecting' | `error:${string}`;
 
@@ -54,6 +54,11 @@ export interface JoinOptions {
   /** Required by the server on every new join (not on a resume). */
   readonly consent?: ConsentInput;
   readonly location?: LocationInput;
+  /**
+   * 'relay': media only through the TURN server of the join response (no direct path is tried).
+   * For networks where only the TURN server is reachable, and to check a TURN deployment.
+   */
+  readonly iceTransportPolicy?: RTCIceTransportPolicy;
 }
 
 /** Redirects (ROOM_ELSEWHERE) followed for one join before giving up: a room can be re-placed once between two joins. */
@@ -116,6 +121,11 @@ export class Session {
 
   outboundStats(): Promise<OutboundStat[]> {
     return this.#link?.outboundStats() ?? Promise.resolve([]);
+  }
+
+  /** The candidate pair each media transport uses now (relay: through TURN). */
+  icePaths(): Promise<IcePath[]> {
+    return this.#link?.icePaths() ?? Promise.resolve([]);
   }
 
   /** How a consumer's tile is drawn: the server picks its layer, or pauses it when hidden. */
@@ -353,7 +363,7 @@ export class Session {
   /** A media link for this join (a restored session's old one is closed first): receive, and publish what we may. */
   async #setUpMedia(sig: SignallingClient, joined: JoinResult, gen: number): Promise<void> {
     this.#link?.close();
-    const link = new MediaLink(sig, joined.iceServers);
+    const link = new MediaLink(sig, { iceServers: joined.iceServers, iceTransportPolicy: this.#opts?.iceTransportPolicy });
     this.#link = link;
     link.events.on('trackAdded', (t) => this.events.emit('trackAdded', t));
     link.events.on('trackRemoved', (t) => this.events.emit('trackRemoved', t));

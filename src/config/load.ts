@@ -103,6 +103,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   if (cfg.jwt.secret && cfg.jwt.secret.length < 32) {
     throw new ConfigError(['jwt.secret must be at least 32 characters']);
   }
+  const turn = turnProblems(cfg.media.turn);
+  if (turn.length > 0) throw new ConfigError(turn);
   const c = cfg.cluster;
   if (c.redisUrl && !c.publicUrl) {
     throw new ConfigError(['cluster.publicUrl is required when cluster.redisUrl is set: the URL clients use to reach this node directly, e.g. https://node-a.example (SFU_CLUSTER_PUBLIC_URL)']);
@@ -117,6 +119,21 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
     throw new ConfigError([`cluster.escalationLeaseMs (${c.escalationLeaseMs}) must be at least twice cluster.presenceIntervalMs (${c.presenceIntervalMs}): an incident's escalation lease is renewed every interval`]);
   }
   return deepFreeze(cfg);
+}
+
+/** RFC 7065 TURN URIs without user info or path: turn:host[:port][?transport=udp|tcp], turns:host[:port][?transport=tcp]. */
+const TURN_URL = /^(turn:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\?transport=(udp|tcp))?|turns:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\?transport=tcp)?)$/;
+
+/** media.turn: URLs of the right scheme, and a secret long enough; each problem names its setting, never the secret's value. */
+function turnProblems(turn: Config['media']['turn']): string[] {
+  if (turn.urls.length === 0) {
+    return turn.secret ? ['media.turn.secret is set but media.turn.urls is empty: give the turn:/turns: URLs of the coturn servers (SFU_TURN_URLS)'] : [];
+  }
+  // Named by position, not echoed: a mistyped URL could carry credentials (turn:user:pass@host).
+  const problems = turn.urls.flatMap((url, i) => TURN_URL.test(url) ? [] : [
+    `media.turn.urls[${i}] is not a turn: or turns: URL (turn:host[:port][?transport=udp|tcp], turns:host[:port][?transport=tcp]; STUN servers go in media.iceServers)`]);
+  if (turn.secret.length < 32) problems.push('media.turn.secret must be at least 32 characters when media.turn.urls is set: coturn\'s static-auth-secret (SFU_TURN_SECRET)');
+  return problems;
 }
 
 function deepFreeze<T>(v: T): T {

@@ -57,6 +57,18 @@ export const ConfigSchema = section({
     /** How often transports' bitrates are summed for sfu_bitrate_bits; 0 turns the sampling off. */
     bitrateSampleSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
     iceServers: Type.Array(IceServer),
+    /**
+     * TURN with short-lived credentials (coturn `use-auth-secret`): every join (and restartIce) gets
+     * one more iceServers entry for these URLs, with a credential minted for it. Empty urls: off.
+     */
+    turn: section({
+      /** turn:host[:port][?transport=udp|tcp] or turns:host[:port][?transport=tcp]. */
+      urls: Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { maxItems: 16 }),
+      /** coturn's static-auth-secret; never logged, never in /readyz or an error. */
+      secret: Type.String({ maxLength: 1024 }),
+      /** Lifetime of a minted credential: a new TURN allocation with it is refused after this. */
+      ttlSeconds: Type.Integer({ minimum: 60, maximum: 86400 }),
+    }),
   }),
   rooms: section({
     maxParticipants: Type.Integer({ minimum: 1, maximum: 1000 }),

@@ -7,7 +7,7 @@ export type { Logger } from 'pino';
  * Redaction happens here, at the logger, so no call site can forget it.
  */
 export const REDACT_PATHS = [
-  'token', '*.token', 'resumeToken', '*.resumeToken', 'secret', '*.secret',
+  'token', '*.token', 'resumeToken', '*.resumeToken', 'secret', '*.secret', 'credential', '*.credential', '*.*.credential',
   'authorization', '*.authorization', 'req.headers.authorization', 'headers.authorization',
   'name', '*.name', 'displayName', '*.displayName',
   'location', '*.location', 'coordinates', '*.coordinates', 'description', '*.description',

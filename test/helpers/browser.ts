@@ -102,8 +102,20 @@ export interface SfuClientView {
   remoteParticipants(): Promise<string[]>;
   inboundStats(): Promise<InboundStat[]>;
   outboundStats(): Promise<OutboundStat[]>;
+  /** The candidate pair each media transport uses now (localType 'relay': through TURN). */
+  icePaths(): Promise<IcePath[]>;
   /** Milliseconds from the Join click to each step of the join, measured in the page. */
   timings(): Promise<Record<string, number>>;
+}
+
+/** The selected ICE candidate pair of one media transport (src/client/media-link.ts IcePath). */
+export interface IcePath {
+  direction: 'send' | 'recv';
+  localType: string;
+  protocol: string;
+  relayProtocol?: string;
+  remoteType: string;
+  state: string;
 }
 
 /** Builds the view from the driver's page.evaluate of an expression: no test-side code is shipped into the browser. */
@@ -116,6 +128,7 @@ export function sfuClientView(evaluate: (expression: string) => Promise<unknown>
     remoteParticipants: () => ev<string[]>('window.sfuClient.remoteParticipants()'),
     inboundStats: () => ev<InboundStat[]>('window.sfuClient.inboundStats()'),
     outboundStats: () => ev<OutboundStat[]>('window.sfuClient.outboundStats()'),
+    icePaths: () => ev<IcePath[]>('window.sfuClient.icePaths()'),
     timings: () => ev<Record<string, number>>('window.sfuClient.timings()'),
   };
 }
@@ -167,14 +180,14 @@ export async function fillFormAndJoin(page: Page): Promise<void> {
 
 /**
  * Opens the client in its own browser context (its own fake camera and microphone) at
- * `${baseUrl}/#token=...[&room=...][&policy=...]`, fills the before-you-join form and clicks Join
+ * `${baseUrl}/#token=...[&room=...][&policy=...][&relay=1]`, fills the before-you-join form and clicks Join
  * (unless `join: false`).
  */
 export async function openClient(
   browser: Browser,
   baseUrl: string,
   name: string,
-  fragment: { token: string; room?: string; policy?: string },
+  fragment: { token: string; room?: string; policy?: string; relay?: boolean },
   opts: { interceptSignalling?: boolean; join?: boolean } = {},
 ): Promise<ClientPage> {
   const context = await browser.newContext();
@@ -196,6 +209,7 @@ export async function openClient(
     token: fragment.token,
     ...(fragment.room ? { room: fragment.room } : {}),
     ...(fragment.policy ? { policy: fragment.policy } : {}),
+    ...(fragment.relay ? { relay: '1' } : {}),
   });
   await page.goto(`${baseUrl}/#${hash.toString()}`);
   if (opts.join ?? true) await fillFormAndJoin(page);

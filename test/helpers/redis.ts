@@ -1,9 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
+import { ensureDebianPackage, skipLoudly } from './debian-package.ts';
 
 export interface TestRedis {
   /** redis://:<random password>@127.0.0.1:<port> */
@@ -20,23 +21,7 @@ export interface TestRedis {
 
 const BIN = '/usr/bin/redis-server';
 
-function loud(msg: string): undefined {
-  console.warn(`\n${'!'.repeat(78)}\n!! The Redis cluster tests are SKIPPED.\n!! ${msg.split('\n').join('\n!! ')}\n${'!'.repeat(78)}\n`);
-  return undefined;
-}
-
-/** Debian's redis-server, when missing and running as root: install, and only if that fails, update first. */
-function installRedis(): string | undefined {
-  const run = (args: string[]) => {
-    console.info(`[test] running: apt-get ${args.join(' ')}`);
-    const r = spawnSync('apt-get', args, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    return { ok: r.status === 0, why: r.error?.message ?? (r.stderr || r.stdout || '').trim().split('\n').slice(-4).join('\n') };
-  };
-  const install = ['install', '-y', '-q', '--no-install-recommends', 'redis-server'];
-  let r = run(install);
-  if (!r.ok && run(['update', '-q']).ok) r = run(install);
-  return r.ok ? undefined : r.why;
-}
+const SUITE = 'The Redis cluster tests';
 
 /**
  * A real throwaway redis-server on 127.0.0.1 only, no persistence (no RDB, no AOF; its dir is a temp
@@ -44,12 +29,7 @@ function installRedis(): string | undefined {
  * missing and running as root. Returns undefined, after a loud warning, when it cannot.
  */
 export async function startRedis(): Promise<TestRedis | undefined> {
-  if (!existsSync(BIN)) {
-    if (process.getuid?.() !== 0) return loud('redis-server is not installed and this is not root, so it cannot be installed.\nInstall it (apt-get install redis-server) to run these tests.');
-    console.info('[test] redis-server is not installed; installing Debian\'s redis-server package for the cluster tests');
-    const why = installRedis();
-    if (!existsSync(BIN)) return loud(`redis-server could not be installed with apt-get${why ? `:\n${why}` : '.'}`);
-  }
+  if (!ensureDebianPackage('redis-server', BIN, SUITE)) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'sfu-redis-'));
   const password = randomBytes(18).toString('base64url');
   const port = await freePort();
@@ -94,7 +74,7 @@ export async function startRedis(): Promise<TestRedis | undefined> {
   } catch (err) {
     process.removeListener('exit', cleanup);
     cleanup();
-    return loud(`redis-server could not be started: ${(err as Error).message}`);
+    return skipLoudly(SUITE, `redis-server could not be started: ${(err as Error).message}`);
   }
   return {
     url: `redis://:${password}@127.0.0.1:${port}`,

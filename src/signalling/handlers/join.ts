@@ -7,6 +7,7 @@ import { SfuError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import { admissionRecheck } from '../admission-recheck.ts';
 import { restoreSession } from '../restore-session.ts';
+import { iceServersFor } from '../../media/turn-credentials.ts';
 import { timingSafeEqual } from 'node:crypto';
 
 export const JoinData = Type.Object({
@@ -36,7 +37,8 @@ function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: 
     ...(resumed && p.restored ? { restored: true } : {}),
     routerRtpCapabilities: room.rtpCapabilities,
     participants: room.participants.filter((o) => o !== p).map((o) => o.info(p)),
-    iceServers: ctx.services.config.media.iceServers,
+    /** media.iceServers, plus a TURN entry with a credential minted for this participant when media.turn is set. */
+    iceServers: iceServersFor(ctx.services.config.media.iceServers, ctx.services.config.media.turn, p.id),
     /** How the client should send its camera (it falls back to VP8 simulcast when it cannot). */
     videoPublishing: ctx.services.config.media.videoPublishing,
     reconnectGraceSeconds: ctx.services.config.signalling.reconnectGraceSeconds,
