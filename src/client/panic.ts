@@ -213,8 +213,8 @@ export class PanicPanel {
     channel.events.on('panic:cancelled', (d) => this.#book.cancelled(d));
     channel.events.on('panic:resolved', (d) => this.#book.resolved(d));
     channel.events.on('panic:announce', (d) => {
-      // Non-silent alarms of others in the room (and our own): a calm notice, never the details.
-      // Our own (its announcement can overtake the server's answer to our raise) is not news to us.
+      // Non-silent alarms of others in the room: a calm notice, never the details. The server does
+      // not announce our own to us (docs/safety.md); should one come anyway, it is not news to us.
       if (d.incidentId === this.#state.lastIncidentId || (this.#state.pressedAt !== undefined && !this.#state.acked && !this.#state.error)) return;
       this.#say(false, 'An alarm was raised in this session. Help has been called; follow your clinician\'s instructions.', false);
     });

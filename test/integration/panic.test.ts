@@ -3,6 +3,7 @@ import { mintDeskToken } from '../../src/auth/mint.ts';
 import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 import { safetyClient, type Transport } from '../helpers/safety-client.ts';
+import { observeFor } from '../helpers/until.ts';
 
 let srv: TestServer;
 beforeAll(async () => {
@@ -97,6 +98,35 @@ describe('panic escalation and rules', () => {
     expect(cancelled.data).toMatchObject({ state: 'open' });
     expect(srv.handle.panic.openIncidents().map((i) => i.id)).toContain(res.data.incidentId);
     deskClient.close(); kidSafety.close();
+  });
+
+  it('announces a non-silent raise to the other participants only: not to the raiser (any of its connections), not to clinicians', async () => {
+    const room = 'p-announce';
+    const people = await Promise.all([inRoom(room, 'doc', 'clinician'), inRoom(room, 'kid', 'student'), inRoom(room, 'kid2', 'student'), inRoom(room, 'mum', 'guardian')]);
+    const [docSafety, kidSafety, kidOtherTab, kid2Safety, mumSafety] = await Promise.all([
+      safetyClient(srv.url, srv.mint(room, 'doc', 'clinician'), 'websocket'),
+      safetyClient(srv.url, srv.mint(room, 'kid', 'student'), 'websocket'),
+      safetyClient(srv.url, srv.mint(room, 'kid', 'student'), 'polling'),
+      safetyClient(srv.url, srv.mint(room, 'kid2', 'student'), 'polling'),
+      safetyClient(srv.url, srv.mint(room, 'mum', 'guardian'), 'websocket'),
+    ]);
+    const res = await kidSafety.send('panic:raise', { kind: 'safety', silent: false, clientIncidentId: key() });
+    expect(res.ok).toBe(true);
+    const expected = { incidentId: res.data.incidentId, kind: 'safety', raisedAt: res.data.receivedAt };
+    expect(await mumSafety.waitFor('panic:announce')).toEqual(expected);
+    expect(await kid2Safety.waitFor('panic:announce')).toEqual(expected);
+    await docSafety.waitFor('panic:alert', (a) => a.incident.id === res.data.incidentId);
+    // The raiser's connections were left out of the same emit: a deliberate window in which no
+    // announce may reach them (or the clinician, who has the alert) after the others had theirs.
+    await observeFor(500);
+    const announced = (c: typeof kidSafety) => c.events.filter((e) => e.event === 'panic:announce').length;
+    expect({ raiser: announced(kidSafety), raiserOtherTab: announced(kidOtherTab), clinician: announced(docSafety) }).toEqual({ raiser: 0, raiserOtherTab: 0, clinician: 0 });
+    // The raiser still hears what happens to its alarm.
+    expect((await docSafety.send('panic:ack', { incidentId: res.data.incidentId })).ok).toBe(true);
+    await kidSafety.waitFor('panic:acknowledged', (d) => d.incidentId === res.data.incidentId);
+    await kidOtherTab.waitFor('panic:acknowledged', (d) => d.incidentId === res.data.incidentId);
+    for (const c of [docSafety, kidSafety, kidOtherTab, kid2Safety, mumSafety]) c.close();
+    for (const p of people) p.c.close();
   });
 
   it('refuses bad tokens in the handshake and bad events with codes', async () => {

@@ -47,7 +47,7 @@ export interface PanicFanout {
   alertClinicians(room: string, alert: Alert): number;
   /** Desk clients whose scope covers the room; resolves with how many received it. */
   alertDesks(room: string, alert: Alert): number;
-  /** Everyone in the room (non-silent alarms, when configured): no location, no contact. */
+  /** The other participants of the room, not the raiser (non-silent alarms, when configured): no location, no contact. */
   announceToRoom(room: string, incident: Incident): void;
   /** Acknowledged / escalated / cancelled / resolved: to clinicians and desks in scope, and to the raiser. */
   update(room: string, event: string, payload: object, raiserIdentity: string): void;

@@ -303,8 +303,9 @@ export class PanicSocketServer implements PanicFanout {
     return this.#emit(deskRooms(room), room, 'panic:alert', alert);
   }
 
+  /** To the room's other participants: not its clinical roles (they get the alert), not the raiser's own sockets. */
   announceToRoom(room: string, incident: Incident): void {
-    this.#nsp.to(`r:${room}`).except([clinicalRoom(room), ...revokedTags(this.#revocations, room)])
+    this.#nsp.to(`r:${room}`).except([clinicalRoom(room), raiserRoom(room, incident.identity), ...revokedTags(this.#revocations, room)])
       .emit('panic:announce', { incidentId: incident.id, kind: incident.kind, raisedAt: incident.raisedAt });
   }
 
