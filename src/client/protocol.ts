@@ -25,6 +25,8 @@ export interface JoinResult {
   restored?: boolean;
   routerRtpCapabilities: RtpCapabilities;
   participants: ParticipantInfo[];
+  /** The room's dominant speaker when the join was answered (absent when there is none); changes come as activeSpeaker. */
+  activeSpeaker?: { participantId: string; producerId: string };
   iceServers: RTCIceServer[];
   permissions: { publish: Source[]; subscribe: boolean };
   /** How to send the camera: VP8 simulcast, or VP9 SVC (config media.videoPublishing). */

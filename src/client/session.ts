@@ -36,8 +36,8 @@ export type SessionEvents = {
   trackPaused: [{ participantId: string; consumerId: string; paused: boolean }];
   /** A panic alarm in the room (sent by the server to clinicians only); the same as /safety's panic:alert. */
   panicAlert: [Record<string, unknown>];
-  /** The room's dominant speaker changed (a participant id: ours or a remote one). */
-  activeSpeaker: [string];
+  /** The room's dominant speaker changed (a participant id: ours or a remote one; undefined: nobody, e.g. the speaker left). */
+  activeSpeaker: [string | undefined];
   /**
    * The session moved to another node (its node was lost and the session was restored elsewhere,
    * docs/scaling.md "Node loss"): the new http(s) origin, where the panic channel must connect now.
@@ -87,7 +87,8 @@ export class Session {
   #mediaAllowed = true;
   /** Bumped on every teardown: callbacks of an older attempt see a different number and stop. */
   #generation = 0;
-  #activeSpeaker: string | undefined;
+  /** The dominant speaker and its producer (from the join response or activeSpeaker). */
+  #speaker: { participantId: string; producerId: string } | undefined;
 
   get state(): SessionState { return this.#state; }
   get participantId(): string | undefined { return this.#joined?.participantId; }
@@ -96,8 +97,8 @@ export class Session {
    * panic channel connects there, where the room and its participant are. Undefined before a join.
    */
   get nodeOrigin(): string | undefined { return this.#nodeOrigin; }
-  /** The room's dominant speaker as the server last named it (undefined until it does). */
-  get activeSpeaker(): string | undefined { return this.#activeSpeaker; }
+  /** The room's dominant speaker as the server last named it (in the join response or since; undefined when nobody is). */
+  get activeSpeaker(): string | undefined { return this.#speaker?.participantId; }
   get role(): Role | undefined { return this.#joined?.role; }
   get identity(): string | undefined { return this.#joined?.identity; }
   get mediaAllowed(): boolean { return this.#mediaAllowed; }
@@ -189,6 +190,7 @@ export class Session {
     this.#joined = joined;
     this.#mediaAllowed = true;
     for (const p of joined.participants) this.#addRemote(p);
+    this.#setSpeaker(joined.activeSpeaker);
 
     await this.#setUpMedia(sig, joined, gen);
     this.#check(gen);
@@ -278,6 +280,7 @@ export class Session {
     sig.onNotification('consumerResumed', (d) => live() && this.#link?.consumerPaused(d.consumerId, false));
     sig.onNotification('layersNeeded', (d) => live() && this.#link?.layersNeeded(d.producerId, d.spatialLayers));
     sig.onNotification('producerClosed', (d) => {
+      if (live() && d.producerId === this.#speaker?.producerId) this.#setSpeaker(undefined);
       if (!live() || d.participantId !== this.participantId) return;
       const source = this.#link?.producerClosed(d.producerId);
       if (source) this.events.emit('notice', `The server stopped your ${source === 'mic' ? 'microphone' : source}.`);
@@ -285,11 +288,7 @@ export class Session {
     sig.onNotification('serverDraining', (d) => live() && this.events.emit('notice',
       `The server is restarting for maintenance within ${d.deadlineSeconds} s; you may need to join again.`));
     sig.onNotification('panicAlert', (d) => live() && this.events.emit('panicAlert', d));
-    sig.onNotification('activeSpeaker', (d) => {
-      if (!live()) return;
-      this.#activeSpeaker = d.participantId;
-      this.events.emit('activeSpeaker', d.participantId);
-    });
+    sig.onNotification('activeSpeaker', (d) => live() && this.#setSpeaker(d));
     sig.onNotification('roomClosed', (d) => live() && this.#fail('ROOM_CLOSED', d.reason));
     sig.onNotification('kicked', (d) => live() && this.#fail('KICKED', d.reason));
     sig.events.on('disconnected', () => live() && this.#state === 'joined' && this.#setState('reconnecting'));
@@ -320,6 +319,7 @@ export class Session {
         if (!known) this.#addRemote(p);
         else if (p.safety) this.#updateRemote({ ...known, safety: p.safety, consentWithdrawn: !p.safety.consentScopes.includes('telehealth') });
       }
+      this.#setSpeaker(joined.activeSpeaker);
       if (joined.restored && away.length > 0) {
         this.events.emit('notice', `${away.length === 1 ? 'One participant is' : `${away.length} participants are`} not back yet; they appear here when they reconnect.`);
       }
@@ -398,7 +398,7 @@ export class Session {
     this.#link = undefined;
     for (const id of [...this.#remotes.keys()]) this.#removeRemote(id);
     this.#joined = undefined;
-    this.#activeSpeaker = undefined;
+    this.#speaker = undefined;
     if (releaseLocal) this.#releaseLocal();
   }
 
@@ -429,6 +429,14 @@ export class Session {
   #removeRemote(participantId: string): void {
     this.#link?.closeConsumersOf(participantId);
     if (this.#remotes.delete(participantId)) this.events.emit('participantLeft', participantId);
+    if (participantId === this.#speaker?.participantId) this.#setSpeaker(undefined);
+  }
+
+  /** The server named the room's dominant speaker (a join response, or activeSpeaker); undefined: it left, or closed that microphone. */
+  #setSpeaker(speaker: { participantId: string; producerId: string } | undefined): void {
+    const before = this.#speaker?.participantId;
+    this.#speaker = speaker ? { participantId: speaker.participantId, producerId: speaker.producerId } : undefined;
+    if (speaker?.participantId !== before) this.events.emit('activeSpeaker', speaker?.participantId);
   }
 
   /** A withdrawn scope is never sent again by itself (say, when a session has to be re-joined). */

@@ -94,10 +94,10 @@ export class View {
     this.#onState(session.state, undefined);
   }
 
-  /** Outlines the dominant speaker's tile (ours included), and only theirs. */
-  #markSpeaker(participantId: string): void {
+  /** Outlines the dominant speaker's tile (ours included), and only theirs (none when nobody is). */
+  #markSpeaker(participantId: string | undefined): void {
     for (const [id, tile] of this.#tiles) tile.root.classList.toggle('speaking', id === participantId);
-    this.#localTile.classList.toggle('speaking', participantId === this.#session.participantId);
+    this.#localTile.classList.toggle('speaking', participantId !== undefined && participantId === this.#session.participantId);
   }
 
   #onState(state: SessionState, detail: string | undefined): void {

@@ -33,6 +33,12 @@ export interface ParticipantInfo {
   safety?: SafetyView;
 }
 
+/** The room's dominant speaker: a participant in the room and its open audio producer. */
+export interface SpeakerInfo {
+  participantId: string;
+  producerId: string;
+}
+
 /** Server -> client notifications: name -> data. */
 export interface Notifications {
   /** `restored`: the participant came back after the node that hosted the room was lost (its admission records stand). */
@@ -55,7 +61,7 @@ export interface Notifications {
   /** To a publisher: how many spatial layers of its producer anyone needs now (dynacast). */
   layersNeeded: { producerId: string; spatialLayers: number };
   /** Everyone: the room's dominant speaker changed. */
-  activeSpeaker: { participantId: string; producerId: string };
+  activeSpeaker: SpeakerInfo;
   consumerPaused: { consumerId: string };
   consumerResumed: { consumerId: string };
   producerClosed: { producerId: string; participantId: string };

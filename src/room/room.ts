@@ -2,7 +2,7 @@ import type { types } from 'mediasoup';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { PlacedRouter } from '../media/worker-pool.ts';
-import type { LeaveReason, RoomCloseReason } from '../domain/notifications.ts';
+import type { LeaveReason, RoomCloseReason, SpeakerInfo } from '../domain/notifications.ts';
 import { SOURCE_KIND, type Source } from '../domain/roles.ts';
 import { SfuError, errorMessage } from '../shared/errors.ts';
 import { TypedEmitter } from '../shared/emitter.ts';
@@ -107,7 +107,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       timeoutError: () => new SfuError('MEDIA_ERROR', `the room's step did not finish within ${opts.stepTimeoutMs} ms; retry`),
     };
     this.#router.on('workerclose', () => this.close('WORKER_DIED'));
-    this.#speaker = new ActiveSpeaker(this.#router, (producerId) => this.#onSpeaker(producerId));
+    this.#speaker = new ActiveSpeaker(this.#router, () => this.#onSpeaker());
   }
 
   get closed(): boolean { return this.#closed; }
@@ -117,6 +117,16 @@ export class Room extends TypedEmitter<RoomEvents> {
   get size(): number { return this.#participants.size; }
 
   participant(id: string): Participant | undefined { return this.#participants.get(id); }
+
+  /**
+   * The room's dominant speaker, as last named by the observer: only while that participant is in
+   * the room and that producer open (a speaker who left, or whose microphone closed, is nobody's).
+   */
+  get activeSpeaker(): SpeakerInfo | undefined {
+    const producerId = this.#speaker.current;
+    const owner = producerId === undefined ? undefined : this.#ownerOf(producerId);
+    return owner && producerId !== undefined ? { participantId: owner.id, producerId } : undefined;
+  }
 
   byIdentity(identity: string): Participant | undefined {
     for (const p of this.#participants.values()) if (p.identity === identity) return p;
@@ -471,7 +481,7 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   /** Tells a publisher when the number of spatial layers anyone needs of its producer changes. */
   #updateLayersNeeded(producerId: string): void {
-    const owner = [...this.#participants.values()].find((p) => p.producers.has(producerId));
+    const owner = this.#ownerOf(producerId);
     const entry = owner?.producers.get(producerId);
     if (!owner || !entry) return;
     const consumers = [...this.#participants.values()].flatMap((p) => [...p.consumers.values()].filter((c) => c.producerId === producerId));
@@ -481,10 +491,16 @@ export class Room extends TypedEmitter<RoomEvents> {
     owner.notify('layersNeeded', { producerId, spatialLayers: needed });
   }
 
-  #onSpeaker(producerId: string): void {
-    const speaker = [...this.#participants.values()].find((p) => p.producers.has(producerId));
+  #onSpeaker(): void {
+    const speaker = this.activeSpeaker;
     if (!speaker) return;
-    for (const o of this.#participants.values()) o.notify('activeSpeaker', { participantId: speaker.id, producerId });
+    for (const o of this.#participants.values()) o.notify('activeSpeaker', speaker);
+  }
+
+  /** The admitted participant that owns the open producer `producerId`. */
+  #ownerOf(producerId: string): Participant | undefined {
+    for (const p of this.#participants.values()) if (p.producers.has(producerId)) return p;
+    return undefined;
   }
 
   /** Whether a consumer of `pub` for `sub` may exist now (both admitted, both with media consent). */

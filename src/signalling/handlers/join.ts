@@ -26,6 +26,7 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: boolean) {
+  const speaker = room.activeSpeaker;
   return {
     participantId: p.id,
     identity: p.identity,
@@ -37,6 +38,8 @@ function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: 
     ...(resumed && p.restored ? { restored: true } : {}),
     routerRtpCapabilities: room.rtpCapabilities,
     participants: room.participants.filter((o) => o !== p).map((o) => o.info(p)),
+    /** The room's dominant speaker now (activeSpeaker notifications are sent only on a change): absent when there is none. */
+    ...(speaker ? { activeSpeaker: speaker } : {}),
     /** media.iceServers, plus a TURN entry with a credential minted for this participant when media.turn is set. */
     iceServers: iceServersFor(ctx.services.config.media.iceServers, ctx.services.config.media.turn, p.id),
     /** How the client should send its camera (it falls back to VP8 simulcast when it cannot). */
