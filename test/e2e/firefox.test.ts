@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { version as mediasoupVersion } from 'mediasoup';
 import type { Browser } from 'puppeteer-core';
 import type { TestServer } from '../helpers/server.ts';
-import { CHROMIUM_BIN, chromiumAvailable, openClient, useServerAndBrowser, waitForMediaFlow, waitForState } from '../helpers/browser.ts';
+import { CHROMIUM_BIN, chromiumAvailable, openClient, pollUntil, useServerAndBrowser, waitForMediaFlow, waitForState } from '../helpers/browser.ts';
 import { FIREFOX_BIN, firefoxAvailable, launchFirefox, openFirefoxClient } from '../helpers/firefox.ts';
 import { audioFrameMs } from '../helpers/audio-frames.ts';
 
@@ -12,7 +12,8 @@ const OPUS_PTIME_MS = 40;
 /**
  * Firefox ESR (puppeteer-core over WebDriver BiDi) and Chromium (playwright-core) in one room, through
  * the server and its mediasoup worker: a real ICE + DTLS handshake from each browser's own stack,
- * then each decodes the other's video and receives the other's audio.
+ * then each decodes the other's video and receives the other's audio; a silent alarm raised from
+ * Firefox reaches the clinician's Chromium page.
  * Firefox runs with `media.peerconnection.ice.loopback` (see FIREFOX_PREFS): the test server
  * announces 127.0.0.1 only; stock Firefox against such a server is issue #14, not this test.
  */
@@ -86,6 +87,20 @@ describe.skipIf(missing.length > 0)('Firefox and Chromium in one room', () => {
     console.log(`[e2e firefox] audio frame length sent (ms): ${JSON.stringify(frames)}`);
     // Chromium follows the answer's ptime; Firefox 153 keeps 20 ms whatever the answer says.
     expect(frames).toEqual({ chromium: OPUS_PTIME_MS, firefox: 20 });
+
+    // The panic button works from Firefox (issue #14): a silent alarm is answered by the server and
+    // shown on the clinician's Chromium page within 1 s.
+    await student.page.click('#panic-silent');
+    const pressed = Date.now();
+    await student.page.click('#panic');
+    const raised = await pollUntil('the Firefox student\'s alarm answered', () => student.page.evaluate('window.sfuClient.panic()') as Promise<{ acked: boolean; lastIncidentId?: string; silent?: boolean }>,
+      (p) => p.acked, { timeoutMs: 5000, intervalMs: 20 });
+    expect(raised.silent).toBe(true);
+    await pollUntil('the alarm on the clinician\'s page', () => clinician.page.evaluate('window.sfuClient.alerts()') as Promise<{ incidents: { id: string }[] }>,
+      (s) => s.incidents.some((i) => i.id === raised.lastIncidentId), { timeoutMs: 5000, intervalMs: 20 });
+    const shownMs = Date.now() - pressed;
+    console.log(`[e2e firefox] silent alarm from Firefox on the clinician's page ${shownMs} ms after the click`);
+    expect(shownMs).toBeLessThan(1000);
     expect([...clinician.logs, ...student.logs].filter((l) => l.includes('pageerror'))).toEqual([]);
   }, 90_000);
 });
