@@ -1,4 +1,5 @@
-import { Session, type IcePath, type InboundStat, type OutboundStat, type SessionState } from './session.ts';
+import { Session, type IcePath, type InboundStat, type MediaProblem, type OutboundStat, type SessionState } from './session.ts';
+import type { Quality } from './quality.ts';
 import { View } from './ui.ts';
 import { prepareSafetyForm, readSafetyForm, roleFromToken } from './safety.ts';
 import { timings } from './timeline.ts';
@@ -24,6 +25,14 @@ export interface SfuClientApi {
   alerts(): AlertsState;
   /** The room's dominant speaker as the server last named it (its tile is outlined). */
   activeSpeaker(): string | undefined;
+  /** What stops media now (MEDIA_ICE_FAILED, MEDIA_DTLS_FAILED, MEDIA_NO_INBOUND), if anything. */
+  mediaProblem(): MediaProblem | undefined;
+  /** Every mediaProblem event of this page, in order: the code (null once cleared), the transport, Date.now(). */
+  mediaProblems(): { code: string | null; direction?: string; at: number }[];
+  /** The Retry button: ICE restarted on both transports, checked again. */
+  retryMedia(): Promise<void>;
+  /** Each remote participant's connection quality as their tile shows it. */
+  quality(): Record<string, Quality>;
 }
 
 declare global {
@@ -57,6 +66,11 @@ const form = document.getElementById('join-form') as HTMLFormElement;
 const leaveButton = document.getElementById('leave') as HTMLButtonElement;
 let link = readFragment();
 const panic = new PanicPanel(session, () => tokenInput.value.trim());
+const mediaProblems: { code: string | null; direction?: string; at: number }[] = [];
+session.events.on('mediaProblem', (p) => mediaProblems.push(p ? { code: p.code, direction: p.direction, at: Date.now() } : { code: null, at: Date.now() }));
+let quality: Record<string, Quality> = {};
+session.events.on('quality', (list) => { quality = Object.fromEntries(list.map((q) => [q.participantId, q.quality])); });
+session.events.on('state', (state) => { if (state !== 'joined' && state !== 'reconnecting') quality = {}; });
 
 function fillFromFragment(): void {
   link = readFragment();
@@ -106,4 +120,8 @@ window.sfuClient = {
   panic: () => panic.state(),
   alerts: () => panic.alerts(),
   activeSpeaker: () => session.activeSpeaker,
+  mediaProblem: () => session.mediaProblem,
+  mediaProblems: () => [...mediaProblems],
+  retryMedia: () => session.retryMedia(),
+  quality: () => ({ ...quality }),
 };

@@ -1,10 +1,14 @@
 import { Device } from 'mediasoup-client';
-import type { Consumer, Producer, RtpCapabilities, RtpParameters, Transport } from 'mediasoup-client/types';
+import type { ConnectionState, Consumer, Producer, RtpCapabilities, RtpParameters, Transport } from 'mediasoup-client/types';
 import { Emitter } from './emitter.ts';
 import { codeOf } from './errors.ts';
+import { parseInbound, parseOutbound, selectedRtt, stuckIn, type OutboundStat } from './link-stats.ts';
+import type { ConsumerRef, Direction, InboundStat, RecvSample } from './media-sample.ts';
 import type { SignallingClient } from './signalling.ts';
 import type { Notifications, Source, TransportInfo } from './protocol.ts';
 import { mark } from './timeline.ts';
+
+export type { Direction, InboundStat, OutboundStat, RecvSample };
 
 export interface RemoteTrack {
   readonly participantId: string;
@@ -14,30 +18,14 @@ export interface RemoteTrack {
   readonly paused: boolean;
 }
 
-/** One inbound RTP stream of the recv transport, from getStats(). */
-export interface InboundStat {
-  /** The stats object's id: stable for one stream across calls. */
-  id: string;
-  consumerId: string;
-  participantId: string;
-  source: Source;
-  kind: 'audio' | 'video';
-  packetsReceived: number;
-  bytesReceived: number;
-  packetsLost?: number;
-  /** Seconds (RTP timestamp jitter, as the browser reports it). */
-  jitter?: number;
-  framesDecoded?: number;
-  frameWidth?: number;
-  frameHeight?: number;
-}
-
 export type MediaLinkEvents = {
   trackAdded: [RemoteTrack];
   trackRemoved: [{ participantId: string; consumerId: string }];
   trackPaused: [{ participantId: string; consumerId: string; paused: boolean }];
   /** Something the person should know (a source that could not be sent or received). */
   notice: [string];
+  /** A transport's connection state changed (mediasoup-client's connectionstatechange). */
+  transportState: [Direction, ConnectionState];
 };
 
 type NewConsumer = Notifications['newConsumer'];
@@ -47,21 +35,10 @@ interface ConsumerEntry {
   readonly source: Source;
   consumer: Consumer | undefined;
   closed: boolean;
-}
-
-/** One outbound video RTP stream of the send transport (a simulcast encoding, or the SVC stream). */
-export interface OutboundStat {
-  id: string;
-  /** The simulcast encoding's rid (absent for a single SVC stream). */
-  rid?: string;
-  /** Whether the encoding is enabled (dynacast disables encodings nobody needs). */
-  active?: boolean;
-  codec?: string;
-  scalabilityMode?: string;
-  bytesSent: number;
-  packetsSent: number;
-  frameWidth?: number;
-  frameHeight?: number;
+  /** Its sender paused it (producerPaused, consumerPaused). */
+  paused: boolean;
+  /** The server paused it because its tile is hidden (setViewport answered `paused`). */
+  hidden: boolean;
 }
 
 /** The ICE path a transport uses now: its selected candidate pair, from getStats(). */
@@ -126,6 +103,8 @@ export class MediaLink {
   readonly #consumers = new Map<string, ConsumerEntry>();
   /** newConsumer notifications that arrived before the recv transport existed. */
   #queued: NewConsumer[] = [];
+  /** Where the server's transports listen ("UDP 203.0.113.5:40000"), for the person's IT team. */
+  readonly #endpoints = new Set<string>();
   #closed = false;
 
   constructor(sig: SignallingClient, opts: MediaLinkOptions) {
@@ -136,6 +115,16 @@ export class MediaLink {
   }
 
   get closed(): boolean { return this.#closed; }
+
+  /** A transport's connection state (undefined before it exists or once the link closed). */
+  transportState(direction: Direction): ConnectionState | undefined {
+    return (direction === 'send' ? this.#send : this.#recv)?.connectionState;
+  }
+
+  /** The server's ICE candidates of our transports: protocol, address and port. */
+  endpoints(): string[] {
+    return [...this.#endpoints];
+  }
 
   /** Loads the Device with the router's capabilities (from the join response). */
   async load(routerRtpCapabilities: RtpCapabilities): Promise<void> {
@@ -234,8 +223,10 @@ export class MediaLink {
 
   /** Tells the server how a consumer's tile is drawn (see viewport.ts). */
   async setViewport(consumerId: string, v: { width: number; height: number; visible: boolean }): Promise<void> {
-    if (this.#closed || !this.#consumers.get(consumerId)?.consumer) return;
-    await this.#sig.request('setViewport', { consumerId, width: Math.min(8192, v.width), height: Math.min(8192, v.height), visible: v.visible });
+    const entry = this.#consumers.get(consumerId);
+    if (this.#closed || !entry?.consumer) return;
+    const { paused } = await this.#sig.request('setViewport', { consumerId, width: Math.min(8192, v.width), height: Math.min(8192, v.height), visible: v.visible });
+    entry.hidden = paused;
   }
 
   /** A newConsumer notification: consumed now, or once the recv transport exists. */
@@ -262,6 +253,7 @@ export class MediaLink {
 
   consumerPaused(consumerId: string, paused: boolean): void {
     const entry = this.#consumers.get(consumerId);
+    if (entry) entry.paused = paused;
     if (entry?.consumer) this.events.emit('trackPaused', { participantId: entry.participantId, consumerId, paused });
   }
 
@@ -298,68 +290,60 @@ export class MediaLink {
     }
   }
 
+  /** The person's Retry: new ICE credentials and fresh connectivity checks on both transports, connected or not. */
+  async restartIce(): Promise<void> {
+    await Promise.all([this.#send, this.#recv].map((t) => (t && !t.closed ? this.#restartIce(t, true) : undefined)));
+  }
+
+  /** Why a transport did not connect: 'dtls' when ICE found a path but the DTLS handshake did not complete. */
+  async stuckIn(direction: Direction): Promise<'ice' | 'dtls'> {
+    const t = direction === 'send' ? this.#send : this.#recv;
+    return t && !t.closed ? stuckIn(await t.getStats()) : 'ice';
+  }
+
+  /**
+   * One getStats() of the recv transport: its live consumers (whether media should be arriving),
+   * their inbound streams, the round trip. Undefined without a recv transport.
+   */
+  async sampleRecv(): Promise<RecvSample | undefined> {
+    const recv = this.#recv;
+    if (!recv || recv.closed) return undefined;
+    const byTrack = new Map<string, ConsumerRef>();
+    for (const [consumerId, entry] of this.#consumers) {
+      const c = entry.consumer;
+      if (!c || c.closed) continue;
+      byTrack.set(c.track.id, {
+        consumerId,
+        participantId: entry.participantId,
+        source: entry.source,
+        kind: c.kind === 'audio' ? 'audio' : 'video',
+        expected: !entry.paused && !entry.hidden,
+      });
+    }
+    // Nothing consumed: no getStats (the sample still says so, for the tiles' quality).
+    if (byTrack.size === 0) return { at: performance.now(), state: recv.connectionState, consumers: [], inbound: [], rtt: undefined };
+    const report = await recv.getStats();
+    return {
+      at: performance.now(),
+      state: recv.connectionState,
+      consumers: [...byTrack.values()],
+      inbound: parseInbound(report, byTrack),
+      rtt: selectedRtt(report),
+    };
+  }
+
   /**
    * The recv transport's inbound-rtp streams that belong to live consumers (matched by track id:
    * this leaves out mediasoup-client's bandwidth probator and streams of closed consumers).
    */
   async inboundStats(): Promise<InboundStat[]> {
-    const recv = this.#recv;
-    if (!recv || recv.closed) return [];
-    const byTrack = new Map<string, { consumerId: string; entry: ConsumerEntry }>();
-    for (const [consumerId, entry] of this.#consumers) {
-      if (entry.consumer && !entry.consumer.closed) byTrack.set(entry.consumer.track.id, { consumerId, entry });
-    }
-    const report = await recv.getStats();
-    const out: InboundStat[] = [];
-    report.forEach((s: RTCStats) => {
-      if (s.type !== 'inbound-rtp') return;
-      const r = s as RTCInboundRtpStreamStats;
-      const owner = r.trackIdentifier ? byTrack.get(r.trackIdentifier) : undefined;
-      if (!owner) return;
-      out.push({
-        id: r.id,
-        consumerId: owner.consumerId,
-        participantId: owner.entry.participantId,
-        source: owner.entry.source,
-        kind: r.kind === 'audio' ? 'audio' : 'video',
-        packetsReceived: r.packetsReceived ?? 0,
-        bytesReceived: r.bytesReceived ?? 0,
-        packetsLost: r.packetsLost,
-        jitter: r.jitter,
-        framesDecoded: r.framesDecoded,
-        frameWidth: r.frameWidth,
-        frameHeight: r.frameHeight,
-      });
-    });
-    return out;
+    return [...(await this.sampleRecv())?.inbound ?? []];
   }
 
   /** The send transport's outbound video streams (what this browser uploads, per encoding). */
   async outboundStats(): Promise<OutboundStat[]> {
     const send = this.#send;
-    if (!send || send.closed) return [];
-    const report = await send.getStats();
-    const codecs = new Map<string, string>();
-    report.forEach((s: RTCStats) => {
-      if (s.type === 'codec') codecs.set(s.id, (s as unknown as { mimeType: string }).mimeType);
-    });
-    const out: OutboundStat[] = [];
-    report.forEach((s: RTCStats) => {
-      if (s.type !== 'outbound-rtp' || (s as RTCOutboundRtpStreamStats).kind !== 'video') return;
-      const r = s as RTCOutboundRtpStreamStats & { active?: boolean; scalabilityMode?: string };
-      out.push({
-        id: r.id,
-        rid: r.rid,
-        active: r.active,
-        codec: r.codecId ? codecs.get(r.codecId) : undefined,
-        scalabilityMode: r.scalabilityMode,
-        bytesSent: r.bytesSent ?? 0,
-        packetsSent: r.packetsSent ?? 0,
-        frameWidth: r.frameWidth,
-        frameHeight: r.frameHeight,
-      });
-    });
-    return out;
+    return send && !send.closed ? parseOutbound(await send.getStats()) : [];
   }
 
   /** The candidate pair each open transport uses now (none before its ICE has connected). */
@@ -414,11 +398,13 @@ export class MediaLink {
       iceTransportPolicy: this.#iceTransportPolicy,
     };
     const t = direction === 'send' ? this.#device.createSendTransport(options) : this.#device.createRecvTransport(options);
+    for (const c of info.iceCandidates) this.#endpoints.add(`${c.protocol.toUpperCase()} ${c.address ?? c.ip}:${c.port}`);
     t.on('connect', ({ dtlsParameters }, ok, fail) => {
       this.#sig.request('connectTransport', { transportId: t.id, dtlsParameters }).then(() => ok(), fail);
     });
     let disconnectTimer: ReturnType<typeof setTimeout> | undefined;
     t.on('connectionstatechange', (state) => {
+      this.events.emit('transportState', direction, state);
       clearTimeout(disconnectTimer);
       if (state === 'failed') void this.#restartIce(t);
       // 'disconnected' often heals by itself (a brief network change); restart ICE if it lasts.
@@ -427,8 +413,8 @@ export class MediaLink {
     return t;
   }
 
-  async #restartIce(t: Transport): Promise<void> {
-    if (this.#closed || t.closed || !this.#sig.connected || t.connectionState === 'connected') return;
+  async #restartIce(t: Transport, evenIfConnected = false): Promise<void> {
+    if (this.#closed || t.closed || !this.#sig.connected || (t.connectionState === 'connected' && !evenIfConnected)) return;
     try {
       const { iceParameters, iceServers } = await this.#sig.request('restartIce', { transportId: t.id });
       if (t.closed) return;
@@ -444,7 +430,7 @@ export class MediaLink {
   }
 
   async #consume(recv: Transport, n: NewConsumer): Promise<void> {
-    const entry: ConsumerEntry = { participantId: n.participantId, source: n.source, consumer: undefined, closed: false };
+    const entry: ConsumerEntry = { participantId: n.participantId, source: n.source, consumer: undefined, closed: false, paused: n.producerPaused, hidden: false };
     this.#consumers.set(n.consumerId, entry);
     try {
       const consumer = await recv.consume({

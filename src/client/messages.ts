@@ -1,4 +1,5 @@
 import type { Role } from './protocol.ts';
+import type { Quality } from './quality.ts';
 
 /** What a person sees for a role: tiles are labelled by role, never by name. */
 export const ROLE_LABELS: Record<Role, string> = {
@@ -78,3 +79,38 @@ export function errorText(code: string, detail?: string): string {
   }
   return ERROR_TEXT[code] ?? `Something went wrong (${code}). Join again; if it keeps happening, tell the session organiser.`;
 }
+
+/** What a person is told when media cannot connect (media-health.ts codes), and what to try. */
+const MEDIA_PROBLEM_TEXT: Record<string, { say: string; tips: readonly string[] }> = {
+  MEDIA_ICE_FAILED: {
+    say: 'Your video and sound cannot get through. The network you are on may be blocking video calls.',
+    tips: ['Try another network, such as home Wi-Fi or a phone hotspot.', 'If a VPN is on, turn it off.'],
+  },
+  MEDIA_DTLS_FAILED: {
+    say: 'Your video and sound reached the server but could not be connected securely.',
+    tips: ['Try another network.', 'If a VPN or security software checks your internet traffic, turn it off.'],
+  },
+  MEDIA_NO_INBOUND: {
+    say: 'You are connected, but no video or sound is arriving from the others.',
+    tips: ['Try another network, or move closer to the Wi-Fi.', 'Ask the others whether they can see and hear you: the problem may be on their side.'],
+  },
+};
+
+/**
+ * The words for a media problem: what happened, what to try (with the server's media addresses
+ * for an IT team), and the code to quote.
+ */
+export function mediaProblemText(code: string, endpoints: readonly string[]): { say: string; tips: string[]; code: string } {
+  const text = MEDIA_PROBLEM_TEXT[code] ?? { say: 'Your video and sound are having trouble connecting.', tips: ['Try another network.'] };
+  const it = endpoints.length > 0
+    ? `At school or work? Ask IT to allow video calls to ${endpoints.join(', ')}.`
+    : 'At school or work? Ask IT to allow video calls.';
+  return { say: text.say, tips: [...text.tips, it], code: `Problem code for IT: ${code}` };
+}
+
+/** A tile's connection quality in words (shown, not colour alone). */
+export const QUALITY_LABELS: Record<Quality, string> = {
+  good: 'Connection: good',
+  poor: 'Connection: poor',
+  lost: 'Connection: lost',
+};

@@ -2,12 +2,14 @@ import { Emitter } from './emitter.ts';
 import { codeOf, messageOf } from './errors.ts';
 import { captureLocalMedia } from './media.ts';
 import { MediaLink, type IcePath, type InboundStat, type OutboundStat, type RemoteTrack } from './media-link.ts';
+import { MediaHealth, type MediaProblem } from './media-health.ts';
+import { QualityMeter, type TileQuality } from './quality.ts';
 import { SignallingClient, SignallingError } from './signalling.ts';
 import { nodeOriginOf, redirectUrl } from './redirect.ts';
 import type { ConsentInput, ConsentScope, JoinResult, LocationInput, ParticipantInfo, Role, SafetyView, Source } from './protocol.ts';
 import { mark } from './timeline.ts';
 
-export type { IcePath, InboundStat, OutboundStat, RemoteTrack };
+export type { IcePath, InboundStat, MediaProblem, OutboundStat, RemoteTrack, TileQuality };
 
 export type SessionState = 'idle' | 'joining' | 'joined' | 'reconnecting' | `error:${string}`;
 
@@ -45,6 +47,13 @@ export type SessionEvents = {
   nodeChanged: [string];
   /** A participant came back after the room's node was lost (their records stand; no new consent). */
   participantRestored: [RemoteParticipant];
+  /**
+   * Media cannot connect (a coded MediaProblem, media-health.ts), or undefined once it can again:
+   * the page shows what to try and a Retry; the code is what the operator logs.
+   */
+  mediaProblem: [MediaProblem | undefined];
+  /** Every few seconds: each remote participant's connection quality (those with media that should arrive). */
+  quality: [TileQuality[]];
 };
 
 export interface JoinOptions {
@@ -81,6 +90,8 @@ export class Session {
   #joined: JoinResult | undefined;
   #nodeOrigin: string | undefined;
   #link: MediaLink | undefined;
+  /** Watches #link: transports that do not connect, media that does not arrive. */
+  #health: MediaHealth | undefined;
   readonly #remotes = new Map<string, RemoteParticipant>();
   #localStream: MediaStream | undefined;
   /** False once we withdrew consent to the session by video: no media either way. */
@@ -102,6 +113,8 @@ export class Session {
   get role(): Role | undefined { return this.#joined?.role; }
   get identity(): string | undefined { return this.#joined?.identity; }
   get mediaAllowed(): boolean { return this.#mediaAllowed; }
+  /** What stops media now (undefined when nothing is known to). */
+  get mediaProblem(): MediaProblem | undefined { return this.#health?.problem; }
 
   remoteParticipants(): RemoteParticipant[] {
     return [...this.#remotes.values()];
@@ -127,6 +140,11 @@ export class Session {
   /** The candidate pair each media transport uses now (relay: through TURN). */
   icePaths(): Promise<IcePath[]> {
     return this.#link?.icePaths() ?? Promise.resolve([]);
+  }
+
+  /** The person's Retry after a media problem: ICE restarted on both transports, and checked again. */
+  async retryMedia(): Promise<void> {
+    await this.#health?.retry();
   }
 
   /** How a consumer's tile is drawn: the server picks its layer, or pauses it when hidden. */
@@ -362,9 +380,10 @@ export class Session {
 
   /** A media link for this join (a restored session's old one is closed first): receive, and publish what we may. */
   async #setUpMedia(sig: SignallingClient, joined: JoinResult, gen: number): Promise<void> {
-    this.#link?.close();
+    this.#closeLink();
     const link = new MediaLink(sig, { iceServers: joined.iceServers, iceTransportPolicy: this.#opts?.iceTransportPolicy });
     this.#link = link;
+    this.#watchHealth(link);
     link.events.on('trackAdded', (t) => this.events.emit('trackAdded', t));
     link.events.on('trackRemoved', (t) => this.events.emit('trackRemoved', t));
     link.events.on('trackPaused', (t) => this.events.emit('trackPaused', t));
@@ -383,6 +402,31 @@ export class Session {
     ]);
   }
 
+  #watchHealth(link: MediaLink): void {
+    const health = new MediaHealth(link);
+    const meter = new QualityMeter();
+    this.#health = health;
+    health.events.on('problem', (problem) => {
+      // The code only: never a token, a name or an address.
+      console.info(problem ? `media problem ${problem.code} (${problem.direction})` : 'media problem cleared');
+      this.events.emit('mediaProblem', problem);
+    });
+    health.events.on('sample', (sample) => this.events.emit('quality', meter.update(sample)));
+  }
+
+  /** Closes the media link and stops watching it (a problem shown is cleared). */
+  #closeLink(): void {
+    const health = this.#health;
+    this.#health = undefined;
+    if (health) {
+      const shown = health.problem;
+      health.stop();
+      if (shown) this.events.emit('mediaProblem', undefined);
+    }
+    this.#link?.close();
+    this.#link = undefined;
+  }
+
   #fail(code: string, detail?: string): void {
     this.#teardown(true);
     this.#setState(`error:${code}`, detail);
@@ -394,8 +438,7 @@ export class Session {
     const sig = this.#sig;
     this.#sig = undefined;
     sig?.close();
-    this.#link?.close();
-    this.#link = undefined;
+    this.#closeLink();
     for (const id of [...this.#remotes.keys()]) this.#removeRemote(id);
     this.#joined = undefined;
     this.#speaker = undefined;
@@ -451,7 +494,7 @@ export class Session {
   #stopMedia(): void {
     if (!this.#mediaAllowed) return;
     this.#mediaAllowed = false;
-    this.#link?.close();
+    this.#closeLink();
     this.#releaseLocal();
     this.events.emit('notice', 'Consent withdrawn: your camera and microphone are off, and you no longer see or hear the others.');
   }

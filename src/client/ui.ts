@@ -1,5 +1,5 @@
-import type { RemoteParticipant, RemoteTrack, Session, SessionState } from './session.ts';
-import { errorText, roleLabel } from './messages.ts';
+import type { MediaProblem, RemoteParticipant, RemoteTrack, Session, SessionState, TileQuality } from './session.ts';
+import { errorText, mediaProblemText, QUALITY_LABELS, roleLabel } from './messages.ts';
 import { mark } from './timeline.ts';
 import { ViewportReporter } from './viewport.ts';
 
@@ -8,6 +8,8 @@ interface Tile {
   readonly video: HTMLVideoElement;
   readonly audio: HTMLAudioElement;
   readonly badge: HTMLElement;
+  /** The connection quality of what we receive from them: words, a coloured dot beside. */
+  readonly quality: HTMLElement;
   readonly safety: HTMLElement;
   participant: RemoteParticipant;
   /** consumerId -> track, with whether the sender paused it. */
@@ -49,6 +51,11 @@ export class View {
   readonly #localTile = byId<HTMLElement>('local-tile');
   readonly #localVideo = byId<HTMLVideoElement>('local-video');
   readonly #localLabel = byId<HTMLElement>('local-label');
+  readonly #problem = byId<HTMLElement>('media-problem');
+  readonly #problemText = byId<HTMLElement>('media-problem-text');
+  readonly #problemTips = byId<HTMLUListElement>('media-problem-tips');
+  readonly #problemCode = byId<HTMLElement>('media-problem-code');
+  readonly #retryButton = byId<HTMLButtonElement>('media-retry');
   /** Tells the server each video tile's size and visibility (layer choice, pausing hidden tiles). */
   readonly #viewports: ViewportReporter;
 
@@ -70,6 +77,8 @@ export class View {
     });
     ev.on('trackAdded', (t) => this.#onTrack(t));
     ev.on('activeSpeaker', (id) => this.#markSpeaker(id));
+    ev.on('mediaProblem', (problem) => this.#showProblem(problem));
+    ev.on('quality', (q) => this.#showQuality(q));
     ev.on('trackRemoved', ({ participantId, consumerId }) => {
       const tile = this.#tiles.get(participantId);
       this.#viewports.forget(consumerId);
@@ -87,6 +96,11 @@ export class View {
     this.#micButton.addEventListener('click', () => void this.#toggle('mic'));
     this.#cameraButton.addEventListener('click', () => void this.#toggle('camera'));
     this.#withdrawButton.addEventListener('click', () => void this.#withdraw());
+    this.#retryButton.addEventListener('click', () => {
+      this.#showProblem(undefined);
+      this.#notice('Trying to connect your video and sound again…');
+      void session.retryMedia();
+    });
     this.#soundButton.addEventListener('click', () => {
       for (const t of this.#tiles.values()) void t.audio.play().catch(() => undefined);
       this.#soundButton.hidden = true;
@@ -120,8 +134,32 @@ export class View {
     if (state === 'joined') this.#localLabel.textContent = `You (${roleLabel(this.#session.role)})`;
     this.#updateToggles();
     if (!busy) {
+      this.#showProblem(undefined);
       this.#notices.replaceChildren();
       this.#soundButton.hidden = true;
+    }
+  }
+
+  /** Media cannot connect: what happened, what to try, Retry and the code; hidden when undefined. */
+  #showProblem(problem: MediaProblem | undefined): void {
+    this.#problem.hidden = !problem;
+    this.#problem.dataset.code = problem?.code ?? '';
+    if (!problem) return;
+    const text = mediaProblemText(problem.code, problem.endpoints);
+    this.#problemText.textContent = text.say;
+    this.#problemTips.replaceChildren(...text.tips.map((t) => el('li', {}, t)));
+    this.#problemCode.textContent = text.code;
+  }
+
+  /** Each tile's quality label; a tile with nothing that should arrive shows none. */
+  #showQuality(list: TileQuality[]): void {
+    const rated = new Map(list.map((q) => [q.participantId, q]));
+    for (const [id, tile] of this.#tiles) {
+      const q = rated.get(id);
+      tile.quality.hidden = !q;
+      tile.quality.dataset.quality = q?.quality ?? '';
+      tile.quality.textContent = q ? QUALITY_LABELS[q.quality] : '';
+      tile.quality.title = q?.detail ?? '';
     }
   }
 
@@ -158,10 +196,11 @@ export class View {
     const audio = el('audio', { autoplay: '' });
     const caption = el('figcaption', { class: 'label' }, roleLabel(p.role));
     const badge = el('span', { class: 'badge' });
+    const quality = el('span', { class: 'quality', hidden: '' });
     const safety = el('p', { class: 'safety' });
-    root.append(video, audio, caption, badge, safety);
+    root.append(video, audio, caption, badge, quality, safety);
     this.#grid.append(root);
-    const tile: Tile = { root, video, audio, badge, safety, participant: p, tracks: new Map() };
+    const tile: Tile = { root, video, audio, badge, quality, safety, participant: p, tracks: new Map() };
     this.#tiles.set(p.participantId, tile);
     this.#viewports.observe(video);
     this.#refresh(tile);

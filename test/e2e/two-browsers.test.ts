@@ -67,6 +67,15 @@ describe.skipIf(!available)('browser client, two people in one room', () => {
     expect(safety).toContain(`Location: ${TEST_SAFETY_FORM.place} (${TEST_SAFETY_FORM.region})`);
     expect(safety).toContain(`Emergency contact: ${TEST_SAFETY_FORM.contactName}, ${TEST_SAFETY_FORM.contactPhone}`);
     expect(await student.page.locator(`[data-participant-id="${clinicianId}"] .safety`).isVisible()).toBe(false);
+
+    // Each tile says how the connection is, in words: good on this loopback call (sampled every 2 s).
+    await pollUntil('both tiles to rate the connection good', () => Promise.all([
+      clinician.page.evaluate('window.sfuClient.quality()') as Promise<Record<string, string>>,
+      student.page.evaluate('window.sfuClient.quality()') as Promise<Record<string, string>>,
+    ]), ([c, s]) => c[studentId!] === 'good' && s[clinicianId!] === 'good', { timeoutMs: 10_000 });
+    expect(await clinician.page.textContent(`[data-participant-id="${studentId}"] .quality`)).toBe('Connection: good');
+    // Media connected: no media problem was ever raised on either page.
+    for (const c of [clinician, student]) expect(await c.page.evaluate('window.sfuClient.mediaProblems()')).toEqual([]);
   }, 60_000);
 
   it('names the dominant speaker to everyone and outlines their tile, following whose microphone is open', async () => {
@@ -134,6 +143,8 @@ describe.skipIf(!available)('browser client, two people in one room', () => {
     expect(samples.length).toBeGreaterThan(5);
     for (const s of samples) expect(s).toEqual({ remotes: 0, inbound: 0, clinicianRemotes: 1, clinicianInbound: 2 });
     expect(await outsider.page.locator('#tiles figure[data-participant-id]').count()).toBe(0);
+    // Alone in the room, nothing arrives and nothing should: no media problem.
+    expect(await outsider.page.evaluate('window.sfuClient.mediaProblems()')).toEqual([]);
     await outsider.page.context().close();
   }, 60_000);
 

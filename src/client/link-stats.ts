@@ -1,0 +1,105 @@
+import type { ConsumerRef, InboundStat } from './media-sample.ts';
+
+/** One outbound video RTP stream of the send transport (a simulcast encoding, or the SVC stream). */
+export interface OutboundStat {
+  id: string;
+  /** The simulcast encoding's rid (absent for a single SVC stream). */
+  rid?: string;
+  /** Whether the encoding is enabled (dynacast disables encodings nobody needs). */
+  active?: boolean;
+  codec?: string;
+  scalabilityMode?: string;
+  bytesSent: number;
+  packetsSent: number;
+  frameWidth?: number;
+  frameHeight?: number;
+}
+
+/** The inbound-rtp streams of `report` whose track belongs to one of the consumers (by track id). */
+export function parseInbound(report: RTCStatsReport, byTrack: ReadonlyMap<string, ConsumerRef>): InboundStat[] {
+  const out: InboundStat[] = [];
+  report.forEach((s: RTCStats) => {
+    if (s.type !== 'inbound-rtp') return;
+    const r = s as RTCInboundRtpStreamStats & { freezeCount?: number };
+    const owner = r.trackIdentifier ? byTrack.get(r.trackIdentifier) : undefined;
+    if (!owner) return;
+    out.push({
+      id: r.id,
+      consumerId: owner.consumerId,
+      participantId: owner.participantId,
+      source: owner.source,
+      kind: r.kind === 'audio' ? 'audio' : 'video',
+      packetsReceived: r.packetsReceived ?? 0,
+      bytesReceived: r.bytesReceived ?? 0,
+      packetsLost: r.packetsLost,
+      jitter: r.jitter,
+      framesDecoded: r.framesDecoded,
+      frameWidth: r.frameWidth,
+      frameHeight: r.frameHeight,
+      framesPerSecond: r.framesPerSecond,
+      freezeCount: r.freezeCount,
+    });
+  });
+  return out;
+}
+
+/** The outbound video streams of `report`, with their codec's mime type. */
+export function parseOutbound(report: RTCStatsReport): OutboundStat[] {
+  const codecs = new Map<string, string>();
+  report.forEach((s: RTCStats) => {
+    if (s.type === 'codec') codecs.set(s.id, (s as unknown as { mimeType: string }).mimeType);
+  });
+  const out: OutboundStat[] = [];
+  report.forEach((s: RTCStats) => {
+    if (s.type !== 'outbound-rtp' || (s as RTCOutboundRtpStreamStats).kind !== 'video') return;
+    const r = s as RTCOutboundRtpStreamStats & { active?: boolean; scalabilityMode?: string };
+    out.push({
+      id: r.id,
+      rid: r.rid,
+      active: r.active,
+      codec: r.codecId ? codecs.get(r.codecId) : undefined,
+      scalabilityMode: r.scalabilityMode,
+      bytesSent: r.bytesSent ?? 0,
+      packetsSent: r.packetsSent ?? 0,
+      frameWidth: r.frameWidth,
+      frameHeight: r.frameHeight,
+    });
+  });
+  return out;
+}
+
+interface TransportStats {
+  selectedCandidatePairId?: string;
+  dtlsState?: string;
+  iceState?: string;
+}
+
+function transportOf(report: RTCStatsReport): TransportStats | undefined {
+  let t: TransportStats | undefined;
+  report.forEach((s: RTCStats) => {
+    if (s.type === 'transport') t ??= s as unknown as TransportStats;
+  });
+  return t;
+}
+
+/** Seconds: the round trip of the transport's selected candidate pair, when there is one. */
+export function selectedRtt(report: RTCStatsReport): number | undefined {
+  const id = transportOf(report)?.selectedCandidatePairId;
+  const pair = id ? report.get(id) as { currentRoundTripTime?: number } | undefined : undefined;
+  return pair?.currentRoundTripTime;
+}
+
+/**
+ * Which handshake a transport that did not connect is stuck in: 'dtls' when ICE found a working
+ * path (a pair succeeded, or the transport's ICE state says connected) but DTLS did not complete;
+ * 'ice' otherwise (no path at all: blocked ports, a firewall, a VPN).
+ */
+export function stuckIn(report: RTCStatsReport): 'ice' | 'dtls' {
+  const t = transportOf(report);
+  if (t?.dtlsState === 'failed') return 'dtls';
+  let paired = t?.iceState === 'connected' || t?.iceState === 'completed';
+  report.forEach((s: RTCStats) => {
+    if (s.type === 'candidate-pair' && (s as RTCIceCandidatePairStats).state === 'succeeded') paired = true;
+  });
+  return paired && t?.dtlsState !== 'connected' ? 'dtls' : 'ice';
+}

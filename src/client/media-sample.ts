@@ -1,0 +1,59 @@
+import type { Source } from '../domain/roles.ts';
+
+/**
+ * What the media checks (media-health.ts) and the tiles' quality (quality.ts) read from a media
+ * link: plain data, no browser types (the unit tests run them in Node).
+ */
+
+export type Direction = 'send' | 'recv';
+
+/** A transport's connection state, as mediasoup-client names it. */
+export type TransportState = 'new' | 'connecting' | 'connected' | 'failed' | 'disconnected' | 'closed';
+
+/** One inbound RTP stream of the recv transport, from getStats(). */
+export interface InboundStat {
+  /** The stats object's id: stable for one stream across calls. */
+  id: string;
+  consumerId: string;
+  participantId: string;
+  source: Source;
+  kind: 'audio' | 'video';
+  packetsReceived: number;
+  bytesReceived: number;
+  packetsLost?: number;
+  /** Seconds (RTP timestamp jitter, as the browser reports it). */
+  jitter?: number;
+  framesDecoded?: number;
+  frameWidth?: number;
+  frameHeight?: number;
+  /** Video: decoded frames per second over the browser's last second. */
+  framesPerSecond?: number;
+  /** Video: freezes the browser counted so far (a frame late by far more than usual). */
+  freezeCount?: number;
+}
+
+/** A live consumer of the recv transport, as the stats are matched to it. */
+export interface ConsumerRef {
+  readonly consumerId: string;
+  readonly participantId: string;
+  readonly source: Source;
+  readonly kind: 'audio' | 'video';
+  /**
+   * Media should be arriving: neither its sender paused it (consumerPaused) nor the server paused
+   * it because its tile is hidden (setViewport answered `paused`).
+   */
+  readonly expected: boolean;
+}
+
+/** One getStats() of the recv transport, read for the media checks and the tiles' quality. */
+export interface RecvSample {
+  /** performance.now() when it was taken. */
+  readonly at: number;
+  /** The recv transport's connection state then. */
+  readonly state: string;
+  readonly consumers: readonly ConsumerRef[];
+  /** Inbound streams of those consumers (a consumer that has had no packet yet may have none). */
+  readonly inbound: readonly InboundStat[];
+  /** Seconds: the selected candidate pair's currentRoundTripTime (ICE consent checks). */
+  readonly rtt: number | undefined;
+}
