@@ -1,19 +1,4 @@
-import type { ConsumerRef, InboundStat } from './media-sample.ts';
-
-/** One outbound video RTP stream of the send transport (a simulcast encoding, or the SVC stream). */
-export interface OutboundStat {
-  id: string;
-  /** The simulcast encoding's rid (absent for a single SVC stream). */
-  rid?: string;
-  /** Whether the encoding is enabled (dynacast disables encodings nobody needs). */
-  active?: boolean;
-  codec?: string;
-  scalabilityMode?: string;
-  bytesSent: number;
-  packetsSent: number;
-  frameWidth?: number;
-  frameHeight?: number;
-}
+import type { ConsumerRef, InboundStat, OutboundStat } from './media-sample.ts';
 
 /** The inbound-rtp streams of `report` whose track belongs to one of the consumers (by track id). */
 export function parseInbound(report: RTCStatsReport, byTrack: ReadonlyMap<string, ConsumerRef>): InboundStat[] {

@@ -32,6 +32,21 @@ export interface InboundStat {
   freezeCount?: number;
 }
 
+/** One outbound video RTP stream of the send transport (a simulcast encoding, or the SVC stream). */
+export interface OutboundStat {
+  id: string;
+  /** The simulcast encoding's rid (absent for a single SVC stream). */
+  rid?: string;
+  /** Whether the encoding is enabled (dynacast disables encodings nobody needs). */
+  active?: boolean;
+  codec?: string;
+  scalabilityMode?: string;
+  bytesSent: number;
+  packetsSent: number;
+  frameWidth?: number;
+  frameHeight?: number;
+}
+
 /** A live consumer of the recv transport, as the stats are matched to it. */
 export interface ConsumerRef {
   readonly consumerId: string;

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
+import type { InboundStat, OutboundStat } from '../../src/client/media-sample.ts';
 import { startServer, type TestServer } from './server.ts';
 
 // vitest loads only inside a vitest worker (elsewhere its import throws): the benches, plain Node
@@ -63,35 +64,8 @@ export function useServerAndBrowser(overrides: Record<string, unknown> = {}): { 
   return env;
 }
 
-/** What the page exposes as window.sfuClient (src/client/main.ts), as the tests see it. */
-export interface InboundStat {
-  id: string;
-  consumerId: string;
-  participantId: string;
-  source: 'mic' | 'camera' | 'screen';
-  kind: 'audio' | 'video';
-  packetsReceived: number;
-  bytesReceived: number;
-  packetsLost?: number;
-  /** Seconds. */
-  jitter?: number;
-  framesDecoded?: number;
-  frameWidth?: number;
-  frameHeight?: number;
-}
-
-/** One outbound video stream of the page's camera (per simulcast encoding, or the SVC stream). */
-export interface OutboundStat {
-  id: string;
-  rid?: string;
-  active?: boolean;
-  codec?: string;
-  scalabilityMode?: string;
-  bytesSent: number;
-  packetsSent: number;
-  frameWidth?: number;
-  frameHeight?: number;
-}
+/** The page's inbound and outbound stream stats (window.sfuClient.inboundStats(), outboundStats()): the client's own types. */
+export type { InboundStat, OutboundStat } from '../../src/client/media-sample.ts';
 
 /** The page's window.sfuClient, read by evaluating expressions in the page (any browser driver). */
 export interface SfuClientView {
