@@ -1,8 +1,11 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
 import {
   CHROMIUM_BIN,
   armProbe,
+  buildClient,
   chromiumAvailable,
+  launchChromium,
   openClient,
   pollUntil,
   probeTime,
@@ -10,7 +13,9 @@ import {
   waitForState,
   type ClientPage,
 } from '../helpers/browser.ts';
-import { startUdpRelay, type UdpRelay } from '../helpers/udp-relay.ts';
+import { freePort } from '../helpers/free-port.ts';
+import { startServer, type TestServer } from '../helpers/server.ts';
+import { startUdpRelay, WEBRTC_PACKET, type UdpRelay } from '../helpers/udp-relay.ts';
 
 /**
  * The page tells people when media cannot connect (issue #14, item 4), with the media port blocked.
@@ -23,7 +28,9 @@ import { startUdpRelay, type UdpRelay } from '../helpers/udp-relay.ts';
  * these machines; this needs neither root nor a namespace.
  *
  * Lifting the block: a UDP relay on 127.0.0.2:<port> to the worker on 127.0.0.1:<port>; Retry
- * restarts ICE and the page connects.
+ * restarts ICE and the page connects. The same relay, dropping one kind of datagram, makes the
+ * other two codes: DTLS dropped (ICE connects, DTLS never does), RTP and RTCP dropped (connected,
+ * nothing arrives).
  */
 const available = chromiumAvailable();
 if (!available) console.warn(`!! SKIPPING the media-problem e2e test: no Chromium at ${CHROMIUM_BIN}`);
@@ -99,5 +106,59 @@ describe.skipIf(!available)('the page tells people when media cannot connect', (
     await page.page.close();
     await relay.close();
     relay = undefined;
+  }, 60_000);
+});
+
+describe.skipIf(!available)('the page names what is wrong: DTLS blocked, or connected with nothing arriving', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let port: number;
+  let relay: UdpRelay | undefined;
+  const pages: ClientPage[] = [];
+  beforeAll(async () => {
+    buildClient();
+    // A fixed media port, so the relay can stand in front of it before any page connects.
+    port = await freePort();
+    server = await startServer({ media: { announcedIp: BLOCKED_ADDRESS, rtcPort: port } });
+    browser = await launchChromium();
+  }, 120_000);
+  afterEach(async () => {
+    for (const p of pages.splice(0)) await p.page.context().close();
+    await relay?.close();
+    relay = undefined;
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  }, 60_000);
+
+  const problems = (p: ClientPage) => p.page.evaluate('window.sfuClient.mediaProblems()') as Promise<{ code: string | null; direction?: string }[]>;
+  const join = async (room: string, identity: string, role: 'clinician' | 'student') => {
+    const p = await openClient(browser, server.url, identity, { token: server.mint(room, identity, role), policy: server.handle.config.consent.policyVersions[0]! });
+    pages.push(p);
+    return p;
+  };
+
+  it('DTLS dropped on the path: ICE connects, the handshake never completes, MEDIA_DTLS_FAILED', async () => {
+    relay = await startUdpRelay({ host: BLOCKED_ADDRESS, port }, { host: '127.0.0.1', port }, { drop: WEBRTC_PACKET.dtls });
+    const page = await join('dtls-blocked', 'student-dtls', 'student');
+    await waitForState(page, 'joined');
+    await page.page.waitForFunction(PROBLEM_SHOWN, undefined, { timeout: 10_000 });
+    expect(await problems(page)).toMatchObject([{ code: 'MEDIA_DTLS_FAILED', direction: 'send' }]);
+    expect(await page.page.textContent('#media-problem')).toContain('Problem code for IT: MEDIA_DTLS_FAILED');
+  }, 60_000);
+
+  it('RTP and RTCP dropped: both connect, nothing arrives, MEDIA_NO_INBOUND on each page and no ICE code', async () => {
+    relay = await startUdpRelay({ host: BLOCKED_ADDRESS, port }, { host: '127.0.0.1', port }, { drop: WEBRTC_PACKET.rtp });
+    const [clinician, student] = await Promise.all([join('rtp-blocked', 'clinician-rtp', 'clinician'), join('rtp-blocked', 'student-rtp', 'student')]);
+    await Promise.all([waitForState(clinician, 'joined'), waitForState(student, 'joined')]);
+    await Promise.all([clinician, student].map((p) => p.page.waitForFunction(PROBLEM_SHOWN, undefined, { timeout: 15_000 })));
+    for (const p of [clinician, student]) {
+      expect(await problems(p)).toMatchObject([{ code: 'MEDIA_NO_INBOUND', direction: 'recv' }]);
+      expect(await p.page.textContent('#media-problem')).toContain('no video or sound is arriving');
+    }
+    // The tile says so too.
+    const studentId = await student.participantId();
+    expect(await clinician.page.textContent(`[data-participant-id="${studentId}"] .quality`)).toBe('Connection: lost');
   }, 60_000);
 });
