@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 import { safetyClient } from '../helpers/safety-client.ts';
+import { until } from '../helpers/until.ts';
 
 let srv: TestServer;
 beforeAll(async () => { srv = await startServer(); });
@@ -75,8 +76,11 @@ describe('open incidents per participant', () => {
     const open = srv.handle.panic.openIncidents((r) => r === room);
     expect(open.map((i) => i.id).sort()).toEqual([...opened].sort());
     expect(open.reduce((sum, i) => sum + (i.reRaises ?? 0), 0)).toBe(50 - max);
-    // Persisted (and audited) as events on the open incidents.
-    const events = (await Promise.all(opened.map((id) => srv.handle.store.incidents.events(id)))).flat();
+    // Persisted (and audited) as events on the open incidents: a write that outlasts the store
+    // deadline is spooled and lands shortly after the answer, so wait for them (a loaded machine).
+    const readEvents = async () => (await Promise.all(opened.map((id) => srv.handle.store.incidents.events(id)))).flat();
+    await until(async () => (await readEvents()).filter((e) => e.type === 're-raised').length >= 50 - max, 'the re-raises in the store', 10_000);
+    const events = await readEvents();
     expect(events.filter((e) => e.type === 're-raised')).toHaveLength(50 - max);
     expect(new Set(events.filter((e) => e.type === 're-raised').map((e) => e.data.clientIncidentId))).toEqual(new Set(keys.filter((k, i) => replies[i]!.data.reRaised)));
     expect((await srv.handle.store.auditTrail(room)).filter((e) => e.kind === 'panic.re-raised')).toHaveLength(50 - max);
