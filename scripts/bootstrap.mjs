@@ -21,7 +21,7 @@ const TSC = ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'];
 const TSC_CLIENT = ['node_modules/typescript/bin/tsc', '-p', 'src/client/tsconfig.json'];
 
 // worker: mediasoup worker binary; client: bundle src/client; chromium: for the e2e tests and the
-// realism bench; firefox: the Firefox e2e test (optional: skipped with a warning without it);
+// realism bench; firefox: the Firefox e2e tests (optional: skipped with a warning without it);
 // janus: the peer SFU of the full media bench (optional).
 const TASKS = {
   setup: { worker: true },

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from './config/load.ts';
 import { resolveSecrets, type Secrets } from './config/secrets.ts';
+import { resolveMediaAddress, type MediaAddress } from './media/address.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
 import { WorkerPool } from './media/worker-pool.ts';
@@ -54,6 +55,8 @@ export interface AppHandle {
   readonly fastify: FastifyInstance;
   readonly config: Readonly<Config>;
   readonly secrets: Secrets;
+  /** Where media listens and what its ICE candidates name (the development default applied: src/media/address.ts). */
+  readonly mediaAddress: MediaAddress;
   readonly pool: WorkerPool;
   readonly rooms: RoomRegistry;
   readonly revocations: RevocationList;
@@ -119,11 +122,13 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   const safetyRules: SafetyRules = { ...config.consent, ...config.location };
   const stopRetention = startRetention(store, config.records.retentionYears, log);
 
+  const mediaAddress = resolveMediaAddress(config.media.listenIp, config.media.announcedIp);
+  if (mediaAddress.warning) log.warn({ ...mediaAddress }, mediaAddress.warning);
   const pool = await WorkerPool.create({
     size: config.media.workers || availableParallelism(),
     logLevel: config.media.workerLogLevel,
-    listenIp: config.media.listenIp,
-    announcedIp: config.media.announcedIp || undefined,
+    listenIp: mediaAddress.listenIp,
+    announcedIp: mediaAddress.announcedIp,
     basePort: config.media.rtcPort,
   }, log, metrics);
 
@@ -291,5 +296,5 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     return close();
   };
 
-  return { fastify, config, secrets, pool, rooms, revocations, store, panic, metrics, log, drain, close };
+  return { fastify, config, secrets, mediaAddress, pool, rooms, revocations, store, panic, metrics, log, drain, close };
 }

@@ -72,6 +72,12 @@ async function main(): Promise<void> {
     `Telepractice SFU listening on ${base}`,
     `  health: ${base}/healthz   metrics: ${base}/metrics   signalling: ${base.replace(/^http/, 'ws')}/rtc`,
   ];
+  const media = app.mediaAddress;
+  const ports = config.media.rtcPort === 0 ? 'ports picked by the OS' : `port ${config.media.rtcPort}${app.pool.size > 1 ? `-${config.media.rtcPort + app.pool.size - 1}` : ''}`;
+  const announced = media.announcedIp ?? media.listenIp;
+  lines.push(`  media: UDP/TCP ${ports} on ${media.listenIp}, announced to browsers as ${announced}`
+    + (media.source === 'host-interface' ? ' (this host\'s first non-loopback address: a development default; production sets media.announcedIp / SFU_ANNOUNCED_IP)' : ''));
+  if (media.warning) lines.push(`  WARNING: ${media.warning}`);
   for (const path of app.secrets.generated) lines.push(`  generated a secret into ${path} (kept for later starts)`);
   // Demo links only in development mode (the secret was generated here, not configured): an
   // operator's own secret never has tokens minted and printed for it.

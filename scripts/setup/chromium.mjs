@@ -1,5 +1,5 @@
 // Debian's browsers for the end-to-end tests: Chromium (playwright-core drives it) and Firefox ESR
-// (puppeteer-core drives it, test/e2e/firefox.test.ts). No browser download.
+// (puppeteer-core drives it, test/e2e/firefox.test.ts and stock-browsers.test.ts). No browser download.
 import { existsSync } from 'node:fs';
 import { aptInstall, say } from './common.mjs';
 
@@ -15,7 +15,7 @@ export function ensureChromium() {
   return bin;
 }
 
-/** Optional: without it (no root, apt refused) the Firefox e2e test is skipped with a warning. */
+/** Optional: without it (no root, apt refused) the Firefox e2e tests are skipped with a warning. */
 export function ensureFirefox() {
   const bin = process.env.SFU_FIREFOX_BIN || '/usr/bin/firefox-esr';
   if (existsSync(bin)) {
@@ -23,9 +23,9 @@ export function ensureFirefox() {
     return;
   }
   try {
-    aptInstall(['firefox-esr'], 'one end-to-end test runs Firefox against Chromium');
-    say(existsSync(bin) ? `Firefox: installed (${bin})` : `Firefox: installed but ${bin} is missing; its test will be skipped`);
+    aptInstall(['firefox-esr'], 'two end-to-end tests run Firefox beside Chromium');
+    say(existsSync(bin) ? `Firefox: installed (${bin})` : `Firefox: installed but ${bin} is missing; its tests will be skipped`);
   } catch (err) {
-    say(`Firefox: not installed, its test will be skipped (${err.message.split('\n')[0]})`);
+    say(`Firefox: not installed, its tests will be skipped (${err.message.split('\n')[0]})`);
   }
 }

@@ -15,7 +15,7 @@ const OPUS_PTIME_MS = 40;
  * then each decodes the other's video and receives the other's audio; a silent alarm raised from
  * Firefox reaches the clinician's Chromium page.
  * Firefox runs with `media.peerconnection.ice.loopback` (see FIREFOX_PREFS): the test server
- * announces 127.0.0.1 only; stock Firefox against such a server is issue #14, not this test.
+ * announces 127.0.0.1 only. Stock browsers against `npm start`'s defaults: stock-browsers.test.ts.
  */
 const missing = [chromiumAvailable() ? '' : `Chromium at ${CHROMIUM_BIN}`, firefoxAvailable() ? '' : `Firefox at ${FIREFOX_BIN}`].filter(Boolean);
 if (missing.length > 0) {

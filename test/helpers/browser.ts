@@ -12,15 +12,16 @@ const vitest = await import('vitest').catch(() => undefined);
 /** Debian's Chromium by default (CI installs it); playwright's own browser download fails here. */
 export const CHROMIUM_BIN = process.env.SFU_CHROMIUM_BIN ?? '/usr/bin/chromium';
 
-/** Flags measured to work on this machine kind: see shared/notes/browser-e2e.md. */
-export const CHROMIUM_FLAGS = [
+/**
+ * Chromium as a person runs it, but headless with a fake camera and microphone granted without a
+ * prompt: nothing that relaxes ICE or autoplay (test/e2e/stock-browsers.test.ts, issue #14).
+ */
+export const STOCK_CHROMIUM_FLAGS = [
   '--headless=new',
   '--no-sandbox',
   '--disable-gpu',
   '--use-fake-device-for-media-stream=fps=30',
   '--use-fake-ui-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-  '--autoplay-policy=no-user-gesture-required',
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
@@ -28,12 +29,18 @@ export const CHROMIUM_FLAGS = [
   '--disable-quic',
 ];
 
+/**
+ * What the other tests run: the stock flags plus loopback ICE candidates (the test servers listen
+ * on and announce 127.0.0.1; see shared/notes/browser-e2e.md) and autoplay without a gesture.
+ */
+export const CHROMIUM_FLAGS = [...STOCK_CHROMIUM_FLAGS, '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required'];
+
 export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM_BIN);
 }
 
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_BIN, args: CHROMIUM_FLAGS, timeout: 30_000 });
+export function launchChromium(args: readonly string[] = CHROMIUM_FLAGS): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_BIN, args: [...args], timeout: 30_000 });
 }
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -6,16 +6,23 @@ import { SAFETY_FORM_FIELDS, sfuClientView, type WatchedClient } from './browser
 export const FIREFOX_BIN = process.env.SFU_FIREFOX_BIN ?? '/usr/bin/firefox-esr';
 
 /**
- * Fake camera and microphone, granted without a prompt (not `media.navigator.permission.disabled`:
- * that also limits ICE to the default-route address), autoplay allowed.
- * `media.peerconnection.ice.loopback`: our test server announces 127.0.0.1 only, and stock Firefox
- * gathers no loopback candidates and pairs nothing with a remote 127.0.0.1, so ICE fails without it.
- * Firefox against a loopback-only server without this pref is a separate issue (#14), not tested here.
+ * Firefox as a person runs it, but with a fake camera and microphone granted without a prompt
+ * (`permissions.default.*`, not `media.navigator.permission.disabled`: that also limits ICE to the
+ * default-route address). Nothing else is relaxed (test/e2e/stock-browsers.test.ts, issue #14).
  */
-export const FIREFOX_PREFS: Record<string, unknown> = {
+export const STOCK_FIREFOX_PREFS: Record<string, unknown> = {
   'media.navigator.streams.fake': true,
   'permissions.default.camera': 1,
   'permissions.default.microphone': 1,
+};
+
+/**
+ * What test/e2e/firefox.test.ts runs: the stock prefs, autoplay allowed, and
+ * `media.peerconnection.ice.loopback`: the test servers listen on and announce 127.0.0.1 only, and
+ * stock Firefox gathers no loopback candidates and pairs nothing with a remote 127.0.0.1.
+ */
+export const FIREFOX_PREFS: Record<string, unknown> = {
+  ...STOCK_FIREFOX_PREFS,
   'media.autoplay.default': 0,
   'media.peerconnection.ice.loopback': true,
 };
@@ -24,8 +31,8 @@ export function firefoxAvailable(): boolean {
   return existsSync(FIREFOX_BIN);
 }
 
-export function launchFirefox(): Promise<Browser> {
-  return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX_BIN, headless: true, extraPrefsFirefox: FIREFOX_PREFS, timeout: 30_000 });
+export function launchFirefox(prefs: Record<string, unknown> = FIREFOX_PREFS): Promise<Browser> {
+  return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX_BIN, headless: true, extraPrefsFirefox: prefs, timeout: 30_000 });
 }
 
 /** A Firefox page running the client: the same view of window.sfuClient as the Chromium pages. */

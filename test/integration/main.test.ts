@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TokenVerifier } from '../../src/auth/verifier.ts';
+import { resolveMediaAddress } from '../../src/media/address.ts';
 
 /** Runs the real entry point (what `npm start` hands over to) on free ports. */
 function startMain(env: Record<string, string>) {
@@ -34,6 +35,10 @@ describe('src/main.ts (npm start)', () => {
       const text = await main.ready;
       const base = /listening on (http:\/\/\S+)/.exec(text)![1]!;
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      // The banner names the media address: the development default (src/media/address.ts) unless configured.
+      const media = resolveMediaAddress('0.0.0.0', '');
+      expect(text).toContain(`media: UDP/TCP ports picked by the OS on ${media.listenIp}, announced to browsers as ${media.announcedIp}`);
+      if (media.warning) expect(text).toContain(`WARNING: ${media.warning}`);
 
       const secretFile = join(dataDir, 'jwt-secret');
       expect(statSync(secretFile).mode & 0o777).toBe(0o600);
