@@ -3,7 +3,8 @@ import type { ConnectionState, Consumer, Producer, RtpCapabilities, RtpParameter
 import { Emitter } from './emitter.ts';
 import { codeOf } from './errors.ts';
 import { parseInbound, parseOutbound, selectedRtt, stuckIn } from './link-stats.ts';
-import type { ConsumerRef, Direction, InboundStat, OutboundStat, RecvSample } from './media-sample.ts';
+import type { ConsumerRef, Direction, IcePath, InboundStat, OutboundStat, RecvSample } from './media-sample.ts';
+export type { IcePath } from './media-sample.ts';
 import type { SignallingClient } from './signalling.ts';
 import type { Notifications, Source, TransportInfo } from './protocol.ts';
 import { mark } from './timeline.ts';
@@ -41,19 +42,6 @@ interface ConsumerEntry {
   hidden: boolean;
 }
 
-/** The ICE path a transport uses now: its selected candidate pair, from getStats(). */
-export interface IcePath {
-  direction: 'send' | 'recv';
-  /** The local candidate's type: host, srflx, prflx or relay (relay: through the TURN server). */
-  localType: string;
-  /** udp or tcp between this browser and the SFU, or the TURN server when relayed. */
-  protocol: string;
-  /** With a relay candidate: how this browser reaches the TURN server (udp, tcp or tls). */
-  relayProtocol?: string;
-  remoteType: string;
-  /** The pair's state (succeeded once connectivity checks passed). */
-  state: string;
-}
 
 export interface MediaLinkOptions {
   /** From the join response (refreshed by restartIce). */
@@ -356,7 +344,7 @@ export class MediaLink {
       report.forEach((s: RTCStats) => byId.set(s.id, s as unknown as Record<string, unknown>));
       const transport = [...byId.values()].find((s) => s.type === 'transport');
       const pair = (transport?.selectedCandidatePairId ? byId.get(transport.selectedCandidatePairId as string) : undefined)
-        ?? [...byId.values()].find((s) => s.type === 'candidate-pair' && s.nominated === true && s.state === 'succeeded');
+        ?? [...byId.values()].find((s) => s.type === 'candidate-pair' && (s.selected === true || s.nominated === true) && s.state === 'succeeded');
       if (!pair) continue;
       const local = byId.get(pair.localCandidateId as string);
       const remote = byId.get(pair.remoteCandidateId as string);
@@ -366,6 +354,9 @@ export class MediaLink {
         protocol: String(local?.protocol ?? ''),
         ...(local?.relayProtocol ? { relayProtocol: String(local.relayProtocol) } : {}),
         remoteType: String(remote?.candidateType ?? ''),
+        ...(remote?.address ? { remoteAddress: String(remote.address) } : {}),
+        ...(typeof remote?.port === 'number' ? { remotePort: remote.port } : {}),
+        ...(local?.address ? { localAddress: String(local.address) } : {}),
         state: String(pair.state ?? ''),
       });
     }

@@ -72,3 +72,22 @@ export interface RecvSample {
   /** Seconds: the selected candidate pair's currentRoundTripTime (ICE consent checks). */
   readonly rtt: number | undefined;
 }
+
+/** The ICE path a transport uses now: its selected candidate pair, from getStats(). */
+export interface IcePath {
+  direction: 'send' | 'recv';
+  /** The local candidate's type: host, srflx, prflx or relay (relay: through the TURN server). */
+  localType: string;
+  /** udp or tcp between this browser and the SFU, or the TURN server when relayed. */
+  protocol: string;
+  /** With a relay candidate: how this browser reaches the TURN server (udp, tcp or tls). */
+  relayProtocol?: string;
+  remoteType: string;
+  /** The server's end (or the TURN server's, relayed): the address the browser reached, e.g. media.announcedIp. */
+  remoteAddress?: string;
+  remotePort?: number;
+  /** This browser's end (absent where the browser hides it). */
+  localAddress?: string;
+  /** The pair's state (succeeded once connectivity checks passed). */
+  state: string;
+}

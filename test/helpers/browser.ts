@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
-import type { InboundStat, OutboundStat } from '../../src/client/media-sample.ts';
+import type { IcePath, InboundStat, OutboundStat } from '../../src/client/media-sample.ts';
 import { startServer, type TestServer } from './server.ts';
 
 // vitest loads only inside a vitest worker (elsewhere its import throws): the benches, plain Node
@@ -72,7 +72,7 @@ export function useServerAndBrowser(overrides: Record<string, unknown> = {}): { 
 }
 
 /** The page's inbound and outbound stream stats (window.sfuClient.inboundStats(), outboundStats()): the client's own types. */
-export type { InboundStat, OutboundStat } from '../../src/client/media-sample.ts';
+export type { IcePath, InboundStat, OutboundStat } from '../../src/client/media-sample.ts';
 
 /** The page's window.sfuClient, read by evaluating expressions in the page (any browser driver). */
 export interface SfuClientView {
@@ -89,15 +89,6 @@ export interface SfuClientView {
   timings(): Promise<Record<string, number>>;
 }
 
-/** The selected ICE candidate pair of one media transport (src/client/media-link.ts IcePath). */
-export interface IcePath {
-  direction: 'send' | 'recv';
-  localType: string;
-  protocol: string;
-  relayProtocol?: string;
-  remoteType: string;
-  state: string;
-}
 
 /** Builds the view from the driver's page.evaluate of an expression: no test-side code is shipped into the browser. */
 export function sfuClientView(evaluate: (expression: string) => Promise<unknown>): SfuClientView {

@@ -7,9 +7,9 @@ const ROOT = join(import.meta.dirname, '../..');
 
 export interface ServerProcess {
   readonly child: ChildProcess;
-  /** http://127.0.0.1:PORT */
+  /** What the banner says it listens on: http://127.0.0.1:PORT unless SFU_HTTP_HOST is set. */
   readonly url: string;
-  /** ws://127.0.0.1:PORT/rtc */
+  /** url's signalling endpoint: ws://HOST:PORT/rtc */
   readonly wsUrl: string;
   /** stdout and stderr so far (the JSON log lines). */
   output(): string;
@@ -21,13 +21,27 @@ export interface ServerProcess {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** The real entry point (`node src/main.ts`) in a child process, configured by SFU_* variables (an undefined one is removed from the inherited environment). */
-export async function startServerProcess(env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * The real entry point (`node src/main.ts`) in a child process, configured by SFU_* variables (an
+ * undefined one is removed from the inherited environment). `wrap` runs it under a command that
+ * execs it (e.g. `ip netns exec NAME`, test/helpers/netns.ts): the child is still the server itself.
+ */
+export async function startServerProcess(
+  env: Record<string, string | undefined>,
+  timeoutMs = 30_000,
+  opts: { wrap?: readonly string[] } = {},
+): Promise<ServerProcess> {
+  const [command, ...args] = [...(opts.wrap ?? []), process.execPath, 'src/main.ts'];
+  const child = spawn(command!, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
   child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  // A server that fails to come up is not left running (nor, under `wrap`, inside a namespace).
+  const giveUp = (err: unknown): never => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw err;
+  };
   const url = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`server did not listen in time:\n${out}`)), timeoutMs);
     const check = () => {
@@ -40,10 +54,10 @@ export async function startServerProcess(env: Record<string, string | undefined>
     };
     child.stdout!.on('data', check);
     void exited.then(({ code, signal }) => { clearTimeout(t); reject(new Error(`server exited (${code ?? signal}) before listening:\n${out}`)); });
-  });
+  }).catch(giveUp);
   // The line is printed just before the signal handlers are installed: one HTTP answer later they are.
-  const health = await fetch(`${url}/healthz`);
-  if (health.status !== 200) throw new Error(`/healthz answered ${health.status}`);
+  const health = await fetch(`${url}/healthz`).catch(giveUp);
+  if (health.status !== 200) giveUp(new Error(`/healthz answered ${health.status}`));
   return {
     child, url, wsUrl: `${url.replace(/^http/, 'ws')}/rtc`, exited, output: () => out,
     async kill() {

@@ -11,14 +11,18 @@ export class TcpBalancer {
   #backends: number[];
   #next = 0;
 
-  private constructor(server: Server, backends: number[]) {
+  readonly #host: string;
+
+  private constructor(server: Server, backends: number[], host: string) {
     this.#server = server;
     this.#backends = backends;
+    this.#host = host;
   }
 
-  static async start(backendPorts: number[]): Promise<TcpBalancer> {
+  /** Backends on `backendHost` (127.0.0.1; a test's own namespace address for a forwarder to it). */
+  static async start(backendPorts: number[], backendHost = '127.0.0.1'): Promise<TcpBalancer> {
     const server = createServer();
-    const lb = new TcpBalancer(server, [...backendPorts]);
+    const lb = new TcpBalancer(server, [...backendPorts], backendHost);
     server.on('connection', (client) => lb.#route(client));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return lb;
@@ -49,7 +53,7 @@ export class TcpBalancer {
     }
     const port = ports[this.#next++ % ports.length]!;
     client.pause();
-    const upstream = connect(port, '127.0.0.1');
+    const upstream = connect(port, this.#host);
     upstream.once('connect', () => {
       this.#sockets.add(upstream);
       upstream.once('close', () => this.#sockets.delete(upstream));
