@@ -52,6 +52,10 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Pro
       participants: room.participants.map((p) => ({
         participantId: p.id, identity: p.identity, role: p.role, connected: p.connected,
         joinedAt: new Date(p.joinedAt).toISOString(), producers: p.producers.size, consumers: p.consumers.size,
+        // How each media transport reaches the worker: 'tcp' is ICE over TCP (UDP blocked on the way).
+        transports: [...p.transports.values()].map(({ transport: t, direction }) => ({
+          direction, iceState: t.iceState, dtlsState: t.dtlsState, ...(t.iceSelectedTuple ? { protocol: t.iceSelectedTuple.protocol } : {}),
+        })),
       })),
     };
   });

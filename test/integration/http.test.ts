@@ -27,11 +27,14 @@ describe('HTTP and operations', () => {
   it('lists rooms and participants to the admin, without names', async () => {
     const c = await RtcClient.connect(srv.wsUrl, { token: srv.mint('h1', 'clin', 'clinician') });
     await c.request('join', { displayName: 'Dr Secret Name' });
+    await c.request('createTransport', { direction: 'send' });
     const rooms = await (await fetch(`${srv.url}/admin/rooms`, { headers: admin })).json() as any;
     expect(rooms.rooms).toEqual([expect.objectContaining({ roomId: 'h1', participants: 1 })]);
     const res = await fetch(`${srv.url}/admin/rooms/h1/participants`, { headers: admin });
     const body = await res.text();
     expect(JSON.parse(body).participants[0]).toMatchObject({ identity: 'clin', role: 'clinician', connected: true });
+    // Its transports, and no selected tuple before ICE (test/e2e/ice-tcp.test.ts: 'tcp' once connected over TCP).
+    expect(JSON.parse(body).participants[0].transports).toEqual([{ direction: 'send', iceState: 'new', dtlsState: 'new' }]);
     expect(body).not.toContain('Secret');
     expect((await fetch(`${srv.url}/admin/rooms/nope/participants`, { headers: admin })).status).toBe(404);
     const metrics = await (await fetch(`${srv.url}/metrics`)).text();
