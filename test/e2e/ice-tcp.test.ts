@@ -66,6 +66,8 @@ if (unavailable) {
 interface Call {
   flows: Awaited<ReturnType<typeof waitForMediaFlow>>[];
   paths: IcePath[][];
+  /** From media flowing on both pages until every transport of both was on the protocol wanted. */
+  settledMs: number;
   server: { direction: string; iceState: string; dtlsState: string; protocol?: string }[];
 }
 
@@ -106,7 +108,13 @@ describe.skipIf(unavailable !== undefined)('ICE over TCP when UDP to the media p
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 
-  async function call(room: string): Promise<Call> {
+  /**
+   * A two-page call in `room`; waits until both pages' send and recv transports have a selected pair
+   * on `protocol`, and the worker's four transports a selected tuple on it. Chromium takes the first
+   * pair that answers, and on a loaded machine that is sometimes the TCP one with UDP open; it then
+   * renominates the UDP pair (priority), and the worker follows the nomination.
+   */
+  async function call(room: string, protocol: 'udp' | 'tcp'): Promise<Call> {
     const link = (identity: string, role: 'clinician' | 'student') => ({ token: mintToken(TEST_SECRET, { room, identity, role, ttlSeconds: 600 }), policy: POLICY });
     const pages: ClientPage[] = await Promise.all([
       openClient(browser!, server!.url, `clinician (${room})`, link('clinician-1', 'clinician')),
@@ -115,27 +123,39 @@ describe.skipIf(unavailable !== undefined)('ICE over TCP when UDP to the media p
     try {
       await Promise.all(pages.map((p) => waitForState(p, 'joined')));
       const flows = await Promise.all(pages.map((p) => waitForMediaFlow(p, { timeoutMs: 15_000 })));
-      const paths = await Promise.all(pages.map((p) => pollUntil(`${p.name}: both transports on a selected pair`, () => p.icePaths(),
-        (ps) => ps.length === 2, { context: () => p.logs.slice(-20).join('\n') })));
-      const res = await fetch(`${server!.url}/admin/rooms/${room}/participants`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
-      const body = await res.json() as { participants: { transports: Call['server'] }[] };
-      return { flows, paths, server: body.participants.flatMap((p) => p.transports) };
+      const flowing = performance.now();
+      const paths = await Promise.all(pages.map((p) => pollUntil(`${p.name}: both transports on a selected ${protocol} pair`, () => p.icePaths(),
+        (ps) => ps.length === 2 && ps.every((x) => x.protocol === protocol), { timeoutMs: 10_000, intervalMs: 100, context: () => p.logs.slice(-20).join('\n') })));
+      const settledMs = Math.round(performance.now() - flowing);
+      const transports = await pollUntil(`the worker's transports on ${protocol}`, async () => {
+        const res = await fetch(`${server!.url}/admin/rooms/${room}/participants`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+        return ((await res.json()) as { participants: { transports: Call['server'] }[] }).participants.flatMap((p) => p.transports);
+      }, (ts) => ts.length === 4 && ts.every((t) => t.protocol === protocol), { timeoutMs: 5000, intervalMs: 100 });
+      return { flows, paths, settledMs, server: transports };
     } finally {
       await Promise.all(pages.map((p) => p.page.context().close()));
     }
   }
 
   const summary = (c: Call) => `first remote frame ${c.flows.map((f) => f.firstFrameMs).join(' / ')} ms after Join, `
-    + `recv transport connected ${c.flows.map((f) => f.timings['recv-connected']).join(' / ')} ms; pages ${JSON.stringify(c.paths)}; worker ${JSON.stringify(c.server)}`;
+    + `recv transport connected ${c.flows.map((f) => f.timings['recv-connected']).join(' / ')} ms; all on the wanted protocol ${c.settledMs} ms after media flowed; pages ${JSON.stringify(c.paths)}; worker ${JSON.stringify(c.server)}`;
 
   it('connects over UDP while it passes, and over ICE-TCP on the same port once a filter drops UDP; media flows both ways', async (ctx) => {
     if (skip) {
       console.warn(`\n!! SKIPPING the ICE-over-TCP e2e test: ${skip}\n`);
       ctx.skip();
     }
-    const udp = await call('icetcp-open');
+    const udp = await call('icetcp-open', 'udp');
     console.log(`[e2e ice-tcp] UDP open: ${summary(udp)}`);
-    for (const ps of udp.paths) for (const p of ps) expect(p, JSON.stringify(ps)).toMatchObject({ protocol: 'udp', state: 'succeeded' });
+    // The selected pair's own state reads 'in-progress' now and then (a check in flight on the pair
+    // carrying the media, seen on a loaded machine): either is a working pair.
+    const working = ['succeeded', 'in-progress'];
+    for (const ps of udp.paths) {
+      for (const p of ps) {
+        expect(p, JSON.stringify(ps)).toMatchObject({ protocol: 'udp' });
+        expect(working, JSON.stringify(ps)).toContain(p.state);
+      }
+    }
 
     const blocked = dropUdp(ns, nsInterface(ns!), 'sport', RTC_PORT) ?? dropUdp(undefined, ns!.hostInterface, 'dport', RTC_PORT);
     if (blocked) {
@@ -143,7 +163,7 @@ describe.skipIf(unavailable !== undefined)('ICE over TCP when UDP to the media p
         + `!! This kernel cannot drop packets with tc (htb, u32 and the blackhole qdisc are needed).\n${'!'.repeat(78)}\n`);
       ctx.skip();
     }
-    const tcp = await call('icetcp-blocked');
+    const tcp = await call('icetcp-blocked', 'tcp');
     const dropped = { toServer: droppedUdp(undefined, ns!.hostInterface), fromServer: droppedUdp(ns, nsInterface(ns!)) };
     console.log(`[e2e ice-tcp] UDP to port ${RTC_PORT} dropped (${JSON.stringify(dropped)} packets): ${summary(tcp)}`);
     // The browsers tried UDP (their checks were dropped) ...
@@ -152,7 +172,8 @@ describe.skipIf(unavailable !== undefined)('ICE over TCP when UDP to the media p
     // passive TCP candidate (no TURN here; Chromium's active TCP side shows as 'prflx', its port ephemeral).
     for (const ps of tcp.paths) {
       for (const p of ps) {
-        expect(p, JSON.stringify(ps)).toMatchObject({ protocol: 'tcp', remoteType: 'host', state: 'succeeded' });
+        expect(p, JSON.stringify(ps)).toMatchObject({ protocol: 'tcp', remoteType: 'host' });
+        expect(working, JSON.stringify(ps)).toContain(p.state);
         expect(p.localType).not.toBe('relay');
       }
     }
