@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page, type WebSocketRoute } from 'playwright-core';
 import type { IcePath, InboundStat, OutboundStat } from '../../src/client/media-sample.ts';
 import { startServer, type TestServer } from './server.ts';
 
@@ -153,16 +153,16 @@ export async function fillFormAndJoin(page: Page): Promise<void> {
 /**
  * Opens the client in its own browser context (its own fake camera and microphone) at
  * `${baseUrl}/#token=...[&room=...][&policy=...][&relay=1]`, fills the before-you-join form and clicks Join
- * (unless `join: false`).
+ * (unless `join: false`). `context`: options of its browser context (e.g. `ignoreHTTPSErrors`).
  */
 export async function openClient(
   browser: Browser,
   baseUrl: string,
   name: string,
   fragment: { token: string; room?: string; policy?: string; relay?: boolean },
-  opts: { interceptSignalling?: boolean; join?: boolean } = {},
+  opts: { interceptSignalling?: boolean; join?: boolean; context?: BrowserContextOptions } = {},
 ): Promise<ClientPage> {
-  const context = await browser.newContext();
+  const context = await browser.newContext(opts.context);
   const page = await context.newPage();
   const logs: string[] = [];
   const sockets: { page: WebSocketRoute; server: WebSocketRoute }[] = [];

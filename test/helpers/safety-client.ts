@@ -1,10 +1,10 @@
-import { io, type Socket } from 'socket.io-client';
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 
 export type Transport = 'websocket' | 'polling';
 
-/** A real socket.io client on /safety (long-polling only, or WebSocket only). */
-export async function safetyClient(url: string, token: string, transport: Transport): Promise<SafetyClient> {
-  const socket = io(`${url}/safety`, { path: '/socket.io', auth: { token }, transports: [transport], reconnection: false, forceNew: true });
+/** A real socket.io client on /safety (long-polling only, or WebSocket only); `extra`: e.g. `ca` for an https URL. */
+export async function safetyClient(url: string, token: string, transport: Transport, extra: Partial<ManagerOptions & SocketOptions> = {}): Promise<SafetyClient> {
+  const socket = io(`${url}/safety`, { path: '/socket.io', auth: { token }, transports: [transport], reconnection: false, forceNew: true, ...extra });
   const client = new SafetyClient(socket);
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
