@@ -154,7 +154,10 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     onSample: (s) => metrics.bitrateSampled(s.inBits, s.outBits),
   });
   const fastify: FastifyInstance = Fastify({
-    loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false,
+    loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024,
+    // Behind a reverse proxy listed in http.trustProxy, request.ip (recorded with each admission) is
+    // the client's address from X-Forwarded-For; otherwise the peer's address (docs/operations.md).
+    trustProxy: config.http.trustProxy.length > 0 ? [...config.http.trustProxy] : false,
     // Idle sockets, slow request senders and idle keep-alive connections are cut (0 turns one off).
     // Upgraded sockets (/rtc, socket.io) leave the HTTP server's timeouts: their liveness is ping/pong.
     connectionTimeout: config.http.connectionTimeoutSeconds * 1000,

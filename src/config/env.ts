@@ -11,6 +11,7 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_HTTP_CONNECTION_TIMEOUT_SECONDS: { path: 'http.connectionTimeoutSeconds', kind: 'number' },
   SFU_HTTP_REQUEST_TIMEOUT_SECONDS: { path: 'http.requestTimeoutSeconds', kind: 'number' },
   SFU_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: { path: 'http.keepAliveTimeoutSeconds', kind: 'number' },
+  SFU_HTTP_TRUST_PROXY: { path: 'http.trustProxy', kind: 'csv' },
   SFU_DATA_DIR: { path: 'dataDir', kind: 'string' },
   SFU_LOG_LEVEL: { path: 'log.level', kind: 'string' },
   SFU_JWT_SECRET: { path: 'jwt.secret', kind: 'string' },

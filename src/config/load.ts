@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.ts';
@@ -103,6 +104,9 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   if (cfg.jwt.secret && cfg.jwt.secret.length < 32) {
     throw new ConfigError(['jwt.secret must be at least 32 characters']);
   }
+  const proxies = cfg.http.trustProxy.flatMap((p, i) => isAddressOrCidr(p) ? [] : [
+    `http.trustProxy[${i}] (${JSON.stringify(p)}) is not an IP address or CIDR range (e.g. 10.0.0.5, 10.0.0.0/24, fd00::/64) (SFU_HTTP_TRUST_PROXY)`]);
+  if (proxies.length > 0) throw new ConfigError(proxies);
   const turn = turnProblems(cfg.media.turn);
   if (turn.length > 0) throw new ConfigError(turn);
   const c = cfg.cluster;
@@ -119,6 +123,15 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
     throw new ConfigError([`cluster.escalationLeaseMs (${c.escalationLeaseMs}) must be at least twice cluster.presenceIntervalMs (${c.presenceIntervalMs}): an incident's escalation lease is renewed every interval`]);
   }
   return deepFreeze(cfg);
+}
+
+/** An IPv4 or IPv6 address, optionally with a prefix length within its family's bits. */
+function isAddressOrCidr(s: string): boolean {
+  const [address = '', prefix, ...rest] = s.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 /** RFC 7065 TURN URIs without user info or path: turn:host[:port][?transport=udp|tcp], turns:host[:port][?transport=tcp]. */

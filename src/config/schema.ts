@@ -21,6 +21,11 @@ export const ConfigSchema = section({
     connectionTimeoutSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
     requestTimeoutSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
     keepAliveTimeoutSeconds: Type.Number({ minimum: 0, maximum: 3600 }),
+    /**
+     * Addresses or CIDR ranges of the reverse proxies in front (fastify trustProxy): a request from one
+     * of them is taken to come from the rightmost untrusted address of its X-Forwarded-For. Empty: none.
+     */
+    trustProxy: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 }),
   }),
   dataDir: Type.String({ minLength: 1 }),
   log: section({

@@ -65,6 +65,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: {} }).cluster.publicUrl).toBe('');
   });
 
+  it('takes http.trustProxy as addresses and CIDR ranges only', () => {
+    expect(loadConfig({ env: {} }).http.trustProxy).toEqual([]);
+    expect(loadConfig({ env: { SFU_HTTP_TRUST_PROXY: '127.0.0.1, 10.0.0.0/24,fd00::/64,::1' } }).http.trustProxy)
+      .toEqual(['127.0.0.1', '10.0.0.0/24', 'fd00::/64', '::1']);
+    for (const bad of ['loopback', '10.0.0.0/33', 'fd00::/129', '10.0.0.1/8/1', '10.0.0.0/', '*']) {
+      expect(() => loadConfig({ env: { SFU_HTTP_TRUST_PROXY: bad } }), bad).toThrow(/http\.trustProxy\[0\] .* is not an IP address or CIDR range/);
+    }
+  });
+
   it('rejects unknown keys and short secrets', () => {
     expect(() => loadConfig({ env: {}, overrides: { http: { prot: 1 } } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: { SFU_JWT_SECRET: 'short' } })).toThrow(/at least 32/);
