@@ -1,10 +1,12 @@
 import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { mintDeskToken } from '../../src/auth/mint.ts';
 import { TEST_SECRET } from '../helpers/server.ts';
 import { startNginx, type TestNginx } from '../helpers/nginx.ts';
 import { safetyClient } from '../helpers/safety-client.ts';
+import { RtcClient } from '../helpers/ws-client.ts';
+import type { AdmissionRecord } from '../../src/store/types.ts';
 import {
   CHROMIUM_BIN,
   chromiumAvailable,
@@ -54,7 +56,8 @@ function servedFingerprint(port: number): Promise<string> {
 }
 
 describe.skipIf(!available)('TLS through nginx (deploy/nginx/sfu.conf) in front of the SFU', () => {
-  const env = useServerAndBrowser();
+  // nginx on this host is the one proxy: admission records keep the address nginx saw.
+  const env = useServerAndBrowser({ http: { trustProxy: ['127.0.0.1'] } });
   let nginx: TestNginx | undefined;
   afterAll(async () => { await nginx?.stop(); }, 30_000);
   const link = (identity: string, role: 'clinician' | 'student') => ({
@@ -66,6 +69,7 @@ describe.skipIf(!available)('TLS through nginx (deploy/nginx/sfu.conf) in front 
     if (!nginx) { ctx.skip(); return; }
     const ca = nginx.cert();
     const tokens = { student: link('student-tls', 'student'), clinician: link('clinician-tls', 'clinician') };
+    const admissions = vi.spyOn(env.server.handle.store, 'recordAdmission');
 
     // The page through nginx; its signalling follows the page's origin (wss://127.0.0.1:<nginx>/rtc).
     const opened = Date.now();
@@ -107,6 +111,18 @@ describe.skipIf(!available)('TLS through nginx (deploy/nginx/sfu.conf) in front 
     } finally {
       desk.close();
     }
+
+    // The address recorded for a join through nginx is the one nginx saw (X-Forwarded-For
+    // $remote_addr), never one the client put in its own X-Forwarded-For.
+    const spoofer = await RtcClient.connect(`${nginx.url.replace(/^https/, 'wss')}/rtc`, {
+      token: env.server.mint(ROOM, 'spoofer-tls', 'student'), headers: { 'x-forwarded-for': '203.0.113.7' }, ca,
+    });
+    await spoofer.request('join', {});
+    spoofer.close();
+    const recorded = admissions.mock.calls.map(([r]) => (r as AdmissionRecord));
+    expect(recorded.map((r) => r.identity).sort()).toEqual(['clinician-tls', 'spoofer-tls', 'student-tls']);
+    expect(recorded.map((r) => r.remoteAddress)).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+    admissions.mockRestore();
 
     // Internal endpoints are not served on the public name; the pages are.
     expect((await httpsGet(`${nginx.url}/metrics`, ca)).status).toBe(404);

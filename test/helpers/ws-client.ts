@@ -51,13 +51,13 @@ export class RtcClient {
     });
   }
 
-  /** Opens a socket; rejects with {status, body} when the upgrade is refused. */
-  static connect(url: string, opts: { token?: string; room?: string; headers?: Record<string, string>; autoConsent?: boolean } = {}): Promise<RtcClient> {
+  /** Opens a socket; rejects with {status, body} when the upgrade is refused. `ca`: the CA of a wss:// URL. */
+  static connect(url: string, opts: { token?: string; room?: string; headers?: Record<string, string>; autoConsent?: boolean; ca?: string } = {}): Promise<RtcClient> {
     const u = new URL(url);
     if (opts.token) u.searchParams.set('token', opts.token);
     if (opts.room) u.searchParams.set('room', opts.room);
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(u, { headers: opts.headers ?? {} });
+      const ws = new WebSocket(u, { headers: opts.headers ?? {}, ...(opts.ca ? { ca: opts.ca } : {}) });
       const client = new RtcClient(ws);
       client.autoConsent = opts.autoConsent ?? true;
       ws.once('open', () => resolve(client));
