@@ -104,8 +104,8 @@ describe.skipIf(!available)('TLS through nginx (deploy/nginx/sfu.conf) in front 
     // A socket.io client held to long-polling, checking nginx's certificate: its desk replay.
     const desk = await safetyClient(nginx.url, mintDeskToken(TEST_SECRET, { identity: 'desk-tls', rooms: ['*'] }), 'polling', { ca });
     try {
-      const alert = await desk.waitFor('panic:alert', (d) => d.incident?.id === mine.lastIncidentId || d.incidentId === mine.lastIncidentId);
-      expect(alert).toBeTruthy();
+      const alert = await desk.waitFor('panic:alert', (d) => d.incident?.id === mine.lastIncidentId);
+      expect(alert).toMatchObject({ replay: true, participant: { identity: 'student-tls', role: 'student' } });
       expect(await desk.waitFor('panic:replayed')).toMatchObject({ count: 1 });
       expect(desk.socket.io.engine.transport.name).toBe('polling');
     } finally {
