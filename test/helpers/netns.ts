@@ -74,6 +74,11 @@ export function createVethNamespace(tag: string): VethNamespace | { skip: string
     ['link', 'set', hostInterface, 'up'],
     ['-n', name, 'link', 'set', nsInterface, 'up'],
     ['-n', name, 'link', 'set', 'lo', 'up'],
+    // Replies to a browser's other host candidates (checks sent from the host's own addresses
+    // reach the namespace over the veth too) go back over the veth: without a route, ICE-lite may
+    // pick such a tuple and send media nowhere. Packets for the host's addresses are delivered on
+    // the host; nothing leaves it.
+    ['-n', name, 'route', 'add', 'default', 'via', hostAddress],
   ];
   for (const step of steps) {
     const r = ip(step);
