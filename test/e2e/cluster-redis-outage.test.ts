@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mint.ts';
 import type { Store } from '../../src/store/types.ts';
 import { buildClient, CHROMIUM_BIN, chromiumAvailable, launchChromium, openClient, pollUntil, waitForMediaFlow, waitForState, type ClientPage } from '../helpers/browser.ts';
-import { deskToken, redisUpOn, roomHost, TestCluster } from '../helpers/cluster-node.ts';
+import { deskToken, redisUpOn, roomHost, TestCluster, everyNodeSeesRedis } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { safetyClient, type SafetyClient } from '../helpers/safety-client.ts';
@@ -124,7 +124,7 @@ describe.skipIf(!available)('a live call through a Redis outage', () => {
     expect(await readiness()).toEqual({ status: 200, redisUp: false });
     const stoppedWindows = await mediaFor(OUTAGE_S);
     await redis.start();
-    await until(async () => (await Promise.all(Object.values(nodes).map(redisUpOn))).every(Boolean), 'both nodes see Redis again', 15_000);
+    await everyNodeSeesRedis(nodes);
 
     // 2. Redis hung.
     const resume = redis.hang();
@@ -138,7 +138,7 @@ describe.skipIf(!available)('a live call through a Redis outage', () => {
       resume();
     }
     const resumedAt = Date.now();
-    await until(async () => (await Promise.all(Object.values(nodes).map(redisUpOn))).every(Boolean), 'both nodes see Redis again', 15_000);
+    await everyNodeSeesRedis(nodes);
 
     // 3. The desk on the other node, connected all along, holds both alarms; so does a new one.
     await until(() => alerted(remoteDesk, stopped.id) && alerted(remoteDesk, hung.id), 'the remote desk holds both alarms', 10_000);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
+import { until } from './until.ts';
 import { mintDeskToken, mintToken } from '../../src/auth/mint.ts';
 import { openStore } from '../../src/store/open.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -50,6 +51,11 @@ export class TestCluster {
   cleanUp(): void {
     for (const d of this.#dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   }
+}
+
+/** Resolves once every node's /readyz reports Redis up (after a start, or Redis coming back). */
+export async function everyNodeSeesRedis(nodes: Record<string, ServerProcess>, timeoutMs = 15_000): Promise<void> {
+  await until(async () => (await Promise.all(Object.values(nodes).map(redisUpOn))).every(Boolean), 'every node to see Redis up', timeoutMs);
 }
 
 /** Whether the node's /readyz reports Redis up (its `details.redis`). */

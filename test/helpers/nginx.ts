@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
+import { until } from './until.ts';
 import { ensureDebianPackage, skipLoudly } from './debian-package.ts';
 
 export interface TestNginx {
@@ -113,12 +114,10 @@ export async function startNginx(upstream: string): Promise<TestNginx | undefine
   process.once('exit', cleanup);
   const readLog = (f: string) => { try { return readFileSync(join(dir, f), 'utf8'); } catch { return ''; } };
   try {
-    const deadline = Date.now() + 10_000;
-    while (!(await acceptsConnections(port))) {
+    await until(async () => {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nginx exited (${child.exitCode ?? child.signalCode}):\n${out}${readLog('error.log')}`);
-      if (Date.now() > deadline) throw new Error(`nginx did not listen in time:\n${out}${readLog('error.log')}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      return acceptsConnections(port);
+    }, `nginx to listen (${readLog('error.log')})`, 10_000);
   } catch (err) {
     process.removeListener('exit', cleanup);
     cleanup();
@@ -137,11 +136,7 @@ export async function startNginx(upstream: string): Promise<TestNginx | undefine
       const r = spawnSync(BIN, [...args, '-s', 'reload'], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`nginx -s reload failed: ${r.stderr}`);
       // The master logs "reconfiguring" and starts new workers with the new certificate.
-      const deadline = Date.now() + 5000;
-      while (!readLog('error.log').slice(before).includes('start worker process')) {
-        if (Date.now() > deadline) throw new Error(`nginx did not reload:\n${readLog('error.log').slice(before)}`);
-        await new Promise((res) => setTimeout(res, 20));
-      }
+      await until(() => readLog('error.log').slice(before).includes('start worker process'), 'nginx to start workers after the reload', 5000);
     },
     accessLog: () => readLog('access.log'),
     errorLog: () => readLog('error.log'),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deskToken, redisUpOn, studentToken, TestCluster } from '../helpers/cluster-node.ts';
+import { deskToken, redisUpOn, studentToken, TestCluster, everyNodeSeesRedis } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { safetyClient, type SafetyClient } from '../helpers/safety-client.ts';
@@ -37,7 +37,7 @@ beforeAll(async () => {
     return;
   }
   for (const n of ['a', 'b', 'c']) nodes[n] = await startNode(`node-${n}`, pg.url, redis.url);
-  await until(async () => (await Promise.all(Object.values(nodes).map(redisUpOn))).every(Boolean), 'every node sees Redis up', 15_000);
+  await everyNodeSeesRedis(nodes);
 }, 120_000);
 
 afterAll(async () => {
@@ -181,7 +181,7 @@ describe('alarms on every node (3 nodes, Redis, PostgreSQL)', () => {
     await until(() => again.events.some((e) => e.event === 'panic:replayed'), 'a new desk on C replayed');
     expect(alertOf(again, id)?.data.replay).toBe(true);
     // And the ack from C works again once Redis answers.
-    await until(async () => (await Promise.all(Object.values(nodes).map(redisUpOn))).every(Boolean), 'every node sees Redis up again', 10_000);
+    await everyNodeSeesRedis(nodes, 10_000);
     const ack = await again.send('panic:ack', { incidentId: id });
     expect(ack.ok, JSON.stringify(ack)).toBe(true);
     await until(() => raiser.events.some((e) => e.event === 'panic:acknowledged' && e.data.incidentId === id), 'panic:acknowledged at the raiser', SLA_MS);

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/types.ts';
-import { deskToken, redisUpOn, studentToken, TestCluster } from '../helpers/cluster-node.ts';
+import { deskToken, redisUpOn, studentToken, TestCluster, everyNodeSeesRedis } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { startWebhookReceiver, type ReceivedHook } from '../helpers/webhook-receiver.ts';
@@ -67,7 +67,7 @@ beforeAll(async () => {
   for (const n of ['a', 'b', 'c']) nodes[n] = await startNode(n);
   peek = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   store = await cluster.openStore(pg.url);
-  await until(async () => (await Promise.all(Object.values(nodes).map(redisUpOn))).every(Boolean), 'every node sees Redis up', 15_000);
+  await everyNodeSeesRedis(nodes);
 }, 120_000);
 
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mint.ts';
 import type { Store } from '../../src/store/types.ts';
-import { deskToken, redisUpOn, TestCluster } from '../helpers/cluster-node.ts';
+import { deskToken, redisUpOn, TestCluster, everyNodeSeesRedis } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { startWebhookReceiver, type ReceivedHook } from '../helpers/webhook-receiver.ts';
@@ -66,7 +66,7 @@ beforeAll(async () => {
   ({ url: hookUrl, hooks } = receiver);
   for (const n of ['a', 'b', 'c']) nodes[n] = await startNode(n);
   store = await cluster.openStore(pg.url);
-  await until(async () => (await Promise.all(Object.values(nodes).map(redisUpOn))).every(Boolean), 'every node sees Redis up', 15_000);
+  await everyNodeSeesRedis(nodes);
 }, 120_000);
 
 afterAll(async () => {
