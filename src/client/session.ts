@@ -1,6 +1,6 @@
 import { Emitter } from './emitter.ts';
 import { codeOf, messageOf } from './errors.ts';
-import { captureLocalMedia } from './media.ts';
+import { LocalMedia } from './local-media.ts';
 import { MediaLink, type IcePath, type InboundStat, type OutboundStat, type RemoteTrack } from './media-link.ts';
 import { MediaHealth, type MediaProblem } from './media-health.ts';
 import { QualityMeter, type TileQuality } from './quality.ts';
@@ -93,7 +93,7 @@ export class Session {
   /** Watches #link: transports that do not connect, media that does not arrive. */
   #health: MediaHealth | undefined;
   readonly #remotes = new Map<string, RemoteParticipant>();
-  #localStream: MediaStream | undefined;
+  readonly #local = new LocalMedia((stream) => this.events.emit('localMedia', stream), (text) => this.events.emit('notice', text));
   /** False once we withdrew consent to the session by video: no media either way. */
   #mediaAllowed = true;
   /** Bumped on every teardown: callbacks of an older attempt see a different number and stop. */
@@ -390,7 +390,7 @@ export class Session {
     link.events.on('notice', (text) => this.events.emit('notice', text));
     if (!this.#mediaAllowed) return;
     const sources = joined.permissions.publish.filter((s): s is 'mic' | 'camera' => s === 'mic' || s === 'camera');
-    const media = sources.length > 0 ? this.#localMedia(sources, gen) : Promise.resolve(undefined);
+    const media = sources.length > 0 ? this.#local.acquire(sources, () => gen === this.#generation || !(this.#state === 'idle' || this.#state.startsWith('error:'))) : Promise.resolve(undefined);
     await link.load(joined.routerRtpCapabilities);
     this.#check(gen);
     await Promise.all([
@@ -442,7 +442,7 @@ export class Session {
     for (const id of [...this.#remotes.keys()]) this.#removeRemote(id);
     this.#joined = undefined;
     this.#speaker = undefined;
-    if (releaseLocal) this.#releaseLocal();
+    if (releaseLocal) this.#local.release();
   }
 
   #check(gen: number): void {
@@ -495,34 +495,7 @@ export class Session {
     if (!this.#mediaAllowed) return;
     this.#mediaAllowed = false;
     this.#closeLink();
-    this.#releaseLocal();
+    this.#local.release();
     this.events.emit('notice', 'Consent withdrawn: your camera and microphone are off, and you no longer see or hear the others.');
-  }
-
-  // ---- our camera and microphone -------------------------------------------------------------
-
-  #localMedia(sources: ('mic' | 'camera')[], gen: number): Promise<MediaStream | undefined> {
-    const current = this.#localStream;
-    if (current && current.getTracks().every((t) => t.readyState === 'live')) return Promise.resolve(current);
-    return captureLocalMedia(sources).then(({ stream, problem }) => {
-      if (gen !== this.#generation && (this.#state === 'idle' || this.#state.startsWith('error:'))) {
-        // The attempt ended (left, or failed) while the browser was asking: release at once.
-        for (const t of stream?.getTracks() ?? []) t.stop();
-        return undefined;
-      }
-      if (problem) this.events.emit('notice', problem);
-      if (stream) {
-        this.#localStream = stream;
-        this.events.emit('localMedia', stream);
-      }
-      return stream;
-    });
-  }
-
-  #releaseLocal(): void {
-    if (!this.#localStream) return;
-    for (const t of this.#localStream.getTracks()) t.stop();
-    this.#localStream = undefined;
-    this.events.emit('localMedia', undefined);
   }
 }
