@@ -1,58 +1,85 @@
 /**
- * Mints a development room token from the configured HS256 secret (SFU_JWT_SECRET, or the
- * secret generated in the data dir on first start).
- *   npm run token -- --room R --identity I --role clinician [--ttl S] [--publish mic,camera] [--no-subscribe] [--jti ID]
- *   npm run token -- --role desk --identity I --rooms '*'|room-a,room-b [--ttl S]      (a panic-channel desk token)
+ * Mints a room token (or a safety-desk token) with the secret the server verifies with: jwt.secret
+ * (SFU_JWT_SECRET), else `<dataDir>/jwt-secret`, found through the same configuration as `npm start`
+ * (SFU_DATA_DIR, the SFU_CONFIG file, default ./data). Refuses (exit 78, JWT_SECRET_NOT_FOUND) when
+ * there is none: it never generates a secret of its own.
+ *   npm run token -- --room R --identity I --role clinician [--ttl S] [--publish mic,camera] [--no-subscribe] [--jti ID] [--link [--url URL]]
+ *   npm run token -- --role desk --identity I --rooms '*'|room-a,room-b [--ttl S] [--link [--url URL]]      (a panic-channel desk token)
+ * Prints the bare token, or with --link a ready-to-open link to the role's page (README.md, "Links to the pages").
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config/load.ts';
-import { resolveSecrets } from '../src/config/secrets.ts';
+import { ConfigError, loadConfig } from '../src/config/load.ts';
+import { existingJwtSecret } from '../src/config/secrets.ts';
 import { mintDeskToken, mintToken } from '../src/auth/mint.ts';
+import { baseUrl, issuedFor, pageLink } from '../src/auth/page-links.ts';
 import { ROLES, SOURCES, type Role, type Source } from '../src/domain/roles.ts';
 
+const USAGE = `usage: npm run token -- --room R --identity I --role ${ROLES.join('|')} [--ttl SECONDS] [--publish ${SOURCES.join(',')}] [--no-subscribe] [--jti ID] [--link [--url URL]]
+       npm run token -- --role desk --identity I --rooms '*'|room-a,room-b [--ttl SECONDS] [--link [--url URL]]`;
+
 function fail(msg: string): never {
-  process.stderr.write(`token: ${msg}\nusage: npm run token -- --room R --identity I --role ${ROLES.join('|')}|desk --rooms '*' [--ttl SECONDS] [--publish ${SOURCES.join(',')}] [--no-subscribe] [--jti ID]\n`);
+  process.stderr.write(`token: ${msg}\n${USAGE}\n`);
   process.exit(2);
 }
 
-const { values } = parseArgs({
-  options: {
-    room: { type: 'string' },
-    identity: { type: 'string' },
-    role: { type: 'string' },
-    ttl: { type: 'string', default: '3600' },
-    publish: { type: 'string' },
-    'no-subscribe': { type: 'boolean', default: false },
-    jti: { type: 'string' },
-    rooms: { type: 'string' },
-  },
-  strict: true,
-});
-
-const config = loadConfig();
-const secrets = resolveSecrets(config);
-if (!secrets.jwtSecret) fail('the server is configured for RS256/ES256 (SFU_JWT_PUBLIC_KEY): mint tokens with your private key instead');
-if (values.role === 'desk') {
-  if (!values.identity || !values.rooms) fail('a desk token needs --identity and --rooms (\'*\' for every room)');
-  const ttlDesk = Number(values.ttl);
-  process.stdout.write(`${mintDeskToken(secrets.jwtSecret, { identity: values.identity, rooms: values.rooms.split(',').map((r) => r.trim()).filter(Boolean), ttlSeconds: ttlDesk })}\n`);
-  process.exit(0);
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      room: { type: 'string' },
+      identity: { type: 'string' },
+      role: { type: 'string' },
+      ttl: { type: 'string', default: '3600' },
+      publish: { type: 'string' },
+      'no-subscribe': { type: 'boolean', default: false },
+      jti: { type: 'string' },
+      rooms: { type: 'string' },
+      link: { type: 'boolean', default: false },
+      url: { type: 'string' },
+    },
+    strict: true,
+  }));
+} catch (err) {
+  fail((err as Error).message);
 }
-if (!values.room || !values.identity || !values.role) fail('--room, --identity and --role are required');
-if (!(ROLES as readonly string[]).includes(values.role)) fail(`unknown role ${values.role}`);
+
 const ttl = Number(values.ttl);
 if (!Number.isInteger(ttl) || ttl <= 0) fail('--ttl must be a positive number of seconds');
+if (values.url !== undefined && !values.link) fail('--url is for --link (the address the link points to)');
+if (values.url !== undefined && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(values.url)) fail(`--url must be an http:// or https:// URL, got ${JSON.stringify(values.url)}`);
+const role = values.role;
+if (role === 'desk') {
+  if (!values.identity || !values.rooms) fail('a desk token needs --identity and --rooms (\'*\' for every room)');
+} else {
+  if (!values.room || !values.identity || !role) fail('--room, --identity and --role are required');
+  if (!(ROLES as readonly string[]).includes(role)) fail(`unknown role ${role}`);
+}
 const publish = values.publish?.split(',').map((s) => s.trim()).filter(Boolean);
 for (const s of publish ?? []) if (!(SOURCES as readonly string[]).includes(s)) fail(`unknown source ${s}`);
 
-process.stdout.write(`${mintToken(secrets.jwtSecret, {
-  room: values.room,
-  identity: values.identity,
-  role: values.role as Role,
-  ttlSeconds: ttl,
-  ...(publish ? { publish: publish as Source[] } : {}),
-  ...(values['no-subscribe'] ? { subscribe: false } : {}),
-  ...(values.jti ? { jti: values.jti } : {}),
-  ...(config.jwt.issuer ? { issuer: config.jwt.issuer } : {}),
-  ...(config.jwt.audience ? { audience: config.jwt.audience } : {}),
-})}\n`);
+let config;
+let secret: string;
+try {
+  config = loadConfig();
+  secret = existingJwtSecret(config);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`token: ${err.message}\n(see README.md, "Two commands", and docs/configuration.md)\n`);
+  process.exit(78);
+}
+
+const token = role === 'desk'
+  ? mintDeskToken(secret, { identity: values.identity!, rooms: values.rooms!.split(',').map((r) => r.trim()).filter(Boolean), ttlSeconds: ttl, ...issuedFor(config.jwt) })
+  : mintToken(secret, {
+    room: values.room!,
+    identity: values.identity!,
+    role: role as Role,
+    ttlSeconds: ttl,
+    ...(publish ? { publish: publish as Source[] } : {}),
+    ...(values['no-subscribe'] ? { subscribe: false } : {}),
+    ...(values.jti ? { jti: values.jti } : {}),
+    ...issuedFor(config.jwt),
+  });
+
+const base = values.url ?? baseUrl(config.http, config.http.port);
+process.stdout.write(`${values.link ? pageLink(base, token, role as Role | 'desk', config.consent) : token}\n`);

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from './config/load.ts';
 import { resolveSecrets, type Secrets } from './config/secrets.ts';
+import { unconfiguredTargets, unconfiguredWarning, type UnconfiguredTarget } from './config/escalation-targets.ts';
 import { resolveMediaAddress, type MediaAddress } from './media/address.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
@@ -62,6 +63,8 @@ export interface AppHandle {
   readonly revocations: RevocationList;
   readonly store: Store;
   readonly panic: PanicService;
+  /** Tier targets naming no configured webhook (only with the built-in default tiers; warned at start). */
+  readonly unconfiguredTargets: readonly UnconfiguredTarget[];
   readonly metrics: Metrics;
   readonly log: Logger;
   /**
@@ -105,6 +108,11 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   const log = opts.logger ?? createLogger(config.log.level);
   const secrets = resolveSecrets(config);
   const metrics = new Metrics();
+  // Only the built-in default tiers get here with targets nobody configured (tiers set by the
+  // operator are refused by loadConfig): one loud line, a gauge and a /readyz detail.
+  const unconfigured = unconfiguredTargets(config.safety);
+  metrics.tierTargetsUnconfigured(unconfigured.length);
+  if (unconfigured.length > 0) log.warn({ unconfiguredTargets: unconfigured }, unconfiguredWarning(unconfigured));
   const verifier = new TokenVerifier({
     key: secrets.jwtKey,
     algorithms: secrets.jwtAlgorithms,
@@ -183,7 +191,10 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     metrics,
     checks: { workers: () => pool.healthy, accepting: () => !rooms.draining, store: () => storeReadiness(store), panic: () => panic.readiness() },
     // Redis never makes a node unready: rooms, alarms and revocations go on without it (docs/operations.md).
-    ...(config.cluster.redisUrl ? { details: { redis: () => cluster?.readiness() } } : {}),
+    details: {
+      ...(config.cluster.redisUrl ? { redis: () => cluster?.readiness() } : {}),
+      ...(unconfigured.length > 0 ? { escalation: () => ({ unconfiguredTargets: unconfigured }) } : {}),
+    },
   });
   await fastify.register(adminRoutes, { prefix: '/admin', adminToken: secrets.adminToken, rooms, revocations, store, log });
   await fastify.register(clientRoutes, { dir: opts.clientDir ?? DEFAULT_CLIENT_DIR });
@@ -299,5 +310,5 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     return close();
   };
 
-  return { fastify, config, secrets, mediaAddress, pool, rooms, revocations, store, panic, metrics, log, drain, close };
+  return { fastify, config, secrets, mediaAddress, pool, rooms, revocations, store, panic, unconfiguredTargets: unconfigured, metrics, log, drain, close };
 }

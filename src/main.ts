@@ -1,6 +1,8 @@
 import { loadConfig, ConfigError } from './config/load.ts';
 import { buildApp } from './app.ts';
-import { mintToken } from './auth/mint.ts';
+import { mintDeskToken, mintToken } from './auth/mint.ts';
+import { baseUrl, issuedFor, pageLink } from './auth/page-links.ts';
+import { unconfiguredWarning } from './config/escalation-targets.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { CLOSE_BUDGET_MS, type ShutdownReport } from './shutdown.ts';
 
@@ -64,8 +66,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   await app.fastify.listen({ host: config.http.host, port: config.http.port });
   const port = (app.fastify.server.address() as { port: number }).port;
-  const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
-  const base = config.http.publicUrl || `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  const base = baseUrl(config.http, port);
 
   const lines = [
     '',
@@ -78,24 +79,27 @@ async function main(): Promise<void> {
   lines.push(`  media: UDP/TCP ${ports} on ${media.listenIp}, announced to browsers as ${announced}`
     + (media.source === 'host-interface' ? ' (this host\'s first non-loopback address: a development default; production sets media.announcedIp / SFU_ANNOUNCED_IP)' : ''));
   if (media.warning) lines.push(`  WARNING: ${media.warning}`);
+  if (app.unconfiguredTargets.length > 0) lines.push(`  WARNING: ${unconfiguredWarning(app.unconfiguredTargets)}`);
   for (const path of app.secrets.generated) lines.push(`  generated a secret into ${path} (kept for later starts)`);
   // Demo links only in development mode (the secret was generated here, not configured): an
   // operator's own secret never has tokens minted and printed for it.
   if (app.secrets.jwtSecret && !config.jwt.secret) {
+    const secret = app.secrets.jwtSecret;
     const room = 'demo';
+    const ttlSeconds = 3600;
     const link = (identity: string, role: 'clinician' | 'student') =>
-      `${base}/#token=${mintToken(app.secrets.jwtSecret!, {
-        room, identity, role, ttlSeconds: 3600,
-        ...(config.jwt.issuer ? { issuer: config.jwt.issuer } : {}),
-        ...(config.jwt.audience ? { audience: config.jwt.audience } : {}),
-      })}&policy=${encodeURIComponent(config.consent.policyVersions[0]!)}`;
+      pageLink(base, mintToken(secret, { room, identity, role, ttlSeconds, ...issuedFor(config.jwt) }), role, config.consent);
+    const desk = pageLink(base, mintDeskToken(secret, { identity: 'demo-desk', rooms: ['*'], ttlSeconds, ...issuedFor(config.jwt) }), 'desk', config.consent);
     lines.push(
       '',
       'Demo room "demo" (links valid for one hour; open each in its own tab):',
       `  clinician: ${link('demo-clinician', 'clinician')}`,
       `  student:   ${link('demo-student', 'student')}`,
+      'Safety desk (alarms of every room, valid for one hour):',
+      `  desk:      ${desk}`,
       '',
-      'More tokens: npm run token -- --room R --identity I --role clinician|student|guardian|observer|interpreter [--ttl S]',
+      'More links: npm run token -- --room R --identity I --role clinician|student|guardian|observer|interpreter [--ttl S] --link',
+      '            npm run token -- --role desk --identity I --rooms \'*\' --link',
     );
   }
   // Printed as plain text on stdout, not as a log record.

@@ -33,6 +33,10 @@ export function mintToken(secret: string, o: MintOptions): string {
 }
 
 /** Mints an HS256 safety-desk token for the panic channel (rooms: ids, or ['*'] for all). */
-export function mintDeskToken(secret: string, o: { identity: string; rooms: string[]; ttlSeconds?: number }): string {
-  return jwt.sign({ role: 'desk', rooms: o.rooms }, secret, { algorithm: 'HS256', subject: o.identity, expiresIn: o.ttlSeconds ?? 3600 });
+export function mintDeskToken(secret: string, o: { identity: string; rooms: string[]; ttlSeconds?: number; issuer?: string; audience?: string }): string {
+  return jwt.sign({ role: 'desk', rooms: o.rooms }, secret, {
+    algorithm: 'HS256', subject: o.identity, expiresIn: o.ttlSeconds ?? 3600,
+    ...(o.issuer ? { issuer: o.issuer } : {}),
+    ...(o.audience ? { audience: o.audience } : {}),
+  });
 }

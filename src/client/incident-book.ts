@@ -1,5 +1,7 @@
 import { Emitter } from './emitter.ts';
 import { roleLabel } from './messages.ts';
+import { escalationText } from './escalation-text.ts';
+import type { TargetReach } from '../domain/escalation-reach.ts';
 import {
   KIND_LABELS,
   OUTCOME_LABELS,
@@ -22,6 +24,8 @@ export interface IncidentEntry {
   readonly emergencyContact: Alert['emergencyContact'];
   readonly note: string | undefined;
   tier: number;
+  /** What became of the targets of the latest escalation tier (`panic:escalated`), when told. */
+  escalation?: TargetReach[] | undefined;
   acknowledged: { by: { identity: string; role?: Actor['role'] }; at: string | undefined } | undefined;
   cancelledAt: string | undefined;
   resolved: { by: Actor; outcome: Outcome; at: string } | undefined;
@@ -128,8 +132,9 @@ export class IncidentBook {
   escalated(d: PanicServerEvents['panic:escalated']): void {
     this.#log('panic:escalated', d.incidentId, { tier: d.tier });
     this.#update(d.incidentId, (e) => {
-      if (d.tier <= e.tier) return false;
+      if (d.tier < e.tier || (d.tier === e.tier && e.escalation)) return false;
       e.tier = d.tier;
+      e.escalation = d.targets;
       return true;
     });
   }
@@ -240,7 +245,7 @@ export function stateText(e: IncidentEntry): string {
   } else {
     parts.push('Not acknowledged yet');
   }
-  if (e.tier > 0 && stateOf(e) !== 'resolved') parts.push(`escalated (tier ${e.tier})`);
+  if (e.tier > 0 && stateOf(e) !== 'resolved') parts.push(escalationText(e.tier, e.escalation));
   if (e.unconfirmed && stateOf(e) !== 'resolved') parts.push('not confirmed since the connection came back: it may have been closed elsewhere');
   if (e.cancelledAt) parts.push(`the person who raised it says it was a mistake (${timeText(e.cancelledAt)})`);
   return parts.join(' · ');

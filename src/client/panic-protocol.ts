@@ -6,6 +6,7 @@
  */
 import type { Incident, IncidentKind, Outcome } from '../domain/incident.ts';
 import type { Role } from '../domain/roles.ts';
+import type { TargetReach } from '../domain/escalation-reach.ts';
 
 export type { Incident, IncidentKind, Outcome };
 
@@ -44,7 +45,7 @@ export interface Alert {
 export interface PanicServerEvents {
   'panic:alert': Alert;
   'panic:acknowledged': { incidentId: string; by: Actor; at: string };
-  'panic:escalated': { incidentId: string; tier: number; notified: string[] };
+  'panic:escalated': { incidentId: string; tier: number; notified: string[]; targets?: TargetReach[] };
   'panic:cancelled': { incidentId: string; by: Actor; at: string };
   'panic:resolved': { incidentId: string; by: Actor; outcome: Outcome; at: string };
   'panic:announce': { incidentId: string; kind: IncidentKind; raisedAt: string };

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.ts';
 import { ENV_VARS, parseEnvValue } from './env.ts';
+import { ESCALATION_TARGET_UNKNOWN, unconfiguredProblems, unconfiguredTargets } from './escalation-targets.ts';
 
 export type { Config } from './schema.ts';
 
@@ -11,10 +12,13 @@ const DEFAULT_FILE = fileURLToPath(new URL('../../config/default.json', import.m
 
 export class ConfigError extends Error {
   readonly problems: string[];
+  /** `CONFIG_INVALID`, or a more precise code (`ESCALATION_TARGET_UNKNOWN`, `JWT_SECRET_NOT_FOUND`): docs/configuration.md, "Validation". */
+  readonly code: string;
 
-  constructor(problems: string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  constructor(problems: string[], code = 'CONFIG_INVALID') {
+    super(`invalid configuration${code === 'CONFIG_INVALID' ? '' : ` (${code})`}:\n  - ${problems.join('\n  - ')}`);
     this.problems = problems;
+    this.code = code;
     this.name = 'ConfigError';
   }
 }
@@ -73,7 +77,11 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   const env = opts.env ?? process.env;
   let tree = readJson(DEFAULT_FILE);
   const file = opts.file ?? env.SFU_CONFIG;
-  if (file) tree = merge(tree, readJson(file));
+  const fromFile = file ? readJson(file) : undefined;
+  if (fromFile) tree = merge(tree, fromFile);
+  // Tiers the operator set (not the built-in defaults) must name only configured webhooks.
+  const setsTiers = (t: Tree | undefined) => isTree(t?.safety) && t.safety.tiers !== undefined;
+  const tiersConfigured = setsTiers(fromFile) || Boolean(env.SFU_PANIC_TIERS) || setsTiers(opts.overrides);
 
   const problems: string[] = [];
   for (const [name, { path, kind }] of Object.entries(ENV_VARS)) {
@@ -122,6 +130,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   if (c.escalationLeaseMs < 2 * c.presenceIntervalMs) {
     throw new ConfigError([`cluster.escalationLeaseMs (${c.escalationLeaseMs}) must be at least twice cluster.presenceIntervalMs (${c.presenceIntervalMs}): an incident's escalation lease is renewed every interval`]);
   }
+  const unknownTargets = unconfiguredTargets(cfg.safety);
+  if (tiersConfigured && unknownTargets.length > 0) throw new ConfigError(unconfiguredProblems(unknownTargets), ESCALATION_TARGET_UNKNOWN);
   return deepFreeze(cfg);
 }
 

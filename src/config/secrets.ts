@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { newSecret } from '../shared/ids.ts';
 import type { Config } from './schema.ts';
 import { ConfigError } from './load.ts';
@@ -24,14 +24,19 @@ export interface Secrets {
   readonly generated: string[];
 }
 
+/** A secret kept in the data dir, or undefined when its file does not exist. */
+function readDataDirSecret(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
+  const value = readFileSync(path, 'utf8').trim();
+  if (value.length < 16) throw new ConfigError([`${path} holds fewer than 16 characters: delete it to have a new one generated`]);
+  return value;
+}
+
 /** Reads a secret kept in the data dir, creating it (mode 0600) on first use. */
 function dataDirSecret(dataDir: string, file: string, generated: string[]): string {
   const path = join(dataDir, file);
-  if (existsSync(path)) {
-    const value = readFileSync(path, 'utf8').trim();
-    if (value.length < 16) throw new ConfigError([`${path} holds fewer than 16 characters: delete it to have a new one generated`]);
-    return value;
-  }
+  const existing = readDataDirSecret(path);
+  if (existing !== undefined) return existing;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const value = newSecret(32);
   writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
@@ -73,6 +78,28 @@ export function resolveSecrets(config: Readonly<Config>): Secrets {
   const algorithms = config.jwt.algorithms.length > 0 ? [...config.jwt.algorithms] : ['HS256' as const];
   if (algorithms.some((a) => a !== 'HS256')) throw new ConfigError(['jwt.algorithms: RS256/ES256 need jwt.publicKey']);
   return { jwtKey: secret, jwtAlgorithms: algorithms, jwtSecret: secret, adminToken, recordKeys, generated };
+}
+
+/**
+ * The HS256 secret this configuration's server verifies tokens with, for tools that mint them
+ * (`npm run token`): `jwt.secret`, else `<dataDir>/jwt-secret` as the server generated it, found
+ * through the same configuration as `npm start` (SFU_DATA_DIR, the SFU_CONFIG file, default
+ * `./data`). Never generates one: a token signed with a secret the server does not have would be
+ * refused by it. Throws a ConfigError `JWT_SECRET_NOT_FOUND` instead.
+ */
+export function existingJwtSecret(config: Readonly<Config>): string {
+  if (config.jwt.publicKey) {
+    throw new ConfigError(['the server is configured for RS256/ES256 (jwt.publicKey, SFU_JWT_PUBLIC_KEY): there is no shared secret to mint with; mint tokens with your private key instead'], 'JWT_SECRET_NOT_FOUND');
+  }
+  if (config.jwt.secret) return config.jwt.secret;
+  const path = resolve(config.dataDir, 'jwt-secret');
+  const secret = readDataDirSecret(path);
+  if (secret !== undefined) return secret;
+  throw new ConfigError([
+    `no token secret: ${path} does not exist and jwt.secret (SFU_JWT_SECRET) is not set. The server generates that file on its first start `
+    + `with this data dir (dataDir ${JSON.stringify(config.dataDir)}, from SFU_DATA_DIR, the SFU_CONFIG file or the default ./data, relative to ${process.cwd()}). `
+    + 'Start the server once (npm start), or run this with the same SFU_DATA_DIR / SFU_CONFIG / SFU_JWT_SECRET as the server. No token was minted.',
+  ], 'JWT_SECRET_NOT_FOUND');
 }
 
 /** Configured record keys (base64, 32 bytes each), or one generated into the data dir (id `local`). */

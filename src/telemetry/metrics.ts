@@ -56,6 +56,14 @@ export class Metrics {
   });
   readonly #panicOpen = new Gauge({ name: 'sfu_panic_open', help: 'Open (unresolved) panic incidents', registers: [this.registry] });
   readonly #panicEscalations = new Counter({ name: 'sfu_panic_escalations_total', help: 'Escalation steps taken, by tier', labelNames: ['tier'], registers: [this.registry] });
+  readonly #escalationTargets = new Counter({
+    name: 'sfu_panic_escalation_targets_total', help: 'Targets of escalation tiers (after tier 0) as they ran, by what became of them (reached, no-connection, sending, not-configured, failed)',
+    labelNames: ['status'], registers: [this.registry],
+  });
+  readonly #unconfiguredTargets = new Gauge({
+    name: 'sfu_panic_tier_targets_unconfigured', help: 'Escalation tier targets (webhook:<name>) that name no configured webhook: an escalation to them reaches nobody',
+    registers: [this.registry],
+  });
   readonly #webhooks = new Counter({ name: 'sfu_webhook_deliveries_total', help: 'Webhook delivery attempts by result', labelNames: ['result'], registers: [this.registry] });
   readonly #panicSpooled = new Gauge({ name: 'sfu_panic_spooled', help: 'Panic raises and events in the local spool, not yet in the store', registers: [this.registry] });
   readonly #panicUnpersisted = new Gauge({
@@ -157,6 +165,10 @@ export class Metrics {
   panicOpen(count: number): void { this.#panicOpen.set(count); }
   panicEscalated(tier: number): void { this.#panicEscalations.inc({ tier: String(tier) }); }
   webhookDelivery(result: 'delivered' | 'failed'): void { this.#webhooks.inc({ result }); }
+  /** One target of an escalation tier ran (tiers after tier 0), with what became of it. */
+  escalationTarget(status: string): void { this.#escalationTargets.inc({ status }); }
+  /** At start: how many tier targets name no configured webhook. */
+  tierTargetsUnconfigured(count: number): void { this.#unconfiguredTargets.set(count); }
   /** The panic backlog now: entries in the spool, and entries held in memory only. */
   panicBacklog(spooled: number, unpersisted: number): void {
     this.#panicSpooled.set(spooled);

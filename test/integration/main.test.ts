@@ -49,6 +49,12 @@ describe('src/main.ts (npm start)', () => {
       const verifier = new TokenVerifier({ key: secret, algorithms: ['HS256'] });
       expect(verifier.verify(links[0]![3]!, 'demo').role).toBe('clinician');
       expect(verifier.verify(links[1]![3]!, 'demo').role).toBe('student');
+      // A desk link for every room, built like the demo links (src/auth/page-links.ts).
+      const desk = /desk:\s+(\S+)\/desk\.html#token=(\S+)/.exec(text)!;
+      expect(desk[1]).toBe(base);
+      expect(verifier.verifyDesk(desk[2]!)).toMatchObject({ identity: 'demo-desk', rooms: '*' });
+      // The built-in tiers name webhooks nobody configured: one WARNING line in the banner.
+      expect(text).toContain('WARNING: escalation tiers name targets that are not configured, so escalating to them reaches nobody (tier 1: webhook:primary; tier 2: webhook:secondary)');
 
       main.child.kill('SIGTERM');
       expect(await main.exited).toBe(0);

@@ -13,6 +13,7 @@ import { PanicJournal, type Durability, type JournalStatus } from './journal.ts'
 import { ReAlertCoalescer } from './re-alert.ts';
 import { ReRaiseKeys, reRaisedEvent, reRaiseTarget, type RaiseInput } from './re-raise.ts';
 import { TierWebhooks } from './tier-webhooks.ts';
+import { reachedAnyone, type TargetReach } from '../../domain/escalation-reach.ts';
 import type { WebhookConfig, WebhookSender } from './webhooks.ts';
 
 export type { Actor, Alert, KnownLocation, PanicFanout, RaiseResult, Raiser, Tier } from './alert.ts';
@@ -399,6 +400,11 @@ export class PanicService {
     });
   }
 
+  /**
+   * Runs one tier: a later tier's `escalated` event is recorded first; then every target is sent
+   * the alert; then `panic:escalated` tells responders and the raiser what became of each target
+   * (`targets`), so that no page claims an escalation that reached nobody.
+   */
   async #runTier(incidentId: string, index: number): Promise<void> {
     const open = this.#open.get(incidentId);
     if (!open || open.incident.acknowledgedBy) return;
@@ -406,18 +412,31 @@ export class PanicService {
     if (index > 0) {
       await this.#append(open, { type: 'escalated', actor: 'system', data: { tier: index, notify: tier.notify } });
       this.#o.metrics.panicEscalated(index);
-      this.#guard(() => this.#fanout?.update(open.incident.room, 'panic:escalated', { incidentId, tier: index, notified: tier.notify }, open.incident.identity));
     }
     const alert = await this.alertFor(open.incident, index);
-    let reached = 0;
-    for (const target of tier.notify) {
-      this.#guard(() => {
-        if (target === 'room-clinicians') reached += this.#fanout?.alertClinicians(open.incident.room, alert) ?? 0;
-        else if (target === 'desk') reached += this.#fanout?.alertDesks(open.incident.room, alert) ?? 0;
-        else this.#webhooks.send(target.slice('webhook:'.length), open.incident, alert, index);
-      });
-    }
+    const targets = tier.notify.map((target) => this.#sendTo(target, open.incident, alert, index));
+    const reached = targets.reduce((n, t) => n + (t.connections ?? 0), 0);
     if (index === 0 && reached > 0) this.#o.metrics.panicDelivered((Date.now() - Date.parse(open.incident.raisedAt)) / 1000);
+    if (index === 0) return;
+    for (const t of targets) this.#o.metrics.escalationTarget(t.status);
+    if (!reachedAnyone(targets)) {
+      this.#o.log.error({ incidentId, tier: index, targets }, 'escalation tier reached nobody (no target configured or connected)');
+    }
+    this.#guard(() => this.#fanout?.update(open.incident.room, 'panic:escalated', { incidentId, tier: index, notified: tier.notify, targets }, open.incident.identity));
+  }
+
+  /** Sends a tier's alert to one target; what became of it (domain/escalation-reach.ts). */
+  #sendTo(target: string, incident: Incident, alert: Alert, tier: number): TargetReach {
+    try {
+      if (target === 'room-clinicians' || target === 'desk') {
+        const connections = (target === 'desk' ? this.#fanout?.alertDesks(incident.room, alert) : this.#fanout?.alertClinicians(incident.room, alert)) ?? 0;
+        return { target, status: connections > 0 ? 'reached' : 'no-connection', connections };
+      }
+      return { target, status: this.#webhooks.send(target.slice('webhook:'.length), incident, alert, tier) };
+    } catch (err) {
+      this.#o.log.error({ err, target }, 'panic fan-out failed');
+      return { target, status: 'failed' };
+    }
   }
 
   /** Another node holds the incident's lease: it escalates it, not this node. */

@@ -22,15 +22,19 @@ export class TierWebhooks {
     this.#o = o;
   }
 
-  /** A tier naming webhook `name` ran: its alert goes out (retried until a 2xx by the sender). */
-  send(name: string, incident: Incident, alert: Alert, tier: number): void {
+  /**
+   * A tier naming webhook `name` ran: its alert goes out (retried until a 2xx by the sender):
+   * `sending`; `not-configured` when no webhook has that name (nothing is sent).
+   */
+  send(name: string, incident: Incident, alert: Alert, tier: number): 'sending' | 'not-configured' {
     const hook = this.#o.webhooks.find((w) => w.name === name);
     if (!hook) {
-      this.#o.log.warn({ webhook: name, tier }, 'escalation tier names a webhook that is not configured');
-      return;
+      this.#o.log.warn({ webhook: name, tier, incidentId: incident.id }, 'escalation tier names a webhook that is not configured: it reached nobody');
+      return 'not-configured';
     }
     const payload = { event: 'panic.alert', room: incident.room, sentAt: new Date().toISOString(), ...alert };
     void this.#o.sender.deliver(hook, incident.id, tier, payload);
+    return 'sending';
   }
 
   /** After a restart or a takeover: webhooks of tiers already reached that never got a 2xx are sent again. */
