@@ -3,10 +3,11 @@ import { reachedAnyone, type TargetReach } from '../domain/escalation-reach.ts';
 /**
  * The escalation state of an alarm in words (`panic:escalated`, docs/safety.md): never
  * "escalated" when the tier reached nobody. `targets` is what the server said became of each
- * target of the tier (absent from servers before it said so: then only the tier is known).
+ * target of the tier; absent (a replay after a restart or a takeover), only the tier is known, and
+ * the line does not claim that anyone was reached.
  */
 export function escalationText(tier: number, targets: readonly TargetReach[] | undefined): string {
-  if (!targets) return `escalated (tier ${tier})`;
+  if (!targets) return `escalation tier ${tier} (whom it reached is not known here)`;
   if (targets.every((t) => t.status === 'not-configured')) return `escalation tier ${tier}: no target configured`;
   if (!reachedAnyone(targets)) return `escalation tier ${tier}: reached nobody (${targets.map(targetText).join(', ')})`;
   return `escalated (tier ${tier}): ${targets.map(targetText).join(', ')}`;

@@ -24,8 +24,8 @@ export interface IncidentEntry {
   readonly emergencyContact: Alert['emergencyContact'];
   readonly note: string | undefined;
   tier: number;
-  /** What became of the targets of the latest escalation tier (`panic:escalated`), when told. */
-  escalation?: TargetReach[] | undefined;
+  /** What became of the targets of an escalation tier (`panic:escalated`, or a replay), when told. */
+  escalation?: { tier: number; targets: TargetReach[] } | undefined;
   acknowledged: { by: { identity: string; role?: Actor['role'] }; at: string | undefined } | undefined;
   cancelledAt: string | undefined;
   resolved: { by: Actor; outcome: Outcome; at: string } | undefined;
@@ -87,6 +87,7 @@ export class IncidentBook {
         emergencyContact: a.emergencyContact,
         note: inc.note,
         tier: Math.max(a.tier, inc.tier),
+        escalation: a.escalation ? { tier: a.tier, targets: a.escalation } : undefined,
         acknowledged: inc.acknowledgedBy ? { by: { identity: inc.acknowledgedBy }, at: inc.acknowledgedAt } : undefined,
         cancelledAt: inc.cancelledAt,
         resolved: undefined,
@@ -103,6 +104,10 @@ export class IncidentBook {
     let changed = tier !== known.tier || known.unconfirmed;
     known.unconfirmed = false;
     known.tier = tier;
+    if (a.escalation && a.tier === tier && known.escalation?.tier !== tier) {
+      known.escalation = { tier, targets: a.escalation };
+      changed = true;
+    }
     if (!known.acknowledged && inc.acknowledgedBy) {
       known.acknowledged = { by: { identity: inc.acknowledgedBy }, at: inc.acknowledgedAt };
       changed = true;
@@ -132,9 +137,9 @@ export class IncidentBook {
   escalated(d: PanicServerEvents['panic:escalated']): void {
     this.#log('panic:escalated', d.incidentId, { tier: d.tier });
     this.#update(d.incidentId, (e) => {
-      if (d.tier < e.tier || (d.tier === e.tier && e.escalation)) return false;
+      if (d.tier < e.tier || e.escalation?.tier === d.tier) return false;
       e.tier = d.tier;
-      e.escalation = d.targets;
+      e.escalation = d.targets ? { tier: d.tier, targets: d.targets } : undefined;
       return true;
     });
   }
@@ -245,7 +250,7 @@ export function stateText(e: IncidentEntry): string {
   } else {
     parts.push('Not acknowledged yet');
   }
-  if (e.tier > 0 && stateOf(e) !== 'resolved') parts.push(escalationText(e.tier, e.escalation));
+  if (e.tier > 0 && stateOf(e) !== 'resolved') parts.push(escalationText(e.tier, e.escalation?.tier === e.tier ? e.escalation.targets : undefined));
   if (e.unconfirmed && stateOf(e) !== 'resolved') parts.push('not confirmed since the connection came back: it may have been closed elsewhere');
   if (e.cancelledAt) parts.push(`the person who raised it says it was a mistake (${timeText(e.cancelledAt)})`);
   return parts.join(' · ');

@@ -39,6 +39,8 @@ export interface Alert {
   emergencyContact: { name: string; phone: string } | null;
   tier: number;
   replay?: boolean;
+  /** Replays: what became of the targets of the tier the incident is at, when the server knows. */
+  escalation?: TargetReach[];
 }
 
 /** Server -> client events on /safety. */

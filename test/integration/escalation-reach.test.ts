@@ -58,6 +58,11 @@ describe('escalation to targets nobody configured (real server, real sockets)', 
       expect(tier2.targets).toEqual([{ target: 'webhook:secondary', status: 'not-configured' }]);
       // The raiser is told the same: nobody was reached.
       expect((await kidSafety.waitFor('panic:escalated', (d) => d.tier === 2)).targets).toEqual(tier2.targets);
+      // A desk that connects later gets the replay with what the tier reached.
+      const lateDesk = await safetyClient(url, mintDeskToken(TEST_SECRET, { identity: 'desk-2', rooms: ['*'] }), 'polling');
+      const replay = await lateDesk.waitFor('panic:alert', (d) => d.replay === true);
+      expect(replay).toMatchObject({ tier: 2, escalation: [{ target: 'webhook:secondary', status: 'not-configured' }] });
+      lateDesk.close();
       const metrics = await (await fetch(`${url}/metrics`)).text();
       expect(metrics).toMatch(/^sfu_panic_escalation_targets_total\{status="not-configured"\} 2$/m);
       expect(logText).toContain('escalation tier reached nobody');

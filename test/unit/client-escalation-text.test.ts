@@ -14,7 +14,7 @@ describe('the pages\' escalation line (src/client/escalation-text.ts)', () => {
       .toBe('escalated (tier 1): desk reached (2), webhook:primary sending, webhook:x not configured');
   });
 
-  it('a server that does not say (no targets): only the tier', () => {
-    expect(escalationText(1, undefined)).toBe('escalated (tier 1)');
+  it('not known (a replay after a restart): the tier, and no claim that anyone was reached', () => {
+    expect(escalationText(1, undefined)).toBe('escalation tier 1 (whom it reached is not known here)');
   });
 });

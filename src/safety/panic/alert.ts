@@ -1,6 +1,7 @@
 import type { Role } from '../../domain/roles.ts';
 import type { Incident } from '../../domain/incident.ts';
 import type { Location } from '../../store/types.ts';
+import type { TargetReach } from '../../domain/escalation-reach.ts';
 
 export interface Tier { readonly afterSeconds: number; readonly notify: readonly string[] }
 
@@ -29,6 +30,12 @@ export interface Alert {
   readonly emergencyContact: { name: string; phone: string } | null;
   readonly tier: number;
   readonly replay?: boolean;
+  /**
+   * Replays only: what became of each target of the tier the incident is at (`tier` > 0), as
+   * `panic:escalated` said, while the node that ran that tier holds the incident (absent after a
+   * restart or a takeover: not known then).
+   */
+  readonly escalation?: readonly TargetReach[];
   /** Sent again because the raiser raised again (the incident carries `reRaises` and `lastReRaise`). */
   readonly reAlert?: boolean;
 }

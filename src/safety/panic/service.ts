@@ -48,7 +48,13 @@ export interface PanicServiceOptions {
   readonly metrics: Metrics;
 }
 
-interface Open { incident: Incident; timers: NodeJS.Timeout[]; raiser: Raiser }
+interface Open {
+  incident: Incident;
+  timers: NodeJS.Timeout[];
+  raiser: Raiser;
+  /** The latest tier after tier 0 run here, and what became of its targets (for replays). */
+  reach?: { tier: number; targets: TargetReach[] };
+}
 
 /**
  * The panic channel: deliver first, store bounded. A raise waits for the store at most
@@ -224,8 +230,9 @@ export class PanicService {
     const found = await within(attempt(() => this.#o.locate(incident.participantId, incident.room)), this.#deadlineMs);
     const loc = found.settled && found.ok ? found.value : undefined;
     const { emergencyContact, ...location } = loc ?? ({} as Partial<KnownLocation>);
+    const reach = replay ? this.#open.get(incident.id)?.reach : undefined;
     return {
-      incident, tier, ...(replay ? { replay } : {}),
+      incident, tier, ...(replay ? { replay } : {}), ...(reach && reach.tier === tier ? { escalation: reach.targets } : {}),
       participant: { participantId: incident.participantId, identity: incident.identity, role: incident.role },
       location: loc ? (location as Omit<KnownLocation, 'emergencyContact'>) : null,
       emergencyContact: emergencyContact ?? null,
@@ -418,6 +425,7 @@ export class PanicService {
     const reached = targets.reduce((n, t) => n + (t.connections ?? 0), 0);
     if (index === 0 && reached > 0) this.#o.metrics.panicDelivered((Date.now() - Date.parse(open.incident.raisedAt)) / 1000);
     if (index === 0) return;
+    open.reach = { tier: index, targets };
     for (const t of targets) this.#o.metrics.escalationTarget(t.status);
     if (!reachedAnyone(targets)) {
       this.#o.log.error({ incidentId, tier: index, targets }, 'escalation tier reached nobody (no target configured or connected)');
