@@ -195,7 +195,7 @@ export async function clusterBench(o: ClusterBenchOptions): Promise<object> {
         } catch {
           lost++;
         }
-        const r = await resolvers[i % resolvers.length]!.send('panic:resolve', { incidentId: id, outcome: 'false-alarm' }).catch(() => ({ ok: false }));
+        const r = await resolvers[i % resolvers.length]!.send('panic:resolve', { incidentId: id, outcome: 'false-alarm', acknowledge: true }).catch(() => ({ ok: false }));
         if (!r.ok) resolveFailures++;
       })());
       await sleep(Math.max(0, o.alarmIntervalMs - (performance.now() - t0)));

@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   // Panic channel (issue #4)
   INCIDENT_NOT_FOUND: 404,
   INCIDENT_OWNER_UNREACHABLE: 503,
+  /** Issue #15: `panic:resolve` of an incident nobody acknowledged (without `acknowledge: true`). */
+  INCIDENT_NOT_ACKNOWLEDGED: 409,
   // Protocol
   MESSAGE_TOO_LARGE: 413,
   MALFORMED_MESSAGE: 400,

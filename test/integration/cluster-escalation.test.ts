@@ -231,7 +231,7 @@ describe('escalation owned once (3 nodes, Redis, PostgreSQL, webhooks)', () => {
     const deskB = await connect('b', desk('desk-b-io'));
     await until(() => deskB.events.some((e) => e.event === 'panic:replayed'), 'desk B replayed');
     for (const incidentId of ids) {
-      const resolved = await deskB.send('panic:resolve', { incidentId, outcome: 'false-alarm' });
+      const resolved = await deskB.send('panic:resolve', { incidentId, outcome: 'false-alarm', acknowledge: true });
       expect(resolved.ok, JSON.stringify(resolved)).toBe(true);
     }
     await until(async () => (await Promise.all(ids.map(owner))).every((o) => o === null), 'every lease released', 2000);
@@ -255,7 +255,7 @@ describe('escalation owned once (3 nodes, Redis, PostgreSQL, webhooks)', () => {
     expect(await owner(incidentId)).toBe('node-a');
     const deskB = await connect('b', desk('desk-b-normal'));
     await until(() => deskB.events.some((e) => e.event === 'panic:replayed'), 'desk B replayed');
-    const resolved = await deskB.send('panic:resolve', { incidentId, outcome: 'false-alarm' });
+    const resolved = await deskB.send('panic:resolve', { incidentId, outcome: 'false-alarm', acknowledge: true });
     expect(resolved.ok, JSON.stringify(resolved)).toBe(true);
   }, 60_000);
 });

@@ -89,7 +89,7 @@ describe('panic durability', () => {
       expect(replay).toMatchObject({ replay: true, incident: { state: 'open', kind: 'medical' } });
       const escalated = await deskClient.waitFor('panic:escalated', (d) => d.incidentId === data.incidentId, 5000);
       expect(escalated.tier).toBe(1);
-      const resolved = await deskClient.send('panic:resolve', { incidentId: data.incidentId, outcome: 'continued' });
+      const resolved = await deskClient.send('panic:resolve', { incidentId: data.incidentId, outcome: 'continued', acknowledge: true });
       expect(resolved.data.state).toBe('resolved');
       expect(await second.handle.store.incidents.open()).toEqual([]);
       deskClient.close();

@@ -46,7 +46,7 @@ describe('panic:cancel', () => {
     // The desk heard of the one cancellation only.
     expect((await deskA.waitFor('panic:cancelled')).incidentId).toBe(raised.data.incidentId);
     expect(deskA.events.filter((e) => e.event === 'panic:cancelled')).toHaveLength(1);
-    expect((await deskA.send('panic:resolve', { incidentId: raised.data.incidentId, outcome: 'false-alarm' })).ok).toBe(true);
+    expect((await deskA.send('panic:resolve', { incidentId: raised.data.incidentId, outcome: 'false-alarm', acknowledge: true })).ok).toBe(true);
     for (const c of [inA, inB, deskA]) c.close();
     kidA.close(); kidB.close();
   });
@@ -113,12 +113,12 @@ describe('open incidents per participant', () => {
     expect(back.events.filter((e) => e.event === 'panic:alert').map((e) => e.data.incident.id).sort()).toEqual([...opened].sort());
 
     // Resolving one frees a place: the next raise opens a new incident.
-    expect((await back.send('panic:resolve', { incidentId: opened[0], outcome: 'false-alarm' })).ok).toBe(true);
+    expect((await back.send('panic:resolve', { incidentId: opened[0], outcome: 'false-alarm', acknowledge: true })).ok).toBe(true);
     const next = await kidSafety.send('panic:raise', { kind: 'medical', silent: false, clientIncidentId: key() });
     expect(next.data.reRaised).toBeUndefined();
     expect(opened).not.toContain(next.data.incidentId);
     for (const id of [...opened.slice(1), next.data.incidentId]) {
-      expect((await back.send('panic:resolve', { incidentId: id, outcome: 'continued' })).ok).toBe(true);
+      expect((await back.send('panic:resolve', { incidentId: id, outcome: 'continued', acknowledge: true })).ok).toBe(true);
     }
     for (const c of [docSafety, kidSafety, back]) c.close();
     doc.close(); kid.close();
@@ -140,7 +140,7 @@ describe('open incidents per participant', () => {
     expect(target).toMatchObject({ reRaises: 1, lastReRaise: { kind: 'medical', silent: true } });
     expect(target?.cancelledAt).toBeUndefined();
     const deskClient = await safetyClient(srv.url, desk([room]), 'websocket');
-    for (const id of ids) expect((await deskClient.send('panic:resolve', { incidentId: id, outcome: 'continued' })).ok).toBe(true);
+    for (const id of ids) expect((await deskClient.send('panic:resolve', { incidentId: id, outcome: 'continued', acknowledge: true })).ok).toBe(true);
     deskClient.close(); kidSafety.close(); kid.close();
   });
 

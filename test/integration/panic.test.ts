@@ -52,7 +52,9 @@ for (const transport of ['websocket', 'polling'] as Transport[]) {
       // Silent: the student and others never see it; the other desk neither.
       await new Promise((r) => setTimeout(r, 100));
       expect(kidSafety.events.filter((e) => e.event.startsWith('panic:'))).toEqual([]);
-      expect(otherDesk.events.map((e) => e.event)).toEqual(['panic:replayed']);
+      // A responder gets the escalation plan on connect (issue #15: the desk says what comes next), then the replay.
+      expect(otherDesk.events.map((e) => e.event)).toEqual(['panic:escalation-plan', 'panic:replayed']);
+      expect(otherDesk.events[0]!.data).toEqual({ tiers: srv.handle.config.safety.tiers.map((t, tier) => ({ tier, afterSeconds: t.afterSeconds, notify: t.notify })) });
       expect((await deskClient.waitFor('panic:replayed')).count).toBe(0);
 
       const ack = await docSafety.send('panic:ack', { incidentId: res.data.incidentId });

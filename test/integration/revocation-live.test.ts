@@ -59,7 +59,7 @@ describe('revocation on live connections', () => {
     expect(docElsewhere.socket.connected).toBe(true);
     await expect(safetyClient(srv.url, srv.mint(room, 'doc', 'clinician', { jti: 'fresh' }), 'polling')).rejects.toMatchObject({ code: 'IDENTITY_REVOKED' });
 
-    expect((await desk.send('panic:resolve', { incidentId: raised.data.incidentId, outcome: 'false-alarm' })).ok).toBe(true);
+    expect((await desk.send('panic:resolve', { incidentId: raised.data.incidentId, outcome: 'false-alarm', acknowledge: true })).ok).toBe(true);
     for (const c of [docElsewhere, kidSafety, desk]) c.close();
     kid.close();
   });
@@ -116,7 +116,7 @@ describe('revocation on live connections', () => {
 
     const resolver = await safetyClient(srv.url, mintDeskToken(TEST_SECRET, { identity: 'desk-other', rooms: [a, b] }), 'websocket');
     for (const id of [before.data.incidentId, inA.data.incidentId, inB.data.incidentId]) {
-      expect((await resolver.send('panic:resolve', { incidentId: id, outcome: 'continued' })).ok).toBe(true);
+      expect((await resolver.send('panic:resolve', { incidentId: id, outcome: 'continued', acknowledge: true })).ok).toBe(true);
     }
     for (const c of [again, resolver, kidASafety, kidBSafety]) c.close();
     kidA.close(); kidB.close();

@@ -119,6 +119,28 @@ describe('PanicService state machine (fake store, fake timers)', () => {
     expect(s.spool.pending).toBe(false);
   });
 
+  it('acknowledge before resolve: a resolve of an unacknowledged incident is refused and records nothing; acknowledge: true acknowledges it first (both events, in order)', async () => {
+    const s = setup();
+    await s.service.start(s.fanout);
+    const a = await raise(s);
+    const b = await raise(s, other);
+    await expect(s.service.resolve(a.incidentId, doc, 'continued')).rejects.toMatchObject({ code: 'INCIDENT_NOT_ACKNOWLEDGED' });
+    expect(s.service.has(a.incidentId)).toBe(true);
+    expect(s.store.writes).toEqual([`raise:${a.incidentId}`, `raise:${b.incidentId}`]);
+    expect(s.fanout.of(a.incidentId).map((x) => x.what)).toEqual(['clinicians', 'desk', 'reply']);
+    // Acknowledged, then resolved: accepted.
+    await s.service.acknowledge(a.incidentId, doc);
+    expect(await s.service.resolve(a.incidentId, doc, 'continued')).toMatchObject({ state: 'resolved', acknowledgedBy: 'doc', outcome: 'continued' });
+    // An explicit ack + resolve in one request: the acknowledgement is recorded and broadcast first.
+    const desk = { identity: 'desk-1', role: 'desk' as const };
+    expect(await s.service.resolve(b.incidentId, desk, 'false-alarm', undefined, { acknowledge: true })).toMatchObject({ state: 'resolved', acknowledgedBy: 'desk-1' });
+    expect(s.fanout.of(b.incidentId).map((x) => x.what)).toEqual(['clinicians', 'desk', 'reply', 'panic:acknowledged', 'panic:resolved']);
+    expect(s.store.writes.slice(2)).toEqual([`acknowledged:${a.incidentId}`, `resolved:${a.incidentId}`, `acknowledged:${b.incidentId}`, `resolved:${b.incidentId}`]);
+    // Escalation stopped with the acknowledgement: nothing runs at the tier times.
+    await vi.advanceTimersByTimeAsync(61_000);
+    expect(s.fanout.seen.filter((x) => x.what === 'panic:escalated')).toEqual([]);
+  });
+
   it('a hung store (a promise that never settles) delays neither fan-out nor the reply beyond the deadline', async () => {
     const s = setup();
     await s.service.start(s.fanout);
@@ -276,7 +298,7 @@ describe('PanicService state machine (fake store, fake timers)', () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect((await s.store.events(b.incidentId)).map((e) => [e.type, e.data.clientIncidentId])).toEqual([['re-raised', 'cap-key-3'], ['re-raised', 'cap-key-4']]);
     // Once one is resolved, the next raise opens a new incident again.
-    await s.service.resolve(a.incidentId, doc, 'continued');
+    await s.service.resolve(a.incidentId, doc, 'continued', undefined, { acknowledge: true });
     const e = await raise(s, kid, 'cap-key-5');
     expect(e.reRaised).toBeUndefined();
     expect(e.incidentId).not.toBe(b.incidentId);
@@ -366,7 +388,7 @@ describe('PanicService escalation ownership (fake leases, shared fake store, fak
     expect(b.fanout.of(r.incidentId, 'panic:escalated').map((x) => x.at - T0)).toEqual([60_000]);
     expect((await store.events(r.incidentId)).filter((e) => e.type === 'escalated').map((e) => e.data.tier)).toEqual([1, 2]);
     // B answers for it now: a resolve there releases the lease.
-    await b.service.resolve(r.incidentId, doc, 'continued');
+    await b.service.resolve(r.incidentId, doc, 'continued', undefined, { acknowledge: true });
     expect(leases.leases.has(r.incidentId)).toBe(false);
   });
 

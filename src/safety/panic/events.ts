@@ -21,6 +21,8 @@ export const PanicResolve = Type.Object({
   incidentId: IncidentId,
   outcome: Type.Union(OUTCOMES.map((o) => Type.Literal(o))),
   note: Type.Optional(Type.String({ maxLength: 1000 })),
+  /** Acknowledge first when nobody has (an explicit ack + resolve); without it such a resolve is refused. */
+  acknowledge: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });
 
 export interface Checked<S extends TSchema> { readonly schema: S; readonly check: TypeCheck<S> }

@@ -19,6 +19,7 @@ export const RemoteCommand = compile(Type.Object({
   incidentId: Type.String({ minLength: 1, maxLength: 64 }),
   outcome: Type.Optional(Type.Union(OUTCOMES.map((o) => Type.Literal(o)))),
   note: Type.Optional(Type.String({ maxLength: 1000 })),
+  acknowledge: Type.Optional(Type.Boolean()),
   who: WireWho,
 }, { additionalProperties: false }));
 

@@ -210,6 +210,11 @@ export class PanicService {
   }
 
   /** Whether this node holds the incident open (and so owns its escalation). */
+  /** The escalation tiers (config `safety.tiers`), for responders' pages (`panic:escalation-plan`). */
+  get tiers(): readonly Tier[] {
+    return this.#o.tiers;
+  }
+
   has(incidentId: string): boolean {
     return this.#open.has(incidentId);
   }
@@ -346,7 +351,17 @@ export class PanicService {
     return incident;
   }
 
-  async resolve(incidentId: string, by: Actor, outcome: Outcome, note?: string) {
+  /**
+   * Resolves an acknowledged incident. An unacknowledged one is refused (INCIDENT_NOT_ACKNOWLEDGED)
+   * unless `acknowledge` is set: then it is acknowledged by the same responder first (recorded and
+   * broadcast like a `panic:ack`), and resolved after (docs/safety.md, "Acknowledge before resolve").
+   */
+  async resolve(incidentId: string, by: Actor, outcome: Outcome, note?: string, opts: { acknowledge?: boolean } = {}) {
+    if (!this.#get(incidentId).incident.acknowledgedBy) {
+      if (!opts.acknowledge) throw new SfuError('INCIDENT_NOT_ACKNOWLEDGED', 'acknowledge the alarm before resolving it (or resolve with acknowledge: true)');
+      await this.acknowledge(incidentId, by);
+    }
+    // Looked up again: it may have been resolved by someone else meanwhile (INCIDENT_NOT_FOUND).
     const open = this.#get(incidentId);
     const incident = await this.#append(open, { type: 'resolved', actor: by.identity, data: { role: by.role, outcome, ...(note ? { hasNote: true } : {}) } });
     for (const t of open.timers) clearTimeout(t);

@@ -27,6 +27,9 @@ export interface PanicRemote {
   request(body: unknown, timeoutMs: number): Promise<unknown>;
   serve(handler: (body: unknown) => Promise<unknown>): void;
 }
+/** An ack, cancel or resolve as the socket received it (or another node forwarded it). */
+type Command = { op: 'ack' | 'cancel' | 'resolve'; incidentId: string; outcome?: Static<typeof PanicResolve>['outcome']; note?: string | undefined; acknowledge?: boolean | undefined };
+
 /** The /safety socket.io server's limits (config `safety.socket`). */
 export interface SafetySocketLimits {
   readonly connectTimeoutSeconds: number;
@@ -139,7 +142,11 @@ export class PanicSocketServer implements PanicFanout {
         void this.#dispatch(who, h, data, answer);
       });
     }
-    if (this.#isResponder(who)) void this.#replay(socket, who);
+    if (this.#isResponder(who)) {
+      // What the tiers will do, so that pages can say what comes next and when (docs/safety.md).
+      socket.emit('panic:escalation-plan', { tiers: this.#service.tiers.map((t, tier) => ({ tier, afterSeconds: t.afterSeconds, notify: [...t.notify] })) });
+      void this.#replay(socket, who);
+    }
   }
 
   /**
@@ -189,7 +196,7 @@ export class PanicSocketServer implements PanicFanout {
   }
 
   /** An ack, cancel or resolve: here when this node holds the incident (or there is no other node), else at the node that holds it. */
-  async #command(who: Who, cmd: { op: 'ack' | 'cancel' | 'resolve'; incidentId: string; outcome?: Static<typeof PanicResolve>['outcome']; note?: string | undefined }): Promise<unknown> {
+  async #command(who: Who, cmd: Command): Promise<unknown> {
     if (!this.#remote || this.#service.has(cmd.incidentId)) return this.#apply(who, cmd);
     if (who.kind === 'participant' && cmd.op !== 'cancel' && !CLINICAL_ROLES.has(who.grant.role)) {
       throw new SfuError('PERMISSION_DENIED', 'only clinicians of the room or the safety desk respond');
@@ -202,10 +209,10 @@ export class PanicSocketServer implements PanicFanout {
     throw new SfuError(reply.error.code as ErrorCode, reply.error.message);
   }
 
-  async #apply(who: Who, cmd: { op: 'ack' | 'cancel' | 'resolve'; incidentId: string; outcome?: Static<typeof PanicResolve>['outcome']; note?: string | undefined }): Promise<unknown> {
+  async #apply(who: Who, cmd: Command): Promise<unknown> {
     const { incidentId } = cmd;
     if (cmd.op === 'ack') return this.#respond(who, incidentId, (actor) => this.#service.acknowledge(incidentId, actor));
-    if (cmd.op === 'resolve') return this.#respond(who, incidentId, (actor) => this.#service.resolve(incidentId, actor, cmd.outcome!, cmd.note));
+    if (cmd.op === 'resolve') return this.#respond(who, incidentId, (actor) => this.#service.resolve(incidentId, actor, cmd.outcome!, cmd.note, { acknowledge: cmd.acknowledge === true }));
     if (who.kind !== 'participant') throw new SfuError('PERMISSION_DENIED', 'only the raiser can cancel');
     return this.#service.cancel(incidentId, { room: who.grant.room, identity: who.grant.identity, role: who.grant.role });
   }
