@@ -1,4 +1,7 @@
+import { AlarmAlerts, type AlarmAlertsDebug } from './alarm-alerts.ts';
+import { byUrgency, elapsedText, nextTierText, type PlannedTier } from './alarm-urgency.ts';
 import {
+  actorText,
   IncidentBook,
   kindText,
   locationText,
@@ -24,6 +27,10 @@ export interface SafetyDeskApi {
   readonly state: ChannelState | 'no-token';
   incidents(): { id: string; room: string; kind: string; state: string; tier: number; firstSeenAt: number }[];
   events(): LoggedEvent[];
+  /** Incident ids in the order the table shows them (most urgent first). */
+  order(): string[];
+  /** The alarm sound and notifications (issue #15). */
+  sound(): AlarmAlertsDebug;
 }
 
 declare global {
@@ -62,11 +69,12 @@ function deskClaims(token: string): { identity?: string; rooms?: string[]; role?
 
 interface Row {
   readonly tr: HTMLTableRowElement;
-  readonly cells: Record<'raised' | 'room' | 'kind' | 'who' | 'location' | 'contact' | 'state' | 'tier', HTMLTableCellElement>;
+  readonly cells: Record<'raised' | 'age' | 'room' | 'kind' | 'who' | 'location' | 'contact' | 'state' | 'tier' | 'next', HTMLTableCellElement>;
   readonly ack: HTMLButtonElement;
   readonly outcome: HTMLSelectElement;
   readonly resolve: HTMLButtonElement;
   readonly problem: HTMLElement;
+  readonly hint: HTMLElement;
   busy: boolean;
 }
 
@@ -82,13 +90,32 @@ class DeskView {
   readonly #announcer = byId<HTMLElement>('announcer');
   #channel: SafetyChannel | undefined;
   #state: ChannelState | 'no-token' = 'no-token';
+  /** The server's escalation tiers (`panic:escalation-plan`), for the "Next escalation" column. */
+  #plan: PlannedTier[] | undefined;
+  readonly alarms: AlarmAlerts;
+  /** The state last announced per incident (aria-live), so each change is said once. */
+  readonly #announced = new Map<string, string>();
 
   constructor() {
     this.#book.events.on('added', (e) => {
       this.#addRow(e);
       if (!e.resolved && !e.acknowledged) this.#announcer.textContent = `New alarm: ${kindText(e.kind)} in room ${e.room}. ${locationText(e)}.`;
+      this.#announced.set(e.id, stateOf(e));
     });
-    this.#book.events.on('changed', (e) => this.#renderRow(e));
+    this.#book.events.on('changed', (e) => {
+      this.#renderRow(e);
+      const state = stateOf(e);
+      if (this.#announced.get(e.id) === state) return;
+      this.#announced.set(e.id, state);
+      if (state === 'acknowledged' && e.acknowledged) this.#announcer.textContent = `Alarm in room ${e.room} acknowledged by ${actorText(e.acknowledged.by)}.`;
+      if (state === 'resolved' && e.resolved) this.#announcer.textContent = `Alarm in room ${e.room} resolved: ${outcomeText(e.resolved.outcome)}.`;
+    });
+    this.alarms = new AlarmAlerts(this.#book, {
+      root: byId('alarm-sound'), mute: byId('alarm-mute'), enable: byId('alarm-sound-enable'),
+      announce: (t) => { this.#announcer.textContent = t; },
+    }, () => true);
+    // Time since raise and the next tier's countdown tick every second.
+    setInterval(() => this.#tick(), 1000);
     this.#setState('no-token');
   }
 
@@ -119,6 +146,15 @@ class DeskView {
     channel.events.on('panic:escalated', (d) => this.#book.escalated(d));
     channel.events.on('panic:cancelled', (d) => this.#book.cancelled(d));
     channel.events.on('panic:resolved', (d) => this.#book.resolved(d));
+    channel.events.on('panic:escalation-plan', (p) => {
+      this.#plan = p.tiers;
+      this.#tick();
+    });
+  }
+
+  /** Ids in table order. */
+  order(): string[] {
+    return [...this.#tbody.rows].map((r) => r.dataset.incidentId ?? '');
   }
 
   #setState(state: ChannelState | 'no-token'): void {
@@ -140,18 +176,23 @@ class DeskView {
     const tr = el('tr', { id: `incident-${e.id}`, 'data-incident-id': e.id });
     const cell = (cls: string) => el('td', { class: cls });
     const cells = {
-      raised: cell('raised'), room: cell('room'), kind: cell('kind'), who: cell('who'),
-      location: cell('location'), contact: cell('contact'), state: cell('state'), tier: cell('tier'),
+      raised: cell('raised'), age: cell('age'), room: cell('room'), kind: cell('kind'), who: cell('who'),
+      location: cell('location'), contact: cell('contact'), state: cell('state'), tier: cell('tier'), next: cell('next'),
     };
     const actions = cell('actions');
     const ack = el('button', { type: 'button', id: `ack-${e.id}`, class: 'ack danger' }, 'Acknowledge');
-    const outcome = el('select', { id: `outcome-${e.id}`, class: 'outcome', 'aria-label': 'Outcome' });
+    const hint = el('p', { id: `hint-${e.id}`, class: 'hint' });
+    const outcome = el('select', { id: `outcome-${e.id}`, class: 'outcome', 'aria-label': 'Outcome', 'aria-describedby': hint.id });
+    // No outcome is preselected: every alarm starts at "Choose…" (issue #15).
+    outcome.add(new Option('Choose an outcome…', ''));
     for (const o of OUTCOMES) outcome.add(new Option(outcomeText(o), o));
-    const resolve = el('button', { type: 'button', id: `resolve-${e.id}`, class: 'resolve' }, 'Resolve');
+    outcome.value = '';
+    const resolve = el('button', { type: 'button', id: `resolve-${e.id}`, class: 'resolve', 'aria-describedby': hint.id }, 'Resolve');
     const problem = el('p', { class: 'problem' });
-    actions.append(ack, outcome, resolve, problem);
-    tr.append(cells.raised, cells.room, cells.kind, cells.who, cells.location, cells.contact, cells.state, cells.tier, actions);
-    const row: Row = { tr, cells, ack, outcome, resolve, problem, busy: false };
+    actions.append(ack, outcome, resolve, hint, problem);
+    tr.append(cells.raised, cells.age, cells.room, cells.kind, cells.who, cells.location, cells.contact, cells.state, cells.tier, cells.next, actions);
+    const row: Row = { tr, cells, ack, outcome, resolve, problem, hint, busy: false };
+    outcome.addEventListener('change', () => this.#renderRow(this.#book.get(e.id)!));
     ack.addEventListener('click', () => void this.#act(row, e.id, 'panic:ack'));
     resolve.addEventListener('click', () => void this.#act(row, e.id, 'panic:resolve'));
     this.#rows.set(e.id, row);
@@ -169,6 +210,7 @@ class DeskView {
       if (event === 'panic:ack') {
         await channel.request('panic:ack', { incidentId });
       } else {
+        if (!(OUTCOMES as readonly string[]).includes(row.outcome.value)) return;
         const outcome = row.outcome.value as Outcome;
         const inc = await channel.request('panic:resolve', { incidentId, outcome });
         // The server's panic:resolved broadcast usually came first; this covers a lost one.
@@ -207,12 +249,45 @@ class DeskView {
     row.cells.tier.textContent = String(e.tier);
     row.ack.hidden = state !== 'open';
     row.outcome.hidden = row.resolve.hidden = state === 'resolved';
-    row.ack.disabled = row.resolve.disabled = row.busy;
+    row.ack.disabled = row.busy;
+    // Acknowledge before resolve, and never without a chosen outcome (the server refuses the first too).
+    row.outcome.disabled = row.busy || state !== 'acknowledged';
+    row.resolve.disabled = row.busy || state !== 'acknowledged' || row.outcome.value === '';
+    row.hint.textContent = state === 'open' ? 'Acknowledge first; then choose an outcome to resolve.'
+      : state === 'acknowledged' && row.outcome.value === '' ? 'Choose an outcome to resolve.' : '';
     row.ack.setAttribute('aria-label', `Acknowledge the alarm in room ${e.room}`);
     row.resolve.setAttribute('aria-label', `Resolve the alarm in room ${e.room}`);
-    // Resolved rows sink below the open ones (kept, greyed, for the operator's overview).
-    if (state === 'resolved' && row.tr.nextElementSibling) this.#tbody.append(row.tr);
+    this.#tickRow(e, row, Date.now());
+    this.#reorder();
     this.#summarise();
+  }
+
+  /** Rows by urgency: open ones first (unacknowledged, then kind severity, then the oldest), resolved ones below, greyed. */
+  #reorder(): void {
+    const entries = this.order().map((id) => this.#book.get(id)).filter((e): e is IncidentEntry => e !== undefined);
+    const sorted = [...entries].sort((a, b) => byUrgency(urgent(a), urgent(b)));
+    if (sorted.every((e, i) => e === entries[i])) return;
+    // Moving rows must not take the keyboard focus away from the operator.
+    const focused = document.activeElement instanceof HTMLElement && this.#tbody.contains(document.activeElement) ? document.activeElement : undefined;
+    for (const e of sorted) this.#tbody.append(this.#rows.get(e.id)!.tr);
+    focused?.focus();
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    for (const [id, row] of this.#rows) {
+      const e = this.#book.get(id);
+      if (e) this.#tickRow(e, row, now);
+    }
+  }
+
+  /** The cells that change with time: how long the alarm has been open, and the next tier's countdown. */
+  #tickRow(e: IncidentEntry, row: Row, now: number): void {
+    const closed = stateOf(e) === 'resolved';
+    const age = closed ? '' : elapsedText(now - Date.parse(e.raisedAt));
+    if (row.cells.age.textContent !== age) row.cells.age.textContent = age;
+    const next = nextTierText({ raisedAt: e.raisedAt, tier: e.tier, acknowledged: e.acknowledged, closed }, this.#plan, now, (ms) => timeText(new Date(ms).toISOString()));
+    if (row.cells.next.textContent !== next) row.cells.next.textContent = next;
   }
 
   #summarise(): void {
@@ -223,6 +298,10 @@ class DeskView {
     this.#empty.hidden = open.length > 0;
     document.title = unacknowledged > 0 ? `(${unacknowledged}) Safety desk` : 'Safety desk';
   }
+}
+
+function urgent(e: IncidentEntry) {
+  return { kind: e.kind, raisedAt: e.raisedAt, acknowledged: e.acknowledged, closed: stateOf(e) === 'resolved' };
 }
 
 const view = new DeskView();
@@ -240,6 +319,7 @@ window.addEventListener('hashchange', connectFromFragment);
 byId<HTMLFormElement>('token-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const token = tokenInput.value.trim();
+  view.alarms.gesture();
   if (token) view.connect(token);
 });
 
@@ -247,4 +327,6 @@ window.safetyDesk = {
   get state() { return view.state; },
   incidents: () => view.book.all().map((e) => ({ id: e.id, room: e.room, kind: e.kind, state: stateOf(e), tier: e.tier, firstSeenAt: e.firstSeenAt })),
   events: () => [...view.book.log],
+  order: () => view.order(),
+  sound: () => view.alarms.debug(),
 };

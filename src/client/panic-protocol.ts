@@ -51,10 +51,12 @@ export interface PanicServerEvents {
   'panic:cancelled': { incidentId: string; by: Actor; at: string };
   'panic:resolved': { incidentId: string; by: Actor; outcome: Outcome; at: string };
   'panic:announce': { incidentId: string; kind: IncidentKind; raisedAt: string };
+  /** To responders on connect: the escalation tiers (config `safety.tiers`). */
+  'panic:escalation-plan': { tiers: { tier: number; afterSeconds: number; notify: string[] }[] };
 }
 export type PanicServerEvent = keyof PanicServerEvents;
 export const PANIC_SERVER_EVENTS: readonly PanicServerEvent[] = [
-  'panic:alert', 'panic:acknowledged', 'panic:escalated', 'panic:cancelled', 'panic:resolved', 'panic:announce',
+  'panic:alert', 'panic:acknowledged', 'panic:escalated', 'panic:cancelled', 'panic:resolved', 'panic:announce', 'panic:escalation-plan',
 ];
 
 /** Client -> server events on /safety: [data, reply data]. */
@@ -64,7 +66,7 @@ export interface PanicRequests {
     { incidentId: string; receivedAt: string; duplicate: boolean },
   ];
   'panic:ack': [{ incidentId: string }, Incident];
-  'panic:resolve': [{ incidentId: string; outcome: Outcome; note?: string }, Incident];
+  'panic:resolve': [{ incidentId: string; outcome: Outcome; note?: string; acknowledge?: boolean }, Incident];
   'panic:cancel': [{ incidentId: string }, Incident];
 }
 export type PanicRequest = keyof PanicRequests;

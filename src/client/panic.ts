@@ -1,6 +1,8 @@
+import { AlarmAlerts, roleInToken, type AlarmAlertsDebug } from './alarm-alerts.ts';
+import { raiserAcknowledgedText, raiserResolvedText } from './alarm-urgency.ts';
 import { IncidentBook, kindText, locationText, outcomeText, stateOf, stateText, timeText, type IncidentEntry, type LoggedEvent } from './incident-book.ts';
 import { roleLabel } from './messages.ts';
-import { INCIDENT_KINDS, OUTCOMES, isAlert, type IncidentKind, type Outcome } from './panic-protocol.ts';
+import { INCIDENT_KINDS, OUTCOMES, isAlert, type Actor, type IncidentKind, type Outcome, type PanicServerEvents } from './panic-protocol.ts';
 import { ChannelError, SafetyChannel, type ChannelState } from './safety-channel.ts';
 import type { Session } from './session.ts';
 import type { Role } from './protocol.ts';
@@ -23,6 +25,8 @@ export interface PanicState {
   error: string | undefined;
   /** The /safety connection: undefined before the first join. */
   channel: ChannelState | undefined;
+  /** What responders did with our last alarm (issue #15): the raiser is told who has it, then how it ended. */
+  responded: { state: 'acknowledged' | 'resolved'; by: Actor; at: string; outcome?: Outcome } | undefined;
 }
 
 /** What tests read as `window.sfuClient.alerts()` (clinicians). */
@@ -30,6 +34,8 @@ export interface AlertsState {
   shown: string | undefined;
   incidents: { id: string; state: string; tier: number; kind: string; shownAt: number | undefined }[];
   events: LoggedEvent[];
+  /** The alarm sound and notifications (issue #15). */
+  sound: AlarmAlertsDebug;
 }
 
 /** The alarm's idempotency key: crypto.randomUUID (secure contexts only: https, localhost), else 128 random bits. */
@@ -53,7 +59,7 @@ export class PanicPanel {
   readonly #session: Session;
   #channel: SafetyChannel | undefined;
   readonly #book = new IncidentBook();
-  readonly #state: Omit<PanicState, 'channel'> = { lastIncidentId: undefined, acked: false, clientIncidentId: undefined, attempts: 0, pressedAt: undefined, ackedAt: undefined, silent: undefined, error: undefined };
+  readonly #state: Omit<PanicState, 'channel'> = { lastIncidentId: undefined, acked: false, clientIncidentId: undefined, attempts: 0, pressedAt: undefined, ackedAt: undefined, silent: undefined, error: undefined, responded: undefined };
   /** Bumped on every press: an older raise's retries stop reporting once a newer one started. */
   #press = 0;
   #statusTimer: ReturnType<typeof setTimeout> | undefined;
@@ -65,10 +71,17 @@ export class PanicPanel {
   readonly #status = byId<HTMLElement>('panic-status');
   readonly #cancel = byId<HTMLButtonElement>('panic-cancel');
   readonly #banner: AlertBanner;
+  readonly #alarms: AlarmAlerts;
 
   constructor(session: Session, tokenOf: () => string) {
     this.#session = session;
     this.#banner = new AlertBanner(this.#book, (event, data) => this.#respond(event, data));
+    const announcer = byId<HTMLElement>('alarm-announcer');
+    this.#alarms = new AlarmAlerts(this.#book, {
+      root: byId('alarm-sound'), mute: byId('alarm-mute'), enable: byId('alarm-sound-enable'), announce: (t) => { announcer.textContent = t; },
+    }, () => roleInToken(tokenOf()) === 'clinician');
+    // Join is the page's first gesture: the alarm sound is unlocked then, and a clinician asked for notifications.
+    byId<HTMLFormElement>('join-form').addEventListener('submit', () => this.#alarms.gesture());
     if (!this.#kind.options.length) {
       for (const k of INCIDENT_KINDS) this.#kind.add(new Option(kindText(k), k, k === 'safety', k === 'safety'));
     }
@@ -100,6 +113,7 @@ export class PanicPanel {
       shown: this.#banner.shown,
       incidents: this.#book.all().map((e) => ({ id: e.id, state: stateOf(e), tier: e.tier, kind: e.kind, shownAt: this.#banner.shownAt(e.id) })),
       events: [...this.#book.log],
+      sound: this.#alarms.debug(),
     };
   }
 
@@ -110,8 +124,10 @@ export class PanicPanel {
     const silent = this.#silent.checked;
     const kind = (INCIDENT_KINDS as readonly string[]).includes(this.#kind.value) ? this.#kind.value as IncidentKind : 'safety';
     const clientIncidentId = newClientIncidentId();
-    Object.assign(this.#state, { lastIncidentId: undefined, acked: false, clientIncidentId, attempts: 1, pressedAt: Date.now(), ackedAt: undefined, silent, error: undefined });
+    Object.assign(this.#state, { lastIncidentId: undefined, acked: false, clientIncidentId, attempts: 1, pressedAt: Date.now(), ackedAt: undefined, silent, error: undefined, responded: undefined });
+    this.#status.dataset.alarm = 'sending';
     this.#cancel.hidden = true;
+    this.#early.clear();
     if (!channel) {
       this.#state.error = 'NOT_CONNECTED';
       this.#say(silent, 'Not connected yet: join the session first, or call for help another way.', true);
@@ -122,8 +138,12 @@ export class PanicPanel {
       const res = await this.#raiseOn(channel, press, silent, { kind, silent, clientIncidentId });
       if (press !== this.#press) return;
       Object.assign(this.#state, { lastIncidentId: res.incidentId, acked: true, ackedAt: Date.now() });
+      this.#status.dataset.alarm = 'sent';
       this.#say(silent, silent ? 'Sent.' : 'Alarm sent. Your clinician and the safety team have been told and will respond.', false);
       this.#cancel.hidden = false;
+      // A responder may have acknowledged (or resolved) it before our reply came (a retried raise).
+      const early = this.#early.get(res.incidentId);
+      if (early) for (const [event, d] of early) this.#responded(event, d);
       if (silent) {
         // Discreet: the confirmation fades after a few seconds, so nobody nearby sees it.
         clearTimeout(this.#statusTimer);
@@ -208,16 +228,55 @@ export class PanicPanel {
       wasDown = s === 'reconnecting';
     });
     channel.events.on('panic:alert', (a) => this.#book.alert(a));
-    channel.events.on('panic:acknowledged', (d) => this.#book.acknowledged(d));
+    channel.events.on('panic:acknowledged', (d) => {
+      this.#book.acknowledged(d);
+      this.#responded('acknowledged', d);
+    });
     channel.events.on('panic:escalated', (d) => this.#book.escalated(d));
     channel.events.on('panic:cancelled', (d) => this.#book.cancelled(d));
-    channel.events.on('panic:resolved', (d) => this.#book.resolved(d));
+    channel.events.on('panic:resolved', (d) => {
+      this.#book.resolved(d);
+      this.#responded('resolved', d);
+    });
     channel.events.on('panic:announce', (d) => {
       // Non-silent alarms of others in the room: a calm notice, never the details. The server does
       // not announce our own to us (docs/safety.md); should one come anyway, it is not news to us.
       if (d.incidentId === this.#state.lastIncidentId || (this.#state.pressedAt !== undefined && !this.#state.acked && !this.#state.error)) return;
       this.#say(false, 'An alarm was raised in this session. Help has been called; follow your clinician\'s instructions.', false);
     });
+  }
+
+  /** Updates of alarms whose raise reply has not come yet (a retried raise): kept, a few, until it comes. */
+  readonly #early = new Map<string, [event: 'acknowledged' | 'resolved', d: PanicServerEvents['panic:acknowledged'] | PanicServerEvents['panic:resolved']][]>();
+
+  /**
+   * A responder acknowledged or resolved an alarm: when it is our last one, the raiser is told who
+   * has it (and since when), then how it ended; "I pressed it by mistake" goes once a person has it
+   * (the server still accepts a cancel: docs/safety.md, "What the raiser sees").
+   */
+  #responded(event: 'acknowledged' | 'resolved', d: PanicServerEvents['panic:acknowledged'] | PanicServerEvents['panic:resolved']): void {
+    const mine = this.#state.lastIncidentId;
+    if (mine === undefined) {
+      // Our raise is still waiting for its reply: keep the update for it (bounded).
+      if (this.#state.pressedAt !== undefined && !this.#state.acked && this.#early.size < 8) this.#early.set(d.incidentId, [...(this.#early.get(d.incidentId) ?? []), [event, d]]);
+      return;
+    }
+    if (d.incidentId !== mine) return;
+    const previous = this.#state.responded;
+    if (previous?.state === 'resolved' || (event === 'acknowledged' && previous)) return;
+    const silent = this.#state.silent ?? false;
+    this.#state.responded = { state: event, by: d.by, at: d.at, ...('outcome' in d ? { outcome: d.outcome } : {}) };
+    this.#status.dataset.alarm = event;
+    this.#cancel.hidden = true;
+    this.#say(silent, event === 'acknowledged'
+      ? raiserAcknowledgedText(d.by, timeText(d.at), silent)
+      : raiserResolvedText(d.by, (d as PanicServerEvents['panic:resolved']).outcome, timeText(d.at), silent), false);
+    if (silent) {
+      // Discreet, as the "Sent." before it: gone after a few seconds.
+      const press = this.#press;
+      clearTimeout(this.#statusTimer);
+      this.#statusTimer = setTimeout(() => { if (press === this.#press) this.#say(true, '', false); }, 4000);
+    }
   }
 
   #me(identity: string): { identity: string; role: Role } {
@@ -234,7 +293,9 @@ export class PanicPanel {
       const inc = await channel.request('panic:ack', { incidentId: data.incidentId });
       if (inc.acknowledgedBy && inc.acknowledgedBy === this.#session.identity) this.#book.acknowledged({ incidentId: inc.id, by: this.#me(inc.acknowledgedBy), at: inc.acknowledgedAt ?? new Date().toISOString() });
     } else {
-      const outcome = data.outcome ?? 'continued';
+      // Never a default: the banner offers Resolve only with an outcome chosen, after an acknowledgement.
+      const outcome = data.outcome;
+      if (!outcome) throw new ChannelError('INVALID_REQUEST', 'choose an outcome first');
       const inc = await channel.request('panic:resolve', { incidentId: data.incidentId, outcome });
       this.#book.resolved({ incidentId: inc.id, by: this.#me(this.#session.identity ?? ''), outcome: inc.outcome ?? outcome, at: inc.resolvedAt ?? new Date().toISOString() });
     }
@@ -263,6 +324,7 @@ class AlertBanner {
   readonly #outcome = byId<HTMLSelectElement>('panic-outcome');
   readonly #resolve = byId<HTMLButtonElement>('panic-resolve');
   readonly #dismiss = byId<HTMLButtonElement>('panic-dismiss');
+  readonly #resolveHint = byId<HTMLElement>('panic-resolve-hint');
   readonly #shownAt = new Map<string, number>();
   #shown: string | undefined;
   #busy = false;
@@ -270,7 +332,13 @@ class AlertBanner {
   constructor(book: IncidentBook, act: Act) {
     this.#book = book;
     this.#act = act;
-    if (!this.#outcome.options.length) for (const o of OUTCOMES) this.#outcome.add(new Option(outcomeText(o), o));
+    if (!this.#outcome.options.length) {
+      // No outcome is preselected: every alarm starts at "Choose…" (issue #15).
+      this.#outcome.add(new Option('Choose an outcome…', ''));
+      for (const o of OUTCOMES) this.#outcome.add(new Option(outcomeText(o), o));
+    }
+    this.#outcome.value = '';
+    this.#outcome.addEventListener('change', () => this.#render());
     book.events.on('added', (e) => {
       const current = this.#shown ? book.get(this.#shown) : undefined;
       // A new alarm takes the banner unless an unacknowledged one is already on it.
@@ -309,6 +377,7 @@ class AlertBanner {
   }
 
   #show(id: string): void {
+    if (id !== this.#shown) this.#outcome.value = '';
     this.#shown = id;
     this.#problem.textContent = '';
     this.#render();
@@ -322,7 +391,8 @@ class AlertBanner {
     this.#problem.textContent = '';
     this.#render();
     try {
-      await this.#act(event, { incidentId: id, outcome: this.#outcome.value as Outcome });
+      const outcome = (OUTCOMES as readonly string[]).includes(this.#outcome.value) ? this.#outcome.value as Outcome : undefined;
+      await this.#act(event, { incidentId: id, ...(outcome ? { outcome } : {}) });
     } catch (err) {
       const code = err instanceof ChannelError ? err.code : 'error';
       if (code === 'INCIDENT_NOT_FOUND') this.#book.gone(id);
@@ -358,7 +428,11 @@ class AlertBanner {
     this.#ack.disabled = this.#busy;
     this.#resolve.hidden = state === 'resolved';
     this.#outcome.hidden = state === 'resolved';
-    this.#resolve.disabled = this.#busy;
+    // Acknowledge before resolve, and never without a chosen outcome (the server refuses the first too).
+    this.#outcome.disabled = this.#busy || state !== 'acknowledged';
+    this.#resolve.disabled = this.#busy || state !== 'acknowledged' || this.#outcome.value === '';
+    this.#resolveHint.textContent = state === 'open' ? 'Acknowledge first; then choose an outcome to resolve.'
+      : state === 'acknowledged' && this.#outcome.value === '' ? 'Choose an outcome to resolve.' : '';
     this.#dismiss.hidden = state !== 'resolved';
     const others = this.#book.open().filter((o) => o.id !== e.id).length;
     this.#more.textContent = others > 0 ? `${others} more open alarm${others > 1 ? 's' : ''} in this session.` : '';

@@ -225,6 +225,10 @@ describe.skipIf(!available)('panic button, clinician banner and safety desk in t
     await whenTrueInPage(clinician.page, bannerShows(offlineIncident));
     expect(await clinician.page.textContent('#panic-banner-kind')).toBe('Other');
 
+    // Acknowledge before resolve (issue #15): Resolve is enabled only after it, with an outcome chosen.
+    expect(await clinician.page.isDisabled('#panic-resolve')).toBe(true);
+    await clinician.page.click('#panic-ack');
+    await whenTrueInPage(clinician.page, `document.getElementById('panic-banner').dataset.state === 'acknowledged'`);
     await clinician.page.selectOption('#panic-outcome', 'continued');
     await clinician.page.click('#panic-resolve');
     await whenTrueInPage(desk.page, `document.getElementById(${js(`incident-${offlineIncident}`)})?.dataset.state === 'resolved'`);
@@ -276,7 +280,9 @@ describe.skipIf(!available)('panic button, clinician banner and safety desk in t
     await pollUntil('the second alarm to reach tier 1', async () => (await desk.incidents()).find((i) => i.id === secondIncident)?.tier, (t) => t === 1, { timeoutMs: (ESCALATE_AFTER_S + 3) * 1000 });
     expect(await desk.page.textContent(`#incident-${secondIncident} .tier`)).toBe('1');
 
-    // Resolved from the desk page.
+    // Acknowledged, then resolved from the desk page.
+    await desk.page.click(`#ack-${secondIncident}`);
+    await whenTrueInPage(desk.page, `document.getElementById(${js(`incident-${secondIncident}`)})?.dataset.state === 'acknowledged'`);
     await desk.page.selectOption(`#outcome-${secondIncident}`, 'false-alarm');
     await desk.page.click(`#resolve-${secondIncident}`);
     await whenTrueInPage(desk.page, `document.getElementById(${js(`incident-${secondIncident}`)})?.dataset.state === 'resolved'`);

@@ -160,9 +160,10 @@ export async function openClient(
   baseUrl: string,
   name: string,
   fragment: { token: string; room?: string; policy?: string; relay?: boolean },
-  opts: { interceptSignalling?: boolean; join?: boolean; context?: BrowserContextOptions } = {},
+  opts: { interceptSignalling?: boolean; join?: boolean; context?: BrowserContextOptions; initScript?: string } = {},
 ): Promise<ClientPage> {
   const context = await browser.newContext(opts.context);
+  if (opts.initScript) await context.addInitScript(opts.initScript);
   const page = await context.newPage();
   const logs: string[] = [];
   const sockets: { page: WebSocketRoute; server: WebSocketRoute }[] = [];
@@ -291,9 +292,14 @@ export interface DeskPage {
   events(): Promise<{ event: string; incidentId: string; at: number; tier?: number }[]>;
 }
 
-/** Opens `${baseUrl}/desk.html#token=<desk token>` in its own browser context and waits until it is connected. */
-export async function openDesk(browser: Browser, baseUrl: string, token: string, name = 'desk'): Promise<DeskPage> {
-  const context = await browser.newContext();
+/**
+ * Opens `${baseUrl}/desk.html#token=<desk token>` in its own browser context and waits until it is
+ * connected. `opts.context`: options of its browser context (e.g. `permissions`); `opts.initScript`:
+ * run in the page before its own scripts.
+ */
+export async function openDesk(browser: Browser, baseUrl: string, token: string, name = 'desk', opts: { context?: BrowserContextOptions; initScript?: string } = {}): Promise<DeskPage> {
+  const context = await browser.newContext(opts.context);
+  if (opts.initScript) await context.addInitScript(opts.initScript);
   const page = await context.newPage();
   const logs: string[] = [];
   page.on('console', (m) => logs.push(`[${name} ${m.type()}] ${m.text()}`));

@@ -1,0 +1,128 @@
+/**
+ * Pure alarm logic of the pages (issue #15): the sound's state, what a notification says, which
+ * alarm comes first, how long it has waited, what the next escalation tier will do and when, and
+ * what the raiser is told. No DOM:
+ * unit-tested with fake timers in test/unit/client-alarms.test.ts.
+ */
+import { KIND_LABELS, type Actor, type IncidentKind, type Outcome } from './panic-protocol.ts';
+
+// ---- the sound (alarm-sound.ts plays it) --------------------------------------------------------
+
+/** What the sound is doing, for the page's `data-alarm-sound` and its controls. */
+export type AlarmSoundState = 'off' | 'playing' | 'muted' | 'blocked';
+
+/** The state for: an alarm waiting for acknowledgement, the mute control, the audio context running. */
+export function alarmSoundState(ringing: boolean, muted: boolean, contextRunning: boolean): AlarmSoundState {
+  if (!ringing) return 'off';
+  if (muted) return 'muted';
+  return contextRunning ? 'playing' : 'blocked';
+}
+
+// ---- the system notification (alarm-notify.ts shows it) ----------------------------------------
+
+/** What a notification may say about an alarm: nothing more is passed in, so nothing more can leak. */
+export interface NotifiedAlarm {
+  readonly id: string;
+  readonly kind: IncidentKind;
+  /** Role words of the raiser ("Student"), never an identity or a name. */
+  readonly raiserRole: string;
+  readonly room: string;
+}
+
+/** Kind, role and room only: a notification can show on a lock screen others see (docs/safety.md). */
+export function notificationContent(a: NotifiedAlarm): { title: string; body: string; tag: string } {
+  return {
+    title: `Alarm: ${KIND_LABELS[a.kind] ?? a.kind}`,
+    body: `${a.raiserRole} in room ${a.room} needs help. Open the page to respond.`,
+    tag: `sfu-alarm-${a.id}`,
+  };
+}
+
+// ---- the desk ------------------------------------------------------------------------------------
+
+/** The server's escalation plan (`panic:escalation-plan`): config `safety.tiers`, numbered. */
+export interface PlannedTier { tier: number; afterSeconds: number; notify: string[] }
+
+/** Kinds by how fast a person must act: a risk to life first (docs/safety.md, "The desk page"). */
+export const KIND_SEVERITY: Record<IncidentKind, number> = { 'self-harm': 0, medical: 1, safety: 2, other: 3, technical: 4 };
+
+/** What the ordering needs of an incident. */
+export interface Urgent {
+  readonly kind: IncidentKind;
+  readonly raisedAt: string;
+  readonly acknowledged: unknown;
+  /** Resolved, or closed elsewhere. */
+  readonly closed: boolean;
+}
+
+/** Sort comparator: open before closed; unacknowledged first; then by kind severity; then the oldest first. */
+export function byUrgency(a: Urgent, b: Urgent): number {
+  return Number(a.closed) - Number(b.closed)
+    || Number(!!a.acknowledged) - Number(!!b.acknowledged)
+    || (KIND_SEVERITY[a.kind] ?? 9) - (KIND_SEVERITY[b.kind] ?? 9)
+    || Date.parse(a.raisedAt) - Date.parse(b.raisedAt);
+}
+
+/** "45 s", "3 min 05 s", "1 h 02 min": how long an alarm has been open. */
+export function elapsedText(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+}
+
+/** Plain words for a tier's targets (`room-clinicians`, `desk`, `webhook:<name>`). */
+export function targetsText(notify: readonly string[]): string {
+  const words = notify.map((t) => t === 'room-clinicians' ? 'the room\'s clinicians'
+    : t === 'desk' ? 'the safety desk'
+      : t.startsWith('webhook:') ? `webhook "${t.slice('webhook:'.length)}"` : t);
+  return words.length ? words.join(', ') : 'nobody';
+}
+
+/** The next escalation of an open incident: which tier, when (ms epoch), whom it alerts; undefined when none will come. */
+export function nextTier(e: { raisedAt: string; tier: number; acknowledged: unknown; closed: boolean }, plan: readonly PlannedTier[]): { tier: number; dueAt: number; notify: string[] } | undefined {
+  if (e.closed || e.acknowledged) return undefined;
+  const next = plan.find((t) => t.tier > e.tier);
+  if (!next) return undefined;
+  return { tier: next.tier, dueAt: Date.parse(e.raisedAt) + next.afterSeconds * 1000, notify: next.notify };
+}
+
+/** The desk's "Next escalation" cell. `plan` undefined: the server has not sent it (yet). */
+export function nextTierText(e: { raisedAt: string; tier: number; acknowledged: unknown; closed: boolean }, plan: readonly PlannedTier[] | undefined, now: number, clock: (ms: number) => string): string {
+  if (e.closed) return '';
+  if (e.acknowledged) return 'None: acknowledged, escalation stopped';
+  if (!plan) return 'Unknown (no escalation plan from the server)';
+  const next = nextTier(e, plan);
+  if (!next) return 'None: the last tier was reached';
+  const left = next.dueAt - now;
+  const when = left > 0 ? `at ${clock(next.dueAt)} (in ${elapsedText(left + 999)})` : 'due now';
+  return `Tier ${next.tier} ${when}: alerts ${targetsText(next.notify)}`;
+}
+
+// ---- what the person who raised the alarm is told ----------------------------------------------
+
+function responderText(by: Actor): string {
+  if (by.role === 'desk') return `The safety team (${by.identity})`;
+  const role = by.role === 'clinician' ? 'Your clinician' : `The ${by.role}`;
+  return `${role} (${by.identity})`;
+}
+
+/** After an acknowledgement: a person has the alarm. A silent alarm gets a discreet word only. */
+export function raiserAcknowledgedText(by: Actor, atText: string, silent: boolean): string {
+  if (silent) return `Seen${atText ? ` at ${atText}` : ''}.`;
+  return `${responderText(by)} has your alarm${atText ? ` since ${atText}` : ''} and is responding.`;
+}
+
+const OUTCOME_TO_RAISER: Record<Outcome, string> = {
+  continued: 'the session goes on',
+  ended: 'the session was ended',
+  'false-alarm': 'it was a false alarm',
+  'emergency-services-contacted': 'emergency services were contacted',
+};
+
+/** After a resolution: how it ended. */
+export function raiserResolvedText(by: Actor, outcome: Outcome, atText: string, silent: boolean): string {
+  if (silent) return `Closed${atText ? ` at ${atText}` : ''}.`;
+  return `Your alarm was closed by ${responderText(by).replace(/^Your /, 'your ').replace(/^The /, 'the ')}${atText ? ` at ${atText}` : ''}: ${OUTCOME_TO_RAISER[outcome] ?? outcome}.`;
+}
