@@ -42,7 +42,14 @@ export class AlarmAlerts {
     this.#sound = new AlarmSound((s) => this.#soundChanged(s));
     this.#soundChanged('off');
     book.events.on('added', (e) => {
-      if (stateOf(e) === 'open') this.#notifier.notify({ id: e.id, kind: e.kind, raiserRole: roleLabel(e.raiser.role), room: e.room });
+      if (stateOf(e) === 'open') {
+        this.#notifier.notify({ id: e.id, kind: e.kind, raiserRole: roleLabel(e.raiser.role), room: e.room });
+        // Mute silences the alarms that were ringing, never a new one: a new alarm rings again.
+        if (this.#sound.muted) {
+          this.#sound.muted = false;
+          this.#renderMute();
+        }
+      }
       this.#update();
     });
     book.events.on('changed', (e) => {

@@ -196,7 +196,12 @@ describe.skipIf(!available)('alarms ring, notify, and are acknowledged before th
   }, 30_000);
 
   it('a second and a third alarm: the outcome starts empty again, the desk shows the most urgent first, and resolves from the desk after acknowledging', async () => {
+    // Muted with nothing ringing: a new alarm rings anyway (mute silences the alarms that were ringing, not the next one).
+    await desk.page.click('#alarm-mute');
+    expect(await desk.page.textContent('#alarm-mute')).toBe('Unmute alarm sound');
     const technical = await raise('technical');
+    await whenTrueInPage(desk.page, `document.getElementById('alarm-sound').dataset.alarmSound === 'playing'`);
+    expect(await desk.page.textContent('#alarm-mute')).toBe('Mute alarm sound');
     await whenTrueInPage(clinician.page, `document.getElementById('panic-banner').dataset.incidentId === ${js(technical)}`);
     expect(await clinician.page.inputValue('#panic-outcome')).toBe('');
     const selfHarm = await raise('self-harm');
