@@ -63,6 +63,8 @@ export class PanicPanel {
   /** Bumped on every press: an older raise's retries stop reporting once a newer one started. */
   #press = 0;
   #statusTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Updates of alarms whose raise reply has not come yet (a retried raise): kept, a few, until it comes. */
+  readonly #early = new Map<string, [event: 'acknowledged' | 'resolved', d: PanicServerEvents['panic:acknowledged'] | PanicServerEvents['panic:resolved']][]>();
 
   readonly #area = byId<HTMLElement>('panic-area');
   readonly #button = byId<HTMLButtonElement>('panic');
@@ -245,9 +247,6 @@ export class PanicPanel {
       this.#say(false, 'An alarm was raised in this session. Help has been called; follow your clinician\'s instructions.', false);
     });
   }
-
-  /** Updates of alarms whose raise reply has not come yet (a retried raise): kept, a few, until it comes. */
-  readonly #early = new Map<string, [event: 'acknowledged' | 'resolved', d: PanicServerEvents['panic:acknowledged'] | PanicServerEvents['panic:resolved']][]>();
 
   /**
    * A responder acknowledged or resolved an alarm: when it is our last one, the raiser is told who

@@ -164,7 +164,9 @@ describe.skipIf(!available)('alarms ring, notify, and are acknowledged before th
     expect(await desk.page.textContent('#alarm-mute')).toBe('Unmute alarm sound');
     // Muting one page silences that page only.
     expect((await clinicianSound()).state).toBe('playing');
-    await desk.page.click('#alarm-mute');
+    // Unmuted from the keyboard: the control is a plain button, focusable and labelled by its text.
+    await desk.page.focus('#alarm-mute');
+    await desk.page.keyboard.press('Enter');
     await whenTrueInPage(desk.page, `document.getElementById('alarm-sound').dataset.alarmSound === 'playing'`);
 
     await clinician.page.click('#panic-ack');
@@ -177,6 +179,8 @@ describe.skipIf(!available)('alarms ring, notify, and are acknowledged before th
     expect((await studentPanic()).responded).toMatchObject({ state: 'acknowledged', by: { identity: 'clinician-1', role: 'clinician' } });
     expect(await student.page.isVisible('#panic-cancel')).toBe(false);
     expect(await desk.page.textContent(`#incident-${first} .next`)).toBe('None: acknowledged, escalation stopped');
+    // Said to screen readers through the desk's aria-live region.
+    expect(await desk.page.textContent('#announcer')).toBe(`Alarm in room ${ROOM} acknowledged by clinician (clinician-1).`);
   }, 30_000);
 
   it('Resolve needs a chosen outcome; after the resolve the student sees how it ended', async () => {
