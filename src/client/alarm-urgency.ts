@@ -41,7 +41,13 @@ export function notificationContent(a: NotifiedAlarm): { title: string; body: st
 // ---- the desk ------------------------------------------------------------------------------------
 
 /** The server's escalation plan (`panic:escalation-plan`): config `safety.tiers`, numbered. */
-export interface PlannedTier { tier: number; afterSeconds: number; notify: string[] }
+export interface PlannedTier {
+  tier: number;
+  afterSeconds: number;
+  notify: string[];
+  /** Targets of `notify` that name no configured webhook: escalating to them reaches nobody. */
+  unconfigured?: string[];
+}
 
 /** Kinds by how fast a person must act: a risk to life first (docs/safety.md, "The desk page"). */
 export const KIND_SEVERITY: Record<IncidentKind, number> = { 'self-harm': 0, medical: 1, safety: 2, other: 3, technical: 4 };
@@ -81,11 +87,11 @@ export function targetsText(notify: readonly string[]): string {
 }
 
 /** The next escalation of an open incident: which tier, when (ms epoch), whom it alerts; undefined when none will come. */
-export function nextTier(e: { raisedAt: string; tier: number; acknowledged: unknown; closed: boolean }, plan: readonly PlannedTier[]): { tier: number; dueAt: number; notify: string[] } | undefined {
+export function nextTier(e: { raisedAt: string; tier: number; acknowledged: unknown; closed: boolean }, plan: readonly PlannedTier[]): { tier: number; dueAt: number; notify: string[]; unconfigured: string[] } | undefined {
   if (e.closed || e.acknowledged) return undefined;
   const next = plan.find((t) => t.tier > e.tier);
   if (!next) return undefined;
-  return { tier: next.tier, dueAt: Date.parse(e.raisedAt) + next.afterSeconds * 1000, notify: next.notify };
+  return { tier: next.tier, dueAt: Date.parse(e.raisedAt) + next.afterSeconds * 1000, notify: next.notify, unconfigured: next.unconfigured ?? [] };
 }
 
 /** The desk's "Next escalation" cell. `plan` undefined: the server has not sent it (yet). */
@@ -97,7 +103,10 @@ export function nextTierText(e: { raisedAt: string; tier: number; acknowledged: 
   if (!next) return 'None: the last tier was reached';
   const left = next.dueAt - now;
   const when = left > 0 ? `at ${clock(next.dueAt)} (in ${elapsedText(left + 999)})` : 'due now';
-  return `Tier ${next.tier} ${when}: alerts ${targetsText(next.notify)}`;
+  // Never promise a target that is not configured (docs/safety.md, "Tiers and escalation").
+  const live = next.notify.filter((t) => !next.unconfigured.includes(t));
+  const dead = next.unconfigured.length ? `${live.length ? '; ' : ''}not configured, reaches nobody: ${targetsText(next.unconfigured)}` : '';
+  return `Tier ${next.tier} ${when}: ${live.length ? `alerts ${targetsText(live)}` : ''}${dead}`;
 }
 
 // ---- what the person who raised the alarm is told ----------------------------------------------

@@ -52,7 +52,7 @@ export interface PanicServerEvents {
   'panic:resolved': { incidentId: string; by: Actor; outcome: Outcome; at: string };
   'panic:announce': { incidentId: string; kind: IncidentKind; raisedAt: string };
   /** To responders on connect: the escalation tiers (config `safety.tiers`). */
-  'panic:escalation-plan': { tiers: { tier: number; afterSeconds: number; notify: string[] }[] };
+  'panic:escalation-plan': { tiers: { tier: number; afterSeconds: number; notify: string[]; unconfigured?: string[] }[] };
 }
 export type PanicServerEvent = keyof PanicServerEvents;
 export const PANIC_SERVER_EVENTS: readonly PanicServerEvent[] = [

@@ -54,7 +54,7 @@ for (const transport of ['websocket', 'polling'] as Transport[]) {
       expect(kidSafety.events.filter((e) => e.event.startsWith('panic:'))).toEqual([]);
       // A responder gets the escalation plan on connect (issue #15: the desk says what comes next), then the replay.
       expect(otherDesk.events.map((e) => e.event)).toEqual(['panic:escalation-plan', 'panic:replayed']);
-      expect(otherDesk.events[0]!.data).toEqual({ tiers: srv.handle.config.safety.tiers.map((t, tier) => ({ tier, afterSeconds: t.afterSeconds, notify: t.notify })) });
+      expect(otherDesk.events[0]!.data).toEqual({ tiers: srv.handle.config.safety.tiers.map((t, tier) => ({ tier, afterSeconds: t.afterSeconds, notify: t.notify, unconfigured: [] })) });
       expect((await deskClient.waitFor('panic:replayed')).count).toBe(0);
 
       const ack = await docSafety.send('panic:ack', { incidentId: res.data.incidentId });

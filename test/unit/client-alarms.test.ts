@@ -75,7 +75,7 @@ describe('time since raise and the next tier, as time passes (fake timers)', () 
 
   it('counts down to tier 1, then to tier 2, then says the last tier was reached; an acknowledgement stops it', () => {
     const e = { raisedAt: iso(T0), tier: 0, acknowledged: undefined as unknown, closed: false };
-    expect(nextTier(e, PLAN)).toEqual({ tier: 1, dueAt: T0 + 15_000, notify: ['webhook:primary'] });
+    expect(nextTier(e, PLAN)).toEqual({ tier: 1, dueAt: T0 + 15_000, notify: ['webhook:primary'], unconfigured: [] });
     expect(nextTierText(e, PLAN, Date.now(), clock)).toBe('Tier 1 at 10:00:15 (in 15 s): alerts webhook "primary"');
     vi.advanceTimersByTime(4_500);
     expect(nextTierText(e, PLAN, Date.now(), clock)).toBe('Tier 1 at 10:00:15 (in 11 s): alerts webhook "primary"');
@@ -91,6 +91,13 @@ describe('time since raise and the next tier, as time passes (fake timers)', () 
     expect(nextTierText({ ...e, tier: 0, acknowledged: { by: 'doc' } }, PLAN, Date.now(), clock)).toBe('None: acknowledged, escalation stopped');
     expect(nextTierText({ ...e, closed: true }, PLAN, Date.now(), clock)).toBe('');
     expect(nextTierText({ ...e, tier: 0 }, undefined, Date.now(), clock)).toBe('Unknown (no escalation plan from the server)');
+  });
+
+  it('never promises a target that is not configured', () => {
+    const plan: PlannedTier[] = [PLAN[0]!, { ...PLAN[1]!, unconfigured: ['webhook:primary'] }, { ...PLAN[2]!, unconfigured: ['webhook:secondary'] }];
+    const e = { raisedAt: iso(T0), tier: 0, acknowledged: undefined as unknown, closed: false };
+    expect(nextTierText(e, plan, Date.now(), clock)).toBe('Tier 1 at 10:00:15 (in 15 s): not configured, reaches nobody: webhook "primary"');
+    expect(nextTierText({ ...e, tier: 1 }, plan, Date.now(), clock)).toBe('Tier 2 at 10:01:00 (in 1 min 00 s): alerts the safety desk; not configured, reaches nobody: webhook "secondary"');
   });
 
   it('names the targets in plain words', () => {

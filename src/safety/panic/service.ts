@@ -210,9 +210,17 @@ export class PanicService {
   }
 
   /** Whether this node holds the incident open (and so owns its escalation). */
-  /** The escalation tiers (config `safety.tiers`), for responders' pages (`panic:escalation-plan`). */
-  get tiers(): readonly Tier[] {
-    return this.#o.tiers;
+  /**
+   * The escalation tiers (config `safety.tiers`) as responders' pages get them on connect
+   * (`panic:escalation-plan`): numbered, with the targets that name no configured webhook (an
+   * escalation to them reaches nobody, so a page must not promise them).
+   */
+  escalationPlan(): { tier: number; afterSeconds: number; notify: string[]; unconfigured: string[] }[] {
+    const names = new Set(this.#o.webhooks.map((w) => w.name));
+    return this.#o.tiers.map((t, tier) => ({
+      tier, afterSeconds: t.afterSeconds, notify: [...t.notify],
+      unconfigured: t.notify.filter((target) => target.startsWith('webhook:') && !names.has(target.slice('webhook:'.length))),
+    }));
   }
 
   has(incidentId: string): boolean {

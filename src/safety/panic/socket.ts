@@ -144,7 +144,7 @@ export class PanicSocketServer implements PanicFanout {
     }
     if (this.#isResponder(who)) {
       // What the tiers will do, so that pages can say what comes next and when (docs/safety.md).
-      socket.emit('panic:escalation-plan', { tiers: this.#service.tiers.map((t, tier) => ({ tier, afterSeconds: t.afterSeconds, notify: [...t.notify] })) });
+      socket.emit('panic:escalation-plan', { tiers: this.#service.escalationPlan() });
       void this.#replay(socket, who);
     }
   }
