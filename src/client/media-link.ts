@@ -83,6 +83,7 @@ export class MediaLink {
   readonly #device: Device;
   #loaded = false;
   #send: Transport | undefined;
+  #sendCreating: Promise<Transport | undefined> | undefined;
   #recv: Transport | undefined;
   readonly #producers = new Map<Source, Producer>();
   /** layersNeeded per producer id: applied in order, and kept for a producer not registered yet. */
@@ -139,14 +140,8 @@ export class MediaLink {
    * SVC when asked for and the browser can, VP8 simulcast otherwise.
    */
   async publish(stream: MediaStream, videoPublishing: VideoPublishing = 'vp8-simulcast'): Promise<void> {
-    const info = await this.#sig.request('createTransport', { direction: 'send' });
-    if (this.#closed) return;
-    const send = this.#createTransport(info, 'send');
-    this.#send = send;
-    send.on('produce', ({ kind, rtpParameters, appData }, ok, fail) => {
-      const source = appData.source as Source;
-      this.#sig.request('produce', { transportId: send.id, kind, rtpParameters, source }).then(({ producerId }) => ok({ id: producerId }), fail);
-    });
+    const send = await this.#sendTransport();
+    if (!send) return;
     const problems: string[] = [];
     const audio = stream.getAudioTracks()[0];
     if (audio && this.#device.canProduce('audio')) {
@@ -172,15 +167,50 @@ export class MediaLink {
     if (problems.length > 0) this.events.emit('notice', `Could not send your ${problems.join(' and ')}.`);
   }
 
-  async #produce(send: Transport, source: Source, opts: Parameters<Transport['produce']>[0]): Promise<void> {
+  /** The send transport, created on first use (undefined once the link closed). */
+  #sendTransport(): Promise<Transport | undefined> {
+    this.#sendCreating ??= this.#sig.request('createTransport', { direction: 'send' }).then((info) => {
+      if (this.#closed) return undefined;
+      const send = this.#createTransport(info, 'send');
+      this.#send = send;
+      send.on('produce', ({ kind, rtpParameters, appData }, ok, fail) => {
+        const source = appData.source as Source;
+        this.#sig.request('produce', { transportId: send.id, kind, rtpParameters, source }).then(({ producerId }) => ok({ id: producerId }), fail);
+      });
+      return send;
+    });
+    return this.#sendCreating;
+  }
+
+  /**
+   * Publishes one more source (the screen share, screen-share.ts) on the send transport, made if
+   * need be. Undefined when the link closed meanwhile; a refusal throws (its coded error).
+   */
+  async produceSource(source: Source, opts: Parameters<Transport['produce']>[0]): Promise<Producer | undefined> {
+    const send = await this.#sendTransport();
+    return send ? this.#produce(send, source, opts) : undefined;
+  }
+
+  /** Stops publishing a source: closes its producer here and on the server (others' consumers close). */
+  async closeSource(source: Source): Promise<void> {
+    const producer = this.#producers.get(source);
+    if (!producer) return;
+    producer.close();
+    this.#producers.delete(source);
+    this.#layersWanted.delete(producer.id);
+    if (!this.#closed) await this.#sig.request('closeProducer', { producerId: producer.id }).catch(() => undefined);
+  }
+
+  async #produce(send: Transport, source: Source, opts: Parameters<Transport['produce']>[0]): Promise<Producer | undefined> {
     // stopTracks: false: the camera and mic outlive a producer (a fresh re-join reuses them).
     const producer = await send.produce({ ...opts, stopTracks: false, appData: { source } });
     if (this.#closed) {
       producer.close();
-      return;
+      return undefined;
     }
     this.#producers.set(source, producer);
     if (this.#layersWanted.has(producer.id)) this.#applyLayers(producer);
+    return producer;
   }
 
   /**

@@ -7,6 +7,7 @@ import { QualityMeter, type TileQuality } from './quality.ts';
 import { SignallingClient, SignallingError } from './signalling.ts';
 import { nodeOriginOf, redirectUrl } from './redirect.ts';
 import type { ConsentInput, ConsentScope, JoinResult, LocationInput, ParticipantInfo, Role, SafetyView, Source } from './protocol.ts';
+import { ScreenShare } from './screen-share.ts';
 import { mark } from './timeline.ts';
 
 export type { IcePath, InboundStat, MediaProblem, OutboundStat, RemoteTrack, TileQuality };
@@ -29,6 +30,8 @@ export type SessionEvents = {
   notice: [string];
   /** Our own camera/microphone stream (undefined once released). */
   localMedia: [MediaStream | undefined];
+  /** Our screen share's stream while we share (undefined once stopped). */
+  localScreen: [MediaStream | undefined];
   participantJoined: [RemoteParticipant];
   /** A participant's safety facts or consent changed. */
   participantUpdated: [RemoteParticipant];
@@ -94,6 +97,7 @@ export class Session {
   #health: MediaHealth | undefined;
   readonly #remotes = new Map<string, RemoteParticipant>();
   readonly #local = new LocalMedia((stream) => this.events.emit('localMedia', stream), (text) => this.events.emit('notice', text));
+  readonly #screen = new ScreenShare((stream) => this.events.emit('localScreen', stream));
   /** False once we withdrew consent to the session by video: no media either way. */
   #mediaAllowed = true;
   /** Bumped on every teardown: callbacks of an older attempt see a different number and stop. */
@@ -127,6 +131,23 @@ export class Session {
 
   async setSourceEnabled(source: Source, enabled: boolean): Promise<void> {
     await this.#link?.setSourceEnabled(source, enabled);
+  }
+
+  /** Whether the page may offer screen sharing now (joined, media allowed, `screen` in our publish permission, a browser that can). */
+  get canShareScreen(): boolean {
+    return this.#state === 'joined' && this.#mediaAllowed && ScreenShare.supported() && (this.#joined?.permissions.publish.includes('screen') ?? false);
+  }
+
+  get sharingScreen(): boolean { return this.#screen.active; }
+
+  /** Asks what to share and publishes it as source `screen` (docs/forwarding.md "Screen sharing"); throws a coded error. */
+  async shareScreen(): Promise<void> {
+    if (!this.#link || !this.canShareScreen) return;
+    await this.#screen.start(this.#link);
+  }
+
+  async stopScreenShare(): Promise<void> {
+    await this.#screen.stop();
   }
 
   inboundStats(): Promise<InboundStat[]> {
@@ -301,6 +322,7 @@ export class Session {
       if (live() && d.producerId === this.#speaker?.producerId) this.#setSpeaker(undefined);
       if (!live() || d.participantId !== this.participantId) return;
       const source = this.#link?.producerClosed(d.producerId);
+      if (source === 'screen') void this.#screen.stop();
       if (source) this.events.emit('notice', `The server stopped your ${source === 'mic' ? 'microphone' : source}.`);
     });
     sig.onNotification('serverDraining', (d) => live() && this.events.emit('notice',
@@ -400,6 +422,8 @@ export class Session {
         return stream && !link.closed ? link.publish(stream, joined.videoPublishing) : undefined;
       }),
     ]);
+    // A screen still shared from before a re-join or a restore: published again on this link.
+    await this.#screen.publish(link).catch((err: unknown) => this.events.emit('notice', `Could not share your screen again (${codeOf(err)}).`));
   }
 
   #watchHealth(link: MediaLink): void {
@@ -442,7 +466,10 @@ export class Session {
     for (const id of [...this.#remotes.keys()]) this.#removeRemote(id);
     this.#joined = undefined;
     this.#speaker = undefined;
-    if (releaseLocal) this.#local.release();
+    if (releaseLocal) {
+      this.#local.release();
+      void this.#screen.stop();
+    }
   }
 
   #check(gen: number): void {
@@ -496,6 +523,7 @@ export class Session {
     this.#mediaAllowed = false;
     this.#closeLink();
     this.#local.release();
+    void this.#screen.stop();
     this.events.emit('notice', 'Consent withdrawn: your camera and microphone are off, and you no longer see or hear the others.');
   }
 }

@@ -2,25 +2,22 @@ import type { MediaProblem, RemoteParticipant, RemoteTrack, Session, SessionStat
 import { errorText, mediaProblemText, QUALITY_LABELS, roleLabel } from './messages.ts';
 import { mark } from './timeline.ts';
 import { ViewportReporter } from './viewport.ts';
+import { Stage } from './stage.ts';
+import { screenKey } from './stage-layout.ts';
+import { el, makeTile, type TileParts } from './tile.ts';
+import { ScreenControl } from './screen-control.ts';
 
+/** A remote participant's camera tile (their sound plays through its audio element). */
 interface Tile {
-  readonly root: HTMLElement;
-  readonly video: HTMLVideoElement;
+  readonly parts: TileParts;
   readonly audio: HTMLAudioElement;
-  readonly badge: HTMLElement;
   /** The connection quality of what we receive from them: words, a coloured dot beside. */
   readonly quality: HTMLElement;
+  /** Clinicians: where the person is and whom to call, below the picture. */
   readonly safety: HTMLElement;
   participant: RemoteParticipant;
-  /** consumerId -> track, with whether the sender paused it. */
-  readonly tracks: Map<string, { track: MediaStreamTrack; paused: boolean; screen: boolean }>;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
+  /** consumerId -> camera or microphone track, with whether the sender paused it. */
+  readonly tracks: Map<string, { track: MediaStreamTrack; paused: boolean }>;
 }
 
 function byId<T extends HTMLElement>(id: string): T {
@@ -30,13 +27,17 @@ function byId<T extends HTMLElement>(id: string): T {
 }
 
 /**
- * The page: a tile per remote participant (video, audio, a role label and a muted/camera-off
- * badge), our own preview, the status line and the controls. Reads nothing but session events.
+ * The page: a tile per remote participant (video, audio, a role label, a muted/camera-off badge,
+ * for clinicians the location below the picture), a tile per screen share, our own preview, laid
+ * out as a stage and a filmstrip (stage.ts); the status line and the controls. Reads nothing but
+ * session events.
  */
 export class View {
   readonly #session: Session;
   readonly #tiles = new Map<string, Tile>();
-  readonly #grid = byId<HTMLElement>('tiles');
+  /** participantId -> their screen share's tile and consumer. */
+  readonly #screens = new Map<string, { parts: TileParts; consumerId: string }>();
+  readonly #stage = new Stage(byId('stage'), byId('filmstrip'));
   readonly #status = byId<HTMLElement>('status');
   readonly #message = byId<HTMLElement>('message');
   readonly #notices = byId<HTMLUListElement>('notices');
@@ -48,9 +49,7 @@ export class View {
   readonly #soundButton = byId<HTMLButtonElement>('enable-sound');
   readonly #withdrawButton = byId<HTMLButtonElement>('withdraw-consent');
   #withdrawArmed: ReturnType<typeof setTimeout> | undefined;
-  readonly #localTile = byId<HTMLElement>('local-tile');
-  readonly #localVideo = byId<HTMLVideoElement>('local-video');
-  readonly #localLabel = byId<HTMLElement>('local-label');
+  readonly #local = makeTile({ attrs: { id: 'local-tile', hidden: '' }, label: 'You', pinnable: false, mirrored: true });
   readonly #problem = byId<HTMLElement>('media-problem');
   readonly #problemText = byId<HTMLElement>('media-problem-text');
   readonly #problemTips = byId<HTMLUListElement>('media-problem-tips');
@@ -62,6 +61,9 @@ export class View {
   constructor(session: Session) {
     this.#session = session;
     this.#viewports = new ViewportReporter((consumerId, v) => session.setViewport(consumerId, v));
+    this.#local.root.classList.add('local');
+    this.#stage.add({ key: 'local', participantId: '', source: 'camera', local: true }, this.#local);
+    new ScreenControl(session, this.#stage, (text) => this.#notice(text));
     const ev = session.events;
     ev.on('state', (state, detail) => this.#onState(state, detail));
     ev.on('notice', (text) => this.#notice(text));
@@ -76,12 +78,16 @@ export class View {
       this.#refresh(tile);
     });
     ev.on('trackAdded', (t) => this.#onTrack(t));
-    ev.on('activeSpeaker', (id) => this.#markSpeaker(id));
+    ev.on('activeSpeaker', (id) => {
+      this.#markSpeaker(id);
+      this.#stage.setSpeaker(id);
+    });
     ev.on('mediaProblem', (problem) => this.#showProblem(problem));
     ev.on('quality', (q) => this.#showQuality(q));
     ev.on('trackRemoved', ({ participantId, consumerId }) => {
       const tile = this.#tiles.get(participantId);
       this.#viewports.forget(consumerId);
+      if (this.#screens.get(participantId)?.consumerId === consumerId) this.#removeScreen(participantId);
       if (!tile) return;
       tile.tracks.delete(consumerId);
       this.#refresh(tile);
@@ -110,8 +116,8 @@ export class View {
 
   /** Outlines the dominant speaker's tile (ours included), and only theirs (none when nobody is). */
   #markSpeaker(participantId: string | undefined): void {
-    for (const [id, tile] of this.#tiles) tile.root.classList.toggle('speaking', id === participantId);
-    this.#localTile.classList.toggle('speaking', participantId !== undefined && participantId === this.#session.participantId);
+    for (const [id, tile] of this.#tiles) tile.parts.root.classList.toggle('speaking', id === participantId);
+    this.#local.root.classList.toggle('speaking', participantId !== undefined && participantId === this.#session.participantId);
   }
 
   #onState(state: SessionState, detail: string | undefined): void {
@@ -131,7 +137,7 @@ export class View {
           : state === 'joined' ? (this.#tiles.size === 0 ? 'You are in the session. Waiting for others to join.' : '')
             : detail === 'left' ? 'You left the session.' : '';
     }
-    if (state === 'joined') this.#localLabel.textContent = `You (${roleLabel(this.#session.role)})`;
+    if (state === 'joined') this.#local.label.textContent = `You (${roleLabel(this.#session.role)})`;
     this.#updateToggles();
     if (!busy) {
       this.#showProblem(undefined);
@@ -180,28 +186,26 @@ export class View {
   }
 
   #onLocalMedia(stream: MediaStream | undefined): void {
-    this.#localVideo.srcObject = stream ?? null;
-    this.#localTile.hidden = !stream || stream.getVideoTracks().length === 0;
+    this.#local.video.srcObject = stream ?? null;
+    this.#local.root.hidden = !stream || stream.getVideoTracks().length === 0;
     this.#updateToggles();
     for (const tile of this.#tiles.values()) this.#refresh(tile);
   }
 
   #addTile(p: RemoteParticipant): void {
     if (this.#tiles.has(p.participantId)) return;
-    const root = el('figure', { class: 'tile', 'data-participant-id': p.participantId, 'data-role': p.role });
-    root.classList.toggle('speaking', p.participantId === this.#session.activeSpeaker);
-    const video = el('video', { autoplay: '', playsinline: '' });
-    video.muted = true; // sound plays through the <audio> element
+    const parts = makeTile({ attrs: { 'data-participant-id': p.participantId, 'data-role': p.role }, label: roleLabel(p.role), pinnable: true });
+    parts.root.classList.toggle('speaking', p.participantId === this.#session.activeSpeaker);
+    const video = parts.video;
     if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(() => mark('first-remote-frame'));
     const audio = el('audio', { autoplay: '' });
-    const caption = el('figcaption', { class: 'label' }, roleLabel(p.role));
-    const badge = el('span', { class: 'badge' });
     const quality = el('span', { class: 'quality', hidden: '' });
     const safety = el('p', { class: 'safety' });
-    root.append(video, audio, caption, badge, quality, safety);
-    this.#grid.append(root);
-    const tile: Tile = { root, video, audio, badge, quality, safety, participant: p, tracks: new Map() };
+    parts.frame.append(quality);
+    parts.root.append(audio, safety);
+    const tile: Tile = { parts, audio, quality, safety, participant: p, tracks: new Map() };
     this.#tiles.set(p.participantId, tile);
+    this.#stage.add({ key: p.participantId, participantId: p.participantId, source: 'camera', local: false }, parts);
     this.#viewports.observe(video);
     this.#refresh(tile);
     if (this.#session.state === 'joined') this.#message.textContent = '';
@@ -210,10 +214,11 @@ export class View {
   #removeTile(participantId: string): void {
     const tile = this.#tiles.get(participantId);
     if (!tile) return;
-    this.#viewports.unobserve(tile.video);
-    tile.video.srcObject = null;
+    this.#removeScreen(participantId);
+    this.#viewports.unobserve(tile.parts.video);
+    tile.parts.video.srcObject = null;
     tile.audio.srcObject = null;
-    tile.root.remove();
+    this.#stage.remove(participantId);
     this.#tiles.delete(participantId);
     if (this.#session.state === 'joined' && this.#tiles.size === 0) this.#message.textContent = 'Everyone else has left the session.';
   }
@@ -221,18 +226,44 @@ export class View {
   #onTrack(t: RemoteTrack): void {
     const tile = this.#tiles.get(t.participantId);
     if (!tile) return;
-    tile.tracks.set(t.consumerId, { track: t.track, paused: t.paused, screen: t.source === 'screen' });
+    if (t.source === 'screen') {
+      this.#addScreen(tile.participant, t);
+      return;
+    }
+    tile.tracks.set(t.consumerId, { track: t.track, paused: t.paused });
     this.#refresh(tile);
   }
 
-  /** Puts the tile's current tracks on its elements: a shared screen wins over the camera. */
+  /** A participant's screen share: its own tile (on the stage unless something is pinned). */
+  #addScreen(p: RemoteParticipant, t: RemoteTrack): void {
+    this.#removeScreen(p.participantId);
+    const label = `Screen shared by ${roleLabel(p.role)}`;
+    const parts = makeTile({ attrs: { 'data-screen-of': p.participantId }, label, pinnable: true });
+    parts.root.classList.add('screen');
+    setTracks(parts.video, [t.track]);
+    this.#screens.set(p.participantId, { parts, consumerId: t.consumerId });
+    this.#stage.add({ key: screenKey(p.participantId), participantId: p.participantId, source: 'screen', local: false }, parts);
+    this.#viewports.observe(parts.video);
+    this.#viewports.assign(parts.video, t.consumerId, []);
+  }
+
+  #removeScreen(participantId: string): void {
+    const screen = this.#screens.get(participantId);
+    if (!screen) return;
+    this.#screens.delete(participantId);
+    this.#viewports.unobserve(screen.parts.video);
+    screen.parts.video.srcObject = null;
+    this.#stage.remove(screenKey(participantId));
+  }
+
+  /** Puts the tile's current camera and microphone tracks on its elements, and shows their state. */
   #refresh(tile: Tile): void {
     const entries = [...tile.tracks.entries()].map(([consumerId, e]) => ({ consumerId, ...e }));
-    const videos = entries.filter((e) => e.track.kind === 'video').sort((a, b) => Number(b.screen) - Number(a.screen));
+    const videos = entries.filter((e) => e.track.kind === 'video');
     const audios = entries.filter((e) => e.track.kind === 'audio');
     const video = videos[0];
-    setTracks(tile.video, video ? [video.track] : []);
-    this.#viewports.assign(tile.video, video?.consumerId, videos.slice(1).map((v) => v.consumerId));
+    setTracks(tile.parts.video, video ? [video.track] : []);
+    this.#viewports.assign(tile.parts.video, video?.consumerId, videos.slice(1).map((v) => v.consumerId));
     setTracks(tile.audio, audios.map((a) => a.track));
     if (audios.length > 0) {
       tile.audio.play().catch(() => { this.#soundButton.hidden = false; });
@@ -240,12 +271,15 @@ export class View {
     const cameraOff = !video || video.paused;
     const muted = audios.length === 0 || audios.every((a) => a.paused);
     const p = tile.participant;
-    tile.root.classList.toggle('no-video', cameraOff);
-    tile.root.classList.toggle('consent-withdrawn', p.consentWithdrawn);
-    tile.badge.textContent = p.consentWithdrawn ? 'Consent withdrawn'
+    const root = tile.parts.root;
+    root.classList.toggle('no-video', cameraOff);
+    root.classList.toggle('muted', muted);
+    root.classList.toggle('consent-withdrawn', p.consentWithdrawn);
+    const badge = tile.parts.badge;
+    badge.textContent = p.consentWithdrawn ? 'Consent withdrawn'
       : !this.#session.mediaAllowed ? ''
         : [muted ? 'Muted' : '', cameraOff ? 'Camera off' : ''].filter(Boolean).join(' · ');
-    tile.badge.hidden = tile.badge.textContent === '';
+    badge.hidden = badge.textContent === '';
     // Clinicians (only they are sent it) see where the person is and whom to call.
     const loc = p.safety?.location;
     const contact = p.safety?.emergencyContact;
@@ -300,6 +334,13 @@ export class View {
       button.textContent = enabled === false ? off : on;
       button.setAttribute('aria-pressed', String(enabled === false));
     }
+    // Our own preview shows what the others see of us.
+    const mic = this.#session.sourceEnabled('mic');
+    const camera = this.#session.sourceEnabled('camera');
+    const badge = this.#local.badge;
+    badge.textContent = joined ? [mic === false ? 'Muted' : '', camera === false ? 'Camera off' : ''].filter(Boolean).join(' · ') : '';
+    badge.hidden = badge.textContent === '';
+    this.#local.root.classList.toggle('no-video', camera === false);
   }
 }
 

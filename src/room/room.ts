@@ -427,8 +427,9 @@ export class Room extends TypedEmitter<RoomEvents> {
       sub.consumedProducers.delete(producer.id);
       return;
     }
-    // Audio first under congestion; then a clinician's view of a student; then everything else.
-    const priority = consumer.kind === 'audio' ? 255 : sub.clinical && pub.role === 'student' ? 200 : 100;
+    // Audio first under congestion; then a clinician's view of a student; then a screen share (the
+    // material everyone looks at); then every other video.
+    const priority = consumer.kind === 'audio' ? 255 : sub.clinical && pub.role === 'student' && source === 'camera' ? 200 : source === 'screen' ? 150 : 100;
     const metrics = this.#opts.metrics;
     metrics.consumerOpened(consumer.kind);
     sub.consumers.set(consumer.id, consumer);

@@ -7,18 +7,22 @@ export interface Viewport {
   readonly visible: boolean;
 }
 
-/** Rendered height -> simulcast spatial layer (about 180p / 360p / 720p encodings). */
-export function spatialLayerFor(height: number, maxSpatialLayer: number): number {
+/** A screen-share tile up to this tall (device pixels) is a thumbnail: the screen's lowest layer. */
+export const SCREEN_THUMBNAIL_MAX_HEIGHT = 270;
+
+/**
+ * Rendered height (device pixels) -> spatial layer.
+ * A camera (about 180p / 360p / 720p encodings): up to 200 px layer 0, up to 400 px layer 1, above
+ * that layer 2. A screen share (docs/forwarding.md "Screen sharing"): its lowest layer only for a
+ * thumbnail (up to 270 px, any filmstrip tile), the top layer for anything larger, so text stays
+ * sharp on a stage of any size; the layers between are what the bandwidth estimate falls back to.
+ */
+export function spatialLayerFor(height: number, maxSpatialLayer: number, source: string = 'camera'): number {
+  if (source === 'screen') return height <= SCREEN_THUMBNAIL_MAX_HEIGHT ? 0 : maxSpatialLayer;
   const wanted = height <= 200 ? 0 : height <= 400 ? 1 : 2;
   return Math.min(wanted, maxSpatialLayer);
 }
 
-/**
- * Applies a viewport to a video consumer: a hidden tile is paused on the server (no bytes); a
- * visible one is resumed with a keyframe request and gets the layer its size needs (upgrades still
- * wait for the bandwidth estimate to allow them: mediasoup does that).
- * Returns whether the consumer's paused state changed.
- */
 export async function applyViewport(consumer: types.Consumer, v: Viewport): Promise<{ pausedChanged: boolean; layer?: number }> {
   const hiddenBefore = consumer.appData.hidden === true;
   if (!v.visible) {
@@ -32,7 +36,7 @@ export async function applyViewport(consumer: types.Consumer, v: Viewport): Prom
     // mediasoup describes the layers a consumer can get as e.g. "L3T3" (3 spatial, 3 temporal).
     const mode = consumer.rtpParameters.encodings?.[0]?.scalabilityMode ?? 'L1T1';
     const [, spatial = '1', temporal = '1'] = /^[LS](\d+)T(\d+)/.exec(mode) ?? [];
-    layer = spatialLayerFor(v.height, Number(spatial) - 1);
+    layer = spatialLayerFor(v.height, Number(spatial) - 1, String(consumer.appData.source ?? 'camera'));
     await consumer.setPreferredLayers({ spatialLayer: layer, temporalLayer: Number(temporal) - 1 });
   }
   if (hiddenBefore && consumer.paused && consumer.appData.clientPaused !== true) {

@@ -1,0 +1,104 @@
+import { arrange, type Feed } from './stage-layout.ts';
+import type { TileParts } from './tile.ts';
+
+interface Entry {
+  readonly feed: Feed;
+  readonly parts: TileParts;
+}
+
+/**
+ * The in-call layout: one tile large on the stage (`#stage`), the others small in the filmstrip
+ * (`#filmstrip`), chosen by stage-layout.ts from the pinned tile, the screen shares and the active
+ * speaker. Each tile's Pin button pins it (or unpins it); the stage tile's Full screen button puts
+ * it full screen (Fullscreen API). Tiles are moved between the two containers, never re-created.
+ */
+export class Stage {
+  readonly #stage: HTMLElement;
+  readonly #strip: HTMLElement;
+  /** In the order the tiles appeared. */
+  readonly #entries = new Map<string, Entry>();
+  #pinned: string | undefined;
+  #speaker: string | undefined;
+  #current: string | undefined;
+
+  constructor(stage: HTMLElement, strip: HTMLElement) {
+    this.#stage = stage;
+    this.#strip = strip;
+    document.addEventListener('fullscreenchange', () => this.#layout());
+  }
+
+  /** The key of the tile on the stage now. */
+  get onStage(): string | undefined { return this.#current; }
+  get pinned(): string | undefined { return this.#pinned; }
+
+  add(feed: Feed, parts: TileParts): void {
+    if (this.#entries.has(feed.key)) return;
+    this.#entries.set(feed.key, { feed, parts });
+    parts.pin?.addEventListener('click', () => this.pin(this.#pinned === feed.key ? undefined : feed.key));
+    parts.fullscreen.addEventListener('click', () => void this.#toggleFullscreen(parts.root));
+    this.#layout();
+  }
+
+  remove(key: string): void {
+    const entry = this.#entries.get(key);
+    if (!entry) return;
+    if (document.fullscreenElement === entry.parts.root) void document.exitFullscreen().catch(() => undefined);
+    this.#entries.delete(key);
+    entry.parts.root.remove();
+    if (this.#pinned === key) this.#pinned = undefined;
+    this.#layout();
+  }
+
+  /** Pins a tile to the stage (undefined: unpin, the stage follows screen shares and the speaker again). */
+  pin(key: string | undefined): void {
+    this.#pinned = key !== undefined && this.#entries.has(key) ? key : undefined;
+    this.#layout();
+  }
+
+  setSpeaker(participantId: string | undefined): void {
+    this.#speaker = participantId;
+    this.#layout();
+  }
+
+  #layout(): void {
+    // Moving the tile shown full screen would end full screen: the layout waits until it ends.
+    const full = document.fullscreenElement;
+    if (full && [...this.#entries.values()].some((e) => e.parts.root === full)) {
+      this.#labels();
+      return;
+    }
+    const feeds = [...this.#entries.values()].map((e) => e.feed);
+    const { stage, filmstrip } = arrange(feeds, { pinned: this.#pinned, speaker: this.#speaker, previous: this.#current });
+    this.#current = stage;
+    const onStage = stage ? this.#entries.get(stage)?.parts.root : undefined;
+    if (onStage && onStage.parentElement !== this.#stage) this.#stage.append(onStage);
+    filmstrip.forEach((key, i) => {
+      const root = this.#entries.get(key)!.parts.root;
+      if (this.#strip.children[i] !== root) this.#strip.insertBefore(root, this.#strip.children[i] ?? null);
+    });
+    this.#stage.hidden = !onStage;
+    this.#labels();
+  }
+
+  /** Pin buttons say what they do; the full-screen button of the tile shown full screen says how to leave it. */
+  #labels(): void {
+    for (const [key, { parts }] of this.#entries) {
+      parts.root.classList.toggle('on-stage', key === this.#current);
+      parts.root.classList.toggle('pinned', key === this.#pinned);
+      if (parts.pin) {
+        parts.pin.textContent = key === this.#pinned ? 'Unpin' : 'Pin';
+        parts.pin.setAttribute('aria-pressed', String(key === this.#pinned));
+      }
+      parts.fullscreen.textContent = document.fullscreenElement === parts.root ? 'Exit full screen' : 'Full screen';
+    }
+  }
+
+  async #toggleFullscreen(root: HTMLElement): Promise<void> {
+    try {
+      if (document.fullscreenElement === root) await document.exitFullscreen();
+      else await root.requestFullscreen();
+    } catch (err) {
+      console.warn('full screen refused', err);
+    }
+  }
+}
