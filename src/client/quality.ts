@@ -25,7 +25,7 @@ export const POOR = {
 /**
  * Per participant, from two consecutive recv samples: 'lost' when none of their streams that
  * should be arriving got a packet over the interval (or the transport is not connected), 'poor'
- * on loss, round trip, audio jitter, a low frame rate or a video freeze above the POOR figures,
+ * on loss, round trip, audio jitter, a camera's low frame rate or freeze above the POOR figures,
  * 'good' otherwise. A participant with nothing that should arrive (camera and microphone off,
  * hidden tile and muted) gets no quality; nor a stream seen for the first time (no interval yet).
  */
@@ -61,8 +61,11 @@ function rate(participantId: string, streams: { now: InboundStat | undefined; be
     received += now.packetsReceived - (before?.packetsReceived ?? 0);
     lost += Math.max(0, (now.packetsLost ?? 0) - (before?.packetsLost ?? 0));
     if (now.kind === 'audio') jitter = Math.max(jitter, now.jitter ?? 0);
-    if (now.kind === 'video' && now.framesPerSecond !== undefined) fps = Math.min(fps ?? Infinity, now.framesPerSecond);
-    if ((now.freezeCount ?? 0) > (before?.freezeCount ?? 0)) froze = true;
+    // A screen share sends few frames by design (5-15 a second, fewer when the screen is still):
+    // only cameras' frame rates and freezes say something about the connection.
+    const camera = now.kind === 'video' && now.source !== 'screen';
+    if (camera && now.framesPerSecond !== undefined) fps = Math.min(fps ?? Infinity, now.framesPerSecond);
+    if (camera && (now.freezeCount ?? 0) > (before?.freezeCount ?? 0)) froze = true;
   }
   if (sample.state !== 'connected' || received <= 0) {
     return { participantId, quality: 'lost', detail: sample.state !== 'connected' ? `media connection ${sample.state}` : 'no media arriving' };

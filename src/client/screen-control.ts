@@ -20,7 +20,7 @@ function shareProblem(err: unknown): string {
 export class ScreenControl {
   readonly #session: Session;
   readonly #button: HTMLButtonElement;
-  readonly #preview = makeTile({ attrs: { id: 'local-screen' }, label: 'Your shared screen', pinnable: true });
+  readonly #preview = makeTile({ attrs: { id: 'local-screen' }, label: 'Your screen', pinnable: true });
   #busy = false;
 
   constructor(session: Session, stage: Stage, notice: (text: string) => void) {

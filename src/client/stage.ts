@@ -4,26 +4,31 @@ import type { TileParts } from './tile.ts';
 interface Entry {
   readonly feed: Feed;
   readonly parts: TileParts;
+  /** What the page shows about the tile besides the picture (a student's location): beside the stage while on it. */
+  readonly info: HTMLElement | undefined;
 }
 
 /**
  * The in-call layout: one tile large on the stage (`#stage`), the others small in the filmstrip
  * (`#filmstrip`), chosen by stage-layout.ts from the pinned tile, the screen shares and the active
- * speaker. Each tile's Pin button pins it (or unpins it); the stage tile's Full screen button puts
+ * speaker. The stage tile's info (a student's location, for clinicians) moves to `#stage-info`, at
+ * the top of the side column, so it stays in view next to the face without covering it. Each tile's Pin button pins it (or unpins it); the stage tile's Full screen button puts
  * it full screen (Fullscreen API). Tiles are moved between the two containers, never re-created.
  */
 export class Stage {
   readonly #stage: HTMLElement;
   readonly #strip: HTMLElement;
+  readonly #info: HTMLElement;
   /** In the order the tiles appeared. */
   readonly #entries = new Map<string, Entry>();
   #pinned: string | undefined;
   #speaker: string | undefined;
   #current: string | undefined;
 
-  constructor(stage: HTMLElement, strip: HTMLElement) {
+  constructor(stage: HTMLElement, strip: HTMLElement, info: HTMLElement) {
     this.#stage = stage;
     this.#strip = strip;
+    this.#info = info;
     document.addEventListener('fullscreenchange', () => this.#layout());
   }
 
@@ -31,9 +36,9 @@ export class Stage {
   get onStage(): string | undefined { return this.#current; }
   get pinned(): string | undefined { return this.#pinned; }
 
-  add(feed: Feed, parts: TileParts): void {
+  add(feed: Feed, parts: TileParts, info?: HTMLElement): void {
     if (this.#entries.has(feed.key)) return;
-    this.#entries.set(feed.key, { feed, parts });
+    this.#entries.set(feed.key, { feed, parts, info });
     parts.pin?.addEventListener('click', () => this.pin(this.#pinned === feed.key ? undefined : feed.key));
     parts.fullscreen.addEventListener('click', () => void this.#toggleFullscreen(parts.root));
     this.#layout();
@@ -45,6 +50,7 @@ export class Stage {
     if (document.fullscreenElement === entry.parts.root) void document.exitFullscreen().catch(() => undefined);
     this.#entries.delete(key);
     entry.parts.root.remove();
+    entry.info?.remove();
     if (this.#pinned === key) this.#pinned = undefined;
     this.#layout();
   }
@@ -76,6 +82,10 @@ export class Stage {
       const root = this.#entries.get(key)!.parts.root;
       if (this.#strip.children[i] !== root) this.#strip.insertBefore(root, this.#strip.children[i] ?? null);
     });
+    for (const [key, { parts, info }] of this.#entries) {
+      const home = key === stage ? this.#info : parts.root;
+      if (info && info.parentElement !== home) home.append(info);
+    }
     this.#stage.hidden = !onStage;
     this.#labels();
   }
@@ -85,11 +95,15 @@ export class Stage {
     for (const [key, { parts }] of this.#entries) {
       parts.root.classList.toggle('on-stage', key === this.#current);
       parts.root.classList.toggle('pinned', key === this.#pinned);
+      const name = parts.root.getAttribute('aria-label') ?? '';
       if (parts.pin) {
-        parts.pin.textContent = key === this.#pinned ? 'Unpin' : 'Pin';
-        parts.pin.setAttribute('aria-pressed', String(key === this.#pinned));
+        const verb = key === this.#pinned ? 'Unpin' : 'Pin';
+        parts.pin.textContent = verb;
+        parts.pin.setAttribute('aria-label', `${verb} ${name}`);
       }
-      parts.fullscreen.textContent = document.fullscreenElement === parts.root ? 'Exit full screen' : 'Full screen';
+      const full = document.fullscreenElement === parts.root;
+      parts.fullscreen.textContent = full ? 'Exit full screen' : 'Full screen';
+      parts.fullscreen.setAttribute('aria-label', full ? 'Exit full screen' : `Show ${name} full screen`);
     }
   }
 

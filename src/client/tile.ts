@@ -33,7 +33,7 @@ export function makeTile(opts: { attrs: Record<string, string>; label: string; p
   const label = el('span', { class: 'label' }, opts.label);
   const badge = el('span', { class: 'badge', hidden: '' });
   const actions = el('div', { class: 'tile-actions' });
-  const pin = opts.pinnable ? el('button', { type: 'button', class: 'pin', 'aria-pressed': 'false' }, 'Pin') : undefined;
+  const pin = opts.pinnable ? el('button', { type: 'button', class: 'pin' }, 'Pin') : undefined;
   const fullscreen = el('button', { type: 'button', class: 'fullscreen' }, 'Full screen');
   if (pin) pin.setAttribute('aria-label', `Pin ${opts.label}`);
   fullscreen.setAttribute('aria-label', `Show ${opts.label} full screen`);

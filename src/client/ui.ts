@@ -37,7 +37,7 @@ export class View {
   readonly #tiles = new Map<string, Tile>();
   /** participantId -> their screen share's tile and consumer. */
   readonly #screens = new Map<string, { parts: TileParts; consumerId: string }>();
-  readonly #stage = new Stage(byId('stage'), byId('filmstrip'));
+  readonly #stage = new Stage(byId('stage'), byId('filmstrip'), byId('stage-info'));
   readonly #status = byId<HTMLElement>('status');
   readonly #message = byId<HTMLElement>('message');
   readonly #notices = byId<HTMLUListElement>('notices');
@@ -200,12 +200,12 @@ export class View {
     if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(() => mark('first-remote-frame'));
     const audio = el('audio', { autoplay: '' });
     const quality = el('span', { class: 'quality', hidden: '' });
-    const safety = el('p', { class: 'safety' });
+    const safety = el('p', { class: 'safety', 'data-info-of': p.participantId });
     parts.frame.append(quality);
     parts.root.append(audio, safety);
     const tile: Tile = { parts, audio, quality, safety, participant: p, tracks: new Map() };
     this.#tiles.set(p.participantId, tile);
-    this.#stage.add({ key: p.participantId, participantId: p.participantId, source: 'camera', local: false }, parts);
+    this.#stage.add({ key: p.participantId, participantId: p.participantId, source: 'camera', local: false }, parts, safety);
     this.#viewports.observe(video);
     this.#refresh(tile);
     if (this.#session.state === 'joined') this.#message.textContent = '';
@@ -237,7 +237,7 @@ export class View {
   /** A participant's screen share: its own tile (on the stage unless something is pinned). */
   #addScreen(p: RemoteParticipant, t: RemoteTrack): void {
     this.#removeScreen(p.participantId);
-    const label = `Screen shared by ${roleLabel(p.role)}`;
+    const label = `${roleLabel(p.role)}'s screen`;
     const parts = makeTile({ attrs: { 'data-screen-of': p.participantId }, label, pinnable: true });
     parts.root.classList.add('screen');
     setTracks(parts.video, [t.track]);

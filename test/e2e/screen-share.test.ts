@@ -124,6 +124,26 @@ describe.skipIf(!available)('screen sharing and the stage in Chromium', () => {
     await student.page.evaluate('document.exitFullscreen()');
   }, 60_000);
 
+  it('the clinician sees the student\'s location beside the stage, in view and clear of the picture', async () => {
+    const studentId = (await student.participantId())!;
+    // What a box's position is on the page (the tests' tsconfig has no DOM types: an expression).
+    const box = (c: ClientPage, selector: string) => c.page.evaluate(`(() => { const r = document.querySelector('${selector}').getBoundingClientRect();
+      return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, viewport: innerHeight }; })()`) as Promise<{ left: number; right: number; top: number; bottom: number; viewport: number }>;
+    for (const [width, height] of [[1280, 720], [390, 844]] as const) {
+      await clinician.page.setViewportSize({ width, height });
+      await clinician.page.waitForTimeout(300);
+      expect(await placeOf(clinician, `[data-participant-id="${studentId}"]`)).toBe('stage');
+      const info = await box(clinician, `.safety[data-info-of="${studentId}"]`);
+      const picture = await box(clinician, `[data-participant-id="${studentId}"] .frame`);
+      const overlaps = info.left < picture.right && picture.left < info.right && info.top < picture.bottom && picture.top < info.bottom;
+      console.log(`[e2e screen] clinician at ${width}x${height}: student's picture ${JSON.stringify(picture)}, location ${JSON.stringify(info)}`);
+      expect(overlaps).toBe(false);
+      expect(info.bottom).toBeLessThanOrEqual(info.viewport);
+      expect(await clinician.page.textContent(`.safety[data-info-of="${studentId}"]`)).toContain('Location: ');
+    }
+    await clinician.page.setViewportSize({ width: 1280, height: 720 });
+  }, 30_000);
+
   it('at 390x844 the in-call view does not scroll sideways', async () => {
     for (const c of [student, clinician]) {
       await c.page.setViewportSize({ width: 390, height: 844 });
@@ -153,5 +173,10 @@ describe.skipIf(!available)('screen sharing and the stage in Chromium', () => {
     // Nothing published for the screen any more: only the camera's encodings are sent.
     const sent = await clinician.outboundStats();
     expect(sent.every((s) => (s.frameWidth ?? 0) <= 1280)).toBe(true);
+
+    // The call ends: the student's location leaves the clinician's page with their tile.
+    const studentId = (await student.participantId())!;
+    await student.page.click('#leave');
+    await pollUntil('the student\'s tile and location gone', () => clinician.page.evaluate(`document.querySelectorAll('[data-participant-id="${studentId}"], .safety[data-info-of="${studentId}"]').length`), (n) => n === 0);
   }, 60_000);
 });

@@ -63,10 +63,11 @@ describe.skipIf(!available)('browser client, two people in one room', () => {
     expect(await clinician.page.locator('#tiles').textContent()).not.toContain('student-1');
 
     // Only the clinician is told where the student is and whom to call; the student sees no such facts.
-    const safety = await clinician.page.textContent(`[data-participant-id="${studentId}"] .safety`);
+    // Below the student's tile, or beside the stage while the student is on it (#stage-info).
+    const safety = await clinician.page.textContent(`.safety[data-info-of="${studentId}"]`);
     expect(safety).toContain(`Location: ${TEST_SAFETY_FORM.place} (${TEST_SAFETY_FORM.region})`);
     expect(safety).toContain(`Emergency contact: ${TEST_SAFETY_FORM.contactName}, ${TEST_SAFETY_FORM.contactPhone}`);
-    expect(await student.page.locator(`[data-participant-id="${clinicianId}"] .safety`).isVisible()).toBe(false);
+    expect(await student.page.locator(`.safety[data-info-of="${clinicianId}"]`).isVisible()).toBe(false);
 
     // Each tile says how the connection is, in words: good on this loopback call (sampled every 2 s).
     await pollUntil('both tiles to rate the connection good', () => Promise.all([

@@ -55,6 +55,16 @@ describe('the tiles\' connection quality (QualityMeter)', () => {
     expect(m.update(sample(8000, [audio, video], [stat(audio, 400, { packetsLost: 40 }), stat(video, 700, { packetsLost: 40, framesPerSecond: 0 })]))).toMatchObject([{ quality: 'lost' }]);
   });
 
+  it('a screen share\'s few frames (and its freezes on a still screen) do not make the tile poor', () => {
+    const m = new QualityMeter();
+    const screen: ConsumerRef = { ...video, consumerId: 'cs', source: 'screen' };
+    m.update(sample(0, [audio, video, screen], [stat(audio, 100), stat(video, 100, { framesPerSecond: 30 }), stat(screen, 100, { framesPerSecond: 2 })]));
+    expect(m.update(sample(2000, [audio, video, screen], [stat(audio, 200), stat(video, 300, { framesPerSecond: 30 }), stat(screen, 120, { framesPerSecond: 2, freezeCount: 1 })])))
+      .toMatchObject([{ quality: 'good', detail: expect.stringContaining('30 frames/s') }]);
+    expect(m.update(sample(4000, [audio, video, screen], [stat(audio, 300), stat(video, 500, { framesPerSecond: 4 }), stat(screen, 140, { framesPerSecond: 2 })])))
+      .toMatchObject([{ quality: 'poor' }]);
+  });
+
   it('says poor on a long round trip, lost when the transport is down, nothing when nothing should arrive', () => {
     const m = new QualityMeter();
     m.update(sample(0, [audio], [stat(audio, 100)]));
