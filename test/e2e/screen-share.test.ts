@@ -75,6 +75,9 @@ describe.skipIf(!available)('screen sharing and the stage in Chromium', () => {
     await pollUntil('the clinician to publish its screen', () => clinician.outboundStats(), (s) => s.some((e) => (e.frameWidth ?? 0) > 1280), { timeoutMs: 15_000 });
     expect(await clinician.page.textContent('#share-screen')).toBe('Stop sharing');
     expect(await placeOf(clinician, '#local-screen')).toBe('filmstrip');
+    // The screen's encoder hints: detail content, resolution held (no warning that the browser refused it).
+    expect(await clinician.page.evaluate(`document.querySelector('#local-screen video').srcObject.getVideoTracks()[0].contentHint`)).toBe('detail');
+    expect(clinician.logs.join('\n')).not.toContain('degradationPreference not set');
 
     // The screen takes the stage; the camera moves to the filmstrip (its low layer).
     await pollUntil('the screen tile on the student\'s stage', () => placeOf(student, `[data-screen-of="${clinicianId}"]`), (p) => p === 'stage');
