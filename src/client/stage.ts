@@ -68,8 +68,10 @@ export class Stage {
 
   #layout(): void {
     // Moving the tile shown full screen would end full screen: the layout waits until it ends.
-    const full = document.fullscreenElement;
-    if (full && [...this.#entries.values()].some((e) => e.parts.root === full)) {
+    // Its info (a student's location) goes inside it meanwhile, so full screen still shows it.
+    const full = [...this.#entries.values()].find((e) => e.parts.root === document.fullscreenElement);
+    if (full) {
+      if (full.info && full.info.parentElement !== full.parts.root) full.parts.root.append(full.info);
       this.#labels();
       return;
     }

@@ -144,6 +144,13 @@ describe.skipIf(!available)('screen sharing and the stage in Chromium', () => {
       expect(info.bottom).toBeLessThanOrEqual(info.viewport);
       expect(await clinician.page.textContent(`.safety[data-info-of="${studentId}"]`)).toContain('Location: ');
     }
+    // Full screen takes the location along (below the picture, inside the full-screen tile).
+    await clinician.page.click(`[data-participant-id="${studentId}"] .fullscreen`);
+    await pollUntil('the student\'s location inside the full-screen tile', () => clinician.page.evaluate(
+      `!!document.fullscreenElement?.querySelector('.safety[data-info-of="${studentId}"]')`), (v) => v === true);
+    await clinician.page.evaluate('document.exitFullscreen()');
+    await pollUntil('the location back beside the stage', () => clinician.page.evaluate(
+      `!!document.querySelector('#stage-info .safety[data-info-of="${studentId}"]')`), (v) => v === true);
     await clinician.page.setViewportSize({ width: 1280, height: 720 });
   }, 30_000);
 
