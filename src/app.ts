@@ -36,6 +36,7 @@ import { healthRoutes, type CheckResult } from './http/health.ts';
 import { SfuError } from './shared/errors.ts';
 import { adminRoutes } from './http/admin.ts';
 import { clientRoutes } from './http/static.ts';
+import { linkCheckRoutes } from './http/link-check.ts';
 import { startCluster, type ClusterNode } from './cluster/start.ts';
 import { createAdapterClients, resolveNodeId } from './cluster/redis.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
@@ -197,6 +198,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     },
   });
   await fastify.register(adminRoutes, { prefix: '/admin', adminToken: secrets.adminToken, rooms, revocations, store, log });
+  await fastify.register(linkCheckRoutes, { verifier, revocations, rules: safetyRules, rateLimit: config.http.linkCheckRateLimit, metrics });
   await fastify.register(clientRoutes, { dir: opts.clientDir ?? DEFAULT_CLIENT_DIR });
 
   const panic = new PanicService({

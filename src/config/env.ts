@@ -12,6 +12,8 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_HTTP_REQUEST_TIMEOUT_SECONDS: { path: 'http.requestTimeoutSeconds', kind: 'number' },
   SFU_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: { path: 'http.keepAliveTimeoutSeconds', kind: 'number' },
   SFU_HTTP_TRUST_PROXY: { path: 'http.trustProxy', kind: 'csv' },
+  SFU_LINK_CHECK_RATE_LIMIT_PER_SECOND: { path: 'http.linkCheckRateLimit.requestsPerSecond', kind: 'number' },
+  SFU_LINK_CHECK_RATE_LIMIT_BURST: { path: 'http.linkCheckRateLimit.burst', kind: 'int' },
   SFU_DATA_DIR: { path: 'dataDir', kind: 'string' },
   SFU_LOG_LEVEL: { path: 'log.level', kind: 'string' },
   SFU_JWT_SECRET: { path: 'jwt.secret', kind: 'string' },

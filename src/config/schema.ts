@@ -26,6 +26,11 @@ export const ConfigSchema = section({
      * of them is taken to come from the rightmost untrusted address of its X-Forwarded-For. Empty: none.
      */
     trustProxy: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 }),
+    /** POST /api/link-check per client address: a token bucket (docs/protocol.md, "Checking a link"). */
+    linkCheckRateLimit: section({
+      requestsPerSecond: Type.Number({ minimum: 0.01, maximum: 100000 }),
+      burst: Type.Integer({ minimum: 1, maximum: 100000 }),
+    }),
   }),
   dataDir: Type.String({ minLength: 1 }),
   log: section({

@@ -30,6 +30,40 @@ export interface Attestation {
   readonly clinicians: ReadonlySet<string>;
 }
 
+/**
+ * What a person in `role` must give at join in `room`, from the same rules the checks below apply
+ * (the link check, docs/protocol.md "Checking a link", answers it so a page asks only for this).
+ */
+export interface JoinRequirements {
+  /** The consent terms version a new join must name (the first accepted), and every accepted one. */
+  readonly policyVersion: string;
+  readonly policyVersions: readonly string[];
+  /** Consent must come from a guardian or legal representative (`grantedBy.relation` other than `self`). */
+  readonly guardianConsent: boolean;
+  /** A location is required from every role on every new join. */
+  readonly location: true;
+  /** `location.emergencyContact` is required. */
+  readonly emergencyContact: boolean;
+}
+
+function guardianConsentRequired(role: Role, room: string, rules: SafetyRules): boolean {
+  return rules.guardianRequiredFor.includes(role) && !rules.selfConsentRooms.includes(room);
+}
+
+function emergencyContactRequired(role: Role, rules: SafetyRules): boolean {
+  return rules.emergencyContactRequiredFor.includes(role);
+}
+
+export function joinRequirements(role: Role, room: string, rules: SafetyRules): JoinRequirements {
+  return {
+    policyVersion: rules.policyVersions[0]!,
+    policyVersions: [...rules.policyVersions],
+    guardianConsent: guardianConsentRequired(role, room, rules),
+    location: true,
+    emergencyContact: emergencyContactRequired(role, rules),
+  };
+}
+
 export function validateConsent(value: unknown, role: Role, room: string, rules: SafetyRules, attestation: Attestation): ConsentInput {
   if (value === undefined || value === null) throw new SfuError('CONSENT_REQUIRED', 'join needs consent: {policyVersion, scopes, grantedBy, method}');
   const c = shape(consentCheck, value, 'consent', 'INVALID_CONSENT');
@@ -37,8 +71,7 @@ export function validateConsent(value: unknown, role: Role, room: string, rules:
     throw new SfuError('CONSENT_VERSION_OUTDATED', `consent policy ${c.policyVersion} is not current; current version is ${rules.policyVersions[0]}`);
   }
   if (!c.scopes.includes('telehealth')) throw new SfuError('INVALID_CONSENT', 'consent.scopes: must include telehealth');
-  const needsGuardian = rules.guardianRequiredFor.includes(role) && !rules.selfConsentRooms.includes(room);
-  if (needsGuardian && c.grantedBy.relation === 'self') {
+  if (guardianConsentRequired(role, room, rules) && c.grantedBy.relation === 'self') {
     throw new SfuError('INVALID_CONSENT', `consent.grantedBy.relation: a ${role}'s consent must come from a guardian or legal representative in this room`);
   }
   if (c.method === 'verbal-attested') {
@@ -62,7 +95,7 @@ export function validateLocation(value: unknown, role: Role, rules: SafetyRules,
     throw new SfuError('INVALID_LOCATION', `${root}.capturedAt: must be an RFC 3339 date-time with an offset, e.g. 2026-12-01T10:00:00Z or 2026-12-01T10:00:00-08:00`);
   }
   if (captured > Date.now() + 5 * 60_000) throw new SfuError('INVALID_LOCATION', `${root}.capturedAt: is in the future`);
-  if (rules.emergencyContactRequiredFor.includes(role) && !l.emergencyContact) {
+  if (emergencyContactRequired(role, rules) && !l.emergencyContact) {
     throw new SfuError('INVALID_LOCATION', `${root}.emergencyContact: is required for a ${role}`);
   }
   return { ...l, capturedAt: new Date(captured).toISOString() };

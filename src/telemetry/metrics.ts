@@ -38,6 +38,7 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry],
   });
   readonly #requests = new Counter({ name: 'sfu_signalling_requests_total', help: 'Signalling requests by method and result', labelNames: ['method', 'result'], registers: [this.registry] });
+  readonly #linkChecks = new Counter({ name: 'sfu_link_checks_total', help: 'Link checks (POST /api/link-check) by result: ok or an error code', labelNames: ['result'], registers: [this.registry] });
   readonly #authFailures = new Counter({ name: 'sfu_auth_failures_total', help: 'Refused connections by coded reason', labelNames: ['reason'], registers: [this.registry] });
   readonly #admissions = new Counter({ name: 'sfu_admissions_total', help: 'Join admissions by result (admitted, or the refusal code)', labelNames: ['result'], registers: [this.registry] });
   readonly #withdrawals = new Counter({ name: 'sfu_consent_withdrawals_total', help: 'Consent withdrawals by scope', labelNames: ['scope'], registers: [this.registry] });
@@ -156,6 +157,8 @@ export class Metrics {
   recordJoinDuration(seconds: number): void { this.#joinDuration.observe(seconds); }
   signallingRequest(method: string, result: string): void { this.#requests.inc({ method, result }); }
   authFailed(reason: string): void { this.#authFailures.inc({ reason }); }
+  /** A page checked its link before showing the join form: `ok`, or the error code it was answered. */
+  linkChecked(result: string): void { this.#linkChecks.inc({ result }); }
   admission(result: string): void { this.#admissions.inc({ result }); }
   consentWithdrawn(scope: string): void { this.#withdrawals.inc({ scope }); }
   recordStoreWrite(op: string, seconds: number): void { this.#storeWrites.observe({ op }, seconds); }

@@ -1,0 +1,103 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { TokenVerifier } from '../auth/verifier.ts';
+import type { RevocationList } from '../auth/revocations.ts';
+import { joinRequirements, type SafetyRules } from '../safety/validate.ts';
+import { SfuError } from '../shared/errors.ts';
+import { TokenBucket } from '../shared/token-bucket.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+
+export interface LinkCheckOptions {
+  readonly verifier: TokenVerifier;
+  readonly revocations: RevocationList;
+  readonly rules: SafetyRules;
+  /** Checks per client address: refill rate and burst (http.linkCheckRateLimit). */
+  readonly rateLimit: { readonly requestsPerSecond: number; readonly burst: number };
+  readonly metrics: Metrics;
+}
+
+const Body = Type.Object({
+  /** The room token; or send it as `Authorization: Bearer <token>` instead. */
+  token: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 })),
+  /** The room the page will ask for (the link's `room`): a token for another room is WRONG_ROOM, as at join. */
+  room: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+}, { additionalProperties: false });
+
+/** Addresses tracked at once; beyond it, new addresses are refused until buckets refill (a flood of spoofed sources cannot grow the map). */
+const MAX_ADDRESSES = 10_000;
+
+function tokenFrom(req: FastifyRequest<{ Body: Static<typeof Body> }>): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
+  return req.body?.token;
+}
+
+/** The `role` claim, read without verification, only to pick which verification applies (desk or room). */
+function claimedRole(token: string): unknown {
+  try {
+    return (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { role?: unknown }).role;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * POST /api/link-check (docs/protocol.md, "Checking a link"): the page asks it before it shows any
+ * form. The token is verified exactly as at the /rtc upgrade (algorithm, signature, expiry, issuer,
+ * audience, claims, room, revocation); nobody is admitted and nothing is recorded. The answer says
+ * who the token is for and what that role must give at join (the same rules join applies), or the
+ * coded error join would give. Limited per client address (RATE_LIMITED); the token travels in the
+ * body or the Authorization header, never in the URL, so it is never in an access log.
+ */
+export async function linkCheckRoutes(app: FastifyInstance, opts: LinkCheckOptions): Promise<void> {
+  const { verifier, revocations, rules, rateLimit } = opts;
+  const buckets = new Map<string, TokenBucket>();
+  const sweep = setInterval(() => {
+    for (const [addr, b] of buckets) if (b.full) buckets.delete(addr);
+  }, 10_000).unref();
+  app.addHook('onClose', async () => clearInterval(sweep));
+
+  const admit = (addr: string) => {
+    let b = buckets.get(addr);
+    if (!b) {
+      if (buckets.size >= MAX_ADDRESSES) return false;
+      buckets.set(addr, b = new TokenBucket(rateLimit.requestsPerSecond, rateLimit.burst));
+    }
+    return b.take();
+  };
+
+  app.post<{ Body: Static<typeof Body> }>('/api/link-check', { schema: { body: Body } }, async (req, reply) => {
+    reply.header('cache-control', 'no-store');
+    try {
+      const answer = check(req);
+      opts.metrics.linkChecked('ok');
+      return answer;
+    } catch (err) {
+      opts.metrics.linkChecked(err instanceof SfuError ? err.code : 'INTERNAL_ERROR');
+      throw err;
+    }
+  });
+
+  function check(req: FastifyRequest<{ Body: Static<typeof Body> }>) {
+    if (!admit(req.ip)) {
+      throw new SfuError('RATE_LIMITED', `at most ${rateLimit.requestsPerSecond} link checks per second from one address (burst ${rateLimit.burst}); try again shortly`);
+    }
+    const token = tokenFrom(req);
+    if (token && claimedRole(token) === 'desk') {
+      const desk = verifier.verifyDesk(token);
+      return { kind: 'desk', role: 'desk', expiresAt: new Date(desk.expiresAt).toISOString() };
+    }
+    const grant = verifier.verify(token, req.body?.room);
+    if (revocations.find(grant.room, grant.identity, grant.tokenId)) throw new SfuError('IDENTITY_REVOKED', 'access to this room is revoked');
+    const needs = joinRequirements(grant.role, grant.room, rules);
+    return {
+      kind: 'room',
+      role: grant.role,
+      room: grant.room,
+      expiresAt: new Date(grant.expiresAt).toISOString(),
+      permissions: { publish: [...grant.publish], subscribe: grant.subscribe },
+      consent: { policyVersion: needs.policyVersion, policyVersions: needs.policyVersions },
+      requires: { location: needs.location, emergencyContact: needs.emergencyContact, guardianConsent: needs.guardianConsent },
+    };
+  }
+}
