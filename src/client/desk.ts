@@ -12,7 +12,16 @@ import {
   type IncidentEntry,
   type LoggedEvent,
 } from './incident-book.ts';
-import { errorText, roleLabel } from './messages.ts';
+import { errorText, linkProblemText, roleLabel } from './messages.ts';
+
+/** The desk's status pill in words (`data-state` keeps the state, `data-code` an error's code). */
+const DESK_STATUS: Record<string, string> = { 'no-token': 'No desk link', connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…' };
+
+/** A refused desk token is a "desk link" here, never a "session link". */
+function deskErrorText(code: string): string {
+  return code.startsWith('TOKEN_') || code === 'IDENTITY_REVOKED' ? linkProblemText(code, 'desk')
+    : errorText(code, undefined).replace(/ Join again\.?$/, '').replace(/session link/g, 'desk link');
+}
 import { OUTCOMES, type Outcome } from './panic-protocol.ts';
 import { ChannelError, SafetyChannel, type ChannelState } from './safety-channel.ts';
 
@@ -159,14 +168,16 @@ class DeskView {
 
   #setState(state: ChannelState | 'no-token'): void {
     this.#state = state;
-    this.#status.textContent = state;
+    this.#status.textContent = DESK_STATUS[state] ?? (state.startsWith('error:') ? 'Not connected' : state);
     this.#status.dataset.state = state;
+    if (state.startsWith('error:')) this.#status.dataset.code = state.slice('error:'.length);
+    else delete this.#status.dataset.code;
     document.body.dataset.state = state.startsWith('error:') ? 'error' : state;
     this.#message.textContent = state === 'no-token' ? 'Open the desk link you were given, or paste your desk token.'
       : state === 'connecting' ? 'Connecting…'
         : state === 'reconnecting' ? 'Connection lost; reconnecting. Alarms raised meanwhile are shown when the connection is back.'
           : state === 'error:NOT_A_DESK_TOKEN' ? 'This is a session link, not a safety desk link. Open the desk link you were given.'
-            : state.startsWith('error:') ? errorText(state.slice('error:'.length), undefined).replace(/ Join again\.?$/, '')
+            : state.startsWith('error:') ? deskErrorText(state.slice('error:'.length))
             : '';
     byId('token-form').hidden = !(state === 'no-token' || state.startsWith('error:'));
   }

@@ -1,7 +1,12 @@
 import { Session, type IcePath, type InboundStat, type MediaProblem, type OutboundStat, type SessionState } from './session.ts';
 import type { Quality } from './quality.ts';
 import { View } from './ui.ts';
-import { prepareSafetyForm, readSafetyForm, roleFromToken } from './safety.ts';
+import { readSafetyForm } from './safety.ts';
+import { PreJoin, type PreJoinState } from './prejoin.ts';
+import { checkLink, type LinkCheck, type RoomLink } from './link-check.ts';
+import { linkProblemText, showStatus } from './messages.ts';
+import { clearResume, loadResume, saveResume } from './resume-store.ts';
+import { saveGuardianDetails } from './guardian-details.ts';
 import { timings } from './timeline.ts';
 import { PanicPanel, type AlertsState, type PanicState } from './panic.ts';
 
@@ -33,6 +38,10 @@ export interface SfuClientApi {
   retryMedia(): Promise<void>;
   /** Each remote participant's connection quality as their tile shows it. */
   quality(): Record<string, Quality>;
+  /** The pre-join screen: preview tracks, the microphone level, chosen devices, a capture problem. */
+  prejoin(): PreJoinState;
+  /** The server's answer about this page's link (undefined before the check). */
+  linkCheck(): LinkCheck | undefined;
 }
 
 declare global {
@@ -60,52 +69,149 @@ function signallingUrl(token: string, room: string): string {
 
 const session = new Session();
 const view = new View(session);
+const prejoin = new PreJoin();
 
-const tokenInput = document.getElementById('token') as HTMLInputElement;
-const form = document.getElementById('join-form') as HTMLFormElement;
+const status = document.getElementById('status')!;
+const message = document.getElementById('message')!;
+const noLink = document.getElementById('no-link')!;
+const linkProblem = document.getElementById('link-problem')!;
 const leaveButton = document.getElementById('leave') as HTMLButtonElement;
 let link = readFragment();
-const panic = new PanicPanel(session, () => tokenInput.value.trim());
+let token = '';
+/** The server's answer about this link (link-check.ts), once it accepted it. */
+let checked: RoomLink | undefined;
+let lastCheck: LinkCheck | undefined;
+const panic = new PanicPanel(session, () => token);
 const mediaProblems: { code: string | null; direction?: string; at: number }[] = [];
 session.events.on('mediaProblem', (p) => mediaProblems.push(p ? { code: p.code, direction: p.direction, at: Date.now() } : { code: null, at: Date.now() }));
 let quality: Record<string, Quality> = {};
 session.events.on('quality', (list) => { quality = Object.fromEntries(list.map((q) => [q.participantId, q.quality])); });
 session.events.on('state', (state) => { if (state !== 'joined' && state !== 'reconnecting') quality = {}; });
-
-function fillFromFragment(): void {
-  link = readFragment();
-  if (link.get('token')) tokenInput.value = link.get('token')!;
-  prepareSafetyForm(roleFromToken(tokenInput.value.trim()), link);
-}
-fillFromFragment();
-window.addEventListener('hashchange', fillFromFragment);
-tokenInput.addEventListener('change', () => prepareSafetyForm(roleFromToken(tokenInput.value.trim()), link));
 document.getElementById('consent-relation')!.addEventListener('change', (ev) => {
   (ev.target as HTMLElement).dataset.touched = '1';
 });
 
+/** The link's token was refused (before any form, or by the join): say why in words, show no form. */
+function showLinkProblem(code: string, text = linkProblemText(code)): void {
+  checked = undefined;
+  prejoin.stop();
+  prejoin.hide();
+  noLink.hidden = true;
+  linkProblem.hidden = false;
+  linkProblem.dataset.code = code;
+  document.getElementById('link-problem-text')!.replaceChildren(text);
+  message.textContent = '';
+  showStatus(status, `link-error:${code}`);
+}
+
+/** Codes that mean the link itself cannot be used (not the form, not the network). */
+const LINK_CODES = /^(TOKEN_\w+|IDENTITY_REVOKED|WRONG_ROOM)$/;
+
+/**
+ * What the page does on load: no token, an explanation; a session of this tab to resume (a
+ * reload), resumed without the form; otherwise the link is checked with the server first, and
+ * only a link it accepts gets the pre-join screen.
+ */
+async function start(): Promise<void> {
+  link = readFragment();
+  token = link.get('token')?.trim() ?? '';
+  checked = undefined;
+  noLink.hidden = true;
+  linkProblem.hidden = true;
+  prejoin.hide();
+  if (!token) {
+    noLink.hidden = false;
+    showStatus(status, 'no-link');
+    return;
+  }
+  const resumeToken = loadResume(token);
+  if (resumeToken) {
+    showStatus(status, 'resuming');
+    message.textContent = 'Reconnecting you to your session…';
+    await session.join({ url: signallingUrl(token, link.get('room') ?? ''), resumeToken, ...relay() });
+    if (session.state === 'joined') return;
+    clearResume();
+    console.info(`resume after reload answered ${session.state}`);
+  }
+  showStatus(status, 'checking');
+  const result = await checkLink(token, link.get('room') ?? undefined);
+  lastCheck = result;
+  if (result.kind === 'error') {
+    showLinkProblem(result.code);
+    return;
+  }
+  if (result.kind === 'desk') {
+    const desk = Object.assign(document.createElement('a'), { href: `/desk.html${location.hash}`, textContent: 'Open the safety desk page' });
+    showLinkProblem('DESK_LINK', 'This is a safety desk link, not a session link. ');
+    document.getElementById('link-problem-text')!.append(desk, '.');
+    return;
+  }
+  checked = result;
+  if (resumeToken) message.textContent = 'Your earlier session has ended. Check the details below and join again.';
+  else message.textContent = '';
+  prejoin.show(result, link);
+  showStatus(status, 'ready');
+}
+
+/** `#relay=1`: media only through the TURN server (README.md "Links to the pages"). */
+function relay(): { iceTransportPolicy?: RTCIceTransportPolicy } {
+  return link.get('relay') === '1' ? { iceTransportPolicy: 'relay' } : {};
+}
+
+/** The policy version shown and consented to: the link's when the server still accepts it, else the server's current one. */
+function policyVersion(link: URLSearchParams, checked: RoomLink): string {
+  const fromLink = link.get('policy');
+  return fromLink && checked.consent.policyVersions.includes(fromLink) ? fromLink : checked.consent.policyVersion;
+}
+
 async function join(): Promise<void> {
-  const form = readSafetyForm(link.get('policy') ?? undefined);
+  if (!checked) return;
+  const form = readSafetyForm(policyVersion(link, checked), checked.requires);
   if (!form.ok) {
     view.formProblem(form.field, form.message);
     return;
   }
+  if ((document.getElementById('remember-details') as HTMLInputElement).checked) saveGuardianDetails();
+  const { stream, devices } = prejoin.takeMedia();
   await session.join({
-    url: signallingUrl(tokenInput.value.trim(), link.get('room') ?? ''),
+    url: signallingUrl(token, link.get('room') ?? ''),
     consent: form.consent,
     location: form.location,
-    // `#relay=1`: media only through the TURN server (README.md "Session links").
-    ...(link.get('relay') === '1' ? { iceTransportPolicy: 'relay' as const } : {}),
+    ...(stream ? { media: stream } : {}),
+    devices,
+    ...relay(),
   });
 }
 
-form.addEventListener('submit', (ev) => {
+session.events.on('state', (state, detail) => {
+  const busy = state === 'joining' || state === 'joined' || state === 'reconnecting';
+  if (busy) prejoin.hide();
+  if (state === 'joined' && session.resumeToken) saveResume(token, session.resumeToken);
+  if (busy) return;
+  // The session is over (left, refused, ended): nothing to resume from a reload.
+  clearResume();
+  const code = state.startsWith('error:') ? state.slice('error:'.length) : undefined;
+  if (code && LINK_CODES.test(code)) showLinkProblem(code);
+  else if (checked) prejoin.show(checked, link);
+  if (state === 'idle' && detail === 'left') showStatus(status, 'idle');
+});
+
+document.getElementById('join-form')!.addEventListener('submit', (ev) => {
   ev.preventDefault();
   void join();
 });
 leaveButton.addEventListener('click', () => void session.leave());
-// Leaving frees the seat at once; otherwise the server holds it for its reconnection grace period.
-window.addEventListener('pagehide', () => session.leaveNow());
+window.addEventListener('pagehide', () => {
+  prejoin.stop();
+  // A session this tab can resume (a reload) is only suspended: the server holds it for its grace
+  // period. Otherwise leaving frees the seat at once.
+  if (loadResume(token) && (session.state === 'joined' || session.state === 'reconnecting')) session.suspendNow();
+  else session.leaveNow();
+});
+window.addEventListener('hashchange', () => {
+  if (session.state === 'idle' || session.state.startsWith('error:')) void start();
+});
+void start();
 
 window.sfuClient = {
   get state() { return session.state; },
@@ -124,4 +230,6 @@ window.sfuClient = {
   mediaProblems: () => [...mediaProblems],
   retryMedia: () => session.retryMedia(),
   quality: () => ({ ...quality }),
+  prejoin: () => prejoin.state(),
+  linkCheck: () => lastCheck,
 };

@@ -16,7 +16,10 @@ export const MIC_CONSTRAINTS: MediaTrackConstraints = {
  * busy, or refused), each is tried alone, so a person with a broken camera can still be heard.
  * Never throws: `problem` says, in words, what could not be opened.
  */
-export async function captureLocalMedia(sources: readonly ('mic' | 'camera')[]): Promise<{ stream?: MediaStream; problem?: string }> {
+export async function captureLocalMedia(
+  sources: readonly ('mic' | 'camera')[],
+  devices: { readonly audio?: string | undefined; readonly video?: string | undefined } = {},
+): Promise<{ stream?: MediaStream; problem?: string }> {
   const wantMic = sources.includes('mic');
   const wantCamera = sources.includes('camera');
   if (!wantMic && !wantCamera) return {};
@@ -24,8 +27,8 @@ export async function captureLocalMedia(sources: readonly ('mic' | 'camera')[]):
     return { problem: 'This page cannot use your camera or microphone (it needs https, or a browser that supports it).' };
   }
   const open = (mic: boolean, camera: boolean) => navigator.mediaDevices.getUserMedia({
-    audio: mic ? MIC_CONSTRAINTS : false,
-    video: camera ? CAMERA_CONSTRAINTS : false,
+    audio: mic ? withDevice(MIC_CONSTRAINTS, devices.audio) : false,
+    video: camera ? withDevice(CAMERA_CONSTRAINTS, devices.video) : false,
   });
   try {
     return { stream: await open(wantMic, wantCamera) };
@@ -45,6 +48,11 @@ export async function captureLocalMedia(sources: readonly ('mic' | 'camera')[]):
   }
   const problem = `Could not open your ${missing.join(' or ')}: ${why}.`;
   return stream.getTracks().length > 0 ? { stream, problem } : { problem };
+}
+
+/** A chosen device (from enumerateDevices), preferred: if it is gone, the browser opens another rather than none. */
+function withDevice(constraints: MediaTrackConstraints, deviceId: string | undefined): MediaTrackConstraints {
+  return deviceId ? { ...constraints, deviceId: { ideal: deviceId } } : constraints;
 }
 
 function reason(err: unknown): string {

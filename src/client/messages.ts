@@ -16,7 +16,7 @@ export function roleLabel(role: string | undefined): string {
 
 /** Plain-language text for the error codes a person can meet (server codes: docs/errors.md). */
 const ERROR_TEXT: Record<string, string> = {
-  TOKEN_MISSING: 'No session link was given. Open the link you were sent, or paste your access token.',
+  TOKEN_MISSING: 'No session link was given. Open the link you were sent.',
   TOKEN_INVALID: 'This session link is not valid. Ask for a new link.',
   TOKEN_EXPIRED: 'This session link has expired. Ask for a new link.',
   TOKEN_NOT_YET_VALID: 'This session link is not valid yet. Check your device\'s clock, or try again at the session time.',
@@ -60,12 +60,12 @@ const ROOM_CLOSED_TEXT: Record<string, string> = {
 /** Form labels for the fields the server names in INVALID_CONSENT / INVALID_LOCATION messages. */
 const FIELD_LABELS: Record<string, string> = {
   'location.description': 'Place',
-  'location.region': 'State or region code',
+  'location.region': 'State or region',
   'location.emergencyContact': 'Emergency contact',
-  'location.emergencyContact.name': 'Emergency contact: name',
-  'location.emergencyContact.phone': 'Emergency contact: phone',
-  'consent.grantedBy.relation': 'Consent is given by',
-  'consent.grantedBy.name': 'Name of the person giving consent',
+  'location.emergencyContact.name': 'Emergency contact: their name',
+  'location.emergencyContact.phone': 'Emergency contact: their phone number',
+  'consent.grantedBy.relation': 'Who is agreeing',
+  'consent.grantedBy.name': 'Name of the person agreeing',
   'consent.scopes': 'Consent',
 };
 
@@ -114,3 +114,56 @@ export const QUALITY_LABELS: Record<Quality, string> = {
   poor: 'Connection: poor',
   lost: 'Connection: lost',
 };
+
+/** Who to ask for a new link, in the words of a family that got one by email or text message. */
+const ASK = 'Ask the clinician or school who sent it for a new one.';
+
+/**
+ * What the page says when the link check (link-check.ts) refuses the link, before any form: in
+ * plain words, with what to do. `page` names the link the person holds ("desk link" on the desk page).
+ */
+export function linkProblemText(code: string, page: 'session' | 'desk' = 'session'): string {
+  const ask = page === 'desk' ? 'Ask your operator for a new desk link.' : ASK;
+  const words: Record<string, string> = {
+    TOKEN_EXPIRED: `This link has expired. ${ask}`,
+    TOKEN_INVALID: `This link is not complete or not valid. Check that you opened the whole link; otherwise ${ask.charAt(0).toLowerCase()}${ask.slice(1)}`,
+    TOKEN_MISSING: `This link is not complete: it carries no access. ${ask}`,
+    TOKEN_ALGORITHM_NOT_ALLOWED: `This link was made incorrectly. ${ask}`,
+    TOKEN_CLAIMS_INVALID: `This link was made incorrectly. ${ask}`,
+    TOKEN_NOT_YET_VALID: 'This link cannot be used yet. Check the date and time on this device, or open the link again at the session time.',
+    IDENTITY_REVOKED: `This link can no longer be used to join. ${ask}`,
+    WRONG_ROOM: `This link is for a different session. ${ask}`,
+    RATE_LIMITED: 'This page was opened too many times from this network in a short time. Wait a minute, then reload the page.',
+    SERVER_UNREACHABLE: 'The session server cannot be reached. Check the internet connection, then reload the page.',
+  };
+  return words[code] ?? `This link could not be checked (${code}). Reload the page; if it happens again, ${ask.charAt(0).toLowerCase()}${ask.slice(1)}`;
+}
+
+/**
+ * The status pill in words (its `data-state` keeps the state and `data-code` the error code, for
+ * tests and operators): never `idle` or `error:TOKEN_INVALID`.
+ */
+export function statusText(state: string): string {
+  if (state.startsWith('error:')) return 'Not connected';
+  if (state.startsWith('link-error:')) return 'Link problem';
+  const words: Record<string, string> = {
+    'checking': 'Checking your link…',
+    'no-link': 'No session link',
+    'ready': 'Ready to join',
+    'resuming': 'Reconnecting…',
+    'idle': 'Not in the session',
+    'joining': 'Joining…',
+    'joined': 'In the session',
+    'reconnecting': 'Reconnecting…',
+  };
+  return words[state] ?? state;
+}
+
+/** Writes the status pill: words, `data-state` (the state as is), `data-code` (the error code, if any). */
+export function showStatus(status: HTMLElement, state: string): void {
+  status.textContent = statusText(state);
+  status.dataset.state = state;
+  const code = /^(?:error|link-error):(.*)$/.exec(state)?.[1];
+  if (code) status.dataset.code = code;
+  else delete status.dataset.code;
+}

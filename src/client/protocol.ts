@@ -31,6 +31,8 @@ export interface JoinResult {
   permissions: { publish: Source[]; subscribe: boolean };
   /** How to send the camera: VP8 simulcast, or VP9 SVC (config media.videoPublishing). */
   videoPublishing?: 'vp8-simulcast' | 'vp9-svc';
+  /** The participant's transports on the server: a resumed session's are those of its earlier connection. */
+  transports?: { transportId: string; direction: 'send' | 'recv' }[];
 }
 
 export interface TransportInfo {
@@ -49,6 +51,7 @@ export interface Methods {
   connectTransport: [{ transportId: string; dtlsParameters: DtlsParameters }, Empty];
   produce: [{ transportId: string; kind: MediaKind; rtpParameters: RtpParameters; source: Source; paused?: boolean }, { producerId: string }];
   closeProducer: [{ producerId: string }, Empty];
+  closeTransport: [{ transportId: string }, Empty];
   pauseProducer: [{ producerId: string }, Empty];
   resumeProducer: [{ producerId: string }, Empty];
   pauseConsumer: [{ consumerId: string }, Empty];

@@ -71,6 +71,18 @@ export interface JoinOptions {
    * For networks where only the TURN server is reachable, and to check a TURN deployment.
    */
   readonly iceTransportPolicy?: RTCIceTransportPolicy;
+  /**
+   * The pre-join preview (prejoin.ts): becomes the session's camera and microphone, so the devices
+   * chosen there are the ones published. Released like any capture (leave, failure, withdrawal).
+   */
+  readonly media?: MediaStream;
+  /** The devices chosen before joining: used whenever the session captures again. */
+  readonly devices?: { readonly audio?: string; readonly video?: string };
+  /**
+   * A resume token of this tab's earlier page (a reload within the grace period): the join resumes
+   * that participant (same id, no consent again) and rebuilds its media; RESUME_TOKEN_INVALID otherwise.
+   */
+  readonly resumeToken?: string;
 }
 
 /** Redirects (ROOM_ELSEWHERE) followed for one join before giving up: a room can be re-placed once between two joins. */
@@ -117,6 +129,8 @@ export class Session {
   get role(): Role | undefined { return this.#joined?.role; }
   get identity(): string | undefined { return this.#joined?.identity; }
   get mediaAllowed(): boolean { return this.#mediaAllowed; }
+  /** The token that resumes this participant after a drop or a reload (undefined when not joined). */
+  get resumeToken(): string | undefined { return this.#joined?.resumeToken; }
   /** What stops media now (undefined when nothing is known to). */
   get mediaProblem(): MediaProblem | undefined { return this.#health?.problem; }
 
@@ -176,6 +190,8 @@ export class Session {
   async join(opts: JoinOptions): Promise<void> {
     if (this.#state === 'joining' || this.#state === 'joined' || this.#state === 'reconnecting') return;
     this.#opts = opts;
+    this.#local.prefer(opts.devices);
+    if (opts.media) this.#local.adopt(opts.media);
     mark('join');
     this.#setState('joining');
     await this.#attempt();
@@ -194,6 +210,14 @@ export class Session {
   leaveNow(): void {
     const sig = this.#sig;
     if (sig?.connected) sig.request('leave', {}, 1000).catch(() => undefined);
+    this.#teardown(true);
+  }
+
+  /**
+   * For page unload when the page may come back (a reload): closes everything without `leave`, so
+   * the server holds the participant for its grace period and the next page resumes it.
+   */
+  suspendNow(): void {
     this.#teardown(true);
   }
 
@@ -230,6 +254,13 @@ export class Session {
     this.#mediaAllowed = true;
     for (const p of joined.participants) this.#addRemote(p);
     this.#setSpeaker(joined.activeSpeaker);
+    // Resumed from an earlier page of this tab: its transports (and their producers and consumers) are that page's, gone with it.
+    if (joined.resumed) {
+      for (const t of joined.transports ?? []) await sig.request('closeTransport', { transportId: t.transportId }).catch(() => undefined);
+      this.#check(gen);
+      // Only the first join of this session resumes; a later fresh join (the grace period ran out) is a new one.
+      this.#opts = { ...opts, resumeToken: undefined };
+    }
 
     await this.#setUpMedia(sig, joined, gen);
     this.#check(gen);
@@ -252,11 +283,13 @@ export class Session {
       this.#check(gen);
       mark('connected');
       try {
-        const joined = await sig.request('join', {
-          ...(opts.displayName ? { displayName: opts.displayName } : {}),
-          ...(opts.consent ? { consent: opts.consent } : {}),
-          ...(opts.location ? { location: opts.location } : {}),
-        });
+        const joined = await sig.request('join', opts.resumeToken
+          ? { resumeToken: opts.resumeToken, ...(opts.displayName ? { displayName: opts.displayName } : {}) }
+          : {
+            ...(opts.displayName ? { displayName: opts.displayName } : {}),
+            ...(opts.consent ? { consent: opts.consent } : {}),
+            ...(opts.location ? { location: opts.location } : {}),
+          });
         this.#check(gen);
         this.#nodeOrigin = this.#hostedAt(sig, joined);
         return { sig, joined };

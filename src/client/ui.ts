@@ -1,5 +1,5 @@
 import type { MediaProblem, RemoteParticipant, RemoteTrack, Session, SessionState, TileQuality } from './session.ts';
-import { errorText, mediaProblemText, QUALITY_LABELS, roleLabel } from './messages.ts';
+import { errorText, mediaProblemText, QUALITY_LABELS, roleLabel, showStatus } from './messages.ts';
 import { mark } from './timeline.ts';
 import { ViewportReporter } from './viewport.ts';
 import { Stage } from './stage.ts';
@@ -122,10 +122,9 @@ export class View {
 
   #onState(state: SessionState, detail: string | undefined): void {
     if (state === 'joining') for (const e of this.#joinForm.querySelectorAll('[aria-invalid]')) e.removeAttribute('aria-invalid');
-    this.#status.textContent = state;
-    this.#status.dataset.state = state;
+    // Before a join the page's own states (checking the link, ready) are on the pill: an idle session does not overwrite them.
+    if (state !== 'idle' || detail === 'left') showStatus(this.#status, state);
     const busy = state === 'joining' || state === 'joined' || state === 'reconnecting';
-    this.#joinForm.hidden = busy;
     this.#joinButton.disabled = busy;
     this.#leaveButton.hidden = !busy;
     document.body.dataset.state = state.startsWith('error:') ? 'error' : state;

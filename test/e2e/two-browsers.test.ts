@@ -42,7 +42,9 @@ describe.skipIf(!available)('browser client, two people in one room', () => {
       openClient(env.browser, env.server.url, 'student', link(env.server, ROOM, 'student-1', 'student'), { interceptSignalling: true }),
     ]);
     await Promise.all([waitForState(clinician, 'joined'), waitForState(student, 'joined')]);
-    expect(await clinician.page.textContent('#status')).toBe('joined');
+    // The status pill says it in words; its data-state keeps the state for tests and operators.
+    expect(await clinician.page.getAttribute('#status', 'data-state')).toBe('joined');
+    expect(await clinician.page.textContent('#status')).toBe('In the session');
 
     const [a, b] = await Promise.all([waitForMediaFlow(clinician), waitForMediaFlow(student)]);
     console.log(`[e2e] first remote frame after Join: clinician ${a.firstFrameMs} ms, student ${b.firstFrameMs} ms; `
@@ -112,14 +114,13 @@ describe.skipIf(!available)('browser client, two people in one room', () => {
     await Promise.all([waitForMediaFlow(clinician), waitForMediaFlow(student)]);
   }, 60_000);
 
-  it('after a page reload the clinician joins again at once (leaving on unload frees the seat)', async () => {
+  it('after a page reload the clinician is back at once as the same participant, without the form (the tab resumes its session)', async () => {
     const oldId = await clinician.participantId();
     await clinician.page.reload();
-    await clinician.join();
-    await waitForState(clinician, 'joined'); // not error:DUPLICATE_IDENTITY for the grace period
-    const newId = await clinician.participantId();
-    expect(newId).not.toBe(oldId);
-    await pollUntil('the student to see only the new clinician', () => student.remoteParticipants(), (ids) => ids.length === 1 && ids[0] === newId);
+    await waitForState(clinician, 'joined'); // resumed with the tab's resume token: not error:DUPLICATE_IDENTITY
+    expect(await clinician.participantId()).toBe(oldId);
+    expect(await clinician.page.locator('#join-form').isVisible()).toBe(false);
+    await pollUntil('the student to see the same clinician', () => student.remoteParticipants(), (ids) => ids.length === 1 && ids[0] === oldId);
     await Promise.all([waitForMediaFlow(clinician), waitForMediaFlow(student)]);
   }, 60_000);
 
@@ -150,10 +151,14 @@ describe.skipIf(!available)('browser client, two people in one room', () => {
   }, 60_000);
 
   it('a token for another room, asking for this room, is refused with WRONG_ROOM', async () => {
-    const intruder = await openClient(env.browser, env.server.url, 'intruder', link(env.server, OTHER_ROOM, 'student-3', 'student', { room: ROOM }));
-    await waitForState(intruder, 'error:WRONG_ROOM');
-    expect(await intruder.page.textContent('#status')).toBe('error:WRONG_ROOM');
-    expect(await intruder.page.textContent('#message')).toMatch(/different session/);
+    const intruder = await openClient(env.browser, env.server.url, 'intruder', link(env.server, OTHER_ROOM, 'student-3', 'student', { room: ROOM }), { join: false });
+    // The link check refuses it before any form is shown.
+    await intruder.page.waitForSelector('#link-problem', { state: 'visible' });
+    expect(await intruder.page.getAttribute('#status', 'data-code')).toBe('WRONG_ROOM');
+    expect(await intruder.page.textContent('#status')).toBe('Link problem');
+    expect(await intruder.page.textContent('#link-problem-text')).toMatch(/different session/);
+    expect(await intruder.page.locator('#join-form').isVisible()).toBe(false);
+    expect(await intruder.state()).toBe('idle');
     expect(await clinician.remoteParticipants()).toHaveLength(1);
     await intruder.page.context().close();
   }, 60_000);
@@ -189,7 +194,9 @@ describe.skipIf(!available)('browser client, before joining', () => {
   it('an unticked consent box is caught on the page, before anything is sent', async () => {
     const c = await openClient(env.browser, env.server.url, 'student', link(env.server, ROOM, 'student-9', 'student'), { join: false });
     await c.page.fill('#loc-description', TEST_SAFETY_FORM.place);
-    await c.page.fill('#loc-region', TEST_SAFETY_FORM.region);
+    await c.page.selectOption('#loc-region', TEST_SAFETY_FORM.region);
+    await c.page.fill('#contact-name', TEST_SAFETY_FORM.contactName);
+    await c.page.fill('#contact-phone', TEST_SAFETY_FORM.contactPhone);
     await c.page.fill('#consent-name', TEST_SAFETY_FORM.consentName);
     await c.page.click('#join');
     expect(await c.page.textContent('#message')).toMatch(/Consent to the session by video is needed/);
@@ -199,15 +206,17 @@ describe.skipIf(!available)('browser client, before joining', () => {
     await c.page.context().close();
   }, 60_000);
 
-  it('a student without an emergency contact is refused by the server, and told which field', async () => {
+  it('a student without an emergency contact is told on the page (the link check said a student must give one)', async () => {
     const c = await openClient(env.browser, env.server.url, 'student', link(env.server, ROOM, 'student-9', 'student'), { join: false });
     await c.page.fill('#loc-description', TEST_SAFETY_FORM.place);
-    await c.page.fill('#loc-region', TEST_SAFETY_FORM.region);
+    await c.page.selectOption('#loc-region', TEST_SAFETY_FORM.region);
     await c.page.fill('#consent-name', TEST_SAFETY_FORM.consentName);
     await c.page.check('#consent-agree');
     await c.page.click('#join');
-    await waitForState(c, 'error:INVALID_LOCATION');
-    expect(await c.page.textContent('#message')).toMatch(/Check “Emergency contact”/);
+    expect(await c.page.textContent('#message')).toMatch(/adult we can call in an emergency/);
+    expect(await c.page.getAttribute('#contact-name', 'aria-invalid')).toBe('true');
+    expect(await c.state()).toBe('idle');
+    expect(env.server.handle.rooms.rooms).toHaveLength(0);
     await c.page.context().close();
   }, 60_000);
 });

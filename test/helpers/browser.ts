@@ -134,18 +134,25 @@ export const TEST_SAFETY_FORM = {
   consentName: 'Test Guardian',
 };
 
-/** The before-you-join form's text fields and what a test types in them (then: tick #consent-agree, click #join). */
+/**
+ * The before-you-join form's text fields and what a test types in them (then: choose the region in
+ * the #loc-region select, REGION_SELECT; tick #consent-agree, click #join). The form shows once the
+ * page's link check passed (the pre-join screen, #prejoin).
+ */
 export const SAFETY_FORM_FIELDS: readonly (readonly [selector: string, value: string])[] = [
   ['#loc-description', TEST_SAFETY_FORM.place],
-  ['#loc-region', TEST_SAFETY_FORM.region],
   ['#contact-name', TEST_SAFETY_FORM.contactName],
   ['#contact-phone', TEST_SAFETY_FORM.contactPhone],
   ['#consent-name', TEST_SAFETY_FORM.consentName],
 ];
 
-/** Fills the before-you-join form as a person would and clicks Join. */
+/** The region is a select of names; its value is the code the server gets. */
+export const REGION_SELECT = ['#loc-region', TEST_SAFETY_FORM.region] as const;
+
+/** Fills the before-you-join form as a person would and clicks Join (waits for the pre-join screen). */
 export async function fillFormAndJoin(page: Page): Promise<void> {
   for (const [selector, value] of SAFETY_FORM_FIELDS) await page.fill(selector, value);
+  await page.selectOption(REGION_SELECT[0], REGION_SELECT[1]);
   await page.check('#consent-agree');
   await page.click('#join');
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { SAFETY_FORM_FIELDS, sfuClientView, type WatchedClient } from './browser.ts';
+import { SAFETY_FORM_FIELDS, REGION_SELECT, sfuClientView, type WatchedClient } from './browser.ts';
 
 /** Debian's Firefox ESR (the set-up installs it beside Chromium); puppeteer-core drives it over WebDriver BiDi. */
 export const FIREFOX_BIN = process.env.SFU_FIREFOX_BIN ?? '/usr/bin/firefox-esr';
@@ -54,6 +54,8 @@ export async function openFirefoxClient(browser: Browser, baseUrl: string, name:
   });
   await page.goto(`${baseUrl}/#${new URLSearchParams(fragment).toString()}`);
   for (const [selector, value] of SAFETY_FORM_FIELDS) await page.locator(selector).fill(value);
+  await page.waitForSelector(REGION_SELECT[0], { visible: true });
+  await page.select(REGION_SELECT[0], REGION_SELECT[1]);
   await page.click('#consent-agree');
   await page.click('#join');
   return { name, page, logs, ...sfuClientView((expr) => page.evaluate(expr)) };
