@@ -68,6 +68,19 @@ describe.skipIf(!available)('the page before a join', () => {
     await page.context().close();
   }, 60_000);
 
+  it('the desk page calls an expired desk token a desk link, never a session link', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const expired = jwt.sign({ role: 'desk', rooms: ['*'], sub: 'desk-1', exp: now - 60 }, TEST_SECRET);
+    const page = await openPhone(env.server, env.browser, `desk.html#token=${expired}`);
+    await page.waitForFunction('window.safetyDesk && window.safetyDesk.state === "error:TOKEN_EXPIRED"', undefined, { timeout: 15_000 });
+    const text = await page.textContent('#message');
+    expect(text).toMatch(/desk link/);
+    expect(text).not.toMatch(/session link/);
+    expect(await page.textContent('#status')).toBe('Not connected');
+    expect(await page.getAttribute('#status', 'data-code')).toBe('TOKEN_EXPIRED');
+    await page.context().close();
+  }, 60_000);
+
   it('a student joins through the pre-join screen: preview, device pickers, a moving level meter; a link without &policy= works; 390 px wide', async () => {
     const token = env.server.mint(ROOM, 'student-p', 'student');
     const page = await openPhone(env.server, env.browser, `#token=${token}`);
@@ -107,6 +120,21 @@ describe.skipIf(!available)('the page before a join', () => {
     await page.click('#leave');
     await page.context().close();
   }, 90_000);
+
+  it('a camera and microphone that cannot be opened are named on the pre-join screen, with Try again; the form stays', async () => {
+    const context = await env.browser.newContext({ viewport: { width: 390, height: 844 } });
+    await context.addInitScript(`navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('in use', 'NotReadableError'));`);
+    const page = await context.newPage();
+    await page.goto(`${env.server.url}/#token=${env.server.mint(ROOM, 'student-d', 'student')}`);
+    await page.waitForSelector('#device-problem', { state: 'visible' });
+    expect(await page.textContent('#device-problem-text')).toMatch(/^Camera or microphone not working\. Could not open your microphone or camera: the device is in use by another application\./);
+    expect(await page.locator('#device-retry').isVisible()).toBe(true);
+    expect(await page.locator('#mic-level-row').isVisible()).toBe(false);
+    expect(await page.locator('#join-form').isVisible()).toBe(true);
+    const w = await noHorizontalScroll(page);
+    expect(w.scrollWidth).toBeLessThanOrEqual(w.clientWidth);
+    await context.close();
+  }, 60_000);
 
   it('guardian details are remembered on the device after a reload, never the token or the location, and can be forgotten', async () => {
     const token = env.server.mint(ROOM, 'student-g', 'student');
