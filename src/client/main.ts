@@ -183,7 +183,7 @@ async function join(): Promise<void> {
   });
 }
 
-session.events.on('state', (state, detail) => {
+session.events.on('state', (state) => {
   const busy = state === 'joining' || state === 'joined' || state === 'reconnecting';
   if (busy) prejoin.hide();
   if (state === 'joined' && session.resumeToken) saveResume(token, session.resumeToken);
@@ -193,7 +193,6 @@ session.events.on('state', (state, detail) => {
   const code = state.startsWith('error:') ? state.slice('error:'.length) : undefined;
   if (code && LINK_CODES.test(code)) showLinkProblem(code);
   else if (checked) prejoin.show(checked, link);
-  if (state === 'idle' && detail === 'left') showStatus(status, 'idle');
 });
 
 document.getElementById('join-form')!.addEventListener('submit', (ev) => {
