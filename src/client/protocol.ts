@@ -59,6 +59,7 @@ export interface Methods {
   /** iceServers: the join's again, with a fresh TURN credential when the server mints them (absent from older servers). */
   restartIce: [{ transportId: string }, { iceParameters: IceParameters; iceServers?: RTCIceServer[] }];
   withdrawConsent: [{ scopes: ConsentScope[] }, { consentScopes: string[]; mediaAllowed: boolean }];
+  grantConsent: [{ consent: ConsentInput }, { consentScopes: string[]; mediaAllowed: boolean }];
   updateLocation: [{ location: LocationInput }, Empty];
   setViewport: [{ consumerId: string; width: number; height: number; visible: boolean }, { paused: boolean; spatialLayer?: number }];
   leave: [Empty, Empty];

@@ -31,7 +31,12 @@ export interface ParticipantInfo {
   producers: ProducerInfo[];
   /** Present only when the receiver is a clinician. */
   safety?: SafetyView;
+  /** Present (true) while the participant's connection is lost and its grace period runs (participantConnection). */
+  reconnecting?: true;
 }
+
+/** A participant's connection as the others see it: lost (its grace period runs) or back. */
+export type ConnectionState = 'reconnecting' | 'connected';
 
 /** The room's dominant speaker: a participant in the room and its open audio producer. */
 export interface SpeakerInfo {
@@ -45,6 +50,13 @@ export interface Notifications {
   participantJoined: { participantId: string; identity: string; role: Role; displayName?: string | undefined; restored?: true; safety?: SafetyView };
   /** To everyone in the room: a participant withdrew consent scopes (no reasons). */
   consentWithdrawn: { participantId: string; scopes: string[] };
+  /** To everyone in the room (including the participant): a participant granted consent again after withdrawing it (grantConsent). */
+  consentGranted: { participantId: string; scopes: string[] };
+  /**
+   * To every other participant: a participant's connection was lost (`reconnecting`, with the
+   * seconds of grace the server keeps its session) or it came back within them (`connected`).
+   */
+  participantConnection: { participantId: string; state: ConnectionState; graceSeconds?: number };
   /** To clinicians: a participant's location changed. */
   locationUpdated: { participantId: string; location: { region: string; description: string }; emergencyContact?: { name: string; phone: string } | undefined };
   participantLeft: { participantId: string; reason: LeaveReason };

@@ -54,6 +54,8 @@ export class Participant {
   readonly consumers = new Map<string, types.Consumer>();
   /** Producers this participant consumes or is being given a consumer for (no duplicates). */
   readonly consumedProducers = new Set<string>();
+  /** Withdrawals so far: a consent granted again takes effect only if none came while it was being recorded. */
+  withdrawals = 0;
   /** Set when the participant creates its recv transport. */
   rtpCapabilities: types.RtpCapabilities | undefined;
   #notify: Notify | undefined;
@@ -165,6 +167,7 @@ export class Participant {
     return {
       participantId: this.id, identity: this.identity, role: this.role, displayName: this.displayName,
       producers: this.producerInfos(), ...(viewer.clinical ? { safety: this.safetyView() } : {}),
+      ...(this.#state === 'detached' ? { reconnecting: true as const } : {}),
     };
   }
 

@@ -463,11 +463,44 @@ export class Room extends TypedEmitter<RoomEvents> {
    */
   withdrawConsent(p: Participant, scopes: readonly string[]): void {
     this.#assertOpen(p);
+    p.withdrawals++;
     for (const s of scopes) p.facts.consentScopes.delete(s);
     if (!p.mediaAllowed) {
       for (const { transport } of [...p.transports.values()]) transport.close();
     }
     for (const o of this.#participants.values()) o.notify('consentWithdrawn', { participantId: p.id, scopes: [...scopes] });
+  }
+
+  /**
+   * Consent granted again after a `telehealth` withdrawal, as one step of the room: refused with
+   * CONSENT_IN_FORCE while telehealth is held; `commit` makes the consent record durable; then,
+   * re-checked (still in the room, no withdrawal meanwhile: a withdrawal always wins), the scopes
+   * are in force again, media may be set up again, and everyone is told `consentGranted`.
+   */
+  grantConsent(p: Participant, scopes: readonly string[], commit: () => Promise<void>): Promise<void> {
+    return this.#step(async (step) => {
+      this.#assertOpen(p);
+      if (p.mediaAllowed) throw new SfuError('CONSENT_IN_FORCE', 'telehealth consent is in force: there is nothing to grant again');
+      const withdrawals = p.withdrawals;
+      await commit();
+      this.#assertLive(step, () => this.#assertOpen(p));
+      if (p.withdrawals !== withdrawals) throw new SfuError('CONSENT_WITHDRAWN', 'consent was withdrawn again while this consent was recorded; the withdrawal stands');
+      for (const s of scopes) p.facts.consentScopes.add(s);
+      for (const o of this.#participants.values()) o.notify('consentGranted', { participantId: p.id, scopes: [...scopes] });
+    });
+  }
+
+  /** The participant's connection dropped: it stays for `graceMs` (then leaves DISCONNECTED); the others are told. */
+  detach(p: Participant, graceMs: number): void {
+    if (p.closed || this.#participants.get(p.id) !== p) return;
+    p.detach(graceMs, () => this.remove(p, 'DISCONNECTED'));
+    this.#broadcast(p, (o) => o.notify('participantConnection', { participantId: p.id, state: 'reconnecting', graceSeconds: Math.round(graceMs / 1000) }));
+  }
+
+  /** A detached participant's connection is back (a resume): the others are told. */
+  reattached(p: Participant): void {
+    if (p.closed || this.#participants.get(p.id) !== p) return;
+    this.#broadcast(p, (o) => o.notify('participantConnection', { participantId: p.id, state: 'connected' }));
   }
 
   /** Records a new location summary and tells the clinical roles in the room. */

@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   INVALID_LOCATION: 400,
   CONSENT_VERSION_OUTDATED: 409,
   CONSENT_WITHDRAWN: 403,
+  /** Issue #15: `grantConsent` while `telehealth` consent is in force (nothing to grant again). */
+  CONSENT_IN_FORCE: 409,
   STORE_UNAVAILABLE: 503,
   // Panic channel (issue #4)
   INCIDENT_NOT_FOUND: 404,

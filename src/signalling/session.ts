@@ -25,7 +25,7 @@ export interface SessionLimits {
 type CutReason = 'RATE_LIMITED' | 'TOO_MANY_REFUSED_JOINS';
 
 /**
- * The audit budget of updateLocation and withdrawConsent, per participant (so it survives a
+ * The audit budget of updateLocation, withdrawConsent and grantConsent, per participant (so it survives a
  * resume on a new connection); kept with the participant, dropped with it.
  */
 const participantAuditBudgets = new WeakMap<Participant, TokenBucket>();
@@ -50,7 +50,7 @@ function safeIdOf(msg: unknown): ResponseEnvelope['id'] {
  * connection's request budget (a token bucket; a withdrawal of a consent scope still held is
  * exempt) and the bound on queued requests; a frame over either is answered RATE_LIMITED at once
  * (ahead of the queued responses) and never handled. The
- * audit budget of join, updateLocation and withdrawConsent is checked when the request's turn
+ * audit budget of join, updateLocation, withdrawConsent and grantConsent is checked when the request's turn
  * comes, before its handler. Too many refusals, or too many refused joins, end the connection
  * (4429) once the requests already accepted are answered (and its token cools down: the plugin
  * refuses its upgrades for a while); no join within the join deadline ends
@@ -149,10 +149,12 @@ export class SignallingSession implements HandlerContext {
       clearTimeout(this.#joinTimer);
       this.#limits.onJoined?.();
     }
+    const back = participant.state === 'detached';
     participant.attach(
       (name, data) => this.#onNotification(name, data),
       () => this.#replaced(participant),
     );
+    if (back) this.#room?.reattached(participant);
   }
 
   unbind(): void {
@@ -272,8 +274,8 @@ export class SignallingSession implements HandlerContext {
 
   /**
    * The audit budget a request spends before its handler runs, if it is one that writes safety
-   * records: join as a new session (per token), updateLocation and withdrawConsent (per
-   * participant). A withdrawal of a scope still held is exempt: consent withdrawal always takes
+   * records: join as a new session (per token), updateLocation, withdrawConsent and grantConsent
+   * (per participant). A withdrawal of a scope still held is exempt: consent withdrawal always takes
    * effect (only the queue bound applies to it).
    */
   #auditBudget(method: string, data: unknown): TokenBucket | undefined {
@@ -285,7 +287,7 @@ export class SignallingSession implements HandlerContext {
       this.#ownJoinBudget ??= new TokenBucket(cfg.requestsPerSecond, cfg.burst);
       return this.#ownJoinBudget;
     }
-    if (method !== 'updateLocation' && method !== 'withdrawConsent') return undefined;
+    if (method !== 'updateLocation' && method !== 'withdrawConsent' && method !== 'grantConsent') return undefined;
     const participant = this.#participant;
     if (!participant) return undefined; // NOT_JOINED follows: nothing is written
     if (method === 'withdrawConsent' && this.#withdrawsHeldScope(data)) return undefined;
@@ -398,7 +400,7 @@ export class SignallingSession implements HandlerContext {
     // The client sent leave and closed: the close overtook the queued leave, which still stands.
     if (this.#leavesQueued > 0) return room.remove(participant, 'LEFT');
     const graceMs = this.services.config.signalling.reconnectGraceSeconds * 1000;
-    participant.detach(graceMs, () => room.remove(participant, 'DISCONNECTED'));
+    room.detach(participant, graceMs);
   }
 }
 

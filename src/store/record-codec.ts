@@ -36,6 +36,17 @@ export function consentGrantRow(c: Consent, at: string, cipher: FieldCipher): Co
   };
 }
 
+/**
+ * The detail of a `consent.granted` audit entry, the same for the admission's consent and for a
+ * consent granted again (grantConsent): ids, role and what was consented to; never the name.
+ */
+export function consentGrantedDetail(r: { sessionId: string; identity: string; role: string; consent: Consent }): Record<string, unknown> {
+  return {
+    sessionId: r.sessionId, identity: r.identity, role: r.role, policyVersion: r.consent.policyVersion, scopes: r.consent.scopes,
+    relation: r.consent.grantedBy.relation, method: r.consent.method, attestedBy: r.consent.attestedBy ?? null,
+  };
+}
+
 export function withdrawalRow(scopes: readonly string[], at: string): ConsentRow {
   return { kind: 'withdrawal', policy_version: null, scopes: JSON.stringify(scopes), relation: null, granted_by_name_enc: null, method: null, attested_by: null, at };
 }

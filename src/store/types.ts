@@ -35,6 +35,19 @@ export interface AdmissionRecord {
   readonly remoteAddress: string;
 }
 
+/**
+ * A consent granted again within a session, after a `telehealth` withdrawal (`grantConsent`):
+ * stored as a consent grant and audited as `consent.granted`, exactly like the admission's consent.
+ */
+export interface ConsentGrantRecord {
+  readonly sessionId: string;
+  readonly room: string;
+  readonly identity: string;
+  readonly role: Role;
+  readonly consent: Consent;
+  readonly at: Date;
+}
+
 export interface RefusalRecord {
   readonly room: string;
   readonly identity: string;
@@ -137,6 +150,8 @@ export interface Store {
   recordAdmission(r: AdmissionRecord): Promise<void>;
   recordRefusal(r: RefusalRecord): Promise<void>;
   recordWithdrawal(r: WithdrawalRecord): Promise<void>;
+  /** A consent granted again within the session (grantConsent): a consent grant row and its `consent.granted` entry. */
+  recordConsent(r: ConsentGrantRecord): Promise<void>;
   recordLocation(r: LocationUpdateRecord): Promise<void>;
   latestLocation(sessionId: string): Promise<Location | undefined>;
   recordRevocation(r: RevocationRecord): Promise<void>;

@@ -88,6 +88,23 @@ export function storeSuite(name: string, harness: () => StoreHarness) {
       expect(p.consents.map((c) => c.kind)).toEqual(['grant', 'withdrawal']);
     });
 
+    it('records a consent granted again like the admission\'s: a grant row (name sealed) and consent.granted', async () => {
+      const s = await open();
+      const first = admission('s4b');
+      await s.recordAdmission(first);
+      await s.recordWithdrawal({ sessionId: 's4b', room: 'room-1', identity: 'id-s4b', scopes: ['telehealth'], at: new Date() });
+      const again = { ...first.consent, grantedBy: { relation: 'guardian' as const, name: 'Sam Second-Guardian' } };
+      await s.recordConsent({ sessionId: 's4b', room: 'room-1', identity: 'id-s4b', role: 'student', consent: again, at: new Date() });
+      const p = (await s.participants('room-1')).find((x) => x.sessionId === 's4b')!;
+      expect(p.consents.map((c) => c.kind)).toEqual(['grant', 'withdrawal', 'grant']);
+      expect(p.consents[2]).toMatchObject({ policyVersion: first.consent.policyVersion, grantedBy: { name: 'Sam Second-Guardian' } });
+      const granted = (await s.auditTrail('room-1')).filter((e) => e.kind === 'consent.granted' && e.detail.includes('s4b'));
+      expect(granted).toHaveLength(2);
+      expect(JSON.parse(granted[1]!.detail)).toEqual(JSON.parse(granted[0]!.detail));
+      expect(await harness().dump()).not.toContain('Sam Second-Guardian');
+      expect((await s.verifyAudit()).ok).toBe(true);
+    });
+
     it('survives a restart', async () => {
       const s = await open();
       await s.recordAdmission(admission('s5'));

@@ -22,7 +22,7 @@ describe('request envelope', () => {
 describe('method schemas', () => {
   it('has one handler per documented method', () => {
     expect([...HANDLERS.keys()].sort()).toEqual([
-      'closeProducer', 'closeTransport', 'connectTransport', 'createTransport', 'join', 'leave', 'pauseConsumer', 'pauseProducer',
+      'closeProducer', 'closeTransport', 'connectTransport', 'createTransport', 'grantConsent', 'join', 'leave', 'pauseConsumer', 'pauseProducer',
       'produce', 'restartIce', 'resumeConsumer', 'resumeProducer', 'setViewport', 'updateLocation', 'withdrawConsent',
     ]);
   });
@@ -33,6 +33,12 @@ describe('method schemas', () => {
     expect(check('join', { displayName: '' })).toBe(false);
     expect(check('join', { displayName: 'x'.repeat(65) })).toBe(false);
     expect(check('join', { resumeToken: 5 })).toBe(false);
+  });
+
+  it('validates grantConsent: a consent object is required (its rules are checked by the handler, naming the field)', () => {
+    expect(check('grantConsent', { consent: { policyVersion: '2026-09' } })).toBe(true);
+    expect(check('grantConsent', {})).toBe(false);
+    expect(check('grantConsent', { consent: {}, location: {} })).toBe(false);
   });
 
   it('validates createTransport', () => {

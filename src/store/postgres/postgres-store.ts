@@ -6,9 +6,9 @@ import {
   CHECKPOINT_SQL, CheckpointSigner, HEAD_STATE_SQL, KnownHead, MISMATCH_ENTRY, checkpointFromRow, headStateFromRow, headStatus, newTxHead,
   planAppend, upsertCheckpointSql, verifyTrail, type TxHead,
 } from '../audit-head.ts';
-import { consentFromRow, consentGrantRow, locationFromRow, locationRow, withdrawalRow, type ConsentRow, type LocationRow } from '../record-codec.ts';
+import { consentFromRow, consentGrantRow, consentGrantedDetail, locationFromRow, locationRow, withdrawalRow, type ConsentRow, type LocationRow } from '../record-codec.ts';
 import type {
-  AdmissionRecord, AuditCheckpoint, AuditEntry, AuditHeadStatus, AuditVerification, Location, LocationUpdateRecord, ParticipantRecords,
+  AdmissionRecord, AuditCheckpoint, ConsentGrantRecord, AuditEntry, AuditHeadStatus, AuditVerification, Location, LocationUpdateRecord, ParticipantRecords,
   RefusalRecord, RevocationRecord, Store, WithdrawalRecord,
 } from '../types.ts';
 import type { Incident, IncidentEvent, IncidentRaise, IncidentStore, WebhookAttempt } from '../../domain/incident.ts';
@@ -357,12 +357,24 @@ export class PostgresStore implements Store {
           k.kind, k.policy_version, k.scopes, k.relation, k.granted_by_name_enc, k.method, k.attested_by, k.at,
           l.source, l.data_enc, l.captured_at, l.recorded_at]);
         const base = { sessionId: r.sessionId, identity: r.identity, role: r.role };
-        await this.#appendAudit(c, r.room, 'consent.granted', r.identity, {
-          ...base, policyVersion: r.consent.policyVersion, scopes: r.consent.scopes, relation: r.consent.grantedBy.relation,
-          method: r.consent.method, attestedBy: r.consent.attestedBy ?? null,
-        }, r.at);
+        await this.#consentGranted(c, r);
         await this.#appendAudit(c, r.room, 'location.recorded', r.identity, { ...base, source: r.location.source }, r.at);
         await this.#appendAudit(c, r.room, 'admission.granted', r.identity, base, r.at);
+      });
+    });
+  }
+
+  /** The `consent.granted` entry of a consent grant row: the admission's consent and a consent granted again alike. */
+  #consentGranted(c: pg.PoolClient, r: ConsentGrantRecord): Promise<void> {
+    return this.#appendAudit(c, r.room, 'consent.granted', r.identity, consentGrantedDetail(r), r.at);
+  }
+
+  recordConsent(r: ConsentGrantRecord): Promise<void> {
+    return this.#bounded(this.#t.callTimeoutMs, async () => {
+      await this.#tx(async (c) => {
+        const k = consentGrantRow(r.consent, r.at.toISOString(), this.#cipher);
+        await this.#writeAndLock(c, [CONSENT_INSERT(2)], [r.sessionId, k.kind, k.policy_version, k.scopes, k.relation, k.granted_by_name_enc, k.method, k.attested_by, k.at]);
+        await this.#consentGranted(c, r);
       });
     });
   }

@@ -8,9 +8,9 @@ import {
   CHECKPOINT_SQL, CheckpointSigner, HEAD_STATE_SQL, KnownHead, MISMATCH_ENTRY, checkpointFromRow, headStateFromRow, headStatus, newTxHead,
   planAppend, upsertCheckpointSql, verifyTrail, type TxHead,
 } from '../audit-head.ts';
-import { consentFromRow, consentGrantRow, locationFromRow, locationRow, withdrawalRow, type ConsentRow, type LocationRow } from '../record-codec.ts';
+import { consentFromRow, consentGrantRow, consentGrantedDetail, locationFromRow, locationRow, withdrawalRow, type ConsentRow, type LocationRow } from '../record-codec.ts';
 import type {
-  AdmissionRecord, AuditCheckpoint, AuditEntry, AuditHeadStatus, AuditVerification, Location, LocationUpdateRecord, ParticipantRecords,
+  AdmissionRecord, AuditCheckpoint, ConsentGrantRecord, AuditEntry, AuditHeadStatus, AuditVerification, Location, LocationUpdateRecord, ParticipantRecords,
   RefusalRecord, RevocationRecord, WithdrawalRecord,
 } from '../types.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
@@ -221,16 +221,22 @@ export class SqliteDatabase {
     this.#tx(() => {
       this.#sql('INSERT INTO sessions (session_id, room, identity, role, joined_at, remote_address_enc) VALUES (?, ?, ?, ?, ?, ?)')
         .run(r.sessionId, r.room, r.identity, r.role, at, this.#cipher.seal(r.remoteAddress));
-      this.#insertConsent(r.sessionId, consentGrantRow(r.consent, at, this.#cipher));
       this.#insertLocation(r.sessionId, locationRow(r.location, at, this.#cipher));
       const base = { sessionId: r.sessionId, identity: r.identity, role: r.role };
-      this.#appendAudit(r.room, 'consent.granted', r.identity, {
-        ...base, policyVersion: r.consent.policyVersion, scopes: r.consent.scopes, relation: r.consent.grantedBy.relation,
-        method: r.consent.method, attestedBy: r.consent.attestedBy ?? null,
-      }, r.at);
+      this.#appendConsentGranted(r, at);
       this.#appendAudit(r.room, 'location.recorded', r.identity, { ...base, source: r.location.source }, r.at);
       this.#appendAudit(r.room, 'admission.granted', r.identity, base, r.at);
     });
+  }
+
+  /** The consent grant row and its `consent.granted` entry: the admission's consent and a consent granted again alike. */
+  #appendConsentGranted(r: ConsentGrantRecord, at: string): void {
+    this.#insertConsent(r.sessionId, consentGrantRow(r.consent, at, this.#cipher));
+    this.#appendAudit(r.room, 'consent.granted', r.identity, consentGrantedDetail(r), r.at);
+  }
+
+  recordConsent(r: ConsentGrantRecord): void {
+    this.#tx(() => this.#appendConsentGranted(r, r.at.toISOString()));
   }
 
   recordRefusal(r: RefusalRecord): void {

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { FieldCipher } from '../cipher.ts';
 import type {
-  AdmissionRecord, AuditEntry, AuditHeadStatus, AuditVerification, Location, LocationUpdateRecord, ParticipantRecords,
+  AdmissionRecord, ConsentGrantRecord, AuditEntry, AuditHeadStatus, AuditVerification, Location, LocationUpdateRecord, ParticipantRecords,
   RefusalRecord, RevocationRecord, Store, WithdrawalRecord,
 } from '../types.ts';
 import type { Incident, IncidentEvent, IncidentRaise, IncidentStore, WebhookAttempt } from '../../domain/incident.ts';
@@ -145,6 +145,10 @@ export class SqliteStore implements Store {
 
   recordWithdrawal(r: WithdrawalRecord): Promise<void> {
     return this.#call('recordWithdrawal', [r]);
+  }
+
+  recordConsent(r: ConsentGrantRecord): Promise<void> {
+    return this.#call('recordConsent', [r]);
   }
 
   recordLocation(r: LocationUpdateRecord): Promise<void> {

@@ -1,6 +1,6 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { FieldCipher } from '../cipher.ts';
-import type { AdmissionRecord, LocationUpdateRecord, RefusalRecord, RevocationRecord, WithdrawalRecord } from '../types.ts';
+import type { AdmissionRecord, ConsentGrantRecord, LocationUpdateRecord, RefusalRecord, RevocationRecord, WithdrawalRecord } from '../types.ts';
 import type { IncidentEvent, IncidentRaise, WebhookAttempt } from '../../domain/incident.ts';
 import { SqliteDatabase } from './database.ts';
 import { toWire, type WorkerInit, type WorkerRequest, type WorkerResponse } from './protocol.ts';
@@ -16,6 +16,7 @@ export const OPS = {
   recordAdmission: (db: SqliteDatabase, r: AdmissionRecord) => db.recordAdmission(r),
   recordRefusal: (db: SqliteDatabase, r: RefusalRecord) => db.recordRefusal(r),
   recordWithdrawal: (db: SqliteDatabase, r: WithdrawalRecord) => db.recordWithdrawal(r),
+  recordConsent: (db: SqliteDatabase, r: ConsentGrantRecord) => db.recordConsent(r),
   recordLocation: (db: SqliteDatabase, r: LocationUpdateRecord) => db.recordLocation(r),
   latestLocation: (db: SqliteDatabase, sessionId: string) => db.latestLocation(sessionId),
   recordRevocation: (db: SqliteDatabase, r: RevocationRecord) => db.recordRevocation(r),
