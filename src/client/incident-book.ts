@@ -42,6 +42,8 @@ export type IncidentBookEvents = {
   added: [IncidentEntry];
   /** An incident changed (acknowledged, escalated, cancelled, resolved, or a fresher alert). */
   changed: [IncidentEntry];
+  /** Ended incidents were dropped (forgetEnded): their location and contact are no longer held. */
+  forgotten: [string[]];
 };
 
 /** One line of the event log tests (and operators, from the console) can read. */
@@ -170,6 +172,19 @@ export class IncidentBook {
       e.closedElsewhere = true;
       return true;
     });
+  }
+
+  /**
+   * The call ended for this page: incidents that ended (resolved, or gone from the server) are
+   * dropped with their location and emergency contact. Open ones stay: help may be on its way.
+   */
+  forgetEnded(): void {
+    const ended = this.all().filter((e) => e.resolved || e.closedElsewhere).map((e) => e.id);
+    for (const id of ended) {
+      this.#entries.delete(id);
+      this.#lastAlert.delete(id);
+    }
+    if (ended.length > 0) this.events.emit('forgotten', ended);
   }
 
   /**

@@ -9,6 +9,8 @@ import { clearResume, loadResume, saveResume } from './resume-store.ts';
 import { saveGuardianDetails } from './guardian-details.ts';
 import { timings } from './timeline.ts';
 import { PanicPanel, type AlertsState, type PanicState } from './panic.ts';
+import { ConsentPanel } from './consent-panel.ts';
+import { ConsentNotices } from './consent-notices.ts';
 
 /** What tests (and curious operators, from the console) can reach as `window.sfuClient`. */
 export interface SfuClientApi {
@@ -82,6 +84,9 @@ let token = '';
 let checked: RoomLink | undefined;
 let lastCheck: LinkCheck | undefined;
 const panic = new PanicPanel(session, () => token);
+// Withdrawing and giving consent again, away from Leave; what changed for the others, announced.
+new ConsentPanel(session, () => (checked ? policyVersion(link, checked) : link.get('policy') ?? undefined), document.getElementById('tiles')!);
+new ConsentNotices(session, document.getElementById('tiles')!);
 const mediaProblems: { code: string | null; direction?: string; at: number }[] = [];
 session.events.on('mediaProblem', (p) => mediaProblems.push(p ? { code: p.code, direction: p.direction, at: Date.now() } : { code: null, at: Date.now() }));
 let quality: Record<string, Quality> = {};

@@ -1,4 +1,4 @@
-import type { Role } from './protocol.ts';
+import type { Role } from '../domain/roles.ts';
 import type { Quality } from './quality.ts';
 
 /** What a person sees for a role: tiles are labelled by role, never by name. */

@@ -98,6 +98,8 @@ export class PanicPanel {
       } else if (state === 'idle') {
         this.#area.hidden = true;
       }
+      // The call ended: an ended alarm's location and contact go (an open one stays until resolved).
+      if (state === 'idle' || state.startsWith('error:')) this.#book.forgetEnded();
     });
     // The session moved to another node (its node was lost): the channel follows it there at once.
     session.events.on('nodeChanged', () => this.#ensureChannel(tokenOf()));
@@ -352,6 +354,11 @@ class AlertBanner {
           return;
         }
       }
+      this.#render();
+    });
+    book.events.on('forgotten', (ids) => {
+      if (this.#shown === undefined || !ids.includes(this.#shown)) return;
+      this.#shown = undefined;
       this.#render();
     });
     this.#ack.addEventListener('click', () => void this.#run('panic:ack'));

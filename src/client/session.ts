@@ -21,6 +21,8 @@ export interface RemoteParticipant {
   readonly safety: SafetyView | undefined;
   /** They withdrew consent to the session by video: the server stopped their media. */
   readonly consentWithdrawn: boolean;
+  /** Their connection is lost and the server keeps their session for its grace period (participantConnection). */
+  readonly reconnecting: boolean;
 }
 
 export type SessionEvents = {
@@ -33,7 +35,7 @@ export type SessionEvents = {
   /** Our screen share's stream while we share (undefined once stopped). */
   localScreen: [MediaStream | undefined];
   participantJoined: [RemoteParticipant];
-  /** A participant's safety facts or consent changed. */
+  /** A participant's safety facts, consent or connection changed. */
   participantUpdated: [RemoteParticipant];
   participantLeft: [string];
   trackAdded: [RemoteTrack];
@@ -233,6 +235,23 @@ export class Session {
     if (!result.mediaAllowed) this.#stopMedia();
   }
 
+  /**
+   * Consent given again after withdrawing it (docs/protocol.md "grantConsent"): recorded by the
+   * server first; then our media is set up again, as after a join. Rejects with the server's code.
+   */
+  async grantConsent(consent: ConsentInput): Promise<void> {
+    const sig = this.#sig;
+    if (!sig || this.#state !== 'joined' || this.#mediaAllowed) return;
+    const gen = this.#generation;
+    const result = await sig.request('grantConsent', { consent });
+    const joined = this.#joined;
+    if (gen !== this.#generation || !joined || !result.mediaAllowed) return;
+    this.#mediaAllowed = true;
+    if (this.#opts) this.#opts = { ...this.#opts, consent };
+    this.events.emit('notice', 'Consent given again: your camera and microphone are coming back on.');
+    await this.#setUpMedia(sig, joined, gen);
+  }
+
   // ---- connection lifecycle ------------------------------------------------------------------
 
   /** Runs #start and settles the state: joined, or error:<CODE>. */
@@ -346,6 +365,16 @@ export class Session {
         consentWithdrawn: r.consentWithdrawn || d.scopes.includes('telehealth'),
       });
     });
+    sig.onNotification('consentGranted', (d) => {
+      const r = live() ? this.#remotes.get(d.participantId) : undefined;
+      if (!r) return;
+      const scopes = [...new Set([...(r.safety?.consentScopes ?? []), ...d.scopes])];
+      this.#updateRemote({ ...r, safety: r.safety ? { ...r.safety, consentScopes: scopes } : undefined, consentWithdrawn: r.consentWithdrawn && !d.scopes.includes('telehealth') });
+    });
+    sig.onNotification('participantConnection', (d) => {
+      const r = live() ? this.#remotes.get(d.participantId) : undefined;
+      if (r) this.#updateRemote({ ...r, reconnecting: d.state === 'reconnecting' });
+    });
     sig.onNotification('newConsumer', (d) => live() && this.#mediaAllowed && this.#link?.offer(d));
     sig.onNotification('consumerClosed', (d) => live() && this.#link?.closeConsumer(d.consumerId));
     sig.onNotification('consumerPaused', (d) => live() && this.#link?.consumerPaused(d.consumerId, true));
@@ -390,7 +419,7 @@ export class Session {
       for (const p of joined.participants) {
         const known = this.#remotes.get(p.participantId);
         if (!known) this.#addRemote(p);
-        else if (p.safety) this.#updateRemote({ ...known, safety: p.safety, consentWithdrawn: !p.safety.consentScopes.includes('telehealth') });
+        else this.#updateRemote({ ...known, reconnecting: p.reconnecting === true, ...(p.safety ? { safety: p.safety, consentWithdrawn: !p.safety.consentScopes.includes('telehealth') } : {}) });
       }
       this.#setSpeaker(joined.activeSpeaker);
       if (joined.restored && away.length > 0) {
@@ -519,7 +548,7 @@ export class Session {
   #addRemote(p: ParticipantInfo): void {
     if (p.participantId === this.participantId || this.#remotes.has(p.participantId)) return;
     const withdrawn = p.safety !== undefined && !p.safety.consentScopes.includes('telehealth');
-    const remote: RemoteParticipant = { participantId: p.participantId, role: p.role, safety: p.safety, consentWithdrawn: withdrawn };
+    const remote: RemoteParticipant = { participantId: p.participantId, role: p.role, safety: p.safety, consentWithdrawn: withdrawn, reconnecting: p.reconnecting === true };
     this.#remotes.set(p.participantId, remote);
     this.events.emit('participantJoined', remote);
   }
@@ -531,6 +560,11 @@ export class Session {
 
   #removeRemote(participantId: string): void {
     this.#link?.closeConsumersOf(participantId);
+    // Their safety facts (location, emergency contact) are not kept once they are gone: not even in the join response.
+    const joined = this.#joined;
+    if (joined?.participants.some((p) => p.participantId === participantId)) {
+      this.#joined = { ...joined, participants: joined.participants.filter((p) => p.participantId !== participantId) };
+    }
     if (this.#remotes.delete(participantId)) this.events.emit('participantLeft', participantId);
     if (participantId === this.#speaker?.participantId) this.#setSpeaker(undefined);
   }

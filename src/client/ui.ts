@@ -47,8 +47,6 @@ export class View {
   readonly #micButton = byId<HTMLButtonElement>('toggle-mic');
   readonly #cameraButton = byId<HTMLButtonElement>('toggle-camera');
   readonly #soundButton = byId<HTMLButtonElement>('enable-sound');
-  readonly #withdrawButton = byId<HTMLButtonElement>('withdraw-consent');
-  #withdrawArmed: ReturnType<typeof setTimeout> | undefined;
   readonly #local = makeTile({ attrs: { id: 'local-tile', hidden: '' }, label: 'You', pinnable: false, mirrored: true });
   readonly #problem = byId<HTMLElement>('media-problem');
   readonly #problemText = byId<HTMLElement>('media-problem-text');
@@ -101,7 +99,6 @@ export class View {
     });
     this.#micButton.addEventListener('click', () => void this.#toggle('mic'));
     this.#cameraButton.addEventListener('click', () => void this.#toggle('camera'));
-    this.#withdrawButton.addEventListener('click', () => void this.#withdraw());
     this.#retryButton.addEventListener('click', () => {
       this.#showProblem(undefined);
       this.#notice('Trying to connect your video and sound again…');
@@ -274,8 +271,9 @@ export class View {
     root.classList.toggle('no-video', cameraOff);
     root.classList.toggle('muted', muted);
     root.classList.toggle('consent-withdrawn', p.consentWithdrawn);
+    root.classList.toggle('reconnecting', p.reconnecting);
     const badge = tile.parts.badge;
-    badge.textContent = p.consentWithdrawn ? 'Consent withdrawn'
+    badge.textContent = p.reconnecting ? 'Reconnecting…' : p.consentWithdrawn ? 'Consent withdrawn'
       : !this.#session.mediaAllowed ? ''
         : [muted ? 'Muted' : '', cameraOff ? 'Camera off' : ''].filter(Boolean).join(' · ');
     badge.hidden = badge.textContent === '';
@@ -287,26 +285,6 @@ export class View {
       contact ? `Emergency contact: ${contact.name}, ${contact.phone}` : '',
     ].filter(Boolean).join(' · ');
     tile.safety.hidden = tile.safety.textContent === '';
-  }
-
-  /** Two clicks: the first arms the button for a few seconds, the second withdraws. */
-  async #withdraw(): Promise<void> {
-    if (!this.#withdrawArmed) {
-      this.#withdrawButton.textContent = 'Click again to stop video and audio now';
-      this.#withdrawArmed = setTimeout(() => {
-        this.#withdrawArmed = undefined;
-        this.#updateToggles();
-      }, 5000);
-      return;
-    }
-    clearTimeout(this.#withdrawArmed);
-    this.#withdrawArmed = undefined;
-    try {
-      await this.#session.withdrawConsent(['telehealth']);
-    } catch {
-      this.#notice('Could not withdraw consent: check your connection, or leave the session.');
-    }
-    this.#updateToggles();
   }
 
   async #toggle(source: 'mic' | 'camera'): Promise<void> {
@@ -322,8 +300,6 @@ export class View {
 
   #updateToggles(): void {
     const joined = this.#session.state === 'joined';
-    this.#withdrawButton.hidden = !joined || !this.#session.mediaAllowed;
-    if (!this.#withdrawArmed) this.#withdrawButton.textContent = 'Withdraw consent';
     for (const [button, source, on, off] of [
       [this.#micButton, 'mic', 'Mute microphone', 'Unmute microphone'],
       [this.#cameraButton, 'camera', 'Turn camera off', 'Turn camera on'],

@@ -243,7 +243,7 @@ describe.skipIf(!available)('panic button, clinician banner and safety desk in t
   it('after consent withdrawal an alarm still goes out; open across a server restart, it is shown to a desk on the new server, which resolves it', async () => {
     // The student withdraws consent to video: their /safety connection stays, and so does the button.
     await student.page.click('#withdraw-consent');
-    await student.page.click('#withdraw-consent'); // the second click confirms
+    await student.page.click('#withdraw-confirm'); // the dialog's confirmation
     await pollUntil('the student to stop receiving', () => student.inboundStats(), (st) => st.length === 0);
     expect(await student.page.isVisible('#panic')).toBe(true);
     expect(await student.page.evaluate('window.sfuClient.panic().channel')).toBe('connected');

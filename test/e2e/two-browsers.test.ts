@@ -166,7 +166,7 @@ describe.skipIf(!available)('browser client, two people in one room', () => {
   it('a student who withdraws consent stops sending and receiving at once, and stays in the room', async () => {
     const studentId = (await student.participantId())!;
     await student.page.click('#withdraw-consent');
-    await student.page.click('#withdraw-consent'); // the second click confirms
+    await student.page.click('#withdraw-confirm'); // the dialog's confirmation
     await pollUntil('the clinician to stop receiving the student', () => clinician.inboundStats(),
       (s) => s.filter((x) => x.participantId === studentId).length === 0);
     await pollUntil('the student to stop receiving', () => student.inboundStats(), (s) => s.length === 0);
