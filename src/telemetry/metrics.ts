@@ -42,6 +42,7 @@ export class Metrics {
   readonly #authFailures = new Counter({ name: 'sfu_auth_failures_total', help: 'Refused connections by coded reason', labelNames: ['reason'], registers: [this.registry] });
   readonly #admissions = new Counter({ name: 'sfu_admissions_total', help: 'Join admissions by result (admitted, or the refusal code)', labelNames: ['result'], registers: [this.registry] });
   readonly #withdrawals = new Counter({ name: 'sfu_consent_withdrawals_total', help: 'Consent withdrawals by scope', labelNames: ['scope'], registers: [this.registry] });
+  readonly #grants = new Counter({ name: 'sfu_consent_grants_total', help: 'Consent given again within a session (grantConsent), by result (granted, or the refusal code)', labelNames: ['result'], registers: [this.registry] });
   readonly #storeWrites = new Histogram({
     name: 'sfu_store_write_duration_seconds', help: 'Durable record writes (committed and synced) by operation',
     labelNames: ['op'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry],
@@ -161,6 +162,8 @@ export class Metrics {
   linkChecked(result: string): void { this.#linkChecks.inc({ result }); }
   admission(result: string): void { this.#admissions.inc({ result }); }
   consentWithdrawn(scope: string): void { this.#withdrawals.inc({ scope }); }
+  /** grantConsent: `granted`, or the refusal's code. */
+  consentGranted(result: string): void { this.#grants.inc({ result }); }
   recordStoreWrite(op: string, seconds: number): void { this.#storeWrites.observe({ op }, seconds); }
   panicRaised(kind: string): void { this.#panicRaised.inc({ kind }); }
   panicDelivered(seconds: number): void { this.#panicDelivery.observe(seconds); }

@@ -132,6 +132,36 @@ describe('grantConsent', () => {
     doc.c.close(); kid.c.close();
   });
 
+  it('as a room step: a withdrawal or a removal while the record is written wins; a record that fails changes nothing', async () => {
+    const doc = await joined('g5', 'doc', 'clinician'); // keeps the room open when the student is removed
+    const kid = await joined('g5', 'kid', 'student');
+    await kid.c.request('withdrawConsent', { scopes: ['telehealth'] });
+    const room = srv.handle.rooms.get('g5')!;
+    const p = room.byIdentity('kid')!;
+    // Withdrawn again (another connection of the session, say) while the consent is being recorded.
+    const raced = room.grantConsent(p, ['telehealth'], async () => { room.withdrawConsent(p, ['telehealth']); });
+    await expect(raced).rejects.toMatchObject({ code: 'CONSENT_WITHDRAWN' });
+    expect(p.mediaAllowed).toBe(false);
+    // The store refuses: nothing changes, nobody is told.
+    const failed = room.grantConsent(p, ['telehealth'], async () => { throw Object.assign(new Error('disk full'), { code: 'STORE_UNAVAILABLE' }); });
+    await expect(failed).rejects.toThrow('disk full');
+    expect(p.mediaAllowed).toBe(false);
+    expect(kid.c.notifications.some((n) => n.notification === 'consentGranted')).toBe(false);
+    // Removed (a kick, the end of its grace) while the consent is being recorded.
+    const removed = room.grantConsent(p, ['telehealth'], async () => { room.remove(p, 'KICKED'); });
+    await expect(removed).rejects.toMatchObject({ code: 'NOT_JOINED' });
+    expect(p.mediaAllowed).toBe(false);
+    expect(doc.c.notifications.some((n) => n.notification === 'consentGranted')).toBe(false);
+    kid.c.close(); doc.c.close();
+  });
+
+  it('counts grants and refusals', async () => {
+    const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+    expect(metrics).toMatch(/sfu_consent_grants_total\{result="granted"\} [1-9]/);
+    expect(metrics).toMatch(/sfu_consent_grants_total\{result="CONSENT_IN_FORCE"\} [1-9]/);
+    expect(metrics).toMatch(/sfu_store_write_duration_seconds_count\{op="consent"\} [1-9]/);
+  });
+
   it('a consent granted again stands when the session is resumed', async () => {
     const kid = await joined('g4', 'kid', 'student');
     await kid.c.request('withdrawConsent', { scopes: ['telehealth'] });

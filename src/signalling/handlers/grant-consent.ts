@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { defineHandler } from '../handler.ts';
 import { durableWrite } from '../../safety/timed.ts';
 import { validateConsent } from '../../safety/validate.ts';
+import { SfuError } from '../../shared/errors.ts';
 
 /**
  * grantConsent: consent given again within the session after a `telehealth` withdrawal. The
@@ -16,11 +17,17 @@ export const grantConsent = defineHandler({
   async handle(ctx, data) {
     const { room, participant } = ctx.joined();
     const { store, metrics, safetyRules } = ctx.services;
-    const clinicians = new Set(room.participants.filter((p) => p.clinical).map((p) => p.identity));
-    const consent = validateConsent(data.consent, participant.role, room.id, safetyRules, { identity: participant.identity, clinicians });
-    await room.grantConsent(participant, consent.scopes, () => durableWrite(metrics, 'consent', () => store.recordConsent({
-      sessionId: participant.id, room: room.id, identity: participant.identity, role: participant.role, consent, at: new Date(),
-    })));
-    return { consentScopes: [...participant.facts.consentScopes], mediaAllowed: participant.mediaAllowed };
+    try {
+      const clinicians = new Set(room.participants.filter((p) => p.clinical).map((p) => p.identity));
+      const consent = validateConsent(data.consent, participant.role, room.id, safetyRules, { identity: participant.identity, clinicians });
+      await room.grantConsent(participant, consent.scopes, () => durableWrite(metrics, 'consent', () => store.recordConsent({
+        sessionId: participant.id, room: room.id, identity: participant.identity, role: participant.role, consent, at: new Date(),
+      })));
+      metrics.consentGranted('granted');
+      return { consentScopes: [...participant.facts.consentScopes], mediaAllowed: participant.mediaAllowed };
+    } catch (err) {
+      metrics.consentGranted(err instanceof SfuError ? err.code : 'INTERNAL_ERROR');
+      throw err;
+    }
   },
 });
