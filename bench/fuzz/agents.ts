@@ -274,7 +274,7 @@ export class StructuredAgent extends Agent {
     const method: Method = rng.weighted<Method>({
       join: 6, createTransport: 8, connectTransport: 8, produce: 14, closeProducer: 5, pauseProducer: 5, resumeProducer: 5,
       resumeConsumer: 5, pauseConsumer: 5, restartIce: 5, closeTransport: 4, setViewport: 8, withdrawConsent: 2,
-      updateLocation: 3, leave: 1,
+      grantConsent: 2, updateLocation: 3, leave: 1,
     });
     let data: unknown = validData(rng, method, k, this.env.media);
     let kind = 'structured-valid';
@@ -393,7 +393,7 @@ const IDENTITIES: { identity: string; role: Role; publish?: Source[]; subscribe?
 
 type Action =
   | 'createSend' | 'createRecv' | 'connect' | 'produce' | 'producerCtl' | 'consumerCtl' | 'viewport' | 'restartIce'
-  | 'closeTransport' | 'updateLocation' | 'withdrawRecording' | 'withdrawTelehealth' | 'burst' | 'mutated' | 'dropMidRequest'
+  | 'closeTransport' | 'updateLocation' | 'withdrawRecording' | 'withdrawTelehealth' | 'grantConsent' | 'burst' | 'mutated' | 'dropMidRequest'
   | 'takeover' | 'duplicate' | 'joinAgain' | 'leaveInBurst' | 'pause' | 'flood';
 
 /** A participant's life in a shared room: valid flows, interleaved and interrupted. */
@@ -456,7 +456,7 @@ export class StatefulAgent extends Agent {
       }
       const action = rng.weighted<Action>({
         createSend: 6, createRecv: 6, connect: 5, produce: 9, producerCtl: 6, consumerCtl: 6, viewport: 5, restartIce: 3,
-        closeTransport: 2, updateLocation: 3, withdrawRecording: 1, withdrawTelehealth: 0.2, burst: 8, mutated: 6,
+        closeTransport: 2, updateLocation: 3, withdrawRecording: 1, withdrawTelehealth: 0.2, grantConsent: 0.4, burst: 8, mutated: 6,
         dropMidRequest: 4, takeover: 1.5, duplicate: 1, joinAgain: 1, leaveInBurst: 1, pause: 3, flood: 0.1,
       });
       const next = await this.#act(action, conn, k, room, who, extra);
@@ -509,6 +509,7 @@ export class StatefulAgent extends Agent {
       case 'updateLocation': await this.#do(conn, k, 'updateLocation', rng.chance(0.8) ? this.#valid('updateLocation', k) : mutate(rng, this.#valid('updateLocation', k)).value as Record<string, unknown>); return undefined;
       case 'withdrawRecording': await this.#do(conn, k, 'withdrawConsent', { scopes: ['recording'] }); return undefined;
       case 'withdrawTelehealth': await this.#do(conn, k, 'withdrawConsent', { scopes: rng.chance(0.5) ? ['telehealth'] : ['telehealth', 'recording'] }); return undefined;
+      case 'grantConsent': await this.#do(conn, k, 'grantConsent', this.#valid('grantConsent', k)); return undefined;
       case 'pause': await sleep(rng.int(1, 40)); return undefined;
       case 'mutated': {
         const method = rng.pick(METHODS.filter((m) => m !== 'leave'));

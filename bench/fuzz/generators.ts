@@ -11,7 +11,7 @@ import type { MediaShapes } from './media-shapes.ts';
 export const METHODS = [
   'join', 'createTransport', 'connectTransport', 'produce', 'closeProducer', 'pauseProducer', 'resumeProducer',
   'resumeConsumer', 'pauseConsumer', 'restartIce', 'closeTransport', 'setViewport', 'withdrawConsent',
-  'updateLocation', 'leave',
+  'grantConsent', 'updateLocation', 'leave',
 ] as const;
 export type Method = (typeof METHODS)[number];
 
@@ -358,6 +358,9 @@ export function validData(rng: Rng, method: Method, k: Knowledge, media: MediaSh
     case 'withdrawConsent':
       // Mostly `recording` (media goes on); `telehealth` ends the participant's media for the session.
       return { scopes: rng.chance(0.93) ? ['recording'] : rng.pick([['telehealth'], ['telehealth', 'recording'], ['recording', 'telehealth']]) };
+    case 'grantConsent':
+      // Consent given again: valid only after a telehealth withdrawal (else CONSENT_IN_FORCE).
+      return { consent: validConsent(rng, k) };
     case 'updateLocation':
       return { location: validLocation(rng) };
     case 'leave':
