@@ -36,6 +36,8 @@ export class ConsentPanel {
   readonly #problem = el('p', { id: 'consent-again-problem', class: 'problem', role: 'alert' });
   readonly #submit = el('button', { id: 'consent-again-submit', type: 'submit' }, 'Consent and turn video on');
   #withdrawnAt: number | undefined;
+  /** A withdrawal that could not be sent, said under the status until the next try. */
+  #failure: string | undefined;
   #busy = false;
 
   constructor(session: Session, policy: () => string | undefined, after: HTMLElement) {
@@ -113,11 +115,12 @@ export class ConsentPanel {
   async #withdraw(): Promise<void> {
     if (this.#busy) return;
     this.#busy = true;
+    this.#failure = undefined;
     try {
       await this.#session.withdrawConsent(['telehealth']);
       this.#withdrawnAt = Date.now();
     } catch {
-      this.#status.textContent = 'Could not withdraw consent: check your connection, or leave the session.';
+      this.#failure = 'Could not withdraw consent: check your connection and try again, or leave the session.';
     } finally {
       this.#busy = false;
       this.#withdrawDialog.close();
@@ -166,15 +169,17 @@ export class ConsentPanel {
     this.#section.hidden = !joined;
     if (!joined) {
       this.#withdrawnAt = undefined;
+      this.#failure = undefined;
       for (const d of [this.#withdrawDialog, this.#againDialog]) if (d.open) d.close();
       return;
     }
     this.#section.dataset.consent = allowed ? 'given' : 'withdrawn';
     this.#withdrawButton.hidden = !allowed;
     this.#againButton.hidden = allowed;
-    this.#status.textContent = allowed
+    this.#status.textContent = (allowed
       ? 'You agreed to this session by video. You can withdraw consent at any time.'
-      : `You withdrew consent${this.#withdrawnAt ? ` at ${clockTime(this.#withdrawnAt)}` : ''}. Your camera and microphone are off, and you do not see or hear the others. You are still in the session: Get help still works.`;
+      : `You withdrew consent${this.#withdrawnAt ? ` at ${clockTime(this.#withdrawnAt)}` : ''}. Your camera and microphone are off, and you do not see or hear the others. You are still in the session: Get help still works.`)
+      + (allowed && this.#failure ? ` ${this.#failure}` : '');
   }
 
   #focusControl(): void {

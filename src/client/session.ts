@@ -249,7 +249,10 @@ export class Session {
     this.#mediaAllowed = true;
     if (this.#opts) this.#opts = { ...this.#opts, consent };
     this.events.emit('notice', 'Consent given again: your camera and microphone are coming back on.');
-    await this.#setUpMedia(sig, joined, gen);
+    // The consent stands (the server recorded it): a camera or connection problem now is said, not thrown.
+    await this.#setUpMedia(sig, joined, gen).catch((err: unknown) => {
+      if (gen === this.#generation && !(err instanceof Superseded)) this.events.emit('notice', `Your video could not be set up again (${codeOf(err)}): try leaving and joining again.`);
+    });
   }
 
   // ---- connection lifecycle ------------------------------------------------------------------
