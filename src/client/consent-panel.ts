@@ -101,8 +101,9 @@ export class ConsentPanel {
   #openAgain(): void {
     const minor = this.#session.role === 'student';
     this.#relation.value = minor ? 'guardian' : 'self';
-    this.#againForm.querySelector('#consent-again-who')!.textContent = minor
-      ? 'A student\'s consent is given by a parent, a guardian or a legal representative.' : '';
+    const who = this.#againForm.querySelector<HTMLElement>('#consent-again-who')!;
+    who.textContent = minor ? 'A student\'s consent is given by a parent, a guardian or a legal representative.' : '';
+    who.hidden = !minor;
     this.#name.value = '';
     this.#agree.checked = false;
     const policy = this.#policy();
