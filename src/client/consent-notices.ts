@@ -1,5 +1,6 @@
 import type { RemoteParticipant, Session } from './session.ts';
 import { changeOf, changeText, clockTime } from './consent-text.ts';
+import { roleLabel } from './messages.ts';
 
 /** Entries kept on screen: the newest first-class events of the call, not a log. */
 const MAX_ENTRIES = 6;
@@ -50,7 +51,7 @@ export class ConsentNotices {
     const time = document.createElement('time');
     time.dateTime = new Date(at).toISOString();
     time.textContent = clockTime(at);
-    li.append(time, ` ${changeText(change, p.role)}`);
+    li.append(time, ` ${changeText(change, roleLabel(p.role))}`);
     this.#list.prepend(li);
     while (this.#list.children.length > MAX_ENTRIES) this.#list.lastElementChild?.remove();
   }

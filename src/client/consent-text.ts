@@ -3,7 +3,6 @@
  * the person is told before withdrawing, and what the others' pages announce. Plain words; a role,
  * never a name or a place.
  */
-import { roleLabel } from './messages.ts';
 
 /** What withdrawing consent does, said before the person confirms it (docs/protocol.md "withdrawConsent"). */
 export const WITHDRAW_EFFECTS: readonly string[] = [
@@ -23,9 +22,8 @@ export function clockTime(at: number): string {
 
 export type ParticipantChange = 'consent-withdrawn' | 'consent-granted' | 'reconnecting' | 'reconnected';
 
-/** What another participant's page announces when `role` changed, e.g. "Student withdrew consent ...". */
-export function changeText(change: ParticipantChange, role: string): string {
-  const who = roleLabel(role);
+/** What another participant's page announces about `who` (their role's label, never a name), e.g. "Student withdrew consent ...". */
+export function changeText(change: ParticipantChange, who: string): string {
   switch (change) {
     case 'consent-withdrawn':
       return `${who} withdrew consent to the session by video. Their camera and microphone are off for everyone; the session record keeps the withdrawal.`;

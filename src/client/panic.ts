@@ -412,7 +412,11 @@ class AlertBanner {
   #render(): void {
     const e = this.#shown ? this.#book.get(this.#shown) : undefined;
     this.#root.hidden = !e;
-    if (!e) return;
+    if (!e) {
+      // Nothing shown: nothing of the last alarm (where, whom to call) stays in the page either.
+      for (const field of [this.#who, this.#where, this.#contact, this.#stateLine]) field.replaceChildren();
+      return;
+    }
     const state = stateOf(e);
     this.#root.dataset.incidentId = e.id;
     this.#root.dataset.state = state;
