@@ -20,7 +20,9 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
  */
 export class ConsentPanel {
   readonly #session: Session;
-  readonly #policy: () => string | undefined;
+  readonly #policy: () => Promise<string | undefined>;
+  /** The consent terms version shown in the open consent-again dialog. */
+  #policyVersion: string | undefined;
   readonly #section = el('section', { id: 'consent-area', 'aria-labelledby': 'consent-area-title' });
   readonly #status = el('p', { id: 'consent-status' });
   readonly #withdrawButton = el('button', { id: 'withdraw-consent', type: 'button' }, 'Withdraw consent…');
@@ -40,7 +42,7 @@ export class ConsentPanel {
   #failure: string | undefined;
   #busy = false;
 
-  constructor(session: Session, policy: () => string | undefined, after: HTMLElement) {
+  constructor(session: Session, policy: () => Promise<string | undefined>, after: HTMLElement) {
     this.#session = session;
     this.#policy = policy;
     this.#section.hidden = true;
@@ -52,7 +54,7 @@ export class ConsentPanel {
     document.body.append(this.#withdrawDialog, this.#againDialog);
 
     this.#withdrawButton.addEventListener('click', () => this.#withdrawDialog.showModal());
-    this.#againButton.addEventListener('click', () => this.#openAgain());
+    this.#againButton.addEventListener('click', () => void this.#openAgain());
     this.#confirmButton.addEventListener('click', () => void this.#withdraw());
     this.#againForm.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -98,7 +100,7 @@ export class ConsentPanel {
     this.#againDialog.append(this.#againForm);
   }
 
-  #openAgain(): void {
+  async #openAgain(): Promise<void> {
     const minor = this.#session.role === 'student';
     this.#relation.value = minor ? 'guardian' : 'self';
     const who = this.#againForm.querySelector<HTMLElement>('#consent-again-who')!;
@@ -106,11 +108,14 @@ export class ConsentPanel {
     who.hidden = !minor;
     this.#name.value = '';
     this.#agree.checked = false;
-    const policy = this.#policy();
-    this.#terms.textContent = policy ? `version ${policy}` : '(version not given by your link)';
     this.#showProblem(undefined);
+    this.#policyVersion = undefined;
+    this.#terms.textContent = '…';
     this.#againDialog.showModal();
     this.#name.focus();
+    const policy = await this.#policy().catch(() => undefined);
+    this.#policyVersion = policy;
+    this.#terms.textContent = policy ? `version ${policy}` : '(version not known: check your connection)';
   }
 
   async #withdraw(): Promise<void> {
@@ -131,9 +136,9 @@ export class ConsentPanel {
 
   async #grant(): Promise<void> {
     if (this.#busy) return;
-    const policyVersion = this.#policy();
+    const policyVersion = this.#policyVersion;
     const name = this.#name.value.trim();
-    if (!policyVersion) return this.#showProblem('Your session link does not say which consent terms apply. Ask the session organiser for a complete link.', this.#agree);
+    if (!policyVersion) return this.#showProblem('The consent terms could not be loaded. Check your connection, close this and try again.', this.#agree);
     if (!name) return this.#showProblem('Give the name of the person giving consent.', this.#name);
     if (!this.#agree.checked) return this.#showProblem('Tick the box to consent to the session by video.', this.#agree);
     const scopes: ConsentScope[] = ['telehealth'];

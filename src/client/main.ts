@@ -85,7 +85,7 @@ let checked: RoomLink | undefined;
 let lastCheck: LinkCheck | undefined;
 const panic = new PanicPanel(session, () => token);
 // Withdrawing and giving consent again, away from Leave; what changed for the others, announced.
-new ConsentPanel(session, () => (checked ? policyVersion(link, checked) : link.get('policy') ?? undefined), document.getElementById('tiles')!);
+new ConsentPanel(session, () => consentPolicy(), document.getElementById('tiles')!);
 new ConsentNotices(session, document.getElementById('tiles')!);
 const mediaProblems: { code: string | null; direction?: string; at: number }[] = [];
 session.events.on('mediaProblem', (p) => mediaProblems.push(p ? { code: p.code, direction: p.direction, at: Date.now() } : { code: null, at: Date.now() }));
@@ -161,6 +161,17 @@ async function start(): Promise<void> {
 /** `#relay=1`: media only through the TURN server (README.md "Links to the pages"). */
 function relay(): { iceTransportPolicy?: RTCIceTransportPolicy } {
   return link.get('relay') === '1' ? { iceTransportPolicy: 'relay' } : {};
+}
+
+/**
+ * The consent terms for consent given again during the call: those of the join; after a reload
+ * that resumed the session (no link check on this page), the link's, else the server's current ones.
+ */
+async function consentPolicy(): Promise<string | undefined> {
+  if (checked) return policyVersion(link, checked);
+  if (link.get('policy')) return link.get('policy')!;
+  const result = await checkLink(token, link.get('room') ?? undefined);
+  return result.kind === 'room' ? policyVersion(link, result) : undefined;
 }
 
 /** The policy version shown and consented to: the link's when the server still accepts it, else the server's current one. */

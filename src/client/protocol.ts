@@ -29,6 +29,8 @@ export interface JoinResult {
   activeSpeaker?: { participantId: string; producerId: string };
   iceServers: RTCIceServer[];
   permissions: { publish: Source[]; subscribe: boolean };
+  /** Our consent scopes in force (absent from older servers): without telehealth, no media until grantConsent. */
+  consentScopes?: string[];
   /** How to send the camera: VP8 simulcast, or VP9 SVC (config media.videoPublishing). */
   videoPublishing?: 'vp8-simulcast' | 'vp9-svc';
   /** The participant's transports on the server: a resumed session's are those of its earlier connection. */

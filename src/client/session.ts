@@ -273,7 +273,8 @@ export class Session {
     const { sig, joined } = await this.#connectAndJoin(opts, gen);
     mark('admitted');
     this.#joined = joined;
-    this.#mediaAllowed = true;
+    // A session resumed after a reload may have withdrawn consent earlier: no media until it is given again.
+    this.#mediaAllowed = joined.consentScopes?.includes('telehealth') ?? true;
     for (const p of joined.participants) this.#addRemote(p);
     this.#setSpeaker(joined.activeSpeaker);
     // Resumed from an earlier page of this tab: its transports (and their producers and consumers) are that page's, gone with it.

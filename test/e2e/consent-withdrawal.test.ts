@@ -52,7 +52,9 @@ describe.skipIf(!available)('consent withdrawal, consent again, reconnecting and
   it('withdraw through the dialog, consent again, leave: the clinician\'s page follows, and keeps nothing of the student', async () => {
     const policy = env.server.handle.config.consent.policyVersions[0]!;
     const clinician = await openClient(env.browser, env.server.url, 'clinician', { token: env.server.mint(ROOM, 'clin-1', 'clinician'), policy });
-    const student = await openClient(env.browser, env.server.url, 'student', { token: env.server.mint(ROOM, 'kid-1', 'student'), policy }, { join: false, interceptSignalling: true });
+    // The student's link carries no policy: the page takes the current one from its link check, and
+    // after the reload below (a resumed session, no link check) asks the server again for the consent-again dialog.
+    const student = await openClient(env.browser, env.server.url, 'student', { token: env.server.mint(ROOM, 'kid-1', 'student') }, { join: false, interceptSignalling: true });
     await studentJoins(student);
     await Promise.all([waitForState(clinician, 'joined'), waitForState(student, 'joined')]);
     await Promise.all([waitForMediaFlow(clinician), waitForMediaFlow(student)]);
@@ -108,10 +110,19 @@ describe.skipIf(!available)('consent withdrawal, consent again, reconnecting and
     expect(await sp.textContent('#consent-status')).toMatch(new RegExp(`^You withdrew consent at ${TIME}\\.`));
     expect(await student.state()).toBe('joined');
 
+    // A reload meanwhile resumes the session still withdrawn: the page offers consent again, and no media flows.
+    await sp.reload();
+    await waitForState(student, 'joined');
+    await sp.waitForSelector('#consent-again', { state: 'visible' });
+    expect(await sp.textContent('#consent-status')).toMatch(/^You withdrew consent\. Your camera and microphone are off/);
+    expect(await student.inboundStats()).toEqual([]);
+    expect(await student.participantId()).toBe(studentId);
+
     // 4. Consent again (the guardian's name and the tick are asked for again): the video is back on the clinician's page.
     await sp.click('#consent-again');
     expect(await sp.evaluate('document.activeElement?.id')).toBe('consent-again-name');
     expect(await sp.inputValue('#consent-again-relation')).toBe('guardian');
+    await sp.waitForFunction(`document.getElementById('consent-again-terms').textContent === 'version ${policy}'`);
     await sp.click('#consent-again-submit');
     expect(await sp.textContent('#consent-again-problem')).toMatch(/name of the person giving consent/);
     await sp.fill('#consent-again-name', 'Pat Guardian');

@@ -162,6 +162,19 @@ describe('grantConsent', () => {
     expect(metrics).toMatch(/sfu_store_write_duration_seconds_count\{op="consent"\} [1-9]/);
   });
 
+  it('the join response says the consent in force, also on a resume after a withdrawal', async () => {
+    const kid = await joined('g6', 'kid', 'student');
+    expect(kid.info.consentScopes).toEqual(['telehealth']);
+    await kid.c.request('withdrawConsent', { scopes: ['telehealth'] });
+    kid.c.ws.terminate();
+    await kid.c.closeInfo;
+    const back = await RtcClient.connect(srv.wsUrl, { token: kid.token });
+    const resumed = await back.request('join', { resumeToken: kid.info.resumeToken });
+    expect(resumed).toMatchObject({ resumed: true, consentScopes: [] });
+    expect((await back.raw('createTransport', { direction: 'send' })).error.code).toBe('CONSENT_WITHDRAWN');
+    back.close();
+  });
+
   it('a consent granted again stands when the session is resumed', async () => {
     const kid = await joined('g4', 'kid', 'student');
     await kid.c.request('withdrawConsent', { scopes: ['telehealth'] });

@@ -48,6 +48,8 @@ function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: 
     /** With several nodes: this node's own URL (cluster.publicUrl): the panic channel and reconnections go there, not through the load balancer. */
     ...(ctx.services.config.cluster.redisUrl ? { nodeUrl: ctx.services.config.cluster.publicUrl.replace(/\/$/, '') } : {}),
     permissions: { publish: [...p.grant.publish], subscribe: p.grant.subscribe },
+    /** Your consent scopes in force: without `telehealth` (withdrawn, and not given again) media methods answer CONSENT_WITHDRAWN. */
+    consentScopes: [...p.facts.consentScopes],
     transports: [...p.transports.entries()].map(([transportId, t]) => ({ transportId, direction: t.direction })),
     producers: p.producerInfos(),
   };
