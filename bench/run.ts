@@ -16,6 +16,7 @@ import { panicBench, storeHungBench } from './panic/latency.ts';
 import { floodBench } from './signalling/flood.ts';
 import { httpBench } from './http/endpoints.ts';
 import { realismBench } from './realism/chromium.ts';
+import { networkBench } from './network/index.ts';
 import { runFuzz } from './fuzz/run.ts';
 import { versionsBench } from './media/versions.ts';
 import { leanStudy, ON_REALISTIC, REALISTIC } from './media/lean.ts';
@@ -109,6 +110,18 @@ const BENCHES: Bench[] = [
       ...(await clusterBench(quick
         ? { rooms: 30, oneEntryRooms: 15, concurrency: 10, alarms: 10, alarmIntervalMs: 50, raisers: 3, replace: 12, log }
         : { rooms: 1000, oneEntryRooms: 300, concurrency: 20, alarms: 100, alarmIntervalMs: 100, raisers: 5, replace: 100, log })),
+    }),
+  },
+  {
+    // Poor links (issue #14, bench/network/index.ts): a Chromium call with the student's page behind
+    // 300 kbit/s, then 5 % loss + 150 ms RTT; needs root (a network namespace). Quick: one short run.
+    name: 'network',
+    optional: true,
+    run: async (quick, log) => ({
+      machine: machineFacts(),
+      ...(await networkBench(quick
+        ? { repetitions: 1, warmUpSeconds: 3, beforeSeconds: 4, impairedSeconds: 8, afterSeconds: 10, log }
+        : { repetitions: 3, warmUpSeconds: 10, beforeSeconds: 10, impairedSeconds: 40, afterSeconds: 40, log })),
     }),
   },
   {

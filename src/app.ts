@@ -150,6 +150,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
       initialAvailableOutgoingBitrate: config.media.initialAvailableOutgoingBitrate,
       maxIncomingBitrate: config.media.maxIncomingBitrate,
       maxOutgoingBitrate: config.media.maxOutgoingBitrate,
+      frameRateFirst: config.media.frameRateFirst,
     },
     log,
     metrics,

@@ -5,7 +5,7 @@ export function parseInbound(report: RTCStatsReport, byTrack: ReadonlyMap<string
   const out: InboundStat[] = [];
   report.forEach((s: RTCStats) => {
     if (s.type !== 'inbound-rtp') return;
-    const r = s as RTCInboundRtpStreamStats & { freezeCount?: number };
+    const r = s as RTCInboundRtpStreamStats & { freezeCount?: number; totalFreezesDuration?: number; totalSamplesReceived?: number; concealedSamples?: number };
     const owner = r.trackIdentifier ? byTrack.get(r.trackIdentifier) : undefined;
     if (!owner) return;
     out.push({
@@ -23,23 +23,27 @@ export function parseInbound(report: RTCStatsReport, byTrack: ReadonlyMap<string
       frameHeight: r.frameHeight,
       framesPerSecond: r.framesPerSecond,
       freezeCount: r.freezeCount,
+      totalFreezesDuration: r.totalFreezesDuration,
+      totalSamplesReceived: r.totalSamplesReceived,
+      concealedSamples: r.concealedSamples,
     });
   });
   return out;
 }
 
-/** The outbound video streams of `report`, with their codec's mime type. */
-export function parseOutbound(report: RTCStatsReport): OutboundStat[] {
+/** The outbound streams of `report` of one kind (video: one per encoding), with their codec's mime type. */
+export function parseOutbound(report: RTCStatsReport, kind: 'audio' | 'video' = 'video'): OutboundStat[] {
   const codecs = new Map<string, string>();
   report.forEach((s: RTCStats) => {
     if (s.type === 'codec') codecs.set(s.id, (s as unknown as { mimeType: string }).mimeType);
   });
   const out: OutboundStat[] = [];
   report.forEach((s: RTCStats) => {
-    if (s.type !== 'outbound-rtp' || (s as RTCOutboundRtpStreamStats).kind !== 'video') return;
+    if (s.type !== 'outbound-rtp' || (s as RTCOutboundRtpStreamStats).kind !== kind) return;
     const r = s as RTCOutboundRtpStreamStats & { active?: boolean; scalabilityMode?: string };
     out.push({
       id: r.id,
+      kind,
       rid: r.rid,
       active: r.active,
       codec: r.codecId ? codecs.get(r.codecId) : undefined,

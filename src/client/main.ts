@@ -18,8 +18,8 @@ export interface SfuClientApi {
   readonly participantId: string | undefined;
   remoteParticipants(): string[];
   inboundStats(): Promise<InboundStat[]>;
-  /** What this page uploads: its camera's outbound streams (per simulcast encoding, or the SVC stream). */
-  outboundStats(): Promise<OutboundStat[]>;
+  /** What this page uploads: its camera's outbound streams (per simulcast encoding, or the SVC stream), or with 'audio' its microphone's. */
+  outboundStats(kind?: 'audio' | 'video'): Promise<OutboundStat[]>;
   /** The candidate pair each media transport uses now: localType 'relay' means through the TURN server. */
   icePaths(): Promise<IcePath[]>;
   /** Milliseconds from the Join click to each step of the join (connected, admitted, joined, first-remote-frame, ...). */
@@ -233,7 +233,7 @@ window.sfuClient = {
   get participantId() { return session.participantId; },
   remoteParticipants: () => session.remoteParticipants().map((p) => p.participantId),
   inboundStats: () => session.inboundStats(),
-  outboundStats: () => session.outboundStats(),
+  outboundStats: (kind?: 'audio' | 'video') => session.outboundStats(kind),
   icePaths: () => session.icePaths(),
   timings,
   join,

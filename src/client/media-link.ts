@@ -358,10 +358,10 @@ export class MediaLink {
     return [...(await this.sampleRecv())?.inbound ?? []];
   }
 
-  /** The send transport's outbound video streams (what this browser uploads, per encoding). */
-  async outboundStats(): Promise<OutboundStat[]> {
+  /** The send transport's outbound streams of one kind (what this browser uploads; video: per encoding). */
+  async outboundStats(kind: 'audio' | 'video' = 'video'): Promise<OutboundStat[]> {
     const send = this.#send;
-    return send && !send.closed ? parseOutbound(await send.getStats()) : [];
+    return send && !send.closed ? parseOutbound(await send.getStats(), kind) : [];
   }
 
   /** The candidate pair each open transport uses now (none before its ICE has connected). */

@@ -30,12 +30,18 @@ export interface InboundStat {
   framesPerSecond?: number;
   /** Video: freezes the browser counted so far (a frame late by far more than usual). */
   freezeCount?: number;
+  /** Video: seconds spent frozen so far (the sum of those freezes). */
+  totalFreezesDuration?: number;
+  /** Audio: samples played out so far, and how many of them the decoder made up (loss concealment). */
+  totalSamplesReceived?: number;
+  concealedSamples?: number;
 }
 
-/** One outbound video RTP stream of the send transport (a simulcast encoding, or the SVC stream). */
+/** One outbound RTP stream of the send transport: a simulcast encoding or the SVC stream of the camera, or the microphone's stream. */
 export interface OutboundStat {
   id: string;
-  /** The simulcast encoding's rid (absent for a single SVC stream). */
+  kind: 'audio' | 'video';
+  /** The simulcast encoding's rid (absent for a single SVC stream and for audio). */
   rid?: string;
   /** Whether the encoding is enabled (dynacast disables encodings nobody needs). */
   active?: boolean;

@@ -170,8 +170,8 @@ export class Session {
     return this.#link?.inboundStats() ?? Promise.resolve([]);
   }
 
-  outboundStats(): Promise<OutboundStat[]> {
-    return this.#link?.outboundStats() ?? Promise.resolve([]);
+  outboundStats(kind: 'audio' | 'video' = 'video'): Promise<OutboundStat[]> {
+    return this.#link?.outboundStats(kind) ?? Promise.resolve([]);
   }
 
   /** The candidate pair each media transport uses now (relay: through TURN). */

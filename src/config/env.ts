@@ -34,6 +34,7 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_INITIAL_OUTGOING_BITRATE: { path: 'media.initialAvailableOutgoingBitrate', kind: 'int' },
   SFU_MAX_INCOMING_BITRATE: { path: 'media.maxIncomingBitrate', kind: 'int' },
   SFU_MAX_OUTGOING_BITRATE: { path: 'media.maxOutgoingBitrate', kind: 'int' },
+  SFU_FRAME_RATE_FIRST: { path: 'media.frameRateFirst', kind: 'json' },
   SFU_VIDEO_PUBLISHING: { path: 'media.videoPublishing', kind: 'string' },
   SFU_BITRATE_SAMPLE_SECONDS: { path: 'media.bitrateSampleSeconds', kind: 'number' },
   SFU_MAX_MESSAGE_BYTES: { path: 'signalling.maxMessageBytes', kind: 'int' },

@@ -62,6 +62,8 @@ export const ConfigSchema = section({
     maxIncomingBitrate: Type.Integer({ minimum: 0 }),
     /** Cap on what the server sends one subscriber (recv transports); 0: only the bandwidth estimate limits it. */
     maxOutgoingBitrate: Type.Integer({ minimum: 0 }),
+    /** On a congested downlink, hold simulcast video at the layer whose full frame rate fits rather than a larger one at a fraction of it (src/room/frame-rate-first.ts). */
+    frameRateFirst: Type.Boolean(),
     /** What the browser client publishes its camera as: VP8 simulcast (3 encodings) or VP9 SVC (L3T3_KEY). */
     videoPublishing: Type.Union([Type.Literal('vp8-simulcast'), Type.Literal('vp9-svc')]),
     /** How often transports' bitrates are summed for sfu_bitrate_bits; 0 turns the sampling off. */

@@ -1,9 +1,11 @@
 import type { types } from 'mediasoup';
+import { viewLayerOf } from './frame-rate-first.ts';
 
 /**
  * Publisher-side layer pausing ("dynacast"): how many spatial layers of a simulcast/SVC producer
- * anyone needs now. A consumer needs up to its preferred spatial layer (all layers when it never
- * set one) unless it is paused; with no active consumer, only the lowest layer is kept.
+ * anyone needs now. A consumer needs up to its tile's spatial layer (all layers when it never
+ * said) unless it is paused, whatever a bandwidth cap holds it to for now (the layer must keep
+ * coming for the cap to lift); with no active consumer, only the lowest layer is kept.
  * Returns undefined for producers without spatial layers.
  */
 export function spatialLayersNeeded(producer: types.Producer, consumers: readonly types.Consumer[]): number | undefined {
@@ -14,7 +16,7 @@ export function spatialLayersNeeded(producer: types.Producer, consumers: readonl
   let needed = 1;
   for (const c of consumers) {
     if (c.closed || c.paused) continue;
-    needed = Math.max(needed, (c.preferredLayers?.spatialLayer ?? total - 1) + 1);
+    needed = Math.max(needed, viewLayerOf(c) + 1);
   }
   return Math.min(needed, total);
 }

@@ -15,7 +15,7 @@ export interface RoomRegistryOptions {
   readonly pool: WorkerPool;
   readonly maxParticipants: number;
   readonly forwarding: ForwardingPolicy;
-  readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number; maxOutgoingBitrate: number };
+  readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number; maxOutgoingBitrate: number; frameRateFirst: boolean };
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly stepTimeoutMs: number;

@@ -12,13 +12,14 @@ import { mayReceive, type ForwardingPolicy } from './forwarding-policy.ts';
 import { applyViewport, type Viewport } from './viewport.ts';
 import { ActiveSpeaker } from './active-speaker.ts';
 import { spatialLayersNeeded } from './dynacast.ts';
+import { FrameRateFirst } from './frame-rate-first.ts';
 
 export interface RoomOptions {
   readonly id: string;
   readonly placed: PlacedRouter;
   readonly maxParticipants: number;
   readonly forwarding: ForwardingPolicy;
-  readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number; maxOutgoingBitrate: number };
+  readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number; maxOutgoingBitrate: number; frameRateFirst: boolean };
   readonly log: Logger;
   readonly metrics: Metrics;
   /** A step (a worker or store call) that takes longer is abandoned: the caller gets MEDIA_ERROR, the room moves on. */
@@ -256,6 +257,12 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (transport.closed) throw new SfuError('TRANSPORT_NOT_FOUND', `transport ${transport.id} was closed`);
     if (direction === 'recv') {
       p.rtpCapabilities = rtpCapabilities;
+      if (this.#opts.transport.frameRateFirst) transport.appData.frameRateFirst = new FrameRateFirst({
+        transport,
+        consumers: () => [...p.consumers.values()],
+        producer: (id) => this.#ownerOf(id)?.producers.get(id)?.producer,
+        onCap: (capped) => this.#opts.metrics.consumerBandwidthCap(capped),
+      });
       // After the response: the client must know its recv transport before it hears of consumers.
       setImmediate(() => void this.#step((s) => this.#consumeExisting(s, p)).catch((err: unknown) => this.#log.warn({ err }, 'consumers for a new recv transport failed')));
     }
@@ -442,7 +449,10 @@ export class Room extends TypedEmitter<RoomEvents> {
     await consumer.setPriority(priority).catch(() => undefined);
     if (consumer.closed) return;
     consumer.on('producerclose', () => sub.notify('consumerClosed', { consumerId: consumer.id }));
-    consumer.on('layerschange', () => metrics.consumerLayersChanged());
+    consumer.on('layerschange', () => {
+      metrics.consumerLayersChanged();
+      (transport.appData.frameRateFirst as FrameRateFirst | undefined)?.poke();
+    });
     consumer.on('producerpause', () => sub.notify('consumerPaused', { consumerId: consumer.id }));
     consumer.on('producerresume', () => sub.notify('consumerResumed', { consumerId: consumer.id }));
     sub.notify('newConsumer', {

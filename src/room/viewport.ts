@@ -1,4 +1,5 @@
 import type { types } from 'mediasoup';
+import { preferredLayersOf } from './frame-rate-first.ts';
 
 /** What a subscriber reports about the tile showing one consumer. */
 export interface Viewport {
@@ -23,6 +24,12 @@ export function spatialLayerFor(height: number, maxSpatialLayer: number, source:
   return Math.min(wanted, maxSpatialLayer);
 }
 
+/**
+ * Applies a viewport to a video consumer: a hidden tile is paused on the server (no bytes); a
+ * visible one is resumed with a keyframe request and gets the layer its size needs (upgrades still
+ * wait for the bandwidth estimate to allow them, and frame-rate-first.ts may hold it lower).
+ * Returns whether the consumer's paused state changed.
+ */
 export async function applyViewport(consumer: types.Consumer, v: Viewport): Promise<{ pausedChanged: boolean; layer?: number }> {
   const hiddenBefore = consumer.appData.hidden === true;
   if (!v.visible) {
@@ -35,9 +42,11 @@ export async function applyViewport(consumer: types.Consumer, v: Viewport): Prom
   if (consumer.type === 'simulcast' || consumer.type === 'svc') {
     // mediasoup describes the layers a consumer can get as e.g. "L3T3" (3 spatial, 3 temporal).
     const mode = consumer.rtpParameters.encodings?.[0]?.scalabilityMode ?? 'L1T1';
-    const [, spatial = '1', temporal = '1'] = /^[LS](\d+)T(\d+)/.exec(mode) ?? [];
+    const [, spatial = '1'] = /^[LS](\d+)T(\d+)/.exec(mode) ?? [];
     layer = spatialLayerFor(v.height, Number(spatial) - 1, String(consumer.appData.source ?? 'camera'));
-    await consumer.setPreferredLayers({ spatialLayer: layer, temporalLayer: Number(temporal) - 1 });
+    // The tile's wish; a bandwidth hold (frame-rate-first.ts) may keep the consumer below it for now.
+    consumer.appData.viewLayer = layer;
+    await consumer.setPreferredLayers(preferredLayersOf(consumer));
   }
   if (hiddenBefore && consumer.paused && consumer.appData.clientPaused !== true) {
     await consumer.resume();

@@ -78,6 +78,10 @@ export class Metrics {
   });
   readonly #panicSpoolFailures = new Counter({ name: 'sfu_panic_spool_failures_total', help: 'Failed panic spool writes (disk full, I/O error)', registers: [this.registry] });
   readonly #layerSwitches = new Counter({ name: 'sfu_consumer_layer_switches_total', help: 'Simulcast/SVC layer changes of consumers', registers: [this.registry] });
+  readonly #frameRateCaps = new Counter({
+    name: 'sfu_consumer_bandwidth_caps_total', help: 'Simulcast consumers held below their tile\'s layer so they keep their frame rate on a congested downlink (cap), and released (lift)',
+    labelNames: ['action'], registers: [this.registry],
+  });
   #pausedSource: () => Record<string, number> = () => ({});
   readonly #paused = new Gauge({
     name: 'sfu_consumers_paused', help: 'Paused consumers by reason (hidden tile, client request, publisher paused)', labelNames: ['reason'],
@@ -183,6 +187,7 @@ export class Metrics {
   panicStoreFallback(reason: 'timeout' | 'error'): void { this.#panicFallbacks.inc({ reason }); }
   panicSpoolFailed(): void { this.#panicSpoolFailures.inc(); }
   consumerLayersChanged(): void { this.#layerSwitches.inc(); }
+  consumerBandwidthCap(capped: boolean): void { this.#frameRateCaps.inc({ action: capped ? 'cap' : 'lift' }); }
   /** Where the paused-consumer counts come from at scrape time. */
   countPausedConsumersWith(source: () => Record<string, number>): void { this.#pausedSource = source; }
   bitrateSampled(inBits: number, outBits: number): void {

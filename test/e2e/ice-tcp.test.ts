@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +7,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { mintToken } from '../../src/auth/mint.ts';
 import { buildClient, CHROMIUM_BIN, CHROMIUM_FLAGS, chromiumAvailable, openClient, pollUntil, waitForMediaFlow, waitForState, type ClientPage, type IcePath } from '../helpers/browser.ts';
 import { createVethNamespace, netnsUnavailable, routeDevice, vethNamespaceLeftovers, type VethNamespace } from '../helpers/netns.ts';
+import { nsInterface, tc } from '../helpers/tc.ts';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
 
@@ -24,11 +24,6 @@ const HTTP_PORT = 3000;
 /** The WebRtcServer's UDP and TCP port (one worker); the namespace is fresh, so any port is free. */
 const RTC_PORT = 40_000;
 const POLICY = 'ice-tcp-policy-1';
-
-function tc(ns: VethNamespace | undefined, args: string[]): { ok: boolean; out: string } {
-  const r = spawnSync(ns ? 'ip' : 'tc', ns ? ['netns', 'exec', ns.name, 'tc', ...args] : args, { encoding: 'utf8' });
-  return { ok: r.status === 0, out: (r.stdout + r.stderr || r.error?.message || `exit ${r.status}`).trim() };
-}
 
 /**
  * On `dev`'s egress: UDP with this port as `field` (sport/dport) goes to a blackhole class, the rest
@@ -55,8 +50,6 @@ function droppedUdp(ns: VethNamespace | undefined, dev: string): number {
   const out = tc(ns, ['-s', 'class', 'show', 'dev', dev, 'classid', '1:2']).out;
   return Number(/dropped (\d+)/.exec(out)?.[1] ?? NaN);
 }
-
-const nsInterface = (ns: VethNamespace) => ns.hostInterface.replace(/h$/, 'n');
 
 const unavailable = !chromiumAvailable() ? `no Chromium at ${CHROMIUM_BIN}` : netnsUnavailable();
 if (unavailable) {

@@ -82,7 +82,8 @@ export interface SfuClientView {
   activeSpeaker(): Promise<string | undefined>;
   remoteParticipants(): Promise<string[]>;
   inboundStats(): Promise<InboundStat[]>;
-  outboundStats(): Promise<OutboundStat[]>;
+  /** The camera's outbound streams, or with 'audio' the microphone's. */
+  outboundStats(kind?: 'audio' | 'video'): Promise<OutboundStat[]>;
   /** The candidate pair each media transport uses now (localType 'relay': through TURN). */
   icePaths(): Promise<IcePath[]>;
   /** Milliseconds from the Join click to each step of the join, measured in the page. */
@@ -99,7 +100,7 @@ export function sfuClientView(evaluate: (expression: string) => Promise<unknown>
     activeSpeaker: () => ev<string | undefined>('window.sfuClient.activeSpeaker()'),
     remoteParticipants: () => ev<string[]>('window.sfuClient.remoteParticipants()'),
     inboundStats: () => ev<InboundStat[]>('window.sfuClient.inboundStats()'),
-    outboundStats: () => ev<OutboundStat[]>('window.sfuClient.outboundStats()'),
+    outboundStats: (kind = 'video') => ev<OutboundStat[]>(`window.sfuClient.outboundStats('${kind === 'audio' ? 'audio' : 'video'}')`),
     icePaths: () => ev<IcePath[]>('window.sfuClient.icePaths()'),
     timings: () => ev<Record<string, number>>('window.sfuClient.timings()'),
   };
