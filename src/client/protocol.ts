@@ -60,6 +60,7 @@ export interface Methods {
   resumeConsumer: [{ consumerId: string }, Empty];
   /** iceServers: the join's again, with a fresh TURN credential when the server mints them (absent from older servers). */
   restartIce: [{ transportId: string }, { iceParameters: IceParameters; iceServers?: RTCIceServer[] }];
+  reportMediaProblem: [{ code: string; direction: 'send' | 'recv'; cleared?: boolean }, Record<string, never>];
   withdrawConsent: [{ scopes: ConsentScope[] }, { consentScopes: string[]; mediaAllowed: boolean }];
   grantConsent: [{ consent: ConsentInput }, { consentScopes: string[]; mediaAllowed: boolean }];
   updateLocation: [{ location: LocationInput }, Empty];

@@ -496,9 +496,16 @@ export class Session {
     const health = new MediaHealth(link);
     const meter = new QualityMeter();
     this.#health = health;
+    let reported: MediaProblem | undefined;
     health.events.on('problem', (problem) => {
       // The code only: never a token, a name or an address.
       console.info(problem ? `media problem ${problem.code} (${problem.direction})` : 'media problem cleared');
+      // The operator's log has it too (reportMediaProblem); best effort, never in the way of the page.
+      const said = problem ?? reported;
+      if (said && this.#sig?.connected) {
+        this.#sig.request('reportMediaProblem', { code: said.code, direction: said.direction, ...(problem ? {} : { cleared: true }) }, 3000).catch(() => undefined);
+      }
+      reported = problem;
       this.events.emit('mediaProblem', problem);
     });
     health.events.on('sample', (sample) => this.events.emit('quality', meter.update(sample)));

@@ -78,6 +78,10 @@ export class Metrics {
   });
   readonly #panicSpoolFailures = new Counter({ name: 'sfu_panic_spool_failures_total', help: 'Failed panic spool writes (disk full, I/O error)', registers: [this.registry] });
   readonly #layerSwitches = new Counter({ name: 'sfu_consumer_layer_switches_total', help: 'Simulcast/SVC layer changes of consumers', registers: [this.registry] });
+  readonly #clientMediaProblems = new Counter({
+    name: 'sfu_client_media_problems_total', help: 'Media problems browser clients reported (reportMediaProblem): ICE or DTLS failed, no media arriving; state reported or cleared',
+    labelNames: ['code', 'state'], registers: [this.registry],
+  });
   readonly #frameRateCaps = new Counter({
     name: 'sfu_consumer_bandwidth_caps_total', help: 'Simulcast consumers held below their tile\'s layer so they keep their frame rate on a congested downlink (cap), and released (lift)',
     labelNames: ['action'], registers: [this.registry],
@@ -187,6 +191,7 @@ export class Metrics {
   panicStoreFallback(reason: 'timeout' | 'error'): void { this.#panicFallbacks.inc({ reason }); }
   panicSpoolFailed(): void { this.#panicSpoolFailures.inc(); }
   consumerLayersChanged(): void { this.#layerSwitches.inc(); }
+  clientMediaProblem(code: string, cleared: boolean): void { this.#clientMediaProblems.inc({ code, state: cleared ? 'cleared' : 'reported' }); }
   consumerBandwidthCap(capped: boolean): void { this.#frameRateCaps.inc({ action: capped ? 'cap' : 'lift' }); }
   /** Where the paused-consumer counts come from at scrape time. */
   countPausedConsumersWith(source: () => Record<string, number>): void { this.#pausedSource = source; }

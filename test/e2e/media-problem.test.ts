@@ -79,6 +79,9 @@ describe.skipIf(!available)('the page tells people when media cannot connect', (
     expect(page.logs.some((l) => l.includes('media problem MEDIA_ICE_FAILED (send)'))).toBe(true);
     const lines = page.logs.filter((l) => l.includes('media problem'));
     expect(lines.join('\n')).not.toMatch(/eyJ|student-ice|Test Contact|Test Guardian|127\.0\.0/);
+    // ... and the page reported it to the server (reportMediaProblem), which counts it for the operator.
+    await pollUntil('the server to count the reported problem', async () => (await fetch(`${server.url}/metrics`)).text(),
+      (m) => m.includes('sfu_client_media_problems_total{code="MEDIA_ICE_FAILED",state="reported"}'), { timeoutMs: 5000 });
   }, 60_000);
 
   it('Retry checks again: still blocked, the message comes back; unblocked, the page connects and it goes', async () => {

@@ -12,9 +12,10 @@ import { withdrawConsent } from './withdraw-consent.ts';
 import { grantConsent } from './grant-consent.ts';
 import { updateLocation } from './update-location.ts';
 import { setViewport } from './set-viewport.ts';
+import { reportMediaProblem } from './report-media-problem.ts';
 
 /** The method table: one handler per signalling method, no switch. */
 export const HANDLERS: ReadonlyMap<string, Handler> = new Map<string, Handler>(
   [join, createTransport, connectTransport, closeTransport, produce, closeProducer, pauseProducer, resumeProducer,
-    resumeConsumer, pauseConsumer, restartIce, leave, withdrawConsent, grantConsent, updateLocation, setViewport].map((h): [string, Handler] => [h.method, h]),
+    resumeConsumer, pauseConsumer, restartIce, leave, withdrawConsent, grantConsent, updateLocation, setViewport, reportMediaProblem].map((h): [string, Handler] => [h.method, h]),
 );
