@@ -1,20 +1,26 @@
 import type { types } from 'mediasoup';
 
 /**
- * Frame rate before resolution on a congested downlink (issue #14, measured in bench/network).
+ * Frame rate before size on a congested downlink (issue #14, measured in bench/network).
  *
- * mediasoup raises a simulcast consumer one step at a time and counts a higher spatial layer's
- * temporal layer 0 as affordable when that step alone fits the bandwidth estimate: on a 300 kbit/s
- * link it moved the student from 320 px at 30 fps to 640 px at 7.5 fps for 8-20 s at a time. For a
- * therapy session (lip reading, a child's face) 30 fps at a lower size is the better picture. So
- * while a recv transport is constrained, each of its simulcast video consumers is capped at the
- * highest spatial layer whose whole stream (every temporal layer) fits the estimate with headroom,
- * shared out in consumer priority order after the audio; the cap lifts as the estimate grows.
+ * mediasoup raises a simulcast consumer one step at a time and counts a larger spatial layer as
+ * affordable as soon as its temporal layer 0 (a quarter of the frame rate) fits the bandwidth
+ * estimate: on a 300 kbit/s link it moved the student's view from 320 px at 30 fps to 640 px at
+ * 7-8 fps for 8-20 s at a time. For a therapy session (lips, a child's face) the smaller picture at
+ * a fluid frame rate is the better one. So while a recv transport is constrained, each of its
+ * simulcast video consumers is held at the largest spatial layer that fits the estimate (or
+ * media.maxOutgoingBitrate, when lower) at **at least half its frame rate** (every temporal layer
+ * but the top one), with headroom, shared out in consumer priority order after the audio.
  *
- * The cap changes only the consumer's preferred layers. The tile's own wish (the viewport's layer,
- * `appData.viewLayer`) is kept apart: dynacast asks publishers for the viewport's layers, and
- * mediasoup's probing aims at the producer's highest stream whatever the preferred layers, so the
- * estimate can still grow back and the cap can lift.
+ * A held consumer cannot show the estimate that the link got better: mediasoup's estimate follows
+ * what is sent, and the small layer sends little. So a held consumer gets a **trial** now and then:
+ * the hold is lifted for TRIAL_MS (mediasoup climbs as it would, the estimate can grow with the
+ * traffic); if the larger layer then fits, it stays, else the hold comes back and the next trial
+ * waits twice as long (FIRST_TRIAL_MS, doubling up to MAX_TRIAL_WAIT_MS).
+ *
+ * Only the consumer's preferred layers change. The tile's own wish (the viewport's layer,
+ * `appData.viewLayer`) is kept apart: dynacast asks publishers for the tile's layers, so the larger
+ * layer keeps coming and can be measured.
  */
 
 /** Headroom over a stream's measured bitrate (retransmissions, rate swings of the encoder). */
@@ -23,6 +29,11 @@ export const HEADROOM = 1.15;
 export const AUDIO_RESERVE_BPS = 48_000;
 /** How often a constrained transport is looked at. */
 export const TICK_MS = 1000;
+/** A held consumer's first trial comes this long after the hold; each failed trial doubles the wait. */
+export const FIRST_TRIAL_MS = 15_000;
+export const MAX_TRIAL_WAIT_MS = 60_000;
+/** How long a trial lets mediasoup climb before the hold is judged again. */
+export const TRIAL_MS = 4000;
 /** Ticks in a row without constraint after which the transport is left alone (until mediasoup changes a layer again). */
 const CALM_TICKS = 5;
 
@@ -32,74 +43,108 @@ export interface VideoDemand {
   readonly priority: number;
   /** The spatial layer the subscriber's tile wants. */
   readonly viewLayer: number;
-  /** Bits per second of each of the producer's spatial layers' whole stream now (0: not being sent). */
+  /** Bits per second each spatial layer needs at half its frame rate or more (0: not being sent). */
   readonly layerBps: readonly number[];
 }
 
 /**
- * Each consumer's cap: the highest spatial layer up to its view layer whose stream, with HEADROOM,
- * fits what is left of `availableBps` after the audio reserve and the consumers before it (by
- * priority). Layer 0 when nothing fits (mediasoup then thins its temporal layers as it must).
+ * Each consumer's fit: the highest spatial layer up to its view layer whose half-frame-rate bitrate,
+ * with HEADROOM, fits what is left of `availableBps` after the audio reserve and the consumers
+ * before it (by priority). Layer 0 when nothing fits (mediasoup then thins its temporal layers).
  */
-export function capLayers(availableBps: number, audioConsumers: number, videos: readonly VideoDemand[]): Map<string, number> {
+export function fitLayers(availableBps: number, audioConsumers: number, videos: readonly VideoDemand[]): Map<string, number> {
   let left = availableBps - audioConsumers * AUDIO_RESERVE_BPS;
-  const caps = new Map<string, number>();
+  const fits = new Map<string, number>();
   for (const v of [...videos].sort((a, b) => b.priority - a.priority)) {
-    let cap = 0;
+    let fit = 0;
     for (let s = Math.min(v.viewLayer, v.layerBps.length - 1); s > 0; s--) {
       const bps = v.layerBps[s] ?? 0;
       if (bps > 0 && bps * HEADROOM <= left) {
-        cap = s;
+        fit = s;
         break;
       }
     }
-    caps.set(v.id, cap);
-    left -= (v.layerBps[cap] ?? 0) * HEADROOM;
+    fits.set(v.id, fit);
+    left -= (v.layerBps[fit] ?? 0) * HEADROOM;
   }
-  return caps;
+  return fits;
+}
+
+/** A held consumer: since when, when its next trial comes, how long the wait after a failed one is, and the running trial's end. */
+export interface Hold {
+  readonly nextTrialAt: number;
+  readonly waitMs: number;
+  readonly trialUntil?: number;
+}
+
+export type HoldEvent = 'hold' | 'trial' | 'trial-failed' | 'lift';
+
+/**
+ * One tick for one consumer: whether it is held (and at which layer) or free (its view layer), and
+ * what happened. Pure: `now` in ms, `fit` from fitLayers, `view` the tile's layer. `mayGrow` false:
+ * the configured media.maxOutgoingBitrate binds, not the estimate, so no trial can help.
+ */
+export function nextHold(prev: Hold | undefined, fit: number, view: number, now: number, mayGrow = true): { hold: Hold | undefined; spatial: number; event?: HoldEvent } {
+  if (fit >= view) return { hold: undefined, spatial: view, ...(prev ? { event: 'lift' as const } : {}) };
+  if (!prev) return { hold: { nextTrialAt: now + FIRST_TRIAL_MS, waitMs: FIRST_TRIAL_MS }, spatial: fit, event: 'hold' };
+  if (prev.trialUntil !== undefined) {
+    if (now < prev.trialUntil) return { hold: prev, spatial: view };
+    const waitMs = Math.min(prev.waitMs * 2, MAX_TRIAL_WAIT_MS);
+    return { hold: { nextTrialAt: now + waitMs, waitMs }, spatial: fit, event: 'trial-failed' };
+  }
+  if (mayGrow && now >= prev.nextTrialAt) return { hold: { ...prev, trialUntil: now + TRIAL_MS }, spatial: view, event: 'trial' };
+  return { hold: prev, spatial: fit };
+}
+
+function modeOf(consumer: types.Consumer): string {
+  return consumer.rtpParameters.encodings?.[0]?.scalabilityMode ?? 'L1T1';
 }
 
 /** The spatial layer a consumer's tile wants (set by the viewport; all layers until it says). */
 export function viewLayerOf(consumer: types.Consumer): number {
-  const top = spatialLayers(consumer) - 1;
+  const top = Number(/^[LS](\d+)/.exec(modeOf(consumer))?.[1] ?? 1) - 1;
   const view = consumer.appData.viewLayer;
   return typeof view === 'number' ? Math.min(view, top) : top;
 }
 
-function spatialLayers(consumer: types.Consumer): number {
-  const mode = consumer.rtpParameters.encodings?.[0]?.scalabilityMode ?? 'L1T1';
-  return Number(/^[LS](\d+)/.exec(mode)?.[1] ?? 1);
-}
-
 function topTemporalLayer(consumer: types.Consumer): number {
-  const mode = consumer.rtpParameters.encodings?.[0]?.scalabilityMode ?? 'L1T1';
-  return Number(/T(\d+)/.exec(mode)?.[1] ?? 1) - 1;
+  return Number(/T(\d+)/.exec(modeOf(consumer))?.[1] ?? 1) - 1;
 }
 
-/** The preferred layers a consumer should have: its view layer, under the cap when there is one; every temporal layer. */
+/** The preferred layers a consumer should have: its view layer, under the hold when there is one; every temporal layer. */
 export function preferredLayersOf(consumer: types.Consumer): { spatialLayer: number; temporalLayer: number } {
   const view = viewLayerOf(consumer);
-  const cap = consumer.appData.capLayer;
-  return { spatialLayer: typeof cap === 'number' ? Math.min(view, cap) : view, temporalLayer: topTemporalLayer(consumer) };
+  const held = consumer.appData.capLayer;
+  return { spatialLayer: typeof held === 'number' ? Math.min(view, held) : view, temporalLayer: topTemporalLayer(consumer) };
 }
 
-/** Bits per second of each spatial layer's stream of a simulcast producer, in encoding order. */
-async function layerRates(producer: types.Producer): Promise<number[]> {
+/**
+ * Bits per second each spatial layer of a simulcast producer needs at half its frame rate or more
+ * (its temporal layers up to the one below the top; the whole stream when it has no temporal layers).
+ */
+async function halfRateBps(producer: types.Producer, topTemporal: number): Promise<number[]> {
   const encodings = producer.rtpParameters.encodings ?? [];
   const stats = await producer.getStats();
-  return encodings.map((e) => stats.find((s) => (e.rid !== undefined && s.rid === e.rid) || (e.ssrc !== undefined && s.ssrc === e.ssrc))?.bitrate ?? 0);
+  const floor = Math.max(0, topTemporal - 1);
+  return encodings.map((e) => {
+    const s = stats.find((x) => (e.rid !== undefined && x.rid === e.rid) || (e.ssrc !== undefined && x.ssrc === e.ssrc));
+    const layered = s?.bitrateByLayer?.[`0.${floor}`];
+    return typeof layered === 'number' && layered > 0 ? layered : s?.bitrate ?? 0;
+  });
 }
 
 /**
  * The governor of one recv transport. `poke()` when mediasoup changes one of its consumers' layers;
- * it then looks every TICK_MS until the transport has been unconstrained for a while. Stops for
- * good when the transport closes. Never throws (a closed worker or consumer ends the round).
+ * it then looks every TICK_MS while anything is held or below its tile's layer. Stops for good when
+ * the transport closes. Never throws (a closed worker or consumer ends the round).
  */
 export class FrameRateFirst {
   readonly #transport: types.WebRtcTransport;
   readonly #consumers: () => readonly types.Consumer[];
   readonly #producer: (id: string) => types.Producer | undefined;
-  readonly #onCap: (capped: boolean) => void;
+  readonly #onEvent: (event: HoldEvent) => void;
+  readonly #maxBps: number;
+  readonly #holds = new Map<string, Hold>();
   #timer: NodeJS.Timeout | undefined;
   #busy = false;
   #calm = 0;
@@ -108,13 +153,16 @@ export class FrameRateFirst {
     transport: types.WebRtcTransport;
     consumers: () => readonly types.Consumer[];
     producer: (id: string) => types.Producer | undefined;
-    /** Each time a consumer's cap is set (true) or lifted (false): for metrics. */
-    onCap?: (capped: boolean) => void;
+    /** Each hold, trial, failed trial and lift: for metrics. */
+    onEvent?: (event: HoldEvent) => void;
+    /** media.maxOutgoingBitrate: the transport never gets more than this, whatever the estimate (0: no cap). */
+    maxOutgoingBitrate?: number;
   }) {
     this.#transport = opts.transport;
     this.#consumers = opts.consumers;
     this.#producer = opts.producer;
-    this.#onCap = opts.onCap ?? (() => undefined);
+    this.#onEvent = opts.onEvent ?? (() => undefined);
+    this.#maxBps = opts.maxOutgoingBitrate ?? 0;
     opts.transport.observer.once('close', () => this.close());
   }
 
@@ -137,29 +185,36 @@ export class FrameRateFirst {
       if (this.#transport.closed) return this.close();
       const consumers = this.#consumers().filter((c) => !c.closed && !c.paused);
       const videos = consumers.filter((c) => c.kind === 'video' && c.type === 'simulcast');
+      for (const id of this.#holds.keys()) if (!videos.some((c) => c.id === id)) this.#holds.delete(id);
       if (videos.length === 0) return this.close();
       const [stats] = await this.#transport.getStats();
-      const available = stats?.availableOutgoingBitrate;
-      if (available === undefined) return;
+      const estimate = stats?.availableOutgoingBitrate;
+      if (estimate === undefined) return;
+      const available = this.#maxBps > 0 ? Math.min(estimate, this.#maxBps) : estimate;
       const demands: VideoDemand[] = [];
       for (const c of videos) {
         const producer = this.#producer(c.producerId);
         if (!producer || producer.closed) continue;
-        demands.push({ id: c.id, priority: c.priority, viewLayer: viewLayerOf(c), layerBps: await layerRates(producer) });
+        demands.push({ id: c.id, priority: c.priority, viewLayer: viewLayerOf(c), layerBps: await halfRateBps(producer, topTemporalLayer(c)) });
       }
       // Every check above is stale after the awaits: apply only to consumers still open.
       if (this.#transport.closed) return this.close();
-      const caps = capLayers(available, consumers.filter((c) => c.kind === 'audio').length, demands);
+      const fits = fitLayers(available, consumers.filter((c) => c.kind === 'audio').length, demands);
+      const now = Date.now();
       let constrained = false;
       for (const c of videos) {
-        const cap = caps.get(c.id);
-        if (cap === undefined || c.closed) continue;
-        const wanted = cap < viewLayerOf(c) ? cap : undefined;
+        const fit = fits.get(c.id);
+        if (fit === undefined || c.closed) continue;
+        const view = viewLayerOf(c);
+        const step = nextHold(this.#holds.get(c.id), fit, view, now, this.#maxBps === 0 || estimate < this.#maxBps);
+        if (step.hold) this.#holds.set(c.id, step.hold);
+        else this.#holds.delete(c.id);
+        if (step.event) this.#onEvent(step.event);
         const current = c.currentLayers;
-        if (wanted !== undefined || !current || current.spatialLayer < viewLayerOf(c) || (current.temporalLayer ?? 0) < topTemporalLayer(c)) constrained = true;
-        if (c.appData.capLayer === wanted) continue;
-        c.appData.capLayer = wanted;
-        this.#onCap(wanted !== undefined);
+        if (step.hold || !current || current.spatialLayer < view || (current.temporalLayer ?? 0) < topTemporalLayer(c)) constrained = true;
+        const held = step.spatial < view ? step.spatial : undefined;
+        if (c.appData.capLayer === held) continue;
+        c.appData.capLayer = held;
         await c.setPreferredLayers(preferredLayersOf(c)).catch(() => undefined);
       }
       this.#calm = constrained ? 0 : this.#calm + 1;

@@ -261,7 +261,8 @@ export class Room extends TypedEmitter<RoomEvents> {
         transport,
         consumers: () => [...p.consumers.values()],
         producer: (id) => this.#ownerOf(id)?.producers.get(id)?.producer,
-        onCap: (capped) => this.#opts.metrics.consumerBandwidthCap(capped),
+        onEvent: (event) => this.#opts.metrics.consumerBandwidthHold(event),
+        maxOutgoingBitrate: this.#opts.transport.maxOutgoingBitrate,
       });
       // After the response: the client must know its recv transport before it hears of consumers.
       setImmediate(() => void this.#step((s) => this.#consumeExisting(s, p)).catch((err: unknown) => this.#log.warn({ err }, 'consumers for a new recv transport failed')));

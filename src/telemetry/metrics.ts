@@ -82,9 +82,9 @@ export class Metrics {
     name: 'sfu_client_media_problems_total', help: 'Media problems browser clients reported (reportMediaProblem): ICE or DTLS failed, no media arriving; state reported or cleared',
     labelNames: ['code', 'state'], registers: [this.registry],
   });
-  readonly #frameRateCaps = new Counter({
-    name: 'sfu_consumer_bandwidth_caps_total', help: 'Simulcast consumers held below their tile\'s layer so they keep their frame rate on a congested downlink (cap), and released (lift)',
-    labelNames: ['action'], registers: [this.registry],
+  readonly #frameRateHolds = new Counter({
+    name: 'sfu_consumer_bandwidth_holds_total', help: 'Simulcast consumers held below their tile\'s layer to keep at least half their frame rate on a congested downlink: hold, trial (the hold lifted to let the estimate grow), trial-failed, lift',
+    labelNames: ['event'], registers: [this.registry],
   });
   #pausedSource: () => Record<string, number> = () => ({});
   readonly #paused = new Gauge({
@@ -192,7 +192,7 @@ export class Metrics {
   panicSpoolFailed(): void { this.#panicSpoolFailures.inc(); }
   consumerLayersChanged(): void { this.#layerSwitches.inc(); }
   clientMediaProblem(code: string, cleared: boolean): void { this.#clientMediaProblems.inc({ code, state: cleared ? 'cleared' : 'reported' }); }
-  consumerBandwidthCap(capped: boolean): void { this.#frameRateCaps.inc({ action: capped ? 'cap' : 'lift' }); }
+  consumerBandwidthHold(event: 'hold' | 'trial' | 'trial-failed' | 'lift'): void { this.#frameRateHolds.inc({ event }); }
   /** Where the paused-consumer counts come from at scrape time. */
   countPausedConsumersWith(source: () => Record<string, number>): void { this.#pausedSource = source; }
   bitrateSampled(inBits: number, outBits: number): void {

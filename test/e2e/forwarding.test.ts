@@ -5,6 +5,7 @@ import {
   chromiumAvailable,
   openClient,
   pollUntil,
+  setTile,
   waitForMediaFlow,
   waitForState,
   useServerAndBrowser,
@@ -25,14 +26,6 @@ if (!available) console.warn(`!! SKIPPING the forwarding e2e tests: no Chromium 
 
 function link(server: TestServer, room: string, identity: string, role: 'clinician' | 'student') {
   return { token: server.mint(room, identity, role), policy: server.handle.config.consent.policyVersions[0]! };
-}
-
-/** Sets how wide the page draws a participant's tile (16:9, so the height follows), or hides it. */
-async function setTile(client: ClientPage, participantId: string, size: number | 'hidden'): Promise<void> {
-  // An expression evaluated in the page (the tests' tsconfig has no DOM types).
-  const style = size === 'hidden' ? 'tile.style.display = "none"' : `tile.style.display = ""; tile.style.width = "${size}px"`;
-  await client.page.evaluate(`{ const tile = document.querySelector('[data-participant-id="${participantId}"]');
-    if (!tile) throw new Error('no tile for ${participantId}'); ${style}; }`);
 }
 
 async function videoFrom(client: ClientPage, participantId: string): Promise<InboundStat | undefined> {

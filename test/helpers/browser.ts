@@ -212,6 +212,14 @@ export async function openClient(
   };
 }
 
+/** Sets how wide the page draws a participant's tile (16:9, so the height follows), or hides it. */
+export async function setTile(client: ClientPage, participantId: string, size: number | 'hidden'): Promise<void> {
+  // An expression evaluated in the page (the tests' tsconfig has no DOM types).
+  const style = size === 'hidden' ? 'tile.style.display = "none"' : `tile.style.display = ""; tile.style.width = "${size}px"`;
+  await client.page.evaluate(`{ const tile = document.querySelector('[data-participant-id="${participantId}"]');
+    if (!tile) throw new Error('no tile for ${participantId}'); ${style}; }`);
+}
+
 /**
  * Polls `sample` every `intervalMs` until `done` holds for its result, or fails after
  * `timeoutMs` naming `what` and the last value seen (and `context()` when given).
