@@ -184,7 +184,8 @@ export class FrameRateFirst {
     try {
       if (this.#transport.closed) return this.close();
       const consumers = this.#consumers().filter((c) => !c.closed && !c.paused);
-      const videos = consumers.filter((c) => c.kind === 'video' && c.type === 'simulcast');
+      // Cameras only: a screen share needs sharp text more than frames, mediasoup's choice suits it.
+      const videos = consumers.filter((c) => c.kind === 'video' && c.type === 'simulcast' && c.appData.source !== 'screen');
       for (const id of this.#holds.keys()) if (!videos.some((c) => c.id === id)) this.#holds.delete(id);
       if (videos.length === 0) return this.close();
       const [stats] = await this.#transport.getStats();
