@@ -233,8 +233,10 @@ async function runOnce(link: Link, endpoint: Endpoint, browsers: { clinician: Br
   const policy = endpoint.server.handle.config.consent.policyVersions[0]!;
   const pages: ClientPage[] = [];
   try {
-    pages.push(await openClient(browsers.clinician, endpoint.url, 'clinician', { token: endpoint.server.mint(room, 'clin', 'clinician'), policy }));
-    pages.push(await openClient(browsers.student, endpoint.url, 'student', { token: endpoint.server.mint(room, 'kid', 'student'), policy }));
+    // A window where the other participant's stage tile is about 600x340 px: the 640-px layer (layer 1).
+    const context = { viewport: { width: 960, height: 640 } };
+    pages.push(await openClient(browsers.clinician, endpoint.url, 'clinician', { token: endpoint.server.mint(room, 'clin', 'clinician'), policy }, { context }));
+    pages.push(await openClient(browsers.student, endpoint.url, 'student', { token: endpoint.server.mint(room, 'kid', 'student'), policy }, { context }));
     const [clinician, student] = pages as [ClientPage, ClientPage];
     for (const p of pages) {
       await pollUntil(`${p.name} decoding video and receiving audio`, () => p.inboundStats(),
