@@ -119,9 +119,15 @@ const BENCHES: Bench[] = [
     optional: true,
     run: async (quick, log) => ({
       machine: machineFacts(),
-      ...(await networkBench(quick
-        ? { repetitions: 1, warmUpSeconds: 3, beforeSeconds: 4, impairedSeconds: 8, afterSeconds: 10, log }
-        : { repetitions: 3, warmUpSeconds: 10, beforeSeconds: 10, impairedSeconds: 40, afterSeconds: 40, log })),
+      ...(await networkBench({
+        ...(quick
+          ? { repetitions: 1, warmUpSeconds: 3, beforeSeconds: 4, impairedSeconds: 8, afterSeconds: 10 }
+          : { repetitions: 3, warmUpSeconds: 10, beforeSeconds: 10, impairedSeconds: 40, afterSeconds: 40 }),
+        // `--scenarios a,b` and `--repetitions N` narrow a run (bench/network/index.ts SCENARIOS).
+        ...(argValue('--scenarios') ? { only: argValue('--scenarios')!.split(',') } : {}),
+        ...(argValue('--repetitions') ? { repetitions: Number(argValue('--repetitions')) } : {}),
+        log,
+      })),
     }),
   },
   {
@@ -133,6 +139,10 @@ const BENCHES: Bench[] = [
 ];
 
 const quick = process.argv.includes('--quick');
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg > 0 ? new Set(process.argv[onlyArg + 1]?.split(',')) : undefined;
 const date = new Date().toISOString();

@@ -75,9 +75,24 @@ export class ScreenShare {
       codecOptions: { videoGoogleStartBitrate: 1000 },
     });
     if (!producer || !producer.rtpSender) return;
-    const params = producer.rtpSender.getParameters();
-    params.degradationPreference = 'maintain-resolution';
-    await producer.rtpSender.setParameters(params).catch((err: unknown) => console.warn(`screen: degradationPreference not set (${codeOf(err)})`));
+    // The server's first layersNeeded may set the same sender's encodings meanwhile (dynacast,
+    // setMaxSpatialLayer): a setParameters between another's get and set is refused
+    // (InvalidStateError / InvalidModificationError), so read the parameters afresh and try again.
+    const sender = producer.rtpSender;
+    for (let attempt = 1; ; attempt++) {
+      const params = sender.getParameters();
+      params.degradationPreference = 'maintain-resolution';
+      try {
+        await sender.setParameters(params);
+        return;
+      } catch (err) {
+        if (attempt >= 3 || producer.closed) {
+          console.warn(`screen: degradationPreference not set (${codeOf(err)})`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
   }
 
   /** Stops sharing: the producer closes (the others' screen tiles go away) and the capture ends. */

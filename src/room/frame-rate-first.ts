@@ -16,7 +16,10 @@ import type { types } from 'mediasoup';
  * what is sent, and the small layer sends little. So a held consumer gets a **trial** now and then:
  * the hold is lifted for TRIAL_MS (mediasoup climbs as it would, the estimate can grow with the
  * traffic); if the larger layer then fits, it stays, else the hold comes back and the next trial
- * waits twice as long (FIRST_TRIAL_MS, doubling up to MAX_TRIAL_WAIT_MS).
+ * waits twice as long (FIRST_TRIAL_MS, doubling up to MAX_TRIAL_WAIT_MS). A trial on a link that is
+ * still full costs a freeze of a few seconds (measured: bench/README.md "Poor links"), so one is
+ * made only when the link looks free: the consumer's score has been 10 (no loss reported by the
+ * subscriber) for CLEAN_MS and the estimate is at least TRIAL_MIN_SHARE of what the larger layer needs.
  *
  * Only the consumer's preferred layers change. The tile's own wish (the viewport's layer,
  * `appData.viewLayer`) is kept apart: dynacast asks publishers for the tile's layers, so the larger
@@ -30,8 +33,12 @@ export const AUDIO_RESERVE_BPS = 48_000;
 /** How often a constrained transport is looked at. */
 export const TICK_MS = 1000;
 /** A held consumer's first trial comes this long after the hold; each failed trial doubles the wait. */
-export const FIRST_TRIAL_MS = 15_000;
-export const MAX_TRIAL_WAIT_MS = 60_000;
+export const FIRST_TRIAL_MS = 20_000;
+export const MAX_TRIAL_WAIT_MS = 120_000;
+/** A trial needs this long without loss reported by the subscriber (consumer score 10) ... */
+export const CLEAN_MS = 10_000;
+/** ... and an estimate at least this share of what the larger layer needs (with headroom and audio). */
+export const TRIAL_MIN_SHARE = 0.6;
 /** How long a trial lets mediasoup climb before the hold is judged again. */
 export const TRIAL_MS = 4000;
 /** Ticks in a row without constraint after which the transport is left alone (until mediasoup changes a layer again). */
@@ -81,10 +88,10 @@ export type HoldEvent = 'hold' | 'trial' | 'trial-failed' | 'lift';
 
 /**
  * One tick for one consumer: whether it is held (and at which layer) or free (its view layer), and
- * what happened. Pure: `now` in ms, `fit` from fitLayers, `view` the tile's layer. `mayGrow` false:
- * the configured media.maxOutgoingBitrate binds, not the estimate, so no trial can help.
+ * what happened. Pure: `now` in ms, `fit` from fitLayers, `view` the tile's layer. `mayTry` false:
+ * no trial now (the link does not look free, or media.maxOutgoingBitrate binds, not the estimate).
  */
-export function nextHold(prev: Hold | undefined, fit: number, view: number, now: number, mayGrow = true): { hold: Hold | undefined; spatial: number; event?: HoldEvent } {
+export function nextHold(prev: Hold | undefined, fit: number, view: number, now: number, mayTry = true): { hold: Hold | undefined; spatial: number; event?: HoldEvent } {
   if (fit >= view) return { hold: undefined, spatial: view, ...(prev ? { event: 'lift' as const } : {}) };
   if (!prev) return { hold: { nextTrialAt: now + FIRST_TRIAL_MS, waitMs: FIRST_TRIAL_MS }, spatial: fit, event: 'hold' };
   if (prev.trialUntil !== undefined) {
@@ -92,7 +99,7 @@ export function nextHold(prev: Hold | undefined, fit: number, view: number, now:
     const waitMs = Math.min(prev.waitMs * 2, MAX_TRIAL_WAIT_MS);
     return { hold: { nextTrialAt: now + waitMs, waitMs }, spatial: fit, event: 'trial-failed' };
   }
-  if (mayGrow && now >= prev.nextTrialAt) return { hold: { ...prev, trialUntil: now + TRIAL_MS }, spatial: view, event: 'trial' };
+  if (mayTry && now >= prev.nextTrialAt) return { hold: { ...prev, trialUntil: now + TRIAL_MS }, spatial: view, event: 'trial' };
   return { hold: prev, spatial: fit };
 }
 
@@ -145,6 +152,8 @@ export class FrameRateFirst {
   readonly #onEvent: (event: HoldEvent) => void;
   readonly #maxBps: number;
   readonly #holds = new Map<string, Hold>();
+  /** Since when each consumer's score has been 10 (no loss reported by the subscriber). */
+  readonly #cleanSince = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #busy = false;
   #calm = 0;
@@ -187,6 +196,7 @@ export class FrameRateFirst {
       // Cameras only: a screen share needs sharp text more than frames, mediasoup's choice suits it.
       const videos = consumers.filter((c) => c.kind === 'video' && c.type === 'simulcast' && c.appData.source !== 'screen');
       for (const id of this.#holds.keys()) if (!videos.some((c) => c.id === id)) this.#holds.delete(id);
+      for (const id of this.#cleanSince.keys()) if (!videos.some((c) => c.id === id)) this.#cleanSince.delete(id);
       if (videos.length === 0) return this.close();
       const [stats] = await this.#transport.getStats();
       const estimate = stats?.availableOutgoingBitrate;
@@ -200,14 +210,20 @@ export class FrameRateFirst {
       }
       // Every check above is stale after the awaits: apply only to consumers still open.
       if (this.#transport.closed) return this.close();
-      const fits = fitLayers(available, consumers.filter((c) => c.kind === 'audio').length, demands);
+      const audio = consumers.filter((c) => c.kind === 'audio').length;
+      const fits = fitLayers(available, audio, demands);
       const now = Date.now();
+      const estimateBinds = this.#maxBps === 0 || estimate < this.#maxBps;
       let constrained = false;
       for (const c of videos) {
         const fit = fits.get(c.id);
         if (fit === undefined || c.closed) continue;
         const view = viewLayerOf(c);
-        const step = nextHold(this.#holds.get(c.id), fit, view, now, this.#maxBps === 0 || estimate < this.#maxBps);
+        if (c.score.score < 10) this.#cleanSince.delete(c.id);
+        else if (!this.#cleanSince.has(c.id)) this.#cleanSince.set(c.id, now);
+        const needed = (demands.find((d) => d.id === c.id)?.layerBps[view] ?? 0) * HEADROOM + audio * AUDIO_RESERVE_BPS;
+        const linkLooksFree = now - (this.#cleanSince.get(c.id) ?? now) >= CLEAN_MS && available >= TRIAL_MIN_SHARE * needed;
+        const step = nextHold(this.#holds.get(c.id), fit, view, now, estimateBinds && linkLooksFree);
         if (step.hold) this.#holds.set(c.id, step.hold);
         else this.#holds.delete(c.id);
         if (step.event) this.#onEvent(step.event);

@@ -54,7 +54,7 @@ describe('frame rate first: holds and trials', () => {
     expect(step.hold!.nextTrialAt).toBe(t + 2 * FIRST_TRIAL_MS);
   });
 
-  it('no trial while media.maxOutgoingBitrate binds rather than the estimate (mayGrow false)', () => {
+  it('no trial while the link does not look free or media.maxOutgoingBitrate binds (mayTry false)', () => {
     const hold: Hold = { nextTrialAt: 0, waitMs: FIRST_TRIAL_MS };
     expect(nextHold(hold, 0, 1, 100_000, false)).toEqual({ hold, spatial: 0 });
   });
