@@ -150,5 +150,5 @@ export function spread(values: readonly (number | null)[]): { median: number; mi
   const v = values.filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
   if (v.length === 0) return null;
   const mid = v.length >> 1;
-  return { median: v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2, min: v[0]!, max: v.at(-1)!, n: v.length };
+  return { median: v.length % 2 ? v[mid]! : round((v[mid - 1]! + v[mid]!) / 2, 3), min: v[0]!, max: v.at(-1)!, n: v.length };
 }
