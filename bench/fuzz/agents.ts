@@ -274,7 +274,7 @@ export class StructuredAgent extends Agent {
     const method: Method = rng.weighted<Method>({
       join: 6, createTransport: 8, connectTransport: 8, produce: 14, closeProducer: 5, pauseProducer: 5, resumeProducer: 5,
       resumeConsumer: 5, pauseConsumer: 5, restartIce: 5, closeTransport: 4, setViewport: 8, withdrawConsent: 2,
-      grantConsent: 2, updateLocation: 3, leave: 1,
+      grantConsent: 2, updateLocation: 3, reportMediaProblem: 2, leave: 1,
     });
     let data: unknown = validData(rng, method, k, this.env.media);
     let kind = 'structured-valid';

@@ -11,7 +11,7 @@ import type { MediaShapes } from './media-shapes.ts';
 export const METHODS = [
   'join', 'createTransport', 'connectTransport', 'produce', 'closeProducer', 'pauseProducer', 'resumeProducer',
   'resumeConsumer', 'pauseConsumer', 'restartIce', 'closeTransport', 'setViewport', 'withdrawConsent',
-  'grantConsent', 'updateLocation', 'leave',
+  'grantConsent', 'updateLocation', 'reportMediaProblem', 'leave',
 ] as const;
 export type Method = (typeof METHODS)[number];
 
@@ -363,6 +363,12 @@ export function validData(rng: Rng, method: Method, k: Knowledge, media: MediaSh
       return { consent: validConsent(rng, k) };
     case 'updateLocation':
       return { location: validLocation(rng) };
+    case 'reportMediaProblem':
+      return {
+        code: rng.pick(['MEDIA_ICE_FAILED', 'MEDIA_DTLS_FAILED', 'MEDIA_NO_INBOUND']),
+        direction: rng.pick(['send', 'recv']),
+        ...(rng.chance(0.3) ? { cleared: true } : {}),
+      };
     case 'leave':
       return {};
   }

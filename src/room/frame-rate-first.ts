@@ -213,7 +213,8 @@ export class FrameRateFirst {
       const audio = consumers.filter((c) => c.kind === 'audio').length;
       const fits = fitLayers(available, audio, demands);
       const now = Date.now();
-      const estimateBinds = this.#maxBps === 0 || estimate < this.#maxBps;
+      // At (or near) media.maxOutgoingBitrate the cap binds, not the estimate: a trial cannot find more.
+      const estimateBinds = this.#maxBps === 0 || estimate < 0.9 * this.#maxBps;
       let constrained = false;
       for (const c of videos) {
         const fit = fits.get(c.id);
@@ -222,7 +223,9 @@ export class FrameRateFirst {
         if (c.score.score < 10) this.#cleanSince.delete(c.id);
         else if (!this.#cleanSince.has(c.id)) this.#cleanSince.set(c.id, now);
         const needed = (demands.find((d) => d.id === c.id)?.layerBps[view] ?? 0) * HEADROOM + audio * AUDIO_RESERVE_BPS;
-        const linkLooksFree = now - (this.#cleanSince.get(c.id) ?? now) >= CLEAN_MS && available >= TRIAL_MIN_SHARE * needed;
+        // Under media.maxOutgoingBitrate a larger layer that needs more than it can never be had.
+        const couldFit = this.#maxBps === 0 || needed <= this.#maxBps;
+        const linkLooksFree = couldFit && now - (this.#cleanSince.get(c.id) ?? now) >= CLEAN_MS && available >= TRIAL_MIN_SHARE * needed;
         const step = nextHold(this.#holds.get(c.id), fit, view, now, estimateBinds && linkLooksFree);
         if (step.hold) this.#holds.set(c.id, step.hold);
         else this.#holds.delete(c.id);

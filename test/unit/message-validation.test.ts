@@ -23,7 +23,7 @@ describe('method schemas', () => {
   it('has one handler per documented method', () => {
     expect([...HANDLERS.keys()].sort()).toEqual([
       'closeProducer', 'closeTransport', 'connectTransport', 'createTransport', 'grantConsent', 'join', 'leave', 'pauseConsumer', 'pauseProducer',
-      'produce', 'restartIce', 'resumeConsumer', 'resumeProducer', 'setViewport', 'updateLocation', 'withdrawConsent',
+      'produce', 'reportMediaProblem', 'restartIce', 'resumeConsumer', 'resumeProducer', 'setViewport', 'updateLocation', 'withdrawConsent',
     ]);
   });
 
