@@ -185,7 +185,11 @@ class DeskView {
   #addRow(e: IncidentEntry): void {
     if (this.#rows.has(e.id)) return;
     const tr = el('tr', { id: `incident-${e.id}`, 'data-incident-id': e.id });
-    const cell = (cls: string) => el('td', { class: cls });
+    // Each cell carries its column's heading (the table's own words): a narrow screen shows the
+    // rows as cards, heading beside value (desk.css).
+    const headings = [...document.querySelectorAll('#incidents thead th')].map((th) => th.textContent ?? '');
+    let column = 0;
+    const cell = (cls: string) => el('td', { class: cls, 'data-label': headings[column++] ?? '' });
     const cells = {
       raised: cell('raised'), age: cell('age'), room: cell('room'), kind: cell('kind'), who: cell('who'),
       location: cell('location'), contact: cell('contact'), state: cell('state'), tier: cell('tier'), next: cell('next'),
