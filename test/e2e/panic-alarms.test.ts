@@ -261,7 +261,8 @@ describe.skipIf(!available)('alarms ring, notify, and are acknowledged before th
       })()`);
       const page = await context.newPage();
       await page.goto(`${server.url}/desk.html#${new URLSearchParams({ token: deskToken }).toString()}`);
-      await new Promise((r) => setTimeout(r, 3000));
+      // Waits on the page's own state: the alarm shown and its sound reported blocked.
+      await page.waitForFunction(`document.getElementById('incident-${id}') !== null && (window.__soundStates ?? []).includes('blocked')`, undefined, { timeout: 10_000 });
       expect(await page.evaluate('window.__soundStates')).toEqual(['off', 'blocked']);
       expect(await page.isVisible(`#incident-${id}`)).toBe(true);
       expect(await page.evaluate('window.safetyDesk.sound()')).toMatchObject({ state: 'blocked', context: 'suspended', oscillator: false });

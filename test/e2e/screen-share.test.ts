@@ -102,9 +102,9 @@ describe.skipIf(!available)('screen sharing and the stage in Chromium', () => {
 
     // The camera keeps flowing for a while longer, next to the screen.
     const a = await student.inboundStats();
-    await new Promise((r) => setTimeout(r, 2000));
-    const b = await student.inboundStats();
     const frames = (s: InboundStat[], src: 'camera' | 'screen') => statOf(s, clinicianId, src)?.framesDecoded ?? 0;
+    const b = await pollUntil('both streams to decode more frames', () => student.inboundStats(),
+      (x) => frames(x, 'camera') - frames(a, 'camera') > 10 && frames(x, 'screen') - frames(a, 'screen') > 3, { timeoutMs: 10_000, intervalMs: 250 });
     expect(frames(b, 'camera') - frames(a, 'camera')).toBeGreaterThan(10);
     expect(frames(b, 'screen') - frames(a, 'screen')).toBeGreaterThan(3);
   }, 120_000);
