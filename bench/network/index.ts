@@ -42,7 +42,7 @@ export interface Scenario {
 }
 
 export type ServerVariant = 'default' | 'mediasoup-layers';
-const VARIANTS: Record<ServerVariant, Record<string, unknown>> = { 'default': {}, 'mediasoup-layers': { media: { frameRateFirst: false } } };
+const VARIANTS: Record<ServerVariant, Record<string, unknown>> = { 'default': { media: { frameRateFirst: true } }, 'mediasoup-layers': { media: { frameRateFirst: false } } };
 
 export const SCENARIOS: readonly Scenario[] = [
   // A school's saturated Wi-Fi or a 3G fallback: 300 kbit/s each way, a queue of at most 250 ms.

@@ -48,7 +48,7 @@ async function observe(watch: () => Promise<Seen>, seconds: number): Promise<See
 }
 
 describe.skipIf(!available)('frame rate before size on a short downlink', () => {
-  const env = useServerAndBrowser({ media: { maxOutgoingBitrate: DOWNLINK_BPS } });
+  const env = useServerAndBrowser({ media: { maxOutgoingBitrate: DOWNLINK_BPS, frameRateFirst: true } });
 
   it('holds the 640-px tile at the 320-px layer with every temporal layer (full frame rate)', async () => {
     const { pages, watch } = await call(env.server, env.browser, 'frf-on');
