@@ -24,6 +24,8 @@ export class Stage {
   #pinned: string | undefined;
   #speaker: string | undefined;
   #current: string | undefined;
+  /** Remote camera tiles without a video consumer (stage-layout.ts `blank`). */
+  readonly #blank = new Set<string>();
 
   constructor(stage: HTMLElement, strip: HTMLElement, info: HTMLElement) {
     this.#stage = stage;
@@ -49,6 +51,7 @@ export class Stage {
     if (!entry) return;
     if (document.fullscreenElement === entry.parts.root) void document.exitFullscreen().catch(() => undefined);
     this.#entries.delete(key);
+    this.#blank.delete(key);
     entry.parts.root.remove();
     entry.info?.remove();
     if (this.#pinned === key) this.#pinned = undefined;
@@ -58,6 +61,14 @@ export class Stage {
   /** Pins a tile to the stage (undefined: unpin, the stage follows screen shares and the speaker again). */
   pin(key: string | undefined): void {
     this.#pinned = key !== undefined && this.#entries.has(key) ? key : undefined;
+    this.#layout();
+  }
+
+  /** Whether a remote camera tile has a picture for us (a video consumer) now. */
+  setPicture(key: string, has: boolean): void {
+    if (has === !this.#blank.has(key)) return;
+    if (has) this.#blank.delete(key);
+    else this.#blank.add(key);
     this.#layout();
   }
 
@@ -76,7 +87,7 @@ export class Stage {
       return;
     }
     const feeds = [...this.#entries.values()].map((e) => e.feed);
-    const { stage, filmstrip } = arrange(feeds, { pinned: this.#pinned, speaker: this.#speaker, previous: this.#current });
+    const { stage, filmstrip } = arrange(feeds, { pinned: this.#pinned, speaker: this.#speaker, previous: this.#current, blank: this.#blank });
     this.#current = stage;
     const onStage = stage ? this.#entries.get(stage)?.parts.root : undefined;
     if (onStage && onStage.parentElement !== this.#stage) this.#stage.append(onStage);

@@ -201,6 +201,7 @@ export class View {
     parts.root.append(audio, safety);
     const tile: Tile = { parts, audio, quality, safety, participant: p, tracks: new Map() };
     this.#tiles.set(p.participantId, tile);
+    this.#stage.setPicture(p.participantId, false);
     this.#stage.add({ key: p.participantId, participantId: p.participantId, source: 'camera', local: false }, parts, safety);
     this.#viewports.observe(video);
     this.#refresh(tile);
@@ -264,6 +265,7 @@ export class View {
     if (audios.length > 0) {
       tile.audio.play().catch(() => { this.#soundButton.hidden = false; });
     }
+    this.#stage.setPicture(tile.participant.participantId, video !== undefined);
     const cameraOff = !video || video.paused;
     const muted = audios.length === 0 || audios.every((a) => a.paused);
     const p = tile.participant;

@@ -99,6 +99,12 @@ describe.skipIf(!available)('forwarding in Chromium: VP8 simulcast, a clinician 
     for (const c of [clinician, studentA, studentB]) ids[c.name] = (await c.participantId())!;
     await Promise.all([waitForMediaFlow(clinician, { minVideo: 2 }), waitForMediaFlow(studentA), waitForMediaFlow(studentB)]);
 
+    // Each student's stage holds the clinician (the only face they get), whoever speaks: the other
+    // student's tile has no picture for them and never takes the stage (it used to when that student
+    // was the active speaker, leaving the clinician in a 208-px filmstrip tile).
+    for (const s of [studentA, studentB]) {
+      expect(await s.page.evaluate(`document.querySelector('#stage [data-participant-id="${ids.clinician}"]') !== null`)).toBe(true);
+    }
     // Student B looks away (hidden tile); student A draws the clinician large: all three layers needed.
     await setTile(studentB, ids.clinician!, 'hidden');
     await setTile(studentA, ids.clinician!, 1280);

@@ -24,6 +24,22 @@ describe('the stage layout (src/client/stage-layout.ts)', () => {
     expect(arrange([camera('me', true), camera('a')], { previous: 'b' }).stage).toBe('a');
   });
 
+  it('a speaker whose tile has no picture for us (another student) never pushes a face off the stage', () => {
+    // A student's page in a group session: the clinician has video, the other student never does.
+    const feeds = [camera('me', true), camera('other-student'), camera('clin')];
+    const blank = new Set(['other-student']);
+    expect(arrange(feeds, { blank }).stage).toBe('clin');
+    expect(arrange(feeds, { blank, speaker: 'other-student', previous: 'clin' }).stage).toBe('clin');
+    expect(arrange(feeds, { blank, speaker: 'other-student' }).stage).toBe('clin');
+    // What was on the stage lost its picture (consent withdrawn): a face takes the stage.
+    expect(arrange(feeds, { blank: new Set(['clin']), previous: 'clin' }).stage).toBe('other-student');
+    // No remote picture at all: a blank tile still fills the stage (the one there before, else the first), and a pin wins.
+    const none = new Set(['other-student', 'clin']);
+    expect(arrange(feeds, { blank: none, previous: 'clin' }).stage).toBe('clin');
+    expect(arrange(feeds, { blank: none }).stage).toBe('other-student');
+    expect(arrange(feeds, { blank, pinned: 'other-student', speaker: 'clin' }).stage).toBe('other-student');
+  });
+
   it('a screen share wins over the speaker (the newest one when several share); our own stays small', () => {
     const feeds = [camera('me', true), camera('a'), camera('b'), screen('a'), screen('b')];
     expect(arrange(feeds, { speaker: 'a' })).toEqual({ stage: screenKey('b'), filmstrip: ['local', 'a', 'b', screenKey('a')] });
