@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Bundles the browser client: src/client/main.ts -> dist/client/app.js (the session page) and
-// src/client/desk.ts -> dist/client/desk.js (the safety desk page), each with its .map, and copies
+// src/client/desk.ts -> dist/client/desk.js (the safety desk page), src/client/e2ee-worker.ts ->
+// dist/client/e2ee-worker.js (the end-to-end encryption worker, loaded by the session page), each with its .map, and copies
 // the pages' static files (index.html, desk.html, style.css, ...) beside them. The server serves
 // dist/client at /.
 //
@@ -20,6 +21,8 @@ const outDir = join(root, 'dist', 'client');
 const ENTRIES = [
   { in: join(srcDir, 'main.ts'), out: 'app' },
   { in: join(srcDir, 'desk.ts'), out: 'desk' },
+  // A worker script needs its own bundle: new Worker('/e2ee-worker.js').
+  { in: join(srcDir, 'e2ee-worker.ts'), out: 'e2ee-worker' },
 ];
 const bundles = ENTRIES.map((e) => join(outDir, `${e.out}.js`));
 /** The bundle's inputs from the last build (esbuild's metafile), for the freshness check. */
