@@ -121,6 +121,12 @@ export class E2ee {
     this.#setActive(false);
   }
 
+  /** The attempt ended (a re-join follows, or stop): peers forgotten quietly; our sender key stays. */
+  clearPeers(): void {
+    for (const id of this.#peers.keys()) this.#transforms?.forget(id);
+    this.#peers.clear();
+  }
+
   /** participantJoined with a public key: they get our current key; the code changes. */
   peerJoined(participantId: string, publicKey: string | undefined): void {
     if (!this.#active || !publicKey || participantId === this.#self) return;

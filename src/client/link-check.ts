@@ -1,4 +1,5 @@
 import type { Role, Source } from './protocol.ts';
+import type { E2eeMode } from './e2ee.ts';
 
 /** The server's answer to POST /api/link-check for a room token (docs/protocol.md, "Checking a link"). */
 export interface RoomLink {
@@ -9,6 +10,8 @@ export interface RoomLink {
   readonly permissions: { readonly publish: Source[]; readonly subscribe: boolean };
   readonly consent: { readonly policyVersion: string; readonly policyVersions: string[] };
   readonly requires: { readonly location: boolean; readonly emergencyContact: boolean; readonly guardianConsent: boolean };
+  /** The room's end-to-end encryption mode (absent from servers without it: off). */
+  readonly e2ee?: E2eeMode;
 }
 
 export type LinkCheck =

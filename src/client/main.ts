@@ -11,6 +11,8 @@ import { timings } from './timeline.ts';
 import { PanicPanel, type AlertsState, type PanicState } from './panic.ts';
 import { ConsentPanel } from './consent-panel.ts';
 import { ConsentNotices } from './consent-notices.ts';
+import { E2eePanel } from './e2ee-panel.ts';
+import type { FrameCryptoStats } from './e2ee-frame-crypto.ts';
 
 /** What tests (and curious operators, from the console) can reach as `window.sfuClient`. */
 export interface SfuClientApi {
@@ -44,11 +46,17 @@ export interface SfuClientApi {
   prejoin(): PreJoinState;
   /** The server's answer about this page's link (undefined before the check). */
   linkCheck(): LinkCheck | undefined;
+  /** End-to-end encryption: the transform API this browser has, the room's mode, whether media is encrypted, our key's epoch, the security code. */
+  e2ee(): { supported: boolean; api: string | undefined; mode: string; active: boolean; epoch: number | undefined; code: string | undefined };
+  /** The E2EE worker's counters: frames encrypted and decrypted, drops by reason, time spent, epochs (undefined when not encrypted). */
+  e2eeStats(): Promise<FrameCryptoStats | undefined>;
 }
 
 declare global {
   interface Window {
     sfuClient: SfuClientApi;
+    /** Tests only, set before the page's scripts: the E2EE worker keeps replaced keys and tries them on new frames. */
+    sfuE2eeDebug?: boolean;
   }
 }
 
@@ -69,8 +77,9 @@ function signallingUrl(token: string, room: string): string {
   return url.toString();
 }
 
-const session = new Session();
+const session = new Session({ e2eeDebug: window.sfuE2eeDebug === true });
 const view = new View(session);
+const e2eePanel = new E2eePanel(session);
 const prejoin = new PreJoin();
 
 const status = document.getElementById('status')!;
@@ -155,6 +164,7 @@ async function start(): Promise<void> {
   if (resumeToken) message.textContent = 'Your earlier session has ended. Check the details below and join again.';
   else message.textContent = '';
   prejoin.show(result, link);
+  e2eePanel.showPrejoin(result);
   showStatus(status, 'ready');
 }
 
@@ -181,7 +191,8 @@ function policyVersion(link: URLSearchParams, checked: RoomLink): string {
 }
 
 async function join(): Promise<void> {
-  if (!checked) return;
+  // A session that must be end-to-end encrypted, and a browser that cannot: the page said so; no join that would be refused.
+  if (!checked || e2eePanel.showPrejoin(checked)) return;
   const form = readSafetyForm(policyVersion(link, checked), checked.requires);
   if (!form.ok) {
     view.formProblem(form.field, form.message);
@@ -208,7 +219,10 @@ session.events.on('state', (state) => {
   clearResume();
   const code = state.startsWith('error:') ? state.slice('error:'.length) : undefined;
   if (code && LINK_CODES.test(code)) showLinkProblem(code);
-  else if (checked) prejoin.show(checked, link);
+  else if (checked) {
+    prejoin.show(checked, link);
+    e2eePanel.showPrejoin(checked);
+  }
 });
 
 document.getElementById('join-form')!.addEventListener('submit', (ev) => {
@@ -247,4 +261,6 @@ window.sfuClient = {
   quality: () => ({ ...quality }),
   prejoin: () => prejoin.state(),
   linkCheck: () => lastCheck,
+  e2ee: () => ({ supported: session.e2ee.supported, api: session.e2ee.api, mode: session.e2ee.mode, active: session.e2ee.active, epoch: session.e2ee.epoch, code: session.e2ee.code }),
+  e2eeStats: () => session.e2ee.stats(),
 };

@@ -6,6 +6,7 @@ import { parseInbound, parseOutbound, selectedRtt, stuckIn } from './link-stats.
 import type { ConsumerRef, Direction, IcePath, InboundStat, OutboundStat, RecvSample } from './media-sample.ts';
 export type { IcePath } from './media-sample.ts';
 import type { SignallingClient } from './signalling.ts';
+import type { FrameTransforms } from './e2ee-transforms.ts';
 import type { Notifications, Source, TransportInfo } from './protocol.ts';
 import { mark } from './timeline.ts';
 
@@ -48,6 +49,11 @@ export interface MediaLinkOptions {
   iceServers: RTCIceServer[];
   /** 'relay': only TURN-relayed candidates (for networks that only allow the TURN server, or to test it). */
   iceTransportPolicy?: RTCIceTransportPolicy;
+  /**
+   * End-to-end encryption (e2ee.ts): every sender and receiver goes through these transforms,
+   * attached before negotiation; video is sent as VP8 (its header bytes stay in clear for the SFU).
+   */
+  transforms?: FrameTransforms | undefined;
 }
 
 /** Camera simulcast: three layers from the 1280x720 capture; the server picks one per viewer. */
@@ -81,6 +87,7 @@ export class MediaLink {
   #iceServers: RTCIceServer[];
   readonly #iceTransportPolicy: RTCIceTransportPolicy;
   readonly #device: Device;
+  readonly #transforms: FrameTransforms | undefined;
   #loaded = false;
   #send: Transport | undefined;
   #sendCreating: Promise<Transport | undefined> | undefined;
@@ -101,6 +108,7 @@ export class MediaLink {
     this.#iceServers = opts.iceServers;
     this.#iceTransportPolicy = opts.iceTransportPolicy ?? 'all';
     this.#device = new Device();
+    this.#transforms = opts.transforms;
   }
 
   get closed(): boolean { return this.#closed; }
@@ -154,7 +162,8 @@ export class MediaLink {
     if (!this.#closed && video && this.#device.canProduce('video')) {
       const vp9 = this.#device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/vp9');
       const simulcast = { track: video, encodings: CAMERA_ENCODINGS, codecOptions: { videoGoogleStartBitrate: 1000 } };
-      const camera = videoPublishing === 'vp9-svc' && vp9
+      // Under E2EE the camera is VP8 simulcast whatever the server asks (docs/security.md, "Limits").
+      const camera = videoPublishing === 'vp9-svc' && vp9 && !this.#transforms
         ? this.#produce(send, 'camera', { ...simulcast, codec: vp9, encodings: SVC_ENCODINGS }).catch((err: unknown) => {
           console.warn('VP9 SVC refused; sending VP8 simulcast', err);
           return this.#closed ? undefined : this.#produce(send, 'camera', simulcast);
@@ -203,7 +212,7 @@ export class MediaLink {
 
   async #produce(send: Transport, source: Source, opts: Parameters<Transport['produce']>[0]): Promise<Producer | undefined> {
     // stopTracks: false: the camera and mic outlive a producer (a fresh re-join reuses them).
-    const producer = await send.produce({ ...opts, stopTracks: false, appData: { source } });
+    const producer = await send.produce({ ...opts, ...this.#encrypting(opts), stopTracks: false, appData: { source } });
     if (this.#closed) {
       producer.close();
       return undefined;
@@ -211,6 +220,20 @@ export class MediaLink {
     this.#producers.set(source, producer);
     if (this.#layersWanted.has(producer.id)) this.#applyLayers(producer);
     return producer;
+  }
+
+  /** Under E2EE: the sender's frames go through the worker from the start; video as VP8. */
+  #encrypting(opts: Parameters<Transport['produce']>[0]): Partial<Parameters<Transport['produce']>[0]> {
+    const transforms = this.#transforms;
+    const kind = opts?.track?.kind;
+    if (!transforms || (kind !== 'audio' && kind !== 'video')) return {};
+    const codec = kind === 'video'
+      ? this.#device.rtpCapabilities.codecs?.find((c) => c.mimeType.toLowerCase() === 'video/vp8')
+      : undefined;
+    return {
+      ...(codec ? { codec } : {}),
+      onRtpSender: (sender: RTCRtpSender) => transforms.attachSender(sender, kind, kind === 'audio' ? 'audio/opus' : 'video/VP8'),
+    };
   }
 
   /**
@@ -417,6 +440,7 @@ export class MediaLink {
       dtlsParameters: info.dtlsParameters,
       iceServers: this.#iceServers,
       iceTransportPolicy: this.#iceTransportPolicy,
+      additionalSettings: this.#transforms?.peerConnectionSettings(),
     };
     const t = direction === 'send' ? this.#device.createSendTransport(options) : this.#device.createRecvTransport(options);
     for (const c of info.iceCandidates) this.#endpoints.add(`${c.protocol.toUpperCase()} ${c.address ?? c.ip}:${c.port}`);
@@ -460,6 +484,8 @@ export class MediaLink {
         kind: n.kind,
         rtpParameters: n.rtpParameters as RtpParameters,
         appData: { participantId: n.participantId, source: n.source },
+        // Under E2EE: received frames go through the worker (decrypted with the sender's key) before the decoder.
+        ...(this.#transforms ? { onRtpReceiver: (receiver: RTCRtpReceiver) => this.#transforms!.attachReceiver(receiver, n.kind, n.participantId) } : {}),
       });
       if (this.#closed || entry.closed) {
         consumer.close();

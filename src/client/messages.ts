@@ -1,5 +1,6 @@
 import type { Role } from '../domain/roles.ts';
 import type { Quality } from './quality.ts';
+import { E2EE_TEXT } from './e2ee-text.ts';
 
 /** What a person sees for a role: tiles are labelled by role, never by name. */
 export const ROLE_LABELS: Record<Role, string> = {
@@ -48,6 +49,7 @@ const ERROR_TEXT: Record<string, string> = {
   TOO_MANY_REDIRECTS: 'The session kept moving between servers. Join again in a moment.',
   UNSUPPORTED_BROWSER: 'This browser cannot take part in video sessions. Use a recent Chrome, Edge, Firefox or Safari.',
   MEDIA_DEVICE_ERROR: 'Your camera or microphone could not be used.',
+  E2EE_UNSUPPORTED: E2EE_TEXT.unsupportedError,
 };
 
 const ROOM_CLOSED_TEXT: Record<string, string> = {

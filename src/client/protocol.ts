@@ -8,6 +8,7 @@ import type { RtpCapabilities, RtpParameters, DtlsParameters, IceParameters, Ice
 import type { Notifications, NotificationName, ParticipantInfo, ProducerInfo, SafetyView } from '../domain/notifications.ts';
 import type { Role, Source } from '../domain/roles.ts';
 import type { ConsentInput, LocationInput } from '../domain/consent-location.ts';
+import type { E2eeJoinView } from './e2ee.ts';
 
 export type { Notifications, NotificationName, ParticipantInfo, ProducerInfo, SafetyView, Role, Source, ConsentInput, LocationInput };
 export type ConsentScope = ConsentInput['scopes'][number];
@@ -33,6 +34,8 @@ export interface JoinResult {
   consentScopes?: string[];
   /** How to send the camera: VP8 simulcast, or VP9 SVC (config media.videoPublishing). */
   videoPublishing?: 'vp8-simulcast' | 'vp9-svc';
+  /** The room's end-to-end encryption (absent from servers without it): docs/protocol.md, "End-to-end encryption". */
+  e2ee?: E2eeJoinView;
   /** The participant's transports on the server: a resumed session's are those of its earlier connection. */
   transports?: { transportId: string; direction: 'send' | 'recv' }[];
 }
@@ -48,7 +51,10 @@ type Empty = Record<string, never>;
 
 /** Method name -> [request data, response data]. */
 export interface Methods {
-  join: [{ displayName?: string; resumeToken?: string; consent?: ConsentInput; location?: LocationInput }, JoinResult];
+  /** `e2ee.publicKey`: ours (base64url, uncompressed P-256), sent only when this browser can encrypt frames. */
+  join: [{ displayName?: string; resumeToken?: string; consent?: ConsentInput; location?: LocationInput; e2ee?: { publicKey: string } }, JoinResult];
+  /** Our sender key of `epoch`, wrapped for each recipient (opaque blobs); relayed as e2eeKey. */
+  e2eeKeys: [{ epoch: number; keys: { to: string; blob: string }[] }, { delivered: number; refused: { to: string; code: string }[] }];
   createTransport: [{ direction: 'send' | 'recv'; rtpCapabilities?: RtpCapabilities }, TransportInfo];
   connectTransport: [{ transportId: string; dtlsParameters: DtlsParameters }, Empty];
   produce: [{ transportId: string; kind: MediaKind; rtpParameters: RtpParameters; source: Source; paused?: boolean }, { producerId: string }];

@@ -9,6 +9,7 @@ import { nodeOriginOf, redirectUrl } from './redirect.ts';
 import type { ConsentInput, ConsentScope, JoinResult, LocationInput, ParticipantInfo, Role, SafetyView, Source } from './protocol.ts';
 import { ScreenShare } from './screen-share.ts';
 import { mark } from './timeline.ts';
+import { E2ee } from './e2ee.ts';
 
 export type { IcePath, InboundStat, MediaProblem, OutboundStat, RemoteTrack, TileQuality };
 
@@ -118,6 +119,14 @@ export class Session {
   #generation = 0;
   /** The dominant speaker and its producer (from the join response or activeSpeaker). */
   #speaker: { participantId: string; producerId: string } | undefined;
+  /** End-to-end encryption of this page's media (e2ee.ts): keys, rekeying, the safety code. */
+  readonly e2ee: E2ee;
+
+  /** `e2eeDebug`: the E2EE worker keeps replaced keys and tries them on new frames (tests only; docs/security.md). */
+  constructor(opts: { e2eeDebug?: boolean } = {}) {
+    this.e2ee = new E2ee({ debug: opts.e2eeDebug ?? false });
+    this.e2ee.events.on('problem', (text) => console.info(`e2ee: ${text}`));
+  }
 
   get state(): SessionState { return this.#state; }
   get participantId(): string | undefined { return this.#joined?.participantId; }
@@ -285,9 +294,21 @@ export class Session {
       this.#opts = { ...opts, resumeToken: undefined };
     }
 
+    await this.#startE2ee(sig, joined);
+    this.#check(gen);
     await this.#setUpMedia(sig, joined, gen);
     this.#check(gen);
     mark('joined');
+  }
+
+  /** The room's E2EE state from the join response: keys made and sent before any media is set up. */
+  async #startE2ee(sig: SignallingClient, joined: JoinResult): Promise<void> {
+    await this.e2ee.start({
+      room: joined.roomId,
+      self: joined.participantId,
+      view: joined.e2ee,
+      send: (epoch, keys) => sig.request('e2eeKeys', { epoch, keys }),
+    });
   }
 
   /**
@@ -306,12 +327,16 @@ export class Session {
       this.#check(gen);
       mark('connected');
       try {
+        // Our E2EE public key, when this browser can encrypt frames (the server decides whether the room is encrypted).
+        const publicKey = await this.e2ee.publicKey();
+        const e2ee = publicKey ? { e2ee: { publicKey } } : {};
         const joined = await sig.request('join', opts.resumeToken
-          ? { resumeToken: opts.resumeToken, ...(opts.displayName ? { displayName: opts.displayName } : {}) }
+          ? { resumeToken: opts.resumeToken, ...(opts.displayName ? { displayName: opts.displayName } : {}), ...e2ee }
           : {
             ...(opts.displayName ? { displayName: opts.displayName } : {}),
             ...(opts.consent ? { consent: opts.consent } : {}),
             ...(opts.location ? { location: opts.location } : {}),
+            ...e2ee,
           });
         this.#check(gen);
         this.#nodeOrigin = this.#hostedAt(sig, joined);
@@ -346,10 +371,13 @@ export class Session {
     sig.onNotification('participantJoined', (d) => {
       if (!live()) return;
       this.#addRemote({ ...d, producers: [] });
+      this.e2ee.peerJoined(d.participantId, d.publicKey);
       const back = d.restored ? this.#remotes.get(d.participantId) : undefined;
       if (back) this.events.emit('participantRestored', back);
     });
     sig.onNotification('participantLeft', (d) => live() && this.#removeRemote(d.participantId));
+    sig.onNotification('e2eeKey', (d) => { if (live()) void this.e2ee.keyReceived(d.from, d.epoch, d.blob); });
+    sig.onNotification('e2eeRekey', (d) => { if (live()) void this.e2ee.rekey(d.recipients); });
     sig.onNotification('locationUpdated', (d) => {
       const r = live() ? this.#remotes.get(d.participantId) : undefined;
       if (r) this.#updateRemote({ ...r, safety: { consentScopes: r.safety?.consentScopes ?? [], location: d.location, emergencyContact: d.emergencyContact } });
@@ -372,12 +400,15 @@ export class Session {
     sig.onNotification('consentGranted', (d) => {
       const r = live() ? this.#remotes.get(d.participantId) : undefined;
       if (!r) return;
+      if (d.scopes.includes('telehealth')) this.e2ee.consentGranted(d.participantId);
       const scopes = [...new Set([...(r.safety?.consentScopes ?? []), ...d.scopes])];
       this.#updateRemote({ ...r, safety: r.safety ? { ...r.safety, consentScopes: scopes } : undefined, consentWithdrawn: r.consentWithdrawn && !d.scopes.includes('telehealth') });
     });
     sig.onNotification('participantConnection', (d) => {
       const r = live() ? this.#remotes.get(d.participantId) : undefined;
       if (r) this.#updateRemote({ ...r, reconnecting: d.state === 'reconnecting' });
+      // Back after a drop: keys sent while their socket was down were refused.
+      if (r && d.state !== 'reconnecting') this.e2ee.resendTo([d.participantId]);
     });
     sig.onNotification('newConsumer', (d) => live() && this.#mediaAllowed && this.#link?.offer(d));
     sig.onNotification('consumerClosed', (d) => live() && this.#link?.closeConsumer(d.consumerId));
@@ -426,6 +457,9 @@ export class Session {
         else this.#updateRemote({ ...known, reconnecting: p.reconnecting === true, ...(p.safety ? { safety: p.safety, consentWithdrawn: !p.safety.consentScopes.includes('telehealth') } : {}) });
       }
       this.#setSpeaker(joined.activeSpeaker);
+      // Keys sent to us while our socket was down were lost, and we may have missed joins: every peer gets our key again.
+      for (const p of joined.e2ee?.peers ?? []) this.e2ee.peerJoined(p.participantId, p.publicKey);
+      this.e2ee.resendTo(joined.participants.map((p) => p.participantId));
       if (joined.restored && away.length > 0) {
         this.events.emit('notice', `${away.length === 1 ? 'One participant is' : `${away.length} participants are`} not back yet; they appear here when they reconnect.`);
       }
@@ -469,7 +503,7 @@ export class Session {
   /** A media link for this join (a restored session's old one is closed first): receive, and publish what we may. */
   async #setUpMedia(sig: SignallingClient, joined: JoinResult, gen: number): Promise<void> {
     this.#closeLink();
-    const link = new MediaLink(sig, { iceServers: joined.iceServers, iceTransportPolicy: this.#opts?.iceTransportPolicy });
+    const link = new MediaLink(sig, { iceServers: joined.iceServers, iceTransportPolicy: this.#opts?.iceTransportPolicy, transforms: this.e2ee.transforms });
     this.#link = link;
     this.#watchHealth(link);
     link.events.on('trackAdded', (t) => this.events.emit('trackAdded', t));
@@ -532,6 +566,8 @@ export class Session {
   /** Ends the current attempt: signalling, media link, participants; camera and mic too if `releaseLocal`. */
   #teardown(releaseLocal: boolean): void {
     this.#generation++;
+    // The peers go with the attempt (a re-join gets them again), without "the code changed" for each.
+    this.e2ee.clearPeers();
     const sig = this.#sig;
     this.#sig = undefined;
     sig?.close();
@@ -542,6 +578,7 @@ export class Session {
     if (releaseLocal) {
       this.#local.release();
       void this.#screen.stop();
+      this.e2ee.stop();
     }
   }
 
@@ -578,6 +615,7 @@ export class Session {
     }
     if (this.#remotes.delete(participantId)) this.events.emit('participantLeft', participantId);
     if (participantId === this.#speaker?.participantId) this.#setSpeaker(undefined);
+    this.e2ee.peerLeft(participantId);
   }
 
   /** The server named the room's dominant speaker (a join response, or activeSpeaker); undefined: it left, or closed that microphone. */
