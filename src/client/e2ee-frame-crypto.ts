@@ -4,7 +4,7 @@
  * for the frame's epoch (e2ee-keyring.ts), failures counted and the frame dropped: a frame that
  * does not authenticate is never handed to the decoder. Pure apart from WebCrypto and the clock.
  */
-import { clearHeaderBytes, decryptFrame, encryptFrame, importFrameKey, makeSenderKey, readTrailer, type FrameKind, type SenderKey } from './e2ee-frame.ts';
+import { clearHeaderBytes, decryptFrame, encryptFrame, importFrameKey, makeSenderKey, readTrailer, type FrameKind, type Key, type SenderKey } from './e2ee-frame.ts';
 import { Keyring } from './e2ee-keyring.ts';
 
 export interface FrameCryptoStats {
@@ -38,7 +38,7 @@ export class FrameCrypto {
   #sender: SenderKey | undefined;
   /** Debug mode: our previous sender keys (newest last). */
   readonly #oldSenderKeys: SenderKey[] = [];
-  readonly #ring: Keyring<CryptoKey>;
+  readonly #ring: Keyring<Key>;
   readonly #debug: boolean;
   readonly #now: () => number;
   readonly #tried = new Map<string, number>();
@@ -116,7 +116,7 @@ export class FrameCrypto {
   }
 
   /** Debug mode: a frame of a newer epoch tried with the keys it replaced (each must fail). */
-  async #tryOld(slot: string, sealed: Uint8Array, oldKeys: CryptoKey[]): Promise<void> {
+  async #tryOld(slot: string, sealed: Uint8Array, oldKeys: Key[]): Promise<void> {
     if (oldKeys.length === 0) return;
     const n = this.#tried.get(slot) ?? 0;
     if (n >= DEBUG_TRIES_PER_EPOCH) return;

@@ -20,6 +20,9 @@ export const OVERHEAD_BYTES = TAG_BYTES + TRAILER_BYTES;
 
 export type FrameKind = 'audio' | 'video';
 
+/** A WebCrypto key, named so in the page's and in Node's type libraries alike. */
+export type Key = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+
 /**
  * How many leading bytes stay in clear. Video is sent as VP8 under E2EE (media-link.ts); any
  * other video codec keeps nothing in clear (the receiver then cannot read the frame type, which
@@ -34,7 +37,7 @@ export function clearHeaderBytes(kind: FrameKind, codec: string, keyFrame: boole
 
 /** A sender key as the encrypting side holds it: the key, its epoch, the IV salt and the frame counter. */
 export interface SenderKey {
-  readonly key: CryptoKey;
+  readonly key: Key;
   readonly epoch: number;
   readonly salt: Uint8Array;
   /** Frames encrypted so far under this key (the next IV's counter). */
@@ -42,9 +45,9 @@ export interface SenderKey {
 }
 
 /** Imports raw AES key bytes (16 or 32) for frame encryption; not extractable. */
-export function importFrameKey(raw: Uint8Array): Promise<CryptoKey> {
+export function importFrameKey(raw: Uint8Array): Promise<Key> {
   if (raw.length !== 16 && raw.length !== 32) throw new RangeError('a frame key is 16 or 32 bytes');
-  return crypto.subtle.importKey('raw', raw as BufferSource, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+  return crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
 }
 
 export async function makeSenderKey(raw: Uint8Array, epoch: number, salt: Uint8Array = crypto.getRandomValues(new Uint8Array(4))): Promise<SenderKey> {
@@ -79,8 +82,8 @@ export async function encryptFrame(data: Uint8Array, clear: number, sk: SenderKe
   const epochByte = sk.epoch & 0xff;
   const header = data.subarray(0, clear);
   const sealed = new Uint8Array(await crypto.subtle.encrypt(
-    { name: 'AES-GCM', iv: iv as BufferSource, additionalData: additionalData(header, iv, clear, epochByte) as BufferSource, tagLength: TAG_BYTES * 8 },
-    sk.key, data.subarray(clear) as BufferSource,
+    { name: 'AES-GCM', iv: iv as Uint8Array<ArrayBuffer>, additionalData: additionalData(header, iv, clear, epochByte) as Uint8Array<ArrayBuffer>, tagLength: TAG_BYTES * 8 },
+    sk.key, data.subarray(clear) as Uint8Array<ArrayBuffer>,
   ));
   const out = new Uint8Array(clear + sealed.length + TRAILER_BYTES);
   out.set(header, 0);
@@ -109,14 +112,14 @@ export function readTrailer(data: Uint8Array): FrameTrailer | undefined {
  * Decrypts one frame with `key`; undefined when it does not authenticate (wrong key, changed
  * bytes, not encrypted at all). Never returns partial or unauthenticated bytes.
  */
-export async function decryptFrame(data: Uint8Array, key: CryptoKey, trailer = readTrailer(data)): Promise<Uint8Array | undefined> {
+export async function decryptFrame(data: Uint8Array, key: Key, trailer = readTrailer(data)): Promise<Uint8Array | undefined> {
   if (!trailer) return undefined;
   const { clear, epochByte, iv } = trailer;
   const header = data.subarray(0, clear);
   try {
     const plain = new Uint8Array(await crypto.subtle.decrypt(
-      { name: 'AES-GCM', iv: iv as BufferSource, additionalData: additionalData(header, iv, clear, epochByte) as BufferSource, tagLength: TAG_BYTES * 8 },
-      key, data.subarray(clear, data.length - TRAILER_BYTES) as BufferSource,
+      { name: 'AES-GCM', iv: iv as Uint8Array<ArrayBuffer>, additionalData: additionalData(header, iv, clear, epochByte) as Uint8Array<ArrayBuffer>, tagLength: TAG_BYTES * 8 },
+      key, data.subarray(clear, data.length - TRAILER_BYTES) as Uint8Array<ArrayBuffer>,
     ));
     const out = new Uint8Array(clear + plain.length);
     out.set(header, 0);

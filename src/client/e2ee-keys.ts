@@ -9,6 +9,8 @@
  *   blob = base64url(version 1 | IV 12 | ciphertext 16 | tag 16): 60 characters.
  */
 
+import type { Key } from './e2ee-frame.ts';
+
 export const SENDER_KEY_BYTES = 16;
 const BLOB_VERSION = 1;
 const WRAP_IV_BYTES = 12;
@@ -27,23 +29,23 @@ export function fromBase64Url(text: string): Uint8Array {
 }
 
 export interface IdentityKeys {
-  readonly privateKey: CryptoKey;
+  readonly privateKey: Key;
   /** base64url of the uncompressed P-256 point (65 bytes, 0x04 first): what the server relays. */
   readonly publicKey: string;
 }
 
 /** A fresh ECDH P-256 key pair for one page's participation (private key not extractable). */
 export async function makeIdentityKeys(): Promise<IdentityKeys> {
-  const pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']) as CryptoKeyPair;
+  const pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']) as { publicKey: Key; privateKey: Key };
   const raw = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
   return { privateKey: pair.privateKey, publicKey: toBase64Url(raw) };
 }
 
 /** A peer's public key from its base64url form; throws on anything but a 65-byte uncompressed P-256 point. */
-export async function importPublicKey(publicKey: string): Promise<CryptoKey> {
+export async function importPublicKey(publicKey: string): Promise<Key> {
   const raw = fromBase64Url(publicKey);
   if (raw.length !== 65 || raw[0] !== 0x04) throw new RangeError('not an uncompressed P-256 public key');
-  return crypto.subtle.importKey('raw', raw as BufferSource, { name: 'ECDH', namedCurve: 'P-256' }, false, []);
+  return crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, { name: 'ECDH', namedCurve: 'P-256' }, false, []);
 }
 
 export function newSenderKey(): Uint8Array {
@@ -62,20 +64,20 @@ function info(ctx: WrapContext): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(['tp-e2ee-wrap', ctx.room, ctx.from, ctx.to, ctx.epoch]));
 }
 
-async function wrapKey(own: CryptoKey, peer: CryptoKey, ctx: WrapContext): Promise<CryptoKey> {
+async function wrapKey(own: Key, peer: Key, ctx: WrapContext): Promise<Key> {
   const shared = await crypto.subtle.deriveBits({ name: 'ECDH', public: peer }, own, 256);
   const hkdf = await crypto.subtle.importKey('raw', shared, 'HKDF', false, ['deriveKey']);
   return crypto.subtle.deriveKey(
-    { name: 'HKDF', hash: 'SHA-256', salt: HKDF_SALT as BufferSource, info: info(ctx) as BufferSource },
+    { name: 'HKDF', hash: 'SHA-256', salt: HKDF_SALT as Uint8Array<ArrayBuffer>, info: info(ctx) as Uint8Array<ArrayBuffer> },
     hkdf, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'],
   );
 }
 
 /** The sender key encrypted for `ctx.to` (whose public key is `peer`): the e2eeKeys blob. */
-export async function wrapSenderKey(senderKey: Uint8Array, own: CryptoKey, peer: CryptoKey, ctx: WrapContext): Promise<string> {
+export async function wrapSenderKey(senderKey: Uint8Array, own: Key, peer: Key, ctx: WrapContext): Promise<string> {
   const key = await wrapKey(own, peer, ctx);
   const iv = crypto.getRandomValues(new Uint8Array(WRAP_IV_BYTES));
-  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv as BufferSource, additionalData: info(ctx) as BufferSource }, key, senderKey as BufferSource));
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv as Uint8Array<ArrayBuffer>, additionalData: info(ctx) as Uint8Array<ArrayBuffer> }, key, senderKey as Uint8Array<ArrayBuffer>));
   const blob = new Uint8Array(1 + iv.length + sealed.length);
   blob[0] = BLOB_VERSION;
   blob.set(iv, 1);
@@ -87,7 +89,7 @@ export async function wrapSenderKey(senderKey: Uint8Array, own: CryptoKey, peer:
  * The sender key in an e2eeKey blob from `ctx.from` (whose public key is `peer`) to us; undefined
  * when it does not authenticate (another room, sender, recipient or epoch, a changed blob).
  */
-export async function unwrapSenderKey(blob: string, own: CryptoKey, peer: CryptoKey, ctx: WrapContext): Promise<Uint8Array | undefined> {
+export async function unwrapSenderKey(blob: string, own: Key, peer: Key, ctx: WrapContext): Promise<Uint8Array | undefined> {
   let bytes: Uint8Array;
   try {
     bytes = fromBase64Url(blob);
@@ -98,8 +100,8 @@ export async function unwrapSenderKey(blob: string, own: CryptoKey, peer: Crypto
   const key = await wrapKey(own, peer, ctx);
   try {
     const raw = new Uint8Array(await crypto.subtle.decrypt(
-      { name: 'AES-GCM', iv: bytes.subarray(1, 1 + WRAP_IV_BYTES) as BufferSource, additionalData: info(ctx) as BufferSource },
-      key, bytes.subarray(1 + WRAP_IV_BYTES) as BufferSource,
+      { name: 'AES-GCM', iv: bytes.subarray(1, 1 + WRAP_IV_BYTES) as Uint8Array<ArrayBuffer>, additionalData: info(ctx) as Uint8Array<ArrayBuffer> },
+      key, bytes.subarray(1 + WRAP_IV_BYTES) as Uint8Array<ArrayBuffer>,
     ));
     return raw.length === 16 || raw.length === 32 ? raw : undefined;
   } catch {

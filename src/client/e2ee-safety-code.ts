@@ -20,7 +20,7 @@ export async function safetyCode(publicKeys: readonly string[]): Promise<string>
     all.set(p, at);
     at += p.length;
   }
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all as BufferSource));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', all as Uint8Array<ArrayBuffer>));
   // 48 bits of the digest reduced to 12 digits (the bias of the reduction is below 2^-8).
   let n = 0;
   for (let i = 0; i < 6; i++) n = n * 256 + digest[i]!;

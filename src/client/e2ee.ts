@@ -10,6 +10,7 @@ import { importPublicKey, makeIdentityKeys, newSenderKey, unwrapSenderKey, wrapS
 import { safetyCode } from './e2ee-safety-code.ts';
 import { FrameTransforms, transformApi, type TransformApi } from './e2ee-transforms.ts';
 import type { FrameCryptoStats } from './e2ee-frame-crypto.ts';
+import type { Key } from './e2ee-frame.ts';
 
 export type E2eeMode = 'off' | 'optional' | 'required';
 export type RekeyReason = 'left' | 'kicked' | 'consentWithdrawn' | 'expired';
@@ -22,7 +23,7 @@ export interface E2eeJoinView {
 }
 
 /** How keys reach the others: the `e2eeKeys` request (the server relays each blob as `e2eeKey`). */
-export type SendKeys = (epoch: number, keys: { to: string; blob: string }[]) => Promise<{ delivered: number; refused: { to: string; code: string }[] }>;
+export type SendKeys = (epoch: number, keys: { to: string; blob: string }[]) => Promise<{ delivered: string[]; refused: { to: string; code: string }[] }>;
 
 /** Why the safety code changed: someone joined or left (by participant id; the page says the role). */
 export interface CodeChange {
@@ -42,7 +43,7 @@ export type E2eeEvents = {
 
 interface Peer {
   readonly publicKey: string;
-  readonly key: Promise<CryptoKey>;
+  readonly key: Promise<Key>;
 }
 
 export class E2ee {

@@ -54,7 +54,7 @@ export interface Methods {
   /** `e2ee.publicKey`: ours (base64url, uncompressed P-256), sent only when this browser can encrypt frames. */
   join: [{ displayName?: string; resumeToken?: string; consent?: ConsentInput; location?: LocationInput; e2ee?: { publicKey: string } }, JoinResult];
   /** Our sender key of `epoch`, wrapped for each recipient (opaque blobs); relayed as e2eeKey. */
-  e2eeKeys: [{ epoch: number; keys: { to: string; blob: string }[] }, { delivered: number; refused: { to: string; code: string }[] }];
+  e2eeKeys: [{ epoch: number; keys: { to: string; blob: string }[] }, { delivered: string[]; refused: { to: string; code: string }[] }];
   createTransport: [{ direction: 'send' | 'recv'; rtpCapabilities?: RtpCapabilities }, TransportInfo];
   connectTransport: [{ transportId: string; dtlsParameters: DtlsParameters }, Empty];
   produce: [{ transportId: string; kind: MediaKind; rtpParameters: RtpParameters; source: Source; paused?: boolean }, { producerId: string }];
