@@ -8,6 +8,7 @@
 import { Emitter } from './emitter.ts';
 import { importPublicKey, makeIdentityKeys, newSenderKey, unwrapSenderKey, wrapSenderKey, type IdentityKeys } from './e2ee-keys.ts';
 import { safetyCode } from './e2ee-safety-code.ts';
+import { deleteIdentity, loadIdentity, saveIdentity } from './e2ee-identity-store.ts';
 import { FrameTransforms, transformApi, type TransformApi } from './e2ee-transforms.ts';
 import type { FrameCryptoStats } from './e2ee-frame-crypto.ts';
 import type { Key } from './e2ee-frame.ts';
@@ -79,10 +80,19 @@ export class E2ee {
   /** What the peer connections need for the transform API (mediasoup-client's additionalSettings). */
   get peerConnectionSettings(): Record<string, unknown> { return this.transforms?.peerConnectionSettings() ?? {}; }
 
-  /** Our public key for the join request (made once per page); undefined when this browser cannot do E2EE. */
-  async publicKey(): Promise<string | undefined> {
+  /**
+   * Our public key for the join request; undefined when this browser cannot do E2EE. Made once per
+   * session; `resuming` (a reload of this tab resumes its session): the pair this tab kept for it.
+   */
+  async publicKey(resuming = false): Promise<string | undefined> {
     if (!this.api) return undefined;
-    this.#identity ??= makeIdentityKeys();
+    this.#identity ??= (async () => {
+      const kept = resuming ? await loadIdentity() : undefined;
+      if (kept) return kept;
+      const made = await makeIdentityKeys();
+      await saveIdentity(made);
+      return made;
+    })();
     return (await this.#identity).publicKey;
   }
 
@@ -112,10 +122,13 @@ export class E2ee {
     await this.#updateCode(undefined);
   }
 
-  /** The session ended for this page (left, failed): keys forgotten, the worker stopped. */
-  stop(): void {
+  /** The session ended for this page (left, failed, suspended for a reload): keys forgotten, the worker stopped. */
+  stop(opts: { keepIdentity?: boolean } = {}): void {
     this.#peers.clear();
     this.#senderKey = undefined;
+    // The next session of this page gets a new identity; the one kept for a reload goes (unless the page is reloading).
+    if (this.#identity && !opts.keepIdentity) void deleteIdentity();
+    this.#identity = undefined;
     this.#transforms?.close();
     this.#transforms = undefined;
     this.#code = undefined;

@@ -121,6 +121,8 @@ export class Session {
   #speaker: { participantId: string; producerId: string } | undefined;
   /** End-to-end encryption of this page's media (e2ee.ts): keys, rekeying, the safety code. */
   readonly e2ee: E2ee;
+  /** suspendNow() ran: the page is going away to come back (a reload). */
+  #suspended = false;
 
   /** `e2eeDebug`: the E2EE worker keeps replaced keys and tries them on new frames (tests only; docs/security.md). */
   constructor(opts: { e2eeDebug?: boolean } = {}) {
@@ -229,6 +231,7 @@ export class Session {
    * the server holds the participant for its grace period and the next page resumes it.
    */
   suspendNow(): void {
+    this.#suspended = true;
     this.#teardown(true);
   }
 
@@ -328,7 +331,7 @@ export class Session {
       mark('connected');
       try {
         // Our E2EE public key, when this browser can encrypt frames (the server decides whether the room is encrypted).
-        const publicKey = await this.e2ee.publicKey();
+        const publicKey = await this.e2ee.publicKey(opts.resumeToken !== undefined);
         const e2ee = publicKey ? { e2ee: { publicKey } } : {};
         const joined = await sig.request('join', opts.resumeToken
           ? { resumeToken: opts.resumeToken, ...(opts.displayName ? { displayName: opts.displayName } : {}), ...e2ee }
@@ -578,7 +581,8 @@ export class Session {
     if (releaseLocal) {
       this.#local.release();
       void this.#screen.stop();
-      this.e2ee.stop();
+      // Suspended for a reload: the identity kept for the next page stays (e2ee-identity-store.ts).
+      this.e2ee.stop({ keepIdentity: this.#suspended });
     }
   }
 
