@@ -9,6 +9,7 @@ import type { types } from 'mediasoup';
  */
 export class RouterWatch {
   readonly #producers = new Map<string, { router: types.Router; producer: types.Producer }>();
+  readonly #consumers = new Set<types.Consumer>();
 
   constructor() {
     mediasoup.observer.on('newworker', (worker) => {
@@ -17,6 +18,10 @@ export class RouterWatch {
           transport.observer.on('newproducer', (producer) => {
             this.#producers.set(producer.id, { router, producer });
             producer.observer.once('close', () => this.#producers.delete(producer.id));
+          });
+          transport.observer.on('newconsumer', (consumer) => {
+            this.#consumers.add(consumer);
+            consumer.observer.once('close', () => this.#consumers.delete(consumer));
           });
         });
       });
@@ -29,6 +34,11 @@ export class RouterWatch {
 
   producers(): types.Producer[] {
     return [...this.#producers.values()].map((p) => p.producer);
+  }
+
+  /** The live consumers (the pages' and any tap's). */
+  consumers(): types.Consumer[] {
+    return [...this.#consumers];
   }
 
   /** A DirectTransport consumer of `producerId` (its best layer) collecting VP8 frames as they arrive. */
