@@ -107,8 +107,9 @@ export class E2ee {
     this.#self = opts.self;
     this.#send = opts.send;
     const active = view?.active === true && this.api !== undefined;
-    this.#peers.clear();
+    // Peers already known (a participantJoined that came in before this) stay; the view adds the rest.
     if (!active) {
+      this.#peers.clear();
       this.#setActive(false);
       return;
     }
@@ -143,8 +144,10 @@ export class E2ee {
 
   /** participantJoined with a public key: they get our current key; the code changes. */
   peerJoined(participantId: string, publicKey: string | undefined): void {
-    if (!this.#active || !publicKey || participantId === this.#self) return;
+    if (!publicKey || participantId === this.#self) return;
     this.#addPeer(participantId, publicKey);
+    // Before start() (a notification ahead of it): start() sends our first key to every peer.
+    if (!this.#active) return;
     void this.#enqueue(() => this.#sendCurrentKey([participantId]));
     void this.#updateCode({ change: 'joined', participantId });
   }

@@ -260,6 +260,8 @@ export class Session {
     if (gen !== this.#generation || !joined || !result.mediaAllowed) return;
     this.#mediaAllowed = true;
     if (this.#opts) this.#opts = { ...this.#opts, consent };
+    // While withdrawn our keys were refused (CONSENT_WITHDRAWN): everyone gets our current key again.
+    this.e2ee.resendTo([...this.#remotes.keys()]);
     this.events.emit('notice', 'Consent given again: your camera and microphone are coming back on.');
     // The consent stands (the server recorded it): a camera or connection problem now is said, not thrown.
     await this.#setUpMedia(sig, joined, gen).catch((err: unknown) => {
