@@ -80,11 +80,11 @@ const BENCHES: Bench[] = [
         ? { skipped: 'quick run: the Chromium realism check runs in the full bench only' }
         : await realismBench({ seconds: 10, baselineSeconds: 5, targetPercent: 85, initialConsumers: 1200, maxConsumers: 3000, log })),
       // The client CPU cost of end-to-end encryption and the server's per-packet cost with and without it (issue #16).
-      e2ee: quick ? { skipped: 'quick run: the E2EE cost runs in the full bench only' } : await e2eeCostBench({ seconds: 10, rounds: 2, log }),
+      e2ee: quick ? { skipped: 'quick run: the E2EE cost runs in the full bench only' } : await e2eeCostBench({ seconds: 20, rounds: 2, log }),
     }),
   },
   // The E2EE cost alone (also part of `realism`): two Chromium pages, E2EE off and required, alternating.
-  { name: 'e2ee', optional: true, run: async (quick, log) => ({ machine: machineFacts(), ...(await e2eeCostBench({ seconds: quick ? 4 : 10, rounds: quick ? 1 : 2, log })) }) },
+  { name: 'e2ee', optional: true, run: async (quick, log) => ({ machine: machineFacts(), ...(await e2eeCostBench({ seconds: quick ? 4 : 20, rounds: quick ? 1 : 2, log })) }) },
   // The two store benches of issue #12 on their own (each also runs inside `signalling` and `panic`).
   { name: 'storm', optional: true, run: async (quick, log) => ({ machine: machineFacts(), ...(await stormBench(STORM(quick, log))) }) },
   { name: 'store-hung', optional: true, run: async () => ({ machine: machineFacts(), ...(await storeHungBench(STORE_HUNG)) }) },

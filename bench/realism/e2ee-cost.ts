@@ -72,7 +72,12 @@ export async function e2eeCostBench(opts: { seconds: number; rounds: number; log
     }
   }
   const of = (mode: string, key: string) => runs.filter((r) => r.mode === mode).map((r) => r[key] as number).filter((v) => typeof v === 'number');
-  const median = (xs: number[]) => (xs.length === 0 ? undefined : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
+  const median = (xs: number[]) => {
+    if (xs.length === 0) return undefined;
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length / 2;
+    return round(s.length % 2 ? s[Math.floor(m)]! : (s[m - 1]! + s[m]!) / 2, 2);
+  };
   const workerOff = median(of('off', 'workerUsPerPacket'));
   const workerOn = median(of('required', 'workerUsPerPacket'));
   const chromeOff = median(of('off', 'chromiumCpuPercent'));
