@@ -55,7 +55,9 @@ async function routerPackets(watch: RouterWatch): Promise<number> {
  * once with the room's E2EE `off` and once `required`, alternating for `rounds`:
  * - in the pages: the E2EE worker's time per frame encrypted and decrypted (FrameCrypto counters:
  *   the WebCrypto call and the copies, wall time in the worker), and frames per second each way;
- * - the pages' whole Chromium CPU (all Chromium processes of this bench) over the window;
+ * - the frame crypto alone in each page's worker (500 frames of 1,500 bytes, throwaway key, medians);
+ * - the pages' whole Chromium CPU (all Chromium processes of this bench) over the window, in percent
+ *   of a core and per packet the pages sent and received;
  * - the mediasoup worker's CPU per packet it handled (producers' packets in + consumers' out), which
  *   E2EE should not change (the SFU forwards the same packets, a few bytes longer).
  */
@@ -87,9 +89,14 @@ export async function e2eeCostBench(opts: { seconds: number; rounds: number; log
     seconds: opts.seconds,
     rounds: opts.rounds,
     summary: {
+      /** Wall time per frame in the workers during the call (includes waiting for the thread on a busy machine). */
       encryptUsPerFrame: median(of('required', 'encryptUsPerFrame')),
       decryptUsPerFrame: median(of('required', 'decryptUsPerFrame')),
+      /** The crypto alone, 1,500-byte frames, median of 500 in the page's worker: close to its CPU cost. */
+      measuredEncryptUs: median(of('required', 'measuredEncryptUs')),
+      measuredDecryptUs: median(of('required', 'measuredDecryptUs')),
       chromiumCpuPercent: { off: chromeOff, required: chromeOn },
+      chromiumUsPerPagePacket: { off: median(of('off', 'chromiumUsPerPagePacket')), required: median(of('required', 'chromiumUsPerPagePacket')) },
       workerUsPerPacket: { off: workerOff, required: workerOn, ratio: workerOff && workerOn ? round(workerOn / workerOff, 2) : undefined },
     },
     runs,
@@ -113,12 +120,25 @@ async function oneCall(watch: RouterWatch, mode: 'off' | 'required', seconds: nu
     await sleep(3000); // the top simulcast layer and the bandwidth estimate settle before measuring
     const stats = () => Promise.all(pages.map((p) => p.page.evaluate('window.sfuClient.e2eeStats()') as Promise<FrameCryptoStats | undefined>));
     const workerPid = srv.handle.pool.pids[0]!;
-    const [s0, w0, pk0, c0] = [await stats(), await processCpuSeconds(workerPid), await routerPackets(watch), chromiumCpuSeconds()];
+    // Packets the pages sent and received (audio and video): Chromium's CPU per packet evens out bitrate differences between runs.
+    const pagePackets = async () => {
+      let n = 0;
+      for (const p of pages) {
+        for (const kind of ['audio', 'video'] as const) for (const o of await p.outboundStats(kind)) n += o.packetsSent;
+        for (const i of await p.inboundStats()) n += i.packetsReceived;
+      }
+      return n;
+    };
+    const [s0, w0, pk0, pp0, c0] = [await stats(), await processCpuSeconds(workerPid), await routerPackets(watch), await pagePackets(), chromiumCpuSeconds()];
     const t0 = performance.now();
     await sleep(seconds * 1000);
     const elapsed = (performance.now() - t0) / 1000;
-    const [s1, w1, pk1, c1] = [await stats(), await processCpuSeconds(workerPid), await routerPackets(watch), chromiumCpuSeconds()];
+    const [s1, w1, pk1, pp1, c1] = [await stats(), await processCpuSeconds(workerPid), await routerPackets(watch), await pagePackets(), chromiumCpuSeconds()];
     const packets = pk1 - pk0;
+    // The frame crypto alone, in each page's worker (throwaway key, 500 frames of 1,500 bytes, medians).
+    const measured = mode === 'required'
+      ? await Promise.all(pages.map((p) => p.page.evaluate('window.sfuClient.e2eeMeasure(500, 1500)') as Promise<{ encryptUs: { median: number }; decryptUs: { median: number } }>))
+      : undefined;
     const sum = (ss: (FrameCryptoStats | undefined)[], f: (s: FrameCryptoStats) => number) => ss.reduce((n, s) => n + (s ? f(s) : 0), 0);
     const enc = sum(s1, (s) => s.encrypted) - sum(s0, (s) => s.encrypted);
     const dec = sum(s1, (s) => s.decrypted) - sum(s0, (s) => s.decrypted);
@@ -129,6 +149,8 @@ async function oneCall(watch: RouterWatch, mode: 'off' | 'required', seconds: nu
     const result = {
       elapsedSeconds: round(elapsed, 1),
       chromiumCpuPercent: round((100 * (c1 - c0)) / elapsed, 1),
+      pagePackets: pp1 - pp0,
+      chromiumUsPerPagePacket: pp1 > pp0 ? round(((c1 - c0) * 1e6) / (pp1 - pp0), 1) : undefined,
       workerCpuSeconds: w0 !== undefined && w1 !== undefined ? round(w1 - w0, 2) : undefined,
       packets,
       workerUsPerPacket: w0 !== undefined && w1 !== undefined && packets > 0 ? round(((w1 - w0) * 1e6) / packets, 2) : undefined,
@@ -139,6 +161,8 @@ async function oneCall(watch: RouterWatch, mode: 'off' | 'required', seconds: nu
         decryptUsPerFrame: dec > 0 ? round((decMs * 1000) / dec, 1) : undefined,
         meanFrameBytes: enc > 0 ? Math.round(encBytes / enc) : undefined,
         droppedTotal: dropped,
+        measuredEncryptUs: measured ? Math.max(...measured.map((m) => m.encryptUs.median)) : undefined,
+        measuredDecryptUs: measured ? Math.max(...measured.map((m) => m.decryptUs.median)) : undefined,
       } : {}),
     };
     log?.(`e2ee cost (${mode}): ${JSON.stringify(result)}`);

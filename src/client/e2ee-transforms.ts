@@ -78,6 +78,15 @@ export class FrameTransforms {
     });
   }
 
+  /** The frame crypto's own cost in the worker (measureFrameCrypto): for the bench. */
+  measure(n: number, bytes: number): Promise<Extract<WorkerReply, { type: 'measured' }>['result']> {
+    const id = ++this.#nextId;
+    return new Promise((resolve) => {
+      this.#waiting.set(id, (reply) => resolve((reply as Extract<WorkerReply, { type: 'measured' }>).result));
+      this.#post({ type: 'measure', id, n, bytes });
+    });
+  }
+
   close(): void {
     this.#worker.terminate();
   }

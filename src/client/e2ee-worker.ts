@@ -5,7 +5,7 @@
  * FrameCrypto encrypts or decrypts it. Keys come from the page (e2ee-transforms.ts) as raw bytes
  * and are imported as non-extractable WebCrypto keys at once; nothing here logs a key.
  */
-import { FrameCrypto } from './e2ee-frame-crypto.ts';
+import { FrameCrypto, measureFrameCrypto } from './e2ee-frame-crypto.ts';
 import type { FrameKind } from './e2ee-frame.ts';
 
 /** What the page says about each transform: which way, what media, and whose frames it receives. */
@@ -25,12 +25,14 @@ export type WorkerRequest =
   | { type: 'receiverKey'; id: number; from: string; raw: Uint8Array; epoch: number }
   | { type: 'forget'; from: string }
   | { type: 'stats'; id: number }
+  | { type: 'measure'; id: number; n: number; bytes: number }
   | { type: 'streams'; readable: ReadableStream; writable: WritableStream; options: TransformOptions };
 
 /** Worker -> page. */
 export type WorkerReply =
   | { type: 'stats'; id: number; stats: FrameCrypto['stats'] }
-  | { type: 'keySet'; id: number };
+  | { type: 'keySet'; id: number }
+  | { type: 'measured'; id: number; result: Awaited<ReturnType<typeof measureFrameCrypto>> };
 
 type EncodedFrame = RTCEncodedVideoFrame | RTCEncodedAudioFrame;
 
@@ -84,6 +86,9 @@ self.onmessage = (ev) => {
       break;
     case 'stats':
       self.postMessage({ type: 'stats', id: msg.id, stats: structuredClone(crypto_.stats) });
+      break;
+    case 'measure':
+      void measureFrameCrypto(Math.min(msg.n, 5000), msg.bytes).then((result) => self.postMessage({ type: 'measured', id: msg.id, result }));
       break;
     case 'streams':
       pipe(msg.readable, msg.writable, msg.options);

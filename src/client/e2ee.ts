@@ -199,6 +199,11 @@ export class E2ee {
     return this.#transforms?.stats() ?? Promise.resolve(undefined);
   }
 
+  /** The frame crypto's own cost, measured in the worker with a throwaway key (the bench); undefined when not encrypted. */
+  measure(n: number, bytes: number): Promise<unknown> {
+    return this.#transforms?.measure(n, bytes) ?? Promise.resolve(undefined);
+  }
+
   #addPeer(participantId: string, publicKey: string): void {
     if (this.#peers.get(participantId)?.publicKey === publicKey) return;
     const key = importPublicKey(publicKey);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameCrypto } from '../../src/client/e2ee-frame-crypto.ts';
+import { FrameCrypto, measureFrameCrypto } from '../../src/client/e2ee-frame-crypto.ts';
 import { newSenderKey } from '../../src/client/e2ee-keys.ts';
 
 const frame = (n: number, fill = 0x11) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + fill) & 0xff);
@@ -59,5 +59,15 @@ describe('E2EE worker frame crypto (sender and receivers)', () => {
     const sealed = (await alice.encrypt(frame(300), 'video', 'video/VP8', false))!;
     expect(await withdrawn.decrypt('alice', sealed)).toBeUndefined();
     expect(withdrawn.stats.dropped.noKey).toBe(1);
+  });
+});
+
+describe('E2EE frame crypto cost measure', () => {
+  it('times n encrypt/decrypt pairs and reports medians', async () => {
+    const r = await measureFrameCrypto(20, 1500);
+    expect(r.n).toBe(20);
+    expect(r.bytes).toBe(1500);
+    expect(r.encryptUs.median).toBeGreaterThan(0);
+    expect(r.decryptUs.p90).toBeGreaterThanOrEqual(r.decryptUs.median);
   });
 });
