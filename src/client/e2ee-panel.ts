@@ -23,6 +23,7 @@ export class E2eePanel {
   readonly #status = el('section', { id: 'e2ee-status', class: 'e2ee-status', 'aria-label': E2EE_TEXT.active, hidden: '' });
   readonly #lock = el('p', { class: 'e2ee-lock' });
   readonly #code = el('p', { id: 'e2ee-code', class: 'e2ee-code' });
+  readonly #hint = el('p', { class: 'hint' }, E2EE_TEXT.codeHint);
   readonly #change = el('p', { id: 'e2ee-code-change', class: 'e2ee-code-change', 'aria-live': 'polite' });
   /** participantId -> role, kept after they leave (to say who left). */
   readonly #roles = new Map<string, string>();
@@ -30,7 +31,7 @@ export class E2eePanel {
   constructor(session: Session) {
     this.#session = session;
     document.getElementById('prejoin-who')?.after(this.#prejoin);
-    this.#status.append(this.#lock, this.#code, el('p', { class: 'hint' }, E2EE_TEXT.codeHint), this.#change);
+    this.#status.append(this.#lock, this.#code, this.#hint, this.#change);
     document.getElementById('message')?.before(this.#status);
     session.events.on('participantJoined', (p) => this.#roles.set(p.participantId, p.role));
     const e2ee = session.e2ee;
@@ -64,10 +65,13 @@ export class E2eePanel {
   #render(): void {
     const e2ee = this.#session.e2ee;
     const inCall = this.#session.state === 'joined' || this.#session.state === 'reconnecting';
-    this.#status.hidden = !inCall || !e2ee.active;
+    // An `optional` room that is not encrypted (someone's browser could not) says so too; an `off` room shows nothing.
+    this.#status.hidden = !inCall || (!e2ee.active && e2ee.mode !== 'optional');
     this.#status.dataset.active = String(e2ee.active);
-    this.#lock.textContent = `🔒 ${E2EE_TEXT.active}`;
+    this.#status.setAttribute('aria-label', e2ee.active ? E2EE_TEXT.active : E2EE_TEXT.inactive);
+    this.#lock.textContent = e2ee.active ? `🔒 ${E2EE_TEXT.active}` : E2EE_TEXT.inactive;
     this.#code.textContent = e2ee.code ? `${E2EE_TEXT.codeLabel}: ${e2ee.code}` : '';
     this.#code.dataset.code = e2ee.code ?? '';
+    this.#hint.hidden = !e2ee.active;
   }
 }
