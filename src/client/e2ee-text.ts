@@ -17,7 +17,7 @@ export const E2EE_TEXT = {
         ? 'This session will be end-to-end encrypted if everyone\'s browser can do it. The page shows a lock once you are in.'
         : 'This browser cannot do end-to-end encryption. If the session is already encrypted, you will not be able to join: use a recent Chrome, Edge, Firefox or Safari.';
     }
-    return 'Video and sound are encrypted on the way to the server, but this session is not end-to-end encrypted: the server could see and hear it.';
+    return 'Video and sound are encrypted on their way to and from the service\'s server. This session is not end-to-end encrypted.';
   },
   /** The join was refused with E2EE_UNSUPPORTED. */
   unsupportedError: 'This session is end-to-end encrypted and this browser cannot take part in it. Open the link in a recent Chrome, Edge, Firefox or Safari.',
