@@ -15,7 +15,7 @@ import type { FrameCryptoStats } from '../../src/client/e2ee-frame-crypto.ts';
 /**
  * Issue #16 in real Chromium, E2EE required: both pages decode each other's audio and video while
  * a server-side tap of the same producer (a DirectTransport consumer the test attaches) gets
- * frames in the E2EE format that do not decode; simulcast still switches layers with the tile;
+ * frames in the E2EE format whose key frames do not decode (ffmpeg); simulcast still switches layers with the tile;
  * when the student withdraws consent the clinician's page uses a new key within 1 s, and frames
  * under it do not decrypt with the old key (checked in the pages' workers, debug mode); the
  * security code is the same on both pages and changes, announced, when the student leaves.
@@ -96,11 +96,16 @@ describe.skipIf(!available)('E2EE required, Chromium: a clinician and a student'
 
     // The tap (the SFU's view of the clinician's camera) collects frames while the student's page decodes the same stream.
     const decodedBefore = (await videoFrom(student, clinicianId))!.framesDecoded ?? 0;
-    await pollUntil('the tap to collect a key frame and 60 frames', async () => ({ n: tap.frames.length, keys: tap.frames.filter((f) => f.keyFrame).length }),
+    const from = tap.frames.length;
+    await tap.requestKeyFrame();
+    const fresh = () => tap.frames.slice(from);
+    await pollUntil('the tap to collect a key frame and 60 frames more', async () => ({ n: fresh().length, keys: fresh().filter((f) => f.keyFrame).length }),
       ({ n, keys }) => n >= 60 && keys >= 1, { timeoutMs: 20_000 });
-    const frames = tap.frames.slice(tap.frames.findIndex((f) => f.keyFrame));
+    const frames = fresh().slice(fresh().findIndex((f) => f.keyFrame));
     tap.close();
-    expect((await videoFrom(student, clinicianId))!.framesDecoded ?? 0).toBeGreaterThan(decodedBefore);
+    // Meanwhile the student's page decoded the same stream (a simulcast layer of the same producer).
+    const decodedAfter = (await videoFrom(student, clinicianId))!.framesDecoded ?? 0;
+    expect(decodedAfter - decodedBefore).toBeGreaterThan(30);
     // Every tapped frame is in the E2EE format: the clear header the SFU needs (VP8 frame tag; a key
     // frame's start code 9d 01 2a and picture size), then ciphertext, tag, IV, clear length and epoch 0.
     for (const f of frames) {
@@ -109,33 +114,42 @@ describe.skipIf(!available)('E2EE required, Chromium: a clinician and a student'
     }
     const key = frames[0]!.data;
     expect([...key.subarray(3, 6)]).toEqual([0x9d, 0x01, 0x2a]);
-    const stats = [await statsOf(clinician), await statsOf(student)];
+    const counted = (s: FrameCryptoStats) => s.encrypted > 100 && s.decrypted > 100;
+    const stats = [
+      await pollUntil('the clinician\'s worker to count 100 frames each way', () => statsOf(clinician), counted),
+      await pollUntil('the student\'s worker to count 100 frames each way', () => statsOf(student), counted),
+    ];
     console.log(`[e2e e2ee] tap: ${frames.length} frames (${frames.filter((f) => f.keyFrame).length} key); worker stats clinician ${JSON.stringify(stats[0])} student ${JSON.stringify(stats[1])}`);
-    for (const s of stats) {
-      expect(s.encrypted).toBeGreaterThan(100);
-      expect(s.decrypted).toBeGreaterThan(100);
-      expect(s.dropped.authFailed + s.dropped.malformed).toBe(0);
-    }
+    for (const s of stats) expect(s.dropped.authFailed + s.dropped.malformed).toBe(0);
     if (haveFfmpeg) {
-      const { decoded, errors } = ffmpegDecode(frames);
-      console.log(`[e2e e2ee] ffmpeg on the tapped frames: ${decoded} of ${frames.length} decoded; ${errors.length} error lines, first: ${errors.slice(0, 3).join(' | ')}`);
-      expect(errors.length).toBeGreaterThan(0);
-      expect(decoded).toBeLessThan(frames.length);
+      // A key frame decodes on its own or not at all: none of them does. (Delta frames after a failed
+      // key frame may come out as pictures, of nothing: ffmpeg's VP8 decoder is lenient.)
+      const keys = frames.filter((f) => f.keyFrame);
+      const onlyKeys = ffmpegDecode(keys);
+      const all = ffmpegDecode(frames);
+      console.log(`[e2e e2ee] ffmpeg on the tapped frames: key frames alone ${onlyKeys.decoded} of ${keys.length} decoded; `
+        + `all ${all.decoded} of ${frames.length} output, ${all.errors.length} error lines, first: ${all.errors.slice(0, 2).join(' | ')}`);
+      expect(onlyKeys.decoded).toBe(0);
+      expect(onlyKeys.errors.length).toBeGreaterThan(0);
+      expect(all.errors.length).toBeGreaterThan(0);
     }
   }, 120_000);
 
   it('simulcast still switches layers with the tile under E2EE', async () => {
-    // The stage caps the tile's height: 1280 wide is the stage's full width, 256 a small tile.
+    // The stage caps the tile's height: 1280 wide is the stage's full width (the 640-px layer), 256
+    // a small tile (the low layer). Which upper layers Chromium sends depends on its bandwidth and
+    // CPU estimates (on a busy machine it may hold back the 1280-px one), so the test asks only for
+    // a layer above the low one, then the low one, then above it again.
     await setTile(student, clinicianId, 1280);
-    const top = await pollUntil('the clinician to send its top encoding', () => clinician.outboundStats(),
-      (s) => s.some((e) => e.rid === 'r2' && e.active !== false && (e.frameWidth ?? 0) > 640), { timeoutMs: 20_000 });
-    const topWidth = top.find((e) => e.rid === 'r2')!.frameWidth!;
-    const large = await frameWidthFrom(student, clinicianId, `a large tile gets a layer above the low one (top ${topWidth})`, (w) => w > topWidth / 4 + 1);
+    const low = await pollUntil('the clinician to send its low encoding and one above it', () => clinician.outboundStats(),
+      (s) => (s.find((e) => e.rid === 'r0')?.frameWidth ?? 0) > 0 && s.some((e) => e.rid !== 'r0' && e.active !== false && (e.frameWidth ?? 0) > 0), { timeoutMs: 20_000 });
+    const lowWidth = low.find((e) => e.rid === 'r0')!.frameWidth!;
+    const large = await frameWidthFrom(student, clinicianId, `a large tile gets a layer above the low one (${lowWidth})`, (w) => w > lowWidth);
     await setTile(student, clinicianId, 256);
-    const small = await frameWidthFrom(student, clinicianId, 'a small tile gets the low layer', (w) => w > 0 && w <= topWidth / 4 + 1);
+    const small = await frameWidthFrom(student, clinicianId, 'a small tile gets the low layer', (w) => w > 0 && w <= lowWidth);
     await setTile(student, clinicianId, 1280);
     const again = await frameWidthFrom(student, clinicianId, 'a higher layer again', (w) => w > small.width);
-    console.log(`[e2e e2ee] simulcast under E2EE: large ${large.width} px, small ${small.width} px, large again ${again.width} px (top ${topWidth})`);
+    console.log(`[e2e e2ee] simulcast under E2EE: large ${large.width} px, small ${small.width} px, large again ${again.width} px; sent ${JSON.stringify(low.map((e) => [e.rid, e.frameWidth, e.active]))}`);
     const s = await statsOf(student);
     expect(s.dropped.authFailed + s.dropped.malformed).toBe(0);
   }, 90_000);

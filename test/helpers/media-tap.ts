@@ -66,11 +66,18 @@ interface Packet { seq: number; marker: boolean; start: boolean; payload: Buffer
 export class Vp8Tap {
   readonly frames: Vp8Frame[] = [];
   readonly #transport: types.DirectTransport;
+  readonly #consumer: types.Consumer;
   readonly #pending = new Map<number, Packet[]>();
 
   constructor(transport: types.DirectTransport, consumer: types.Consumer) {
     this.#transport = transport;
+    this.#consumer = consumer;
     consumer.on('rtp', (packet: Buffer) => this.#onRtp(packet));
+  }
+
+  /** Asks the producer for a key frame (through the SFU, as a viewer's PLI would). */
+  requestKeyFrame(): Promise<void> {
+    return this.#consumer.requestKeyFrame();
   }
 
   close(): void {
