@@ -64,6 +64,8 @@ export class E2ee {
   /** Key steps run one at a time, in order: a newcomer never gets a key older than a rekey before it. */
   #queue: Promise<void> = Promise.resolve();
   #codeQueue: Promise<void> = Promise.resolve();
+  /** e2eeKey notifications that came before start(): opened by it. */
+  #early: { from: string; epoch: number; blob: string }[] = [];
 
   constructor(opts: { debug?: boolean } = {}) {
     this.#debug = opts.debug ?? false;
@@ -110,12 +112,16 @@ export class E2ee {
     // Peers already known (a participantJoined that came in before this) stay; the view adds the rest.
     if (!active) {
       this.#peers.clear();
+      this.#early = [];
       this.#setActive(false);
       return;
     }
     this.#transforms ??= new FrameTransforms(this.api!, this.#debug);
     for (const p of view!.peers) this.#addPeer(p.participantId, p.publicKey);
     this.#setActive(true);
+    const early = this.#early;
+    this.#early = [];
+    for (const k of early) void this.keyReceived(k.from, k.epoch, k.blob);
     await this.#enqueue(async () => {
       const epoch = this.#senderKey ? this.#senderKey.epoch + 1 : 0;
       await this.#useNewKey(epoch, [...this.#peers.keys()]);
@@ -126,6 +132,7 @@ export class E2ee {
   /** The session ended for this page (left, failed, suspended for a reload): keys forgotten, the worker stopped. */
   stop(opts: { keepIdentity?: boolean } = {}): void {
     this.#peers.clear();
+    this.#early = [];
     this.#senderKey = undefined;
     // The next session of this page gets a new identity; the one kept for a reload goes (unless the page is reloading).
     if (this.#identity && !opts.keepIdentity) void deleteIdentity();
@@ -175,10 +182,18 @@ export class E2ee {
     if (to.length > 0) void this.#enqueue(() => this.#sendCurrentKey(to));
   }
 
-  /** e2eeKey: a sender key another participant wrapped for us. */
+  /**
+   * e2eeKey: a sender key another participant wrapped for us. One that arrives before start() (a
+   * resumed page still closing its old transports; the others send their keys as soon as the
+   * server has us back) is kept and opened once the join's peers are known.
+   */
   async keyReceived(from: string, epoch: number, blob: string): Promise<void> {
+    if (!this.#active) {
+      if (this.#early.length < 64) this.#early.push({ from, epoch, blob });
+      return;
+    }
     const peer = this.#peers.get(from);
-    if (!this.#active || !peer) return;
+    if (!peer) return;
     const identity = await this.#identity!;
     const raw = await unwrapSenderKey(blob, identity.privateKey, await peer.key, { room: this.#room, from, to: this.#self, epoch });
     if (!raw) {

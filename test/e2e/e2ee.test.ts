@@ -179,6 +179,22 @@ describe.skipIf(!available)('E2EE required, Chromium: a clinician and a student'
     await waitForMediaFlow(clinician);
   }, 90_000);
 
+  it('the student reloads the page: the session resumes with the same key pair, and both decode each other again', async () => {
+    const code = (await e2eeOf(clinician)).code;
+    await student.page.reload();
+    await waitForState(student, 'joined');
+    expect(await student.participantId()).toBe(studentId);
+    // The page kept its identity key pair for the resumed session (IndexedDB): the same security code.
+    await pollUntil('the reloaded page to show the same security code', () => e2eeOf(student), (e) => e.active && e.code === code);
+    // The reloaded page decrypts the clinician's frames (the clinician sent its key again when the
+    // student was back), and the clinician the reloaded page's (a new sender key, sent at its start).
+    await Promise.all([waitForMediaFlow(student, { timeoutMs: 20_000 }), waitForMediaFlow(clinician, { timeoutMs: 20_000 })]);
+    await pollUntil('the reloaded student to decrypt the clinician', () => statsOf(student), (s) => (s?.decrypted ?? 0) > 30 && s.dropped.authFailed === 0);
+    const before = (await statsOf(clinician)).decrypted;
+    await pollUntil('the clinician to go on decrypting the reloaded student', () => statsOf(clinician), (s) => s.decrypted > before + 30);
+    expect((await e2eeOf(clinician)).code).toBe(code);
+  }, 60_000);
+
   it('the student leaves: the clinician rekeys and announces the security code change', async () => {
     const before = (await e2eeOf(clinician)).code;
     await student.page.click('#leave');
