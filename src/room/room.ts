@@ -114,7 +114,8 @@ export class Room extends TypedEmitter<RoomEvents> {
     };
     this.#router.on('workerclose', () => this.close('WORKER_DIED'));
     this.#speaker = new ActiveSpeaker(this.#router, () => this.#onSpeaker());
-    this.#e2ee = new RoomE2ee(opts.e2eeMode, opts.metrics);
+    // A sender key goes only where that sender's media may go (subscribe permission, forwarding policy).
+    this.#e2ee = new RoomE2ee(opts.e2eeMode, opts.metrics, (sub, pub) => sub.grant.subscribe && mayReceive(opts.forwarding, opts.id, sub.role, pub.role));
   }
 
   get closed(): boolean { return this.#closed; }
@@ -131,7 +132,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   /** The join response's `e2ee` for `p` (the others' public keys when the room is encrypted). */
   e2eeView(p: Participant): E2eeView { return this.#e2ee.view(p, this.#participants.values()); }
 
-  /** e2eeKeys: relays `p`'s sender key, encrypted to each `to`, to those who may receive media (src/room/e2ee.ts). */
+  /** e2eeKeys: relays `p`'s sender key, encrypted to each `to`, to those who may receive its media (src/room/e2ee.ts). */
   relayKeys(p: Participant, epoch: number, keys: readonly KeyEntry[]): RelayResult {
     this.#assertOpen(p);
     return this.#e2ee.relay(p, epoch, keys, this.#participants);
