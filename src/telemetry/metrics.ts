@@ -30,6 +30,7 @@ export class Metrics {
   readonly #producers = new Gauge({ name: 'sfu_producers', help: 'Live producers by kind', labelNames: ['kind'], registers: [this.registry] });
   readonly #consumers = new Gauge({ name: 'sfu_consumers', help: 'Live consumers by kind', labelNames: ['kind'], registers: [this.registry] });
   readonly #workers = new Gauge({ name: 'sfu_workers', help: 'Live mediasoup workers', registers: [this.registry] });
+  readonly #workerSlots = new Gauge({ name: 'sfu_worker_slots', help: 'Configured mediasoup worker slots (media.workers, or one per CPU): sfu_workers below it means a slot has no live worker', registers: [this.registry] });
   readonly #workerCpu = new Counter({ name: 'sfu_worker_cpu_seconds_total', help: 'CPU time used by mediasoup workers (user+system)', registers: [this.registry] });
   readonly #workerDeaths = new Counter({ name: 'sfu_worker_deaths_total', help: 'mediasoup workers that died unexpectedly', registers: [this.registry] });
   readonly #buildInfo = new Gauge({ name: 'sfu_build_info', help: 'Always 1; the labels name the mediasoup version this node runs (node lib and worker: they must match)', labelNames: ['mediasoup'], registers: [this.registry] });
@@ -186,6 +187,8 @@ export class Metrics {
   workerStarted(): void { this.#workers.inc(); }
   workerStopped(): void { this.#workers.dec(); }
   workerDied(): void { this.#workerDeaths.inc(); }
+  /** How many worker slots the pool keeps filled (set once at start). */
+  workerSlots(count: number): void { this.#workerSlots.set(count); }
   mediasoupLoaded(version: string): void { this.#buildInfo.reset(); this.#buildInfo.set({ mediasoup: version }, 1); }
   workerCpuUsed(seconds: number): void { if (seconds > 0) this.#workerCpu.inc(seconds); }
   recordJoinDuration(seconds: number): void { this.#joinDuration.observe(seconds); }
