@@ -32,6 +32,25 @@ function substitute(expr: string): string {
   });
 }
 
+describe('deploy/grafana/dashboard.json: the standard Grafana JSON model', () => {
+  it('has the ${DS_PROMETHEUS} data source variable on every panel and query, unique ids, the three rows, a grid position each', () => {
+    const ds = dashboard.templating.list.find((v) => v.name === 'DS_PROMETHEUS');
+    expect(ds).toMatchObject({ type: 'datasource', query: 'prometheus' });
+    const raw = dashboard as unknown as { uid: string; title: string; schemaVersion: number; panels: (Panel & { id: number; gridPos: object; datasource?: { uid: string }; targets?: (Target & { datasource?: { uid: string } })[] })[] };
+    expect(raw.uid).toBe('telepractice-sfu');
+    expect(raw.schemaVersion).toBeGreaterThanOrEqual(36);
+    expect(raw.panels.filter((p) => p.type === 'row').map((p) => p.title)).toEqual(['Capacity', 'Signalling', 'Safety']);
+    expect(new Set(raw.panels.map((p) => p.id)).size).toBe(raw.panels.length);
+    for (const p of raw.panels) {
+      expect(p.gridPos, p.title).toMatchObject({ h: expect.any(Number), w: expect.any(Number), x: expect.any(Number), y: expect.any(Number) });
+      if (p.type === 'row') continue;
+      expect(p.datasource?.uid, p.title).toBe('${DS_PROMETHEUS}');
+      expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets ?? []) expect(t.datasource?.uid, `${p.title} ${t.refId}`).toBe('${DS_PROMETHEUS}');
+    }
+  });
+});
+
 let srv: TestServer;
 let prom: TestPrometheus | undefined;
 let hook: Awaited<ReturnType<typeof startWebhookReceiver>>;
@@ -103,6 +122,15 @@ describe.skipIf(!available)('the Grafana dashboard and the recording rules again
     await desk.waitFor('panic:acknowledged', (d) => d.incidentId === raised.data.incidentId);
     await until(async () => !(await firing('SfuPanicUnacknowledged')), 'SfuPanicUnacknowledged to resolve after the ack', 20_000);
     await until(async () => (await prom!.query('sfu_panic_ack_seconds_count == 1')).data.result.length === 1, 'Prometheus to scrape the ack', 20_000);
+
+    const one = async (expr: string) => Number((await prom!.query(expr)).data.result[0]?.value[1]);
+    console.info(JSON.stringify({
+      measure: 'prometheus-dashboard-live',
+      eventLoopP99Ms: Math.round((await one('nodejs_eventloop_lag_p99_seconds')) * 10000) / 10,
+      panicDeliveryP99Ms: Math.round((await one('instance:sfu_panic_delivery_seconds:p99_30m')) * 10000) / 10,
+      joinP99Ms: Math.round((await one('instance:sfu_join_duration_seconds:p99_5m')) * 10000) / 10,
+      storeWritable: await one('sfu_store_writable'),
+    }));
 
     // Every panel query: parses (status success) and returns at least one series.
     const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, refId: t.refId, expr: substitute(t.expr) })));
