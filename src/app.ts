@@ -127,6 +127,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   }), locations);
   await logAuditHead(store, log);
   metrics.auditHeadWith(() => store.auditHeadPosition());
+  metrics.storeWritableWith(() => store.ping());
   const revocations = await PersistentRevocationList.load(store);
   const safetyRules: SafetyRules = { ...config.consent, ...config.location };
   const stopRetention = startRetention(store, config.records.retentionYears, log);
@@ -229,7 +230,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   });
   // A revocation (an admin kick here, or one learned from the store) bites at once on this node.
   revocations.onRevoked((r, actor) => void enforceRevocation({ rooms, sessions, sessionCloseCode: CLOSE_CODES.FORBIDDEN, safety: panicSockets, store, log }, r, actor));
-  const stopRevocationSync = startRevocationSync({ revocations, seconds: config.store.revocationSyncSeconds, log });
+  const stopRevocationSync = startRevocationSync({ revocations, seconds: config.store.revocationSyncSeconds, log, metrics });
   // With Redis configured, revocations also travel over pub/sub (after the enforcer above ran); the store read stays the backstop.
   cluster = startCluster({
     config: config.cluster, reconnectGraceMs: config.signalling.reconnectGraceSeconds * 1000, revocations, rooms, pool, log, metrics,
@@ -242,6 +243,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   if (cluster) panic.useOwnership(cluster.escalation);
   // The raiser is answered once the alert has left for every responder connection (bounded).
   await panic.start(new AlertDelivery(panicSockets.io).wrap(panicSockets));
+  metrics.countUnacknowledgedWith(() => panic.unacknowledged());
 
   // Every TCP connection of the HTTP server, so that the close can end each one (after socket.io,
   // which wraps the server's request listeners).

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Server } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +7,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { CHROMIUM_BIN, chromiumAvailable, openClient, pollUntil, STOCK_CHROMIUM_FLAGS, type ClientPage, type InboundStat, type OutboundStat } from '../../test/helpers/browser.ts';
 import { createVethNamespace, netnsUnavailable, type VethNamespace } from '../../test/helpers/netns.ts';
 import { startServer, type TestServer } from '../../test/helpers/server.ts';
+import { TcpBalancer } from '../../test/helpers/tcp-balancer.ts';
 import { clearRoot, nsInterface, rootDrops, shapeRate } from '../../test/helpers/tc.ts';
 import { startUdpRelay, type UdpRelay } from '../../test/helpers/udp-relay.ts';
 import { Rng } from '../fuzz/prng.ts';
@@ -60,7 +60,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Endpoint {
   server: TestServer;
   relay: UdpRelay;
-  forwarder: Server;
+  forwarder: TcpBalancer;
   url: string;
 }
 
@@ -117,16 +117,9 @@ async function setUpEndpoint(link: Link, rng: Rng, overrides: Record<string, unk
     const server = await startServer({ ...overrides, media: { ...(overrides.media as object | undefined), workers: 1, rtcPort: port, listenIp: '127.0.0.1', announcedIp: ns.hostAddress } });
     cleanups.push(() => server.close());
     const target = new URL(server.url);
-    const forwarder = createServer((sock) => {
-      const up = connect(Number(target.port), target.hostname);
-      sock.pipe(up).pipe(sock);
-      sock.on('error', () => up.destroy());
-      up.on('error', () => sock.destroy());
-    });
-    await new Promise<void>((resolve) => forwarder.listen(0, ns.hostAddress, resolve));
+    const forwarder = await TcpBalancer.start([Number(target.port)], target.hostname, ns.hostAddress);
     cleanups.push(() => forwarder.close());
-    const address = forwarder.address();
-    const url = `http://${ns.hostAddress}:${typeof address === 'object' && address ? address.port : 0}`;
+    const url = forwarder.url;
     log(`network: namespace ${ns.name}, student ${ns.nsAddress}, SFU ${JSON.stringify(overrides)} and relay on ${ns.hostAddress}:${port}, pages at ${url}`);
     return { relay, forwarder, url, server };
   } catch (err) {
@@ -139,7 +132,7 @@ async function tearDownLink(link: Link): Promise<void> {
   clearRoot(undefined, link.ns.hostInterface);
   clearRoot(link.ns, nsInterface(link.ns));
   for (const e of link.endpoints.values()) {
-    await new Promise((r) => e.forwarder.close(r));
+    e.forwarder.close();
     await e.server.close();
     await e.relay.close();
   }

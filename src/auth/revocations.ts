@@ -1,3 +1,5 @@
+import { SfuError } from '../shared/errors.ts';
+
 /** A denial: an identity (or one token id) may not join a room until a time. */
 export interface Revocation {
   readonly room: string;
@@ -38,6 +40,23 @@ export interface RevocationList {
 }
 
 /** Whether a revocation names this identity or token id (the room is checked by the caller). */
+/** Who a revocation may deny: a token's room, identity and id. */
+export interface RevocableGrant {
+  readonly room: string;
+  readonly identity: string;
+  readonly tokenId?: string | undefined;
+}
+
+/**
+ * Throws `IDENTITY_REVOKED` when a revocation denies this grant now: the one check every door
+ * makes (the join and its re-checks after each await, the WebSocket upgrade, the link check, the
+ * panic channel's handshake and events).
+ */
+export function assertNotRevoked(revocations: RevocationList, grant: RevocableGrant, now = Date.now()): void {
+  const r = revocations.find(grant.room, grant.identity, grant.tokenId, now);
+  if (r) throw new SfuError('IDENTITY_REVOKED', `access to this room is revoked until ${new Date(r.until).toISOString()}`);
+}
+
 export function revokes(r: Revocation, identity: string, tokenId: string | undefined): boolean {
   return (r.identity !== undefined && r.identity === identity) || (r.tokenId !== undefined && r.tokenId === tokenId);
 }

@@ -89,6 +89,18 @@ export class NodePresence {
     })];
   }
 
+  /**
+   * How many nodes the view holds now, this one included (live, or draining), without sampling
+   * this node's load (for the metrics: `sfu_cluster_nodes`). Others only from a read within one TTL.
+   */
+  counts(): { live: number; draining: number } {
+    const fresh = performance.now() - this.#peers.at <= this.#o.ttlMs;
+    const others = fresh ? this.#peers.nodes.filter((n) => n.view.node !== this.#o.nodeId).map((n) => n.view.draining) : [];
+    const all = [this.#o.self().draining, ...others];
+    const draining = all.filter(Boolean).length;
+    return { live: all.length - draining, draining };
+  }
+
   /** Placement placed a new room on `node` (another node): counted in that node's estimate until its next record. */
   placedOn(node: string): void {
     const now = performance.now();

@@ -76,6 +76,7 @@ export function startCluster(o: {
     link, nodeId, publicUrl: c.publicUrl.replace(/\/$/, ''), ttlMs: c.presenceTtlMs, log: o.log,
     self: () => ({ draining: o.rooms.draining, load: nodeLoad(o.rooms, o.pool) }),
   });
+  o.metrics.clusterNodesWith(() => presence.counts());
   const commands = new CommandRelay({ link, nodeId, log: o.log });
   o.metrics.escalationOwnershipEnabled();
   const escalation = new RedisEscalationLeases({ link, nodeId, leaseMs: c.escalationLeaseMs, intervalMs: c.presenceIntervalMs });

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TokenVerifier } from '../auth/verifier.ts';
-import type { RevocationList } from '../auth/revocations.ts';
+import { assertNotRevoked, type RevocationList } from '../auth/revocations.ts';
 import { joinRequirements, type SafetyRules } from '../safety/validate.ts';
 import { SfuError } from '../shared/errors.ts';
 import { TokenBucket } from '../shared/token-bucket.ts';
@@ -91,7 +91,7 @@ export async function linkCheckRoutes(app: FastifyInstance, opts: LinkCheckOptio
       return { kind: 'desk', role: 'desk', expiresAt: new Date(desk.expiresAt).toISOString() };
     }
     const grant = verifier.verify(token, req.body?.room);
-    if (revocations.find(grant.room, grant.identity, grant.tokenId)) throw new SfuError('IDENTITY_REVOKED', 'access to this room is revoked');
+    assertNotRevoked(revocations, grant);
     const needs = joinRequirements(grant.role, grant.room, rules);
     return {
       kind: 'room',

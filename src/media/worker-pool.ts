@@ -58,6 +58,7 @@ export class WorkerPool {
   static async create(opts: WorkerPoolOptions, log: Logger, metrics: Metrics): Promise<WorkerPool> {
     const pool = new WorkerPool(opts, log, metrics);
     metrics.mediasoupLoaded(mediasoup.version);
+    metrics.workerSlots(opts.size);
     try {
       for (let i = 0; i < opts.size; i++) pool.#slots.push(await pool.#startSlot(i));
     } catch (err) {

@@ -1,6 +1,5 @@
 import type { Grant } from '../domain/roles.ts';
-import type { RevocationList } from '../auth/revocations.ts';
-import { SfuError } from '../shared/errors.ts';
+import { assertNotRevoked, type RevocationList } from '../auth/revocations.ts';
 import type { ParticipantFacts } from './participant.ts';
 
 /** What a join asks for, as the admission steps see it. */
@@ -32,8 +31,7 @@ export interface AdmissionStep {
 export function notRevoked(revocations: RevocationList): AdmissionStep {
   return {
     async check({ grant }) {
-      const r = revocations.find(grant.room, grant.identity, grant.tokenId);
-      if (r) throw new SfuError('IDENTITY_REVOKED', `access to this room is revoked until ${new Date(r.until).toISOString()}`);
+      assertNotRevoked(revocations, grant);
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { types } from 'mediasoup';
+import { layersOf } from '../media/scalability-mode.ts';
 import { viewLayerOf } from './frame-rate-first.ts';
 
 /**
@@ -12,7 +13,7 @@ export function spatialLayersNeeded(producer: types.Producer, consumers: readonl
   if (producer.kind !== 'video' || producer.type === 'simple') return undefined;
   const total = producer.type === 'simulcast'
     ? producer.rtpParameters.encodings?.length ?? 1
-    : Number(/^[LS](\d+)/.exec(producer.rtpParameters.encodings?.[0]?.scalabilityMode ?? 'L1')?.[1] ?? 1);
+    : layersOf(producer.rtpParameters.encodings?.[0]?.scalabilityMode).spatial;
   let needed = 1;
   for (const c of consumers) {
     if (c.closed || c.paused) continue;

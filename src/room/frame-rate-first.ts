@@ -1,4 +1,5 @@
 import type { types } from 'mediasoup';
+import { layersOf } from '../media/scalability-mode.ts';
 
 /**
  * Frame rate before size on a congested downlink (issue #14, measured in bench/network).
@@ -103,19 +104,19 @@ export function nextHold(prev: Hold | undefined, fit: number, view: number, now:
   return { hold: prev, spatial: fit };
 }
 
-function modeOf(consumer: types.Consumer): string {
-  return consumer.rtpParameters.encodings?.[0]?.scalabilityMode ?? 'L1T1';
+function layersOfConsumer(consumer: types.Consumer): { spatial: number; temporal: number } {
+  return layersOf(consumer.rtpParameters.encodings?.[0]?.scalabilityMode);
 }
 
 /** The spatial layer a consumer's tile wants (set by the viewport; all layers until it says). */
 export function viewLayerOf(consumer: types.Consumer): number {
-  const top = Number(/^[LS](\d+)/.exec(modeOf(consumer))?.[1] ?? 1) - 1;
+  const top = layersOfConsumer(consumer).spatial - 1;
   const view = consumer.appData.viewLayer;
   return typeof view === 'number' ? Math.min(view, top) : top;
 }
 
 function topTemporalLayer(consumer: types.Consumer): number {
-  return Number(/T(\d+)/.exec(modeOf(consumer))?.[1] ?? 1) - 1;
+  return layersOfConsumer(consumer).temporal - 1;
 }
 
 /** The preferred layers a consumer should have: its view layer, under the hold when there is one; every temporal layer. */

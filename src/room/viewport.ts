@@ -1,4 +1,5 @@
 import type { types } from 'mediasoup';
+import { layersOf } from '../media/scalability-mode.ts';
 import { preferredLayersOf } from './frame-rate-first.ts';
 
 /** What a subscriber reports about the tile showing one consumer. */
@@ -41,9 +42,8 @@ export async function applyViewport(consumer: types.Consumer, v: Viewport): Prom
   let layer: number | undefined;
   if (consumer.type === 'simulcast' || consumer.type === 'svc') {
     // mediasoup describes the layers a consumer can get as e.g. "L3T3" (3 spatial, 3 temporal).
-    const mode = consumer.rtpParameters.encodings?.[0]?.scalabilityMode ?? 'L1T1';
-    const [, spatial = '1'] = /^[LS](\d+)T(\d+)/.exec(mode) ?? [];
-    layer = spatialLayerFor(v.height, Number(spatial) - 1, String(consumer.appData.source ?? 'camera'));
+    const { spatial } = layersOf(consumer.rtpParameters.encodings?.[0]?.scalabilityMode);
+    layer = spatialLayerFor(v.height, spatial - 1, String(consumer.appData.source ?? 'camera'));
     // The tile's wish; a bandwidth hold (frame-rate-first.ts) may keep the consumer below it for now.
     consumer.appData.viewLayer = layer;
     await consumer.setPreferredLayers(preferredLayersOf(consumer));

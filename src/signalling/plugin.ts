@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { TokenVerifier } from '../auth/verifier.ts';
+import { assertNotRevoked } from '../auth/revocations.ts';
 import type { Grant } from '../domain/roles.ts';
 import { SfuError, toSfuError } from '../shared/errors.ts';
 import { TokenBucket } from '../shared/token-bucket.ts';
@@ -109,8 +110,7 @@ export async function signallingPlugin(app: FastifyInstance, opts: SignallingPlu
         const q = req.query as Record<string, unknown>;
         const room = typeof q.room === 'string' && q.room !== '' ? q.room : undefined;
         const grant = verifier.verify(tokenFrom(req), room);
-        const revoked = services.revocations.find(grant.room, grant.identity, grant.tokenId);
-        if (revoked) throw new SfuError('IDENTITY_REVOKED', 'access to this room is revoked');
+        assertNotRevoked(services.revocations, grant);
         const key = tokenKey(grant);
         const coolUntil = cooldowns.get(key) ?? 0;
         if (coolUntil > performance.now()) {

@@ -30,6 +30,7 @@ export class Metrics {
   readonly #producers = new Gauge({ name: 'sfu_producers', help: 'Live producers by kind', labelNames: ['kind'], registers: [this.registry] });
   readonly #consumers = new Gauge({ name: 'sfu_consumers', help: 'Live consumers by kind', labelNames: ['kind'], registers: [this.registry] });
   readonly #workers = new Gauge({ name: 'sfu_workers', help: 'Live mediasoup workers', registers: [this.registry] });
+  readonly #workerSlots = new Gauge({ name: 'sfu_worker_slots', help: 'Configured mediasoup worker slots (media.workers, or one per CPU): sfu_workers below it means a slot has no live worker', registers: [this.registry] });
   readonly #workerCpu = new Counter({ name: 'sfu_worker_cpu_seconds_total', help: 'CPU time used by mediasoup workers (user+system)', registers: [this.registry] });
   readonly #workerDeaths = new Counter({ name: 'sfu_worker_deaths_total', help: 'mediasoup workers that died unexpectedly', registers: [this.registry] });
   readonly #buildInfo = new Gauge({ name: 'sfu_build_info', help: 'Always 1; the labels name the mediasoup version this node runs (node lib and worker: they must match)', labelNames: ['mediasoup'], registers: [this.registry] });
@@ -80,6 +81,27 @@ export class Metrics {
     labelNames: ['reason'], registers: [this.registry],
   });
   readonly #panicSpoolFailures = new Counter({ name: 'sfu_panic_spool_failures_total', help: 'Failed panic spool writes (disk full, I/O error)', registers: [this.registry] });
+  #unacknowledgedSource: () => { readonly open: number; readonly pastLastTier: number } = () => ({ open: 0, pastLastTier: 0 });
+  readonly #panicUnacknowledged = new Gauge({
+    name: 'sfu_panic_unacknowledged', help: 'Open panic incidents held here that nobody has acknowledged yet',
+    registers: [this.registry],
+    collect: () => { this.#panicUnacknowledged.set(this.#unacknowledgedSource().open); },
+  });
+  readonly #panicPastLastTier = new Gauge({
+    name: 'sfu_panic_unacknowledged_past_last_tier', help: 'Unacknowledged open panic incidents held here older than the last escalation tier (every tier has run, nobody has it)',
+    registers: [this.registry],
+    collect: () => { this.#panicPastLastTier.set(this.#unacknowledgedSource().pastLastTier); },
+  });
+  #storeWritableSource: () => Promise<boolean> = async () => true;
+  readonly #storeWritable = new Gauge({
+    name: 'sfu_store_writable', help: 'Whether the safety-records store took its write probe at scrape time (1) or not (0): the same probe as /readyz (at most one a second, bounded)',
+    registers: [this.registry],
+    collect: async () => { this.#storeWritable.set((await this.#storeWritableSource().catch(() => false)) ? 1 : 0); },
+  });
+  readonly #revocationSyncs = new Counter({
+    name: 'sfu_revocation_syncs_total', help: 'Periodic re-reads of the revocations from the store (store.revocationSyncSeconds), by result (ok, failed)',
+    labelNames: ['result'], registers: [this.registry],
+  });
   readonly #layerSwitches = new Counter({ name: 'sfu_consumer_layer_switches_total', help: 'Simulcast/SVC layer changes of consumers', registers: [this.registry] });
   readonly #clientMediaProblems = new Counter({
     name: 'sfu_client_media_problems_total', help: 'Media problems browser clients reported (reportMediaProblem): ICE or DTLS failed, no media arriving; state reported or cleared',
@@ -131,6 +153,8 @@ export class Metrics {
   #rosterWrites: Counter | undefined;
   #escalationLeasesLost: Counter | undefined;
   #escalationTakeoverAttempts: Counter | undefined;
+  #clusterNodes: Gauge | undefined;
+  #clusterNodesSource: () => { readonly live: number; readonly draining: number } = () => ({ live: 0, draining: 0 });
   readonly #safetyLimited = new Counter({
     name: 'sfu_safety_events_rate_limited_total', help: '/safety events refused with RATE_LIMITED, by event', labelNames: ['event'], registers: [this.registry],
   });
@@ -147,6 +171,8 @@ export class Metrics {
 
   constructor(opts: { defaultMetrics?: boolean; processMetricsMaxAgeMs?: number } = {}) {
     this.#processMaxAgeMs = opts.processMetricsMaxAgeMs ?? 1000;
+    // Both results exist from the start, so that "failed and never ok" can be written in PromQL.
+    for (const result of ['ok', 'failed']) this.#revocationSyncs.inc({ result }, 0);
     if (opts.defaultMetrics !== false) {
       this.#process = new Registry();
       collectDefaultMetrics({ register: this.#process });
@@ -164,6 +190,8 @@ export class Metrics {
   workerStarted(): void { this.#workers.inc(); }
   workerStopped(): void { this.#workers.dec(); }
   workerDied(): void { this.#workerDeaths.inc(); }
+  /** How many worker slots the pool keeps filled (set once at start). */
+  workerSlots(count: number): void { this.#workerSlots.set(count); }
   mediasoupLoaded(version: string): void { this.#buildInfo.reset(); this.#buildInfo.set({ mediasoup: version }, 1); }
   workerCpuUsed(seconds: number): void { if (seconds > 0) this.#workerCpu.inc(seconds); }
   recordJoinDuration(seconds: number): void { this.#joinDuration.observe(seconds); }
@@ -200,6 +228,12 @@ export class Metrics {
   }
   panicStoreFallback(reason: 'timeout' | 'error'): void { this.#panicFallbacks.inc({ reason }); }
   panicSpoolFailed(): void { this.#panicSpoolFailures.inc(); }
+  /** Where the unacknowledged-incident counts come from at scrape time (PanicService.unacknowledged: no I/O). */
+  countUnacknowledgedWith(source: () => { readonly open: number; readonly pastLastTier: number }): void { this.#unacknowledgedSource = source; }
+  /** The store's write probe (Store.ping, shared with /readyz), run when /metrics is scraped. */
+  storeWritableWith(probe: () => Promise<boolean>): void { this.#storeWritableSource = probe; }
+  /** A periodic revocation re-read from the store finished: `ok`, or `failed` (the store did not answer or refused). */
+  revocationSync(result: 'ok' | 'failed'): void { this.#revocationSyncs.inc({ result }); }
   consumerLayersChanged(): void { this.#layerSwitches.inc(); }
   clientMediaProblem(code: string, cleared: boolean): void { this.#clientMediaProblems.inc({ code, state: cleared ? 'cleared' : 'reported' }); }
   consumerBandwidthHold(event: 'hold' | 'trial' | 'trial-failed' | 'lift'): void { this.#frameRateHolds.inc({ event }); }
@@ -235,6 +269,22 @@ export class Metrics {
     });
   }
   redisLiveness(up: boolean): void { this.#redisUp?.set(up ? 1 : 0); }
+  /**
+   * Registers `sfu_cluster_nodes` (with Redis configured only): the nodes this node's presence view
+   * holds at scrape time (itself included), live or draining. Idempotent.
+   */
+  clusterNodesWith(source: () => { readonly live: number; readonly draining: number }): void {
+    this.#clusterNodesSource = source;
+    this.#clusterNodes ??= new Gauge({
+      name: 'sfu_cluster_nodes', help: 'Nodes in this node\'s presence view (itself included, records within cluster.presenceTtlMs), by state (live, draining)',
+      labelNames: ['state'], registers: [this.registry],
+      collect: () => {
+        const n = this.#clusterNodesSource();
+        this.#clusterNodes?.set({ state: 'live' }, n.live);
+        this.#clusterNodes?.set({ state: 'draining' }, n.draining);
+      },
+    });
+  }
   /** Registers the placement metrics (with Redis configured only). Idempotent. */
   placementEnabled(): void {
     this.#placements ??= new Counter({

@@ -7,8 +7,7 @@ import type { Page } from 'playwright-core';
 import { mintDeskToken } from '../../src/auth/mint.ts';
 import { TEST_SECRET } from '../helpers/server.ts';
 import {
-  CHROMIUM_BIN,
-  chromiumAvailable,
+  chromiumFor,
   fillFormAndJoin,
   openClient,
   openDesk,
@@ -28,8 +27,7 @@ import {
  * dark mode too) and at 390x844; at 390x844 nothing scrolls sideways. With SFU_SCREENSHOTS=1 it
  * also writes the screenshots of docs/screenshots/ (English).
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`\n!! SKIPPING the accessibility e2e test: no Chromium at ${CHROMIUM_BIN}\n`);
+const available = chromiumFor('the accessibility e2e test');
 
 const ROOM = 'e2e-a11y';
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');

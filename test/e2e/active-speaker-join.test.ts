@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHROMIUM_BIN, chromiumAvailable, openClient, pollUntil, waitForState, useServerAndBrowser, type ClientPage } from '../helpers/browser.ts';
+import { chromiumFor, openClient, pollUntil, waitForState, useServerAndBrowser, type ClientPage } from '../helpers/browser.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 import { until } from '../helpers/until.ts';
 
@@ -11,8 +11,7 @@ import { until } from '../helpers/until.ts';
  * here); the late joiners are real WebSocket clients, reading their join responses, and a second
  * page that publishes no microphone (so it can never take the speaker's place).
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`SKIPPING the late-joiner speaker e2e test: no Chromium at ${CHROMIUM_BIN}`);
+const available = chromiumFor('the late-joiner speaker e2e test');
 
 const ROOM = 'e2e-speaker-join';
 

@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mint.ts';
 import type { Store } from '../../src/store/types.ts';
-import { buildClient, CHROMIUM_BIN, chromiumAvailable, launchChromium, openClient, pollUntil, waitForMediaFlow, waitForState, type ClientPage } from '../helpers/browser.ts';
+import { buildClient, chromiumFor, launchChromium, openClient, pollUntil, waitForMediaFlow, waitForState, type ClientPage } from '../helpers/browser.ts';
 import { roomHost, TestCluster } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
@@ -20,8 +20,7 @@ import { TcpBalancer } from '../helpers/tcp-balancer.ts';
  * both decode each other's video and receive audio again within 15 s of the kill; the student's
  * panic button works on the live node.
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`\n!! SKIPPING the cluster node-loss e2e test: no Chromium at ${CHROMIUM_BIN}\n`);
+const available = chromiumFor('the cluster node-loss e2e test');
 
 const ROOM = 'e2e-node-loss-room';
 const BACK_WITHIN_MS = 15_000;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mint.ts';
-import { buildClient, CHROMIUM_BIN, chromiumAvailable, launchChromium, openClient, pollUntil, waitForMediaFlow, waitForState, type ClientPage } from '../helpers/browser.ts';
+import { buildClient, chromiumFor, launchChromium, openClient, pollUntil, waitForMediaFlow, waitForState, type ClientPage } from '../helpers/browser.ts';
 import { deskToken, roomHost, TestCluster } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
@@ -20,8 +20,7 @@ import { until } from '../helpers/until.ts';
  * third node has it within 1 s with the student's location and emergency contact; the desk's ack
  * there reaches the student's page on the room's node.
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`\n!! SKIPPING the cluster redirect e2e test: no Chromium at ${CHROMIUM_BIN}\n`);
+const available = chromiumFor('the cluster redirect e2e test');
 
 const ROOM = 'e2e-cluster-room';
 const SLA_MS = 1000;

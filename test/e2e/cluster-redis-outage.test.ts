@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/auth/mint.ts';
 import type { Store } from '../../src/store/types.ts';
-import { buildClient, CHROMIUM_BIN, chromiumAvailable, launchChromium, openClient, pollUntil, waitForMediaFlow, waitForState, type ClientPage } from '../helpers/browser.ts';
+import { buildClient, chromiumFor, launchChromium, openClient, pollUntil, waitForMediaFlow, waitForState, type ClientPage } from '../helpers/browser.ts';
 import { deskToken, redisUpOn, roomHost, TestCluster, everyNodeSeesRedis } from '../helpers/cluster-node.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
@@ -22,8 +22,7 @@ import { until } from '../helpers/until.ts';
  * /readyz stays 200 and says Redis is down. After the recovery the desk on the other node, connected
  * all along, holds both alarms (sent to it when its node saw Redis again), and so does a new one.
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`\n!! SKIPPING the Redis outage e2e test: no Chromium at ${CHROMIUM_BIN}\n`);
+const available = chromiumFor('the Redis outage e2e test');
 
 const ROOM = 'e2e-redis-outage-room';
 const OUTAGE_S = Number(process.env.SFU_TEST_REDIS_OUTAGE_S ?? 20);

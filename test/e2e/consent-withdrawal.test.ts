@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TEST_ADMIN_TOKEN } from '../helpers/server.ts';
 import {
-  CHROMIUM_BIN,
-  chromiumAvailable,
+  chromiumFor,
   openClient,
   pollUntil,
   waitForMediaFlow,
@@ -19,8 +18,7 @@ import {
  * location or emergency contact of the student any more; nor after the clinician leaves a call
  * (an alarm of the student's that was resolved goes with it).
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`\n!! SKIPPING the consent e2e test: no Chromium at ${CHROMIUM_BIN}\n`);
+const available = chromiumFor('the consent e2e test');
 
 const ROOM = 'e2e-consent';
 /** The student's own form: distinct from what the clinician typed, so the clinician's page can be searched for it (not the region: every page lists every region). */

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.ts';
 import {
-  CHROMIUM_BIN,
-  chromiumAvailable,
+  chromiumFor,
   openClient,
   pollUntil,
   setTile,
@@ -21,8 +20,7 @@ import { observeFor } from '../helpers/until.ts';
  * tile: nothing), the publisher stops encoding layers nobody needs, and two students never get
  * each other's media (the default policy) while the clinician gets both.
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`!! SKIPPING the forwarding e2e tests: no Chromium at ${CHROMIUM_BIN}`);
+const available = chromiumFor('the forwarding e2e tests');
 
 function link(server: TestServer, room: string, identity: string, role: 'clinician' | 'student') {
   return { token: server.mint(room, identity, role), policy: server.handle.config.consent.policyVersions[0]! };

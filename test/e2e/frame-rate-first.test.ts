@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.ts';
-import { CHROMIUM_BIN, chromiumAvailable, openClient, pollUntil, setTile, useServerAndBrowser, waitForState, type ClientPage, type InboundStat } from '../helpers/browser.ts';
+import { chromiumFor, openClient, pollUntil, setTile, useServerAndBrowser, waitForState, type ClientPage, type InboundStat } from '../helpers/browser.ts';
 
 /**
  * Frame rate before size (docs/forwarding.md, "Poor links"; measured on shaped links in
@@ -9,8 +9,7 @@ import { CHROMIUM_BIN, chromiumAvailable, openClient, pollUntil, setTile, useSer
  * 640-px one at a fraction of it, which is what mediasoup alone climbs to (the second block, the
  * same call with media.frameRateFirst off, shows it does here).
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`!! SKIPPING the frame-rate-first e2e test: no Chromium at ${CHROMIUM_BIN}`);
+const available = chromiumFor('the frame-rate-first e2e test');
 
 /** Below what the 640-px layer needs at half its frame rate (with headroom and the audio): no trial of it can succeed. */
 const DOWNLINK_BPS = 250_000;

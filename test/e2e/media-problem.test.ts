@@ -1,10 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import {
-  CHROMIUM_BIN,
   armProbe,
   buildClient,
-  chromiumAvailable,
+  chromiumFor,
   launchChromium,
   openClient,
   pollUntil,
@@ -32,8 +31,7 @@ import { startUdpRelay, WEBRTC_PACKET, type UdpRelay } from '../helpers/udp-rela
  * other two codes: DTLS dropped (ICE connects, DTLS never does), RTP and RTCP dropped (connected,
  * nothing arrives).
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`!! SKIPPING the media-problem e2e test: no Chromium at ${CHROMIUM_BIN}`);
+const available = chromiumFor('the media-problem e2e test');
 
 const BLOCKED_ADDRESS = '127.0.0.2';
 const PROBLEM_SHOWN = `!document.getElementById('media-problem').hidden`;

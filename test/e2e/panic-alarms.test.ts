@@ -3,10 +3,9 @@ import type { Browser } from 'playwright-core';
 import { mintDeskToken } from '../../src/auth/mint.ts';
 import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 import {
-  CHROMIUM_BIN,
   STOCK_CHROMIUM_FLAGS,
   buildClient,
-  chromiumAvailable,
+  chromiumFor,
   launchChromium,
   openClient,
   openDesk,
@@ -27,10 +26,7 @@ import { safetyClient, type SafetyClient } from '../helpers/safety-client.ts';
  * acknowledgement (and the server refuses it before one, over the raw protocol); the Outcome
  * select starts empty for every alarm; the desk sorts by urgency and says what the next tier does.
  */
-const available = chromiumAvailable();
-if (!available) {
-  console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING the alarm e2e tests: no Chromium at ${CHROMIUM_BIN}\n${'!'.repeat(78)}\n`);
-}
+const available = chromiumFor('the alarm e2e tests');
 
 const ROOM = 'e2e-alarms-room';
 const TIER1_S = 120;

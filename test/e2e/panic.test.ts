@@ -6,9 +6,8 @@ import type { Browser } from 'playwright-core';
 import { mintDeskToken } from '../../src/auth/mint.ts';
 import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.ts';
 import {
-  CHROMIUM_BIN,
   buildClient,
-  chromiumAvailable,
+  chromiumFor,
   launchChromium,
   openClient,
   openDesk,
@@ -30,10 +29,7 @@ import { observeFor } from '../helpers/until.ts';
  * open when the server restarts is shown to a desk that connects to the new server, and resolved
  * there. Three pages at most: student, clinician, desk.
  */
-const available = chromiumAvailable();
-if (!available) {
-  console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING the panic e2e tests: no Chromium at ${CHROMIUM_BIN}\n${'!'.repeat(78)}\n`);
-}
+const available = chromiumFor('the panic e2e tests');
 
 const ROOM = 'e2e-panic-room';
 /** Tier 1 (desk only) after this long unacknowledged: room for test 1's checks before the clinician acknowledges. */

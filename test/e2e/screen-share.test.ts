@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import {
-  CHROMIUM_BIN,
   CHROMIUM_FLAGS,
   buildClient,
-  chromiumAvailable,
+  chromiumFor,
   launchChromium,
   openClient,
   pollUntil,
@@ -24,8 +23,7 @@ import {
  * button, or the browser's own "Stop sharing", i.e. the track's `ended`) removes the tile there.
  * At 390x844 the in-call view does not scroll sideways.
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`!! SKIPPING the screen-share e2e tests: no Chromium at ${CHROMIUM_BIN}`);
+const available = chromiumFor('the screen-share e2e tests');
 
 const SCREEN_FLAGS = [...CHROMIUM_FLAGS, '--auto-select-desktop-capture-source=Entire screen'];
 

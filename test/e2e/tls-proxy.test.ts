@@ -8,8 +8,7 @@ import { safetyClient } from '../helpers/safety-client.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 import type { AdmissionRecord } from '../../src/store/types.ts';
 import {
-  CHROMIUM_BIN,
-  chromiumAvailable,
+  chromiumFor,
   openClient,
   pollUntil,
   useServerAndBrowser,
@@ -27,8 +26,7 @@ import {
  * through /socket.io/ over the proxy, a socket.io client held to long-polling gets its desk replay
  * through it, and a renewed certificate is taken by `nginx -s reload` with the call going on.
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`\n!! SKIPPING the TLS reverse proxy e2e tests: no Chromium at ${CHROMIUM_BIN}\n`);
+const available = chromiumFor('the TLS reverse proxy e2e tests');
 
 const ROOM = 'e2e-tls-proxy';
 

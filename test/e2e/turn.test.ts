@@ -3,8 +3,7 @@ import type { Page } from 'playwright-core';
 import { mintTurnCredential } from '../../src/media/turn-credentials.ts';
 import { startCoturn } from '../helpers/coturn.ts';
 import {
-  CHROMIUM_BIN,
-  chromiumAvailable,
+  chromiumFor,
   openClient,
   pollUntil,
   waitForMediaFlow,
@@ -19,8 +18,7 @@ import {
  * call with the credentials the server minted in their join responses, and coturn refuses an
  * allocation with an expired credential.
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`\n!! SKIPPING the TURN e2e tests: no Chromium at ${CHROMIUM_BIN}\n`);
+const available = chromiumFor('the TURN e2e tests');
 const coturn = available ? await startCoturn() : undefined;
 afterAll(() => coturn?.stop());
 

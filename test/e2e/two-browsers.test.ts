@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.ts';
 import {
-  CHROMIUM_BIN,
-  chromiumAvailable,
+  chromiumFor,
   openClient,
   pollUntil,
   waitForMediaFlow,
@@ -18,10 +17,7 @@ import { observeFor } from '../helpers/until.ts';
  * fake camera and microphone: two people in one room see and hear each other; a person in
  * another room gets nothing of theirs; a token for another room is refused with its code.
  */
-const available = chromiumAvailable();
-if (!available) {
-  console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING the browser e2e tests: no Chromium at ${CHROMIUM_BIN}\n!! Install it (apt-get install -y chromium) or set SFU_CHROMIUM_BIN.\n${'!'.repeat(78)}\n`);
-}
+const available = chromiumFor('the browser e2e tests');
 
 const ROOM = 'e2e-room-a';
 const OTHER_ROOM = 'e2e-room-b';

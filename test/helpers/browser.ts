@@ -39,6 +39,17 @@ export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM_BIN);
 }
 
+/**
+ * Whether Chromium is here for `what` (e.g. "the panic e2e tests"); when it is not, says loudly
+ * that they are skipped and how to get it (a skipped browser test must never pass unnoticed).
+ */
+export function chromiumFor(what: string): boolean {
+  if (chromiumAvailable()) return true;
+  const bar = '!'.repeat(78);
+  console.warn(`\n${bar}\n!! SKIPPING ${what}: no Chromium at ${CHROMIUM_BIN}\n!! Install it (apt-get install -y chromium) or set SFU_CHROMIUM_BIN.\n${bar}\n`);
+  return false;
+}
+
 export function launchChromium(args: readonly string[] = CHROMIUM_FLAGS): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_BIN, args: [...args], timeout: 30_000 });
 }

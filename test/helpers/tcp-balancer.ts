@@ -12,25 +12,30 @@ export class TcpBalancer {
   #next = 0;
 
   readonly #host: string;
+  readonly #listenHost: string;
 
-  private constructor(server: Server, backends: number[], host: string) {
+  private constructor(server: Server, backends: number[], host: string, listenHost: string) {
     this.#server = server;
     this.#backends = backends;
     this.#host = host;
+    this.#listenHost = listenHost;
   }
 
-  /** Backends on `backendHost` (127.0.0.1; a test's own namespace address for a forwarder to it). */
-  static async start(backendPorts: number[], backendHost = '127.0.0.1'): Promise<TcpBalancer> {
+  /**
+   * Backends on `backendHost` (127.0.0.1; a test's own namespace address for a forwarder to it);
+   * listening on `listenHost` (127.0.0.1; a veth's host address for pages in a namespace).
+   */
+  static async start(backendPorts: number[], backendHost = '127.0.0.1', listenHost = '127.0.0.1'): Promise<TcpBalancer> {
     const server = createServer();
-    const lb = new TcpBalancer(server, [...backendPorts], backendHost);
+    const lb = new TcpBalancer(server, [...backendPorts], backendHost, listenHost);
     server.on('connection', (client) => lb.#route(client));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
     return lb;
   }
 
-  /** http://127.0.0.1:<port> */
+  /** http://<listen host>:<port> */
   get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as { port: number }).port}`;
+    return `http://${this.#listenHost}:${(this.#server.address() as { port: number }).port}`;
   }
 
   /** Replaces the backends (e.g. a node restarted on another port). */

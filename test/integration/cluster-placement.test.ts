@@ -72,6 +72,13 @@ async function placements(node: string, result: string): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
+/** A node's presence view as its metrics show it (sfu_cluster_nodes, what SfuClusterNodeMissing reads). */
+async function clusterNodes(node: string): Promise<{ live: number; draining: number }> {
+  const text = await (await fetch(`${nodes[node]!.url}/metrics`)).text();
+  const n = (state: string) => Number(new RegExp(`^sfu_cluster_nodes\\{state="${state}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { live: n('live'), draining: n('draining') };
+}
+
 /** Every node's presence record is in Redis (each has announced itself at least once). */
 async function allAnnounced(): Promise<boolean> {
   const values = await peek!.mget(Object.keys(nodes).map((n) => `sfu:node:${n}`));
@@ -283,6 +290,7 @@ describe('room placement across three nodes', () => {
       else await j.client.request('leave', {});
     }
     expect(kept, 'a room placed on C').toBeDefined();
+    await until(async () => (await clusterNodes('node-a')).live === 3, 'A to see three live nodes (sfu_cluster_nodes)', 5000);
     const exited = nodes['node-c']!.exited;
     nodes['node-c']!.child.kill('SIGTERM');
     await until(async () => (await fetch(`${nodes['node-c']!.url}/readyz`)).status === 503, 'C\'s /readyz says it is draining', 5000);
@@ -291,6 +299,8 @@ describe('room placement across three nodes', () => {
     const sawDrainingAt = Date.now();
     const renewedSince = async (n: string) => Date.now() - (PRESENCE_TTL_MS - await peek!.pttl(`sfu:node:${n}`)) > sawDrainingAt + 50;
     await until(async () => (await renewedSince('node-a')) && (await renewedSince('node-b')), 'A and B renewed (and read) after C drained', 5000);
+    expect(await clusterNodes('node-a')).toEqual({ live: 2, draining: 1 });
+    expect(await clusterNodes('node-b')).toEqual({ live: 2, draining: 1 });
 
     // C refuses new connections while it drains (the load balancer follows /readyz); placement skips it.
     const refused = await RtcClient.connect(nodes['node-c']!.wsUrl, { token: mint('after-drain-x', 'kid-d') }).then(() => undefined, (e: unknown) => e);

@@ -209,7 +209,10 @@ describe('participantConnection', () => {
     const takeover = await RtcClient.connect(srv.wsUrl, { token: kid.token });
     await takeover.request('join', { resumeToken: kid.info.resumeToken });
     await back.closeInfo;
-    await new Promise((r) => setTimeout(r, 100));
+    // A barrier instead of a pause: the room tells doc of mum's leave after anything the takeover
+    // caused (one step at a time per room, one socket in order).
+    await mum.c.request('leave', {});
+    await doc.c.waitFor('participantLeft', (d) => d.participantId === mum.info.participantId);
     expect(doc.c.notifications.filter((n) => n.notification === 'participantConnection')).toHaveLength(2);
     takeover.close(); doc.c.close(); mum.c.close();
   });

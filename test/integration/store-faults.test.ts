@@ -236,6 +236,8 @@ async function scenario(fault: Fault, storeUrl: string, dataDir: string, after?:
     const readyzTurnedMs = performance.now() - began;
     expect(notReady!.body.checks.store).toBe(false);
     expect(notReady!.body.reasons?.store).toMatch(fault.reason);
+    // The same probe behind the metric the alert rules read (SfuStoreNotWritable).
+    expect(await metric(srv, 'sfu_store_writable')).toBe(0);
 
     // A request that needs no store answers at once; a join that needs it fails within the store's deadline, or succeeds.
     const t0 = performance.now();
@@ -259,6 +261,7 @@ async function scenario(fault: Fault, storeUrl: string, dataDir: string, after?:
     const ended = performance.now();
     await until(async () => (await readyz(srv)).status === 200, `/readyz 200 after ${fault.name}`, 10_000);
     const recoveredMs = performance.now() - ended;
+    await until(async () => (await metric(srv, 'sfu_store_writable')) === 1, 'sfu_store_writable 1 again', 5000);
     const hz = await health.stop();
     await lag();
     await until(async () => (await metric(srv, 'sfu_panic_spooled')) === 0 && (await metric(srv, 'sfu_panic_unpersisted')) === 0, 'panic backlog written', 15_000);

@@ -23,6 +23,8 @@ describe('a mediasoup worker killed with SIGKILL', () => {
     const metrics = await (await fetch(`${srv.url}/metrics`)).text();
     expect(metrics).toMatch(/sfu_worker_deaths_total 1/);
     expect(metrics).toMatch(/sfu_workers 1/);
+    // The slots the pool keeps filled (SfuWorkerSlotEmpty compares the two).
+    expect(metrics).toMatch(/^sfu_worker_slots 1$/m);
 
     const b = await RtcClient.connect(srv.wsUrl, { token: srv.mint('w1', 'clin', 'clinician') });
     const again = await b.request('join', {});

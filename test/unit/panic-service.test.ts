@@ -503,3 +503,23 @@ describe('PanicService escalation ownership (fake leases, shared fake store, fak
     expect(leases.registry.has(r.incidentId)).toBe(true);
   });
 });
+
+describe('unacknowledged incidents for the metrics (sfu_panic_unacknowledged, sfu_panic_unacknowledged_past_last_tier)', () => {
+  it('counts open incidents nobody acknowledged, and those older than the last tier (60 s); an ack takes one out', async () => {
+    const s = setup();
+    s.metrics.countUnacknowledgedWith(() => s.service.unacknowledged());
+    await s.service.start(s.fanout);
+    const a = await raise(s);
+    await raise(s, other);
+    expect(s.service.unacknowledged()).toEqual({ open: 2, pastLastTier: 0 });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(s.service.unacknowledged()).toEqual({ open: 2, pastLastTier: 0 });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(s.service.unacknowledged()).toEqual({ open: 2, pastLastTier: 2 });
+    await s.service.acknowledge(a.incidentId, doc);
+    expect(await metric(s.metrics, 'sfu_panic_unacknowledged')).toBe(1);
+    expect(await metric(s.metrics, 'sfu_panic_unacknowledged_past_last_tier')).toBe(1);
+    // Acknowledged but not resolved: still open (sfu_panic_open), no longer unacknowledged.
+    expect(await metric(s.metrics, 'sfu_panic_open')).toBe(2);
+  });
+});

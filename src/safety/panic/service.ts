@@ -133,6 +133,22 @@ export class PanicService {
     if (!this.#stopped) this.#rounds?.start();
   }
 
+  /**
+   * Open incidents held here that nobody has acknowledged, and those of them older than the last
+   * tier's `afterSeconds` (every tier has run and still nobody has it): for the metrics, no I/O.
+   */
+  unacknowledged(now = Date.now()): { open: number; pastLastTier: number } {
+    const lastTierMs = Math.max(0, ...this.#o.tiers.map((t) => t.afterSeconds)) * 1000;
+    let open = 0;
+    let pastLastTier = 0;
+    for (const { incident } of this.#open.values()) {
+      if (incident.state !== 'open' || incident.acknowledgedAt) continue;
+      open++;
+      if (now - Date.parse(incident.raisedAt) > lastTierMs) pastLastTier++;
+    }
+    return { open, pastLastTier };
+  }
+
   /** Where unstored entries are: spool writable, how many spooled, how many held in memory only. */
   persistence(): JournalStatus {
     return this.#journal.status();

@@ -3,7 +3,7 @@ import { Server, type Namespace, type ServerOptions, type Socket } from 'socket.
 import jwt from 'jsonwebtoken';
 import type { TokenVerifier } from '../../auth/verifier.ts';
 import { deskCovers, type Grant } from '../../domain/roles.ts';
-import type { Revocation, RevocationList } from '../../auth/revocations.ts';
+import { assertNotRevoked, type Revocation, type RevocationList } from '../../auth/revocations.ts';
 import type { RoomRegistry } from '../../room/registry.ts';
 import { CLINICAL_ROLES } from '../../room/participant.ts';
 import { SfuError, toSfuError, type ErrorCode } from '../../shared/errors.ts';
@@ -363,7 +363,7 @@ function authenticate(socket: Socket, verifier: TokenVerifier, revocations: Revo
     return who;
   }
   const grant = verifier.verify(token);
-  if (revocations.find(grant.room, grant.identity, grant.tokenId)) throw new SfuError('IDENTITY_REVOKED', 'access to this room is revoked');
+  assertNotRevoked(revocations, grant);
   return { kind: 'participant', grant };
 }
 
