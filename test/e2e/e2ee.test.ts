@@ -114,6 +114,11 @@ describe.skipIf(!available)('E2EE required, Chromium: a clinician and a student'
     }
     const key = frames[0]!.data;
     expect([...key.subarray(3, 6)]).toEqual([0x9d, 0x01, 0x2a]);
+    // The trailers' IVs: one sender key's salt, and its frame counter moving on (never repeating).
+    const ivs = frames.map((f) => f.data.subarray(f.data.length - 14, f.data.length - 2));
+    expect(new Set(ivs.map((iv) => Buffer.from(iv.subarray(0, 4)).toString('hex'))).size).toBe(1);
+    const counters = ivs.map((iv) => Buffer.from(iv).readBigUInt64BE(4));
+    expect(counters.every((c, i) => i === 0 || c > counters[i - 1]!)).toBe(true);
     const counted = (s: FrameCryptoStats) => s.encrypted > 100 && s.decrypted > 100;
     const stats = [
       await pollUntil('the clinician\'s worker to count 100 frames each way', () => statsOf(clinician), counted),
@@ -122,16 +127,17 @@ describe.skipIf(!available)('E2EE required, Chromium: a clinician and a student'
     console.log(`[e2e e2ee] tap: ${frames.length} frames (${frames.filter((f) => f.keyFrame).length} key); worker stats clinician ${JSON.stringify(stats[0])} student ${JSON.stringify(stats[1])}`);
     for (const s of stats) expect(s.dropped.authFailed + s.dropped.malformed).toBe(0);
     if (haveFfmpeg) {
-      // A key frame decodes on its own or not at all: none of them does. (Delta frames after a failed
-      // key frame may come out as pictures, of nothing: ffmpeg's VP8 decoder is lenient.)
+      // ffmpeg's VP8 decoder refuses most of them ("Invalid partitions"). It is lenient: now and then
+      // it outputs a picture for an encrypted frame (of noise: the bytes after the clear header are
+      // ciphertext; about 1 key frame in 3 here), so the check is that it fails on most frames; the
+      // key frames alone are logged.
       const keys = frames.filter((f) => f.keyFrame);
       const onlyKeys = ffmpegDecode(keys);
       const all = ffmpegDecode(frames);
-      console.log(`[e2e e2ee] ffmpeg on the tapped frames: key frames alone ${onlyKeys.decoded} of ${keys.length} decoded; `
+      console.log(`[e2e e2ee] ffmpeg on the tapped frames: key frames alone ${onlyKeys.decoded} of ${keys.length} output; `
         + `all ${all.decoded} of ${frames.length} output, ${all.errors.length} error lines, first: ${all.errors.slice(0, 2).join(' | ')}`);
-      expect(onlyKeys.decoded).toBe(0);
-      expect(onlyKeys.errors.length).toBeGreaterThan(0);
       expect(all.errors.length).toBeGreaterThan(0);
+      expect(all.decoded).toBeLessThan(frames.length / 2);
     }
   }, 120_000);
 
