@@ -132,6 +132,8 @@ describe.skipIf(!available)('E2EE required, Chromium: a clinician and a student'
       // ciphertext; about 1 key frame in 3 here), so the check is that it fails on most frames; the
       // key frames alone are logged.
       const keys = frames.filter((f) => f.keyFrame);
+      // SFU_E2EE_TAP_DUMP=<file.ivf>: the tapped frames kept, to look at what ffmpeg makes of them.
+      if (process.env.SFU_E2EE_TAP_DUMP) writeFileSync(process.env.SFU_E2EE_TAP_DUMP, ivf(frames, 1280, 720));
       const onlyKeys = ffmpegDecode(keys);
       const all = ffmpegDecode(frames);
       console.log(`[e2e e2ee] ffmpeg on the tapped frames: key frames alone ${onlyKeys.decoded} of ${keys.length} output; `
