@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { TestServer } from '../helpers/server.ts';
+import { TEST_ADMIN_TOKEN, type TestServer } from '../helpers/server.ts';
 import {
   CHROMIUM_BIN, chromiumAvailable, openClient, pollUntil, setTile, waitForMediaFlow, waitForState, useServerAndBrowser,
   type ClientPage, type InboundStat,
@@ -209,6 +209,30 @@ describe.skipIf(!available)('E2EE required, Chromium: a clinician and a student'
     await pollUntil('the clinician to rekey (epoch 2)', () => e2eeOf(clinician), (e) => e.epoch === 2 && e.code !== before);
     expect(await clinician.page.textContent('#e2ee-code-change')).toMatch(/changed because a student left/);
   }, 30_000);
+
+  it('a newcomer gets the current key; kicked, the clinician uses a new key within 1 s that the old key cannot read', async () => {
+    const epoch = (await e2eeOf(clinician)).epoch!;
+    const newcomer = await openClient(env.browser, env.server.url, 'student 2', link(env.server, ROOM, 'kid-2', 'student'), DEBUG);
+    await waitForState(newcomer, 'joined');
+    const newcomerId = (await newcomer.participantId())!;
+    await Promise.all([waitForMediaFlow(newcomer), waitForMediaFlow(clinician)]);
+    // The newcomer decrypts the clinician's current epoch (sent on participantJoined), with no rekey.
+    await pollUntil('the newcomer to decrypt the clinician\'s current epoch', () => statsOf(newcomer), (s) => s.receiving[clinicianId]?.epoch === epoch);
+    expect((await e2eeOf(newcomer)).code).toBe((await e2eeOf(clinician)).code);
+    const triedBefore = (await statsOf(clinician)).oldKeyTried;
+    const kickedAt = Date.now();
+    const res = await fetch(`${env.server.url}/admin/rooms/${ROOM}/kick`, {
+      method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ identity: 'kid-2' }),
+    });
+    expect(res.ok).toBe(true);
+    const rotated = await pollUntil(`the clinician to encrypt with epoch ${epoch + 1}`, () => statsOf(clinician),
+      (s) => s.epochFirstUsed[epoch + 1] !== undefined && s.oldKeyTried > triedBefore);
+    console.log(`[e2e e2ee] kicked: new key in use ${rotated.epochFirstUsed[epoch + 1]! - kickedAt} ms after the kick request; old keys tried on new frames ${rotated.oldKeyTried - triedBefore} times, decrypted ${rotated.oldKeyDecrypted}`);
+    expect(rotated.epochFirstUsed[epoch + 1]! - kickedAt).toBeLessThan(1000);
+    expect(rotated.oldKeyDecrypted).toBe(0);
+    expect(newcomerId).not.toBe(studentId);
+    await newcomer.page.context().close();
+  }, 60_000);
 
   it('a browser without encoded transforms is told before joining a required session, and cannot press Join', async () => {
     const noTransforms = 'delete window.RTCRtpScriptTransform; delete RTCRtpSender.prototype.createEncodedStreams;';
