@@ -11,6 +11,24 @@ import type { IdentityKeys } from './e2ee-keys.ts';
 const DB = 'sfu-e2ee';
 const STORE = 'identity';
 const TAB_KEY = 'sfu.e2eeTab.v1';
+/** Our sender key's last epoch (a number, nothing secret): a reloaded page goes on from it, since the others hold that epoch's key. */
+const EPOCH_KEY = 'sfu.e2eeEpoch.v1';
+
+export function rememberEpoch(epoch: number | undefined): void {
+  try {
+    if (epoch === undefined) sessionStorage.removeItem(EPOCH_KEY);
+    else sessionStorage.setItem(EPOCH_KEY, String(epoch));
+  } catch { /* no storage: a reload starts at epoch 0 */ }
+}
+
+export function lastEpoch(): number | undefined {
+  try {
+    const v = Number(sessionStorage.getItem(EPOCH_KEY) ?? Number.NaN);
+    return Number.isInteger(v) && v >= 0 ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function tabId(): string | undefined {
   try {

@@ -8,7 +8,7 @@
 import { Emitter } from './emitter.ts';
 import { importPublicKey, makeIdentityKeys, newSenderKey, unwrapSenderKey, wrapSenderKey, type IdentityKeys } from './e2ee-keys.ts';
 import { safetyCode } from './e2ee-safety-code.ts';
-import { deleteIdentity, loadIdentity, saveIdentity } from './e2ee-identity-store.ts';
+import { deleteIdentity, lastEpoch, loadIdentity, rememberEpoch, saveIdentity } from './e2ee-identity-store.ts';
 import { FrameTransforms, transformApi, type TransformApi } from './e2ee-transforms.ts';
 import type { FrameCryptoStats } from './e2ee-frame-crypto.ts';
 import type { Key } from './e2ee-frame.ts';
@@ -66,6 +66,8 @@ export class E2ee {
   #codeQueue: Promise<void> = Promise.resolve();
   /** e2eeKey notifications that came before start(): opened by it. */
   #early: { from: string; epoch: number; blob: string }[] = [];
+  /** A reloaded page that resumed its session: the epoch its earlier page had reached (the others hold that key; ours goes on from it). */
+  #resumedEpoch: number | undefined;
 
   constructor(opts: { debug?: boolean } = {}) {
     this.#debug = opts.debug ?? false;
@@ -79,8 +81,6 @@ export class E2ee {
   get epoch(): number | undefined { return this.#senderKey?.epoch; }
   /** The frame transforms while the session is encrypted (MediaLink attaches senders and receivers to them). */
   get transforms(): FrameTransforms | undefined { return this.#active ? this.#transforms : undefined; }
-  /** What the peer connections need for the transform API (mediasoup-client's additionalSettings). */
-  get peerConnectionSettings(): Record<string, unknown> { return this.transforms?.peerConnectionSettings() ?? {}; }
 
   /**
    * Our public key for the join request; undefined when this browser cannot do E2EE. Made once per
@@ -90,6 +90,7 @@ export class E2ee {
     if (!this.api) return undefined;
     this.#identity ??= (async () => {
       const kept = resuming ? await loadIdentity() : undefined;
+      this.#resumedEpoch = kept ? lastEpoch() : undefined;
       if (kept) return kept;
       const made = await makeIdentityKeys();
       await saveIdentity(made);
@@ -123,7 +124,8 @@ export class E2ee {
     this.#early = [];
     for (const k of early) void this.keyReceived(k.from, k.epoch, k.blob);
     await this.#enqueue(async () => {
-      const epoch = this.#senderKey ? this.#senderKey.epoch + 1 : 0;
+      // A new join: 0; a re-join or a reloaded page: the next epoch (receivers ignore an epoch older than the one they hold).
+      const epoch = this.#senderKey ? this.#senderKey.epoch + 1 : (this.#resumedEpoch ?? -1) + 1;
       await this.#useNewKey(epoch, [...this.#peers.keys()]);
     });
     await this.#updateCode(undefined);
@@ -135,7 +137,10 @@ export class E2ee {
     this.#early = [];
     this.#senderKey = undefined;
     // The next session of this page gets a new identity; the one kept for a reload goes (unless the page is reloading).
-    if (this.#identity && !opts.keepIdentity) void deleteIdentity();
+    if (this.#identity && !opts.keepIdentity) {
+      void deleteIdentity();
+      rememberEpoch(undefined);
+    }
     this.#identity = undefined;
     this.#transforms?.close();
     this.#transforms = undefined;
@@ -230,6 +235,7 @@ export class E2ee {
   async #useNewKey(epoch: number, recipients: readonly string[]): Promise<void> {
     const raw = newSenderKey();
     this.#senderKey = { raw, epoch };
+    rememberEpoch(epoch);
     await this.#deliver(raw, epoch, recipients);
     await this.#transforms?.setSenderKey(raw, epoch);
   }

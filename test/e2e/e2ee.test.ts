@@ -189,11 +189,14 @@ describe.skipIf(!available)('E2EE required, Chromium: a clinician and a student'
 
   it('the student reloads the page: the session resumes with the same key pair, and both decode each other again', async () => {
     const code = (await e2eeOf(clinician)).code;
+    const epochBefore = (await e2eeOf(student)).epoch!;
     await student.page.reload();
     await waitForState(student, 'joined');
     expect(await student.participantId()).toBe(studentId);
     // The page kept its identity key pair for the resumed session (IndexedDB): the same security code.
     await pollUntil('the reloaded page to show the same security code', () => e2eeOf(student), (e) => e.active && e.code === code);
+    // Its new sender key goes on from the earlier page's epoch (the clinician ignores an epoch older than the one it holds).
+    expect((await e2eeOf(student)).epoch).toBe(epochBefore + 1);
     // The reloaded page decrypts the clinician's frames (the clinician sent its key again when the
     // student was back), and the clinician the reloaded page's (a new sender key, sent at its start).
     await Promise.all([waitForMediaFlow(student, { timeoutMs: 20_000 }), waitForMediaFlow(clinician, { timeoutMs: 20_000 })]);
