@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TEST_ADMIN_TOKEN, type TestServer } from '../helpers/server.ts';
 import {
-  CHROMIUM_BIN, chromiumAvailable, openClient, pollUntil, setTile, waitForMediaFlow, waitForState, useServerAndBrowser,
+  CHROMIUM_BIN, CHROMIUM_FLAGS, chromiumAvailable, launchChromium, openClient, pollUntil, setTile, waitForMediaFlow, waitForState, useServerAndBrowser,
   type ClientPage, type InboundStat,
 } from '../helpers/browser.ts';
 import { ensureDebianPackage } from '../helpers/debian-package.ts';
@@ -235,6 +235,27 @@ describe.skipIf(!available)('E2EE required, Chromium: a clinician and a student'
     expect(rotated.oldKeyDecrypted).toBe(0);
     expect(newcomerId).not.toBe(studentId);
     await newcomer.page.context().close();
+  }, 60_000);
+
+  it('a shared screen is encrypted too: the student decodes it, its frames authenticate', async () => {
+    // A browser of its own: getDisplayMedia picks the fake screen without a prompt.
+    const screenBrowser = await launchChromium([...CHROMIUM_FLAGS, '--auto-select-desktop-capture-source=Entire screen']);
+    try {
+      const room = 'e2e-e2ee-screen';
+      const sharer = await openClient(screenBrowser, env.server.url, 'clinician (screen)', link(env.server, room, 'clin-2', 'clinician'), DEBUG);
+      await waitForState(sharer, 'joined');
+      const viewer = await openClient(screenBrowser, env.server.url, 'student (screen)', link(env.server, room, 'kid-3', 'student'), DEBUG);
+      await waitForState(viewer, 'joined');
+      const sharerId = (await sharer.participantId())!;
+      await waitForMediaFlow(viewer);
+      await sharer.page.click('#share-screen');
+      const screenFrames = async () => (await viewer.inboundStats()).find((x) => x.kind === 'video' && x.source === 'screen' && x.participantId === sharerId)?.framesDecoded ?? 0;
+      await pollUntil('the student to decode the encrypted screen share', screenFrames, (n) => n > 10, { timeoutMs: 20_000, context: () => viewer.logs.slice(-15).join('\n') });
+      const s = await statsOf(viewer);
+      expect(s.dropped.authFailed + s.dropped.malformed).toBe(0);
+    } finally {
+      await screenBrowser.close();
+    }
   }, 60_000);
 
   it('a browser without encoded transforms is told before joining a required session, and cannot press Join', async () => {
