@@ -43,15 +43,21 @@ function tabId(): string | undefined {
   }
 }
 
+/** IndexedDB never holds up a join: an open or a request that takes longer counts as no storage. */
+const DEADLINE_MS = 1500;
+
 function open(): Promise<IDBDatabase | undefined> {
   return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), DEADLINE_MS);
+    const done = (db: IDBDatabase | undefined) => { clearTimeout(timer); resolve(db); };
     try {
       const req = indexedDB.open(DB, 1);
       req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => resolve(undefined);
+      req.onsuccess = () => done(req.result);
+      req.onerror = () => done(undefined);
+      req.onblocked = () => done(undefined);
     } catch {
-      resolve(undefined);
+      done(undefined);
     }
   });
 }
@@ -60,13 +66,14 @@ async function run<T>(mode: IDBTransactionMode, op: (store: IDBObjectStore) => I
   const db = await open();
   if (!db) return undefined;
   return new Promise((resolve) => {
+    const timer = setTimeout(() => { resolve(undefined); db.close(); }, DEADLINE_MS);
+    const done = (v: T | undefined) => { clearTimeout(timer); resolve(v); db.close(); };
     try {
       const req = op(db.transaction(STORE, mode).objectStore(STORE));
-      req.onsuccess = () => { resolve(req.result); db.close(); };
-      req.onerror = () => { resolve(undefined); db.close(); };
+      req.onsuccess = () => done(req.result);
+      req.onerror = () => done(undefined);
     } catch {
-      resolve(undefined);
-      db.close();
+      done(undefined);
     }
   });
 }
