@@ -96,7 +96,14 @@ export class E2ee {
       await saveIdentity(made);
       return made;
     })();
-    return (await this.#identity).publicKey;
+    try {
+      return (await this.#identity).publicKey;
+    } catch (err) {
+      // No key pair (WebCrypto refused): join without E2EE; a `required` room refuses us with E2EE_UNSUPPORTED.
+      this.#identity = undefined;
+      this.events.emit('problem', `no identity key pair (${err instanceof Error ? err.name : String(err)})`);
+      return undefined;
+    }
   }
 
   /**
