@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`, `npm test` and friends start here: set up whatever is missing (one [setup] line per
 // check), then hand over to Node 24. Node built-ins only; runs on Node 20 and 24; never prompts.
-//   node scripts/bootstrap.mjs <setup|start|test|typecheck|token|audit:verify|build-client|bench|bench:quick> [args]
+//   node scripts/bootstrap.mjs <setup|start|test|typecheck|token|audit:verify|admin|build-client|bench|bench:quick> [args]
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { withLock } from './setup/lock.mjs';
 import { ensureWorker } from './setup/worker.mjs';
 import { ensureChromium, ensureFirefox } from './setup/chromium.mjs';
 import { ensureJanus } from './setup/janus.mjs';
-import { cacheDir, run, say } from './setup/common.mjs';
+import { cacheDir, run, say, sayOnStderr } from './setup/common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [task = 'setup', ...args] = process.argv.slice(2);
@@ -31,8 +31,10 @@ const TASKS = {
   start: { worker: true, client: true, command: ['src/main.ts', ...args] },
   test: { worker: true, client: true, chromium: true, firefox: true, typecheck: true, command: ['node_modules/vitest/vitest.mjs', 'run', ...args] },
   typecheck: { typecheck: true },
-  token: { command: ['scripts/token.ts', ...args] },
-  'audit:verify': { command: ['scripts/audit-verify.ts', ...args] },
+  // dataOut: stdout is the command's answer (a token, JSON), so the [setup] lines go to stderr.
+  token: { dataOut: true, command: ['scripts/token.ts', ...args] },
+  'audit:verify': { dataOut: true, command: ['scripts/audit-verify.ts', ...args] },
+  admin: { dataOut: true, command: ['scripts/admin.ts', ...args] },
   'build-client': { client: true },
   bench: { worker: true, chromium: true, janus: true, command: ['bench/run.ts', ...args] },
   'bench:quick': { worker: true, command: ['bench/run.ts', '--quick', ...args] },
@@ -78,6 +80,7 @@ async function main() {
     process.stderr.write('no benchmarks yet\n');
     return 1;
   }
+  if (spec.dataOut) sayOnStderr();
   const node = await ensureNode24();
   // This checkout's lock (npm ci deletes node_modules first; the bundle is written in place). The
   // lock is kept in the cache, named by the checkout's path, so that nothing is added to the tree.

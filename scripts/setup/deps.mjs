@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { say } from './common.mjs';
+import { say, setupFd } from './common.mjs';
 
 const FLAGS = ['--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'];
 
@@ -27,7 +27,7 @@ export function ensureDeps(root) {
   }
   const hash = lockHash(root);
   say('npm ci --ignore-scripts (node_modules missing or out of date with package-lock.json)');
-  const ci = spawnSync('npm', ['ci', ...FLAGS], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'] });
+  const ci = spawnSync('npm', ['ci', ...FLAGS], { cwd: root, encoding: 'utf8', stdio: ['ignore', setupFd(), 'pipe'] });
   if (ci.error || ci.status !== 0) {
     // No fallback to npm install: it would hide a lock file that CI, the Dockerfile and macOS refuse.
     const detail = (ci.stderr ?? '').trim().split('\n').slice(-12).join('\n') || ci.error?.message || `exit ${ci.status ?? ci.signal}`;
