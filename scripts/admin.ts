@@ -31,9 +31,17 @@ function fail(err: AdminError, json: boolean): never {
   process.exit(EXIT[err.code] ?? 1);
 }
 
+/** The command's name (the first positional argument: global options may come before it) and the other arguments. */
+function splitCommand(argv: string[]): { name: string | undefined; rest: string[] } {
+  const { tokens } = parseArgs({ args: argv, options: GLOBAL, strict: false, allowPositionals: true, tokens: true });
+  const first = tokens.find((t) => t.kind === 'positional');
+  if (!first) return { name: undefined, rest: argv };
+  return { name: first.value, rest: argv.filter((_, i) => i !== first.index) };
+}
+
 async function main(argv: string[]): Promise<void> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+  const { name, rest } = splitCommand(argv);
+  if (name === undefined || name === 'help') {
     process.stdout.write(`${usage()}\n`);
     return;
   }
