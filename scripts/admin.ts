@@ -2,7 +2,7 @@
  * `npm run admin -- <command> [arguments] [--json] [--url URL]`: the admin API of one node from the
  * command line (docs/operations.md, "Admin CLI"). The node's address and the admin credential come
  * from the same configuration as `npm start` (SFU_CONFIG, SFU_* variables, <dataDir>/admin-token);
- * --url (SFU_ADMIN_URL) names another node. People get text; --json prints the answer as one JSON
+ * --url names another node. People get text; --json prints the answer as one JSON
  * document. Exit codes: 0 done; 1 refused (the server's code, or a broken audit chain) or not found;
  * 2 usage; 69 the node cannot be reached; 78 no credential or an invalid configuration. On failure,
  * stderr has `admin: <CODE>: <message>` (with --json, stdout also has {"error": {code, message}}).

@@ -30,16 +30,16 @@ export interface AdminApi {
 const REQUEST_TIMEOUT_MS = 15_000;
 
 /**
- * `--url` (or SFU_ADMIN_URL), else http://<http.host>:<http.port> of the configuration (a wildcard
+ * `--url`, else http://<http.host>:<http.port> of the configuration (a wildcard
  * host as 127.0.0.1; never http.publicUrl: the proxy in front answers 404 for /admin). Throws a
  * ConfigError (ADMIN_TOKEN_NOT_FOUND, CONFIG_INVALID, ...) when the configuration has no credential.
  */
 export function adminApi(opts: { url?: string | undefined }): AdminApi {
   const config = loadConfig();
   const token = existingAdminToken(config);
-  const given = opts.url ?? (process.env.SFU_ADMIN_URL || undefined);
+  const given = opts.url;
   if (given !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(given)) {
-    throw new ConfigError([`--url (SFU_ADMIN_URL) must be the node's address, http(s)://host:port, got ${JSON.stringify(given)}`]);
+    throw new ConfigError([`--url must be the node's address, http(s)://host:port, got ${JSON.stringify(given)}`]);
   }
   const url = (given ?? baseUrl({ publicUrl: '', host: config.http.host }, config.http.port)).replace(/\/+$/, '');
   return {
