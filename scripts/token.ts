@@ -3,7 +3,7 @@
  * (SFU_JWT_SECRET), else `<dataDir>/jwt-secret`, found through the same configuration as `npm start`
  * (SFU_DATA_DIR, the SFU_CONFIG file, default ./data). Refuses (exit 78, JWT_SECRET_NOT_FOUND) when
  * there is none: it never generates a secret of its own.
- *   npm run token -- --room R --identity I --role clinician [--ttl S] [--publish mic,camera] [--no-subscribe] [--jti ID] [--link [--url URL]]
+ *   npm run token -- --room R --identity I --role clinician [--ttl S] [--publish mic,camera] [--no-subscribe] [--jti ID] [--e2ee off|optional|required] [--link [--url URL]]
  *   npm run token -- --role desk --identity I --rooms '*'|room-a,room-b [--ttl S] [--link [--url URL]]      (a panic-channel desk token)
  * Prints the bare token, or with --link a ready-to-open link to the role's page (README.md, "Links to the pages").
  */
@@ -13,8 +13,9 @@ import { existingJwtSecret } from '../src/config/secrets.ts';
 import { mintDeskToken, mintToken } from '../src/auth/mint.ts';
 import { baseUrl, issuedFor, pageLink } from '../src/auth/page-links.ts';
 import { ROLES, SOURCES, type Role, type Source } from '../src/domain/roles.ts';
+import { E2EE_MODES, type E2eeMode } from '../src/domain/e2ee.ts';
 
-const USAGE = `usage: npm run token -- --room R --identity I --role ${ROLES.join('|')} [--ttl SECONDS] [--publish ${SOURCES.join(',')}] [--no-subscribe] [--jti ID] [--link [--url URL]]
+const USAGE = `usage: npm run token -- --room R --identity I --role ${ROLES.join('|')} [--ttl SECONDS] [--publish ${SOURCES.join(',')}] [--no-subscribe] [--jti ID] [--e2ee ${E2EE_MODES.join('|')}] [--link [--url URL]]
        npm run token -- --role desk --identity I --rooms '*'|room-a,room-b [--ttl SECONDS] [--link [--url URL]]`;
 
 function fail(msg: string): never {
@@ -33,6 +34,7 @@ try {
       publish: { type: 'string' },
       'no-subscribe': { type: 'boolean', default: false },
       jti: { type: 'string' },
+      e2ee: { type: 'string' },
       rooms: { type: 'string' },
       link: { type: 'boolean', default: false },
       url: { type: 'string' },
@@ -55,6 +57,7 @@ if (role === 'desk') {
   if (!(ROLES as readonly string[]).includes(role)) fail(`unknown role ${role}`);
 }
 const publish = values.publish?.split(',').map((s) => s.trim()).filter(Boolean);
+if (values.e2ee !== undefined && !(E2EE_MODES as readonly string[]).includes(values.e2ee)) fail(`--e2ee must be one of ${E2EE_MODES.join(', ')}`);
 for (const s of publish ?? []) if (!(SOURCES as readonly string[]).includes(s)) fail(`unknown source ${s}`);
 
 let config;
@@ -78,6 +81,7 @@ const token = role === 'desk'
     ...(publish ? { publish: publish as Source[] } : {}),
     ...(values['no-subscribe'] ? { subscribe: false } : {}),
     ...(values.jti ? { jti: values.jti } : {}),
+    ...(values.e2ee ? { e2ee: values.e2ee as E2eeMode } : {}),
     ...issuedFor(config.jwt),
   });
 

@@ -146,6 +146,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     pool,
     maxParticipants: config.rooms.maxParticipants,
     stepTimeoutMs: config.rooms.stepTimeoutSeconds * 1000,
+    e2eeMode: config.e2ee.mode,
     forwarding: config.forwarding,
     transport: {
       initialAvailableOutgoingBitrate: config.media.initialAvailableOutgoingBitrate,
@@ -200,7 +201,7 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     },
   });
   await fastify.register(adminRoutes, { prefix: '/admin', adminToken: secrets.adminToken, rooms, revocations, store, log });
-  await fastify.register(linkCheckRoutes, { verifier, revocations, rules: safetyRules, rateLimit: config.http.linkCheckRateLimit, metrics });
+  await fastify.register(linkCheckRoutes, { verifier, revocations, rules: safetyRules, rateLimit: config.http.linkCheckRateLimit, metrics, e2eeMode: config.e2ee.mode });
   await fastify.register(clientRoutes, { dir: opts.clientDir ?? DEFAULT_CLIENT_DIR });
 
   const panic = new PanicService({

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ROLES, SOURCES, type Grant, type Source } from '../domain/roles.ts';
+import { E2EE_MODES } from '../domain/e2ee.ts';
 
 const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' });
 
@@ -13,6 +14,8 @@ export const ClaimsSchema = Type.Object({
     publish: Type.Optional(Type.Array(Type.Union(SOURCES.map((s) => Type.Literal(s))), { maxItems: 3 })),
     subscribe: Type.Optional(Type.Boolean()),
   }, { additionalProperties: false })),
+  /** The room's E2EE mode as the operator minted it (docs/protocol.md, "End-to-end encryption"); absent: `e2ee.mode`. */
+  e2ee: Type.Optional(Type.Union(E2EE_MODES.map((m) => Type.Literal(m)))),
 });
 export type Claims = Static<typeof ClaimsSchema>;
 
@@ -27,6 +30,7 @@ export function grantFromClaims(c: Claims, exp: number): Grant {
     subscribe: c.permissions?.subscribe ?? true,
     tokenId: c.jti,
     expiresAt: exp * 1000,
+    ...(c.e2ee ? { e2ee: c.e2ee } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 import jwt from 'jsonwebtoken';
 import type { Role, Source } from '../domain/roles.ts';
+import type { E2eeMode } from '../domain/e2ee.ts';
 
 export interface MintOptions {
   room: string;
@@ -11,6 +12,8 @@ export interface MintOptions {
   jti?: string;
   issuer?: string;
   audience?: string;
+  /** The `e2ee` claim: the room's E2EE mode for this token (absent: the server's `e2ee.mode`). */
+  e2ee?: E2eeMode;
 }
 
 /** Mints an HS256 room token (development tools, demo links and tests). */
@@ -19,7 +22,7 @@ export function mintToken(secret: string, o: MintOptions): string {
     ? { ...(o.publish ? { publish: o.publish } : {}), ...(o.subscribe !== undefined ? { subscribe: o.subscribe } : {}) }
     : undefined;
   return jwt.sign(
-    { room: o.room, role: o.role, ...(permissions ? { permissions } : {}) },
+    { room: o.room, role: o.role, ...(permissions ? { permissions } : {}), ...(o.e2ee ? { e2ee: o.e2ee } : {}) },
     secret,
     {
       algorithm: 'HS256',

@@ -52,6 +52,7 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_JOIN_TIMEOUT_SECONDS: { path: 'signalling.joinTimeoutSeconds', kind: 'number' },
   SFU_MAX_BUFFERED_BYTES: { path: 'signalling.maxBufferedBytes', kind: 'int' },
   SFU_MAX_PARTICIPANTS: { path: 'rooms.maxParticipants', kind: 'int' },
+  SFU_E2EE_MODE: { path: 'e2ee.mode', kind: 'string' },
   SFU_ROOM_STEP_TIMEOUT_SECONDS: { path: 'rooms.stepTimeoutSeconds', kind: 'number' },
   SFU_RECONNECT_GRACE_SECONDS: { path: 'signalling.reconnectGraceSeconds', kind: 'number' },
   SFU_DRAIN_TIMEOUT_SECONDS: { path: 'drain.timeoutSeconds', kind: 'number' },

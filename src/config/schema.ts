@@ -87,6 +87,11 @@ export const ConfigSchema = section({
     /** A room step (one worker or store call sequence) that takes longer is abandoned with MEDIA_ERROR. */
     stepTimeoutSeconds: Type.Number({ minimum: 0.1, maximum: 600 }),
   }),
+  /** End-to-end encrypted media (docs/protocol.md, "End-to-end encryption"; docs/security.md). */
+  e2ee: section({
+    /** A room's mode unless the token's `e2ee` claim says otherwise: off, optional (if the first participant can), required. */
+    mode: Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')]),
+  }),
   signalling: section({
     maxMessageBytes: Type.Integer({ minimum: 1024, maximum: 1048576 }),
     reconnectGraceSeconds: Type.Number({ minimum: 0, maximum: 3600 }),

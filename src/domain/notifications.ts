@@ -1,4 +1,5 @@
 import type { Role, Source } from './roles.ts';
+import type { RekeyReason } from './e2ee.ts';
 
 /**
  * What a room tells its participants (carried as notifications by the signalling protocol,
@@ -47,7 +48,11 @@ export interface SpeakerInfo {
 /** Server -> client notifications: name -> data. */
 export interface Notifications {
   /** `restored`: the participant came back after the node that hosted the room was lost (its admission records stand). */
-  participantJoined: { participantId: string; identity: string; role: Role; displayName?: string | undefined; restored?: true; safety?: SafetyView };
+  participantJoined: {
+    participantId: string; identity: string; role: Role; displayName?: string | undefined; restored?: true; safety?: SafetyView;
+    /** Its E2EE public key, when the room is end-to-end encrypted (send it your sender key with e2eeKeys). */
+    publicKey?: string;
+  };
   /** To everyone in the room: a participant withdrew consent scopes (no reasons). */
   consentWithdrawn: { participantId: string; scopes: string[] };
   /** To everyone in the room (including the participant): a participant granted consent again after withdrawing it (grantConsent). */
@@ -82,5 +87,12 @@ export interface Notifications {
   panicAlert: Record<string, unknown>;
   serverDraining: { deadlineSeconds: number };
   kicked: { reason: string };
+  /** To one participant of an encrypted room: a sender key another participant encrypted to it (opaque to the server). */
+  e2eeKey: { from: string; epoch: number; blob: string };
+  /**
+   * To every remaining participant that may receive media, when one who held their keys may no longer
+   * (left, kicked, consent withdrawn, grace expired): make a new sender key, send it to `recipients`.
+   */
+  e2eeRekey: { reason: RekeyReason; participantId: string; recipients: string[] };
 }
 export type NotificationName = keyof Notifications;

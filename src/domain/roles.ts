@@ -1,3 +1,5 @@
+import type { E2eeMode } from './e2ee.ts';
+
 /**
  * Roles, sources and grants: what a verified token allows, as every layer sees it (the claims
  * schemas and their verification live in src/auth).
@@ -20,6 +22,8 @@ export interface Grant {
   readonly subscribe: boolean;
   readonly tokenId: string | undefined;
   readonly expiresAt: number;
+  /** The token's `e2ee` claim: the E2EE mode the operator minted it for (absent: the configured `e2ee.mode`). */
+  readonly e2ee?: E2eeMode | undefined;
 }
 
 /** A verified desk token: which rooms' incidents this person may see and handle. */

@@ -42,15 +42,18 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Pro
   await app.register(adminRecordRoutes, { store: opts.store });
 
   app.get('/rooms', async () => ({
-    rooms: rooms.rooms.map((r) => ({ roomId: r.id, participants: r.size, workerPid: r.workerPid })),
+    rooms: rooms.rooms.map((r) => ({ roomId: r.id, participants: r.size, workerPid: r.workerPid, e2ee: r.e2ee })),
   }));
 
   app.get<{ Params: Static<typeof RoomParams> }>('/rooms/:room/participants', { schema: { params: RoomParams } }, async (req) => {
     const room = rooms.get(req.params.room);
     if (!room) throw new SfuError('NOT_FOUND', 'no such room on this node');
+    const { active } = room.e2ee;
     return {
       participants: room.participants.map((p) => ({
         participantId: p.id, identity: p.identity, role: p.role, connected: p.connected,
+        // Whether this session's media is end-to-end encrypted (the room is, and so every participant in it).
+        e2ee: active,
         joinedAt: new Date(p.joinedAt).toISOString(), producers: p.producers.size, consumers: p.consumers.size,
         // How each media transport reaches the worker: 'tcp' is ICE over TCP (UDP blocked on the way).
         transports: [...p.transports.values()].map(({ transport: t, direction }) => ({

@@ -6,6 +6,7 @@ import { joinRequirements, type SafetyRules } from '../safety/validate.ts';
 import { SfuError } from '../shared/errors.ts';
 import { TokenBucket } from '../shared/token-bucket.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { E2eeMode } from '../domain/e2ee.ts';
 
 export interface LinkCheckOptions {
   readonly verifier: TokenVerifier;
@@ -14,6 +15,8 @@ export interface LinkCheckOptions {
   /** Checks per client address: refill rate and burst (http.linkCheckRateLimit). */
   readonly rateLimit: { readonly requestsPerSecond: number; readonly burst: number };
   readonly metrics: Metrics;
+  /** `e2ee.mode`: the E2EE mode of a token without an `e2ee` claim. */
+  readonly e2eeMode: E2eeMode;
 }
 
 const Body = Type.Object({
@@ -98,6 +101,8 @@ export async function linkCheckRoutes(app: FastifyInstance, opts: LinkCheckOptio
       permissions: { publish: [...grant.publish], subscribe: grant.subscribe },
       consent: { policyVersion: needs.policyVersion, policyVersions: needs.policyVersions },
       requires: { location: needs.location, emergencyContact: needs.emergencyContact, guardianConsent: needs.guardianConsent },
+      /** The token's E2EE mode (its `e2ee` claim, else `e2ee.mode`): the page can say "end-to-end encrypted" before the form. */
+      e2ee: grant.e2ee ?? opts.e2eeMode,
     };
   }
 }

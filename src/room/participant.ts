@@ -45,6 +45,8 @@ export class Participant {
   readonly grant: Grant;
   readonly displayName: string | undefined;
   readonly resumeToken: string;
+  /** Its E2EE public key (base64url of an uncompressed P-256 point), when its client can encrypt media; kept across resumes. */
+  readonly publicKey: string | undefined;
   readonly facts: ParticipantFacts;
   /** Restored here from its admission records after the node that hosted it was lost (docs/scaling.md, "Node loss"). */
   readonly restored: boolean;
@@ -66,8 +68,9 @@ export class Participant {
   #state: ParticipantState = 'joining';
   #everAttached = false;
 
-  constructor(opts: { id: string; grant: Grant; displayName: string | undefined; resumeToken: string; facts?: ParticipantFacts; restored?: boolean }) {
+  constructor(opts: { id: string; grant: Grant; displayName: string | undefined; resumeToken: string; facts?: ParticipantFacts; restored?: boolean; publicKey?: string | undefined }) {
     this.id = opts.id;
+    this.publicKey = opts.publicKey;
     this.restored = opts.restored ?? false;
     this.facts = opts.facts ?? { consentScopes: new Set(['telehealth']) };
     this.grant = opts.grant;

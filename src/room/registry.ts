@@ -3,6 +3,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { WorkerPool } from '../media/worker-pool.ts';
 import type { RoomCloseReason } from '../domain/notifications.ts';
+import type { E2eeMode } from '../domain/e2ee.ts';
 import { SfuError } from '../shared/errors.ts';
 import { Room } from './room.ts';
 import type { Participant } from './participant.ts';
@@ -19,6 +20,8 @@ export interface RoomRegistryOptions {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly stepTimeoutMs: number;
+  /** `e2ee.mode`: a room's E2EE mode unless its first participant's token says otherwise. */
+  readonly e2eeMode: E2eeMode;
 }
 
 /**
@@ -95,6 +98,7 @@ export class RoomRegistry {
       log: this.#opts.log,
       metrics: this.#opts.metrics,
       stepTimeoutMs: this.#opts.stepTimeoutMs,
+      e2eeMode: this.#opts.e2eeMode,
     });
     this.#rooms.set(id, room);
     this.#opts.metrics.roomOpened();

@@ -13,6 +13,8 @@ import { applyViewport, type Viewport } from './viewport.ts';
 import { ActiveSpeaker } from './active-speaker.ts';
 import { spatialLayersNeeded } from './dynacast.ts';
 import { FrameRateFirst } from './frame-rate-first.ts';
+import { RoomE2ee, type KeyEntry, type RelayResult } from './e2ee.ts';
+import type { E2eeMode, E2eeView } from '../domain/e2ee.ts';
 
 export interface RoomOptions {
   readonly id: string;
@@ -24,6 +26,8 @@ export interface RoomOptions {
   readonly metrics: Metrics;
   /** A step (a worker or store call) that takes longer is abandoned: the caller gets MEDIA_ERROR, the room moves on. */
   readonly stepTimeoutMs: number;
+  /** The E2EE mode of a room whose first participant's token has no `e2ee` claim (`e2ee.mode`). */
+  readonly e2eeMode: E2eeMode;
 }
 
 export type RoomEvents = {
@@ -92,6 +96,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly #steps = new SerialQueue();
   readonly #stepOptions: RunOptions;
   readonly #speaker: ActiveSpeaker;
+  readonly #e2ee: RoomE2ee;
   /** Joins between opening the room and admission: an empty room is not closed under them. */
   #pendingJoins = 0;
   #closed = false;
@@ -109,6 +114,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     };
     this.#router.on('workerclose', () => this.close('WORKER_DIED'));
     this.#speaker = new ActiveSpeaker(this.#router, () => this.#onSpeaker());
+    this.#e2ee = new RoomE2ee(opts.e2eeMode, opts.metrics);
   }
 
   get closed(): boolean { return this.#closed; }
@@ -118,6 +124,18 @@ export class Room extends TypedEmitter<RoomEvents> {
   get size(): number { return this.#participants.size; }
 
   participant(id: string): Participant | undefined { return this.#participants.get(id); }
+
+  /** The room's E2EE mode (fixed by its first participant) and whether its media is end-to-end encrypted. */
+  get e2ee(): { mode: E2eeMode; active: boolean } { return { mode: this.#e2ee.mode, active: this.#e2ee.active }; }
+
+  /** The join response's `e2ee` for `p` (the others' public keys when the room is encrypted). */
+  e2eeView(p: Participant): E2eeView { return this.#e2ee.view(p, this.#participants.values()); }
+
+  /** e2eeKeys: relays `p`'s sender key, encrypted to each `to`, to those who may receive media (src/room/e2ee.ts). */
+  relayKeys(p: Participant, epoch: number, keys: readonly KeyEntry[]): RelayResult {
+    this.#assertOpen(p);
+    return this.#e2ee.relay(p, epoch, keys, this.#participants);
+  }
 
   /**
    * The room's dominant speaker, as last named by the observer: only while that participant is in
@@ -169,12 +187,13 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
     const seats = this.#participants.size + this.#joining.size - (replacing ? 1 : 0);
     if (seats >= this.#opts.maxParticipants) throw new SfuError('ROOM_FULL', 'room is full');
+    this.#e2ee.check(p);
     this.#joining.set(p.identity, p);
     try {
       await this.#step(async (step) => {
-        this.#assertAdmissible(hooks);
+        this.#assertAdmissible(p, hooks);
         await hooks.commit();
-        this.#assertAdmissible(hooks);
+        this.#assertAdmissible(p, hooks);
         if (step.abandoned) return;
         if (replacing) {
           // Resumed meanwhile by a connection holding its resume token: that session stands.
@@ -188,21 +207,25 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
   }
 
-  #assertAdmissible(hooks: AdmissionHooks): void {
+  #assertAdmissible(p: Participant, hooks: AdmissionHooks): void {
     if (this.#closed) throw new SfuError('ROOM_CLOSED', 'room is closed');
     hooks.recheck();
+    // The first admission (this room step or an earlier one) fixed the room's E2EE mode.
+    this.#e2ee.check(p);
   }
 
   #admitNow(p: Participant): void {
     this.#joining.delete(p.identity);
     this.#participants.set(p.id, p);
     p.admitted();
+    this.#e2ee.admitted(p);
     this.#opts.metrics.participantAdmitted(p.role);
     this.#log.info({ participant: p.id, role: p.role }, 'participant admitted');
     this.#broadcast(p, (o) => o.notify('participantJoined', {
       participantId: p.id, identity: p.identity, role: p.role, displayName: p.displayName,
       ...(p.restored ? { restored: true } : {}),
       ...(o.clinical ? { safety: p.safetyView() } : {}),
+      ...this.#e2ee.publicKeyOf(p),
     }));
     this.safeEmit('admitted', p);
   }
@@ -214,6 +237,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#opts.metrics.participantLeft(p.role);
     this.#log.info({ participant: p.id, reason }, 'participant left');
     for (const o of this.#participants.values()) o.notify('participantLeft', { participantId: p.id, reason });
+    this.#e2ee.left(p, reason, this.#participants.values());
     this.safeEmit('left', p);
     if (this.#participants.size === 0 && this.#pendingJoins === 0) this.safeEmit('empty');
   }
@@ -475,11 +499,14 @@ export class Room extends TypedEmitter<RoomEvents> {
   withdrawConsent(p: Participant, scopes: readonly string[]): void {
     this.#assertOpen(p);
     p.withdrawals++;
+    const hadMedia = p.mediaAllowed;
     for (const s of scopes) p.facts.consentScopes.delete(s);
     if (!p.mediaAllowed) {
       for (const { transport } of [...p.transports.values()]) transport.close();
     }
     for (const o of this.#participants.values()) o.notify('consentWithdrawn', { participantId: p.id, scopes: [...scopes] });
+    // It held the others' sender keys until now: they make new ones it never gets.
+    if (hadMedia && !p.mediaAllowed) this.#e2ee.withdrew(p, this.#participants.values());
   }
 
   /**
@@ -596,6 +623,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
     this.#participants.clear();
     this.#joining.clear();
+    this.#e2ee.close();
     if (!this.#router.closed) this.#router.close();
     this.safeEmit('close', reason);
   }

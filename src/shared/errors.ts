@@ -29,6 +29,17 @@ export const ERROR_CODES = {
   /** Issue #15: `grantConsent` while `telehealth` consent is in force (nothing to grant again). */
   CONSENT_IN_FORCE: 409,
   STORE_UNAVAILABLE: 503,
+  // End-to-end encryption (issue #16; docs/protocol.md, "End-to-end encryption")
+  /** join: the token's E2EE mode (its `e2ee` claim, else `e2ee.mode`) differs from the mode the room was opened with. */
+  E2EE_MODE_CONFLICT: 403,
+  /** join without `e2ee.publicKey` in an encrypted room, or as the first participant of a `required` one. */
+  E2EE_UNSUPPORTED: 403,
+  /** join: `e2ee.publicKey` is not an uncompressed P-256 point in base64url (87 characters, 0x04 first). */
+  E2EE_INVALID_KEY: 400,
+  /** e2eeKeys in a room that is not end-to-end encrypted. */
+  E2EE_NOT_ACTIVE: 409,
+  /** e2eeKeys: the `to` of an entry is not a participant of the room (left, kicked, never there). */
+  PARTICIPANT_NOT_FOUND: 404,
   // Panic channel (issue #4)
   INCIDENT_NOT_FOUND: 404,
   INCIDENT_OWNER_UNREACHABLE: 503,

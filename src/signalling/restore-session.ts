@@ -17,7 +17,7 @@ const invalid = (why: string) => new SfuError('RESUME_TOKEN_INVALID', `no sessio
  * the others are told `participantJoined` with `restored: true`. Anything else is
  * RESUME_TOKEN_INVALID (the client then joins as a new session).
  */
-export async function restoreSession(ctx: HandlerContext, token: string, displayName: string | undefined): Promise<{ room: Room; participant: Participant }> {
+export async function restoreSession(ctx: HandlerContext, token: string, displayName: string | undefined, publicKey: string | undefined): Promise<{ room: Room; participant: Participant }> {
   const { services, grant } = ctx;
   const claimToken = services.resumeTokens.read(token, grant.room, grant.identity);
   if (!claimToken) throw invalid('not a token of this room and identity');
@@ -42,7 +42,7 @@ export async function restoreSession(ctx: HandlerContext, token: string, display
     throw invalid('no admission record');
   }
   const participant = new Participant({
-    id: claimToken.sessionId, grant, displayName, restored: true, facts: factsOf(records),
+    id: claimToken.sessionId, grant, displayName, publicKey, restored: true, facts: factsOf(records),
     resumeToken: services.resumeTokens.issue(grant.room, grant.identity, claimToken.sessionId),
   });
   const recheck = admissionRecheck(ctx);

@@ -44,6 +44,9 @@ export class Metrics {
   readonly #admissions = new Counter({ name: 'sfu_admissions_total', help: 'Join admissions by result (admitted, or the refusal code)', labelNames: ['result'], registers: [this.registry] });
   readonly #withdrawals = new Counter({ name: 'sfu_consent_withdrawals_total', help: 'Consent withdrawals by scope', labelNames: ['scope'], registers: [this.registry] });
   readonly #grants = new Counter({ name: 'sfu_consent_grants_total', help: 'Consent given again within a session (grantConsent), by result (granted, or the refusal code)', labelNames: ['result'], registers: [this.registry] });
+  readonly #e2eeRooms = new Gauge({ name: 'sfu_e2ee_rooms', help: 'Open rooms whose media is end-to-end encrypted', registers: [this.registry] });
+  readonly #e2eeKeyMessages = new Counter({ name: 'sfu_e2ee_key_messages_total', help: 'Sender-key entries of e2eeKeys by result: delivered, or the refusal code', labelNames: ['result'], registers: [this.registry] });
+  readonly #e2eeRekeys = new Counter({ name: 'sfu_e2ee_rekeys_total', help: 'e2eeRekey rounds (one per departure, not per recipient) by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly #storeWrites = new Histogram({
     name: 'sfu_store_write_duration_seconds', help: 'Durable record writes (committed and synced) by operation',
     labelNames: ['op'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry],
@@ -200,6 +203,13 @@ export class Metrics {
   consentWithdrawn(scope: string): void { this.#withdrawals.inc({ scope }); }
   /** grantConsent: `granted`, or the refusal's code. */
   consentGranted(result: string): void { this.#grants.inc({ result }); }
+  /** A room became end-to-end encrypted (its first participant brought a key); `e2eeRoomClosed` when it closes. */
+  e2eeRoomOpened(): void { this.#e2eeRooms.inc(); }
+  e2eeRoomClosed(): void { this.#e2eeRooms.dec(); }
+  /** One entry of an e2eeKeys request: `delivered`, or the code it was refused with. */
+  e2eeKeyMessage(result: string): void { this.#e2eeKeyMessages.inc({ result }); }
+  /** The room told its participants to make new sender keys. */
+  e2eeRekey(reason: string): void { this.#e2eeRekeys.inc({ reason }); }
   recordStoreWrite(op: string, seconds: number): void { this.#storeWrites.observe({ op }, seconds); }
   panicRaised(kind: string): void { this.#panicRaised.inc({ kind }); }
   panicDelivered(seconds: number): void { this.#panicDelivery.observe(seconds); }

@@ -28,7 +28,7 @@ beforeEach(async () => {
   room = new Room({
     id: 'steps', placed, maxParticipants: 2, forwarding: config.forwarding,
     transport: { initialAvailableOutgoingBitrate: 600_000, maxIncomingBitrate: 0, maxOutgoingBitrate: 0, frameRateFirst: true },
-    log: createLogger('silent'), metrics: new Metrics({ defaultMetrics: false }), stepTimeoutMs: 2000,
+    log: createLogger('silent'), metrics: new Metrics({ defaultMetrics: false }), stepTimeoutMs: 2000, e2eeMode: 'off',
   });
 });
 

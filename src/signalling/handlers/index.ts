@@ -13,9 +13,10 @@ import { grantConsent } from './grant-consent.ts';
 import { updateLocation } from './update-location.ts';
 import { setViewport } from './set-viewport.ts';
 import { reportMediaProblem } from './report-media-problem.ts';
+import { e2eeKeys } from './e2ee-keys.ts';
 
 /** The method table: one handler per signalling method, no switch. */
 export const HANDLERS: ReadonlyMap<string, Handler> = new Map<string, Handler>(
   [join, createTransport, connectTransport, closeTransport, produce, closeProducer, pauseProducer, resumeProducer,
-    resumeConsumer, pauseConsumer, restartIce, leave, withdrawConsent, grantConsent, updateLocation, setViewport, reportMediaProblem].map((h): [string, Handler] => [h.method, h]),
+    resumeConsumer, pauseConsumer, restartIce, leave, withdrawConsent, grantConsent, updateLocation, setViewport, reportMediaProblem, e2eeKeys].map((h): [string, Handler] => [h.method, h]),
 );

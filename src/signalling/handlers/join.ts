@@ -9,6 +9,7 @@ import { admissionRecheck } from '../admission-recheck.ts';
 import { restoreSession } from '../restore-session.ts';
 import { iceServersFor } from '../../media/turn-credentials.ts';
 import { timingSafeEqual } from 'node:crypto';
+import { checkPublicKey } from '../../room/e2ee.ts';
 
 export const JoinData = Type.Object({
   room: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
@@ -17,6 +18,8 @@ export const JoinData = Type.Object({
   location: Type.Optional(Type.Unknown()),
   displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   resumeToken: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  /** The client can encrypt media end to end: its ECDH public key (checked by checkPublicKey: E2EE_INVALID_KEY). */
+  e2ee: Type.Optional(Type.Object({ publicKey: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false })),
 }, { additionalProperties: false });
 
 function sameSecret(a: string, b: string): boolean {
@@ -52,6 +55,8 @@ function joinResponse(ctx: HandlerContext, room: Room, p: Participant, resumed: 
     consentScopes: [...p.facts.consentScopes],
     transports: [...p.transports.entries()].map(([transportId, t]) => ({ transportId, direction: t.direction })),
     producers: p.producerInfos(),
+    /** The room's E2EE mode, whether its media is end-to-end encrypted, and then the others' public keys. */
+    e2ee: room.e2eeView(p),
   };
 }
 
@@ -69,6 +74,9 @@ export const join = defineHandler({
     if (ctx.isJoined) throw new SfuError('ALREADY_JOINED', 'this connection has already joined');
     const { services, grant } = ctx;
     if (data.room !== undefined && data.room !== grant.room) throw new SfuError('WRONG_ROOM', 'token is not valid for this room');
+    // A resume keeps the key the session joined with; a restore takes it from here (the same client, the same key).
+    const publicKey = data.e2ee?.publicKey;
+    if (publicKey !== undefined) checkPublicKey(publicKey);
     const started = performance.now();
     await placeHere(ctx);
     const open = services.rooms.get(grant.room);
@@ -86,7 +94,7 @@ export const join = defineHandler({
     }
     if (data.resumeToken) {
       // Not here: a session whose node was lost is restored from its records (docs/scaling.md, "Node loss").
-      const { room, participant } = await restoreSession(ctx, data.resumeToken, data.displayName);
+      const { room, participant } = await restoreSession(ctx, data.resumeToken, data.displayName, publicKey);
       ctx.bind(room, participant);
       return joinResponse(ctx, room, participant, true);
     }
@@ -96,7 +104,7 @@ export const join = defineHandler({
       clinicians: () => new Set((services.rooms.get(grant.room)?.participants ?? []).filter((p) => p.clinical).map((p) => p.identity)),
     };
     try {
-      const { room, participant } = await admit(ctx, req, data.displayName, replaces);
+      const { room, participant } = await admit(ctx, req, { displayName: data.displayName, publicKey }, replaces);
       ctx.bind(room, participant);
       services.metrics.admission('admitted');
       services.metrics.recordJoinDuration((performance.now() - started) / 1000);
@@ -127,14 +135,14 @@ async function placeHere(ctx: HandlerContext): Promise<void> {
 }
 
 /** Checks, then the room's admission step (reserve, recheck, durable commit, recheck, admit): all or nothing. */
-async function admit(ctx: HandlerContext, req: AdmissionRequest, displayName: string | undefined, replaces: Participant | undefined) {
+async function admit(ctx: HandlerContext, req: AdmissionRequest, who: { displayName: string | undefined; publicKey: string | undefined }, replaces: Participant | undefined) {
   const { services, grant } = ctx;
   for (const step of services.admission) await step.check(req);
   const recheck = admissionRecheck(ctx);
   recheck();
   const { room, release } = await services.rooms.reserve(grant.room);
   const resumeToken = services.resumeTokens.issue(grant.room, grant.identity, req.participantId);
-  const participant = new Participant({ id: req.participantId, grant, displayName, resumeToken, facts: req.facts });
+  const participant = new Participant({ id: req.participantId, grant, ...who, resumeToken, facts: req.facts });
   try {
     await room.admit(participant, {
       replaces,
