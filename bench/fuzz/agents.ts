@@ -274,7 +274,7 @@ export class StructuredAgent extends Agent {
     const method: Method = rng.weighted<Method>({
       join: 6, createTransport: 8, connectTransport: 8, produce: 14, closeProducer: 5, pauseProducer: 5, resumeProducer: 5,
       resumeConsumer: 5, pauseConsumer: 5, restartIce: 5, closeTransport: 4, setViewport: 8, withdrawConsent: 2,
-      grantConsent: 2, updateLocation: 3, reportMediaProblem: 2, leave: 1,
+      grantConsent: 2, updateLocation: 3, reportMediaProblem: 2, leave: 1, e2eeKeys: 4,
     });
     let data: unknown = validData(rng, method, k, this.env.media);
     let kind = 'structured-valid';
@@ -348,6 +348,7 @@ function learn(k: Knowledge, method: string, data: unknown, r: Reply): void {
       if (Array.isArray(r.data?.producers)) k.producers = r.data.producers.map((p: { producerId: string; kind: 'audio' | 'video'; source: Source }) => ({ id: p.producerId, kind: p.kind, source: p.source }));
       if (Array.isArray(r.data?.permissions?.publish)) k.publish = r.data.permissions.publish;
       for (const p of r.data?.participants ?? []) {
+        if (typeof p?.participantId === 'string') k.peers.push(p.participantId);
         if (p?.role === 'clinician') k.clinicians.push(p.identity);
         for (const pr of p?.producers ?? []) forget(pr.producerId);
       }
@@ -369,6 +370,10 @@ function track(k: Knowledge, name: string, data: any): void {
       break;
     case 'participantJoined':
       if (data?.role === 'clinician' && typeof data.identity === 'string') k.clinicians.push(data.identity);
+      if (typeof data?.participantId === 'string') k.peers.push(data.participantId);
+      break;
+    case 'participantLeft':
+      k.peers = k.peers.filter((id) => id !== data?.participantId);
       break;
     case 'producerClosed':
       if (typeof data?.producerId === 'string') k.foreign.push(data.producerId);
@@ -377,6 +382,7 @@ function track(k: Knowledge, name: string, data: any): void {
   }
   if (k.foreign.length > 60) k.foreign.splice(0, k.foreign.length - 50);
   if (k.clinicians.length > 20) k.clinicians.splice(0, 10);
+  if (k.peers.length > 20) k.peers.splice(0, 10);
 }
 
 /** Identities of the shared rooms, with the role and permissions each one's tokens carry. */

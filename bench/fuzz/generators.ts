@@ -11,7 +11,7 @@ import type { MediaShapes } from './media-shapes.ts';
 export const METHODS = [
   'join', 'createTransport', 'connectTransport', 'produce', 'closeProducer', 'pauseProducer', 'resumeProducer',
   'resumeConsumer', 'pauseConsumer', 'restartIce', 'closeTransport', 'setViewport', 'withdrawConsent',
-  'grantConsent', 'updateLocation', 'reportMediaProblem', 'leave',
+  'grantConsent', 'updateLocation', 'reportMediaProblem', 'leave', 'e2eeKeys',
 ] as const;
 export type Method = (typeof METHODS)[number];
 
@@ -262,10 +262,12 @@ export interface Knowledge {
   publish: readonly Source[];
   /** Clinician identities in the room (a verbal consent names one). */
   clinicians: string[];
+  /** Other participants' ids (join response, participantJoined, e2eeRekey): where e2eeKeys sends keys. */
+  peers: string[];
 }
 
 export function emptyKnowledge(role: Role, deviceCaps: unknown): Knowledge {
-  return { transports: [], producers: [], consumers: [], foreign: [], deviceCaps, role, publish: SOURCES, clinicians: [] };
+  return { transports: [], producers: [], consumers: [], foreign: [], deviceCaps, role, publish: SOURCES, clinicians: [], peers: [] };
 }
 
 function randomUuid(rng: Rng): string {
@@ -323,6 +325,8 @@ export function validData(rng: Rng, method: Method, k: Knowledge, media: MediaSh
       if (k.resumeToken && rng.chance(0.3)) return { resumeToken: k.resumeToken };
       return {
         consent: validConsent(rng, k), location: validLocation(rng),
+        // The fuzz server's rooms are `optional` E2EE: a key (of the right format; the server never checks the point) opens them encrypted.
+        ...(rng.chance(0.95) ? { e2ee: { publicKey: publicKeyLike(rng) } } : {}),
         ...(rng.chance(0.6) ? { displayName: rng.pick(['Sam', 'Ms Rivera', 'Élodie', '李雷', 'x'.repeat(64)]) } : {}),
       };
     case 'createTransport': {
@@ -371,7 +375,17 @@ export function validData(rng: Rng, method: Method, k: Knowledge, media: MediaSh
       };
     case 'leave':
       return {};
+    case 'e2eeKeys': {
+      const to = () => (k.peers.length && rng.chance(0.8) ? rng.pick(k.peers) : refId(rng, [], k));
+      const keys = Array.from({ length: rng.int(1, 3) }, () => ({ to: to(), blob: Buffer.from(rng.bytes(rng.int(1, 384))).toString('base64url') }));
+      return { epoch: rng.chance(0.8) ? rng.int(0, 20) : rng.pick([0, 0xffff_ffff]), keys: keys.filter((e, i) => keys.findIndex((x) => x.to === e.to) === i) };
+    }
   }
+}
+
+/** 0x04 and 64 random bytes, base64url: the format of an uncompressed P-256 public key. */
+function publicKeyLike(rng: Rng): string {
+  return Buffer.concat([Buffer.from([4]), Buffer.from(rng.bytes(64))]).toString('base64url');
 }
 
 // ---------------------------------------------------------------------------------------------

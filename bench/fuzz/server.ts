@@ -63,6 +63,8 @@ export async function startFuzzServer(opts: { reconnectGraceSeconds: number; max
       admin: { token: randomBytes(16).toString('hex') },
       media: { workers: 1, rtcPort: 0, listenIp: '127.0.0.1', announcedIp: '' },
       rooms: { maxParticipants: opts.maxParticipants },
+      // Encrypted rooms when the first participant brings a key (most joins do), so e2eeKeys is relayed.
+      e2ee: { mode: 'optional' },
       signalling: { reconnectGraceSeconds: opts.reconnectGraceSeconds, pingIntervalSeconds: opts.pingIntervalSeconds },
     },
   });

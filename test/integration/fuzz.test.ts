@@ -24,7 +24,7 @@ describe('signalling fuzz (short run)', () => {
     // Malformed envelopes, unmatched or duplicate responses, hangs, undocumented close codes, unknown fields accepted.
     expect(r.violations, show(r.violationSamples)).toEqual({});
     // Every method was reached with valid data at least once (the fuzz is not all rejected up front).
-    for (const m of ['join', 'createTransport', 'connectTransport', 'produce', 'restartIce', 'updateLocation', 'withdrawConsent', 'leave']) {
+    for (const m of ['join', 'createTransport', 'connectTransport', 'produce', 'restartIce', 'updateLocation', 'withdrawConsent', 'leave', 'e2eeKeys']) {
       expect(r.responsesByMethod[m]?.ok ?? 0, m).toBeGreaterThan(0);
     }
   }, 90_000);

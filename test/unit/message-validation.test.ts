@@ -22,7 +22,7 @@ describe('request envelope', () => {
 describe('method schemas', () => {
   it('has one handler per documented method', () => {
     expect([...HANDLERS.keys()].sort()).toEqual([
-      'closeProducer', 'closeTransport', 'connectTransport', 'createTransport', 'grantConsent', 'join', 'leave', 'pauseConsumer', 'pauseProducer',
+      'closeProducer', 'closeTransport', 'connectTransport', 'createTransport', 'e2eeKeys', 'grantConsent', 'join', 'leave', 'pauseConsumer', 'pauseProducer',
       'produce', 'reportMediaProblem', 'restartIce', 'resumeConsumer', 'resumeProducer', 'setViewport', 'updateLocation', 'withdrawConsent',
     ]);
   });
@@ -33,6 +33,26 @@ describe('method schemas', () => {
     expect(check('join', { displayName: '' })).toBe(false);
     expect(check('join', { displayName: 'x'.repeat(65) })).toBe(false);
     expect(check('join', { resumeToken: 5 })).toBe(false);
+    // e2ee: a public key string (its format is checked by the handler: E2EE_INVALID_KEY), nothing else.
+    expect(check('join', { e2ee: { publicKey: 'BAAA' } })).toBe(true);
+    expect(check('join', { e2ee: {} })).toBe(false);
+    expect(check('join', { e2ee: { publicKey: '' } })).toBe(false);
+    expect(check('join', { e2ee: { publicKey: 'x'.repeat(257) } })).toBe(false);
+    expect(check('join', { e2ee: { publicKey: 'BAAA', curve: 'P-256' } })).toBe(false);
+    expect(check('join', { e2ee: true })).toBe(false);
+  });
+
+  it('validates e2eeKeys: an epoch, 1 or more {to, blob} with blob base64url of at most 512 characters', () => {
+    const ok = { epoch: 0, keys: [{ to: 'p1', blob: 'AbC-_9' }] };
+    expect(check('e2eeKeys', ok)).toBe(true);
+    expect(check('e2eeKeys', { ...ok, epoch: 0xffff_ffff, keys: [{ to: 'p1', blob: 'A'.repeat(512) }] })).toBe(true);
+    for (const bad of [
+      {}, { epoch: 0 }, { keys: ok.keys }, { ...ok, epoch: -1 }, { ...ok, epoch: 0x1_0000_0000 }, { ...ok, epoch: 1.5 }, { ...ok, epoch: '1' },
+      { ...ok, keys: [] }, { ...ok, keys: [{ to: 'p1' }] }, { ...ok, keys: [{ blob: 'AA' }] }, { ...ok, keys: [{ to: '', blob: 'AA' }] },
+      { ...ok, keys: [{ to: 'x'.repeat(65), blob: 'AA' }] }, { ...ok, keys: [{ to: 'p1', blob: 'A'.repeat(513) }] },
+      { ...ok, keys: [{ to: 'p1', blob: 'AA==' }] }, { ...ok, keys: [{ to: 'p1', blob: 'a+b/' }] }, { ...ok, keys: [{ to: 'p1', blob: '' }] },
+      { ...ok, keys: [{ to: 'p1', blob: 'AA', from: 'p2' }] }, { ...ok, extra: 1 }, { ...ok, keys: new Array(1001).fill({ to: 'p', blob: 'A' }) },
+    ]) expect(check('e2eeKeys', bad), JSON.stringify(bad).slice(0, 100)).toBe(false);
   });
 
   it('validates grantConsent: a consent object is required (its rules are checked by the handler, naming the field)', () => {
