@@ -159,7 +159,7 @@ export class RoomE2ee {
     for (const o of receivers) {
       o.notify('e2eeRekey', { reason, participantId: p.id, recipients: receivers.filter((r) => r !== o).map((r) => r.id) });
     }
-    this.#metrics.e2eeRekey(reason);
+    if (receivers.length > 0) this.#metrics.e2eeRekey(reason);
   }
 
   /** The room closed. Idempotent. */

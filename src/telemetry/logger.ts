@@ -3,7 +3,8 @@ import { pino, stdSerializers, type DestinationStream, type Logger, type LoggerO
 export type { Logger } from 'pino';
 
 /**
- * Paths that must never reach a log line: tokens, names, locations, phone numbers.
+ * Paths that must never reach a log line: tokens, names, locations, phone numbers, E2EE keys and
+ * key blobs (nothing logs them; this is the net under that).
  * Redaction happens here, at the logger, so no call site can forget it.
  */
 export const REDACT_PATHS = [
@@ -15,6 +16,7 @@ export const REDACT_PATHS = [
   'remoteAddress', '*.remoteAddress',
   '*.*.token', '*.*.resumeToken', '*.*.displayName', '*.*.location', '*.*.phone', '*.*.emergencyContact', '*.*.coordinates',
   '*.*.name', '*.*.description', '*.*.secret', '*.*.address', '*.*.remoteAddress', '*.*.authorization',
+  'publicKey', '*.publicKey', '*.*.publicKey', 'blob', '*.blob', '*.*.blob', 'keys', '*.keys', 'e2ee.publicKey',
 ];
 
 /** Strips the query string (where `?token=` lives) from a URL before logging it. */
