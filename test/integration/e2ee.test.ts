@@ -121,6 +121,31 @@ describe('the room mode and who may join', () => {
     closeAll(a, b, c);
   });
 
+  it('two first joins at once with different modes: exactly one fixes the room, the other is refused', async () => {
+    for (const [i, modes] of ([['required', 'off'], ['optional', 'required']] as const).entries()) {
+      const room = `first-race-${i}`;
+      const [x, y] = await Promise.all([connect(srv, room, 'doc', 'clinician', modes[0]), connect(srv, room, 'kid', 'student', modes[1])]);
+      const [rx, ry] = await Promise.all([x.raw('join', { e2ee: { publicKey: publicKey() } }), y.raw('join', { e2ee: { publicKey: publicKey() } })]);
+      expect([rx.ok, ry.ok].filter(Boolean), JSON.stringify([rx.error, ry.error])).toHaveLength(1);
+      const [won, lost] = rx.ok ? [rx, ry] : [ry, rx];
+      expect(won.data.e2ee).toMatchObject({ mode: rx.ok ? modes[0] : modes[1], active: true });
+      expect(lost.error.code).toBe('E2EE_MODE_CONFLICT');
+      expect(srv.handle.rooms.get(room)!.size).toBe(1);
+      x.close(); y.close();
+    }
+    // optional: a first join with a key and one without, at once: either order gives a consistent room.
+    const [x, y] = await Promise.all([connect(srv, 'first-race-opt', 'doc', 'clinician', 'optional'), connect(srv, 'first-race-opt', 'kid', 'student', 'optional')]);
+    const [rx, ry] = await Promise.all([x.raw('join', { e2ee: { publicKey: publicKey() } }), y.raw('join', {})]);
+    if (rx.ok && ry.ok) {
+      // The keyless one was first: not encrypted, both in.
+      expect([rx.data.e2ee.active, ry.data.e2ee.active]).toEqual([false, false]);
+    } else {
+      expect(rx.data.e2ee).toMatchObject({ active: true });
+      expect(ry.error.code).toBe('E2EE_UNSUPPORTED');
+    }
+    x.close(); y.close();
+  });
+
   it('refuses a malformed public key with E2EE_INVALID_KEY naming the field, and keeps the socket open for a corrected join', async () => {
     const good = createECDH('prime256v1').generateKeys();
     const compressed = Buffer.from(good); compressed[0] = 0x02;
@@ -316,6 +341,21 @@ describe('e2eeRekey: a departure makes the others change keys', () => {
     closeAll(a, b);
   });
 
+  it('a new join that replaces a session whose connection was lost: reason expired, then the newcomer with its new key', async () => {
+    const { a, b, c, ids } = await trio('r-replace');
+    c.c.ws.terminate();
+    await a.c.waitFor('participantConnection', (d) => d.state === 'reconnecting');
+    const again = await join('r-replace', 'kid', { mode: 'required' });
+    expect(await a.c.waitFor('e2eeRekey')).toEqual({ reason: 'expired', participantId: ids.c, recipients: [ids.b] });
+    const joined = await a.c.waitFor('participantJoined', (d) => d.participantId === again.info.participantId);
+    expect(joined.publicKey).toBe(again.key);
+    expect(again.info.e2ee.peers.map((p: any) => p.participantId).sort()).toEqual([ids.a, ids.b].sort());
+    // Order on a's socket: the old session left, keys changed, then the newcomer arrived (send it the new key).
+    const names = a.c.notifications.map((n) => n.notification).filter((n) => ['participantLeft', 'e2eeRekey', 'participantJoined'].includes(n));
+    expect(names.slice(-3)).toEqual(['participantLeft', 'e2eeRekey', 'participantJoined']);
+    closeAll(a, b, again);
+  });
+
   it('races: withdraw, grant, withdraw in one write gives two rounds in order; withdraw and leave in one write gives one', async () => {
     const { a, b, c, ids } = await trio('r-race');
     sendInOneWrite(c.c.ws, [
@@ -353,6 +393,9 @@ describe('e2eeRekey: a departure makes the others change keys', () => {
     expect(rooms.find((r: any) => r.roomId === 'r-enc').e2ee).toEqual({ mode: 'required', active: true });
     const people = (await (await fetch(`${srv.url}/admin/rooms/r-enc/participants`, { headers: admin })).json() as any).participants;
     expect(people.map((p: any) => p.e2ee)).toEqual([true]);
+    // The gauge counts the open encrypted rooms of this node.
+    const open = (await (await fetch(`${srv.url}/admin/rooms`, { headers: admin })).json() as any).rooms.filter((r: any) => r.e2ee.active).length;
+    expect(await (await fetch(`${srv.url}/metrics`)).text()).toContain(`sfu_e2ee_rooms ${open}\n`);
     await observeFor(100);
     expect(rekeys(a)).toEqual([]);
     closeAll(a, enc);

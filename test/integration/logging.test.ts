@@ -1,3 +1,4 @@
+import { createECDH } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server.ts';
@@ -35,5 +36,26 @@ describe('logs', () => {
       expect(all).not.toContain(secret);
     }
     expect(all).not.toContain(joined.resumeToken);
+  });
+
+  it('never carry an E2EE public key or a key blob, relayed, refused or malformed', async () => {
+    const key = () => createECDH('prime256v1').generateKeys().toString('base64url');
+    const [ka, kb] = [key(), key()];
+    const a = await RtcClient.connect(srv.wsUrl, { token: srv.mint('log-e2ee', 'doc', 'clinician', { e2ee: 'required' }) });
+    const b = await RtcClient.connect(srv.wsUrl, { token: srv.mint('log-e2ee', 'kid', 'student', { e2ee: 'required' }) });
+    const ja = await a.request('join', { e2ee: { publicKey: ka } });
+    const jb = await b.request('join', { e2ee: { publicKey: kb } });
+    const blob = 'QmxvYlNlY3JldFNlbmRlcktleTAxMjM0NTY3ODlhYmNkZWY';
+    expect((await a.request('e2eeKeys', { epoch: 1, keys: [{ to: jb.participantId, blob }, { to: 'gone', blob: `${blob}Zz` }] })).delivered).toEqual([jb.participantId]);
+    await a.raw('e2eeKeys', { epoch: 1, keys: [{ to: ja.participantId, blob: `${blob}Yy` }] });
+    await a.raw('e2eeKeys', { epoch: 1, keys: [{ to: jb.participantId, blob: `${blob}==` }] });
+    const bad = await RtcClient.connect(srv.wsUrl, { token: srv.mint('log-e2ee', 'mum', 'guardian', { e2ee: 'required' }) });
+    await bad.raw('join', { e2ee: { publicKey: `${ka.slice(0, 80)}Wq9dEfG` } });
+    await b.request('leave');
+    await a.waitFor('e2eeRekey');
+    bad.close(); a.close();
+    await until(() => srv.handle.rooms.get('log-e2ee')?.participant(ja.participantId)?.state !== 'admitted', 'the server to handle the closed connection', 5000);
+    const all = lines.join('');
+    for (const secret of [ka, kb, ka.slice(10, 40), kb.slice(10, 40), blob, blob.slice(5, 30), 'Wq9dEfG']) expect(all).not.toContain(secret);
   });
 });
