@@ -98,6 +98,10 @@ describe('the room mode and who may join', () => {
     const b = await join('m-req', 'kid', { mode: 'required' });
     expect(b.info.e2ee.peers).toEqual([{ participantId: a.info.participantId, publicKey: a.key }]);
     expect((await refusedJoin('m-req', 'mum', { key: false, mode: 'required' })).error.code).toBe('E2EE_UNSUPPORTED');
+    // Refusals are audited like any refused join (identity, role, code).
+    const trail = (await (await fetch(`${srv.url}/admin/rooms/m-req/audit`, { headers: admin })).json() as any).entries;
+    const refusals = trail.filter((e: any) => e.kind === 'admission.refused').map((e: any) => [e.actor, JSON.parse(e.detail).code]);
+    expect(refusals).toEqual([['doc', 'E2EE_UNSUPPORTED'], ['mum', 'E2EE_UNSUPPORTED']]);
     closeAll(a, b);
   });
 
