@@ -77,6 +77,16 @@ describe('npm run token (scripts/token.ts)', () => {
     expect(hostPort.stdout).toMatch(/^http:\/\/127\.0\.0\.1:8443\/#token=/);
   });
 
+  it('--e2ee puts the room\'s end-to-end encryption mode in the token (the link check reads it back)', async () => {
+    const minted = token(['--room', 'r', '--identity', 'doc', '--role', 'clinician', '--e2ee', 'required'], { SFU_DATA_DIR: srv.dataDir });
+    expect(minted.status).toBe(0);
+    const res = await fetch(`${srv.url}/api/link-check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: minted.stdout.trim() }) });
+    expect(((await res.json()) as { e2ee: string }).e2ee).toBe('required');
+    const bad = token(['--room', 'r', '--identity', 'doc', '--role', 'clinician', '--e2ee', 'always'], { SFU_DATA_DIR: srv.dataDir });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--e2ee must be one of off, optional, required');
+  });
+
   it('refuses bad input with exit 2 and the usage', () => {
     for (const args of [['--role', 'student', '--identity', 'kid'], ['--room', 'r', '--identity', 'kid', '--role', 'teacher'], ['--room', 'r', '--identity', 'kid', '--role', 'student', '--link', '--url', 'ftp://x'], ['--role', 'desk', '--identity', 'd'], ['--bogus']]) {
       const r = token(args, { SFU_DATA_DIR: srv.dataDir });
