@@ -5,6 +5,7 @@ import { startServer, TEST_ADMIN_TOKEN, type TestServer } from '../helpers/serve
 import { RtcClient, TEST_CONSENT } from '../helpers/ws-client.ts';
 import { sendInOneWrite } from '../helpers/one-write.ts';
 import { observeFor, until } from '../helpers/until.ts';
+import { safetyClient } from '../helpers/safety-client.ts';
 
 // End-to-end encrypted rooms (issue #16), server side: the room's mode and who may join it, the
 // relay of sender keys (e2eeKeys -> e2eeKey) and the rekey round after every departure of someone
@@ -207,6 +208,23 @@ describe('the room mode and who may join', () => {
     })).json() as any).e2ee;
     expect([await check(), await check('optional'), await check('required')]).toEqual(['off', 'optional', 'required']);
     closeAll(a, c); again.close();
+  });
+});
+
+describe('what E2EE leaves alone', () => {
+  it('the panic channel and consent work as ever in an encrypted room, the student\'s media withdrawn', async () => {
+    const doc = await join('safe-e2ee', 'doc', { role: 'clinician', mode: 'required' });
+    const kid = await join('safe-e2ee', 'kid', { mode: 'required' });
+    await kid.c.request('withdrawConsent', { scopes: ['telehealth'] });
+    const panic = await safetyClient(srv.url, srv.mint('safe-e2ee', 'kid', 'student', { e2ee: 'required' }), 'websocket');
+    const raised = await panic.send('panic:raise', { kind: 'medical', silent: true, clientIncidentId: `e2ee-${Date.now()}` });
+    expect(raised.ok, JSON.stringify(raised)).toBe(true);
+    const alert = await doc.c.waitFor('panicAlert');
+    expect(alert.incident.id).toBe(raised.data.incidentId);
+    // The alarm carries the student's location in clear: the panic channel is not end-to-end encrypted, by design.
+    expect(JSON.stringify(alert)).toContain('US-CA');
+    expect(await kid.c.request('grantConsent', { consent: TEST_CONSENT })).toEqual({ consentScopes: ['telehealth'], mediaAllowed: true });
+    panic.socket.close(); closeAll(doc, kid);
   });
 });
 
