@@ -32,7 +32,7 @@ export interface KeyEntry {
 
 export interface RelayResult {
   delivered: string[];
-  refused: { to: string; code: 'PARTICIPANT_NOT_FOUND' | 'CONSENT_WITHDRAWN' }[];
+  refused: { to: string; code: 'PARTICIPANT_NOT_FOUND' | 'CONSENT_WITHDRAWN' | 'PERMISSION_DENIED' }[];
 }
 
 const REKEY_REASON: Record<LeaveReason, RekeyReason> = { LEFT: 'left', KICKED: 'kicked', DISCONNECTED: 'expired' };
@@ -51,13 +51,19 @@ const REKEY_REASON: Record<LeaveReason, RekeyReason> = { LEFT: 'left', KICKED: '
 export class RoomE2ee {
   readonly #defaultMode: E2eeMode;
   readonly #metrics: Metrics;
+  readonly #mayReceive: (sub: Participant, pub: Participant) => boolean;
   #mode: E2eeMode | undefined;
   #active = false;
   #closed = false;
 
-  constructor(defaultMode: E2eeMode, metrics: Metrics) {
+  /**
+   * `mayReceive(sub, pub)`: whether `sub` may ever receive `pub`'s media in this room (its subscribe
+   * permission and the forwarding policy; consent is checked here). A sender key goes only there.
+   */
+  constructor(defaultMode: E2eeMode, metrics: Metrics, mayReceive: (sub: Participant, pub: Participant) => boolean) {
     this.#defaultMode = defaultMode;
     this.#metrics = metrics;
+    this.#mayReceive = mayReceive;
   }
 
   /** The room's mode: fixed by its first participant; before that, the configured default. */
@@ -107,8 +113,9 @@ export class RoomE2ee {
 
   /**
    * e2eeKeys: hands each entry to its `to` as `e2eeKey` if that participant is in the room and may
-   * receive media now; others are refused (PARTICIPANT_NOT_FOUND, CONSENT_WITHDRAWN). The blobs
-   * are passed on untouched. `participants` are the room's admitted participants by id.
+   * receive the sender's media now; others are refused (PARTICIPANT_NOT_FOUND, CONSENT_WITHDRAWN,
+   * PERMISSION_DENIED: not its media by the forwarding policy or its subscribe permission). The
+   * blobs are passed on untouched. `participants` are the room's admitted participants by id.
    */
   relay(from: Participant, epoch: number, keys: readonly KeyEntry[], participants: ReadonlyMap<string, Participant>): RelayResult {
     if (!this.#active) throw new SfuError('E2EE_NOT_ACTIVE', 'this room is not end-to-end encrypted: there are no keys to send');
@@ -122,7 +129,8 @@ export class RoomE2ee {
     const result: RelayResult = { delivered: [], refused: [] };
     for (const { to, blob } of keys) {
       const target = participants.get(to);
-      const code = !target || target.closed ? 'PARTICIPANT_NOT_FOUND' : !target.mediaAllowed ? 'CONSENT_WITHDRAWN' : undefined;
+      const code = !target || target.closed ? 'PARTICIPANT_NOT_FOUND' : !target.mediaAllowed ? 'CONSENT_WITHDRAWN'
+        : !this.#mayReceive(target, from) ? 'PERMISSION_DENIED' : undefined;
       if (code || !target) {
         result.refused.push({ to, code: code ?? 'PARTICIPANT_NOT_FOUND' });
         this.#metrics.e2eeKeyMessage(code ?? 'PARTICIPANT_NOT_FOUND');
@@ -151,13 +159,14 @@ export class RoomE2ee {
 
   /**
    * One rekey round: every participant that may receive media (not `p`) gets `e2eeRekey` with the
-   * others among them as `recipients` (itself left out): the ones to send its new key to.
+   * others among them that may receive its media as `recipients` (itself left out): the ones to
+   * send its new key to.
    */
   #rekey(p: Participant, reason: RekeyReason, participants: Iterable<Participant>): void {
     if (!this.#active || this.#closed) return;
     const receivers = [...participants].filter((o) => o !== p && !o.closed && o.mediaAllowed);
     for (const o of receivers) {
-      o.notify('e2eeRekey', { reason, participantId: p.id, recipients: receivers.filter((r) => r !== o).map((r) => r.id) });
+      o.notify('e2eeRekey', { reason, participantId: p.id, recipients: receivers.filter((r) => r !== o && this.#mayReceive(r, o)).map((r) => r.id) });
     }
     if (receivers.length > 0) this.#metrics.e2eeRekey(reason);
   }

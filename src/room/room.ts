@@ -114,7 +114,8 @@ export class Room extends TypedEmitter<RoomEvents> {
     };
     this.#router.on('workerclose', () => this.close('WORKER_DIED'));
     this.#speaker = new ActiveSpeaker(this.#router, () => this.#onSpeaker());
-    this.#e2ee = new RoomE2ee(opts.e2eeMode, opts.metrics);
+    // A sender key goes only where that sender's media may go (subscribe permission, forwarding policy).
+    this.#e2ee = new RoomE2ee(opts.e2eeMode, opts.metrics, (sub, pub) => sub.grant.subscribe && mayReceive(opts.forwarding, opts.id, sub.role, pub.role));
   }
 
   get closed(): boolean { return this.#closed; }

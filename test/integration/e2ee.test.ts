@@ -17,7 +17,7 @@ let srv: TestServer;
 let strict: TestServer;
 const LIMITS = { signalling: { reconnectGraceSeconds: 1, auditRateLimit: { requestsPerSecond: 1000, burst: 1000 } }, rooms: { maxParticipants: 4 } };
 beforeAll(async () => {
-  [srv, strict] = await Promise.all([startServer(LIMITS), startServer({ ...LIMITS, e2ee: { mode: 'required' } })]);
+  [srv, strict] = await Promise.all([startServer({ ...LIMITS, forwarding: { openRooms: ['group-open'] } }), startServer({ ...LIMITS, e2ee: { mode: 'required' } })]);
 });
 afterAll(async () => { await Promise.all([srv.close(), strict.close()]); });
 
@@ -260,6 +260,39 @@ describe('e2eeKeys: the relay of sender keys', () => {
     expect(metrics).toMatch(/sfu_e2ee_rooms [1-9]/);
     expect(metrics).toMatch(/sfu_e2ee_rekeys_total\{reason="consentWithdrawn"\} [1-9]/);
     closeAll(a, b, c);
+  });
+
+  it('a key goes only where the sender\'s media may go: the forwarding policy and the subscribe permission', async () => {
+    // A group: students do not receive each other (default forwarding.receive); a third student may not subscribe.
+    const doc = await join('group', 'doc', { role: 'clinician', mode: 'required' });
+    const s1 = await join('group', 's1', { mode: 'required' });
+    const s2 = await join('group', 's2', { mode: 'required' });
+    const quiet = await (async () => {
+      const c = await RtcClient.connect(srv.wsUrl, { token: srv.mint('group', 's3', 'student', { e2ee: 'required', subscribe: false }) });
+      return { c, info: await c.request('join', { e2ee: { publicKey: publicKey() } }), key: undefined } as Who;
+    })();
+    const id = (w: Who) => w.info.participantId as string;
+    const all = (from: Who) => [doc, s1, s2, quiet].filter((w) => w !== from).map((w) => ({ to: id(w), blob: 'AA' }));
+    expect(await s1.c.request('e2eeKeys', { epoch: 0, keys: all(s1) })).toEqual({
+      delivered: [id(doc)], refused: [{ to: id(s2), code: 'PERMISSION_DENIED' }, { to: id(quiet), code: 'PERMISSION_DENIED' }],
+    });
+    expect(await doc.c.request('e2eeKeys', { epoch: 0, keys: all(doc) })).toEqual({
+      delivered: [id(s1), id(s2)], refused: [{ to: id(quiet), code: 'PERMISSION_DENIED' }],
+    });
+    // Every peer's public key is still given (the security code covers everyone).
+    expect(quiet.info.e2ee.peers.map((p: any) => p.participantId).sort()).toEqual([id(doc), id(s1), id(s2)].sort());
+    // A rekey names, for each receiver, only those who may receive its media.
+    await s2.c.request('leave');
+    expect(await doc.c.waitFor('e2eeRekey')).toEqual({ reason: 'left', participantId: id(s2), recipients: [id(s1)] });
+    expect(await s1.c.waitFor('e2eeRekey')).toEqual({ reason: 'left', participantId: id(s2), recipients: [id(doc)] });
+    expect(await quiet.c.waitFor('e2eeRekey')).toEqual({ reason: 'left', participantId: id(s2), recipients: [id(doc)] });
+    closeAll(doc, s1, quiet);
+
+    // An open room (forwarding.openRooms): students receive each other, so they get each other's keys.
+    const o1 = await join('group-open', 's1', { mode: 'required' });
+    const o2 = await join('group-open', 's2', { mode: 'required' });
+    expect(await o1.c.request('e2eeKeys', { epoch: 0, keys: [{ to: id(o2), blob: 'AA' }] })).toEqual({ delivered: [id(o2)], refused: [] });
+    closeAll(o1, o2);
   });
 
   it('checks its data: blob charset and size, entry count, epoch, own id, duplicates; not before join', async () => {
