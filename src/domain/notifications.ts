@@ -91,7 +91,8 @@ export interface Notifications {
   e2eeKey: { from: string; epoch: number; blob: string };
   /**
    * To every remaining participant that may receive media, when one who held their keys may no longer
-   * (left, kicked, consent withdrawn, grace expired): make a new sender key, send it to `recipients`.
+   * (left, kicked, consent withdrawn, grace expired): make a new sender key, send it to `recipients`
+   * (the others that may receive the receiver's media).
    */
   e2eeRekey: { reason: RekeyReason; participantId: string; recipients: string[] };
 }

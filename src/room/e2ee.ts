@@ -129,18 +129,24 @@ export class RoomE2ee {
     const result: RelayResult = { delivered: [], refused: [] };
     for (const { to, blob } of keys) {
       const target = participants.get(to);
-      const code = !target || target.closed ? 'PARTICIPANT_NOT_FOUND' : !target.mediaAllowed ? 'CONSENT_WITHDRAWN'
-        : !this.#mayReceive(target, from) ? 'PERMISSION_DENIED' : undefined;
-      if (code || !target) {
-        result.refused.push({ to, code: code ?? 'PARTICIPANT_NOT_FOUND' });
-        this.#metrics.e2eeKeyMessage(code ?? 'PARTICIPANT_NOT_FOUND');
-        continue;
+      if (!target || target.closed) {
+        this.#refuse(result, to, 'PARTICIPANT_NOT_FOUND');
+      } else if (!target.mediaAllowed) {
+        this.#refuse(result, to, 'CONSENT_WITHDRAWN');
+      } else if (!this.#mayReceive(target, from)) {
+        this.#refuse(result, to, 'PERMISSION_DENIED');
+      } else {
+        target.notify('e2eeKey', { from: from.id, epoch, blob });
+        result.delivered.push(to);
+        this.#metrics.e2eeKeyMessage('delivered');
       }
-      target.notify('e2eeKey', { from: from.id, epoch, blob });
-      result.delivered.push(to);
-      this.#metrics.e2eeKeyMessage('delivered');
     }
     return result;
+  }
+
+  #refuse(result: RelayResult, to: string, code: RelayResult['refused'][number]['code']): void {
+    result.refused.push({ to, code });
+    this.#metrics.e2eeKeyMessage(code);
   }
 
   /**

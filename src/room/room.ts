@@ -132,7 +132,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   /** The join response's `e2ee` for `p` (the others' public keys when the room is encrypted). */
   e2eeView(p: Participant): E2eeView { return this.#e2ee.view(p, this.#participants.values()); }
 
-  /** e2eeKeys: relays `p`'s sender key, encrypted to each `to`, to those who may receive media (src/room/e2ee.ts). */
+  /** e2eeKeys: relays `p`'s sender key, encrypted to each `to`, to those who may receive its media (src/room/e2ee.ts). */
   relayKeys(p: Participant, epoch: number, keys: readonly KeyEntry[]): RelayResult {
     this.#assertOpen(p);
     return this.#e2ee.relay(p, epoch, keys, this.#participants);

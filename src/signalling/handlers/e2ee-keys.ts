@@ -9,7 +9,8 @@ const Blob = Type.String({ minLength: 1, maxLength: 512, pattern: '^[A-Za-z0-9_-
 /**
  * e2eeKeys: the participant's current sender key, encrypted by its client to each recipient
  * (docs/protocol.md, "e2eeKeys"). Relayed as `e2eeKey` to each `to` that is in the room and may
- * receive media; the others are listed as refused. Only in an end-to-end encrypted room. The
+ * receive the sender's media (consent, subscribe permission, forwarding policy); the others are
+ * listed as refused. Only in an end-to-end encrypted room. The
  * server never reads, keeps or logs a blob. At most `rooms.maxParticipants` entries.
  */
 export const e2eeKeys = defineHandler({
