@@ -29,9 +29,9 @@ export interface Command {
   run(api: AdminApi, args: Record<string, string>, values: Values): Promise<Output>;
 }
 
-interface RoomSummary { roomId: string; participants: number; workerPid: number }
+interface RoomSummary { roomId: string; participants: number; workerPid: number; e2ee: { mode: string; active: boolean } }
 interface LiveParticipant {
-  participantId: string; identity: string; role: string; connected: boolean; joinedAt: string; producers: number; consumers: number;
+  participantId: string; identity: string; role: string; connected: boolean; e2ee: boolean; joinedAt: string; producers: number; consumers: number;
   transports: { direction: string; iceState: string; dtlsState: string; protocol?: string }[];
 }
 interface Revocation { room: string; identity?: string; tokenId?: string; until: string; reason: string }
@@ -59,10 +59,12 @@ const checkpointText = (v: { checkpoint?: { seq: number; hash: string; at: strin
 export const COMMANDS: Readonly<Record<string, Command>> = {
   rooms: {
     positionals: [],
-    summary: 'the rooms open on this node, with their participant counts',
+    summary: 'the rooms open on this node, with their participant counts and end-to-end encryption',
     async run(api) {
       const { rooms } = await api.request<{ rooms: RoomSummary[] }>('GET', '/rooms');
-      return { data: { rooms }, text: table(['ROOM', 'PARTICIPANTS', 'WORKER PID'], rooms.map((r) => [r.roomId, r.participants, r.workerPid]), 'no rooms open on this node') };
+      // E2EE: the room's mode, and whether its media is end-to-end encrypted (docs/security.md).
+      const e2ee = (r: RoomSummary) => `${r.e2ee.mode}${r.e2ee.mode === 'off' ? '' : r.e2ee.active ? ' (encrypted)' : ' (not encrypted)'}`;
+      return { data: { rooms }, text: table(['ROOM', 'PARTICIPANTS', 'WORKER PID', 'E2EE'], rooms.map((r) => [r.roomId, r.participants, r.workerPid, e2ee(r)]), 'no rooms open on this node') };
     },
   },
 

@@ -81,9 +81,9 @@ describe('npm run admin against a live server', () => {
   it('rooms and participants, as text and as JSON', async () => {
     const text = await admin(['rooms', '--url', srv.url], env);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^ROOM\s+PARTICIPANTS\s+WORKER PID\nadm-room-1\s+2\s+\d+\n$/);
+    expect(text.stdout).toMatch(/^ROOM\s+PARTICIPANTS\s+WORKER PID\s+E2EE\nadm-room-1\s+2\s+\d+\s+off\n$/);
     const json = await admin(['--json', 'rooms', '--url', srv.url], env); // global options may come first
-    expect(JSON.parse(json.stdout)).toEqual({ rooms: [{ roomId: room, participants: 2, workerPid: expect.any(Number) }] });
+    expect(JSON.parse(json.stdout)).toEqual({ rooms: [{ roomId: room, participants: 2, workerPid: expect.any(Number), e2ee: { mode: 'off', active: false } }] });
     const people = await admin(['participants', room, '--json', '--url', srv.url], env);
     expect(JSON.parse(people.stdout).participants.map((p: { identity: string; role: string }) => `${p.identity}:${p.role}`).sort()).toEqual(['doc-1:clinician', 'kid-1:student']);
     const table = await admin(['participants', room, '--url', srv.url], env);
