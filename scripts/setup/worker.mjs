@@ -1,5 +1,6 @@
-// The mediasoup 3.27.1 worker: $MEDIASOUP_WORKER_BIN, else the cache, else mediasoup's prebuilt
-// download, else an offline build against Debian 12's libraries (worker-build.mjs).
+// The mediasoup 3.27.1 worker: $MEDIASOUP_WORKER_BIN, else the cache, else (under the cache's lock,
+// so that concurrent set-ups build it once) mediasoup's prebuilt download, else an offline build
+// against Debian 12's libraries (worker-build.mjs); $SFU_WORKER_BUILD_CMD replaces both.
 // mediasoup's node lib reads process.env.MEDIASOUP_WORKER_BIN (node/lib/Worker.js).
 import { createHash } from 'node:crypto';
 import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { aptInstall, cacheDir, output, run, say } from './common.mjs';
 import { buildOffline, SOURCE_PATCHES } from './worker-build.mjs';
 import { sourceHashes } from './worker-sources.mjs';
+import { withLock } from './lock.mjs';
 
 export const MEDIASOUP_VERSION = '3.27.1';
 // The -dev packages the worker is compiled against (the others in BUILD_PACKAGES are tools).
@@ -87,12 +89,26 @@ export async function ensureWorker(root, node) {
   if (pkg.version !== MEDIASOUP_VERSION) {
     throw new Error(`node_modules has mediasoup ${pkg.version}; this set-up builds the worker of ${MEDIASOUP_VERSION} only`);
   }
-  const cachedBin = join(cacheDir(), 'mediasoup-worker', `${MEDIASOUP_VERSION}-${cacheKey()}`, 'mediasoup-worker');
+  const cachedBin = cachedPath();
   if (executable(cachedBin)) {
     say(`mediasoup worker ${MEDIASOUP_VERSION}: cached (${cachedBin})`);
     return cachedBin;
   }
+  // Under the cache's lock: a second set-up (another terminal, a test beside npm start, another
+  // checkout) waits for this one's build and then takes the cached binary instead of building again.
+  return withLock(join(cacheDir(), 'locks'), 'mediasoup-worker', `setting up the mediasoup worker ${MEDIASOUP_VERSION}`, () => setUp(root, node));
+}
+
+const cachedPath = () => join(cacheDir(), 'mediasoup-worker', `${MEDIASOUP_VERSION}-${cacheKey()}`, 'mediasoup-worker');
+
+async function setUp(root, node) {
+  const cachedBin = cachedPath();
+  if (executable(cachedBin)) {
+    say(`mediasoup worker ${MEDIASOUP_VERSION}: cached by another set-up meanwhile (${cachedBin})`);
+    return cachedBin;
+  }
   mkdirSync(cacheDir(), { recursive: true });
+  if (process.env.SFU_WORKER_BUILD_CMD) return standIn(root, node, cachedBin);
   say(`mediasoup worker ${MEDIASOUP_VERSION}: not cached; trying mediasoup's prebuilt download`);
   if (await tryPrebuilt(node, root, cachedBin)) {
     say(`mediasoup worker ${MEDIASOUP_VERSION}: prebuilt download, installed into ${cachedBin}`);
@@ -102,7 +118,7 @@ export async function ensureWorker(root, node) {
   const built = buildOffline(root, `${dirname(cachedBin)}.build.log`);
   // The build installs the -dev packages the key names: key the binary by what it was built against,
   // or the next run, seeing them installed, would miss this cache and build again.
-  const builtBin = join(cacheDir(), 'mediasoup-worker', `${MEDIASOUP_VERSION}-${cacheKey()}`, 'mediasoup-worker');
+  const builtBin = cachedPath();
   try {
     install(node, root, built.binary, builtBin);
   } finally {
@@ -110,4 +126,24 @@ export async function ensureWorker(root, node) {
   }
   say(`mediasoup worker ${MEDIASOUP_VERSION}: offline build against Debian's libraries, installed into ${builtBin}`);
   return builtBin;
+}
+
+/**
+ * $SFU_WORKER_BUILD_CMD (a shell command) in place of the download and the offline build: it must
+ * write a worker binary to $SFU_WORKER_BUILD_OUT, which is then verified and cached like a built one.
+ * For the set-up's own tests (a quick stand-in for the 5-minute build) and sites with their own build.
+ */
+function standIn(root, node, cachedBin) {
+  const tmp = mkdtempSync(join(cacheDir(), '.worker-cmd-tmp-'));
+  try {
+    const out = join(tmp, 'mediasoup-worker');
+    say(`mediasoup worker ${MEDIASOUP_VERSION}: not cached; building with SFU_WORKER_BUILD_CMD`);
+    run('sh', ['-c', process.env.SFU_WORKER_BUILD_CMD], { cwd: root, env: { ...process.env, SFU_WORKER_BUILD_OUT: out } });
+    if (!executable(out)) throw new Error(`SFU_WORKER_BUILD_CMD wrote no executable to $SFU_WORKER_BUILD_OUT (${out})`);
+    install(node, root, out, cachedBin);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  say(`mediasoup worker ${MEDIASOUP_VERSION}: SFU_WORKER_BUILD_CMD's binary, installed into ${cachedBin}`);
+  return cachedBin;
 }

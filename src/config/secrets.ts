@@ -113,3 +113,20 @@ function resolveRecordKeys(config: Readonly<Config>, generated: string[]): DataK
     return { id, key: bytes };
   });
 }
+
+/**
+ * The admin credential this configuration's server accepts, for tools that call its admin API
+ * (`npm run admin`): `admin.token` (SFU_ADMIN_TOKEN), else `<dataDir>/admin-token` as the server
+ * generated it, found through the same configuration as `npm start`. Never generates one (the server
+ * would not know it): throws a ConfigError `ADMIN_TOKEN_NOT_FOUND` instead.
+ */
+export function existingAdminToken(config: Readonly<Config>): string {
+  if (config.admin.token) return config.admin.token;
+  const path = resolve(config.dataDir, 'admin-token');
+  const token = readDataDirSecret(path);
+  if (token !== undefined) return token;
+  throw new ConfigError([
+    `no admin credential: ${path} does not exist and admin.token (SFU_ADMIN_TOKEN) is not set. The server generates that file on its first start `
+    + `with this data dir (dataDir ${JSON.stringify(config.dataDir)}, relative to ${process.cwd()}). Run this with the same SFU_DATA_DIR / SFU_CONFIG / SFU_ADMIN_TOKEN as the server.`,
+  ], 'ADMIN_TOKEN_NOT_FOUND');
+}
