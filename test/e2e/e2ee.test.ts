@@ -258,6 +258,25 @@ describe.skipIf(!available)('E2EE required, Chromium: a clinician and a student'
     }
   }, 60_000);
 
+  it('optional (token claim): encrypted because its first participant can; a browser that cannot is refused E2EE_UNSUPPORTED in plain words', async () => {
+    const room = 'e2e-e2ee-optional';
+    const optional = (identity: string, role: 'clinician' | 'student') => ({
+      token: env.server.mint(room, identity, role, { e2ee: 'optional' }), policy: env.server.handle.config.consent.policyVersions[0]!,
+    });
+    const first = await openClient(env.browser, env.server.url, 'clinician (optional)', optional('clin-3', 'clinician'));
+    await waitForState(first, 'joined');
+    expect(await e2eeOf(first)).toMatchObject({ mode: 'optional', active: true });
+    expect(await first.page.isVisible('#e2ee-status')).toBe(true);
+    const noTransforms = 'delete window.RTCRtpScriptTransform; delete RTCRtpSender.prototype.createEncodedStreams;';
+    const late = await openClient(env.browser, env.server.url, 'old browser (optional)', optional('kid-4', 'student'), { join: false, initScript: noTransforms });
+    await late.page.waitForSelector('#e2ee-prejoin[data-mode="optional"]');
+    expect(await late.page.textContent('#e2ee-prejoin')).toMatch(/cannot do end-to-end encryption/);
+    await late.join();
+    await waitForState(late, 'error:E2EE_UNSUPPORTED');
+    expect(await late.page.textContent('#message')).toMatch(/end-to-end encrypted and this browser cannot take part/);
+    await Promise.all([first.page.context().close(), late.page.context().close()]);
+  }, 60_000);
+
   it('a browser without encoded transforms is told before joining a required session, and cannot press Join', async () => {
     const noTransforms = 'delete window.RTCRtpScriptTransform; delete RTCRtpSender.prototype.createEncodedStreams;';
     const page = await openClient(env.browser, env.server.url, 'old-browser', link(env.server, 'e2e-e2ee-2', 'kid-2', 'student'), { join: false, initScript: noTransforms });
