@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +50,22 @@ function frameWidthFrom(viewer: ClientPage, publisherId: string, what: string, o
   }, ({ width, growing }) => growing && ok(width), { timeoutMs, intervalMs: 400, context: () => viewer.logs.slice(-15).join('\n') });
 }
 
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** axe-core's serious and critical violations on the page as it is (the E2EE lines included), at 1280 and at 390 px wide. */
+async function seriousA11y(c: ClientPage): Promise<string[]> {
+  const out: string[] = [];
+  for (const width of [1280, 390]) {
+    await c.page.setViewportSize({ width, height: width === 390 ? 844 : 720 });
+    if (!(await c.page.evaluate('typeof window.axe !== "undefined"'))) await c.page.addScriptTag({ path: AXE });
+    const v = await c.page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id + ' ' + v.nodes.map((n) => n.target).join(',')))`) as string[];
+    out.push(...v.map((x) => `${width}px: ${x}`));
+  }
+  await c.page.setViewportSize({ width: 1280, height: 720 });
+  return out;
+}
+
 /** ffmpeg's VP8 decoder on the tapped frames: how many it decoded, and its complaints. */
 function ffmpegDecode(frames: readonly Vp8Frame[]): { decoded: number; errors: string[] } {
   const dir = mkdtempSync(join(tmpdir(), 'e2ee-tap-'));
@@ -93,6 +110,8 @@ describe.skipIf(!available)('E2EE required, Chromium: a clinician and a student'
     expect(await student.page.textContent('#e2ee-code')).toContain(ce.code!);
     expect(await clinician.page.isVisible('#e2ee-status')).toBe(true);
     expect(await clinician.page.textContent('#e2ee-code-change')).toMatch(/changed because a student joined/);
+    // The lock, the code and the change line pass axe (no serious or critical violation).
+    expect(await seriousA11y(clinician)).toEqual([]);
 
     // The tap (the SFU's view of the clinician's camera) collects frames while the student's page decodes the same stream.
     const decodedBefore = (await videoFrom(student, clinicianId))!.framesDecoded ?? 0;
@@ -305,6 +324,7 @@ describe.skipIf(!available)('E2EE required, Chromium: a clinician and a student'
     await page.page.waitForSelector('#e2ee-prejoin[data-mode="required"]');
     expect(await page.page.textContent('#e2ee-prejoin')).toMatch(/must be end-to-end encrypted, and this browser cannot/);
     expect(await page.page.isDisabled('#join')).toBe(true);
+    expect(await seriousA11y(page)).toEqual([]);
     await page.page.context().close();
   }, 30_000);
 });
