@@ -193,6 +193,13 @@ export const en = {
   'quality.poor': 'Connection: poor',
   'quality.lost': 'Connection: lost',
 
+  'qualityDetail.state': 'media connection {state}',
+  'qualityDetail.none': 'no media arriving',
+  'qualityDetail.loss': '{pct} % loss',
+  'qualityDetail.rtt': '{ms} ms round trip',
+  'qualityDetail.fps': '{fps} frames/s',
+  'qualityDetail.froze': 'video froze',
+
   // ---- in the call ---------------------------------------------------------------------------
   'call.joining': 'Joining the session…',
   'call.reconnecting': 'Connection lost; reconnecting…',

@@ -194,6 +194,13 @@ export const es: Catalogue = {
   'quality.poor': 'Conexión: mala',
   'quality.lost': 'Conexión: perdida',
 
+  'qualityDetail.state': 'conexión de medios: {state}',
+  'qualityDetail.none': 'no llega video ni sonido',
+  'qualityDetail.loss': '{pct} % de pérdida',
+  'qualityDetail.rtt': '{ms} ms de ida y vuelta',
+  'qualityDetail.fps': '{fps} cuadros/s',
+  'qualityDetail.froze': 'el video se congeló',
+
   // ---- in the call ---------------------------------------------------------------------------
   'call.joining': 'Entrando a la sesión…',
   'call.reconnecting': 'Se perdió la conexión; reconectando…',
