@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { mintDeskToken } from '../../src/auth/mint.ts';
 import { TEST_SECRET } from '../helpers/server.ts';
+import { englishLeft } from '../helpers/english-left.ts';
 import {
   chromiumFor,
   fillFormAndJoin,
@@ -81,6 +82,7 @@ async function checkView(page: Page, view: string, opts: { shots?: 'wide' | 'pho
   // The page speaks the walk's language: `view` is "<name>-<lang>".
   const lang = view.slice(view.lastIndexOf('-') + 1);
   expect.soft(await page.getAttribute('html', 'lang'), `${view}: <html lang>`).toBe(lang);
+  if (lang !== 'en') expect.soft(await englishLeft(page), `${view}: English left on the page`).toEqual([]);
   await page.setViewportSize(WIDE);
   await settle(page);
   const wide = await scan(page, `${view} 1280`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mintDeskToken } from '../../src/auth/mint.ts';
+import { englishLeft } from '../helpers/english-left.ts';
 import { TEST_SECRET } from '../helpers/server.ts';
 import { CHROMIUM_BIN, chromiumAvailable, fillFormAndJoin, openClient, openDesk, useServerAndBrowser, waitForState } from '../helpers/browser.ts';
 
@@ -37,13 +38,20 @@ describe.skipIf(!available)('the pages in Spanish, switchable to English (issue 
     // The student is spoken to as "tú", the clinician as "usted".
     expect(await sp.textContent('#where legend')).toBe('¿Dónde estás ahora?');
     expect(await clinician.page.textContent('#where legend')).toBe('¿Dónde está en este momento?');
+    expect(await englishLeft(sp)).toEqual([]);
+    expect(await englishLeft(clinician.page)).toEqual([]);
     // Options and attributes too.
     expect(await sp.textContent('#loc-region option[value=""]')).toBe('Elige tu estado o región…');
     expect(await sp.getAttribute('#loc-description', 'placeholder')).toBe('Tu escuela y salón, o la dirección de tu casa');
 
-    // The call, in Spanish.
+    // The call, in Spanish (the clinician too: the student's page has a tile of the other side).
+    await fillFormAndJoin(clinician.page);
     await fillFormAndJoin(sp);
     await waitForState(student, 'joined');
+    await waitForState(clinician, 'joined');
+    await sp.waitForSelector('[data-participant-id] .label');
+    expect(await sp.textContent('[data-participant-id] .label')).toBe('Terapeuta');
+    expect(await englishLeft(sp)).toEqual([]);
     expect(await sp.textContent('#status')).toBe('En la sesión');
     expect(await sp.textContent('#panic')).toBe('Pedir ayuda ahora');
     expect(await sp.textContent('#leave')).toBe('Salir de la sesión');
@@ -71,10 +79,12 @@ describe.skipIf(!available)('the pages in Spanish, switchable to English (issue 
     expect(await sp.textContent('#leave')).toBe('Leave session');
     expect(await student.participantId()).toBe(participantId);
 
-    // And back to Spanish.
+    // And back to Spanish: nothing English is left on the page (tiles, buttons, the consent area, the panic panel).
     await sp.selectOption('#language', 'es');
     await sp.waitForFunction('document.documentElement.lang === "es"');
     expect(await sp.textContent('#leave')).toBe('Salir de la sesión');
+    expect(await sp.textContent('#panic-kind option[value="medical"]')).toBe('Médica');
+    expect(await englishLeft(sp)).toEqual([]);
 
     const errors = [...student.logs, ...clinician.logs].filter((l) => l.includes('pageerror'));
     expect(errors).toEqual([]);
@@ -90,6 +100,7 @@ describe.skipIf(!available)('the pages in Spanish, switchable to English (issue 
     expect(await page.textContent('#incidents-title')).toMatch(/^Alarmas abiertas/);
     expect(await page.textContent('#alarm-mute')).toBe('Silenciar la alarma');
     expect(await page.textContent('#desk-who')).toBe('Sesión iniciada como desk-1; salas: todas');
+    expect(await englishLeft(page)).toEqual([]);
 
     await page.selectOption('#language', 'en');
     await page.waitForFunction('document.documentElement.lang === "en"');
