@@ -1,8 +1,9 @@
 /**
  * The student's page in Spanish speaks to the student as "tú", in words a 9-year-old follows:
  * these messages replace their "usted" form of i18n/es.ts when the link is a student's
- * (language.ts, audience `child`). What speaks to the parent or guardian (consent, the consent
- * dialogs) and technical help for the adult who fixes it (network problems, errors) stay "usted".
+ * (language.ts, audience `child`): everything the student's page says to the student, in the call
+ * and before it, errors and network problems included. What a parent or guardian fills in (the join
+ * form's consent and "on this device" parts, the give-consent-again dialog) stays "usted".
  * Only keys of the catalogue, never empty, same placeholders (test/unit/client-i18n.test.ts).
  */
 import type { Catalogue } from './catalogue.ts';
@@ -51,4 +52,84 @@ export const esChild: Partial<Catalogue> = {
   'raiser.closedByAt': 'Cerró tu alarma {responder} a las {time}: {outcome}.',
   'responder.clinician': 'Tu terapeuta ({identity})',
   'responder.clinicianInSentence': 'tu terapeuta ({identity})',
+  // The link and the errors, said to the student.
+  'link.ask': 'Pídele uno nuevo a tu terapeuta o a la escuela que te lo envió.',
+  'link.askLower': 'pídele uno nuevo a tu terapeuta o a la escuela que te lo envió.',
+  'link.TOKEN_INVALID': 'Este enlace está incompleto o no es válido. Revisa que abriste el enlace completo; si no, {askLower}',
+  'link.TOKEN_NOT_YET_VALID': 'Este enlace todavía no se puede usar. Revisa la fecha y la hora de este dispositivo, o vuelve a abrir el enlace a la hora de la sesión.',
+  'link.RATE_LIMITED': 'Esta página se abrió demasiadas veces desde esta red en poco tiempo. Espera un minuto y vuelve a cargar la página.',
+  'link.SERVER_UNREACHABLE': 'No se puede conectar con el servidor de la sesión. Revisa la conexión a internet y vuelve a cargar la página.',
+  'link.unknown': 'No se pudo revisar este enlace ({code}). Vuelve a cargar la página; si pasa otra vez, {askLower}',
+  'link.resuming': 'Reconectándote a tu sesión…',
+  'link.resumeEnded': 'Tu sesión anterior terminó. Revisa los datos de abajo y vuelve a entrar.',
+  'error.TOKEN_MISSING': 'No se recibió ningún enlace de sesión. Abre el enlace que te enviaron.',
+  'error.TOKEN_INVALID': 'Este enlace de sesión no es válido. Pide un nuevo enlace.',
+  'error.TOKEN_EXPIRED': 'Este enlace de sesión ya venció. Pide un nuevo enlace.',
+  'error.TOKEN_NOT_YET_VALID': 'Este enlace de sesión todavía no es válido. Revisa el reloj de tu dispositivo, o prueba otra vez a la hora de la sesión.',
+  'error.TOKEN_ALGORITHM_NOT_ALLOWED': 'Este enlace de sesión se creó mal. Pide un nuevo enlace.',
+  'error.TOKEN_CLAIMS_INVALID': 'Este enlace de sesión se creó mal. Pide un nuevo enlace.',
+  'error.IDENTITY_REVOKED': 'Ya no tienes acceso a esta sesión.',
+  'error.DUPLICATE_IDENTITY': 'Este enlace ya está abierto en otra ventana o dispositivo. Ciérralo allí, o espera medio minuto y vuelve a entrar.',
+  'error.RESUME_TOKEN_INVALID': 'No se pudo retomar la sesión. Vuelve a entrar.',
+  'error.SERVER_DRAINING': 'El servidor se está reiniciando por mantenimiento. Vuelve a entrar en un momento.',
+  'error.KICKED': 'Te retiraron de esta sesión.',
+  'error.PERMISSION_DENIED': 'Tu enlace no permite hacer esto.',
+  'error.LOCATION_REQUIRED': 'Para entrar, di dónde estás ahora.',
+  'error.CONSENT_VERSION_OUTDATED': 'Las condiciones de consentimiento de tu enlace ya no están vigentes. Pide un nuevo enlace a quien organiza la sesión.',
+  'error.MEDIA_ERROR': 'El servidor de video tuvo un problema. Vuelve a entrar; si sigue pasando, avisa a quien organiza la sesión.',
+  'error.INTERNAL_ERROR': 'El servidor tuvo un problema. Vuelve a entrar; si sigue pasando, avisa a quien organiza la sesión.',
+  'error.CONNECTION_FAILED': 'No se pudo conectar a la sesión. Revisa tu red y vuelve a entrar.',
+  'error.SERVER_UNREACHABLE': 'No se puede conectar con el servidor. Revisa tu red y vuelve a entrar.',
+  'error.CONNECTION_LOST': 'Se perdió la conexión. Revisa tu red y vuelve a entrar.',
+  'error.REQUEST_TIMEOUT': 'El servidor no respondió a tiempo. Vuelve a entrar.',
+  'error.ROOM_ELSEWHERE': 'La sesión está en otro servidor al que no se pudo llegar. Vuelve a entrar.',
+  'error.TOO_MANY_REDIRECTS': 'La sesión se pasó de un servidor a otro demasiadas veces. Vuelve a entrar en un momento.',
+  'error.UNSUPPORTED_BROWSER': 'Este navegador no sirve para sesiones por video. Usa una versión reciente de Chrome, Edge, Firefox o Safari.',
+  'error.MEDIA_DEVICE_ERROR': 'No se pudo usar tu cámara o tu micrófono.',
+  'error.unknown': 'Algo salió mal ({code}). Vuelve a entrar; si sigue pasando, avisa a quien organiza la sesión.',
+  'error.checkField': '{text} Revisa “{field}”: {detail}.',
+  'roomClosed.WORKER_DIED': 'La sesión terminó por una falla del servidor. Vuelve a entrar.',
+  'roomClosed.SERVER_DRAINING': 'El servidor se está reiniciando por mantenimiento. Vuelve a entrar en un momento.',
+  'roomClosed.SERVER_SHUTDOWN': 'El servidor se apagó. Vuelve a entrar en un momento.',
+  // Media that cannot connect (an adult may have to help: the words stay short).
+  'media.MEDIA_ICE_FAILED': 'Tu video y tu sonido no logran pasar. Puede que la red que usas bloquee las videollamadas.',
+  'media.MEDIA_ICE_FAILED.tip1': 'Prueba otra red, como el wifi de tu casa o los datos de un teléfono.',
+  'media.MEDIA_ICE_FAILED.tip2': 'Si hay una VPN activa, pide a un adulto que la desactive.',
+  'media.MEDIA_DTLS_FAILED': 'Tu video y tu sonido llegaron al servidor, pero no se pudieron conectar de forma segura.',
+  'media.MEDIA_DTLS_FAILED.tip1': 'Prueba otra red.',
+  'media.MEDIA_DTLS_FAILED.tip2': 'Si una VPN o un programa de seguridad revisa el tráfico de internet, pide a un adulto que lo desactive.',
+  'media.MEDIA_NO_INBOUND': 'Tienes conexión, pero no llega video ni sonido de los demás.',
+  'media.MEDIA_NO_INBOUND.tip1': 'Prueba otra red, o acércate al wifi.',
+  'media.MEDIA_NO_INBOUND.tip2': 'Pregunta a los demás si reciben tu video y tu sonido: el problema puede estar de su lado.',
+  'media.other': 'Tu video y tu sonido tienen problemas para conectarse.',
+  'media.otherTip': 'Prueba otra red.',
+  'media.itWith': '¿Estás en la escuela? Pide al equipo de informática que permita las videollamadas a {endpoints}.',
+  'media.it': '¿Estás en la escuela? Pide al equipo de informática que permita las videollamadas.',
+  'media.retrying': 'Intentando conectar otra vez tu video y tu sonido…',
+  // In the call.
+  'call.toggleFailedMic': 'No se pudo {onOff} tu micrófono.',
+  'call.toggleFailedCamera': 'No se pudo {onOff} tu cámara.',
+  'screen.already': 'Ya estás compartiendo una pantalla: primero deja de compartirla.',
+  'screen.notAllowed': 'Tu enlace de sesión no permite compartir la pantalla.',
+  'screen.failed': 'No se pudo compartir tu pantalla ({reason}).',
+  'screen.failedAgain': 'No se pudo volver a compartir tu pantalla ({code}).',
+  'notice.consentAgain': 'Consentimiento dado otra vez: tu cámara y tu micrófono se están encendiendo.',
+  'notice.setupFailed': 'No se pudo volver a preparar tu video ({code}): prueba salir y volver a entrar.',
+  'notice.stoppedMic': 'El servidor detuvo tu micrófono.',
+  'notice.stoppedCamera': 'El servidor detuvo tu cámara.',
+  'notice.stoppedScreen': 'El servidor detuvo tu pantalla compartida.',
+  'notice.draining': 'El servidor se reiniciará por mantenimiento en menos de {seconds} s; puede que tengas que volver a entrar.',
+  'notice.moved': 'La conexión pasó a otro servidor; tu video está volviendo.',
+  'notice.consentWithdrawn': 'Consentimiento retirado: tu cámara y tu micrófono están apagados, y ya no ves ni oyes a los demás.',
+  // Consent during the call: the student's status and the withdraw dialog. Giving consent again is
+  // a parent's or guardian's act: that dialog stays "usted".
+  'consent.title': 'Tu consentimiento',
+  'consent.given': 'Esta sesión por video fue aceptada. Puedes retirar el consentimiento en cualquier momento.',
+  'consent.withdrawn': 'Retiraste el consentimiento. Tu cámara y tu micrófono están apagados, y no ves ni oyes a los demás. Sigues en la sesión: el botón de ayuda sigue funcionando.',
+  'consent.withdrawnAt': 'Retiraste el consentimiento a las {time}. Tu cámara y tu micrófono están apagados, y no ves ni oyes a los demás. Sigues en la sesión: el botón de ayuda sigue funcionando.',
+  'consent.withdrawIf': 'Si retiras el consentimiento para esta sesión por video:',
+  'consent.effect1': 'Tu cámara y tu micrófono se apagan de inmediato para todos en la sesión, y dejas de ver y oír a los demás.',
+  'consent.effect2': 'Se avisa enseguida a tu terapeuta que retiraste el consentimiento.',
+  'consent.effect4': 'Sigues en la sesión y el botón de ayuda sigue funcionando. Para volver a participar, tu mamá, tu papá o tu tutor da el consentimiento otra vez con el botón “Dar el consentimiento otra vez”; o sal de la sesión.',
+  'consent.withdrawFailed': 'No se pudo retirar el consentimiento: revisa tu conexión y prueba otra vez, o sal de la sesión.',
 };
