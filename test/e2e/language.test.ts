@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mintDeskToken } from '../../src/auth/mint.ts';
 import { englishLeft } from '../helpers/english-left.ts';
 import { TEST_SECRET } from '../helpers/server.ts';
-import { CHROMIUM_BIN, chromiumAvailable, fillFormAndJoin, openClient, openDesk, useServerAndBrowser, waitForState } from '../helpers/browser.ts';
+import { chromiumFor, fillFormAndJoin, openClient, openDesk, useServerAndBrowser, waitForState } from '../helpers/browser.ts';
 
 /**
  * Issue #15, the pages in English and Spanish, in real Chromium: a browser set to Spanish
@@ -11,8 +11,7 @@ import { CHROMIUM_BIN, chromiumAvailable, fillFormAndJoin, openClient, openDesk,
  * switches a page in the middle of a call to English without a reload (same participant, still
  * joined), and the choice is remembered across a reload. The desk page likewise.
  */
-const available = chromiumAvailable();
-if (!available) console.warn(`\n!! SKIPPING the language e2e test: no Chromium at ${CHROMIUM_BIN}\n`);
+const available = chromiumFor('the language e2e test');
 
 const ROOM = 'e2e-language';
 const SPANISH = { locale: 'es-ES' };
