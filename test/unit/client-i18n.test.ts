@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { en } from '../../src/client/i18n/en.ts';
 import { es } from '../../src/client/i18n/es.ts';
@@ -83,5 +84,27 @@ describe('the language', () => {
     // English has one form for both.
     setLanguage('en', 'child');
     expect(t('form.where')).toBe('Where are you right now?');
+  });
+});
+
+describe('the words live in the catalogues', () => {
+  it('no client source writes a literal word into the page (text, labels, titles, placeholders, options, notices)', () => {
+    const dir = new URL('../../src/client/', import.meta.url);
+    const writes = /(?:textContent|\.label|\.title|placeholder)\s*=\s*['"`][A-Za-z]|setAttribute\('(?:aria-label|title|placeholder)', ['"`]|new Option\(['"`][A-Za-z]|emit\('notice', ['"`]/;
+    const found: string[] = [];
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
+      readFileSync(new URL(f, dir), 'utf8').split('\n').forEach((line, i) => { if (writes.test(line)) found.push(`${f}:${i + 1}: ${line.trim()}`); });
+    }
+    expect(found).toEqual([]);
+  });
+
+  it('every data-i18n key of the pages is in the catalogue', () => {
+    for (const page of ['index.html', 'desk.html']) {
+      const html = readFileSync(new URL(`../../src/client/${page}`, import.meta.url), 'utf8');
+      const keys = [...html.matchAll(/data-i18n="([^"]+)"/g)].map((m) => m[1]!)
+        .concat([...html.matchAll(/data-i18n-attr="([^"]+)"/g)].flatMap((m) => m[1]!.split(';').map((pair) => pair.split(':')[1]!.trim())));
+      expect(keys.length, page).toBeGreaterThan(5);
+      for (const key of keys) expect(Object.keys(en), `${page}: ${key}`).toContain(key);
+    }
   });
 });
