@@ -30,7 +30,7 @@ export const es: Catalogue = {
 
   // ---- no link, a refused link ---------------------------------------------------------------
   'noLink.title': 'Esta es la página de las sesiones de terapia por video',
-  'noLink.how': 'Se abre con el enlace personal que su terapeuta o la escuela le envía para cada sesión (por correo electrónico o mensaje de texto). Abra ese enlace en el teléfono, la tableta o la computadora que va a usar: la página revisa su cámara y su micrófono, le hace unas preguntas de seguridad y le deja entrar.',
+  'noLink.how': 'Se abre con el enlace personal que su terapeuta o la escuela le envía para cada sesión (por correo electrónico o mensaje de texto). Abra ese enlace en el teléfono, la tableta o la computadora que va a usar: la página revisa su cámara y su micrófono, le hace unas preguntas de seguridad y le permite entrar.',
   'noLink.help': '¿No tiene el enlace o no funciona? Pida uno nuevo al terapeuta o a la escuela que organizó la sesión.',
   'noLink.desk': 'Personal de la central de seguridad: abra su enlace de la central (su dirección contiene esto):',
   'linkProblem.title': 'Este enlace no se puede usar',
@@ -86,7 +86,7 @@ export const es: Catalogue = {
   'form.regionChoose': 'Elija su estado o región…',
   'form.contact': '¿A quién llamamos en una emergencia?',
   'form.contactOptional': '¿A quién llamamos en una emergencia? (opcional)',
-  'form.contactHint': 'Un adulto que pueda llegar rápido si hace falta ayuda: la mamá, el papá, un tutor o alguien de la escuela.',
+  'form.contactHint': 'Un adulto que pueda llegar rápido si hace falta ayuda: la madre, el padre, un tutor o alguien de la escuela.',
   'form.contactName': 'Su nombre',
   'form.contactPhone': 'Su número de teléfono',
   'form.consent': 'Aceptar la sesión',
