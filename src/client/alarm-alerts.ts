@@ -8,6 +8,8 @@ import { AlarmNotifier } from './alarm-notify.ts';
 import { AlarmSound, type AlarmSoundDebug, type AlarmSoundState } from './alarm-sound.ts';
 import { stateOf, type IncidentBook } from './incident-book.ts';
 import { roleLabel } from './messages.ts';
+import { t } from './i18n/language.ts';
+import { setText } from './i18n/localize.ts';
 
 export interface AlarmControls {
   /** Carries `data-alarm-sound`. */
@@ -87,7 +89,7 @@ export class AlarmAlerts {
     const c = this.#controls;
     c.root.dataset.alarmSound = state;
     c.enable.hidden = state !== 'blocked';
-    if (state === 'blocked') c.announce('The browser is blocking the alarm sound: press "Sound blocked: click to enable".');
+    if (state === 'blocked') c.announce(t('alarm.blocked'));
   }
 
   #renderMute(): void {
@@ -95,7 +97,7 @@ export class AlarmAlerts {
     const b = this.#controls.mute;
     // The label says what a press does (no aria-pressed with a changing label); the state is in data-muted.
     b.dataset.muted = String(muted);
-    b.textContent = muted ? 'Unmute alarm sound' : 'Mute alarm sound';
+    setText(b, () => t(muted ? 'alarm.unmute' : 'alarm.mute'));
   }
 }
 

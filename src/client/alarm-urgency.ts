@@ -4,7 +4,9 @@
  * what the raiser is told. No DOM:
  * unit-tested with fake timers in test/unit/client-alarms.test.ts.
  */
-import { KIND_LABELS, type Actor, type IncidentKind, type Outcome } from './panic-protocol.ts';
+import type { Actor, IncidentKind, Outcome } from './panic-protocol.ts';
+import { t, tDynamic } from './i18n/language.ts';
+import { roleLabel } from './messages.ts';
 
 // ---- the sound (alarm-sound.ts plays it) --------------------------------------------------------
 
@@ -32,8 +34,8 @@ export interface NotifiedAlarm {
 /** Kind, role and room only: a notification can show on a lock screen others see (docs/safety.md). */
 export function notificationContent(a: NotifiedAlarm): { title: string; body: string; tag: string } {
   return {
-    title: `Alarm: ${KIND_LABELS[a.kind] ?? a.kind}`,
-    body: `${a.raiserRole} in room ${a.room} needs help. Open the page to respond.`,
+    title: t('notify.title', { kind: tDynamic(`kind.${a.kind}`, {}, a.kind) }),
+    body: t('notify.body', { role: a.raiserRole, room: a.room }),
     tag: `sfu-alarm-${a.id}`,
   };
 }
@@ -72,18 +74,18 @@ export function byUrgency(a: Urgent, b: Urgent): number {
 /** "45 s", "3 min 05 s", "1 h 02 min": how long an alarm has been open. */
 export function elapsedText(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s} s`;
+  if (s < 60) return t('elapsed.s', { s });
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+  if (m < 60) return t('elapsed.min', { m, s: String(s % 60).padStart(2, '0') });
+  return t('elapsed.h', { h: Math.floor(m / 60), m: String(m % 60).padStart(2, '0') });
 }
 
 /** Plain words for a tier's targets (`room-clinicians`, `desk`, `webhook:<name>`). */
 export function targetsText(notify: readonly string[]): string {
-  const words = notify.map((t) => t === 'room-clinicians' ? 'the room\'s clinicians'
-    : t === 'desk' ? 'the safety desk'
-      : t.startsWith('webhook:') ? `webhook "${t.slice('webhook:'.length)}"` : t);
-  return words.length ? words.join(', ') : 'nobody';
+  const words = notify.map((target) => target.startsWith('webhook:') ? t('target.webhook', { name: target.slice('webhook:'.length) })
+    : tDynamic(`target.${target}`, {}, target));
+  if (words.length === 0) return t('target.nobody');
+  return words.reduceRight((rest, first) => t('target.list', { first, rest }));
 }
 
 /** The next escalation of an open incident: which tier, when (ms epoch), whom it alerts; undefined when none will come. */
@@ -97,41 +99,39 @@ export function nextTier(e: { raisedAt: string; tier: number; acknowledged: unkn
 /** The desk's "Next escalation" cell. `plan` undefined: the server has not sent it (yet). */
 export function nextTierText(e: { raisedAt: string; tier: number; acknowledged: unknown; closed: boolean }, plan: readonly PlannedTier[] | undefined, now: number, clock: (ms: number) => string): string {
   if (e.closed) return '';
-  if (e.acknowledged) return 'None: acknowledged, escalation stopped';
-  if (!plan) return 'Unknown (no escalation plan from the server)';
+  if (e.acknowledged) return t('next.acknowledged');
+  if (!plan) return t('next.noPlan');
   const next = nextTier(e, plan);
-  if (!next) return 'None: the last tier was reached';
+  if (!next) return t('next.last');
   const left = next.dueAt - now;
-  const when = left > 0 ? `at ${clock(next.dueAt)} (in ${elapsedText(left + 999)})` : 'due now';
+  const when = left > 0 ? t('next.at', { time: clock(next.dueAt), left: elapsedText(left + 999) }) : t('next.dueNow');
   // Never promise a target that is not configured (docs/safety.md, "Tiers and escalation").
-  const live = next.notify.filter((t) => !next.unconfigured.includes(t));
-  const dead = next.unconfigured.length ? `${live.length ? '; ' : ''}not configured, reaches nobody: ${targetsText(next.unconfigured)}` : '';
-  return `Tier ${next.tier} ${when}: ${live.length ? `alerts ${targetsText(live)}` : ''}${dead}`;
+  const live = next.notify.filter((target) => !next.unconfigured.includes(target));
+  const dead = next.unconfigured.length ? t(live.length ? 'next.deadAfter' : 'next.dead', { targets: targetsText(next.unconfigured) }) : '';
+  return t('next.tier', { tier: next.tier, when, what: `${live.length ? t('next.alerts', { targets: targetsText(live) }) : ''}${dead}` });
 }
 
 // ---- what the person who raised the alarm is told ----------------------------------------------
 
-function responderText(by: Actor): string {
-  if (by.role === 'desk') return `The safety team (${by.identity})`;
-  const role = by.role === 'clinician' ? 'Your clinician' : `The ${by.role}`;
-  return `${role} (${by.identity})`;
+/** Who responded, at the start of a sentence or inside one. */
+function responderText(by: Actor, inSentence: boolean): string {
+  const identity = by.identity;
+  if (by.role === 'desk') return t(inSentence ? 'responder.deskInSentence' : 'responder.desk', { identity });
+  if (by.role === 'clinician') return t(inSentence ? 'responder.clinicianInSentence' : 'responder.clinician', { identity });
+  return t(inSentence ? 'responder.otherInSentence' : 'responder.other', { role: roleLabel(by.role).toLowerCase(), identity });
 }
 
 /** After an acknowledgement: a person has the alarm. A silent alarm gets a discreet word only. */
 export function raiserAcknowledgedText(by: Actor, atText: string, silent: boolean): string {
-  if (silent) return `Seen${atText ? ` at ${atText}` : ''}.`;
-  return `${responderText(by)} has your alarm${atText ? ` since ${atText}` : ''} and is responding.`;
+  if (silent) return atText ? t('raiser.seenAt', { time: atText }) : t('raiser.seen');
+  const responder = responderText(by, false);
+  return atText ? t('raiser.hasSince', { responder, time: atText }) : t('raiser.has', { responder });
 }
-
-const OUTCOME_TO_RAISER: Record<Outcome, string> = {
-  continued: 'the session goes on',
-  ended: 'the session was ended',
-  'false-alarm': 'it was a false alarm',
-  'emergency-services-contacted': 'emergency services were contacted',
-};
 
 /** After a resolution: how it ended. */
 export function raiserResolvedText(by: Actor, outcome: Outcome, atText: string, silent: boolean): string {
-  if (silent) return `Closed${atText ? ` at ${atText}` : ''}.`;
-  return `Your alarm was closed by ${responderText(by).replace(/^Your /, 'your ').replace(/^The /, 'the ')}${atText ? ` at ${atText}` : ''}: ${OUTCOME_TO_RAISER[outcome] ?? outcome}.`;
+  if (silent) return atText ? t('raiser.closedAt', { time: atText }) : t('raiser.closed');
+  const responder = responderText(by, true);
+  const how = tDynamic(`raiserOutcome.${outcome}`, {}, outcome);
+  return atText ? t('raiser.closedByAt', { responder, time: atText, outcome: how }) : t('raiser.closedBy', { responder, outcome: how });
 }

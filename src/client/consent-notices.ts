@@ -1,6 +1,8 @@
 import type { RemoteParticipant, Session } from './session.ts';
 import { changeOf, changeText, clockTime } from './consent-text.ts';
 import { roleLabel } from './messages.ts';
+import { t } from './i18n/language.ts';
+import { bind, setAttr } from './i18n/localize.ts';
 
 /** Entries kept on screen: the newest first-class events of the call, not a log. */
 const MAX_ENTRIES = 6;
@@ -20,7 +22,7 @@ export class ConsentNotices {
   constructor(session: Session, before: HTMLElement) {
     const section = document.createElement('section');
     section.id = 'participant-notices';
-    section.setAttribute('aria-label', 'What changed in the session');
+    setAttr(section, 'aria-label', () => t('notices.label'));
     this.#list = document.createElement('ul');
     this.#list.setAttribute('aria-live', 'assertive');
     this.#list.setAttribute('aria-relevant', 'additions');
@@ -50,8 +52,11 @@ export class ConsentNotices {
     li.dataset.about = p.participantId;
     const time = document.createElement('time');
     time.dateTime = new Date(at).toISOString();
-    time.textContent = clockTime(at);
-    li.append(time, ` ${changeText(change, roleLabel(p.role))}`);
+    const role = p.role;
+    bind(li, 'content', () => {
+      time.textContent = clockTime(at);
+      li.replaceChildren(time, ` ${changeText(change, roleLabel(role))}`);
+    });
     this.#list.prepend(li);
     while (this.#list.children.length > MAX_ENTRIES) this.#list.lastElementChild?.remove();
   }

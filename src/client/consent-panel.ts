@@ -2,12 +2,16 @@ import type { Session } from './session.ts';
 import type { ConsentInput, ConsentScope } from './protocol.ts';
 import { codeOf, messageOf } from './errors.ts';
 import { errorText } from './messages.ts';
-import { GRANT_EFFECTS, WITHDRAW_EFFECTS, clockTime } from './consent-text.ts';
+import { withdrawEffects, clockTime } from './consent-text.ts';
+import { t } from './i18n/language.ts';
+import { bind, setText } from './i18n/localize.ts';
+import type { PlainKey } from './i18n/catalogue.ts';
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
+/** An element; `text` a catalogue key: its words follow the page's language. */
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: PlainKey): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
+  if (text !== undefined) setText(e, () => t(text));
   return e;
 }
 
@@ -25,10 +29,10 @@ export class ConsentPanel {
   #policyVersion: string | undefined;
   readonly #section = el('section', { id: 'consent-area', 'aria-labelledby': 'consent-area-title' });
   readonly #status = el('p', { id: 'consent-status' });
-  readonly #withdrawButton = el('button', { id: 'withdraw-consent', type: 'button' }, 'Withdraw consent…');
-  readonly #againButton = el('button', { id: 'consent-again', type: 'button' }, 'Give consent again…');
+  readonly #withdrawButton = el('button', { id: 'withdraw-consent', type: 'button' }, 'consent.withdraw');
+  readonly #againButton = el('button', { id: 'consent-again', type: 'button' }, 'consent.again');
   readonly #withdrawDialog = el('dialog', { id: 'withdraw-dialog', 'aria-labelledby': 'withdraw-title', 'aria-describedby': 'withdraw-what' });
-  readonly #confirmButton = el('button', { id: 'withdraw-confirm', type: 'button', class: 'danger' }, 'Withdraw consent and stop video');
+  readonly #confirmButton = el('button', { id: 'withdraw-confirm', type: 'button', class: 'danger' }, 'consent.confirm');
   readonly #againDialog = el('dialog', { id: 'consent-dialog', 'aria-labelledby': 'consent-again-title', 'aria-describedby': 'consent-again-what' });
   readonly #againForm = el('form', { method: 'dialog', novalidate: '' });
   readonly #relation = el('select', { id: 'consent-again-relation' });
@@ -36,17 +40,17 @@ export class ConsentPanel {
   readonly #agree = el('input', { id: 'consent-again-agree', type: 'checkbox' });
   readonly #terms = el('span', { id: 'consent-again-terms' });
   readonly #problem = el('p', { id: 'consent-again-problem', class: 'problem', role: 'alert' });
-  readonly #submit = el('button', { id: 'consent-again-submit', type: 'submit' }, 'Consent and turn video on');
+  readonly #submit = el('button', { id: 'consent-again-submit', type: 'submit' }, 'consent.submit');
   #withdrawnAt: number | undefined;
   /** A withdrawal that could not be sent, said under the status until the next try. */
-  #failure: string | undefined;
+  #failure: PlainKey | undefined;
   #busy = false;
 
   constructor(session: Session, policy: () => Promise<string | undefined>, after: HTMLElement) {
     this.#session = session;
     this.#policy = policy;
     this.#section.hidden = true;
-    this.#section.append(el('h2', { id: 'consent-area-title' }, 'Your consent'), this.#status, el('div', { class: 'row' }));
+    this.#section.append(el('h2', { id: 'consent-area-title' }, 'consent.title'), this.#status, el('div', { class: 'row' }));
     this.#section.lastElementChild!.append(this.#withdrawButton, this.#againButton);
     after.after(this.#section);
     this.#buildWithdrawDialog();
@@ -69,32 +73,36 @@ export class ConsentPanel {
 
   #buildWithdrawDialog(): void {
     const list = el('ul');
-    list.append(...WITHDRAW_EFFECTS.map((t) => el('li', {}, t)));
+    bind(list, 'items', () => list.replaceChildren(...withdrawEffects().map((text) => Object.assign(el('li'), { textContent: text }))));
     const what = el('div', { id: 'withdraw-what' });
-    what.append(el('p', {}, 'If you withdraw consent to this session by video:'), list);
-    const cancel = el('button', { id: 'withdraw-cancel', type: 'button', autofocus: '' }, 'Keep my video on');
+    what.append(el('p', {}, 'consent.withdrawIf'), list);
+    const cancel = el('button', { id: 'withdraw-cancel', type: 'button', autofocus: '' }, 'consent.keep');
     cancel.addEventListener('click', () => this.#withdrawDialog.close());
     const row = el('div', { class: 'row' });
     row.append(cancel, this.#confirmButton);
-    this.#withdrawDialog.append(el('h2', { id: 'withdraw-title' }, 'Withdraw consent to this video session?'), what, row);
+    this.#withdrawDialog.append(el('h2', { id: 'withdraw-title' }, 'consent.withdrawTitle'), what, row);
   }
 
   #buildAgainDialog(): void {
-    for (const [value, label] of [['guardian', 'a parent or guardian'], ['legal-representative', 'a legal representative'], ['self', 'me']] as const) {
-      this.#relation.append(el('option', { value }, label));
+    for (const value of ['guardian', 'legal-representative', 'self'] as const) {
+      this.#relation.append(el('option', { value }, `form.relation.${value}`));
     }
     const agree = el('label', { class: 'check' });
-    agree.append(this.#agree, ' I agree to this session taking place by video (consent terms ', this.#terms, ').');
-    const cancel = el('button', { id: 'consent-again-cancel', type: 'button' }, 'Cancel');
+    // The sentence around the terms version (#consent-again-terms, filled when the dialog opens).
+    bind(agree, 'content', () => {
+      const [before, after] = t('consent.againAgree', { terms: '\u0000' }).split('\u0000');
+      agree.replaceChildren(this.#agree, ` ${before ?? ''}`, this.#terms, after ?? '');
+    });
+    const cancel = el('button', { id: 'consent-again-cancel', type: 'button' }, 'consent.cancel');
     cancel.addEventListener('click', () => this.#againDialog.close());
     const row = el('div', { class: 'row' });
     row.append(cancel, this.#submit);
     this.#againForm.append(
-      el('h2', { id: 'consent-again-title' }, 'Give consent again'),
-      el('p', { id: 'consent-again-what' }, GRANT_EFFECTS),
+      el('h2', { id: 'consent-again-title' }, 'consent.againTitle'),
+      el('p', { id: 'consent-again-what' }, 'consent.againEffects'),
       el('p', { id: 'consent-again-who', class: 'hint' }),
-      el('label', { for: 'consent-again-relation' }, 'Consent is given by'), this.#relation,
-      el('label', { for: 'consent-again-name' }, 'Name of the person giving consent'), this.#name,
+      el('label', { for: 'consent-again-relation' }, 'consent.givenBy'), this.#relation,
+      el('label', { for: 'consent-again-name' }, 'consent.giverName'), this.#name,
       agree, this.#problem, row,
     );
     this.#againDialog.append(this.#againForm);
@@ -104,18 +112,18 @@ export class ConsentPanel {
     const minor = this.#session.role === 'student';
     this.#relation.value = minor ? 'guardian' : 'self';
     const who = this.#againForm.querySelector<HTMLElement>('#consent-again-who')!;
-    who.textContent = minor ? 'A student\'s consent is given by a parent, a guardian or a legal representative.' : '';
+    setText(who, () => minor ? t('consent.againMinor') : '');
     who.hidden = !minor;
     this.#name.value = '';
     this.#agree.checked = false;
     this.#showProblem(undefined);
     this.#policyVersion = undefined;
-    this.#terms.textContent = '…';
+    this.#setTerms(() => '…');
     this.#againDialog.showModal();
     this.#name.focus();
     const policy = await this.#policy().catch(() => undefined);
     this.#policyVersion = policy;
-    this.#terms.textContent = policy ? `version ${policy}` : '(version not known: check your connection)';
+    this.#setTerms(() => policy ? t('consent.termsVersion', { version: policy }) : t('consent.termsUnknown'));
   }
 
   async #withdraw(): Promise<void> {
@@ -126,7 +134,7 @@ export class ConsentPanel {
       await this.#session.withdrawConsent(['telehealth']);
       this.#withdrawnAt = Date.now();
     } catch {
-      this.#failure = 'Could not withdraw consent: check your connection and try again, or leave the session.';
+      this.#failure = 'consent.withdrawFailed';
     } finally {
       this.#busy = false;
       this.#withdrawDialog.close();
@@ -138,9 +146,9 @@ export class ConsentPanel {
     if (this.#busy) return;
     const policyVersion = this.#policyVersion;
     const name = this.#name.value.trim();
-    if (!policyVersion) return this.#showProblem('The consent terms could not be loaded. Check your connection, close this and try again.', this.#agree);
-    if (!name) return this.#showProblem('Give the name of the person giving consent.', this.#name);
-    if (!this.#agree.checked) return this.#showProblem('Tick the box to consent to the session by video.', this.#agree);
+    if (!policyVersion) return this.#showProblem(() => t('consent.termsFailed'), this.#agree);
+    if (!name) return this.#showProblem(() => t('consent.needName'), this.#name);
+    if (!this.#agree.checked) return this.#showProblem(() => t('consent.needTick'), this.#agree);
     const scopes: ConsentScope[] = ['telehealth'];
     const consent: ConsentInput = { policyVersion, scopes, grantedBy: { relation: this.#relation.value as ConsentInput['grantedBy']['relation'], name }, method: 'electronic' };
     this.#busy = true;
@@ -151,7 +159,8 @@ export class ConsentPanel {
       this.#againDialog.close();
     } catch (err) {
       const code = codeOf(err);
-      this.#showProblem(errorText(code, messageOf(err)), code === 'INVALID_CONSENT' ? this.#relation : undefined);
+      const detail = messageOf(err);
+      this.#showProblem(() => errorText(code, detail), code === 'INVALID_CONSENT' ? this.#relation : undefined);
     } finally {
       this.#busy = false;
       this.#submit.disabled = false;
@@ -159,8 +168,13 @@ export class ConsentPanel {
     }
   }
 
-  #showProblem(text: string | undefined, field?: HTMLElement): void {
-    this.#problem.textContent = text ?? '';
+  /** The consent terms version in the open dialog. */
+  #setTerms(text: () => string): void {
+    setText(this.#terms, text);
+  }
+
+  #showProblem(text: (() => string) | undefined, field?: HTMLElement): void {
+    setText(this.#problem, text ?? (() => ''));
     this.#problem.hidden = !text;
     for (const f of [this.#name, this.#agree, this.#relation]) f.removeAttribute('aria-invalid');
     if (field) {
@@ -182,10 +196,10 @@ export class ConsentPanel {
     this.#section.dataset.consent = allowed ? 'given' : 'withdrawn';
     this.#withdrawButton.hidden = !allowed;
     this.#againButton.hidden = allowed;
-    this.#status.textContent = (allowed
-      ? 'You agreed to this session by video. You can withdraw consent at any time.'
-      : `You withdrew consent${this.#withdrawnAt ? ` at ${clockTime(this.#withdrawnAt)}` : ''}. Your camera and microphone are off, and you do not see or hear the others. You are still in the session: Get help still works.`)
-      + (allowed && this.#failure ? ` ${this.#failure}` : '');
+    const at = this.#withdrawnAt;
+    const failure = this.#failure;
+    setText(this.#status, () => (allowed ? t('consent.given') : at ? t('consent.withdrawnAt', { time: clockTime(at) }) : t('consent.withdrawn'))
+      + (allowed && failure ? ` ${t(failure)}` : ''));
   }
 
   #focusControl(): void {

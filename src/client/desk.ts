@@ -13,14 +13,17 @@ import {
   type LoggedEvent,
 } from './incident-book.ts';
 import { errorText, linkProblemText, roleLabel } from './messages.ts';
+import { onLanguageChange, t, tDynamic } from './i18n/language.ts';
+import { bind, setAttr, setText, startLocalization } from './i18n/localize.ts';
+import { initialLanguage, wireLanguagePicker } from './i18n/language-picker.ts';
+import type { PlainKey } from './i18n/catalogue.ts';
 
-/** The desk's status pill in words (`data-state` keeps the state, `data-code` an error's code). */
-const DESK_STATUS: Record<string, string> = { 'no-token': 'No desk link', connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…' };
-
-/** A refused desk token is a "desk link" here, never a "session link". */
+/** A refused desk token is a "desk link" here, never a "session link"; no "Join again" (the page reconnects itself). */
 function deskErrorText(code: string): string {
-  return code.startsWith('TOKEN_') || code === 'IDENTITY_REVOKED' ? linkProblemText(code, 'desk')
-    : errorText(code, undefined).replace(/ Join again\.?$/, '').replace(/session link/g, 'desk link');
+  if (code.startsWith('TOKEN_') || code === 'IDENTITY_REVOKED') return linkProblemText(code, 'desk');
+  const text = errorText(code, undefined);
+  const again = t('desk.joinAgain');
+  return (text.endsWith(again) ? text.slice(0, -again.length) : text).replaceAll(t('desk.sessionLink'), t('desk.deskLink'));
 }
 import { OUTCOMES, type Outcome } from './panic-protocol.ts';
 import { ChannelError, SafetyChannel, type ChannelState } from './safety-channel.ts';
@@ -54,10 +57,11 @@ function byId<T extends HTMLElement>(id: string): T {
   return e as T;
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
+/** An element; `text` a catalogue key: its words follow the page's language. */
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: PlainKey): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
+  if (text !== undefined) setText(e, () => t(text));
   return e;
 }
 
@@ -108,7 +112,7 @@ class DeskView {
   constructor() {
     this.#book.events.on('added', (e) => {
       this.#addRow(e);
-      if (!e.resolved && !e.acknowledged) this.#announcer.textContent = `New alarm: ${kindText(e.kind)} in room ${e.room}. ${locationText(e)}.`;
+      if (!e.resolved && !e.acknowledged) this.#announcer.textContent = t('desk.newAlarm', { kind: kindText(e.kind), room: e.room, location: locationText(e) });
       this.#announced.set(e.id, stateOf(e));
     });
     this.#book.events.on('changed', (e) => {
@@ -116,15 +120,16 @@ class DeskView {
       const state = stateOf(e);
       if (this.#announced.get(e.id) === state) return;
       this.#announced.set(e.id, state);
-      if (state === 'acknowledged' && e.acknowledged) this.#announcer.textContent = `Alarm in room ${e.room} acknowledged by ${actorText(e.acknowledged.by)}.`;
-      if (state === 'resolved' && e.resolved) this.#announcer.textContent = `Alarm in room ${e.room} resolved: ${outcomeText(e.resolved.outcome)}.`;
+      if (state === 'acknowledged' && e.acknowledged) this.#announcer.textContent = t('desk.acknowledged', { room: e.room, actor: actorText(e.acknowledged.by) });
+      if (state === 'resolved' && e.resolved) this.#announcer.textContent = t('desk.resolved', { room: e.room, outcome: outcomeText(e.resolved.outcome) });
     });
     this.alarms = new AlarmAlerts(this.#book, {
       root: byId('alarm-sound'), mute: byId('alarm-mute'), enable: byId('alarm-sound-enable'),
-      announce: (t) => { this.#announcer.textContent = t; },
+      announce: (text) => { this.#announcer.textContent = text; },
     }, () => true);
-    // Time since raise and the next tier's countdown tick every second.
+    // Time since raise and the next tier's countdown tick every second (and at once in a new language).
     setInterval(() => this.#tick(), 1000);
+    onLanguageChange(() => this.#tick());
     this.#setState('no-token');
   }
 
@@ -140,9 +145,9 @@ class DeskView {
       this.#setState('error:NOT_A_DESK_TOKEN');
       return;
     }
-    byId('desk-who').textContent = claims.identity
-      ? `Signed in as ${claims.identity}; rooms: ${claims.rooms?.includes('*') ? 'all' : (claims.rooms ?? []).join(', ') || 'none'}`
-      : '';
+    setText(byId('desk-who'), () => claims.identity
+      ? t('desk.signedIn', { identity: claims.identity, rooms: claims.rooms?.includes('*') ? t('desk.allRooms') : (claims.rooms ?? []).join(', ') || t('desk.noRooms') })
+      : '');
     const channel = new SafetyChannel({ token });
     this.#channel = channel;
     this.#setState(channel.state);
@@ -168,17 +173,17 @@ class DeskView {
 
   #setState(state: ChannelState | 'no-token'): void {
     this.#state = state;
-    this.#status.textContent = DESK_STATUS[state] ?? (state.startsWith('error:') ? 'Not connected' : state);
+    setText(this.#status, () => state.startsWith('error:') ? t('desk.status.error') : tDynamic(`desk.status.${state}`, {}, state));
     this.#status.dataset.state = state;
     if (state.startsWith('error:')) this.#status.dataset.code = state.slice('error:'.length);
     else delete this.#status.dataset.code;
     document.body.dataset.state = state.startsWith('error:') ? 'error' : state;
-    this.#message.textContent = state === 'no-token' ? 'Open the desk link you were given, or paste your desk token.'
-      : state === 'connecting' ? 'Connecting…'
-        : state === 'reconnecting' ? 'Connection lost; reconnecting. Alarms raised meanwhile are shown when the connection is back.'
-          : state === 'error:NOT_A_DESK_TOKEN' ? 'This is a session link, not a safety desk link. Open the desk link you were given.'
+    setText(this.#message, () => state === 'no-token' ? t('desk.noToken')
+      : state === 'connecting' ? t('desk.connecting')
+        : state === 'reconnecting' ? t('desk.reconnecting')
+          : state === 'error:NOT_A_DESK_TOKEN' ? t('desk.notDesk')
             : state.startsWith('error:') ? deskErrorText(state.slice('error:'.length))
-            : '';
+            : '');
     byId('token-form').hidden = !(state === 'no-token' || state.startsWith('error:'));
   }
 
@@ -187,22 +192,33 @@ class DeskView {
     const tr = el('tr', { id: `incident-${e.id}`, 'data-incident-id': e.id });
     // Each cell carries its column's heading (the table's own words): a narrow screen shows the
     // rows as cards, heading beside value (desk.css).
-    const headings = [...document.querySelectorAll('#incidents thead th')].map((th) => th.textContent ?? '');
+    const headings = [...document.querySelectorAll('#incidents thead th')];
     let column = 0;
-    const cell = (cls: string) => el('td', { class: cls, 'data-label': headings[column++] ?? '' });
+    const cell = (cls: string) => {
+      const th = headings[column++];
+      const td = el('td', { class: cls });
+      // After a language change too: the header row comes first in the document, so its words are already new.
+      setAttr(td, 'data-label', () => th?.textContent ?? '');
+      return td;
+    };
     const cells = {
       raised: cell('raised'), age: cell('age'), room: cell('room'), kind: cell('kind'), who: cell('who'),
       location: cell('location'), contact: cell('contact'), state: cell('state'), tier: cell('tier'), next: cell('next'),
     };
     const actions = cell('actions');
-    const ack = el('button', { type: 'button', id: `ack-${e.id}`, class: 'ack danger' }, 'Acknowledge');
+    const ack = el('button', { type: 'button', id: `ack-${e.id}`, class: 'ack danger' }, 'alarm.acknowledge');
     const hint = el('p', { id: `hint-${e.id}`, class: 'hint' });
-    const outcome = el('select', { id: `outcome-${e.id}`, class: 'outcome', 'aria-label': 'Outcome', 'aria-describedby': hint.id });
+    const outcome = el('select', { id: `outcome-${e.id}`, class: 'outcome', 'aria-describedby': hint.id });
+    setAttr(outcome, 'aria-label', () => t('alarm.outcome'));
     // No outcome is preselected: every alarm starts at "Choose…" (issue #15).
-    outcome.add(new Option('Choose an outcome…', ''));
-    for (const o of OUTCOMES) outcome.add(new Option(outcomeText(o), o));
+    outcome.add(el('option', { value: '' }, 'outcome.choose'));
+    for (const o of OUTCOMES) {
+      const option = el('option', { value: o });
+      setText(option, () => outcomeText(o));
+      outcome.add(option);
+    }
     outcome.value = '';
-    const resolve = el('button', { type: 'button', id: `resolve-${e.id}`, class: 'resolve', 'aria-describedby': hint.id }, 'Resolve');
+    const resolve = el('button', { type: 'button', id: `resolve-${e.id}`, class: 'resolve', 'aria-describedby': hint.id }, 'alarm.resolve');
     const problem = el('p', { class: 'problem' });
     actions.append(ack, outcome, resolve, hint, problem);
     tr.append(cells.raised, cells.age, cells.room, cells.kind, cells.who, cells.location, cells.contact, cells.state, cells.tier, cells.next, actions);
@@ -219,7 +235,7 @@ class DeskView {
     const channel = this.#channel;
     if (!channel || row.busy) return;
     row.busy = true;
-    row.problem.textContent = '';
+    setText(row.problem, () => '');
     this.#renderRow(this.#book.get(incidentId)!);
     try {
       if (event === 'panic:ack') {
@@ -235,7 +251,7 @@ class DeskView {
     } catch (err) {
       const code = err instanceof ChannelError ? err.code : 'error';
       if (code === 'INCIDENT_NOT_FOUND') this.#book.gone(incidentId);
-      else row.problem.textContent = `Could not ${event === 'panic:ack' ? 'acknowledge' : 'resolve'} (${code}).`;
+      else setText(row.problem, () => t(event === 'panic:ack' ? 'desk.ackFailed' : 'desk.resolveFailed', { code }));
     } finally {
       row.busy = false;
       this.#renderRow(this.#book.get(incidentId)!);
@@ -248,19 +264,20 @@ class DeskView {
     const state = stateOf(e);
     row.tr.dataset.state = state;
     row.tr.dataset.tier = String(e.tier);
-    row.cells.raised.textContent = timeText(e.raisedAt);
+    setText(row.cells.raised, () => timeText(e.raisedAt));
     row.cells.room.textContent = e.room;
-    row.cells.kind.textContent = kindText(e.kind) + (e.silent ? ' (silent)' : '');
-    row.cells.who.textContent = `${roleLabel(e.raiser.role)} · ${e.raiser.identity}`;
-    row.cells.location.textContent = locationText(e);
-    row.cells.contact.replaceChildren();
-    if (e.emergencyContact) {
-      const tel = el('a', { href: `tel:${e.emergencyContact.phone.replace(/[^0-9+]/g, '')}` }, e.emergencyContact.phone);
-      row.cells.contact.append(`${e.emergencyContact.name}, `, tel);
-    } else {
-      row.cells.contact.textContent = 'None on record';
-    }
-    row.cells.state.textContent = stateText(e);
+    setText(row.cells.kind, () => e.silent ? t('desk.silent', { kind: kindText(e.kind) }) : kindText(e.kind));
+    setText(row.cells.who, () => `${roleLabel(e.raiser.role)} · ${e.raiser.identity}`);
+    setText(row.cells.location, () => locationText(e));
+    const contact = e.emergencyContact;
+    const cell = row.cells.contact;
+    bind(cell, 'text', () => {
+      if (!contact) return cell.replaceChildren(t('alarm.noContact'));
+      const tel = el('a', { href: `tel:${contact.phone.replace(/[^0-9+]/g, '')}` });
+      tel.textContent = contact.phone;
+      cell.replaceChildren(`${contact.name}, `, tel);
+    });
+    setText(row.cells.state, () => stateText(e));
     row.cells.tier.textContent = String(e.tier);
     row.ack.hidden = state !== 'open';
     row.outcome.hidden = row.resolve.hidden = state === 'resolved';
@@ -268,10 +285,10 @@ class DeskView {
     // Acknowledge before resolve, and never without a chosen outcome (the server refuses the first too).
     row.outcome.disabled = row.busy || state !== 'acknowledged';
     row.resolve.disabled = row.busy || state !== 'acknowledged' || row.outcome.value === '';
-    row.hint.textContent = state === 'open' ? 'Acknowledge first; then choose an outcome to resolve.'
-      : state === 'acknowledged' && row.outcome.value === '' ? 'Choose an outcome to resolve.' : '';
-    row.ack.setAttribute('aria-label', `Acknowledge the alarm in room ${e.room}`);
-    row.resolve.setAttribute('aria-label', `Resolve the alarm in room ${e.room}`);
+    const hint: PlainKey | undefined = state === 'open' ? 'alarm.ackFirst' : state === 'acknowledged' && row.outcome.value === '' ? 'alarm.chooseOutcome' : undefined;
+    setText(row.hint, () => hint ? t(hint) : '');
+    setAttr(row.ack, 'aria-label', () => t('desk.ackLabel', { room: e.room }));
+    setAttr(row.resolve, 'aria-label', () => t('desk.resolveLabel', { room: e.room }));
     this.#tickRow(e, row, Date.now());
     this.#reorder();
     this.#summarise();
@@ -300,6 +317,7 @@ class DeskView {
   #tickRow(e: IncidentEntry, row: Row, now: number): void {
     const closed = stateOf(e) === 'resolved';
     const age = closed ? '' : elapsedText(now - Date.parse(e.raisedAt));
+    // Written every second by the tick (in the current language), so not bound.
     if (row.cells.age.textContent !== age) row.cells.age.textContent = age;
     const next = nextTierText({ raisedAt: e.raisedAt, tier: e.tier, acknowledged: e.acknowledged, closed }, this.#plan, now, (ms) => timeText(new Date(ms).toISOString()));
     if (row.cells.next.textContent !== next) row.cells.next.textContent = next;
@@ -311,13 +329,19 @@ class DeskView {
     this.#count.textContent = String(open.length);
     this.#table.hidden = this.#rows.size === 0;
     this.#empty.hidden = open.length > 0;
-    document.title = unacknowledged > 0 ? `(${unacknowledged}) Safety desk` : 'Safety desk';
+    const title = document.querySelector('title');
+    if (title) setText(title, () => unacknowledged > 0 ? t('desk.titleWaiting', { n: unacknowledged }) : t('desk.title'));
   }
 }
 
 function urgent(e: IncidentEntry) {
   return { kind: e.kind, raisedAt: e.raisedAt, acknowledged: e.acknowledged, closed: stateOf(e) === 'resolved' };
 }
+
+// The words first: everything below writes its text in the page's language.
+initialLanguage();
+startLocalization();
+wireLanguagePicker(document.getElementById('language') as HTMLSelectElement | null);
 
 const view = new DeskView();
 const tokenInput = byId<HTMLInputElement>('token');

@@ -1,3 +1,6 @@
+import { t } from './i18n/language.ts';
+import { setText } from './i18n/localize.ts';
+
 /**
  * The camera and microphone pickers: filled from enumerateDevices once the browser granted access
  * (before that, devices have no labels), the current capture's devices selected.
@@ -25,9 +28,14 @@ export class DevicePicker {
   /** Lists the devices and selects those `stream` captures from. */
   async refresh(stream: MediaStream | undefined): Promise<{ cameras: number; mics: number }> {
     const devices = await navigator.mediaDevices?.enumerateDevices().catch(() => []) ?? [];
-    const fill = (select: HTMLSelectElement, kind: MediaDeviceKind, track: MediaStreamTrack | undefined, what: string) => {
+    const fill = (select: HTMLSelectElement, kind: MediaDeviceKind, track: MediaStreamTrack | undefined, unnamed: 'prejoin.cameraN' | 'prejoin.micN') => {
       const list = devices.filter((d) => d.kind === kind && d.deviceId);
-      select.replaceChildren(...list.map((d, i) => new Option(d.label || `${what} ${i + 1}`, d.deviceId)));
+      select.replaceChildren(...list.map((d, i) => {
+        const option = new Option(d.label, d.deviceId);
+        // A device the browser gives no name gets a numbered one, in the page's language.
+        if (!d.label) setText(option, () => t(unnamed, { n: i + 1 }));
+        return option;
+      }));
       const current = track?.getSettings().deviceId;
       if (current && list.some((d) => d.deviceId === current)) select.value = current;
       select.disabled = list.length < 2;
@@ -35,8 +43,8 @@ export class DevicePicker {
       return list.length;
     };
     return {
-      cameras: fill(this.#camera, 'videoinput', stream?.getVideoTracks()[0], 'Camera'),
-      mics: fill(this.#mic, 'audioinput', stream?.getAudioTracks()[0], 'Microphone'),
+      cameras: fill(this.#camera, 'videoinput', stream?.getVideoTracks()[0], 'prejoin.cameraN'),
+      mics: fill(this.#mic, 'audioinput', stream?.getAudioTracks()[0], 'prejoin.micN'),
     };
   }
 }

@@ -1,4 +1,5 @@
 import { reachedAnyone, type TargetReach } from '../domain/escalation-reach.ts';
+import { t, tDynamic } from './i18n/language.ts';
 
 /**
  * The escalation state of an alarm in words (`panic:escalated`, docs/safety.md): never
@@ -7,18 +8,14 @@ import { reachedAnyone, type TargetReach } from '../domain/escalation-reach.ts';
  * the line does not claim that anyone was reached.
  */
 export function escalationText(tier: number, targets: readonly TargetReach[] | undefined): string {
-  if (!targets) return `escalation tier ${tier} (whom it reached is not known here)`;
-  if (targets.every((t) => t.status === 'not-configured')) return `escalation tier ${tier}: no target configured`;
-  if (!reachedAnyone(targets)) return `escalation tier ${tier}: reached nobody (${targets.map(targetText).join(', ')})`;
-  return `escalated (tier ${tier}): ${targets.map(targetText).join(', ')}`;
+  if (!targets) return t('escalation.unknown', { tier });
+  if (targets.every((r) => r.status === 'not-configured')) return t('escalation.noTarget', { tier });
+  const list = targets.map(targetText).join(', ');
+  if (!reachedAnyone(targets)) return t('escalation.nobody', { tier, targets: list });
+  return t('escalation.done', { tier, targets: list });
 }
 
-function targetText(t: TargetReach): string {
-  switch (t.status) {
-    case 'reached': return `${t.target} reached (${t.connections ?? 1})`;
-    case 'sending': return `${t.target} sending`;
-    case 'no-connection': return `${t.target} not connected`;
-    case 'not-configured': return `${t.target} not configured`;
-    default: return `${t.target} failed`;
-  }
+/** One target and what became of it (an unknown status reads as failed). */
+function targetText(r: TargetReach): string {
+  return tDynamic(`reach.${r.status}`, { target: r.target, n: r.connections ?? 1 }, t('reach.failed', { target: r.target }));
 }

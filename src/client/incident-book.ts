@@ -2,9 +2,8 @@ import { Emitter } from './emitter.ts';
 import { roleLabel } from './messages.ts';
 import { escalationText } from './escalation-text.ts';
 import type { TargetReach } from '../domain/escalation-reach.ts';
+import { dateFormat, t, tDynamic } from './i18n/language.ts';
 import {
-  KIND_LABELS,
-  OUTCOME_LABELS,
   type Actor,
   type Alert,
   type IncidentKind,
@@ -220,33 +219,33 @@ export class IncidentBook {
 // ---- words -------------------------------------------------------------------------------------
 
 export function kindText(kind: IncidentKind): string {
-  return KIND_LABELS[kind] ?? kind;
+  return tDynamic(`kind.${kind}`, {}, kind);
 }
 
 export function outcomeText(outcome: Outcome): string {
-  return OUTCOME_LABELS[outcome] ?? outcome;
+  return tDynamic(`outcome.${outcome}`, {}, outcome);
 }
 
 export function actorText(by: { identity: string; role?: Actor['role'] }): string {
   if (!by.role) return by.identity;
-  return by.role === 'desk' ? `safety desk (${by.identity})` : `${roleLabel(by.role).toLowerCase()} (${by.identity})`;
+  return by.role === 'desk' ? t('actor.desk', { identity: by.identity }) : t('actor.role', { role: roleLabel(by.role).toLowerCase(), identity: by.identity });
 }
 
 export function locationText(e: IncidentEntry): string {
   const loc = e.location;
-  if (!loc) return 'Not known: ask them where they are';
+  if (!loc) return t('alarm.noLocation');
   const coords = loc.coordinates ? ` · ${loc.coordinates.lat.toFixed(5)}, ${loc.coordinates.lon.toFixed(5)}` : '';
   return `${loc.description} (${loc.region})${coords}`;
 }
 
-/** Made once, at page load: the first use of a locale's formatter is slow (tens of ms when busy). */
-const TIME_FORMAT = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-TIME_FORMAT.format(0);
+const TIME = { hour: '2-digit', minute: '2-digit', second: '2-digit' } as const;
+// Made at page load (and once per language, by dateFormat): the first use of a locale's formatter is slow (tens of ms when busy).
+dateFormat(TIME).format(0);
 
 export function timeText(iso: string | undefined): string {
   if (!iso) return '';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? '' : TIME_FORMAT.format(d);
+  return Number.isNaN(d.getTime()) ? '' : dateFormat(TIME).format(d);
 }
 
 /** One word for the state, for data attributes and tests: open, acknowledged, resolved. */
@@ -257,16 +256,17 @@ export function stateOf(e: IncidentEntry): 'open' | 'acknowledged' | 'resolved' 
 export function stateText(e: IncidentEntry): string {
   const parts: string[] = [];
   if (e.resolved) {
-    parts.push(`Resolved: ${outcomeText(e.resolved.outcome)}, by ${actorText(e.resolved.by)} at ${timeText(e.resolved.at)}`);
+    parts.push(t('state.resolved', { outcome: outcomeText(e.resolved.outcome), actor: actorText(e.resolved.by), time: timeText(e.resolved.at) }));
   } else if (e.closedElsewhere) {
-    parts.push('Closed (no longer open on the server)');
+    parts.push(t('state.closedElsewhere'));
   } else if (e.acknowledged) {
-    parts.push(`Acknowledged by ${actorText(e.acknowledged.by)}${e.acknowledged.at ? ` at ${timeText(e.acknowledged.at)}` : ''}`);
+    const actor = actorText(e.acknowledged.by);
+    parts.push(e.acknowledged.at ? t('state.acknowledgedAt', { actor, time: timeText(e.acknowledged.at) }) : t('state.acknowledged', { actor }));
   } else {
-    parts.push('Not acknowledged yet');
+    parts.push(t('state.open'));
   }
   if (e.tier > 0 && stateOf(e) !== 'resolved') parts.push(escalationText(e.tier, e.escalation?.tier === e.tier ? e.escalation.targets : undefined));
-  if (e.unconfirmed && stateOf(e) !== 'resolved') parts.push('not confirmed since the connection came back: it may have been closed elsewhere');
-  if (e.cancelledAt) parts.push(`the person who raised it says it was a mistake (${timeText(e.cancelledAt)})`);
+  if (e.unconfirmed && stateOf(e) !== 'resolved') parts.push(t('state.unconfirmed'));
+  if (e.cancelledAt) parts.push(t('state.mistake', { time: timeText(e.cancelledAt) }));
   return parts.join(' · ');
 }

@@ -7,10 +7,10 @@ import { captureLocalMedia } from './media.ts';
 export class LocalMedia {
   #stream: MediaStream | undefined;
   readonly #onChange: (stream: MediaStream | undefined) => void;
-  readonly #onNotice: (text: string) => void;
+  readonly #onNotice: (text: () => string) => void;
   #devices: { readonly audio?: string; readonly video?: string } | undefined;
 
-  constructor(onChange: (stream: MediaStream | undefined) => void, onNotice: (text: string) => void) {
+  constructor(onChange: (stream: MediaStream | undefined) => void, onNotice: (text: () => string) => void) {
     this.#onChange = onChange;
     this.#onNotice = onNotice;
   }

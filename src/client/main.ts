@@ -4,7 +4,8 @@ import { View } from './ui.ts';
 import { readSafetyForm } from './safety.ts';
 import { PreJoin, type PreJoinState } from './prejoin.ts';
 import { checkLink, type LinkCheck, type RoomLink } from './link-check.ts';
-import { linkProblemText, showStatus } from './messages.ts';
+import { linkProblemText } from './messages.ts';
+import { showStatus } from './status-pill.ts';
 import { clearResume, loadResume, saveResume } from './resume-store.ts';
 import { saveGuardianDetails } from './guardian-details.ts';
 import { timings } from './timeline.ts';
@@ -13,6 +14,10 @@ import { ConsentPanel } from './consent-panel.ts';
 import { ConsentNotices } from './consent-notices.ts';
 import { E2eePanel } from './e2ee-panel.ts';
 import type { FrameCryptoStats } from './e2ee-frame-crypto.ts';
+import { roleInToken } from './alarm-alerts.ts';
+import { setAudience, t } from './i18n/language.ts';
+import { bind, setText, startLocalization } from './i18n/localize.ts';
+import { initialLanguage, wireLanguagePicker } from './i18n/language-picker.ts';
 
 /** What tests (and curious operators, from the console) can reach as `window.sfuClient`. */
 export interface SfuClientApi {
@@ -79,6 +84,11 @@ function signallingUrl(token: string, room: string): string {
   return url.toString();
 }
 
+// The words first: every component below writes its text in the page's language.
+initialLanguage(audienceOf(readFragment().get('token') ?? ''));
+startLocalization();
+wireLanguagePicker(document.getElementById('language') as HTMLSelectElement | null);
+
 const session = new Session({ e2eeDebug: window.sfuE2eeDebug === true });
 const view = new View(session);
 const e2eePanel = new E2eePanel(session);
@@ -107,16 +117,22 @@ document.getElementById('consent-relation')!.addEventListener('change', (ev) => 
   (ev.target as HTMLElement).dataset.touched = '1';
 });
 
+/** A student's link gets the words for a child (informal Spanish); the role claim is read unverified, only for that. */
+function audienceOf(token: string): 'child' | 'adult' {
+  return roleInToken(token) === 'student' ? 'child' : 'adult';
+}
+
 /** The link's token was refused (before any form, or by the join): say why in words, show no form. */
-function showLinkProblem(code: string, text = linkProblemText(code)): void {
+function showLinkProblem(code: string, text: () => (string | Node)[] = () => [linkProblemText(code)]): void {
   checked = undefined;
   prejoin.stop();
   prejoin.hide();
   noLink.hidden = true;
   linkProblem.hidden = false;
   linkProblem.dataset.code = code;
-  document.getElementById('link-problem-text')!.replaceChildren(text);
-  message.textContent = '';
+  const where = document.getElementById('link-problem-text')!;
+  bind(where, 'content', () => where.replaceChildren(...text()));
+  setText(message, () => '');
   showStatus(status, `link-error:${code}`);
 }
 
@@ -131,6 +147,7 @@ const LINK_CODES = /^(TOKEN_\w+|IDENTITY_REVOKED|WRONG_ROOM)$/;
 async function start(): Promise<void> {
   link = readFragment();
   token = link.get('token')?.trim() ?? '';
+  setAudience(audienceOf(token));
   checked = undefined;
   noLink.hidden = true;
   linkProblem.hidden = true;
@@ -143,7 +160,7 @@ async function start(): Promise<void> {
   const resumeToken = loadResume(token);
   if (resumeToken) {
     showStatus(status, 'resuming');
-    message.textContent = 'Reconnecting you to your session…';
+    setText(message, () => t('link.resuming'));
     await session.join({ url: signallingUrl(token, link.get('room') ?? ''), resumeToken, ...relay() });
     if (session.state === 'joined') return;
     clearResume();
@@ -157,14 +174,12 @@ async function start(): Promise<void> {
     return;
   }
   if (result.kind === 'desk') {
-    const desk = Object.assign(document.createElement('a'), { href: `/desk.html${location.hash}`, textContent: 'Open the safety desk page' });
-    showLinkProblem('DESK_LINK', 'This is a safety desk link, not a session link. ');
-    document.getElementById('link-problem-text')!.append(desk, '.');
+    const href = `/desk.html${location.hash}`;
+    showLinkProblem('DESK_LINK', () => [t('link.desk'), Object.assign(document.createElement('a'), { href, textContent: t('link.openDesk') }), '.']);
     return;
   }
   checked = result;
-  if (resumeToken) message.textContent = 'Your earlier session has ended. Check the details below and join again.';
-  else message.textContent = '';
+  setText(message, () => resumeToken ? t('link.resumeEnded') : '');
   prejoin.show(result, link);
   e2eePanel.showPrejoin(result);
   showStatus(status, 'ready');

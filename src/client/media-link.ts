@@ -1,3 +1,4 @@
+import { t, tDynamic } from './i18n/language.ts';
 import { Device } from 'mediasoup-client';
 import type { ConnectionState, Consumer, Producer, RtpCapabilities, RtpParameters, Transport } from 'mediasoup-client/types';
 import { Emitter } from './emitter.ts';
@@ -25,7 +26,7 @@ export type MediaLinkEvents = {
   trackRemoved: [{ participantId: string; consumerId: string }];
   trackPaused: [{ participantId: string; consumerId: string; paused: boolean }];
   /** Something the person should know (a source that could not be sent or received). */
-  notice: [string];
+  notice: [() => string];
   /** A transport's connection state changed (mediasoup-client's connectionstatechange). */
   transportState: [Direction, ConnectionState];
 };
@@ -150,13 +151,13 @@ export class MediaLink {
   async publish(stream: MediaStream, videoPublishing: VideoPublishing = 'vp8-simulcast'): Promise<void> {
     const send = await this.#sendTransport();
     if (!send) return;
-    const problems: string[] = [];
+    const problems: (() => string)[] = [];
     const audio = stream.getAudioTracks()[0];
     if (audio && this.#device.canProduce('audio')) {
       await this.#produce(send, 'mic', {
         track: audio,
         codecOptions: { opusDtx: true, opusFec: true, opusPtime: OPUS_PTIME_MS },
-      }).catch((err: unknown) => problems.push(`microphone (${codeOf(err)})`));
+      }).catch((err: unknown) => problems.push(() => t('notice.sendMic', { code: codeOf(err) })));
     }
     const video = stream.getVideoTracks()[0];
     if (!this.#closed && video && this.#device.canProduce('video')) {
@@ -169,11 +170,11 @@ export class MediaLink {
           return this.#closed ? undefined : this.#produce(send, 'camera', simulcast);
         })
         : this.#produce(send, 'camera', simulcast);
-      await camera.catch((err: unknown) => problems.push(`camera (${codeOf(err)})`));
+      await camera.catch((err: unknown) => problems.push(() => t('notice.sendCamera', { code: codeOf(err) })));
     }
     if (this.#closed) return;
     mark('produced');
-    if (problems.length > 0) this.events.emit('notice', `Could not send your ${problems.join(' and ')}.`);
+    if (problems.length > 0) this.events.emit('notice', () => t('notice.sendFailed', { what: problems.map((p) => p()).join(t('notice.and')) }));
   }
 
   /** The send transport, created on first use (undefined once the link closed). */
@@ -505,7 +506,7 @@ export class MediaLink {
       if (this.#closed || entry.closed) return;
       console.warn('consume failed', err);
       this.closeConsumer(n.consumerId);
-      this.events.emit('notice', `Could not receive a participant's ${n.source} (${codeOf(err)}).`);
+      this.events.emit('notice', () => t('notice.receiveFailed', { source: tDynamic(`notice.source.${n.source}`, {}, n.source), code: codeOf(err) }));
     }
   }
 }

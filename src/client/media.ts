@@ -1,3 +1,5 @@
+import { t, tDynamic } from './i18n/language.ts';
+
 /** Camera capture size: 1280x720 lets the browser send three simulcast layers. */
 export const CAMERA_CONSTRAINTS: MediaTrackConstraints = {
   width: { ideal: 1280 },
@@ -14,17 +16,17 @@ export const MIC_CONSTRAINTS: MediaTrackConstraints = {
 /**
  * Opens the microphone and/or camera. When both are wanted and that fails (one device missing,
  * busy, or refused), each is tried alone, so a person with a broken camera can still be heard.
- * Never throws: `problem` says, in words, what could not be opened.
+ * Never throws: `problem` says, in words (of the page's language when called), what could not be opened.
  */
 export async function captureLocalMedia(
   sources: readonly ('mic' | 'camera')[],
   devices: { readonly audio?: string | undefined; readonly video?: string | undefined } = {},
-): Promise<{ stream?: MediaStream; problem?: string }> {
+): Promise<{ stream?: MediaStream; problem?: () => string }> {
   const wantMic = sources.includes('mic');
   const wantCamera = sources.includes('camera');
   if (!wantMic && !wantCamera) return {};
   if (!navigator.mediaDevices?.getUserMedia) {
-    return { problem: 'This page cannot use your camera or microphone (it needs https, or a browser that supports it).' };
+    return { problem: () => t('capture.noApi') };
   }
   const open = (mic: boolean, camera: boolean) => navigator.mediaDevices.getUserMedia({
     audio: mic ? withDevice(MIC_CONSTRAINTS, devices.audio) : false,
@@ -33,20 +35,21 @@ export async function captureLocalMedia(
   try {
     return { stream: await open(wantMic, wantCamera) };
   } catch (err) {
-    if (!(wantMic && wantCamera)) return { problem: `Could not open your ${wantMic ? 'microphone' : 'camera'}: ${reason(err)}.` };
+    if (!(wantMic && wantCamera)) return { problem: () => t(wantMic ? 'capture.mic' : 'capture.camera', { reason: reason(err) }) };
   }
   const stream = new MediaStream();
   const missing: string[] = [];
-  let why = '';
+  let why: unknown;
   for (const [mic, camera, name] of [[true, false, 'microphone'], [false, true, 'camera']] as const) {
     try {
       for (const track of (await open(mic, camera)).getTracks()) stream.addTrack(track);
     } catch (err) {
       missing.push(name);
-      why = reason(err);
+      why = err;
     }
   }
-  const problem = `Could not open your ${missing.join(' or ')}: ${why}.`;
+  const key = missing.length === 2 ? 'capture.both' : missing[0] === 'microphone' ? 'capture.mic' : 'capture.camera';
+  const problem = () => t(key, { reason: reason(why) });
   return stream.getTracks().length > 0 ? { stream, problem } : { problem };
 }
 
@@ -55,13 +58,8 @@ function withDevice(constraints: MediaTrackConstraints, deviceId: string | undef
   return deviceId ? { ...constraints, deviceId: { ideal: deviceId } } : constraints;
 }
 
+/** Why a device could not be opened, in words (the browser's own message for an unusual error). */
 function reason(err: unknown): string {
   const name = err instanceof DOMException ? err.name : '';
-  switch (name) {
-    case 'NotAllowedError': return 'permission was refused (allow it in the browser\'s address bar and join again)';
-    case 'NotFoundError': return 'no such device was found';
-    case 'NotReadableError': return 'the device is in use by another application';
-    case 'OverconstrainedError': return 'the device does not support the requested settings';
-    default: return err instanceof Error ? err.message : String(err);
-  }
+  return tDynamic(`capture.${name}`, {}, err instanceof Error ? err.message : String(err));
 }

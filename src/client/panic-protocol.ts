@@ -13,21 +13,6 @@ export type { Incident, IncidentKind, Outcome };
 export const INCIDENT_KINDS: readonly IncidentKind[] = ['medical', 'safety', 'self-harm', 'technical', 'other'];
 export const OUTCOMES: readonly Outcome[] = ['continued', 'ended', 'false-alarm', 'emergency-services-contacted'];
 
-export const KIND_LABELS: Record<IncidentKind, string> = {
-  medical: 'Medical',
-  safety: 'Safety',
-  'self-harm': 'Self-harm risk',
-  technical: 'Technical',
-  other: 'Other',
-};
-
-export const OUTCOME_LABELS: Record<Outcome, string> = {
-  continued: 'Session continued',
-  ended: 'Session ended',
-  'false-alarm': 'False alarm',
-  'emergency-services-contacted': 'Emergency services contacted',
-};
-
 /** Who acted on an incident: a participant (by role) or a safety desk. */
 export interface Actor { identity: string; role: Role | 'desk' }
 

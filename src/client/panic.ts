@@ -2,6 +2,9 @@ import { AlarmAlerts, roleInToken, type AlarmAlertsDebug } from './alarm-alerts.
 import { raiserAcknowledgedText, raiserResolvedText } from './alarm-urgency.ts';
 import { IncidentBook, kindText, locationText, outcomeText, stateOf, stateText, timeText, type IncidentEntry, type LoggedEvent } from './incident-book.ts';
 import { roleLabel } from './messages.ts';
+import { t } from './i18n/language.ts';
+import { bind, setText } from './i18n/localize.ts';
+import type { PlainKey } from './i18n/catalogue.ts';
 import { INCIDENT_KINDS, OUTCOMES, isAlert, type Actor, type IncidentKind, type Outcome, type PanicServerEvents } from './panic-protocol.ts';
 import { ChannelError, SafetyChannel, type ChannelState } from './safety-channel.ts';
 import type { Session } from './session.ts';
@@ -80,12 +83,16 @@ export class PanicPanel {
     this.#banner = new AlertBanner(this.#book, (event, data) => this.#respond(event, data));
     const announcer = byId<HTMLElement>('alarm-announcer');
     this.#alarms = new AlarmAlerts(this.#book, {
-      root: byId('alarm-sound'), mute: byId('alarm-mute'), enable: byId('alarm-sound-enable'), announce: (t) => { announcer.textContent = t; },
+      root: byId('alarm-sound'), mute: byId('alarm-mute'), enable: byId('alarm-sound-enable'), announce: (text) => { announcer.textContent = text; },
     }, () => roleInToken(tokenOf()) === 'clinician');
     // Join is the page's first gesture: the alarm sound is unlocked then, and a clinician asked for notifications.
     byId<HTMLFormElement>('join-form').addEventListener('submit', () => this.#alarms.gesture());
     if (!this.#kind.options.length) {
-      for (const k of INCIDENT_KINDS) this.#kind.add(new Option(kindText(k), k, k === 'safety', k === 'safety'));
+      for (const k of INCIDENT_KINDS) {
+        const option = new Option('', k, k === 'safety', k === 'safety');
+        setText(option, () => kindText(k));
+        this.#kind.add(option);
+      }
     }
     this.#kind.value = 'safety';
     this.#button.addEventListener('click', () => void this.raise());
@@ -134,16 +141,16 @@ export class PanicPanel {
     this.#early.clear();
     if (!channel) {
       this.#state.error = 'NOT_CONNECTED';
-      this.#say(silent, 'Not connected yet: join the session first, or call for help another way.', true);
+      this.#say(silent, () => t('panic.notConnected'), true);
       return;
     }
-    this.#say(silent, silent ? 'Sending…' : 'Sending the alarm…', false);
+    this.#say(silent, () => t(silent ? 'panic.sendingSilent' : 'panic.sending'), false);
     try {
       const res = await this.#raiseOn(channel, press, silent, { kind, silent, clientIncidentId });
       if (press !== this.#press) return;
       Object.assign(this.#state, { lastIncidentId: res.incidentId, acked: true, ackedAt: Date.now() });
       this.#status.dataset.alarm = 'sent';
-      this.#say(silent, silent ? 'Sent.' : 'Alarm sent. Your clinician and the safety team have been told and will respond.', false);
+      this.#say(silent, () => t(silent ? 'panic.sentSilent' : 'panic.sent'), false);
       this.#cancel.hidden = false;
       // A responder may have acknowledged (or resolved) it before our reply came (a retried raise).
       const early = this.#early.get(res.incidentId);
@@ -153,7 +160,7 @@ export class PanicPanel {
         clearTimeout(this.#statusTimer);
         this.#statusTimer = setTimeout(() => {
           if (press !== this.#press) return;
-          this.#say(true, '', false);
+          this.#say(true, undefined, false);
           this.#cancel.hidden = true;
         }, 4000);
       }
@@ -161,9 +168,7 @@ export class PanicPanel {
       if (press !== this.#press) return;
       const code = err instanceof ChannelError ? err.code : 'INTERNAL_ERROR';
       this.#state.error = code;
-      this.#say(silent, code === 'NOT_JOINED'
-        ? 'The alarm could not be sent: you are not in the session. Call for help another way.'
-        : `The alarm could not be sent (${code}). Call for help another way.`, true);
+      this.#say(silent, () => code === 'NOT_JOINED' ? t('panic.notJoined') : t('panic.failed', { code }), true);
     }
   }
 
@@ -181,7 +186,7 @@ export class PanicPanel {
           onRetry: (attempt) => {
             if (press !== this.#press) return;
             this.#state.attempts = attempt + 1;
-            this.#say(silent, silent ? 'Sending… (retrying)' : 'Still sending the alarm: the connection is poor. Keep this page open.', false);
+            this.#say(silent, () => t(silent ? 'panic.retryingSilent' : 'panic.retrying'), false);
           },
         });
       } catch (err) {
@@ -203,20 +208,22 @@ export class PanicPanel {
     this.#cancel.disabled = true;
     try {
       await this.#channel.request('panic:cancel', { incidentId: id });
-      this.#say(this.#state.silent ?? false, 'You said the alarm was a mistake; your clinician will check in with you.', false);
+      this.#say(this.#state.silent ?? false, () => t('panic.cancelled'), false);
       this.#cancel.hidden = true;
     } catch (err) {
-      this.#say(false, `Could not take the alarm back (${err instanceof ChannelError ? err.code : 'error'}).`, true);
+      const code = err instanceof ChannelError ? err.code : 'error';
+      this.#say(false, () => t('panic.cancelFailed', { code }), true);
     } finally {
       this.#cancel.disabled = false;
     }
   }
 
-  #say(silent: boolean, text: string, problem: boolean): void {
-    this.#status.textContent = text;
+  /** The raiser's status line: `text` undefined clears it. */
+  #say(silent: boolean, text: (() => string) | undefined, problem: boolean): void {
+    setText(this.#status, text ?? (() => ''));
     this.#status.dataset.silent = String(silent);
     this.#status.dataset.problem = String(problem);
-    this.#status.hidden = text === '';
+    this.#status.hidden = text === undefined;
   }
 
   #ensureChannel(token: string): void {
@@ -246,7 +253,7 @@ export class PanicPanel {
       // Non-silent alarms of others in the room: a calm notice, never the details. The server does
       // not announce our own to us (docs/safety.md); should one come anyway, it is not news to us.
       if (d.incidentId === this.#state.lastIncidentId || (this.#state.pressedAt !== undefined && !this.#state.acked && !this.#state.error)) return;
-      this.#say(false, 'An alarm was raised in this session. Help has been called; follow your clinician\'s instructions.', false);
+      this.#say(false, () => t('panic.announce'), false);
     });
   }
 
@@ -269,14 +276,14 @@ export class PanicPanel {
     this.#state.responded = { state: event, by: d.by, at: d.at, ...('outcome' in d ? { outcome: d.outcome } : {}) };
     this.#status.dataset.alarm = event;
     this.#cancel.hidden = true;
-    this.#say(silent, event === 'acknowledged'
+    this.#say(silent, () => event === 'acknowledged'
       ? raiserAcknowledgedText(d.by, timeText(d.at), silent)
       : raiserResolvedText(d.by, (d as PanicServerEvents['panic:resolved']).outcome, timeText(d.at), silent), false);
     if (silent) {
       // Discreet, as the "Sent." before it: gone after a few seconds.
       const press = this.#press;
       clearTimeout(this.#statusTimer);
-      this.#statusTimer = setTimeout(() => { if (press === this.#press) this.#say(true, '', false); }, 4000);
+      this.#statusTimer = setTimeout(() => { if (press === this.#press) this.#say(true, undefined, false); }, 4000);
     }
   }
 
@@ -301,6 +308,13 @@ export class PanicPanel {
       this.#book.resolved({ incidentId: inc.id, by: this.#me(this.#session.identity ?? ''), outcome: inc.outcome ?? outcome, at: inc.resolvedAt ?? new Date().toISOString() });
     }
   }
+}
+
+/** An `<option>` whose words follow the page's language. */
+function option(value: string, text: () => string): HTMLOptionElement {
+  const o = new Option('', value);
+  setText(o, text);
+  return o;
 }
 
 type Act = (event: 'panic:ack' | 'panic:resolve', data: { incidentId: string; outcome?: Outcome }) => Promise<void>;
@@ -335,8 +349,8 @@ class AlertBanner {
     this.#act = act;
     if (!this.#outcome.options.length) {
       // No outcome is preselected: every alarm starts at "Choose…" (issue #15).
-      this.#outcome.add(new Option('Choose an outcome…', ''));
-      for (const o of OUTCOMES) this.#outcome.add(new Option(outcomeText(o), o));
+      this.#outcome.add(option('', () => t('outcome.choose')));
+      for (const o of OUTCOMES) this.#outcome.add(option(o, () => outcomeText(o)));
     }
     this.#outcome.value = '';
     this.#outcome.addEventListener('change', () => this.#render());
@@ -385,7 +399,7 @@ class AlertBanner {
   #show(id: string): void {
     if (id !== this.#shown) this.#outcome.value = '';
     this.#shown = id;
-    this.#problem.textContent = '';
+    setText(this.#problem, () => '');
     this.#render();
     if (!this.#shownAt.has(id)) this.#shownAt.set(id, Date.now());
   }
@@ -394,7 +408,7 @@ class AlertBanner {
     const id = this.#shown;
     if (!id || this.#busy) return;
     this.#busy = true;
-    this.#problem.textContent = '';
+    setText(this.#problem, () => '');
     this.#render();
     try {
       const outcome = (OUTCOMES as readonly string[]).includes(this.#outcome.value) ? this.#outcome.value as Outcome : undefined;
@@ -402,7 +416,7 @@ class AlertBanner {
     } catch (err) {
       const code = err instanceof ChannelError ? err.code : 'error';
       if (code === 'INCIDENT_NOT_FOUND') this.#book.gone(id);
-      else this.#problem.textContent = `Could not ${event === 'panic:ack' ? 'acknowledge' : 'resolve'} (${code}). Try again.`;
+      else setText(this.#problem, () => t(event === 'panic:ack' ? 'alarm.ackFailed' : 'alarm.resolveFailed', { code }));
     } finally {
       this.#busy = false;
       this.#render();
@@ -414,26 +428,27 @@ class AlertBanner {
     this.#root.hidden = !e;
     if (!e) {
       // Nothing shown: nothing of the last alarm (where, whom to call) stays in the page either.
-      for (const field of [this.#who, this.#where, this.#contact, this.#stateLine]) field.replaceChildren();
+      for (const field of [this.#who, this.#where, this.#contact, this.#stateLine]) setText(field, () => '');
       return;
     }
     const state = stateOf(e);
     this.#root.dataset.incidentId = e.id;
     this.#root.dataset.state = state;
     this.#root.dataset.tier = String(e.tier);
-    this.#kind.textContent = kindText(e.kind) + (e.silent ? ' (silent alarm)' : '');
-    this.#who.textContent = `${roleLabel(e.raiser.role)}, raised at ${timeText(e.raisedAt)}`;
-    this.#where.textContent = locationText(e);
-    this.#contact.replaceChildren();
-    if (e.emergencyContact) {
+    setText(this.#kind, () => e.silent ? t('banner.silent', { kind: kindText(e.kind) }) : kindText(e.kind));
+    setText(this.#who, () => t('banner.raisedBy', { role: roleLabel(e.raiser.role), time: timeText(e.raisedAt) }));
+    setText(this.#where, () => locationText(e));
+    const contact = e.emergencyContact;
+    const where = this.#contact;
+    // Slot 'text', as setText: whichever wrote last is what a language change writes again.
+    bind(where, 'text', () => {
+      if (!contact) return where.replaceChildren(t('alarm.noContact'));
       const tel = document.createElement('a');
-      tel.href = `tel:${e.emergencyContact.phone.replace(/[^0-9+]/g, '')}`;
-      tel.textContent = e.emergencyContact.phone;
-      this.#contact.append(`${e.emergencyContact.name}, `, tel);
-    } else {
-      this.#contact.textContent = 'None on record';
-    }
-    this.#stateLine.textContent = stateText(e);
+      tel.href = `tel:${contact.phone.replace(/[^0-9+]/g, '')}`;
+      tel.textContent = contact.phone;
+      where.replaceChildren(`${contact.name}, `, tel);
+    });
+    setText(this.#stateLine, () => stateText(e));
     this.#ack.hidden = state !== 'open';
     this.#ack.disabled = this.#busy;
     this.#resolve.hidden = state === 'resolved';
@@ -441,11 +456,11 @@ class AlertBanner {
     // Acknowledge before resolve, and never without a chosen outcome (the server refuses the first too).
     this.#outcome.disabled = this.#busy || state !== 'acknowledged';
     this.#resolve.disabled = this.#busy || state !== 'acknowledged' || this.#outcome.value === '';
-    this.#resolveHint.textContent = state === 'open' ? 'Acknowledge first; then choose an outcome to resolve.'
-      : state === 'acknowledged' && this.#outcome.value === '' ? 'Choose an outcome to resolve.' : '';
+    const hint: PlainKey | undefined = state === 'open' ? 'alarm.ackFirst' : state === 'acknowledged' && this.#outcome.value === '' ? 'alarm.chooseOutcome' : undefined;
+    setText(this.#resolveHint, () => hint ? t(hint) : '');
     this.#dismiss.hidden = state !== 'resolved';
     const others = this.#book.open().filter((o) => o.id !== e.id).length;
-    this.#more.textContent = others > 0 ? `${others} more open alarm${others > 1 ? 's' : ''} in this session.` : '';
+    setText(this.#more, () => others > 0 ? t('banner.more', { n: others }) : '');
     this.#more.hidden = others === 0;
   }
 }

@@ -4,6 +4,8 @@ import { LevelMeter } from './level-meter.ts';
 import { prepareSafetyForm } from './safety.ts';
 import { fillGuardianDetails, forgetGuardianDetails, loadGuardianDetails } from './guardian-details.ts';
 import { roleLabel } from './messages.ts';
+import { dateFormat, t } from './i18n/language.ts';
+import { setText } from './i18n/localize.ts';
 import type { RoomLink } from './link-check.ts';
 
 /** What tests read of the pre-join screen (`window.sfuClient.prejoin()`). */
@@ -52,7 +54,7 @@ export class PreJoin {
       delete byId('consent-relation').dataset.touched;
       if (this.#link) prepareSafetyForm(this.#link.requires, this.#link.consent.policyVersion, new URLSearchParams());
       this.#rememberedControls();
-      byId('remembered-note').textContent = 'The details remembered on this device were forgotten.';
+      setText(byId('remembered-note'), () => t('form.forgotten'));
       byId('remembered-note').hidden = false;
     });
   }
@@ -63,10 +65,10 @@ export class PreJoin {
   show(link: RoomLink, fragment: URLSearchParams): void {
     this.#link = link;
     const until = new Date(link.expiresAt);
-    this.#who.textContent = `You are joining as: ${roleLabel(link.role)}. This link works until ${until.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' })}.`;
+    setText(this.#who, () => t('prejoin.who', { role: roleLabel(link.role), until: dateFormat({ dateStyle: 'medium', timeStyle: 'short' }).format(until) }));
     prepareSafetyForm(link.requires, link.consent.policyVersion, fragment);
     const filled = fillGuardianDetails();
-    byId('remembered-note').textContent = 'Details remembered on this device were filled in.';
+    setText(byId('remembered-note'), () => t('form.remembered'));
     byId('remembered-note').hidden = !filled;
     this.#rememberedControls();
     this.#section.hidden = false;
@@ -118,7 +120,7 @@ export class PreJoin {
     const gen = this.#generation;
     if (sources.length === 0) {
       this.#showProblem(undefined);
-      this.#videoOff.textContent = 'Your link lets you watch and listen: your camera and microphone are not used.';
+      setText(this.#videoOff, () => t('prejoin.watchOnly'));
       this.#videoOff.hidden = false;
       this.#levelRow.hidden = true;
       return;
@@ -133,18 +135,16 @@ export class PreJoin {
     this.#video.srcObject = stream ?? null;
     const video = stream?.getVideoTracks()[0];
     const audio = stream?.getAudioTracks()[0];
-    this.#videoOff.textContent = 'No camera picture';
+    setText(this.#videoOff, () => t('prejoin.noPicture'));
     this.#videoOff.hidden = Boolean(video);
     this.#levelRow.hidden = !audio;
     if (audio) this.#meter.start(audio);
     await this.#picker.refresh(stream);
   }
 
-  #showProblem(problem: string | undefined): void {
+  #showProblem(problem: (() => string) | undefined): void {
     this.#problem.hidden = !problem;
-    this.#problemText.textContent = problem
-      ? `Camera or microphone not working. ${problem} Check that no other app is using it and that this page may use it (the camera icon in the address bar), then try again. You can still join: the others will not see or hear what is not working.`
-      : '';
+    setText(this.#problemText, () => problem ? t('prejoin.problem', { problem: problem() }) : '');
   }
 
   #rememberedControls(): void {

@@ -1,4 +1,5 @@
 import type { InboundStat, RecvSample } from './media-sample.ts';
+import { t } from './i18n/language.ts';
 
 /** A tile's connection quality, as its label says it. */
 export type Quality = 'good' | 'poor' | 'lost';
@@ -68,15 +69,15 @@ function rate(participantId: string, streams: { now: InboundStat | undefined; be
     if (camera && (now.freezeCount ?? 0) > (before?.freezeCount ?? 0)) froze = true;
   }
   if (sample.state !== 'connected' || received <= 0) {
-    return { participantId, quality: 'lost', detail: sample.state !== 'connected' ? `media connection ${sample.state}` : 'no media arriving' };
+    return { participantId, quality: 'lost', detail: sample.state !== 'connected' ? t('qualityDetail.state', { state: sample.state }) : t('qualityDetail.none') };
   }
   const loss = lost / (lost + received);
   const rtt = sample.rtt;
   const detail = [
-    `${Math.round(loss * 100)} % loss`,
-    rtt !== undefined ? `${Math.round(rtt * 1000)} ms round trip` : '',
-    fps !== undefined ? `${Math.round(fps)} frames/s` : '',
-    froze ? 'video froze' : '',
+    t('qualityDetail.loss', { pct: Math.round(loss * 100) }),
+    rtt !== undefined ? t('qualityDetail.rtt', { ms: Math.round(rtt * 1000) }) : '',
+    fps !== undefined ? t('qualityDetail.fps', { fps: Math.round(fps) }) : '',
+    froze ? t('qualityDetail.froze') : '',
   ].filter(Boolean).join(', ');
   const poor = loss > POOR.loss || (rtt ?? 0) > POOR.rtt || jitter > POOR.jitter || (fps !== undefined && fps < POOR.fps) || froze;
   return { participantId, quality: poor ? 'poor' : 'good', detail };

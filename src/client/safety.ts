@@ -1,6 +1,9 @@
 import type { ConsentInput, ConsentScope, LocationInput } from './protocol.ts';
 import type { RoomLink } from './link-check.ts';
 import { fillRegionSelect } from './regions.ts';
+import { t } from './i18n/language.ts';
+import { setText } from './i18n/localize.ts';
+import type { PlainKey } from './i18n/catalogue.ts';
 
 /**
  * The "before you join" form: where the person is (and whom to call in an emergency), and the
@@ -15,7 +18,7 @@ const PHONE = /^\+?[0-9][0-9 ().-]{1,30}$/;
 
 export type SafetyForm =
   | { ok: true; consent: ConsentInput; location: LocationInput }
-  | { ok: false; field: string; message: string };
+  | { ok: false; field: string; message: () => string };
 
 type Requires = RoomLink['requires'];
 
@@ -27,37 +30,41 @@ function value(id: string): string {
   return input(id).value.trim();
 }
 
-function text(id: string, words: string): void {
+function text(id: string, key: () => PlainKey): void {
   const e = document.getElementById(id);
-  if (e) e.textContent = words;
+  if (e) setText(e, () => t(key()));
+}
+
+function problem(field: string, key: PlainKey): SafetyForm {
+  return { ok: false, field, message: () => t(key) };
 }
 
 /** Reads and checks the form; `policyVersion` is the version of the consent terms shown. */
 export function readSafetyForm(policyVersion: string | undefined, requires: Requires): SafetyForm {
   const description = value('loc-description');
-  if (!description) return { ok: false, field: 'loc-description', message: 'Say where you are right now (for example the school and room).' };
+  if (!description) return problem('loc-description', 'form.needPlace');
   const region = (document.getElementById('loc-region') as HTMLSelectElement).value;
-  if (!REGION.test(region)) return { ok: false, field: 'loc-region', message: 'Choose your state or region from the list.' };
+  if (!REGION.test(region)) return problem('loc-region', 'form.needRegion');
   const contactName = value('contact-name');
   const contactPhone = value('contact-phone');
   if (requires.emergencyContact && !contactName && !contactPhone) {
-    return { ok: false, field: 'contact-name', message: 'Give the name and phone number of an adult we can call in an emergency.' };
+    return problem('contact-name', 'form.needContact');
   }
   if ((contactName === '') !== (contactPhone === '')) {
-    return { ok: false, field: contactName ? 'contact-phone' : 'contact-name', message: 'Give both the emergency contact\'s name and phone number.' };
+    return problem(contactName ? 'contact-phone' : 'contact-name', 'form.needBoth');
   }
   if (contactPhone && !PHONE.test(contactPhone)) {
-    return { ok: false, field: 'contact-phone', message: 'The emergency phone number can hold digits, spaces, ( ) . - and a leading +.' };
+    return problem('contact-phone', 'form.badPhone');
   }
   if (!policyVersion) {
-    return { ok: false, field: 'consent-agree', message: 'The server did not say which consent terms apply. Reload the page; if it happens again, ask for a new link.' };
+    return problem('consent-agree', 'form.noTerms');
   }
   const relation = input('consent-relation').value as ConsentInput['grantedBy']['relation'];
   const name = value('consent-name');
   if (!name) {
-    return { ok: false, field: 'consent-name', message: requires.guardianConsent ? 'Give the parent\'s or guardian\'s name.' : 'Give the name of the person agreeing.' };
+    return problem('consent-name', requires.guardianConsent ? 'form.needNameGuardian' : 'form.needName');
   }
-  if (!input('consent-agree').checked) return { ok: false, field: 'consent-agree', message: 'Consent to the session by video is needed to join.' };
+  if (!input('consent-agree').checked) return problem('consent-agree', 'form.needAgree');
   const scopes: ConsentScope[] = input('consent-recording').checked ? ['telehealth', 'recording'] : ['telehealth'];
   return {
     ok: true,
@@ -77,7 +84,8 @@ export function readSafetyForm(policyVersion: string | undefined, requires: Requ
  * student understands, and to what the link carries: `region`, `place` (pre-fills).
  */
 export function prepareSafetyForm(requires: Requires, policyVersion: string, link: URLSearchParams): void {
-  text('consent-policy', `version ${policyVersion}`);
+  const terms = document.getElementById('consent-terms');
+  if (terms) setText(terms, () => t('form.terms', { version: policyVersion }));
   const region = document.getElementById('loc-region') as HTMLSelectElement;
   const linkRegion = link.get('region')?.toUpperCase() ?? undefined;
   if (region.options.length === 0) {
@@ -87,7 +95,7 @@ export function prepareSafetyForm(requires: Requires, policyVersion: string, lin
   if (link.get('place') && !value('loc-description')) input('loc-description').value = link.get('place')!;
 
   const contactNeeded = requires.emergencyContact;
-  text('contact-legend', contactNeeded ? 'Who can we call in an emergency?' : 'Who can we call in an emergency? (optional)');
+  text('contact-legend', () => contactNeeded ? 'form.contact' : 'form.contactOptional');
   input('contact-name').required = contactNeeded;
   input('contact-phone').required = contactNeeded;
 
@@ -96,12 +104,8 @@ export function prepareSafetyForm(requires: Requires, policyVersion: string, lin
   const self = [...relation.options].find((o) => o.value === 'self');
   if (self) self.hidden = self.disabled = guardian;
   if (!relation.dataset.touched || (guardian && relation.value === 'self')) relation.value = guardian ? 'guardian' : 'self';
-  text('consent-legend', guardian ? 'A parent or guardian agrees' : 'Agreeing to the session');
-  text('consent-intro', guardian
-    ? 'A parent or guardian must agree before a student joins a video session. If you are the student, ask them to fill this in with you.'
-    : 'You agree to taking part in this session by video.');
-  text('consent-name-label', guardian ? 'Parent\'s or guardian\'s name' : 'Name of the person agreeing');
-  text('consent-agree-text', guardian
-    ? 'I am this student\'s parent or guardian (or legal representative), and I agree to this session taking place by video.'
-    : 'I agree to this session taking place by video.');
+  text('consent-legend', () => guardian ? 'form.consentGuardian' : 'form.consent');
+  text('consent-intro', () => guardian ? 'form.consentIntroGuardian' : 'form.consentIntro');
+  text('consent-name-label', () => guardian ? 'form.consentNameGuardian' : 'form.consentName');
+  text('consent-agree-text', () => guardian ? 'form.agreeGuardian' : 'form.agree');
 }

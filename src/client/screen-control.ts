@@ -1,16 +1,23 @@
 import type { Session } from './session.ts';
 import type { Stage } from './stage.ts';
 import { makeTile } from './tile.ts';
+import { t } from './i18n/language.ts';
+import { setText } from './i18n/localize.ts';
+import type { PlainKey } from './i18n/catalogue.ts';
 
-/** What the page says when sharing could not start (a DOMException name or a server code). */
-function shareProblem(err: unknown): string {
+/** Known reasons sharing could not start (a DOMException name or a server code), in words. */
+const SHARE_PROBLEMS: Readonly<Record<string, PlainKey>> = {
+  NotAllowedError: 'screen.cancelled',
+  PRODUCER_LIMIT: 'screen.already',
+  PERMISSION_DENIED: 'screen.notAllowed',
+};
+
+/** What the page says when sharing could not start. */
+function shareProblem(err: unknown): () => string {
   const code = err instanceof DOMException ? err.name : (err as { code?: unknown } | undefined)?.code;
-  switch (code) {
-    case 'NotAllowedError': return 'Screen sharing was cancelled or not allowed.';
-    case 'PRODUCER_LIMIT': return 'You are already sharing a screen: stop it first.';
-    case 'PERMISSION_DENIED': return 'Your session link does not allow screen sharing.';
-    default: return `Could not share your screen (${typeof code === 'string' ? code : err instanceof Error ? err.message : 'unknown error'}).`;
-  }
+  const key = typeof code === 'string' ? SHARE_PROBLEMS[code] : undefined;
+  const reason = typeof code === 'string' ? code : err instanceof Error ? err.message : 'unknown error';
+  return () => key ? t(key) : t('screen.failed', { reason });
 }
 
 /**
@@ -20,10 +27,10 @@ function shareProblem(err: unknown): string {
 export class ScreenControl {
   readonly #session: Session;
   readonly #button: HTMLButtonElement;
-  readonly #preview = makeTile({ attrs: { id: 'local-screen' }, label: 'Your screen', pinnable: true });
+  readonly #preview = makeTile({ attrs: { id: 'local-screen' }, label: () => t('call.yourScreen'), pinnable: true });
   #busy = false;
 
-  constructor(session: Session, stage: Stage, notice: (text: string) => void) {
+  constructor(session: Session, stage: Stage, notice: (text: () => string) => void) {
     this.#session = session;
     const button = document.getElementById('share-screen');
     if (!(button instanceof HTMLButtonElement)) throw new Error('page is missing #share-screen');
@@ -40,7 +47,7 @@ export class ScreenControl {
     });
   }
 
-  async #toggle(notice: (text: string) => void): Promise<void> {
+  async #toggle(notice: (text: () => string) => void): Promise<void> {
     if (this.#busy) return;
     this.#busy = true;
     this.#update();
@@ -59,7 +66,7 @@ export class ScreenControl {
     const sharing = this.#session.sharingScreen;
     this.#button.hidden = !sharing && !this.#session.canShareScreen;
     this.#button.disabled = this.#busy;
-    this.#button.textContent = sharing ? 'Stop sharing' : 'Share screen';
+    setText(this.#button, () => t(sharing ? 'screen.stop' : 'screen.share'));
     this.#button.setAttribute('aria-pressed', String(sharing));
   }
 }

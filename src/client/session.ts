@@ -1,3 +1,4 @@
+import { t } from './i18n/language.ts';
 import { Emitter } from './emitter.ts';
 import { codeOf, messageOf } from './errors.ts';
 import { LocalMedia } from './local-media.ts';
@@ -30,7 +31,8 @@ export type SessionEvents = {
   /** The state changed; `detail` says more for errors (a server message or close reason). */
   state: [SessionState, string | undefined];
   /** Something the person should know that does not end the session. */
-  notice: [string];
+  /** Something the person should know, in words of the page's language when called. */
+  notice: [() => string];
   /** Our own camera/microphone stream (undefined once released). */
   localMedia: [MediaStream | undefined];
   /** Our screen share's stream while we share (undefined once stopped). */
@@ -262,10 +264,10 @@ export class Session {
     if (this.#opts) this.#opts = { ...this.#opts, consent };
     // While withdrawn our keys were refused (CONSENT_WITHDRAWN): everyone gets our current key again.
     this.e2ee.resendTo([...this.#remotes.keys()]);
-    this.events.emit('notice', 'Consent given again: your camera and microphone are coming back on.');
+    this.events.emit('notice', () => t('notice.consentAgain'));
     // The consent stands (the server recorded it): a camera or connection problem now is said, not thrown.
     await this.#setUpMedia(sig, joined, gen).catch((err: unknown) => {
-      if (gen === this.#generation && !(err instanceof Superseded)) this.events.emit('notice', `Your video could not be set up again (${codeOf(err)}): try leaving and joining again.`);
+      if (gen === this.#generation && !(err instanceof Superseded)) this.events.emit('notice', () => t('notice.setupFailed', { code: codeOf(err) }));
     });
   }
 
@@ -425,10 +427,9 @@ export class Session {
       if (!live() || d.participantId !== this.participantId) return;
       const source = this.#link?.producerClosed(d.producerId);
       if (source === 'screen') void this.#screen.stop();
-      if (source) this.events.emit('notice', `The server stopped your ${source === 'mic' ? 'microphone' : source}.`);
+      if (source) this.events.emit('notice', () => t(source === 'mic' ? 'notice.stoppedMic' : source === 'camera' ? 'notice.stoppedCamera' : 'notice.stoppedScreen'));
     });
-    sig.onNotification('serverDraining', (d) => live() && this.events.emit('notice',
-      `The server is restarting for maintenance within ${d.deadlineSeconds} s; you may need to join again.`));
+    sig.onNotification('serverDraining', (d) => live() && this.events.emit('notice', () => t('notice.draining', { seconds: d.deadlineSeconds })));
     sig.onNotification('panicAlert', (d) => live() && this.events.emit('panicAlert', d));
     sig.onNotification('activeSpeaker', (d) => live() && this.#setSpeaker(d));
     sig.onNotification('roomClosed', (d) => live() && this.#fail('ROOM_CLOSED', d.reason));
@@ -466,7 +467,8 @@ export class Session {
       for (const p of joined.e2ee?.peers ?? []) this.e2ee.peerJoined(p.participantId, p.publicKey);
       this.e2ee.resendTo(joined.participants.map((p) => p.participantId));
       if (joined.restored && away.length > 0) {
-        this.events.emit('notice', `${away.length === 1 ? 'One participant is' : `${away.length} participants are`} not back yet; they appear here when they reconnect.`);
+        const n = away.length;
+        this.events.emit('notice', () => t('notice.notBack', { n }));
       }
       sig.settled();
       const origin = this.#hostedAt(sig, joined);
@@ -476,7 +478,7 @@ export class Session {
       }
       if (joined.restored) {
         mark('restored');
-        this.events.emit('notice', 'The connection moved to another server; your video is coming back.');
+        this.events.emit('notice', () => t('notice.moved'));
         await this.#setUpMedia(sig, joined, gen);
       } else {
         this.#link?.restartStalledIce();
@@ -498,7 +500,7 @@ export class Session {
         this.#fail(code, messageOf(err));
         return;
       }
-      this.events.emit('notice', 'The connection was down too long; joining the session again.');
+      this.events.emit('notice', () => t('notice.rejoining'));
       this.#teardown(false);
       this.#setState('joining');
       await this.#attempt();
@@ -528,7 +530,7 @@ export class Session {
       }),
     ]);
     // A screen still shared from before a re-join or a restore: published again on this link.
-    await this.#screen.publish(link).catch((err: unknown) => this.events.emit('notice', `Could not share your screen again (${codeOf(err)}).`));
+    await this.#screen.publish(link).catch((err: unknown) => this.events.emit('notice', () => t('screen.failedAgain', { code: codeOf(err) })));
   }
 
   #watchHealth(link: MediaLink): void {
@@ -646,6 +648,6 @@ export class Session {
     this.#closeLink();
     this.#local.release();
     void this.#screen.stop();
-    this.events.emit('notice', 'Consent withdrawn: your camera and microphone are off, and you no longer see or hear the others.');
+    this.events.emit('notice', () => t('notice.consentWithdrawn'));
   }
 }

@@ -1,5 +1,7 @@
 import { arrange, type Feed } from './stage-layout.ts';
 import type { TileParts } from './tile.ts';
+import { t } from './i18n/language.ts';
+import { setAttr, setText } from './i18n/localize.ts';
 
 interface Entry {
   readonly feed: Feed;
@@ -108,15 +110,16 @@ export class Stage {
     for (const [key, { parts }] of this.#entries) {
       parts.root.classList.toggle('on-stage', key === this.#current);
       parts.root.classList.toggle('pinned', key === this.#pinned);
-      const name = parts.root.getAttribute('aria-label') ?? '';
+      // The tile's name is read when the words are written (after a language change too: the tile's own label comes first).
+      const name = () => parts.root.getAttribute('aria-label') ?? '';
       if (parts.pin) {
-        const verb = key === this.#pinned ? 'Unpin' : 'Pin';
-        parts.pin.textContent = verb;
-        parts.pin.setAttribute('aria-label', `${verb} ${name}`);
+        const pinned = key === this.#pinned;
+        setText(parts.pin, () => t(pinned ? 'tile.unpin' : 'tile.pin'));
+        setAttr(parts.pin, 'aria-label', () => t(pinned ? 'tile.unpinLabel' : 'tile.pinLabel', { name: name() }));
       }
       const full = document.fullscreenElement === parts.root;
-      parts.fullscreen.textContent = full ? 'Exit full screen' : 'Full screen';
-      parts.fullscreen.setAttribute('aria-label', full ? 'Exit full screen' : `Show ${name} full screen`);
+      setText(parts.fullscreen, () => t(full ? 'tile.exitFullscreen' : 'tile.fullscreen'));
+      setAttr(parts.fullscreen, 'aria-label', () => full ? t('tile.exitFullscreen') : t('tile.fullscreenLabel', { name: name() }));
     }
   }
 

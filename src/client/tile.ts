@@ -1,3 +1,6 @@
+import { t } from './i18n/language.ts';
+import { setAttr, setText } from './i18n/localize.ts';
+
 /** One video tile's elements: the frame (video and overlays on its edges), the actions, and what goes below it. */
 export interface TileParts {
   readonly root: HTMLElement;
@@ -24,22 +27,27 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<
  * badge and the Pin / Full screen buttons; anything below the picture (a student's location) is
  * appended to the figure after the frame, so it never covers the face.
  */
-export function makeTile(opts: { attrs: Record<string, string>; label: string; pinnable: boolean; mirrored?: boolean }): TileParts {
+export function makeTile(opts: { attrs: Record<string, string>; label: () => string; pinnable: boolean; mirrored?: boolean }): TileParts {
   const root = el('figure', { class: 'tile', ...opts.attrs });
   const frame = el('div', { class: 'frame' });
   const video = el('video', { autoplay: '', playsinline: '' });
   video.muted = true; // sound plays through a separate <audio> element
   if (opts.mirrored) video.classList.add('mirrored');
-  const label = el('span', { class: 'label' }, opts.label);
+  const label = el('span', { class: 'label' });
+  setText(label, opts.label);
   const badge = el('span', { class: 'badge', hidden: '' });
   const actions = el('div', { class: 'tile-actions' });
-  const pin = opts.pinnable ? el('button', { type: 'button', class: 'pin' }, 'Pin') : undefined;
-  const fullscreen = el('button', { type: 'button', class: 'fullscreen' }, 'Full screen');
-  if (pin) pin.setAttribute('aria-label', `Pin ${opts.label}`);
-  fullscreen.setAttribute('aria-label', `Show ${opts.label} full screen`);
+  const pin = opts.pinnable ? el('button', { type: 'button', class: 'pin' }) : undefined;
+  const fullscreen = el('button', { type: 'button', class: 'fullscreen' });
+  if (pin) {
+    setText(pin, () => t('tile.pin'));
+    setAttr(pin, 'aria-label', () => t('tile.pinLabel', { name: opts.label() }));
+  }
+  setText(fullscreen, () => t('tile.fullscreen'));
+  setAttr(fullscreen, 'aria-label', () => t('tile.fullscreenLabel', { name: opts.label() }));
   actions.append(...(pin ? [pin] : []), fullscreen);
   frame.append(video, label, badge, actions);
   root.append(frame);
-  root.setAttribute('aria-label', opts.label);
+  setAttr(root, 'aria-label', opts.label);
   return { root, frame, video, label, badge, pin, fullscreen };
 }

@@ -1,5 +1,8 @@
 import type { MediaProblem, RemoteParticipant, RemoteTrack, Session, SessionState, TileQuality } from './session.ts';
-import { errorText, mediaProblemText, QUALITY_LABELS, roleLabel, showStatus } from './messages.ts';
+import { errorText, mediaProblemText, qualityLabel, roleLabel } from './messages.ts';
+import { showStatus } from './status-pill.ts';
+import { t } from './i18n/language.ts';
+import { bind, setText } from './i18n/localize.ts';
 import { mark } from './timeline.ts';
 import { ViewportReporter } from './viewport.ts';
 import { Stage } from './stage.ts';
@@ -47,7 +50,7 @@ export class View {
   readonly #micButton = byId<HTMLButtonElement>('toggle-mic');
   readonly #cameraButton = byId<HTMLButtonElement>('toggle-camera');
   readonly #soundButton = byId<HTMLButtonElement>('enable-sound');
-  readonly #local = makeTile({ attrs: { id: 'local-tile', hidden: '' }, label: 'You', pinnable: false, mirrored: true });
+  readonly #local = makeTile({ attrs: { id: 'local-tile', hidden: '' }, label: () => t('call.you'), pinnable: false, mirrored: true });
   readonly #problem = byId<HTMLElement>('media-problem');
   readonly #problemText = byId<HTMLElement>('media-problem-text');
   readonly #problemTips = byId<HTMLUListElement>('media-problem-tips');
@@ -68,7 +71,7 @@ export class View {
     ev.on('localMedia', (stream) => this.#onLocalMedia(stream));
     ev.on('participantJoined', (p) => this.#addTile(p));
     ev.on('participantLeft', (id) => this.#removeTile(id));
-    ev.on('participantRestored', (p) => this.#notice(`${roleLabel(p.role)} is back (reconnected after a server change).`));
+    ev.on('participantRestored', (p) => this.#notice(() => t('call.restored', { role: roleLabel(p.role) })));
     ev.on('participantUpdated', (p) => {
       const tile = this.#tiles.get(p.participantId);
       if (!tile) return;
@@ -101,7 +104,7 @@ export class View {
     this.#cameraButton.addEventListener('click', () => void this.#toggle('camera'));
     this.#retryButton.addEventListener('click', () => {
       this.#showProblem(undefined);
-      this.#notice('Trying to connect your video and sound again…');
+      this.#notice(() => t('media.retrying'));
       void session.retryMedia();
     });
     this.#soundButton.addEventListener('click', () => {
@@ -126,14 +129,15 @@ export class View {
     this.#leaveButton.hidden = !busy;
     document.body.dataset.state = state.startsWith('error:') ? 'error' : state;
     if (state.startsWith('error:')) {
-      this.#message.textContent = errorText(state.slice('error:'.length), detail);
+      setText(this.#message, () => errorText(state.slice('error:'.length), detail));
     } else {
-      this.#message.textContent = state === 'joining' ? 'Joining the session…'
-        : state === 'reconnecting' ? 'Connection lost; reconnecting…'
-          : state === 'joined' ? (this.#tiles.size === 0 ? 'You are in the session. Waiting for others to join.' : '')
-            : detail === 'left' ? 'You left the session.' : '';
+      const waiting = this.#tiles.size === 0;
+      setText(this.#message, () => state === 'joining' ? t('call.joining')
+        : state === 'reconnecting' ? t('call.reconnecting')
+          : state === 'joined' ? (waiting ? t('call.waiting') : '')
+            : detail === 'left' ? t('call.left') : '');
     }
-    if (state === 'joined') this.#local.label.textContent = `You (${roleLabel(this.#session.role)})`;
+    if (state === 'joined') setText(this.#local.label, () => t('call.youAs', { role: roleLabel(this.#session.role) }));
     this.#updateToggles();
     if (!busy) {
       this.#showProblem(undefined);
@@ -147,10 +151,10 @@ export class View {
     this.#problem.hidden = !problem;
     this.#problem.dataset.code = problem?.code ?? '';
     if (!problem) return;
-    const text = mediaProblemText(problem.code, problem.endpoints);
-    this.#problemText.textContent = text.say;
-    this.#problemTips.replaceChildren(...text.tips.map((t) => el('li', {}, t)));
-    this.#problemCode.textContent = text.code;
+    const text = () => mediaProblemText(problem.code, problem.endpoints);
+    setText(this.#problemText, () => text().say);
+    bind(this.#problemTips, 'items', () => this.#problemTips.replaceChildren(...text().tips.map((tip) => el('li', {}, tip))));
+    setText(this.#problemCode, () => text().code);
   }
 
   /** Each tile's quality label; a tile with nothing that should arrive shows none. */
@@ -160,14 +164,14 @@ export class View {
       const q = rated.get(id);
       tile.quality.hidden = !q;
       tile.quality.dataset.quality = q?.quality ?? '';
-      tile.quality.textContent = q ? QUALITY_LABELS[q.quality] : '';
+      setText(tile.quality, () => q ? qualityLabel(q.quality) : '');
       tile.quality.title = q?.detail ?? '';
     }
   }
 
   /** A problem with the join form, found before anything was sent: point at the field. */
-  formProblem(fieldId: string, message: string): void {
-    this.#message.textContent = message;
+  formProblem(fieldId: string, message: () => string): void {
+    setText(this.#message, message);
     document.body.dataset.state = 'error';
     for (const e of this.#joinForm.querySelectorAll('[aria-invalid]')) e.removeAttribute('aria-invalid');
     const field = document.getElementById(fieldId);
@@ -175,8 +179,9 @@ export class View {
     field?.focus();
   }
 
-  #notice(text: string): void {
-    const li = el('li', {}, text);
+  #notice(text: () => string): void {
+    const li = el('li');
+    setText(li, text);
     this.#notices.append(li);
     while (this.#notices.children.length > 5) this.#notices.firstElementChild?.remove();
   }
@@ -190,7 +195,7 @@ export class View {
 
   #addTile(p: RemoteParticipant): void {
     if (this.#tiles.has(p.participantId)) return;
-    const parts = makeTile({ attrs: { 'data-participant-id': p.participantId, 'data-role': p.role }, label: roleLabel(p.role), pinnable: true });
+    const parts = makeTile({ attrs: { 'data-participant-id': p.participantId, 'data-role': p.role }, label: () => roleLabel(p.role), pinnable: true });
     parts.root.classList.toggle('speaking', p.participantId === this.#session.activeSpeaker);
     const video = parts.video;
     if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(() => mark('first-remote-frame'));
@@ -205,7 +210,7 @@ export class View {
     this.#stage.add({ key: p.participantId, participantId: p.participantId, source: 'camera', local: false }, parts, safety);
     this.#viewports.observe(video);
     this.#refresh(tile);
-    if (this.#session.state === 'joined') this.#message.textContent = '';
+    if (this.#session.state === 'joined') setText(this.#message, () => '');
   }
 
   #removeTile(participantId: string): void {
@@ -217,7 +222,7 @@ export class View {
     tile.audio.srcObject = null;
     this.#stage.remove(participantId);
     this.#tiles.delete(participantId);
-    if (this.#session.state === 'joined' && this.#tiles.size === 0) this.#message.textContent = 'Everyone else has left the session.';
+    if (this.#session.state === 'joined' && this.#tiles.size === 0) setText(this.#message, () => t('call.everyoneLeft'));
   }
 
   #onTrack(t: RemoteTrack): void {
@@ -232,16 +237,15 @@ export class View {
   }
 
   /** A participant's screen share: its own tile (on the stage unless something is pinned). */
-  #addScreen(p: RemoteParticipant, t: RemoteTrack): void {
+  #addScreen(p: RemoteParticipant, track: RemoteTrack): void {
     this.#removeScreen(p.participantId);
-    const label = `${roleLabel(p.role)}'s screen`;
-    const parts = makeTile({ attrs: { 'data-screen-of': p.participantId }, label, pinnable: true });
+    const parts = makeTile({ attrs: { 'data-screen-of': p.participantId }, label: () => t('call.screenOf', { role: roleLabel(p.role) }), pinnable: true });
     parts.root.classList.add('screen');
-    setTracks(parts.video, [t.track]);
-    this.#screens.set(p.participantId, { parts, consumerId: t.consumerId });
+    setTracks(parts.video, [track.track]);
+    this.#screens.set(p.participantId, { parts, consumerId: track.consumerId });
     this.#stage.add({ key: screenKey(p.participantId), participantId: p.participantId, source: 'screen', local: false }, parts);
     this.#viewports.observe(parts.video);
-    this.#viewports.assign(parts.video, t.consumerId, []);
+    this.#viewports.assign(parts.video, track.consumerId, []);
   }
 
   #removeScreen(participantId: string): void {
@@ -275,17 +279,18 @@ export class View {
     root.classList.toggle('consent-withdrawn', p.consentWithdrawn);
     root.classList.toggle('reconnecting', p.reconnecting);
     const badge = tile.parts.badge;
-    badge.textContent = p.reconnecting ? 'Reconnecting…' : p.consentWithdrawn ? 'Consent withdrawn'
-      : !this.#session.mediaAllowed ? ''
-        : [muted ? 'Muted' : '', cameraOff ? 'Camera off' : ''].filter(Boolean).join(' · ');
+    const allowed = this.#session.mediaAllowed;
+    setText(badge, () => p.reconnecting ? t('badge.reconnecting') : p.consentWithdrawn ? t('badge.consentWithdrawn')
+      : !allowed ? ''
+        : [muted ? t('badge.muted') : '', cameraOff ? t('badge.cameraOff') : ''].filter(Boolean).join(' · '));
     badge.hidden = badge.textContent === '';
     // Clinicians (only they are sent it) see where the person is and whom to call.
     const loc = p.safety?.location;
     const contact = p.safety?.emergencyContact;
-    tile.safety.textContent = [
-      loc ? `Location: ${loc.description} (${loc.region})` : '',
-      contact ? `Emergency contact: ${contact.name}, ${contact.phone}` : '',
-    ].filter(Boolean).join(' · ');
+    setText(tile.safety, () => [
+      loc ? t('tile.location', { place: loc.description, region: loc.region }) : '',
+      contact ? t('tile.contact', { name: contact.name, phone: contact.phone }) : '',
+    ].filter(Boolean).join(' · '));
     tile.safety.hidden = tile.safety.textContent === '';
   }
 
@@ -295,7 +300,7 @@ export class View {
     try {
       await this.#session.setSourceEnabled(source, !enabled);
     } catch {
-      this.#notice(`Could not ${enabled ? 'turn off' : 'turn on'} your ${source === 'mic' ? 'microphone' : 'camera'}.`);
+      this.#notice(() => t(source === 'mic' ? 'call.toggleFailedMic' : 'call.toggleFailedCamera', { onOff: t(enabled ? 'call.off' : 'call.on') }));
     }
     this.#updateToggles();
   }
@@ -303,19 +308,19 @@ export class View {
   #updateToggles(): void {
     const joined = this.#session.state === 'joined';
     for (const [button, source, on, off] of [
-      [this.#micButton, 'mic', 'Mute microphone', 'Unmute microphone'],
-      [this.#cameraButton, 'camera', 'Turn camera off', 'Turn camera on'],
+      [this.#micButton, 'mic', 'call.muteMic', 'call.unmuteMic'],
+      [this.#cameraButton, 'camera', 'call.cameraOff', 'call.cameraOn'],
     ] as const) {
       const enabled = this.#session.sourceEnabled(source);
       button.hidden = enabled === undefined || this.#session.state !== 'joined';
-      button.textContent = enabled === false ? off : on;
+      setText(button, () => t(enabled === false ? off : on));
       button.setAttribute('aria-pressed', String(enabled === false));
     }
     // Our own preview shows what the others see of us.
     const mic = this.#session.sourceEnabled('mic');
     const camera = this.#session.sourceEnabled('camera');
     const badge = this.#local.badge;
-    badge.textContent = joined ? [mic === false ? 'Muted' : '', camera === false ? 'Camera off' : ''].filter(Boolean).join(' · ') : '';
+    setText(badge, () => joined ? [mic === false ? t('badge.muted') : '', camera === false ? t('badge.cameraOff') : ''].filter(Boolean).join(' · ') : '');
     badge.hidden = badge.textContent === '';
     this.#local.root.classList.toggle('no-video', camera === false);
   }

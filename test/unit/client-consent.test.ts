@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { changeOf, changeText, WITHDRAW_EFFECTS } from '../../src/client/consent-text.ts';
+import { changeOf, changeText, withdrawEffects } from '../../src/client/consent-text.ts';
 
 /** Consent during the call and what the pages keep (issue #15 item 9), without a browser. */
 
@@ -22,7 +22,7 @@ describe('what another participant\'s page announces', () => {
   });
 
   it('says before a withdrawal what happens: media for everyone, the clinician told, the record, the way back', () => {
-    const all = WITHDRAW_EFFECTS.join(' ');
+    const all = withdrawEffects().join(' ');
     for (const says of [/stop at once, for everyone/, /clinician is told/, /record keeps that consent was withdrawn/, /give consent again/]) expect(all).toMatch(says);
   });
 });
