@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   for (const path of app.secrets.generated) lines.push(`  generated a secret into ${path} (kept for later starts)`);
   // Demo links only in development mode (the secret was generated here, not configured): an
   // operator's own secret never has tokens minted and printed for it.
-  if (app.secrets.jwtSecret && !config.jwt.secret) {
+  if (app.secrets.jwtSecret && !config.jwt.secret && config.mode === 'development') {
     const secret = app.secrets.jwtSecret;
     const room = 'demo';
     const ttlSeconds = 3600;

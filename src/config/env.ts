@@ -5,6 +5,7 @@
 export type EnvKind = 'string' | 'int' | 'number' | 'csv' | 'json';
 
 export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
+  SFU_MODE: { path: 'mode', kind: 'string' },
   SFU_HTTP_HOST: { path: 'http.host', kind: 'string' },
   SFU_HTTP_PORT: { path: 'http.port', kind: 'int' },
   SFU_PUBLIC_URL: { path: 'http.publicUrl', kind: 'string' },
@@ -87,6 +88,13 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_PLACEMENT_LEASE_MS: { path: 'cluster.placementLeaseMs', kind: 'int' },
   SFU_ESCALATION_LEASE_MS: { path: 'cluster.escalationLeaseMs', kind: 'int' },
 };
+
+/**
+ * Variables that may instead name a file holding the value (`SFU_JWT_SECRET_FILE=/run/secrets/jwt`,
+ * the convention of Docker and Compose secrets): the file is read and trimmed, and the value never
+ * has to sit in the environment. Setting both a variable and its `_FILE` is refused.
+ */
+export const FILE_VARS = ['SFU_JWT_SECRET', 'SFU_ADMIN_TOKEN', 'SFU_TURN_SECRET', 'SFU_RECORDS_KEYS', 'SFU_STORE_URL', 'SFU_REDIS_URL', 'SFU_PANIC_WEBHOOKS'] as const;
 
 export function parseEnvValue(name: string, kind: EnvKind, raw: string): unknown {
   switch (kind) {

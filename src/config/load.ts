@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.ts';
-import { ENV_VARS, parseEnvValue } from './env.ts';
+import { ENV_VARS, FILE_VARS, parseEnvValue } from './env.ts';
 import { ESCALATION_TARGET_UNKNOWN, unconfiguredProblems, unconfiguredTargets } from './escalation-targets.ts';
 
 export type { Config } from './schema.ts';
@@ -12,7 +12,7 @@ const DEFAULT_FILE = fileURLToPath(new URL('../../config/default.json', import.m
 
 export class ConfigError extends Error {
   readonly problems: string[];
-  /** `CONFIG_INVALID`, or a more precise code (`ESCALATION_TARGET_UNKNOWN`, `JWT_SECRET_NOT_FOUND`): docs/configuration.md, "Validation". */
+  /** `CONFIG_INVALID`, or a more precise code (`ESCALATION_TARGET_UNKNOWN`, `JWT_SECRET_NOT_FOUND`, `JWT_SECRET_REQUIRED`): docs/configuration.md, "Validation". */
   readonly code: string;
 
   constructor(problems: string[], code = 'CONFIG_INVALID') {
@@ -60,6 +60,30 @@ function readJson(file: string): Tree {
   return parsed;
 }
 
+/**
+ * The values of FILE_VARS given as `<NAME>_FILE` (a path): each file read and trimmed. Problems
+ * name the variable and the path, never the contents.
+ */
+function readFileVars(env: NodeJS.ProcessEnv, problems: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of FILE_VARS) {
+    const file = env[`${name}_FILE`];
+    if (!file) continue;
+    if (env[name]) {
+      problems.push(`${name} and ${name}_FILE are both set: set one`);
+      continue;
+    }
+    try {
+      out[name] = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      continue;
+    }
+    if (out[name] === '') problems.push(`${name}_FILE: ${file} is empty`);
+  }
+  return out;
+}
+
 export interface LoadOptions {
   /** Environment to read SFU_* from (default process.env). */
   env?: NodeJS.ProcessEnv;
@@ -84,8 +108,9 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   const tiersConfigured = setsTiers(fromFile) || Boolean(env.SFU_PANIC_TIERS) || setsTiers(opts.overrides);
 
   const problems: string[] = [];
+  const fromFiles = readFileVars(env, problems);
   for (const [name, { path, kind }] of Object.entries(ENV_VARS)) {
-    const raw = env[name];
+    const raw = env[name] || fromFiles[name];
     if (raw === undefined || raw === '') continue;
     try {
       setPath(tree, path, parseEnvValue(name, kind, raw));

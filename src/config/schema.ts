@@ -32,6 +32,12 @@ export const ConfigSchema = section({
       burst: Type.Integer({ minimum: 1, maximum: 100000 }),
     }),
   }),
+  /**
+   * `development` (the default): a token secret missing from the configuration is generated into
+   * the data dir and the banner prints demo links. `production` (the container image's default):
+   * the token key must be configured, or the server refuses to start (JWT_SECRET_REQUIRED).
+   */
+  mode: Type.Union([Type.Literal('development'), Type.Literal('production')]),
   dataDir: Type.String({ minLength: 1 }),
   log: section({
     level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),

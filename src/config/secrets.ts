@@ -63,9 +63,19 @@ function readPem(value: string): string {
 
 /**
  * Resolves the token key and admin credential. Never a built-in default: when none is
- * configured, a random one is generated into the data dir and reused on later starts.
+ * configured, a random one is generated into the data dir and reused on later starts (the token
+ * secret only in development mode: production refuses with JWT_SECRET_REQUIRED).
  */
 export function resolveSecrets(config: Readonly<Config>): Secrets {
+  // Before anything is generated: a refused start leaves the data dir as it was.
+  if (!config.jwt.secret && !config.jwt.publicKey && config.mode === 'production') {
+    throw new ConfigError([
+      'mode is production (SFU_MODE=production, the container image\'s default) and no token key is configured: '
+      + 'set SFU_JWT_SECRET (at least 32 characters), SFU_JWT_SECRET_FILE (a file holding it, e.g. a mounted secret) '
+      + 'or SFU_JWT_PUBLIC_KEY. Production never generates a token secret nor prints demo links; '
+      + 'for a local trial run with SFU_MODE=development, which generates one into the data dir',
+    ], 'JWT_SECRET_REQUIRED');
+  }
   const generated: string[] = [];
   const adminToken = config.admin.token || dataDirSecret(config.dataDir, 'admin-token', generated);
   const recordKeys = resolveRecordKeys(config, generated);
