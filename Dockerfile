@@ -1,66 +1,92 @@
-# syntax=docker/dockerfile:1
-# Telepractice SFU: Node 24 LTS on Debian 12, mediasoup 3.27.1 worker (prebuilt where the build has
-# internet, else built against Debian's libraries: docs/worker-build.md).
-# Run with --init (mediasoup workers are child processes; PID 1 must reap them):
-#   docker run --init -p 3000:3000 -p 40000-40001:40000-40001/udp -p 40000-40001:40000-40001/tcp \
-#     -e SFU_ANNOUNCED_IP=<public ip> -e SFU_WORKERS=2 -v sfu-data:/data telepractice-sfu
+# Telepractice SFU: Node 24 LTS on Debian 12 (bookworm), the mediasoup 3.27.1 worker, the browser
+# client. docs/operations.md, "Container image", explains every line; test/integration/
+# container-image.test.ts builds this file (ARTIFACTS=prebuilt) and runs the image.
+#
+# Two ways to build, one runtime image:
+#   docker build -t telepractice-sfu .
+#       everything inside the build: npm dependencies from the npm registry, the worker (mediasoup's
+#       prebuilt download, else built against Debian's libraries: about 6 minutes on 2 cores,
+#       docs/worker-build.md), the client bundle.
+#   node scripts/image-artifacts.mjs && docker build --build-arg ARTIFACTS=prebuilt -t telepractice-sfu .
+#       from artifacts the project's own set-up prepared on the host (image-artifacts/): no npm
+#       registry needed inside the build (air-gapped builds, or builders whose npm has no registry
+#       configured). The runtime stage still installs four Debian packages with apt-get (a mirror of
+#       Debian's archive suffices).
+#
+# BASE_IMAGE: Node 24 on Debian 12; pin a digest or name an internal registry's copy.
+ARG BASE_IMAGE=node:24-bookworm-slim
+# ARTIFACTS: "source" (build inside) or "prebuilt" (image-artifacts/ from the build context).
+ARG ARTIFACTS=source
 
-# ---- build: dependencies, the worker, the browser client ----
-FROM node:24-bookworm-slim AS build
-# Build tools and the -dev libraries the worker links against (scripts/setup/worker-build.mjs would
-# install the same list itself; doing it here keeps the layer cacheable). The offline build also
-# fetches three upstream source tarballs from Debian's trixie/sid *source* packages through a
-# temporary deb-src list (libsrtp 2.7.0, flatbuffers 23.5.26, unordered_dense.h from rspamd).
+# ---- source: dependencies, the worker and the client bundle, built inside the build ----
+FROM ${BASE_IMAGE} AS source
+# Build tools and the -dev libraries the offline worker build links against (the list
+# scripts/setup/worker-build.mjs would install itself; here the layer stays cacheable).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates meson ninja-build pkg-config g++ xz-utils \
+ && apt-get install -y --no-install-recommends ca-certificates openssl meson ninja-build pkg-config g++ xz-utils \
       libssl-dev libuv1-dev libabsl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts ./scripts
-# bootstrap.mjs runs `npm ci --ignore-scripts`, then sets up the worker: mediasoup's prebuilt
-# download where the build has internet, else the offline build against Debian's libraries (apt as
-# root: fine here; about 5.5 minutes on 2 cores); either is verified before it is kept by starting a
-# worker through mediasoup and completing an ICE + DTLS handshake with `openssl s_client` (the
-# openssl package comes with ca-certificates).
+# `setup`: npm ci --ignore-scripts, then the worker, verified by a real ICE + DTLS handshake before
+# it is kept (scripts/setup/worker.mjs).
 ENV SFU_CACHE_DIR=/opt/sfu-cache
 RUN node scripts/bootstrap.mjs setup \
  && install -D -m 755 "$(ls /opt/sfu-cache/mediasoup-worker/*/mediasoup-worker | head -n 1)" /opt/mediasoup/mediasoup-worker
-COPY . .
-# The server runs its .ts sources through Node 24's type stripping: nothing compiled is needed at
-# runtime, so the dev dependencies (typescript, esbuild, vitest, ...) go after the client bundle.
+COPY tsconfig.json ./
+COPY src ./src
+# The server runs its .ts sources with Node 24's type stripping: nothing compiled at runtime, so the
+# dev dependencies (typescript, esbuild, vitest, ...) go once the client is bundled.
 RUN node scripts/build-client.mjs && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
-# ---- runtime: shared libraries only, non-root ----
-# The offline-built worker links libuv1, libssl3/libcrypto3 and libabsl20220623 (libsrtp is static;
-# no usrsctp since mediasoup 3.20); the prebuilt one needs none of them.
-FROM node:24-bookworm-slim
+# ---- prebuilt: the same three artifacts, from image-artifacts/ (scripts/image-artifacts.mjs) ----
+FROM scratch AS prebuilt
+COPY image-artifacts/node_modules /app/node_modules
+COPY image-artifacts/dist /app/dist
+COPY image-artifacts/mediasoup-worker /opt/mediasoup/mediasoup-worker
+
+FROM ${ARTIFACTS} AS artifacts
+
+# ---- runtime: what runs, owned by root, run by a non-root user ----
+FROM ${BASE_IMAGE}
+# tini as PID 1: forwards SIGTERM to the server (which drains) and reaps exited worker processes.
+# The worker built against Debian's libraries links libuv1, libssl3 and libabsl20220623 (mediasoup's
+# prebuilt worker needs none of them). A fixed uid/gid (10001) so a bind-mounted /data can be
+# chowned on the host before the first start.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libssl3 libuv1 libabsl20220623 \
+ && apt-get install -y --no-install-recommends tini libssl3 libuv1 libabsl20220623 \
  && rm -rf /var/lib/apt/lists/* \
- && groupadd --system sfu && useradd --system --gid sfu --home-dir /app --shell /usr/sbin/nologin sfu \
- && mkdir -p /data && chown sfu:sfu /data
+ && groupadd --system --gid 10001 sfu \
+ && useradd --system --uid 10001 --gid sfu --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin sfu \
+ && mkdir -p /data && chown sfu:sfu /data && chmod 0700 /data
 WORKDIR /app
-COPY --from=build /opt/mediasoup/mediasoup-worker /opt/mediasoup/mediasoup-worker
-COPY --from=build --chown=root:root /app/node_modules ./node_modules
-COPY --from=build --chown=root:root /app/dist ./dist
-COPY --chown=root:root package.json ./
-COPY --chown=root:root config ./config
-COPY --chown=root:root src ./src
+COPY --from=artifacts /opt/mediasoup/mediasoup-worker /opt/mediasoup/mediasoup-worker
+COPY --from=artifacts /app/node_modules ./node_modules
+COPY --from=artifacts /app/dist ./dist
+COPY package.json ./
+COPY config ./config
+COPY src ./src
 # For operators: docker exec <container> node scripts/token.ts --room R --identity I --role student
-COPY --chown=root:root scripts ./scripts
+COPY scripts/token.ts scripts/audit-verify.ts ./scripts/
+# SFU_MODE=production: the token key must be given (SFU_JWT_SECRET, SFU_JWT_SECRET_FILE or
+# SFU_JWT_PUBLIC_KEY), or the server exits 78 with JWT_SECRET_REQUIRED; no demo links are printed.
+# SFU_MODE=development generates a secret into /data and prints them (a local trial only).
 ENV NODE_ENV=production \
+    SFU_MODE=production \
     MEDIASOUP_WORKER_BIN=/opt/mediasoup/mediasoup-worker \
     SFU_HTTP_HOST=0.0.0.0 \
     SFU_HTTP_PORT=3000 \
     SFU_DATA_DIR=/data \
-    SFU_RTC_PORT=40000
+    SFU_RTC_PORT=40000 \
+    TINI_SUBREAPER=1
 USER sfu
 VOLUME ["/data"]
-# HTTP (signalling at /rtc, health, metrics, admin) and one UDP+TCP RTC port per worker
-# (SFU_RTC_PORT + i): publish as many as SFU_WORKERS (default: one per CPU core).
-EXPOSE 3000 40000-40001/udp 40000-40001/tcp
+# HTTP (signalling at /rtc, health, metrics, admin, the pages) and one UDP + TCP media port per
+# worker from SFU_RTC_PORT (set SFU_WORKERS; publish 40000 .. 40000 + SFU_WORKERS - 1).
+EXPOSE 3000/tcp 40000-40001/udp 40000-40001/tcp
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SFU_HTTP_PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "src/main.ts"]

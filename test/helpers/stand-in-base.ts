@@ -1,0 +1,108 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cacheDir, podman, podmanOk, runBounded } from './podman.ts';
+
+/**
+ * A stand-in for node:24-bookworm-slim where no image registry is reachable
+ * (../shared/notes/containers.md): Debian 12 from `debootstrap --variant=minbase` plus the Node 24
+ * that runs the tests, imported into podman. Only what the image's runtime and prebuilt stages use
+ * (apt-get, node; no npm, which the prebuilt build does not run). The rootfs tarball is cached under
+ * <cache>/container-base/ (built once, under a lock, renamed into place); the image is imported
+ * under a name of its own, never over a real node:24-bookworm-slim, and the Dockerfile is pointed at
+ * it with --build-arg BASE_IMAGE.
+ */
+const KEY = `bookworm-minbase-node-${process.versions.node}`;
+export const STAND_IN_BASE = `localhost/telepractice-sfu-stand-in-base:${KEY}`;
+
+const dir = () => join(cacheDir(), 'container-base');
+const tarball = () => join(dir(), `${KEY}.tar`);
+
+/** The Debian archive this machine's apt uses (deb822 `URIs:` or a one-line `deb` entry), else deb.debian.org. */
+function debianMirror(): string {
+  const files = ['/etc/apt/sources.list', ...(existsSync('/etc/apt/sources.list.d') ? readdirSync('/etc/apt/sources.list.d').map((f) => join('/etc/apt/sources.list.d', f)) : [])];
+  for (const f of files) {
+    let text = '';
+    try { text = readFileSync(f, 'utf8'); } catch { continue; }
+    const uri = /^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s*)?)(\S+\/debian)\/?\s*$/m.exec(text)?.[1]
+      ?? /^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s*)?)(\S+\/debian)\/?\s/m.exec(text)?.[1];
+    if (uri) return uri;
+  }
+  return 'http://deb.debian.org/debian';
+}
+
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+/** Takes the build lock (a directory holding the owner's pid); a lock whose owner is gone is taken over. */
+async function lock(deadlineMs: number): Promise<() => void> {
+  const path = join(dir(), `${KEY}.lock`);
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      mkdirSync(path);
+      writeFileSync(join(path, 'pid'), String(process.pid));
+      return () => rmSync(path, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if (existsSync(tarball())) return () => undefined; // another run finished it meanwhile
+    const owner = Number(readFileSync(join(path, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
+    if (owner && !alive(owner)) rmSync(path, { recursive: true, force: true });
+    if (Date.now() > end) throw new Error(`timed out waiting for another run's stand-in base build (${path})`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Unmounts whatever debootstrap left mounted under `root` (a failed run), deepest first, then removes it. */
+function removeTree(root: string): void {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith(`${root}/`)).sort((a, b) => b.length - a.length);
+  for (const m of mounts) void runBounded('umount', ['-l', m], { timeoutMs: 10_000 });
+  if (mounts.length > 0) throw new Error(`left ${root} in place: ${mounts.length} mounts were still under it (unmounted lazily; remove it by hand)`);
+  rmSync(root, { recursive: true, force: true });
+}
+
+/** Builds the rootfs tarball (debootstrap, then node), unless cached. Returns its path. */
+async function ensureTarball(log: (s: string) => void): Promise<string> {
+  if (existsSync(tarball())) return tarball();
+  mkdirSync(dir(), { recursive: true });
+  const unlock = await lock(15 * 60_000);
+  try {
+    if (existsSync(tarball())) return tarball();
+    const tmp = mkdtempSync(join(dir(), '.build-'));
+    try {
+      const rootfs = join(tmp, 'rootfs');
+      const mirror = debianMirror();
+      log(`[test] building the stand-in base image: debootstrap --variant=minbase bookworm (${mirror}) + Node ${process.versions.node}`);
+      const boot = await runBounded('debootstrap', ['--variant=minbase', 'bookworm', rootfs, mirror], { timeoutMs: 10 * 60_000 });
+      if (boot.code !== 0) throw new Error(`debootstrap failed (${boot.code ?? boot.signal}):\n${boot.stdout.slice(-2000)}\n${boot.stderr.slice(-2000)}`);
+      mkdirSync(join(rootfs, 'usr/local/bin'), { recursive: true });
+      copyFileSync(process.execPath, join(rootfs, 'usr/local/bin/node'));
+      rmSync(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
+      mkdirSync(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
+      const out = join(tmp, 'base.tar');
+      const tar = await runBounded('tar', ['--numeric-owner', '-C', rootfs, '-cf', out, '.'], { timeoutMs: 5 * 60_000 });
+      if (tar.code !== 0) throw new Error(`tar failed: ${tar.stderr.slice(-2000)}`);
+      renameSync(out, tarball());
+      log(`[test] cached the stand-in base rootfs: ${tarball()}`);
+    } finally {
+      removeTree(tmp);
+    }
+    return tarball();
+  } finally {
+    unlock();
+  }
+}
+
+/** The stand-in base image's name, imported into podman from the cached tarball when not there yet. */
+export async function ensureStandInBase(log: (s: string) => void = console.info): Promise<string> {
+  if ((await podman(['image', 'exists', STAND_IN_BASE], 30_000)).code === 0) return STAND_IN_BASE;
+  const tar = await ensureTarball(log);
+  await podmanOk([
+    'import',
+    '--change', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    '--change', 'CMD ["node"]',
+    tar, STAND_IN_BASE,
+  ], 5 * 60_000);
+  log(`[test] imported ${STAND_IN_BASE}`);
+  return STAND_IN_BASE;
+}
