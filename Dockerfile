@@ -57,8 +57,8 @@ FROM ${BASE_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini libssl3 libuv1 libabsl20220623 \
  && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 10001 sfu \
- && useradd --system --uid 10001 --gid sfu --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin sfu \
+ && groupadd --gid 10001 sfu \
+ && useradd --uid 10001 --gid sfu --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin sfu \
  && mkdir -p /data && chown sfu:sfu /data && chmod 0700 /data
 WORKDIR /app
 COPY --from=artifacts /opt/mediasoup/mediasoup-worker /opt/mediasoup/mediasoup-worker
