@@ -96,6 +96,11 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
  */
 export const FILE_VARS = ['SFU_JWT_SECRET', 'SFU_ADMIN_TOKEN', 'SFU_TURN_SECRET', 'SFU_RECORDS_KEYS', 'SFU_STORE_URL', 'SFU_REDIS_URL', 'SFU_PANIC_WEBHOOKS'] as const;
 
+/** Whether the server reads this variable: an ENV_VARS name, the `_FILE` form of a FILE_VARS one, or SFU_CONFIG. */
+export function isServerVariable(name: string): boolean {
+  return name in ENV_VARS || name === 'SFU_CONFIG' || (name.endsWith('_FILE') && (FILE_VARS as readonly string[]).includes(name.slice(0, -'_FILE'.length)));
+}
+
 export function parseEnvValue(name: string, kind: EnvKind, raw: string): unknown {
   switch (kind) {
     case 'string':

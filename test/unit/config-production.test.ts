@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { resolveSecrets } from '../../src/config/secrets.ts';
+import { isServerVariable } from '../../src/config/env.ts';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -78,5 +79,10 @@ describe('<NAME>_FILE variables', () => {
     expect(() => loadConfig({ env: { SFU_TURN_SECRET_FILE: join(dir, 'nope') } })).toThrow(/SFU_TURN_SECRET_FILE: cannot read .*nope \(ENOENT\)/);
     expect(() => loadConfig({ env: { SFU_STORE_URL_FILE: join(dir, 'empty') } })).toThrow(/SFU_STORE_URL_FILE: .* is empty/);
     expect(() => loadConfig({ env: { SFU_JWT_SECRET: SECRET, SFU_JWT_SECRET_FILE: join(dir, 'empty') } })).toThrow(/both set/);
+  });
+
+  it('are known to isServerVariable (what the deploy tests check names against); others are not', () => {
+    expect(['SFU_JWT_SECRET_FILE', 'SFU_STORE_URL_FILE', 'SFU_MODE', 'SFU_CONFIG'].filter(isServerVariable)).toHaveLength(4);
+    expect(['SFU_HTTP_PORT_FILE', 'SFU_JWT_PUBLIC_KEY_FILE', 'SFU_NOPE'].filter(isServerVariable)).toEqual([]);
   });
 });

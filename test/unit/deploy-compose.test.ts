@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENV_VARS, FILE_VARS } from '../../src/config/env.ts';
+import { isServerVariable } from '../../src/config/env.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { resolveSecrets } from '../../src/config/secrets.ts';
 
@@ -44,8 +44,6 @@ function interpolate(value: string, vars: Record<string, string>): string {
   });
 }
 
-/** SFU_* names the server reads: ENV_VARS, <NAME>_FILE of FILE_VARS, SFU_CONFIG. */
-const known = (name: string) => name in ENV_VARS || name === 'SFU_CONFIG' || (name.endsWith('_FILE') && (FILE_VARS as readonly string[]).includes(name.slice(0, -5)));
 
 let compose: any;
 let vars: Record<string, string>;
@@ -81,7 +79,7 @@ describe('deploy/compose.yaml (a single box)', () => {
 
   it('names only variables the server reads, and gives secrets as files', () => {
     const names = Object.keys(sfuEnv);
-    expect(names.filter((n) => !known(n))).toEqual([]);
+    expect(names.filter((n) => !isServerVariable(n))).toEqual([]);
     expect(sfuEnv.SFU_MODE).toBe('production');
     // No secret value in the environment: each comes from a mounted secret file.
     for (const name of ['SFU_JWT_SECRET', 'SFU_ADMIN_TOKEN', 'SFU_TURN_SECRET', 'SFU_STORE_URL', 'SFU_RECORDS_KEYS']) {
