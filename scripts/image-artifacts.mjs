@@ -12,9 +12,11 @@
 //                    built); built against Debian 12's libraries it needs libuv1, libssl3 and
 //                    libabsl20220623 at run time, which the runtime stage installs
 // DIR/artifacts.json what was put there (versions; no paths, no credentials)
+// DIR/.stamp         what it was made from (the lock, the worker, dist/): an unchanged set-up is not copied again
 //
 // Nothing from the host's npm configuration is copied. Node built-ins only.
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -35,12 +37,27 @@ function productionPackages() {
     .map(([path]) => path);
 }
 
+/** What the artifacts are made from: the lock, the worker binary, the client bundle's files (names, sizes, times). */
+function sourceStamp(worker) {
+  const h = createHash('sha256').update(readFileSync(join(root, 'package-lock.json')));
+  for (const f of [worker, ...readdirSync(join(root, 'dist'), { recursive: true }).map((p) => join(root, 'dist', String(p))).sort()]) {
+    const st = statSync(f);
+    if (st.isFile()) h.update(`${f}\0${st.size}\0${st.mtimeMs}\n`);
+  }
+  return h.digest('hex');
+}
+
 async function main() {
   const node = ensureNode24();
   ensureDeps(root);
   const worker = await ensureWorker(root, node);
   run(node, [join(root, 'scripts', 'build-client.mjs')], { cwd: root });
 
+  const stamp = sourceStamp(worker);
+  if (existsSync(join(out, '.stamp')) && readFileSync(join(out, '.stamp'), 'utf8').trim() === stamp) {
+    say(`image artifacts: up to date in ${out}`);
+    return;
+  }
   // Assembled beside the destination, then renamed into place: a failed run leaves no half directory.
   const tmp = `${out}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
@@ -63,6 +80,7 @@ async function main() {
     writeFileSync(join(tmp, 'artifacts.json'), `${JSON.stringify({
       package: `${pkg.name}@${pkg.version}`, node: process.versions.node, mediasoup: MEDIASOUP_VERSION, productionPackages: copied,
     }, null, 2)}\n`);
+    writeFileSync(join(tmp, '.stamp'), `${stamp}\n`);
     rmSync(out, { recursive: true, force: true });
     renameSync(tmp, out);
     say(`image artifacts: ${copied} production packages, dist/, mediasoup-worker in ${out}`);

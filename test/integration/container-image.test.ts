@@ -123,7 +123,7 @@ describe.skipIf(!ENABLED)('container image (Dockerfile, SFU_TEST_CONTAINER=1)', 
     const name = `sfu-test-run-${id}`;
     const t = Date.now();
     await podmanOk(['run', '-d', '-v', `${join(secretDir, 'jwt')}:/run/secrets/jwt:ro`,
-      ...runArgs(name, data, { SFU_HTTP_PORT: String(port), SFU_JWT_SECRET_FILE: '/run/secrets/jwt', SFU_DRAIN_TIMEOUT_SECONDS: '5' })], 60_000);
+      ...runArgs(name, data, { SFU_HTTP_PORT: String(port), SFU_JWT_SECRET_FILE: '/run/secrets/jwt', SFU_DRAIN_TIMEOUT_SECONDS: '2' })], 60_000);
     const base = `http://127.0.0.1:${port}`;
     const logs = async () => { const r = await podman(['logs', name], 30_000); return r.stdout + r.stderr; };
     try {
