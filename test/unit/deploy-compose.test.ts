@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isServerVariable } from '../../src/config/env.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { resolveSecrets } from '../../src/config/secrets.ts';
+import { ensureDebianPackage } from '../helpers/debian-package.ts';
 
 /**
  * deploy/compose.yaml against the server: parsed by a real YAML parser (PyYAML, Debian's
@@ -61,6 +62,12 @@ beforeAll(() => {
 afterAll(() => rmSync(secretsDir, { recursive: true, force: true }));
 
 describe('deploy/compose.yaml (a single box)', () => {
+  it('passes Compose\'s own schema check (Debian\'s docker-compose: `config`, with env.example)', () => {
+    if (!ensureDebianPackage('docker-compose', '/usr/bin/docker-compose', 'the compose schema check')) return;
+    const r = spawnSync('docker-compose', ['-f', 'compose.yaml', '--env-file', 'compose/env.example', 'config', '-q'], { cwd: DEPLOY, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, `${r.stdout}${r.stderr}${r.error?.message ?? ''}`).toBe(0);
+  }, 600_000);
+
   it('runs the SFU, coturn, PostgreSQL and Prometheus, each with a health check and a restart policy', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['coturn', 'postgres', 'prometheus', 'sfu']);
     for (const [name, s] of Object.entries<any>(compose.services)) {
