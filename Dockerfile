@@ -32,7 +32,11 @@ COPY scripts ./scripts
 # `setup`: npm ci --ignore-scripts, then the worker, verified by a real ICE + DTLS handshake before
 # it is kept (scripts/setup/worker.mjs).
 ENV SFU_CACHE_DIR=/opt/sfu-cache
-RUN node scripts/bootstrap.mjs setup \
+# NPM_REGISTRY: a registry or mirror this build can reach (no credentials: pass those as a build
+# secret of your own); empty: npm's default. It stays in this stage, not in the runtime image.
+ARG NPM_REGISTRY=
+RUN if [ -n "$NPM_REGISTRY" ]; then export npm_config_registry="$NPM_REGISTRY"; fi \
+ && node scripts/bootstrap.mjs setup \
  && install -D -m 755 "$(ls /opt/sfu-cache/mediasoup-worker/*/mediasoup-worker | head -n 1)" /opt/mediasoup/mediasoup-worker
 COPY tsconfig.json ./
 COPY src ./src
