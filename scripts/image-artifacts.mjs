@@ -37,10 +37,10 @@ function productionPackages() {
     .map(([path]) => path);
 }
 
-/** What the artifacts are made from: the lock, the worker binary, the client bundle's files (names, sizes, times). */
+/** What the artifacts are made from: the lock, the worker binary (its bytes: the same build may sit at two paths), the client bundle's files (names, sizes, times). */
 function sourceStamp(worker) {
-  const h = createHash('sha256').update(readFileSync(join(root, 'package-lock.json')));
-  for (const f of [worker, ...readdirSync(join(root, 'dist'), { recursive: true }).map((p) => join(root, 'dist', String(p))).sort()]) {
+  const h = createHash('sha256').update(readFileSync(join(root, 'package-lock.json'))).update(readFileSync(worker));
+  for (const f of [...readdirSync(join(root, 'dist'), { recursive: true }).map((p) => join(root, 'dist', String(p))).sort()]) {
     const st = statSync(f);
     if (st.isFile()) h.update(`${f}\0${st.size}\0${st.mtimeMs}\n`);
   }
