@@ -52,8 +52,8 @@ COPY image-artifacts/mediasoup-worker /opt/mediasoup/mediasoup-worker
 
 FROM ${ARTIFACTS} AS artifacts
 
-# ---- runtime: what runs, owned by root, run by a non-root user ----
-FROM ${BASE_IMAGE}
+# ---- runtime-base: the base image, tini, the worker's libraries and the user ----
+FROM ${BASE_IMAGE} AS runtime-base
 # tini as PID 1: forwards SIGTERM to the server (which drains) and reaps exited worker processes.
 # The worker built against Debian's libraries links libuv1, libssl3 and libabsl20220623 (mediasoup's
 # prebuilt worker needs none of them). A fixed uid/gid (10001) so a bind-mounted /data can be
@@ -64,6 +64,9 @@ RUN apt-get update \
  && groupadd --gid 10001 sfu \
  && useradd --uid 10001 --gid sfu --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin sfu \
  && mkdir -p /data && chown sfu:sfu /data && chmod 0700 /data
+
+# ---- runtime: what runs, owned by root, run by a non-root user ----
+FROM runtime-base
 WORKDIR /app
 COPY --from=artifacts /opt/mediasoup/mediasoup-worker /opt/mediasoup/mediasoup-worker
 COPY --from=artifacts /app/node_modules ./node_modules
