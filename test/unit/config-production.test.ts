@@ -1,10 +1,10 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { resolveSecrets } from '../../src/config/secrets.ts';
-import { isServerVariable } from '../../src/config/env.ts';
+import { FILE_VARS, isServerVariable } from '../../src/config/env.ts';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -84,5 +84,10 @@ describe('<NAME>_FILE variables', () => {
   it('are known to isServerVariable (what the deploy tests check names against); others are not', () => {
     expect(['SFU_JWT_SECRET_FILE', 'SFU_STORE_URL_FILE', 'SFU_MODE', 'SFU_CONFIG'].filter(isServerVariable)).toHaveLength(4);
     expect(['SFU_HTTP_PORT_FILE', 'SFU_JWT_PUBLIC_KEY_FILE', 'SFU_NOPE'].filter(isServerVariable)).toEqual([]);
+  });
+
+  it('are each documented in docs/configuration.md', () => {
+    const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+    for (const name of FILE_VARS) expect(doc, name).toContain(`\`${name}_FILE\``);
   });
 });
