@@ -74,8 +74,9 @@ COPY --from=artifacts /app/dist ./dist
 COPY package.json ./
 COPY config ./config
 COPY src ./src
-# For operators: docker exec <container> node scripts/token.ts --room R --identity I --role student
-COPY scripts/token.ts scripts/audit-verify.ts ./scripts/
+# The operator's tools (docker exec <container> node scripts/token.ts --room R --identity I --role
+# student; audit-verify.ts; admin.ts) run on src/; the set-up scripts beside them are small.
+COPY scripts ./scripts
 # SFU_MODE=production: the token key must be given (SFU_JWT_SECRET, SFU_JWT_SECRET_FILE or
 # SFU_JWT_PUBLIC_KEY), or the server exits 78 with JWT_SECRET_REQUIRED; no demo links are printed.
 # SFU_MODE=development generates a secret into /data and prints them (a local trial only).

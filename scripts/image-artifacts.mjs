@@ -21,7 +21,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureNode24 } from './setup/node.mjs';
-import { ensureDeps } from './setup/deps.mjs';
 import { ensureWorker, MEDIASOUP_VERSION } from './setup/worker.mjs';
 import { run, say } from './setup/common.mjs';
 
@@ -48,10 +47,12 @@ function sourceStamp(worker) {
 }
 
 async function main() {
-  const node = ensureNode24();
-  ensureDeps(root);
-  const worker = await ensureWorker(root, node);
+  // The project's own set-up (with its locks), then the client bundle; then the worker's path, which
+  // the set-up has just cached (or MEDIASOUP_WORKER_BIN names).
+  run(process.execPath, [join(root, 'scripts', 'bootstrap.mjs'), 'setup'], { cwd: root });
+  const node = await ensureNode24();
   run(node, [join(root, 'scripts', 'build-client.mjs')], { cwd: root });
+  const worker = await ensureWorker(root, node);
 
   const stamp = sourceStamp(worker);
   if (existsSync(join(out, '.stamp')) && readFileSync(join(out, '.stamp'), 'utf8').trim() === stamp) {
