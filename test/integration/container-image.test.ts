@@ -28,8 +28,8 @@ const containers: string[] = [];
 const dirs: string[] = [];
 const secret = randomBytes(32).toString('base64url');
 const timings: Record<string, number> = {};
-/** Every image podman had before the build: the build's intermediate images are the new untagged ones. */
-let imagesBefore = new Set<string>();
+/** Every image podman had before the build (undefined until taken): the build's intermediate images are the new untagged ones. */
+let imagesBefore: Set<string> | undefined;
 const imageIds = async (filter: string[] = []) =>
   new Set((await podmanOk(['images', '-a', '-q', '--no-trunc', ...filter], 30_000)).stdout.split('\n').filter(Boolean));
 
@@ -82,8 +82,11 @@ describe.skipIf(!ENABLED)('container image (Dockerfile, SFU_TEST_CONTAINER=1)', 
     for (const name of containers) await podman(['rm', '-f', '-t', '0', name], 60_000);
     await podman(['rmi', '-f', IMAGE], 60_000);
     // The build's own intermediate images (the prebuilt stage's layers): removing the leaves removes the chain.
-    const left = [...await imageIds(['--filter', 'dangling=true'])].filter((i) => !imagesBefore.has(i));
-    if (left.length > 0) await podman(['rmi', ...left], 60_000);
+    if (imagesBefore) {
+      const before = imagesBefore;
+      const left = [...await imageIds(['--filter', 'dangling=true'])].filter((i) => !before.has(i));
+      if (left.length > 0) await podman(['rmi', ...left], 60_000);
+    }
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
     console.info(`[test] container image timings (ms): ${JSON.stringify(timings)}`);
   }, 120_000);
