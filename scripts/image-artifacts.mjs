@@ -47,11 +47,10 @@ function sourceStamp(worker) {
 }
 
 async function main() {
-  // The project's own set-up (with its locks), then the client bundle; then the worker's path, which
-  // the set-up has just cached (or MEDIASOUP_WORKER_BIN names).
+  // The project's own set-up (npm ci, the worker, the client bundle, each under its lock); then the
+  // worker's path, which the set-up has just cached (or MEDIASOUP_WORKER_BIN names).
   run(process.execPath, [join(root, 'scripts', 'bootstrap.mjs'), 'setup'], { cwd: root });
   const node = await ensureNode24();
-  run(node, [join(root, 'scripts', 'build-client.mjs')], { cwd: root });
   const worker = await ensureWorker(root, node);
 
   const stamp = sourceStamp(worker);
