@@ -112,7 +112,7 @@ describe.skipIf(!ENABLED)('container image (Dockerfile, SFU_TEST_CONTAINER=1)', 
       'ls -A /app; echo --; ls -A /app/scripts; echo --; find / -xdev -path /usr/local/lib/node_modules -prune -o \\( -name .npmrc -o -name .git \\) -print'], 60_000);
     const [app, scripts, found] = look.stdout.split('--\n').map((part) => part.split('\n').filter(Boolean));
     expect(app!.sort()).toEqual(['config', 'dist', 'node_modules', 'package.json', 'scripts', 'src']);
-    expect(scripts).toEqual(expect.arrayContaining(['audit-verify.ts', 'token.ts']));
+    expect(scripts).toEqual(expect.arrayContaining(['admin.ts', 'audit-verify.ts', 'token.ts']));
     expect(found).toEqual([]);
   });
 
@@ -163,6 +163,9 @@ describe.skipIf(!ENABLED)('container image (Dockerfile, SFU_TEST_CONTAINER=1)', 
       const mic = await clinician.request('produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusParameters(), source: 'mic' });
       await student.request('createTransport', { direction: 'recv', rtpCapabilities: b.routerRtpCapabilities });
       expect(await student.waitFor('newConsumer', (d) => d.producerId === mic.producerId, 10_000)).toMatchObject({ kind: 'audio', participantId: a.participantId });
+      // The admin CLI inside the image finds the node and its credential (/data/admin-token) from the image's environment.
+      const rooms = JSON.parse((await podmanOk(['exec', name, 'node', 'scripts/admin.ts', '--json', 'rooms'], 60_000)).stdout);
+      expect(rooms.rooms).toEqual([expect.objectContaining({ roomId: room, participants: 2 })]);
     } finally {
       clinician.close();
       student.close();
