@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { TEST_ADMIN_TOKEN, type TestServer } from '../helpers/server.ts';
 import {
   CHROMIUM_BIN, CHROMIUM_FLAGS, chromiumAvailable, launchChromium, openClient, pollUntil, setTile, waitForMediaFlow, waitForState, useServerAndBrowser,
-  type ClientPage, type InboundStat,
+  frameWidthFrom, videoFrom, type ClientPage,
 } from '../helpers/browser.ts';
 import { ensureDebianPackage } from '../helpers/debian-package.ts';
 import { RouterWatch, ivf, type Vp8Frame } from '../helpers/media-tap.ts';
@@ -34,21 +34,6 @@ function link(server: TestServer, room: string, identity: string, role: 'clinici
 
 const e2eeOf = (c: ClientPage) => c.page.evaluate('window.sfuClient.e2ee()') as Promise<{ supported: boolean; api: string; mode: string; active: boolean; epoch: number | undefined; code: string | undefined }>;
 const statsOf = (c: ClientPage) => c.page.evaluate('window.sfuClient.e2eeStats()') as Promise<FrameCryptoStats>;
-
-async function videoFrom(client: ClientPage, participantId: string): Promise<InboundStat | undefined> {
-  return (await client.inboundStats()).find((s) => s.kind === 'video' && s.participantId === participantId);
-}
-
-/** Waits until `viewer` decodes `publisherId`'s video at a frame width satisfying `ok` (frames still growing). */
-function frameWidthFrom(viewer: ClientPage, publisherId: string, what: string, ok: (w: number) => boolean, timeoutMs = 20_000) {
-  let frames = -1;
-  return pollUntil(`${viewer.name}: ${what}`, async () => {
-    const s = await videoFrom(viewer, publisherId);
-    const growing = s !== undefined && (s.framesDecoded ?? 0) > frames;
-    frames = s?.framesDecoded ?? -1;
-    return { width: s?.frameWidth ?? 0, growing };
-  }, ({ width, growing }) => growing && ok(width), { timeoutMs, intervalMs: 400, context: () => viewer.logs.slice(-15).join('\n') });
-}
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 

@@ -2,14 +2,15 @@ import { describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.ts';
 import {
   chromiumFor,
+  frameWidthFrom,
   openClient,
   pollUntil,
   setTile,
   waitForMediaFlow,
   waitForState,
   useServerAndBrowser,
+  videoFrom,
   type ClientPage,
-  type InboundStat,
   type OutboundStat,
 } from '../helpers/browser.ts';
 import { observeFor } from '../helpers/until.ts';
@@ -24,10 +25,6 @@ const available = chromiumFor('the forwarding e2e tests');
 
 function link(server: TestServer, room: string, identity: string, role: 'clinician' | 'student') {
   return { token: server.mint(room, identity, role), policy: server.handle.config.consent.policyVersions[0]! };
-}
-
-async function videoFrom(client: ClientPage, participantId: string): Promise<InboundStat | undefined> {
-  return (await client.inboundStats()).find((s) => s.kind === 'video' && s.participantId === participantId);
 }
 
 /** The page's camera upload in bit/s over `ms`, per encoding (rid, or "svc"). */
@@ -61,17 +58,6 @@ function stoppedReceiving(viewer: ClientPage, publisherId: string) {
     bytes = s?.bytesReceived ?? -1;
     return { stat: s, grew };
   }, ({ grew }) => !grew, { context: () => viewer.logs.slice(-15).join('\n') });
-}
-
-/** Waits until `viewer` decodes `publisherId`'s video at a frame width satisfying `ok`. */
-function frameWidthFrom(viewer: ClientPage, publisherId: string, what: string, ok: (w: number) => boolean, timeoutMs = 20_000) {
-  let frames = -1;
-  return pollUntil(`${viewer.name}: ${what}`, async () => {
-    const s = await videoFrom(viewer, publisherId);
-    const growing = s !== undefined && (s.framesDecoded ?? 0) > frames;
-    frames = s?.framesDecoded ?? -1;
-    return { width: s?.frameWidth ?? 0, growing };
-  }, ({ width, growing }) => growing && ok(width), { timeoutMs, intervalMs: 400, context: () => viewer.logs.slice(-15).join('\n') });
 }
 
 async function metric(server: TestServer, line: RegExp): Promise<number> {

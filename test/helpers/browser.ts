@@ -231,6 +231,22 @@ export async function setTile(client: ClientPage, participantId: string, size: n
     if (!tile) throw new Error('no tile for ${participantId}'); ${style}; }`);
 }
 
+/** `viewer`'s inbound camera stream from `participantId` (the first video one), if any. */
+export async function videoFrom(viewer: ClientPage, participantId: string): Promise<InboundStat | undefined> {
+  return (await viewer.inboundStats()).find((s) => s.kind === 'video' && s.participantId === participantId);
+}
+
+/** Waits until `viewer` decodes `publisherId`'s video at a frame width satisfying `ok` (frames still growing). */
+export function frameWidthFrom(viewer: ClientPage, publisherId: string, what: string, ok: (w: number) => boolean, timeoutMs = 20_000) {
+  let frames = -1;
+  return pollUntil(`${viewer.name}: ${what}`, async () => {
+    const s = await videoFrom(viewer, publisherId);
+    const growing = s !== undefined && (s.framesDecoded ?? 0) > frames;
+    frames = s?.framesDecoded ?? -1;
+    return { width: s?.frameWidth ?? 0, growing };
+  }, ({ width, growing }) => growing && ok(width), { timeoutMs, intervalMs: 400, context: () => viewer.logs.slice(-15).join('\n') });
+}
+
 /**
  * Polls `sample` every `intervalMs` until `done` holds for its result, or fails after
  * `timeoutMs` naming `what` and the last value seen (and `context()` when given).
