@@ -231,10 +231,21 @@ describe('room placement across three nodes', () => {
     const record = async (n: string) => JSON.parse((await peek!.get(`sfu:node:${n}`)) ?? '{}') as { rooms?: number; cpu?: number };
     /** Every node has written (and then read everyone's records) after `since` (Date.now()). */
     const renewedAfter = async (since: number) => (await Promise.all(names.map(async (n) => Date.now() - (PRESENCE_TTL_MS - await peek!.pttl(`sfu:node:${n}`)) > since + 50))).every(Boolean);
+    /**
+     * Every node has read everyone's records after `since`: a tick writes its record and only then
+     * reads the others' (two more round trips), so a write seen after `since` does not prove the
+     * read that follows it is done (CI once placed B's rooms on B with C's emptying unread); the
+     * next tick's write does (ticks run one after another).
+     */
+    const readAfter = async (since: number, what: string) => {
+      await until(() => renewedAfter(since), `${what}: every node renewed`, 5000);
+      const renewed = Date.now();
+      await until(() => renewedAfter(renewed), `${what}: every node renewed again (so it read after the first)`, 5000);
+    };
     // Comparable loads to start from: no room anywhere, and every node has read the others' empty records.
     await until(async () => (await Promise.all(names.map(record))).every((r) => r.rooms === 0), 'every node\'s record says 0 rooms', 15_000);
     const emptyAt = Date.now();
-    await until(() => renewedAfter(emptyAt), 'every node renewed (and read) after all were empty', 5000);
+    await readAfter(emptyAt, 'after all were empty');
 
     const burst = names.flatMap((entry) => Array.from({ length: 30 }, (_, i) => ({ entry, room: `burst-${entry}-${i}` })));
     const joined = await Promise.all(burst.map(async ({ entry, room }) => ({ room, ...(await joinThrough(entry, room, `kid-${room}`)) })));
@@ -261,7 +272,7 @@ describe('room placement across three nodes', () => {
     cLeft = true;
     await until(async () => { const r = await record('node-c'); return r.rooms === 0 && (r.cpu ?? 1) < 0.03; }, 'C\'s record says 0 rooms and a quiet worker', 20_000);
     const cEmptyAt = Date.now();
-    await until(() => renewedAfter(cEmptyAt), 'A and B read C\'s record after it emptied', 5000);
+    await readAfter(cEmptyAt, 'A and B read C\'s record after it emptied');
     const fresh = ['node-a', 'node-b'].flatMap((entry) => Array.from({ length: 10 }, (_, i) => ({ entry, room: `burst-after-${entry}-${i}` })));
     placed.push(...await Promise.all(fresh.map(async ({ entry, room }) => ({ room, ...(await joinThrough(entry, room, `kid-${room}`)) }))));
     console.log(`[cluster-placement] then 20 first joins through A and B with C empty: ${placed.filter((p) => p.node === 'node-c').length} went to C`);
