@@ -11,10 +11,14 @@ export interface RaiseInput {
 
 /**
  * Where a raise over the participant's cap of open incidents is recorded: on their newest open
- * incident that is not cancelled, else on their newest. `open` is not empty.
+ * incident that is not cancelled, else on their newest. `open` is not empty and in the order the
+ * incidents were opened: raises within the same millisecond (raisedAt is ISO to the millisecond)
+ * are told apart by it, the later one newer (CI once saw three raises share a millisecond).
  */
 export function reRaiseTarget(open: readonly Incident[]): Incident {
-  const newestFirst = [...open].sort((a, b) => b.raisedAt.localeCompare(a.raisedAt));
+  const newestFirst = open.map((incident, order) => ({ incident, order }))
+    .sort((a, b) => b.incident.raisedAt.localeCompare(a.incident.raisedAt) || b.order - a.order)
+    .map((x) => x.incident);
   return newestFirst.find((i) => !i.cancelledAt) ?? newestFirst[0]!;
 }
 
