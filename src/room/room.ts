@@ -3,17 +3,17 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { PlacedRouter } from '../media/worker-pool.ts';
 import type { LeaveReason, RoomCloseReason, SpeakerInfo } from '../domain/notifications.ts';
-import { SOURCE_KIND, type Source } from '../domain/roles.ts';
-import { SfuError, errorMessage } from '../shared/errors.ts';
+import { SfuError } from '../shared/errors.ts';
 import { TypedEmitter } from '../shared/emitter.ts';
 import { SerialQueue, type RunOptions, type StepState } from '../shared/serial.ts';
 import { Participant, type TransportDirection } from './participant.ts';
 import { mayReceive, type ForwardingPolicy } from './forwarding-policy.ts';
-import { applyViewport, type Viewport } from './viewport.ts';
+import type { Viewport } from './viewport.ts';
 import { ActiveSpeaker } from './active-speaker.ts';
-import { spatialLayersNeeded } from './dynacast.ts';
-import { FrameRateFirst } from './frame-rate-first.ts';
 import { RoomE2ee, type KeyEntry, type RelayResult } from './e2ee.ts';
+import { Subscriptions } from './subscriptions.ts';
+import { openProducer, openTransport, type ProduceRequest, type PublishingRoom, type TransportSettings } from './transports.ts';
+import { assertLive, mediaError } from './media-steps.ts';
 import type { E2eeMode, E2eeView } from '../domain/e2ee.ts';
 
 export interface RoomOptions {
@@ -21,7 +21,7 @@ export interface RoomOptions {
   readonly placed: PlacedRouter;
   readonly maxParticipants: number;
   readonly forwarding: ForwardingPolicy;
-  readonly transport: { initialAvailableOutgoingBitrate: number; maxIncomingBitrate: number; maxOutgoingBitrate: number; frameRateFirst: boolean };
+  readonly transport: TransportSettings;
   readonly log: Logger;
   readonly metrics: Metrics;
   /** A step (a worker or store call) that takes longer is abandoned: the caller gets MEDIA_ERROR, the room moves on. */
@@ -41,27 +41,7 @@ export type RoomEvents = {
   left: [participant: Participant];
 };
 
-export interface ProduceRequest {
-  readonly transportId: string;
-  readonly kind: types.MediaKind;
-  readonly rtpParameters: types.RtpParameters;
-  readonly source: Source;
-  readonly paused?: boolean | undefined;
-}
-
-const MAX_TRANSPORTS_PER_DIRECTION = 1;
-const MAX_PRODUCERS_PER_SOURCE = 1;
-
-/** Maps failures from mediasoup (bad parameters are TypeErrors) to coded errors. */
-function mediaError(err: unknown): SfuError {
-  if (err instanceof SfuError) return err;
-  // mediasoup refuses bad parameters with TypeError, and codecs or profiles the router lacks with UnsupportedError.
-  if (err instanceof TypeError || (err instanceof Error && err.name === 'UnsupportedError')) return new SfuError('INVALID_REQUEST', errorMessage(err));
-  // A request in flight when the worker dies (or closes) fails with mediasoup's WorkerClosedError
-  // (3.21+; InvalidStateError before): the router is gone and the room closes with WORKER_DIED.
-  if (err instanceof Error && err.name === 'WorkerClosedError') return new SfuError('ROOM_CLOSED', `the media worker closed: ${err.message}`);
-  return new SfuError('MEDIA_ERROR', errorMessage(err));
-}
+export type { ProduceRequest };
 
 /** What a join hands the room: its durable records, and the conditions re-checked around them. */
 export interface AdmissionHooks {
@@ -97,6 +77,9 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly #stepOptions: RunOptions;
   readonly #speaker: ActiveSpeaker;
   readonly #e2ee: RoomE2ee;
+  /** What the room's transports, producers and consumers (transports.ts, subscriptions.ts) see of it. */
+  readonly #media: PublishingRoom;
+  readonly #subscriptions: Subscriptions;
   /** Joins between opening the room and admission: an empty room is not closed under them. */
   #pendingJoins = 0;
   #closed = false;
@@ -116,6 +99,27 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#speaker = new ActiveSpeaker(this.#router, () => this.#onSpeaker());
     // A sender key goes only where that sender's media may go (subscribe permission, forwarding policy).
     this.#e2ee = new RoomE2ee(opts.e2eeMode, opts.metrics, (sub, pub) => sub.grant.subscribe && mayReceive(opts.forwarding, opts.id, sub.role, pub.role));
+    const media: PublishingRoom = {
+      id: opts.id,
+      router: this.#router,
+      webRtcServer: this.#webRtcServer,
+      forwarding: opts.forwarding,
+      transport: opts.transport,
+      log: this.#log,
+      metrics: opts.metrics,
+      speaker: this.#speaker,
+      get subscriptions() { return subscriptions; },
+      members: () => this.#participants.values(),
+      ownerOf: (producerId) => this.#ownerOf(producerId),
+      mayStillConsume: (sub, pub) => this.#mayStillConsume(sub, pub),
+      assertMedia: (p) => this.#assertMedia(p),
+      isMember: (p) => this.#participants.get(p.id) === p,
+      broadcast: (except, fn) => this.#broadcast(except, fn),
+      step: (task) => this.#step(task),
+    };
+    const subscriptions = new Subscriptions(media);
+    this.#media = media;
+    this.#subscriptions = subscriptions;
   }
 
   get closed(): boolean { return this.#closed; }
@@ -244,60 +248,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   createTransport(p: Participant, direction: TransportDirection, rtpCapabilities?: types.RtpCapabilities) {
-    return this.#step((step) => this.#createTransport(step, p, direction, rtpCapabilities));
-  }
-
-  async #createTransport(step: StepState, p: Participant, direction: TransportDirection, rtpCapabilities?: types.RtpCapabilities) {
-    this.#assertMedia(p);
-    const existing = [...p.transports.values()].filter((t) => t.direction === direction).length;
-    if (existing >= MAX_TRANSPORTS_PER_DIRECTION) throw new SfuError('TRANSPORT_LIMIT', `a ${direction} transport already exists`);
-    if (direction === 'send' && p.grant.publish.size === 0) throw new SfuError('PERMISSION_DENIED', 'this participant may not publish');
-    if (direction === 'recv') {
-      if (!p.grant.subscribe) throw new SfuError('PERMISSION_DENIED', 'this participant may not subscribe');
-      if (!rtpCapabilities) throw new SfuError('INVALID_REQUEST', 'rtpCapabilities is required for a recv transport');
-    }
-    let transport: types.WebRtcTransport;
-    try {
-      transport = await this.#router.createWebRtcTransport({
-        webRtcServer: this.#webRtcServer,
-        enableUdp: true,
-        enableTcp: true,
-        preferUdp: true,
-        initialAvailableOutgoingBitrate: this.#opts.transport.initialAvailableOutgoingBitrate,
-      });
-    } catch (err) {
-      throw mediaError(err);
-    }
-    // Re-checked after the await: a withdrawal, removal or room close meanwhile cut this participant's media.
-    this.#closeUnless(transport, () => this.#assertLive(step, () => this.#assertMedia(p)));
-    p.transports.set(transport.id, { transport, direction });
-    transport.observer.once('close', () => p.transports.delete(transport.id));
-    if (direction === 'send' && this.#opts.transport.maxIncomingBitrate > 0) {
-      await transport.setMaxIncomingBitrate(this.#opts.transport.maxIncomingBitrate).catch(() => undefined);
-    }
-    if (direction === 'recv' && this.#opts.transport.maxOutgoingBitrate > 0) {
-      await transport.setMaxOutgoingBitrate(this.#opts.transport.maxOutgoingBitrate).catch(() => undefined);
-    }
-    this.#closeUnless(transport, () => this.#assertLive(step, () => this.#assertMedia(p)));
-    if (transport.closed) throw new SfuError('TRANSPORT_NOT_FOUND', `transport ${transport.id} was closed`);
-    if (direction === 'recv') {
-      p.rtpCapabilities = rtpCapabilities;
-      if (this.#opts.transport.frameRateFirst) transport.appData.frameRateFirst = new FrameRateFirst({
-        transport,
-        consumers: () => [...p.consumers.values()],
-        producer: (id) => this.#ownerOf(id)?.producers.get(id)?.producer,
-        onEvent: (event) => this.#opts.metrics.consumerBandwidthHold(event),
-        maxOutgoingBitrate: this.#opts.transport.maxOutgoingBitrate,
-      });
-      // After the response: the client must know its recv transport before it hears of consumers.
-      setImmediate(() => void this.#step((s) => this.#consumeExisting(s, p)).catch((err: unknown) => this.#log.warn({ err }, 'consumers for a new recv transport failed')));
-    }
-    return {
-      transportId: transport.id,
-      iceParameters: transport.iceParameters,
-      iceCandidates: transport.iceCandidates,
-      dtlsParameters: transport.dtlsParameters,
-    };
+    return this.#step((step) => openTransport(this.#media, step, p, direction, rtpCapabilities));
   }
 
   connectTransport(p: Participant, transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
@@ -336,45 +287,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   produce(p: Participant, req: ProduceRequest): Promise<string> {
-    return this.#step((step) => this.#produce(step, p, req));
-  }
-
-  async #produce(step: StepState, p: Participant, req: ProduceRequest): Promise<string> {
-    this.#assertMedia(p);
-    if (!p.grant.publish.has(req.source)) throw new SfuError('PERMISSION_DENIED', `this participant may not publish ${req.source}`);
-    if (SOURCE_KIND[req.source] !== req.kind) throw new SfuError('INVALID_REQUEST', `source ${req.source} carries ${SOURCE_KIND[req.source]}, not ${req.kind}`);
-    const sameSource = [...p.producers.values()].filter((e) => e.source === req.source).length;
-    if (sameSource >= MAX_PRODUCERS_PER_SOURCE) throw new SfuError('PRODUCER_LIMIT', `a ${req.source} producer already exists`);
-    const transport = p.transport(req.transportId, 'send');
-    let producer: types.Producer;
-    try {
-      producer = await transport.produce({ kind: req.kind, rtpParameters: req.rtpParameters, paused: req.paused ?? false, appData: { source: req.source } });
-    } catch (err) {
-      throw mediaError(err);
-    }
-    // The transport may have closed during the await (withdrawal, removal): mediasoup then never
-    // tells this producer, so it is closed here rather than left listed.
-    this.#closeUnless(producer, () => {
-      this.#assertLive(step, () => this.#assertMedia(p));
-      if (transport.closed) throw new SfuError('TRANSPORT_NOT_FOUND', `transport ${req.transportId} was closed`);
-    });
-    const metrics = this.#opts.metrics;
-    metrics.producerOpened(producer.kind);
-    p.producers.set(producer.id, { producer, source: req.source });
-    producer.observer.once('close', () => {
-      metrics.producerClosed(producer.kind);
-      p.producers.delete(producer.id);
-      if (this.#participants.get(p.id) === p) {
-        this.#broadcast(p, (o) => o.notify('producerClosed', { producerId: producer.id, participantId: p.id }));
-      }
-    });
-    await this.#speaker.add(producer).catch((err) => this.#log.warn({ err }, 'active speaker observer failed'));
-    for (const sub of [...this.#participants.values()]) {
-      if (sub !== p) await this.#consume(step, sub, p, producer, req.source);
-    }
-    this.#updateLayersNeeded(producer.id);
-    if (producer.closed) throw new SfuError('PRODUCER_NOT_FOUND', `producer ${producer.id} was closed`);
-    return producer.id;
+    return this.#step((step) => openProducer(this.#media, step, p, req));
   }
 
   /** Closes a producer at its owner's request. */
@@ -398,97 +311,15 @@ export class Room extends TypedEmitter<RoomEvents> {
   setConsumerPaused(p: Participant, consumerId: string, paused: boolean): Promise<void> {
     return this.#step(async () => {
       this.#assertMedia(p);
-      const consumer = p.consumer(consumerId);
-      consumer.appData.clientPaused = paused;
-      // A consumer whose tile is hidden stays paused until the tile is visible again (setViewport).
-      if (!paused && consumer.appData.hidden === true) return;
-      try {
-        await (paused ? consumer.pause() : consumer.resume());
-        this.#updateLayersNeeded(consumer.producerId);
-      } catch (err) {
-        throw mediaError(err);
-      }
+      await this.#subscriptions.setPaused(p.consumer(consumerId), paused);
     });
-  }
-
-  async #consumeExisting(step: StepState, sub: Participant): Promise<void> {
-    for (const pub of [...this.#participants.values()]) {
-      if (pub === sub) continue;
-      for (const { producer, source } of [...pub.producers.values()]) await this.#consume(step, sub, pub, producer, source);
-    }
   }
 
   /** A subscriber's tile for one of its video consumers changed size or visibility. */
   setViewport(p: Participant, consumerId: string, viewport: Viewport): Promise<{ paused: boolean; spatialLayer?: number }> {
     return this.#step(async () => {
       this.#assertMedia(p);
-      const consumer = p.consumer(consumerId);
-      if (consumer.kind !== 'video') throw new SfuError('INVALID_REQUEST', 'setViewport applies to video consumers');
-      try {
-        const { layer } = await applyViewport(consumer, viewport);
-        this.#updateLayersNeeded(consumer.producerId);
-        return { paused: consumer.paused, ...(layer !== undefined ? { spatialLayer: layer } : {}) };
-      } catch (err) {
-        throw mediaError(err);
-      }
-    });
-  }
-
-  /** Creates a paused consumer of `producer` for `sub` when policy and capabilities allow. */
-  async #consume(step: StepState, sub: Participant, pub: Participant, producer: types.Producer, source: Source): Promise<void> {
-    if (step.abandoned || !sub.grant.subscribe || !sub.rtpCapabilities || producer.closed || sub.closed) return;
-    if (!sub.mediaAllowed || !pub.mediaAllowed) return;
-    if (!mayReceive(this.#opts.forwarding, this.id, sub.role, pub.role)) return;
-    const transport = sub.recvTransport();
-    if (!transport || sub.consumedProducers.has(producer.id)) return;
-    if (!this.#router.canConsume({ producerId: producer.id, rtpCapabilities: sub.rtpCapabilities })) {
-      this.#log.warn({ participant: sub.id, producer: producer.id }, 'participant cannot consume producer (codecs)');
-      return;
-    }
-    sub.consumedProducers.add(producer.id);
-    let consumer: types.Consumer;
-    try {
-      consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: sub.rtpCapabilities, paused: true, appData: { source } });
-    } catch (err) {
-      sub.consumedProducers.delete(producer.id);
-      this.#log.warn({ participant: sub.id, producer: producer.id, err }, 'consume failed');
-      return;
-    }
-    // Either side may have left, withdrawn or closed its transport during the await.
-    if (step.abandoned || transport.closed || producer.closed || !this.#mayStillConsume(sub, pub)) {
-      consumer.close();
-      sub.consumedProducers.delete(producer.id);
-      return;
-    }
-    // Audio first under congestion; then a clinician's view of a student; then a screen share (the
-    // material everyone looks at); then every other video.
-    const priority = consumer.kind === 'audio' ? 255 : sub.clinical && pub.role === 'student' && source === 'camera' ? 200 : source === 'screen' ? 150 : 100;
-    const metrics = this.#opts.metrics;
-    metrics.consumerOpened(consumer.kind);
-    sub.consumers.set(consumer.id, consumer);
-    consumer.observer.once('close', () => {
-      metrics.consumerClosed(consumer.kind);
-      sub.consumers.delete(consumer.id);
-      sub.consumedProducers.delete(producer.id);
-      this.#updateLayersNeeded(producer.id);
-    });
-    await consumer.setPriority(priority).catch(() => undefined);
-    if (consumer.closed) return;
-    consumer.on('producerclose', () => sub.notify('consumerClosed', { consumerId: consumer.id }));
-    consumer.on('layerschange', () => {
-      metrics.consumerLayersChanged();
-      (transport.appData.frameRateFirst as FrameRateFirst | undefined)?.poke();
-    });
-    consumer.on('producerpause', () => sub.notify('consumerPaused', { consumerId: consumer.id }));
-    consumer.on('producerresume', () => sub.notify('consumerResumed', { consumerId: consumer.id }));
-    sub.notify('newConsumer', {
-      consumerId: consumer.id,
-      producerId: producer.id,
-      participantId: pub.id,
-      kind: consumer.kind,
-      source,
-      rtpParameters: consumer.rtpParameters,
-      producerPaused: consumer.producerPaused,
+      return this.#subscriptions.setViewport(p.consumer(consumerId), viewport);
     });
   }
 
@@ -522,7 +353,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       if (p.mediaAllowed) throw new SfuError('CONSENT_IN_FORCE', 'telehealth consent is in force: there is nothing to grant again');
       const withdrawals = p.withdrawals;
       await commit();
-      this.#assertLive(step, () => this.#assertOpen(p));
+      assertLive(step, () => this.#assertOpen(p));
       if (p.withdrawals !== withdrawals) throw new SfuError('CONSENT_WITHDRAWN', 'consent was withdrawn again while this consent was recorded; the withdrawal stands');
       for (const s of scopes) p.facts.consentScopes.add(s);
       for (const o of this.#participants.values()) o.notify('consentGranted', { participantId: p.id, scopes: [...scopes] });
@@ -552,18 +383,6 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
   }
 
-  /** Tells a publisher when the number of spatial layers anyone needs of its producer changes. */
-  #updateLayersNeeded(producerId: string): void {
-    const owner = this.#ownerOf(producerId);
-    const entry = owner?.producers.get(producerId);
-    if (!owner || !entry) return;
-    const consumers = [...this.#participants.values()].flatMap((p) => [...p.consumers.values()].filter((c) => c.producerId === producerId));
-    const needed = spatialLayersNeeded(entry.producer, consumers);
-    if (needed === undefined || entry.producer.appData.layersNeeded === needed) return;
-    entry.producer.appData.layersNeeded = needed;
-    owner.notify('layersNeeded', { producerId, spatialLayers: needed });
-  }
-
   #onSpeaker(): void {
     const speaker = this.activeSpeaker;
     if (!speaker) return;
@@ -580,22 +399,6 @@ export class Room extends TypedEmitter<RoomEvents> {
   #mayStillConsume(sub: Participant, pub: Participant): boolean {
     return !this.#closed && this.#participants.get(sub.id) === sub && this.#participants.get(pub.id) === pub
       && !sub.closed && !pub.closed && sub.mediaAllowed && pub.mediaAllowed;
-  }
-
-  /** Runs `check` unless the step was abandoned past its deadline (then throws MEDIA_ERROR). */
-  #assertLive(step: StepState, check: () => void): void {
-    if (step.abandoned) throw new SfuError('MEDIA_ERROR', 'abandoned past the step deadline');
-    check();
-  }
-
-  /** Runs `check`; when it throws, closes the just-created `object` and rethrows. */
-  #closeUnless(object: { close(): void }, check: () => void): void {
-    try {
-      check();
-    } catch (err) {
-      object.close();
-      throw err;
-    }
   }
 
   #assertMedia(p: Participant): void {
