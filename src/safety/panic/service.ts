@@ -3,7 +3,7 @@ import type { Logger } from '../../telemetry/logger.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import { SfuError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
-import { sameEvent, type PanicSpool } from './spool.ts';
+import type { PanicSpool } from './spool.ts';
 import { deriveIncident, type Incident, type IncidentEvent, type IncidentStore, type Outcome } from '../../domain/incident.ts';
 import type { EscalationOwnership } from '../../domain/escalation-ownership.ts';
 import { EscalationRounds } from './escalation-rounds.ts';
@@ -13,7 +13,8 @@ import { PanicJournal, type Durability, type JournalStatus } from './journal.ts'
 import { ReAlertCoalescer } from './re-alert.ts';
 import { ReRaiseKeys, reRaisedEvent, reRaiseTarget, type RaiseInput } from './re-raise.ts';
 import { TierWebhooks } from './tier-webhooks.ts';
-import { reachedAnyone, type TargetReach } from '../../domain/escalation-reach.ts';
+import { TierEscalation, escalationPlan, guardFanout, type OpenIncident } from './tiers.ts';
+import { readOpenIncidents } from './open-incidents.ts';
 import type { WebhookConfig, WebhookSender } from './webhooks.ts';
 
 export type { Actor, Alert, KnownLocation, PanicFanout, RaiseResult, Raiser, Tier } from './alert.ts';
@@ -48,13 +49,7 @@ export interface PanicServiceOptions {
   readonly metrics: Metrics;
 }
 
-interface Open {
-  incident: Incident;
-  timers: NodeJS.Timeout[];
-  raiser: Raiser;
-  /** The latest tier after tier 0 run here, and what became of its targets (for replays). */
-  reach?: { tier: number; targets: TargetReach[] };
-}
+type Open = OpenIncident;
 
 /**
  * The panic channel: deliver first, store bounded. A raise waits for the store at most
@@ -69,6 +64,7 @@ export class PanicService {
   readonly #startDeadlineMs: number;
   readonly #journal: PanicJournal;
   readonly #webhooks: TierWebhooks;
+  readonly #tiers: TierEscalation;
   readonly #open = new Map<string, Open>();
   readonly #reRaiseKeys = new ReRaiseKeys();
   /** The re-alert being sent now per incident: a re-raise is answered after its re-alert went out. */
@@ -95,6 +91,15 @@ export class PanicService {
     });
     this.#journal = new PanicJournal({
       store: opts.store, spool: opts.spool, deadlineMs: this.#deadlineMs, retryMs: opts.retryMs ?? 1000, log: opts.log, metrics: opts.metrics,
+    });
+    this.#tiers = new TierEscalation({
+      tiers: opts.tiers, webhooks: this.#webhooks, log: opts.log, metrics: opts.metrics,
+      host: {
+        open: (id) => this.#open.get(id),
+        append: (open, e) => this.#append(open, e),
+        alertFor: (incident, tier) => this.alertFor(incident, tier),
+        fanout: () => this.#fanout,
+      },
     });
   }
 
@@ -184,28 +189,8 @@ export class PanicService {
   }
 
   async #loadNow(): Promise<boolean> {
-    const pending = this.#journal.pendingEntries();
-    const read = await within(attempt(() => this.#o.store.open()), this.#startDeadlineMs);
-    const ok = read.settled && read.ok;
-    if (!read.settled || !read.ok) {
-      this.#o.log.error({ err: read.settled ? read.error : 'timeout' }, 'could not read open panic incidents from the store: resuming those in the spool, retrying');
-    }
-    const found = new Map<string, { incident: Incident; events: IncidentEvent[]; stored: boolean }>();
-    for (const incident of read.settled && read.ok ? read.value : []) found.set(incident.id, { incident, events: [], stored: true });
-    const stored = [...found.values()];
-    const events = await within(Promise.all(stored.map((f) => attempt(() => this.#o.store.events(f.incident.id)))), this.#startDeadlineMs);
-    if (events.settled && events.ok) stored.forEach((f, i) => { f.events = events.value[i]!; });
-    for (const e of pending) {
-      if (e.op === 'raise') {
-        if (!found.has(e.raise.id)) found.set(e.raise.id, { incident: deriveIncident(e.raise, []), events: [], stored: false });
-        continue;
-      }
-      const f = found.get(e.event.incidentId);
-      if (!f || f.events.some((k) => sameEvent(k, e.event))) continue;
-      f.incident = foldEvent(f.incident, e.event);
-      f.events.push(e.event);
-    }
-    for (const { incident, events, stored } of found.values()) {
+    const { ok, found } = await readOpenIncidents(this.#o.store, this.#journal.pendingEntries(), this.#startDeadlineMs, this.#o.log);
+    for (const { incident, events, stored } of found) {
       if (incident.state === 'resolved' || this.#open.has(incident.id) || this.#resolvedBeforeLoad.has(incident.id) || this.#stopped) continue;
       // With ownership, incidents other nodes can see (in the store) are resumed only once this
       // node wins their lease (the takeover); those only in this node's spool are its own.
@@ -213,7 +198,7 @@ export class PanicService {
       const raiser: Raiser = { room: incident.room, participantId: incident.participantId, identity: incident.identity, role: incident.role };
       this.#open.set(incident.id, { incident, timers: [], raiser });
       this.#reRaiseKeys.load(incident, events);
-      this.#schedule(incident.id);
+      this.#tiers.schedule(incident.id);
       if (stored) void this.#webhooks.redeliver(incident, (i, tier) => this.alertFor(i, tier));
     }
     this.#o.metrics.panicOpen(this.#open.size);
@@ -225,20 +210,12 @@ export class PanicService {
     return [...this.#open.values()].map((o) => o.incident).filter((i) => filter(i.room));
   }
 
-  /** Whether this node holds the incident open (and so owns its escalation). */
-  /**
-   * The escalation tiers (config `safety.tiers`) as responders' pages get them on connect
-   * (`panic:escalation-plan`): numbered, with the targets that name no configured webhook (an
-   * escalation to them reaches nobody, so a page must not promise them).
-   */
+  /** The escalation tiers as responders' pages get them on connect (tiers.ts). */
   escalationPlan(): { tier: number; afterSeconds: number; notify: string[]; unconfigured: string[] }[] {
-    const names = new Set(this.#o.webhooks.map((w) => w.name));
-    return this.#o.tiers.map((t, tier) => ({
-      tier, afterSeconds: t.afterSeconds, notify: [...t.notify],
-      unconfigured: t.notify.filter((target) => target.startsWith('webhook:') && !names.has(target.slice('webhook:'.length))),
-    }));
+    return escalationPlan(this.#o.tiers, this.#o.webhooks);
   }
 
+  /** Whether this node holds the incident open (and so owns its escalation). */
   has(incidentId: string): boolean {
     return this.#open.has(incidentId);
   }
@@ -306,10 +283,10 @@ export class PanicService {
     // The first fan-out happens before the raiser is answered: an acknowledged alarm has reached
     // every connected tier-0 responder.
     if ((this.#o.tiers[0]?.afterSeconds ?? 0) === 0) {
-      await this.#runTier(incident.id, 0);
+      await this.#tiers.run(incident.id, 0);
       await this.#delivered(incident.id);
     }
-    this.#schedule(incident.id, true);
+    this.#tiers.schedule(incident.id, true);
     // The lease is taken after the raise was delivered, in the background: Redis is never in an
     // alarm's path (down: this node escalates it anyway, and the next renewal takes the lease).
     this.#rounds?.claim(incident);
@@ -419,71 +396,8 @@ export class PanicService {
     return open.incident;
   }
 
-  /** A fan-out that throws must not stop the others, the escalation or the reply. */
   #guard(fn: () => unknown): void {
-    try {
-      fn();
-    } catch (err) {
-      this.#o.log.error({ err }, 'panic fan-out failed');
-    }
-  }
-
-  /**
-   * Schedules each tier not reached yet at raisedAt + afterSeconds (at once when that is past).
-   * Tier 0 (the first fan-out) is run by the raise itself (`fresh`), or scheduled here when it has
-   * a delay; after a restart it never runs again: responders get a replay when they connect.
-   */
-  #schedule(incidentId: string, fresh = false): void {
-    const open = this.#open.get(incidentId)!;
-    if (open.incident.acknowledgedBy) return;
-    const raisedAt = Date.parse(open.incident.raisedAt);
-    this.#o.tiers.forEach((tier, index) => {
-      if (index === 0 ? !fresh || tier.afterSeconds === 0 : open.incident.tier >= index) return;
-      const delay = Math.max(0, raisedAt + tier.afterSeconds * 1000 - Date.now());
-      const t = setTimeout(() => void this.#runTier(incidentId, index), delay);
-      t.unref();
-      open.timers.push(t);
-    });
-  }
-
-  /**
-   * Runs one tier: a later tier's `escalated` event is recorded first; then every target is sent
-   * the alert; then `panic:escalated` tells responders and the raiser what became of each target
-   * (`targets`), so that no page claims an escalation that reached nobody.
-   */
-  async #runTier(incidentId: string, index: number): Promise<void> {
-    const open = this.#open.get(incidentId);
-    if (!open || open.incident.acknowledgedBy) return;
-    const tier = this.#o.tiers[index]!;
-    if (index > 0) {
-      await this.#append(open, { type: 'escalated', actor: 'system', data: { tier: index, notify: tier.notify } });
-      this.#o.metrics.panicEscalated(index);
-    }
-    const alert = await this.alertFor(open.incident, index);
-    const targets = tier.notify.map((target) => this.#sendTo(target, open.incident, alert, index));
-    const reached = targets.reduce((n, t) => n + (t.connections ?? 0), 0);
-    if (index === 0 && reached > 0) this.#o.metrics.panicDelivered((Date.now() - Date.parse(open.incident.raisedAt)) / 1000);
-    if (index === 0) return;
-    open.reach = { tier: index, targets };
-    for (const t of targets) this.#o.metrics.escalationTarget(t.status);
-    if (!reachedAnyone(targets)) {
-      this.#o.log.error({ incidentId, tier: index, targets }, 'escalation tier reached nobody (no target configured or connected)');
-    }
-    this.#guard(() => this.#fanout?.update(open.incident.room, 'panic:escalated', { incidentId, tier: index, notified: tier.notify, targets }, open.incident.identity));
-  }
-
-  /** Sends a tier's alert to one target; what became of it (domain/escalation-reach.ts). */
-  #sendTo(target: string, incident: Incident, alert: Alert, tier: number): TargetReach {
-    try {
-      if (target === 'room-clinicians' || target === 'desk') {
-        const connections = (target === 'desk' ? this.#fanout?.alertDesks(incident.room, alert) : this.#fanout?.alertClinicians(incident.room, alert)) ?? 0;
-        return { target, status: connections > 0 ? 'reached' : 'no-connection', connections };
-      }
-      return { target, status: this.#webhooks.send(target.slice('webhook:'.length), incident, alert, tier) };
-    } catch (err) {
-      this.#o.log.error({ err, target }, 'panic fan-out failed');
-      return { target, status: 'failed' };
-    }
+    guardFanout(this.#o.log, fn);
   }
 
   /** Another node holds the incident's lease: it escalates it, not this node. */
@@ -513,7 +427,7 @@ export class PanicService {
     // Recorded before the tiers are scheduled (bounded by the store deadline), so that it comes first in the timeline.
     await this.#append(open, { type: 'escalation-taken-over', actor: 'system', data: { node: this.#rounds!.nodeId } });
     if (this.#open.get(incident.id) !== open) return;
-    this.#schedule(incident.id);
+    this.#tiers.schedule(incident.id);
     void this.#webhooks.redeliver(open.incident, (i, tier) => this.alertFor(i, tier));
     this.#o.log.warn({ incidentId: incident.id, tier: open.incident.tier, acknowledged: open.incident.acknowledgedBy !== undefined }, 'escalation taken over: no live node held the incident\'s lease');
   }
