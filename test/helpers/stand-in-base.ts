@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { withLock } from '../../scripts/setup/lock.mjs';
 import { cacheDir, podman, podmanOk, runBounded } from './podman.ts';
 
 /**
@@ -8,7 +9,7 @@ import { cacheDir, podman, podmanOk, runBounded } from './podman.ts';
  * (../shared/notes/containers.md): Debian 12 from `debootstrap --variant=minbase` plus the Node 24
  * that runs the tests, imported into podman. Only what the image's runtime and prebuilt stages use
  * (apt-get, node; no npm, which the prebuilt build does not run). The rootfs tarball is cached under
- * <cache>/container-base/ (built once, under a lock, renamed into place); the image is imported
+ * <cache>/container-base/ (built once, under the set-up lock of scripts/setup/lock.mjs, renamed into place); the image is imported
  * under a name of its own, never over a real node:24-bookworm-slim, and the Dockerfile is pointed at
  * it with --build-arg BASE_IMAGE.
  */
@@ -29,28 +30,6 @@ function debianMirror(): string {
     if (uri) return uri;
   }
   return 'http://deb.debian.org/debian';
-}
-
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
-
-/** Takes the build lock (a directory holding the owner's pid); a lock whose owner is gone is taken over. */
-async function lock(deadlineMs: number): Promise<() => void> {
-  const path = join(dir(), `${KEY}.lock`);
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    try {
-      mkdirSync(path);
-      writeFileSync(join(path, 'pid'), String(process.pid));
-      return () => rmSync(path, { recursive: true, force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    if (existsSync(tarball())) return () => undefined; // another run finished it meanwhile
-    const owner = Number(readFileSync(join(path, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
-    if (owner && !alive(owner)) rmSync(path, { recursive: true, force: true });
-    if (Date.now() > end) throw new Error(`timed out waiting for another run's stand-in base build (${path})`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 /** Mount points under `root`, deepest first. */
@@ -74,33 +53,33 @@ function removeTree(root: string): void {
 /** Builds the rootfs tarball (debootstrap, then node), unless cached. Returns its path. */
 async function ensureTarball(log: (s: string) => void): Promise<string> {
   if (existsSync(tarball())) return tarball();
-  mkdirSync(dir(), { recursive: true });
-  const unlock = await lock(15 * 60_000);
+  // Not `${KEY}.lock`: that name was the directory lock this replaced, which a crashed older run may have left.
+  return withLock(dir(), `${KEY}-build`, 'the stand-in base image rootfs (test)', () => buildTarball(log), { timeoutMs: 15 * 60_000 });
+}
+
+/** Under the lock: builds the tarball unless a run that held the lock before did. */
+async function buildTarball(log: (s: string) => void): Promise<string> {
+  if (existsSync(tarball())) return tarball();
+  const tmp = mkdtempSync(join(dir(), '.build-'));
   try {
-    if (existsSync(tarball())) return tarball();
-    const tmp = mkdtempSync(join(dir(), '.build-'));
-    try {
-      const rootfs = join(tmp, 'rootfs');
-      const mirror = debianMirror();
-      log(`[test] building the stand-in base image: debootstrap --variant=minbase bookworm (${mirror}) + Node ${process.versions.node}`);
-      const boot = await runBounded('debootstrap', ['--variant=minbase', 'bookworm', rootfs, mirror], { timeoutMs: 10 * 60_000 });
-      if (boot.code !== 0) throw new Error(`debootstrap failed (${boot.code ?? boot.signal}):\n${boot.stdout.slice(-2000)}\n${boot.stderr.slice(-2000)}`);
-      mkdirSync(join(rootfs, 'usr/local/bin'), { recursive: true });
-      copyFileSync(process.execPath, join(rootfs, 'usr/local/bin/node'));
-      rmSync(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
-      mkdirSync(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
-      const out = join(tmp, 'base.tar');
-      const tar = await runBounded('tar', ['--numeric-owner', '-C', rootfs, '-cf', out, '.'], { timeoutMs: 5 * 60_000 });
-      if (tar.code !== 0) throw new Error(`tar failed: ${tar.stderr.slice(-2000)}`);
-      renameSync(out, tarball());
-      log(`[test] cached the stand-in base rootfs: ${tarball()}`);
-    } finally {
-      removeTree(tmp);
-    }
-    return tarball();
+    const rootfs = join(tmp, 'rootfs');
+    const mirror = debianMirror();
+    log(`[test] building the stand-in base image: debootstrap --variant=minbase bookworm (${mirror}) + Node ${process.versions.node}`);
+    const boot = await runBounded('debootstrap', ['--variant=minbase', 'bookworm', rootfs, mirror], { timeoutMs: 10 * 60_000 });
+    if (boot.code !== 0) throw new Error(`debootstrap failed (${boot.code ?? boot.signal}):\n${boot.stdout.slice(-2000)}\n${boot.stderr.slice(-2000)}`);
+    mkdirSync(join(rootfs, 'usr/local/bin'), { recursive: true });
+    copyFileSync(process.execPath, join(rootfs, 'usr/local/bin/node'));
+    rmSync(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
+    mkdirSync(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
+    const out = join(tmp, 'base.tar');
+    const tar = await runBounded('tar', ['--numeric-owner', '-C', rootfs, '-cf', out, '.'], { timeoutMs: 5 * 60_000 });
+    if (tar.code !== 0) throw new Error(`tar failed: ${tar.stderr.slice(-2000)}`);
+    renameSync(out, tarball());
+    log(`[test] cached the stand-in base rootfs: ${tarball()}`);
   } finally {
-    unlock();
+    removeTree(tmp);
   }
+  return tarball();
 }
 
 /** The stand-in base image's name, imported into podman from the cached tarball when not there yet. */
