@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'puppeteer-core';
+import { describe, expect, it } from 'vitest';
 import type { TestServer } from '../helpers/server.ts';
-import { CHROMIUM_BIN, chromiumAvailable, openClient, pollUntil, useServerAndBrowser, waitForMediaFlow, waitForState } from '../helpers/browser.ts';
-import { FIREFOX_BIN, firefoxAvailable, launchFirefox, openFirefoxClient } from '../helpers/firefox.ts';
+import { openClient, pollUntil, useServerAndBrowser, waitForMediaFlow, waitForState } from '../helpers/browser.ts';
+import { missingChromiumOrFirefox, openFirefoxClient, useFirefox } from '../helpers/firefox.ts';
 import type { FrameCryptoStats } from '../../src/client/e2ee-frame-crypto.ts';
 
 /**
@@ -10,7 +9,7 @@ import type { FrameCryptoStats } from '../../src/client/e2ee-frame-crypto.ts';
  * RTCRtpScriptTransform (Firefox since 117, Chromium 156): each page encrypts its frames in its
  * worker and decrypts the other's, and both show the same security code.
  */
-const missing = [chromiumAvailable() ? '' : `Chromium at ${CHROMIUM_BIN}`, firefoxAvailable() ? '' : `Firefox at ${FIREFOX_BIN}`].filter(Boolean);
+const missing = missingChromiumOrFirefox();
 if (missing.length > 0) console.warn(`\n!! SKIPPING the Firefox <-> Chromium E2EE e2e test: no ${missing.join(', no ')}\n`);
 
 const ROOM = 'e2e-e2ee-firefox';
@@ -21,18 +20,12 @@ function link(server: TestServer, identity: string, role: 'clinician' | 'student
 
 describe.skipIf(missing.length > 0)('E2EE required: Firefox and Chromium in one room', () => {
   const env = useServerAndBrowser({ e2ee: { mode: 'required' } });
-  let firefox: Browser | undefined;
-  beforeAll(async () => {
-    firefox = await launchFirefox();
-  }, 60_000);
-  afterAll(async () => {
-    await firefox?.close();
-  }, 30_000);
+  const firefox = useFirefox();
 
   it('each decodes the other\'s encrypted video and audio; the same security code on both', async () => {
     const clinician = await openClient(env.browser, env.server.url, 'clinician (Chromium)', link(env.server, 'clinician-1', 'clinician'));
     await waitForState(clinician, 'joined');
-    const student = await openFirefoxClient(firefox!, env.server.url, 'student (Firefox)', link(env.server, 'student-1', 'student'));
+    const student = await openFirefoxClient(firefox.browser, env.server.url, 'student (Firefox)', link(env.server, 'student-1', 'student'));
     await waitForState(student, 'joined', 20_000);
     await Promise.all([waitForMediaFlow(clinician, { timeoutMs: 20_000 }), waitForMediaFlow(student, { timeoutMs: 20_000 })]);
     const e2ee = async (evaluate: (e: string) => Promise<unknown>) => ({

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { version as mediasoupVersion } from 'mediasoup';
-import type { Browser } from 'puppeteer-core';
 import type { TestServer } from '../helpers/server.ts';
-import { CHROMIUM_BIN, chromiumAvailable, openClient, pollUntil, useServerAndBrowser, waitForMediaFlow, waitForState } from '../helpers/browser.ts';
-import { FIREFOX_BIN, firefoxAvailable, launchFirefox, openFirefoxClient } from '../helpers/firefox.ts';
+import { openClient, pollUntil, useServerAndBrowser, waitForMediaFlow, waitForState } from '../helpers/browser.ts';
+import { missingChromiumOrFirefox, openFirefoxClient, useFirefox } from '../helpers/firefox.ts';
 import { audioFrameMs } from '../helpers/audio-frames.ts';
 
 /** What the browser client asks for (OPUS_PTIME_MS in src/client/media-link.ts; bench/README.md, lean defaults). */
@@ -17,7 +16,7 @@ const OPUS_PTIME_MS = 40;
  * Firefox runs with `media.peerconnection.ice.loopback` (see FIREFOX_PREFS): the test server
  * announces 127.0.0.1 only. Stock browsers against `npm start`'s defaults: stock-browsers.test.ts.
  */
-const missing = [chromiumAvailable() ? '' : `Chromium at ${CHROMIUM_BIN}`, firefoxAvailable() ? '' : `Firefox at ${FIREFOX_BIN}`].filter(Boolean);
+const missing = missingChromiumOrFirefox();
 if (missing.length > 0) {
   console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING the Firefox <-> Chromium e2e test: no ${missing.join(', no ')}\n`
     + `!! Install them (apt-get install -y chromium firefox-esr) or set SFU_CHROMIUM_BIN / SFU_FIREFOX_BIN.\n${'!'.repeat(78)}\n`);
@@ -31,18 +30,12 @@ function link(server: TestServer, identity: string, role: 'clinician' | 'student
 
 describe.skipIf(missing.length > 0)('Firefox and Chromium in one room', () => {
   const env = useServerAndBrowser();
-  let firefox: Browser | undefined;
-  beforeAll(async () => {
-    firefox = await launchFirefox();
-  }, 60_000);
-  afterAll(async () => {
-    await firefox?.close();
-  }, 30_000);
+  const firefox = useFirefox();
 
   it('complete DTLS with the worker, and each decodes the other\'s video and receives their audio', async () => {
     const [clinician, student] = await Promise.all([
       openClient(env.browser, env.server.url, 'clinician (Chromium)', link(env.server, 'clinician-1', 'clinician')),
-      openFirefoxClient(firefox!, env.server.url, 'student (Firefox)', link(env.server, 'student-1', 'student')),
+      openFirefoxClient(firefox.browser, env.server.url, 'student (Firefox)', link(env.server, 'student-1', 'student')),
     ]);
     await Promise.all([waitForState(clinician, 'joined'), waitForState(student, 'joined', 20_000)]);
     const [a, b] = await Promise.all([waitForMediaFlow(clinician, { timeoutMs: 20_000 }), waitForMediaFlow(student, { timeoutMs: 20_000 })]);

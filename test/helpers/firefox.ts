@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { SAFETY_FORM_FIELDS, REGION_SELECT, sfuClientView, type WatchedClient } from './browser.ts';
+import { CHROMIUM_BIN, SAFETY_FORM_FIELDS, REGION_SELECT, chromiumAvailable, sfuClientView, type WatchedClient } from './browser.ts';
+
+// vitest loads only inside a vitest worker (as in browser.ts): useFirefox needs it, the rest does not.
+const vitest = await import('vitest').catch(() => undefined);
 
 /** Debian's Firefox ESR (the set-up installs it beside Chromium); puppeteer-core drives it over WebDriver BiDi. */
 export const FIREFOX_BIN = process.env.SFU_FIREFOX_BIN ?? '/usr/bin/firefox-esr';
@@ -33,6 +36,32 @@ export function firefoxAvailable(): boolean {
 
 export function launchFirefox(prefs: Record<string, unknown> = FIREFOX_PREFS): Promise<Browser> {
   return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX_BIN, headless: true, extraPrefsFirefox: prefs, timeout: 30_000 });
+}
+
+/** What a Chromium + Firefox test needs and this machine lacks ("Chromium at <path>", "Firefox at <path>"); empty when both are there. */
+export function missingChromiumOrFirefox(): string[] {
+  return [chromiumAvailable() ? '' : `Chromium at ${CHROMIUM_BIN}`, firefoxAvailable() ? '' : `Firefox at ${FIREFOX_BIN}`].filter(Boolean);
+}
+
+/**
+ * For one describe block: launches Firefox (with `prefs`) before its tests and closes it after
+ * them. Read `browser` inside the tests.
+ */
+export function useFirefox(prefs: Record<string, unknown> = FIREFOX_PREFS): { readonly browser: Browser } {
+  if (!vitest) throw new Error('useFirefox runs under vitest');
+  let browser: Browser | undefined;
+  vitest.beforeAll(async () => {
+    browser = await launchFirefox(prefs);
+  }, 60_000);
+  vitest.afterAll(async () => {
+    await browser?.close();
+  }, 30_000);
+  return {
+    get browser(): Browser {
+      if (!browser) throw new Error('Firefox is not running (read useFirefox().browser inside a test)');
+      return browser;
+    },
+  };
 }
 
 /** A Firefox page running the client: the same view of window.sfuClient as the Chromium pages. */

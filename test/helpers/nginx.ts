@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
 import { until } from './until.ts';
+import { startAndWait, type Service } from './child.ts';
 import { ensureDebianPackage, skipLoudly } from './debian-package.ts';
 
 export interface TestNginx {
@@ -101,27 +102,14 @@ export async function startNginx(upstream: string): Promise<TestNginx | undefine
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`nginx -t rejected deploy/nginx/sfu.conf:\n${check.stderr}`);
   }
-  let out = '';
-  const child: ChildProcess = spawn(BIN, [...args, '-g', 'daemon off;'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // SIGTERM (fast shutdown): the master stops its workers before exiting; SIGKILL would orphan them.
-  const cleanup = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('exit', cleanup);
   const readLog = (f: string) => { try { return readFileSync(join(dir, f), 'utf8'); } catch { return ''; } };
+  let nginx: Service;
   try {
-    await until(async () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nginx exited (${child.exitCode ?? child.signalCode}):\n${out}${readLog('error.log')}`);
-      return acceptsConnections(port);
-    }, `nginx to listen (${readLog('error.log')})`, 10_000);
+    // Stopped with SIGTERM (fast shutdown): the master stops its workers before exiting; SIGKILL would orphan them.
+    nginx = await startAndWait(BIN, [...args, '-g', 'daemon off;'], {
+      dir, ready: () => acceptsConnections(port), what: 'nginx to listen', timeoutMs: 10_000, detail: () => readLog('error.log'),
+    });
   } catch (err) {
-    process.removeListener('exit', cleanup);
-    cleanup();
-    await exited;
     return skipLoudly(SUITE, `nginx could not be started: ${(err as Error).message}`);
   }
   const cert = () => readFileSync(certFile, 'utf8');
@@ -140,11 +128,6 @@ export async function startNginx(upstream: string): Promise<TestNginx | undefine
     },
     accessLog: () => readLog('access.log'),
     errorLog: () => readLog('error.log'),
-    async stop() {
-      process.removeListener('exit', cleanup);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => nginx.stop(),
   };
 }

@@ -1,10 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDebianPackage } from './debian-package.ts';
 import { freePort } from './free-port.ts';
-import { until } from './until.ts';
+import { startAndWait } from './child.ts';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 export const PROMTOOL_BIN = '/usr/bin/promtool';
@@ -64,49 +64,27 @@ export async function startPrometheus(target: string, suite: string, interval = 
   for (const f of RULE_FILES) copyFileSync(new URL(f, RULES_DIR), join(dir, f));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  let out = '';
-  const child: ChildProcess = spawn(PROMETHEUS_BIN, [
+  const prometheus = await startAndWait(PROMETHEUS_BIN, [
     `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
-  ], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const cleanup = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('exit', cleanup);
+  ], {
+    dir,
+    // Installed but not starting is a failure (a rule file it refuses, a configuration error), not a skip: startAndWait throws.
+    ready: () => fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false),
+    what: 'Prometheus to be ready',
+    timeoutMs: 30_000,
+    // Prometheus writes a last block on SIGTERM; bounded, then killed.
+    killAfterMs: 10_000,
+  });
   const api = async <T>(path: string, params: Record<string, string> = {}): Promise<ApiAnswer<T>> => {
     const res = await fetch(`${url}/api/v1/${path}?${new URLSearchParams(params)}`, { signal: AbortSignal.timeout(10_000) });
     return await res.json() as ApiAnswer<T>;
   };
-  try {
-    await until(async () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`prometheus exited (${child.exitCode ?? child.signalCode}):\n${out}`);
-      const ready = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
-      return ready;
-    }, 'Prometheus to be ready', 30_000);
-  } catch (err) {
-    process.removeListener('exit', cleanup);
-    cleanup();
-    await exited;
-    // Installed but not starting is a failure (a rule file it refuses, a configuration error), not a skip.
-    throw err;
-  }
   return {
     url,
     api,
     query: (expr) => api('query', { query: expr }),
-    log: () => out,
-    async stop() {
-      process.removeListener('exit', cleanup);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      // Prometheus writes a last block on SIGTERM; bounded, then killed.
-      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(killer);
-      rmSync(dir, { recursive: true, force: true });
-    },
+    log: () => prometheus.output(),
+    stop: () => prometheus.stop(),
   };
 }
