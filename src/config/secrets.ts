@@ -101,15 +101,10 @@ export function existingJwtSecret(config: Readonly<Config>): string {
   if (config.jwt.publicKey) {
     throw new ConfigError(['the server is configured for RS256/ES256 (jwt.publicKey, SFU_JWT_PUBLIC_KEY): there is no shared secret to mint with; mint tokens with your private key instead'], 'JWT_SECRET_NOT_FOUND');
   }
-  if (config.jwt.secret) return config.jwt.secret;
-  const path = resolve(config.dataDir, 'jwt-secret');
-  const secret = readDataDirSecret(path);
-  if (secret !== undefined) return secret;
-  throw new ConfigError([
+  return existingSecret(config.jwt.secret, config.dataDir, 'jwt-secret', 'JWT_SECRET_NOT_FOUND', (path) =>
     `no token secret: ${path} does not exist and jwt.secret (SFU_JWT_SECRET) is not set. The server generates that file on its first start `
     + `with this data dir (dataDir ${JSON.stringify(config.dataDir)}, from SFU_DATA_DIR, the SFU_CONFIG file or the default ./data, relative to ${process.cwd()}). `
-    + 'Start the server once (npm start), or run this with the same SFU_DATA_DIR / SFU_CONFIG / SFU_JWT_SECRET as the server. No token was minted.',
-  ], 'JWT_SECRET_NOT_FOUND');
+    + 'Start the server once (npm start), or run this with the same SFU_DATA_DIR / SFU_CONFIG / SFU_JWT_SECRET as the server. No token was minted.');
 }
 
 /** Configured record keys (base64, 32 bytes each), or one generated into the data dir (id `local`). */
@@ -131,12 +126,19 @@ function resolveRecordKeys(config: Readonly<Config>, generated: string[]): DataK
  * would not know it): throws a ConfigError `ADMIN_TOKEN_NOT_FOUND` instead.
  */
 export function existingAdminToken(config: Readonly<Config>): string {
-  if (config.admin.token) return config.admin.token;
-  const path = resolve(config.dataDir, 'admin-token');
-  const token = readDataDirSecret(path);
-  if (token !== undefined) return token;
-  throw new ConfigError([
+  return existingSecret(config.admin.token, config.dataDir, 'admin-token', 'ADMIN_TOKEN_NOT_FOUND', (path) =>
     `no admin credential: ${path} does not exist and admin.token (SFU_ADMIN_TOKEN) is not set. The server generates that file on its first start `
-    + `with this data dir (dataDir ${JSON.stringify(config.dataDir)}, relative to ${process.cwd()}). Run this with the same SFU_DATA_DIR / SFU_CONFIG / SFU_ADMIN_TOKEN as the server.`,
-  ], 'ADMIN_TOKEN_NOT_FOUND');
+    + `with this data dir (dataDir ${JSON.stringify(config.dataDir)}, relative to ${process.cwd()}). Run this with the same SFU_DATA_DIR / SFU_CONFIG / SFU_ADMIN_TOKEN as the server.`);
+}
+
+/**
+ * For a tool: the secret `configured`, else `<dataDir>/<file>` as the server generated it. Never
+ * generates one (the server would not know it): throws a ConfigError `code` saying `missing(path)`.
+ */
+function existingSecret(configured: string | undefined, dataDir: string, file: string, code: 'JWT_SECRET_NOT_FOUND' | 'ADMIN_TOKEN_NOT_FOUND', missing: (path: string) => string): string {
+  if (configured) return configured;
+  const path = resolve(dataDir, file);
+  const value = readDataDirSecret(path);
+  if (value !== undefined) return value;
+  throw new ConfigError([missing(path)], code);
 }
