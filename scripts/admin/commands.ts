@@ -48,9 +48,21 @@ function sessionSummary(p: ParticipantRecords) {
   };
 }
 
-function verificationText(v: AuditVerification | AuditHeadStatus, what: string): Output['failure'] {
-  if (v.ok) return undefined;
-  return new AdminError('AUDIT_CHAIN_BROKEN', `${what} BROKEN at entry ${v.brokenAt}: ${v.reason}${v.firstMissing !== undefined ? `; first missing entry: ${v.firstMissing}` : ''}`);
+/**
+ * A check of the audit trail (`verify`, `head`): what GET `path` answers, shown by `text`; a
+ * failure (exit 1, the reason on stderr) when the answer says the chain is broken.
+ */
+function auditCheck<T extends AuditVerification | AuditHeadStatus>(summary: string, path: string, what: string, text: (v: T) => string): Command {
+  return {
+    positionals: [],
+    summary,
+    async run(api) {
+      const v = await api.request<T>('GET', path);
+      if (v.ok) return { data: v, text: text(v) };
+      const failure = new AdminError('AUDIT_CHAIN_BROKEN', `${what} BROKEN at entry ${v.brokenAt}: ${v.reason}${v.firstMissing !== undefined ? `; first missing entry: ${v.firstMissing}` : ''}`);
+      return { data: v, text: text(v), failure };
+    },
+  };
 }
 
 const checkpointText = (v: { checkpoint?: { seq: number; hash: string; at: string; keyId: string } | null | undefined }) =>
@@ -156,26 +168,15 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
 
-  verify: {
-    positionals: [],
-    summary: 'verify the whole audit hash chain against its signed head checkpoint (exit 1 when broken)',
-    async run(api) {
-      const v = await api.request<AuditVerification>('GET', '/audit/verify');
-      const failure = verificationText(v, 'audit chain');
-      return { data: v, text: v.ok ? `audit chain intact: ${count(v.entries, 'entry', 'entries')}, reaching the signed head checkpoint (${checkpointText(v)})` : `audit chain BROKEN (${count(v.entries, 'entry', 'entries')})`, ...(failure ? { failure } : {}) };
-    },
-  },
+  verify: auditCheck<AuditVerification>(
+    'verify the whole audit hash chain against its signed head checkpoint (exit 1 when broken)', '/audit/verify', 'audit chain',
+    (v) => (v.ok ? `audit chain intact: ${count(v.entries, 'entry', 'entries')}, reaching the signed head checkpoint (${checkpointText(v)})` : `audit chain BROKEN (${count(v.entries, 'entry', 'entries')})`),
+  ),
 
-  head: {
-    positionals: [],
-    summary: 'the signed head checkpoint (copy seq:hash elsewhere; exit 1 when the newest entry is not the one it names)',
-    async run(api) {
-      const h = await api.request<AuditHeadStatus>('GET', '/audit/head');
-      const failure = verificationText(h, 'audit head');
-      const text = h.checkpoint ? `${h.checkpoint.seq}:${h.checkpoint.hash}\n${checkpointText(h)}` : 'no checkpoint yet (empty trail)';
-      return { data: h, text, ...(failure ? { failure } : {}) };
-    },
-  },
+  head: auditCheck<AuditHeadStatus>(
+    'the signed head checkpoint (copy seq:hash elsewhere; exit 1 when the newest entry is not the one it names)', '/audit/head', 'audit head',
+    (h) => (h.checkpoint ? `${h.checkpoint.seq}:${h.checkpoint.hash}\n${checkpointText(h)}` : 'no checkpoint yet (empty trail)'),
+  ),
 
   'incident-report': incidentReport,
 };
