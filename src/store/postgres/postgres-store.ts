@@ -16,6 +16,7 @@ import { DEFAULT_TIMEOUTS, LONG_CALL_MS, Liveness, PROBE_TIMEOUT_MS, isNoAnswer,
 import { classifyPostgresError, connectionLost } from './errors.ts';
 import { POSTGRES_MIGRATIONS } from './migrations.ts';
 import { PostgresIncidentStore } from './postgres-incidents.ts';
+import { sessionRecords } from './session-records.ts';
 
 /**
  * Advisory lock ids (transaction-scoped, so COMMIT or ROLLBACK, or a dropped connection, releases them).
@@ -455,6 +456,10 @@ export class PostgresStore implements Store {
       }
       return out;
     });
+  }
+
+  sessionRecords(room: string, sessionId: string): Promise<ParticipantRecords | undefined> {
+    return this.#bounded(this.#t.callTimeoutMs, () => sessionRecords(this.#pool, this.#cipher, room, sessionId));
   }
 
   auditTrail(room?: string): Promise<AuditEntry[]> {
