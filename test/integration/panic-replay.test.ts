@@ -19,9 +19,9 @@ const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
 const ROOM = 'replay-room';
-/** Long enough that the restart and the first desk's connection come before it (checked). */
-const TIER_1_AFTER_S = 5;
-const tiers = [{ afterSeconds: 0, notify: ['desk'] }, { afterSeconds: TIER_1_AFTER_S, notify: ['desk'] }];
+const tiers = (tier1AfterS: number) => [{ afterSeconds: 0, notify: ['desk'] }, { afterSeconds: tier1AfterS, notify: ['desk'] }];
+/** After the restart, tier 1 comes due this long after the new server started: the desks connect before (checked). */
+const MARGIN_S = 5;
 const deskToken = mintDeskToken(TEST_SECRET, { identity: 'desk-r', rooms: ['*'] });
 
 type Alert = { incident: { id: string; tier: number; acknowledgedBy?: string }; tier: number; replay?: boolean; escalation?: unknown[] };
@@ -51,7 +51,8 @@ describe('panic replay to a desk on a restarted server', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sfu-panic-replay-'));
     dirs.push(dataDir);
     let second: TestServer | undefined;
-    const first = await startServer({ dataDir, safety: { tiers } });
+    // Tier 1 out of reach on the first server (however slow the machine), due soon after the restart on the second.
+    const first = await startServer({ dataDir, safety: { tiers: tiers(600) } });
     let acked: string;
     let open: string;
     let raisedAt: number;
@@ -71,14 +72,15 @@ describe('panic replay to a desk on a restarted server', () => {
       await first.handle.close();
     }
 
-    second = await startServer({ dataDir, safety: { tiers } });
+    const tier1AfterS = Math.ceil((Date.now() - raisedAt) / 1000) + MARGIN_S;
+    second = await startServer({ dataDir, safety: { tiers: tiers(tier1AfterS) } });
     try {
       // Connected before tier 1 of the open incident is due, over both transports.
       const early = [await safetyClient(second.url, deskToken, 'websocket'), await safetyClient(second.url, deskToken, 'polling')];
-      expect(Date.now(), 'the desks connected before tier 1 was due (the restart took too long for this ordering)').toBeLessThan(raisedAt + TIER_1_AFTER_S * 1000);
+      expect(Date.now(), 'the desks connected before tier 1 was due (the start took too long for this ordering)').toBeLessThan(raisedAt + tier1AfterS * 1000);
       for (const d of early) await d.waitFor('panic:replayed');
       // The tier comes due while they are connected: its own alert, after the replay.
-      for (const d of early) await d.waitFor('panic:alert', (x: Alert) => x.incident.id === open && x.tier === 1 && !x.replay, (TIER_1_AFTER_S + 3) * 1000);
+      for (const d of early) await d.waitFor('panic:alert', (x: Alert) => x.incident.id === open && x.tier === 1 && !x.replay, (MARGIN_S + 5) * 1000);
       for (const d of early) await d.waitFor('panic:escalated', (x: { incidentId: string }) => x.incidentId === open);
 
       for (const d of early) {
