@@ -258,11 +258,13 @@ export class PanicSocketServer implements PanicFanout {
   async #replay(socket: Socket, who: Who): Promise<void> {
     const filter = (room: string) => inScope(this.#revocations, who, room);
     const sent = new Set<string>();
+    // One at a time, as before: each location read gets its whole deadline, and the first alert goes at once.
     const send = async (incidents: Incident[]) => {
-      const alerts = await Promise.all(incidents.map((i) => this.#service.alertFor(i, i.tier, true)));
-      for (const alert of alerts) {
-        const id = alert.incident.id;
-        if (sent.has(id) || this.#service.resolvedHere(id) || !filter(alert.incident.room)) continue;
+      for (const incident of incidents) {
+        const { id, room } = incident;
+        if (sent.has(id)) continue;
+        const alert = await this.#service.alertFor(incident, incident.tier, true);
+        if (sent.has(id) || this.#service.resolvedHere(id) || !filter(room)) continue;
         sent.add(id);
         socket.emit('panic:alert', { ...alert, incident: this.#service.held(id) ?? alert.incident });
       }
