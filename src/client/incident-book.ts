@@ -46,7 +46,7 @@ export type IncidentBookEvents = {
 };
 
 /** One line of the event log tests (and operators, from the console) can read. */
-export interface LoggedEvent { event: string; incidentId: string; at: number; tier?: number }
+export interface LoggedEvent { event: string; incidentId: string; at: number; tier?: number; replay?: true }
 
 /**
  * Keeps responders' incidents: alerts arrive on the /safety socket and (for clinicians) on the
@@ -72,7 +72,7 @@ export class IncidentBook {
   }
 
   alert(a: Alert, via = 'panic:alert'): void {
-    this.#log(via, a.incident.id, { tier: a.tier });
+    this.#log(via, a.incident.id, { tier: a.tier, ...(a.replay ? { replay: true as const } : {}) });
     this.#lastAlert.set(a.incident.id, performance.now());
     const inc = a.incident;
     const known = this.#entries.get(inc.id);
@@ -210,7 +210,7 @@ export class IncidentBook {
     if (e && apply(e)) this.events.emit('changed', e);
   }
 
-  #log(event: string, incidentId: string, extra: { tier?: number } = {}): void {
+  #log(event: string, incidentId: string, extra: { tier?: number; replay?: true } = {}): void {
     this.log.push({ event, incidentId, at: Date.now(), ...extra });
     if (this.log.length > 500) this.log.shift();
   }

@@ -13,6 +13,26 @@ export const ROSTER_KEY_PREFIX = 'roster:';
 /** Rooms per SYNC call of a tick (bounds the script's run time and the call's size). */
 const ROOMS_PER_CALL = 500;
 
+/**
+ * A tick writes an attached session again only when this node's last successful write of it is at
+ * least this old: a quarter of the resume window. So a tick costs O(sessions written a quarter of
+ * a window ago), not O(sessions), and a stored `seen` lags the last time the node saw the session
+ * attached by at most this plus one tick (the refresh is made by the first tick after it is due).
+ */
+export function refreshAfterMs(windowMs: number): number {
+  return Math.floor(windowMs / 4);
+}
+
+/**
+ * How old a stored `seen` may be for a claim (and how long a roster key lives after its last
+ * write): the window plus the refresh age, so that the window's guarantee holds although `seen`
+ * lags: a session its node saw attached within the window is claimable. (The cost: one seen last
+ * just before the refresh was due is claimable up to `refreshAfterMs` longer than the window.)
+ */
+export function claimWindowMs(windowMs: number): number {
+  return windowMs + refreshAfterMs(windowMs);
+}
+
 /** What the roster reads of a participant. */
 export type RosterParticipant = Pick<Participant, 'id' | 'role' | 'identity' | 'state'>;
 
@@ -46,26 +66,35 @@ export class RedisRoster implements SessionRoster {
   readonly #o: RedisRosterOptions;
   /** Removals whose write failed, per room: sent again with the next tick. */
   readonly #unremoved = new Map<string, Set<string>>();
-  /** Sessions written per room by this node (to remove them all when the room closes). */
-  readonly #written = new Map<string, Set<string>>();
+  /** Sessions written per room by this node (to remove them all when the room closes), with when (performance.now()) their last write that succeeded was sent (-Infinity: none yet). */
+  readonly #written = new Map<string, Map<string, number>>();
+  readonly #refreshAfterMs: number;
+  readonly #claimWindowMs: number;
   readonly #stops: (() => void)[] = [];
 
   constructor(o: RedisRosterOptions) {
     this.#o = o;
+    this.#refreshAfterMs = refreshAfterMs(o.windowMs);
+    this.#claimWindowMs = claimWindowMs(o.windowMs);
     this.#stops.push(o.rooms.onParticipant((change, room, p) => {
       if (change === 'admitted') void this.#send([[room, { write: new Map([[p.id, value(p)]]), remove: new Set() }]]);
       else this.#remove(room, [p.id]);
     }));
-    this.#stops.push(o.rooms.onClosed((room) => this.#remove(room, [...(this.#written.get(room) ?? [])])));
+    this.#stops.push(o.rooms.onClosed((room) => this.#remove(room, [...(this.#written.get(room)?.keys() ?? [])])));
   }
 
-  /** Writes every attached session of every room here with a fresh `seen`, and retries failed removals; never rejects. */
+  /**
+   * Writes with a fresh `seen` the attached sessions whose last write is `refreshAfterMs` old (or
+   * that were never written, or whose write failed), and retries failed removals; never rejects.
+   */
   async tick(): Promise<void> {
     const changes = new Map<string, Change>();
+    const due = performance.now() - this.#refreshAfterMs;
     for (const room of this.#o.rooms.rooms) {
       if (room.closed) continue;
       const write = new Map<string, string>();
-      for (const p of room.participants) if (p.state === 'admitted') write.set(p.id, value(p));
+      const written = this.#written.get(room.id);
+      for (const p of room.participants) if (p.state === 'admitted' && (written?.get(p.id) ?? -Infinity) <= due) write.set(p.id, value(p));
       if (write.size > 0) changes.set(room.id, { write, remove: new Set() });
     }
     for (const [room, ids] of this.#unremoved) {
@@ -84,7 +113,7 @@ export class RedisRoster implements SessionRoster {
     let reply: unknown;
     try {
       reply = await this.#o.link.eval(CLAIM_SCRIPT, [this.#key(room, from), this.#key(room, this.#o.nodeId), this.#o.link.key(ROOM_KEY_PREFIX + room)],
-        [sessionId, this.#o.nodeId, this.#o.windowMs, this.#o.windowMs]);
+        [sessionId, this.#o.nodeId, this.#claimWindowMs, this.#claimWindowMs]);
     } catch {
       return { kind: 'unavailable' };
     }
@@ -95,6 +124,7 @@ export class RedisRoster implements SessionRoster {
       this.#o.log.error({ room }, 'cluster: unexpected roster claim reply');
       return { kind: 'unavailable' };
     }
+    // Its `seen` is the lost node's: written afresh by the next tick (or the admission here).
     this.#track(room, sessionId, true);
     return { kind: 'claimed', entry };
   }
@@ -107,11 +137,15 @@ export class RedisRoster implements SessionRoster {
     return this.#o.link.key(`${ROSTER_KEY_PREFIX}${room}:${node}`);
   }
 
-  #track(room: string, sessionId: string, written: boolean): void {
+  /** Tracks a session written (`true`: not known to be stored yet; a number: stored by a write sent then) or removed (`false`). */
+  #track(room: string, sessionId: string, written: boolean | number): void {
     let ids = this.#written.get(room);
-    if (written) {
-      if (!ids) this.#written.set(room, ids = new Set());
-      ids.add(sessionId);
+    if (written === true) {
+      if (!ids) this.#written.set(room, ids = new Map());
+      if (!ids.has(sessionId)) ids.set(sessionId, -Infinity);
+    } else if (written !== false) {
+      // Only while still tracked: a session removed while its write was on its way stays removed.
+      if (ids?.has(sessionId)) ids.set(sessionId, written);
     } else if (ids) {
       ids.delete(sessionId);
       if (ids.size === 0) this.#written.delete(room);
@@ -128,7 +162,7 @@ export class RedisRoster implements SessionRoster {
   async #send(changes: readonly (readonly [string, Change])[]): Promise<void> {
     if (changes.length === 0) return;
     const keys: string[] = [];
-    const args: (string | number)[] = [this.#o.windowMs];
+    const args: (string | number)[] = [this.#claimWindowMs];
     for (const [room, c] of changes) {
       keys.push(this.#key(room, this.#o.nodeId));
       args.push(c.write.size);
@@ -138,9 +172,11 @@ export class RedisRoster implements SessionRoster {
       }
       args.push(c.remove.size, ...c.remove);
     }
+    const sentAt = performance.now();
     try {
       await this.#o.link.eval(SYNC_SCRIPT, keys, args);
       this.#o.metrics.rosterWrite('ok');
+      for (const [room, c] of changes) for (const id of c.write.keys()) this.#track(room, id, sentAt);
     } catch {
       this.#o.metrics.rosterWrite('failed');
       for (const [room, c] of changes) {

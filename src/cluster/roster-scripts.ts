@@ -1,8 +1,10 @@
 /**
  * The Lua scripts of the session roster (docs/scaling.md, "Node loss"). Key `<prefix>roster:<room>:<node>`
  * is a hash: session id -> `<seen ms>|<role>|<identity>`, where `seen` is Redis's clock (TIME) when
- * the hosting node last saw the session's connection attached. The key expires `ttl` ms after its
- * node last wrote it, so a dead node's roster is gone once no session could be restored from it.
+ * the hosting node last wrote the session attached (a node refreshes it every quarter of the resume
+ * window, so it lags by at most that plus a tick: redis-roster.ts, refreshAfterMs). The key expires
+ * `ttl` ms after its node last wrote it, so a dead node's roster is gone once no session could be
+ * restored from it.
  */
 
 /**
@@ -34,8 +36,9 @@ return now
 
 /**
  * CLAIM. KEYS[1]: the roster of the node that last hosted the session; KEYS[2]: this node's roster;
- * KEYS[3]: the room's placement key. ARGV: [1] session id, [2] this node's id, [3] the resume
- * window ms (how long after it was last seen a session may be restored), [4] ttl ms. Returns {kind, entry}:
+ * KEYS[3]: the room's placement key. ARGV: [1] session id, [2] this node's id, [3] the claim
+ * window ms (how old a stored `seen` may be for the session to be restored: the resume window plus
+ * the refresh age, redis-roster.ts claimWindowMs), [4] ttl ms. Returns {kind, entry}:
  * - `claimed` + entry: already in this node's roster (a retry) or moved here, and seen within the window;
  * - `elsewhere`: the room is placed on another node (its host is alive: the session is its);
  * - `none`: no entry, or one seen too long ago (then dropped).

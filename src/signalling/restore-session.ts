@@ -32,7 +32,7 @@ export async function restoreSession(ctx: HandlerContext, token: string, display
   }
   let records: ParticipantRecords | undefined;
   try {
-    records = (await services.store.participants(grant.room)).find((r) => r.sessionId === claimToken.sessionId);
+    records = await services.store.sessionRecords(grant.room, claimToken.sessionId);
   } catch {
     services.metrics.sessionRestore('unavailable');
     throw invalid('its records could not be read in time');

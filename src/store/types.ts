@@ -159,6 +159,8 @@ export interface Store {
   /** A generic audit event (kick, panic, ...). */
   audit(e: { room: string; kind: string; actor: string; detail: Record<string, unknown>; at: Date }): Promise<void>;
   participants(room: string): Promise<ParticipantRecords[]>;
+  /** One session's records (a session restored on another node): undefined when the room has no such session. Bounded like a write (store.callTimeoutMs), not like the admin reads. */
+  sessionRecords(room: string, sessionId: string): Promise<ParticipantRecords | undefined>;
   auditTrail(room?: string): Promise<AuditEntry[]>;
   /** Verifies the whole hash chain and that it reaches the signed head checkpoint (nothing deleted from its end). */
   verifyAudit(): Promise<AuditVerification>;

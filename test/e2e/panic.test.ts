@@ -268,8 +268,14 @@ describe.skipIf(!available)('panic button, clinician banner and safety desk in t
     // Replayed on connection: both alarms are still open; the acknowledged one says so.
     await whenTrueInPage(desk.page, deskRowShows(secondIncident));
     await whenTrueInPage(desk.page, `document.getElementById(${js(`incident-${firstIncident}`)})?.dataset.state === 'acknowledged'`);
-    const replays = (await desk.events()).filter((e) => e.event === 'panic:alert');
-    expect(replays.map((e) => e.incidentId).sort()).toEqual([firstIncident, secondIncident].sort());
+    // One replay per open incident on this connection. The second alarm's tier-1 escalation
+    // (raisedAt + ESCALATE_AFTER_S) is a panic:alert of its own (tier 1, not a replay): on a loaded
+    // machine the restart can take that long, and it then arrives before this check.
+    const deskAlerts = (await desk.events()).filter((e) => e.event === 'panic:alert');
+    const secondRaisedAt = Date.parse(second.handle.panic.openIncidents().find((i) => i.id === secondIncident)!.raisedAt);
+    console.info(JSON.stringify({ measure: 'panic-raise-to-replay-checked-ms', value: Date.now() - secondRaisedAt, alerts: deskAlerts.map((e) => ({ second: e.incidentId === secondIncident, tier: e.tier, replay: e.replay ?? false })) }));
+    expect(deskAlerts.filter((e) => e.replay).map((e) => e.incidentId).sort()).toEqual([firstIncident, secondIncident].sort());
+    expect(deskAlerts.filter((e) => !e.replay)).toEqual(deskAlerts.filter((e) => !e.replay && e.incidentId === secondIncident && e.tier === 1).slice(0, 1));
     expect(await desk.page.getAttribute(`#incident-${secondIncident}`, 'data-state')).toBe('open');
     expect(await desk.page.textContent(`#incident-${secondIncident} .contact`)).toBe(`${TEST_SAFETY_FORM.contactName}, ${TEST_SAFETY_FORM.contactPhone}`);
     // Unacknowledged, the second alarm's escalation timer survived the restart too.

@@ -331,8 +331,8 @@ export interface DeskPage {
   /** The /safety connection state: connecting, connected, reconnecting, error:<CODE>. */
   state(): Promise<string>;
   incidents(): Promise<{ id: string; room: string; kind: string; state: string; tier: number; firstSeenAt: number }[]>;
-  /** Every panic event the page received, in order (event name, incident id, Date.now()). */
-  events(): Promise<{ event: string; incidentId: string; at: number; tier?: number }[]>;
+  /** Every panic event the page received, in order (event name, incident id, Date.now(); an alert's tier, and `replay` for a replayed one). */
+  events(): Promise<{ event: string; incidentId: string; at: number; tier?: number; replay?: true }[]>;
 }
 
 /**

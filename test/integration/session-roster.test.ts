@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisLink } from '../../src/cluster/redis.ts';
-import { RedisRoster, type RosterParticipant, type RosterRooms } from '../../src/cluster/redis-roster.ts';
+import { claimWindowMs, RedisRoster, refreshAfterMs, type RosterParticipant, type RosterRooms } from '../../src/cluster/redis-roster.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
-import { until } from '../helpers/until.ts';
+import { pace, until } from '../helpers/until.ts';
 
 /**
  * The session roster (src/cluster/redis-roster.ts, docs/scaling.md "Node loss") against a real
@@ -18,6 +18,8 @@ let redis: TestRedis | undefined;
 let peek: Redis | undefined;
 const links: RedisLink[] = [];
 const WINDOW_MS = 1500;
+/** How old a stored `seen` may be for a claim: the window plus the refresh age (seen lags by up to that). */
+const CLAIM_WINDOW_MS = claimWindowMs(WINDOW_MS);
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -72,6 +74,9 @@ function node(id: string, rooms = new Rooms()) {
 
 const person = (id: string, role: RosterParticipant['role'] = 'student', state: RosterParticipant['state'] = 'admitted'): RosterParticipant => ({ id, role, identity: `who-${id}`, state });
 const rosterOf = (room: string, nodeId: string) => peek!.hgetall(`sfu:roster:${room}:${nodeId}`);
+const redisNowMs = async () => { const [s, us] = await peek!.time(); return Number(s) * 1000 + Math.floor(Number(us) / 1000); };
+/** HSET calls Redis has run since the last CONFIG RESETSTAT (those of scripts included). */
+const hsetCalls = async () => Number(/cmdstat_hset:calls=(\d+)/.exec(await peek!.info('commandstats'))?.[1] ?? 0);
 
 describe('session roster (real Redis)', () => {
   it('writes admissions at once and removals on leave and room close; a claim moves a session of a lost node exactly once', async (ctx) => {
@@ -87,10 +92,10 @@ describe('session roster (real Redis)', () => {
     expect((await rosterOf('r1', 'ra')).s2).toMatch(/^\d+\|clinician\|who-s2$/);
     a.rooms.leave('r1', 's3');
     await until(async () => !('s3' in await rosterOf('r1', 'ra')), 's3 removed on leave');
-    // The key lives for the window after its last write.
+    // The key lives for the claim window after its last write.
     const ttl = await peek!.pttl('sfu:roster:r1:ra');
     expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(WINDOW_MS);
+    expect(ttl).toBeLessThanOrEqual(CLAIM_WINDOW_MS);
 
     // A is lost (no more writes). B hosts the room now (its placement holds it); C does not.
     await peek!.set('sfu:room:r1', 'rb');
@@ -118,7 +123,7 @@ describe('session roster (real Redis)', () => {
     for (const n of [a, b, c]) n.roster.stop();
   });
 
-  it('a session last seen longer ago than the window cannot be claimed; the tick keeps attached sessions fresh, not detached ones', async (ctx) => {
+  it('a session last seen longer ago than the claim window cannot be claimed; the tick keeps attached sessions fresh, not detached ones', async (ctx) => {
     if (!redis) return ctx.skip('redis-server is not available');
     const a = node('wa');
     const b = node('wb');
@@ -131,17 +136,61 @@ describe('session roster (real Redis)', () => {
     // 'away' loses its connection (detached: its grace runs); the ticks go on refreshing 'fresh' only.
     const room = a.rooms.rooms.find((r) => r.id === 'r2')!;
     room.participants[1] = person('away', 'student', 'detached');
-    // Ticks go on (as the node's presence interval would) until Redis's clock is past the window for 'away'.
-    const redisNowMs = async () => { const [s, us] = await peek!.time(); return Number(s) * 1000 + Math.floor(Number(us) / 1000); };
+    // Ticks go on (as the node's presence interval would) until Redis's clock is past the claim window for 'away'.
     await until(async () => {
       await a.roster.tick();
-      return (await redisNowMs()) - awaySeen > WINDOW_MS;
-    }, 'the away session older than the window', WINDOW_MS + 5000);
+      return (await redisNowMs()) - awaySeen > CLAIM_WINDOW_MS;
+    }, 'the away session older than the claim window', CLAIM_WINDOW_MS + 5000);
     expect(await seenOf('away')).toBe(awaySeen);
     expect(await seenOf('fresh')).toBeGreaterThan(awaySeen);
     await peek!.set('sfu:room:r2', 'wb');
     expect(await b.roster.claim('r2', 'away', 'wa')).toEqual({ kind: 'none' });
     expect(await b.roster.claim('r2', 'fresh', 'wa')).toEqual({ kind: 'claimed', entry: { identity: 'who-fresh', role: 'student' } });
+    for (const n of [a, b]) n.roster.stop();
+  });
+
+  it('a tick writes only the sessions due (last written a quarter window ago): HSETs per tick, and every attached session stays claimable', async (ctx) => {
+    if (!redis) return ctx.skip('redis-server is not available');
+    const a = node('ha');
+    const b = node('hb');
+    await until(() => a.link.state.up && b.link.state.up, 'links up', 5000);
+    // 1000 sessions in 50 rooms, admitted in two halves a quarter window apart (arrivals spread out).
+    const SESSIONS = 1000;
+    const admit = (from: number, to: number) => { for (let i = from; i < to; i++) a.rooms.admit(`h${i % 50}`, person(`h-${i}`)); };
+    const stored = async () => (await Promise.all(Array.from({ length: 50 }, (_, r) => rosterOf(`h${r}`, 'ha')))).reduce((n, h) => n + Object.keys(h).length, 0);
+    admit(0, SESSIONS / 2);
+    await until(async () => (await stored()) === SESSIONS / 2, 'the first half written at admission');
+    await pace(refreshAfterMs(WINDOW_MS) / 2);
+    admit(SESSIONS / 2, SESSIONS);
+    await until(async () => (await stored()) === SESSIONS, 'the second half written at admission');
+    // One window of ticks at a presence interval of a tenth of the window.
+    await peek!.config('RESETSTAT');
+    const interval = WINDOW_MS / 10;
+    const refresh = refreshAfterMs(WINDOW_MS);
+    const perTick: number[] = [];
+    const tickAt: number[] = [];
+    const started = await redisNowMs();
+    while ((await redisNowMs()) - started < WINDOW_MS) {
+      const before = await hsetCalls();
+      tickAt.push(await redisNowMs());
+      await a.roster.tick();
+      perTick.push((await hsetCalls()) - before);
+      await pace(interval);
+    }
+    const elapsed = (await redisNowMs()) - started;
+    const total = perTick.reduce((n, x) => n + x, 0);
+    console.info(JSON.stringify({ measure: 'roster-hsets-per-window', sessions: SESSIONS, ticks: perTick.length, total, perTick, everySessionEveryTick: SESSIONS * perTick.length }));
+    // Each session once per refresh age at most (a slow machine ticks less often and writes fewer), not once per tick.
+    expect(total).toBeLessThanOrEqual(SESSIONS * (Math.floor(elapsed / refresh) + 1));
+    // The guarantee: an attached session's seen lags by at most the refresh age and the gap to the next tick.
+    const maxGap = Math.max(...tickAt.slice(1).map((t, i) => t - tickAt[i]!));
+    const now = await redisNowMs();
+    const lagBound = refresh + maxGap + (now - tickAt.at(-1)!) + 50;
+    for (let r = 0; r < 50; r++) {
+      for (const v of Object.values(await rosterOf(`h${r}`, 'ha'))) expect(now - Number(v.split('|')[0])).toBeLessThanOrEqual(lagBound);
+    }
+    await peek!.set('sfu:room:h7', 'hb');
+    expect(await b.roster.claim('h7', 'h-7', 'ha')).toEqual({ kind: 'claimed', entry: { identity: 'who-h-7', role: 'student' } });
     for (const n of [a, b]) n.roster.stop();
   });
 

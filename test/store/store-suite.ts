@@ -59,6 +59,21 @@ export function storeSuite(name: string, harness: () => StoreHarness) {
       expect(await s.participants('other-room')).toEqual([]);
     });
 
+    it('reads one session\'s records (a restore): the same as in the room\'s list, only in its room', async () => {
+      const s = await open();
+      await s.recordAdmission(admission('sr1'));
+      await s.recordAdmission(admission('sr2'));
+      await s.recordWithdrawal({ sessionId: 'sr1', room: 'room-1', identity: 'id-sr1', scopes: ['telehealth'], at: new Date() });
+      await s.recordLocation({ sessionId: 'sr1', room: 'room-1', identity: 'id-sr1', at: new Date(), location: { ...admission('x').location, description: 'Home, kitchen', source: 'device-geolocation' } });
+      const one = await s.sessionRecords('room-1', 'sr1');
+      expect(one).toEqual((await s.participants('room-1')).find((p) => p.sessionId === 'sr1'));
+      expect(one!.consents.map((c) => c.kind)).toEqual(['grant', 'withdrawal']);
+      expect(one!.locations.map((l) => l.description)).toEqual(['Lincoln Elementary, room 12', 'Home, kitchen']);
+      expect(await s.sessionRecords('room-1', 'nobody')).toBeUndefined();
+      // A session of another room is not this room's.
+      expect(await s.sessionRecords('other-room', 'sr1')).toBeUndefined();
+    });
+
     it('keeps names, locations, contacts and addresses encrypted at rest', async () => {
       const s = await open();
       await s.recordAdmission(admission('s2', {

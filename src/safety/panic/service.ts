@@ -78,6 +78,8 @@ export class PanicService {
   #loading = false;
   /** Incidents resolved here while the store's open incidents are still to be read (not to be resumed by that read). */
   readonly #resolvedBeforeLoad = new Set<string>();
+  /** The latest incidents resolved here (bounded): a replay prepared before a resolve must not send one after its `panic:resolved`. */
+  readonly #resolvedHere = new Set<string>();
   #stopped = false;
   /** With Redis: the rounds that keep each open incident's escalation owned once (docs/scaling.md, "Escalation owned once"). */
   #rounds: EscalationRounds | undefined;
@@ -210,7 +212,11 @@ export class PanicService {
     return [...this.#open.values()].map((o) => o.incident).filter((i) => filter(i.room));
   }
 
-  /** The escalation tiers as responders' pages get them on connect (tiers.ts). */
+  /**
+   * The escalation tiers (config `safety.tiers`) as responders' pages get them on connect
+   * (`panic:escalation-plan`): numbered, with the targets that name no configured webhook (an
+   * escalation to them reaches nobody, so a page must not promise them).
+   */
   escalationPlan(): { tier: number; afterSeconds: number; notify: string[]; unconfigured: string[] }[] {
     return escalationPlan(this.#o.tiers, this.#o.webhooks);
   }
@@ -220,15 +226,25 @@ export class PanicService {
     return this.#open.has(incidentId);
   }
 
+  /** The incident as this node holds it now (undefined when not held here). */
+  held(incidentId: string): Incident | undefined {
+    return this.#open.get(incidentId)?.incident;
+  }
+
+  /** Whether this node resolved the incident lately (the last 1000 it resolved). */
+  resolvedHere(incidentId: string): boolean {
+    return this.#resolvedHere.has(incidentId);
+  }
+
   /**
-   * Open incidents in the store that this node does not hold (raised on other nodes sharing the
-   * store), of the rooms `filter` accepts; a read bounded by `storeDeadlineMs`. Undefined when the
-   * store did not answer in time.
+   * Open incidents in the store, of the rooms `filter` accepts, whoever holds them (this node or
+   * others sharing the store); a read bounded by `storeDeadlineMs`. Undefined when the store did
+   * not answer in time.
    */
-  async openElsewhere(filter: (room: string) => boolean): Promise<Incident[] | undefined> {
+  async openInStore(filter: (room: string) => boolean): Promise<Incident[] | undefined> {
     const read = await within(attempt(() => this.#o.store.open()), this.#deadlineMs);
     if (!read.settled || !read.ok) return undefined;
-    return read.value.filter((i) => i.state !== 'resolved' && filter(i.room) && !this.#open.has(i.id));
+    return read.value.filter((i) => i.state !== 'resolved' && filter(i.room));
   }
 
   /** The alert for an incident; its location from memory (or a store read bounded by the store deadline). */
@@ -367,6 +383,8 @@ export class PanicService {
     const incident = await this.#append(open, { type: 'resolved', actor: by.identity, data: { role: by.role, outcome, ...(note ? { hasNote: true } : {}) } });
     for (const t of open.timers) clearTimeout(t);
     this.#open.delete(incidentId);
+    this.#resolvedHere.add(incidentId);
+    if (this.#resolvedHere.size > 1000) this.#resolvedHere.delete(this.#resolvedHere.values().next().value!);
     if (this.#reloadTimer) this.#resolvedBeforeLoad.add(incidentId);
     this.#rounds?.resolved(incidentId);
     this.#reRaiseKeys.drop(incidentId);

@@ -247,24 +247,38 @@ export class PanicSocketServer implements PanicFanout {
     return who.kind === 'desk' || CLINICAL_ROLES.has(who.grant.role);
   }
 
+  /**
+   * Every open incident in scope, once each, then `panic:replayed`. Checks are made after the
+   * awaits (they are stale after them): an incident already replayed on this socket is not sent
+   * again (with several nodes, one dropped to another node during the store read is in both lists;
+   * one adopted meanwhile is in the store's), one resolved here while its alert was prepared is
+   * left out (its `panic:resolved` may have gone to this socket already: a late replay would reopen
+   * it on the page), and one held here goes as it is now.
+   */
   async #replay(socket: Socket, who: Who): Promise<void> {
     const filter = (room: string) => inScope(this.#revocations, who, room);
-    const open = this.#service.openIncidents(filter);
-    for (const incident of open) {
-      socket.emit('panic:alert', await this.#service.alertFor(incident, incident.tier, true));
-    }
-    // Several nodes: the open incidents other nodes hold, from the shared store (bounded by the
-    // store deadline; without an answer, what this node holds is all that is replayed).
-    if (this.#remote) {
-      const elsewhere = await this.#service.openElsewhere(filter);
-      if (!elsewhere) this.#log.warn('replay: the store did not answer within its deadline: only the incidents this node holds were replayed');
-      for (const incident of elsewhere ?? []) {
-        socket.emit('panic:alert', await this.#service.alertFor(incident, incident.tier, true));
-        open.push(incident);
+    const sent = new Set<string>();
+    // One at a time, as before: each location read gets its whole deadline, and the first alert goes at once.
+    const send = async (incidents: Incident[]) => {
+      for (const incident of incidents) {
+        const { id, room } = incident;
+        if (sent.has(id)) continue;
+        const alert = await this.#service.alertFor(incident, incident.tier, true);
+        if (sent.has(id) || this.#service.resolvedHere(id) || !filter(room)) continue;
+        sent.add(id);
+        socket.emit('panic:alert', { ...alert, incident: this.#service.held(id) ?? alert.incident });
       }
+    };
+    await send(this.#service.openIncidents(filter));
+    // Several nodes: the open incidents of the shared store too (bounded by the store deadline;
+    // without an answer, what this node holds is all that is replayed).
+    if (this.#remote) {
+      const stored = await this.#service.openInStore(filter);
+      if (!stored) this.#log.warn('replay: the store did not answer within its deadline: only the incidents this node holds were replayed');
+      await send((stored ?? []).filter((i) => !sent.has(i.id)));
     }
     // Tells the responder its replay is complete: an incident it knew of and did not get is closed.
-    socket.emit('panic:replayed', { count: open.length });
+    socket.emit('panic:replayed', { count: sent.size });
   }
 
   /**
@@ -278,7 +292,8 @@ export class PanicSocketServer implements PanicFanout {
     if (!this.#remote) return true;
     const responders = [...this.#nsp.sockets.values()].filter((s) => this.#isResponder(s.data.who as Who));
     if (responders.length === 0) return true;
-    const elsewhere = await this.#service.openElsewhere(() => true);
+    const stored = await this.#service.openInStore(() => true);
+    const elsewhere = stored?.filter((i) => !this.#service.has(i.id));
     if (!elsewhere) {
       this.#log.warn('catch-up after a Redis outage: the store did not answer within its deadline; responders get the incidents on their next replay');
       return false;

@@ -12,6 +12,7 @@ import { DEFAULT_TIMEOUTS, LONG_CALL_MS, Liveness, PROBE_TIMEOUT_MS, isNoAnswer,
 import { classifyPostgresError } from './errors.ts';
 import { POSTGRES_MIGRATIONS } from './migrations.ts';
 import { PostgresIncidentStore } from './postgres-incidents.ts';
+import { sessionRecords } from './session-records.ts';
 import { MIGRATION_LOCK, PgTransactions, long, poolTimeouts } from './transactions.ts';
 
 export { poolTimeouts };
@@ -233,6 +234,10 @@ export class PostgresStore implements Store {
       }
       return out;
     });
+  }
+
+  sessionRecords(room: string, sessionId: string): Promise<ParticipantRecords | undefined> {
+    return this.#bounded(this.#t.callTimeoutMs, () => sessionRecords(this.#pool, this.#cipher, room, sessionId));
   }
 
   auditTrail(room?: string): Promise<AuditEntry[]> {

@@ -287,16 +287,24 @@ export class SqliteDatabase {
 
   participants(room: string): ParticipantRecords[] {
     const sessions = this.#sql('SELECT session_id, identity, role, joined_at FROM sessions WHERE room = ? ORDER BY joined_at, session_id').all(room) as Row[];
-    return sessions.map((s) => {
-      const id = String(s.session_id);
-      const consents = this.#sql('SELECT kind, policy_version, scopes, relation, granted_by_name_enc, method, attested_by, at FROM consents WHERE session_id = ? ORDER BY id').all(id) as unknown as ConsentRow[];
-      const locations = this.#sql('SELECT source, data_enc, captured_at, recorded_at FROM locations WHERE session_id = ? ORDER BY id').all(id) as unknown as LocationRow[];
-      return {
-        sessionId: id, identity: String(s.identity), role: String(s.role) as ParticipantRecords['role'], joinedAt: String(s.joined_at),
-        consents: consents.map((c) => consentFromRow(c, this.#cipher)),
-        locations: locations.map((l) => locationFromRow(l, this.#cipher)),
-      };
-    });
+    return sessions.map((s) => this.#records(s));
+  }
+
+  sessionRecords(room: string, sessionId: string): ParticipantRecords | undefined {
+    const s = this.#sql('SELECT session_id, identity, role, joined_at FROM sessions WHERE session_id = ? AND room = ?').get(sessionId, room) as Row | undefined;
+    return s ? this.#records(s) : undefined;
+  }
+
+  /** A session row with its consents and locations, in record order. */
+  #records(s: Row): ParticipantRecords {
+    const id = String(s.session_id);
+    const consents = this.#sql('SELECT kind, policy_version, scopes, relation, granted_by_name_enc, method, attested_by, at FROM consents WHERE session_id = ? ORDER BY id').all(id) as unknown as ConsentRow[];
+    const locations = this.#sql('SELECT source, data_enc, captured_at, recorded_at FROM locations WHERE session_id = ? ORDER BY id').all(id) as unknown as LocationRow[];
+    return {
+      sessionId: id, identity: String(s.identity), role: String(s.role) as ParticipantRecords['role'], joinedAt: String(s.joined_at),
+      consents: consents.map((c) => consentFromRow(c, this.#cipher)),
+      locations: locations.map((l) => locationFromRow(l, this.#cipher)),
+    };
   }
 
   auditTrail(room?: string): AuditEntry[] {

@@ -175,6 +175,10 @@ export class SqliteStore implements Store {
     return this.#call('participants', [room], LONG_CALL_MS);
   }
 
+  sessionRecords(room: string, sessionId: string): Promise<ParticipantRecords | undefined> {
+    return this.#call('sessionRecords', [room, sessionId]);
+  }
+
   auditTrail(room?: string): Promise<AuditEntry[]> {
     return this.#call('auditTrail', [room], LONG_CALL_MS);
   }

@@ -23,6 +23,7 @@ export const OPS = {
   activeRevocations: (db: SqliteDatabase, now: Date) => db.activeRevocations(now),
   audit: (db: SqliteDatabase, e: { room: string; kind: string; actor: string; detail: Record<string, unknown>; at: Date }) => db.audit(e),
   participants: (db: SqliteDatabase, room: string) => db.participants(room),
+  sessionRecords: (db: SqliteDatabase, room: string, sessionId: string) => db.sessionRecords(room, sessionId),
   auditTrail: (db: SqliteDatabase, room: string | undefined) => db.auditTrail(room),
   verifyAudit: (db: SqliteDatabase) => db.verifyAudit(),
   auditHead: (db: SqliteDatabase) => db.auditHead(),
