@@ -1,3 +1,4 @@
+import { createECDH } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDeskToken } from '../../src/auth/mint.ts';
@@ -9,7 +10,8 @@ import { havePrometheus, startPrometheus, type TestPrometheus } from '../helpers
 import { until } from '../helpers/until.ts';
 
 // deploy/grafana/dashboard.json and deploy/prometheus/ against the real thing: a server under a
-// small load (joins, media objects, a refused token, a failed request, an alarm raised over /safety,
+// small load (joins, media objects, a refused token, a failed request, an end-to-end encrypted room
+// with a key relay and a rekey, an alarm raised over /safety,
 // left unacknowledged past its last tier, then acknowledged), scraped every second by Debian's
 // Prometheus running deploy/prometheus/prometheus.yml with the rule files. Every panel's query
 // must parse and return series there; so must every recording rule; no rule may fail to evaluate.
@@ -33,13 +35,13 @@ function substitute(expr: string): string {
 }
 
 describe('deploy/grafana/dashboard.json: the standard Grafana JSON model', () => {
-  it('has the ${DS_PROMETHEUS} data source variable on every panel and query, unique ids, the three rows, a grid position each', () => {
+  it('has the ${DS_PROMETHEUS} data source variable on every panel and query, unique ids, the four rows, a grid position each', () => {
     const ds = dashboard.templating.list.find((v) => v.name === 'DS_PROMETHEUS');
     expect(ds).toMatchObject({ type: 'datasource', query: 'prometheus' });
     const raw = dashboard as unknown as { uid: string; title: string; schemaVersion: number; panels: (Panel & { id: number; gridPos: object; datasource?: { uid: string }; targets?: (Target & { datasource?: { uid: string } })[] })[] };
     expect(raw.uid).toBe('telepractice-sfu');
     expect(raw.schemaVersion).toBeGreaterThanOrEqual(36);
-    expect(raw.panels.filter((p) => p.type === 'row').map((p) => p.title)).toEqual(['Capacity', 'Signalling', 'Safety']);
+    expect(raw.panels.filter((p) => p.type === 'row').map((p) => p.title)).toEqual(['Capacity', 'Signalling', 'Safety', 'Security']);
     expect(new Set(raw.panels.map((p) => p.id)).size).toBe(raw.panels.length);
     for (const p of raw.panels) {
       expect(p.gridPos, p.title).toMatchObject({ h: expect.any(Number), w: expect.any(Number), x: expect.any(Number), y: expect.any(Number) });
@@ -104,6 +106,20 @@ describe.skipIf(!available)('the Grafana dashboard and the recording rules again
     // A request answered with an error code, and a refused upgrade.
     expect((await kid.raw('resumeConsumer', { consumerId: 'no-such-consumer' })).ok).toBe(false);
     await expect(RtcClient.connect(srv.wsUrl, { token: 'not-a-token' })).rejects.toMatchObject({ status: 401 });
+    // An end-to-end encrypted room: two sender keys relayed, one refused (no such participant), a
+    // departure and its rekey round.
+    const publicKey = () => ({ e2ee: { publicKey: createECDH('prime256v1').generateKeys().toString('base64url') } });
+    const enc = await RtcClient.connect(srv.wsUrl, { token: srv.mint('dash-e2ee', 'enc-clin', 'clinician', { e2ee: 'required' }) });
+    const encKid = await RtcClient.connect(srv.wsUrl, { token: srv.mint('dash-e2ee', 'enc-kid', 'student', { e2ee: 'required' }) });
+    closers.push(() => enc.close(), () => encKid.close());
+    await enc.request('join', publicKey());
+    const encKidInfo = await encKid.request('join', publicKey());
+    const blob = Buffer.alloc(120, 7).toString('base64url');
+    const relayed = await enc.request('e2eeKeys', { epoch: 1, keys: [{ to: encKidInfo.participantId, blob }, { to: 'nobody-here', blob }] });
+    expect(relayed.delivered).toEqual([encKidInfo.participantId]);
+    expect(relayed.refused).toHaveLength(1);
+    await encKid.request('leave', {});
+    await enc.waitFor('e2eeRekey');
 
     // Safety: a silent alarm over /safety (WebSocket), unacknowledged past its last tier (0.5 s,
     // a webhook), until Prometheus fires SfuPanicUnacknowledged; then the clinician acknowledges it.
