@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { signallingPlugin } from './signalling/plugin.ts';
 import type { SignallingSession } from './signalling/session.ts';
 import { CLOSE_CODES } from './domain/close-codes.ts';
-import { installErrorHandlers } from './http/errors.ts';
+import { frameworkErrors, installErrorHandlers, MAX_PARAM_LENGTH } from './http/errors.ts';
 import { healthRoutes, type CheckResult } from './http/health.ts';
 import { SfuError } from './shared/errors.ts';
 import { adminRoutes } from './http/admin.ts';
@@ -167,6 +167,12 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   });
   const fastify: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024,
+    // Room ids in admin paths may be 128 characters (fastify's default cap is 100); the route's schema checks them.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
+    // Bodies are checked as documented: an unknown field or a wrong type is INVALID_REQUEST, never
+    // silently dropped or converted (ajv's fastify defaults remove extra properties and coerce types).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     // Behind a reverse proxy listed in http.trustProxy, request.ip (recorded with each admission) is
     // the client's address from X-Forwarded-For; otherwise the peer's address (docs/operations.md).
     trustProxy: config.http.trustProxy.length > 0 ? [...config.http.trustProxy] : false,

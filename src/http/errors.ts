@@ -1,12 +1,32 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SfuError } from '../shared/errors.ts';
+
+/** Longest path parameter the router takes (a room id is at most 128 characters, 384 percent-encoded); the route's schema then checks the decoded value. */
+export const MAX_PARAM_LENGTH = 512;
+
+/**
+ * Errors the router raises before any route or error handler runs (fastify `frameworkErrors`):
+ * a URL that is not valid percent-encoding, a path parameter over MAX_PARAM_LENGTH. Coded like
+ * every other HTTP error (400 INVALID_REQUEST), never fastify's own body.
+ */
+export function frameworkErrors(err: { code?: string; message: string }, _req: FastifyRequest, reply: FastifyReply): void {
+  const message = err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid percent-encoding'
+    : err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters`
+      : 'invalid request';
+  void reply.code(400).send({ error: { code: 'INVALID_REQUEST', message } });
+}
 
 /** Every HTTP error leaves as {error: {code, message}} with the code's status. */
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof SfuError) return reply.code(err.status).send({ error: err.toJSON() });
-    const e = err as { validation?: unknown; statusCode?: number; message?: string };
-    if (e.validation) return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message: e.message ?? 'invalid request' } });
+    const e = err as { validation?: { keyword?: string; params?: { additionalProperty?: string } }[]; validationContext?: string; statusCode?: number; message?: string };
+    if (e.validation) {
+      // ajv says "must NOT have additional properties" without naming it: name the field.
+      const extra = e.validation[0]?.keyword === 'additionalProperties' ? e.validation[0].params?.additionalProperty : undefined;
+      const message = extra !== undefined ? `${e.validationContext ?? 'body'}.${extra}: unknown field` : e.message ?? 'invalid request';
+      return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message } });
+    }
     if (e.statusCode === 413) return reply.code(413).send({ error: { code: 'MESSAGE_TOO_LARGE', message: 'request body too large' } });
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
       return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message: e.message ?? 'invalid request' } });
