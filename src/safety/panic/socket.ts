@@ -142,6 +142,16 @@ export class PanicSocketServer implements PanicFanout {
         void this.#dispatch(who, h, data, answer);
       });
     }
+    // An event this channel does not have still gets its answer (a client waiting on its
+    // acknowledgement must not wait forever): UNKNOWN_METHOD, within the socket's event budget.
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === 'string' && Object.hasOwn(this.#handlers, event)) return;
+      const reply = args.at(-1);
+      if (typeof reply !== 'function') return;
+      const answer = reply as Reply;
+      if (this.#overBudget(budget, 'unknown', answer)) return;
+      answer({ ok: false, error: new SfuError('UNKNOWN_METHOD', `unknown event ${String(event).slice(0, 64)}`).toJSON() });
+    });
     if (this.#isResponder(who)) {
       // What the tiers will do, so that pages can say what comes next and when (docs/safety.md).
       socket.emit('panic:escalation-plan', { tiers: this.#service.escalationPlan() });
