@@ -1,0 +1,102 @@
+/**
+ * What the docs promise a client that has only docs/protocol.md, errors.md, safety.md and
+ * operations.md, at the edges an independent prober found wanting: every refusal coded as
+ * documented, nothing silently dropped, no hang. Real server, real sockets.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, TEST_ADMIN_TOKEN, type TestServer } from '../helpers/server.ts';
+import { opusParameters, RtcClient } from '../helpers/ws-client.ts';
+import { safetyClient } from '../helpers/safety-client.ts';
+
+let srv: TestServer;
+beforeAll(async () => { srv = await startServer(); });
+afterAll(async () => { await srv.close(); });
+
+const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+const json = { ...admin, 'content-type': 'application/json' };
+const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+
+async function joined(room: string, identity: string) {
+  const c = await RtcClient.connect(srv.wsUrl, { token: srv.mint(room, identity, 'clinician') });
+  return { c, info: await c.request('join', {}) };
+}
+
+async function coded(res: Response): Promise<{ status: number; code: string; message: string }> {
+  const body = await res.json() as { error: { code: string; message: string } };
+  return { status: res.status, code: body.error.code, message: body.error.message };
+}
+
+describe('signalling (docs/protocol.md, "Validation and limits")', () => {
+  it('answers a request nested deeper than 16 levels INVALID_REQUEST with its id, and the connection goes on', async () => {
+    const { c } = await joined('dc1', 'doc');
+    const reply = await c.sendText(`{"id":"deep-1","method":"join","data":{"x":${nested(20_000)}}}`);
+    expect(reply).toEqual({ id: 'deep-1', ok: false, error: { code: 'INVALID_REQUEST', message: expect.stringContaining('16 levels') } });
+    expect((await c.raw('restartIce', { transportId: 'none' })).error.code).toBe('TRANSPORT_NOT_FOUND');
+    c.close();
+  });
+
+  it('refuses a deeply nested unread key in rtpParameters as INVALID_REQUEST, not MEDIA_ERROR; the source stays free', async () => {
+    const { c } = await joined('dc2', 'doc');
+    const send = await c.request('createTransport', { direction: 'send' });
+    const request = JSON.stringify({ id: 'deep-2', method: 'produce', data: { transportId: send.transportId, kind: 'audio', source: 'mic', rtpParameters: { ...opusParameters(), extra: 'X' } } })
+      .replace('"X"', nested(20_000));
+    const reply = await c.sendText(request);
+    expect(reply.error.code).toBe('INVALID_REQUEST');
+    // A tree of the documented depth (a codec's rtcpFeedback entries, level 7) is fine, and mic was not taken.
+    const produced = await c.request('produce', { transportId: send.transportId, kind: 'audio', source: 'mic', rtpParameters: { ...opusParameters(), codecs: [{ ...opusParameters().codecs[0], rtcpFeedback: [{ type: 'transport-cc', parameter: '' }] }] } });
+    expect(produced.producerId).toEqual(expect.any(String));
+    c.close();
+  });
+});
+
+describe('HTTP (docs/operations.md "Admin API", docs/protocol.md "Checking a link")', () => {
+  it('administers a room whose id has 101-128 characters (a valid room claim); a longer id or a bad URL is a coded 400', async () => {
+    const room = `r${'x'.repeat(109)}`; // 110 characters
+    const { c } = await joined(room, 'kid');
+    const kick = await fetch(`${srv.url}/admin/rooms/${room}/kick`, { method: 'POST', headers: json, body: JSON.stringify({ identity: 'kid', durationSeconds: 60 }) });
+    expect(kick.status).toBe(200);
+    expect(await kick.json()).toMatchObject({ kicked: 1 });
+    expect((await c.closeInfo).code).toBe(4403);
+    const long = await fetch(`${srv.url}/admin/rooms/${'y'.repeat(129)}/revocations`, { headers: admin });
+    expect(await coded(long)).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
+    const veryLong = await fetch(`${srv.url}/admin/rooms/${'y'.repeat(600)}/revocations`, { headers: admin });
+    expect(await coded(veryLong)).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
+    const badUrl = await fetch(`${srv.url}/admin/rooms/%E0%A4%A/revocations`, { headers: admin });
+    expect(await coded(badUrl)).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
+    // ':' and '@' are room id characters, percent-encoded or not.
+    expect((await fetch(`${srv.url}/admin/rooms/a%3Ab%40c/revocations`, { headers: admin })).status).toBe(200);
+  });
+
+  it('refuses a kick body with an unknown or mistyped field, and revokes nothing', async () => {
+    const typo = await fetch(`${srv.url}/admin/rooms/dc3/kick`, { method: 'POST', headers: json, body: JSON.stringify({ identity: 'kid', duration: 60 }) });
+    expect(await coded(typo)).toMatchObject({ status: 400, code: 'INVALID_REQUEST', message: expect.stringContaining('duration') });
+    const asText = await fetch(`${srv.url}/admin/rooms/dc3/kick`, { method: 'POST', headers: json, body: JSON.stringify({ identity: 'kid', durationSeconds: '60' }) });
+    expect(await coded(asText)).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
+    const list = await (await fetch(`${srv.url}/admin/rooms/dc3/revocations`, { headers: admin })).json();
+    expect(list).toEqual({ revocations: [] });
+    // The identity can still get in.
+    const { c } = await joined('dc3', 'kid');
+    c.close();
+  });
+
+  it('answers a link check whose body is not {token, room} INVALID_REQUEST, not a token code', async () => {
+    const check = (body: unknown) => fetch(`${srv.url}/api/link-check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(await coded(await check({ token: 5 }))).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
+    const extra = await coded(await check({ token: srv.mint('dc4', 'kid', 'student'), from: 'email' }));
+    expect(extra).toMatchObject({ status: 400, code: 'INVALID_REQUEST', message: expect.stringContaining('from') });
+    expect((await check({ token: srv.mint('dc4', 'kid', 'student') })).status).toBe(200);
+  });
+});
+
+describe('/safety (docs/safety.md, "Transport")', () => {
+  it('answers an event it does not have UNKNOWN_METHOD instead of leaving the acknowledgement waiting', async () => {
+    const { c } = await joined('dc5', 'doc');
+    const s = await safetyClient(srv.url, srv.mint('dc5', 'doc', 'clinician'), 'websocket');
+    expect(await s.send('panic:acknowledge', { incidentId: 'x' })).toEqual({ ok: false, error: { code: 'UNKNOWN_METHOD', message: expect.any(String) } });
+    expect(await s.send('toString', {})).toMatchObject({ ok: false, error: { code: 'UNKNOWN_METHOD' } });
+    // The known events still answer as before.
+    expect(await s.send('panic:ack', { incidentId: 'nope' })).toMatchObject({ ok: false, error: { code: 'INCIDENT_NOT_FOUND' } });
+    s.close();
+    c.close();
+  });
+});
