@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, TEST_ADMIN_TOKEN, type TestServer } from '../helpers/server.ts';
 import { opusParameters, RtcClient } from '../helpers/ws-client.ts';
+import { io } from 'socket.io-client';
 import { safetyClient } from '../helpers/safety-client.ts';
 
 let srv: TestServer;
@@ -98,5 +99,15 @@ describe('/safety (docs/safety.md, "Transport")', () => {
     expect(await s.send('panic:ack', { incidentId: 'nope' })).toMatchObject({ ok: false, error: { code: 'INCIDENT_NOT_FOUND' } });
     s.close();
     c.close();
+  });
+
+  it('refuses socket.io\'s main namespace: only /safety holds connections, and only authenticated ones', async () => {
+    const socket = io(`${srv.url}/`, { path: '/socket.io', transports: ['websocket'], reconnection: false, forceNew: true });
+    const refusal = await new Promise<{ message: string; data?: unknown }>((resolve) => {
+      socket.once('connect', () => resolve({ message: 'connected' }));
+      socket.once('connect_error', (err) => resolve(err as { message: string; data?: unknown }));
+    });
+    socket.close();
+    expect(refusal).toMatchObject({ message: 'NOT_FOUND', data: { code: 'NOT_FOUND' } });
   });
 });

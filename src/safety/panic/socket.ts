@@ -101,6 +101,10 @@ export class PanicSocketServer implements PanicFanout {
       ...(opts.adapter ? { adapter: opts.adapter, cors: { origin: true, credentials: false } } : {}),
     });
     routeUpgrades(opts.server, before);
+    // socket.io always has the main namespace '/', which would hold unauthenticated connections
+    // open: refused (NOT_FOUND), so the connection closes after connectTimeout like any handshake
+    // that joins no namespace.
+    this.io.of('/').use((_socket, next) => next(Object.assign(new Error('NOT_FOUND'), { data: { code: 'NOT_FOUND', message: 'the panic channel is the /safety namespace' } })));
     this.#nsp = this.io.of('/safety');
     this.#nsp.use((socket, next) => {
       try {
