@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { RevocationList } from '../auth/revocations.ts';
 import { revokedParticipants } from '../safety/revocation-enforcer.ts';
 import type { RoomRegistry } from '../room/registry.ts';
+import { bearerCredential } from '../shared/bearer.ts';
 import { SfuError } from '../shared/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Store } from '../store/types.ts';
@@ -28,7 +29,7 @@ const KickBody = Type.Object({
 
 function authorize(req: FastifyRequest, expected: string): void {
   const header = req.headers.authorization ?? '';
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+  const given = Buffer.from(bearerCredential(header) ?? '');
   const want = Buffer.from(expected);
   if (given.length !== want.length || !timingSafeEqual(given, want)) {
     throw new SfuError('ADMIN_UNAUTHORIZED', 'admin credential required (Authorization: Bearer <SFU_ADMIN_TOKEN>)');

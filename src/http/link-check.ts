@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { TokenVerifier } from '../auth/verifier.ts';
 import { assertNotRevoked, type RevocationList } from '../auth/revocations.ts';
 import { joinRequirements, type SafetyRules } from '../safety/validate.ts';
+import { bearerCredential } from '../shared/bearer.ts';
 import { SfuError } from '../shared/errors.ts';
 import { TokenBucket } from '../shared/token-bucket.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -30,9 +31,7 @@ const Body = Type.Object({
 const MAX_ADDRESSES = 10_000;
 
 function tokenFrom(req: FastifyRequest<{ Body: Static<typeof Body> }>): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
-  return req.body?.token;
+  return bearerCredential(req.headers.authorization) ?? req.body?.token;
 }
 
 /** The `role` claim, read without verification, only to pick which verification applies (desk or room). */

@@ -89,6 +89,18 @@ describe('HTTP (docs/operations.md "Admin API", docs/protocol.md "Checking a lin
   });
 });
 
+describe('Authorization: Bearer (docs/protocol.md "Connecting", "Checking a link"; operations.md "Admin API")', () => {
+  it('takes the scheme in any case, as HTTP does (bearer, BEARER)', async () => {
+    const c = await RtcClient.connect(srv.wsUrl, { headers: { authorization: `bearer ${srv.mint('dc6', 'doc', 'clinician')}` } });
+    expect((await c.request('join', {})).roomId).toBe('dc6');
+    c.close();
+    const check = await fetch(`${srv.url}/api/link-check`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `BEARER ${srv.mint('dc6', 'kid', 'student')}` }, body: '{}' });
+    expect(check.status).toBe(200);
+    expect((await fetch(`${srv.url}/admin/rooms`, { headers: { authorization: `bearer ${TEST_ADMIN_TOKEN}` } })).status).toBe(200);
+    expect((await fetch(`${srv.url}/admin/rooms`, { headers: { authorization: `Basic ${TEST_ADMIN_TOKEN}` } })).status).toBe(401);
+  });
+});
+
 describe('/safety (docs/safety.md, "Transport")', () => {
   it('answers an event it does not have UNKNOWN_METHOD instead of leaving the acknowledgement waiting', async () => {
     const { c } = await joined('dc5', 'doc');
