@@ -1,20 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { SfuError } from '../shared/errors.ts';
-
-/** Longest path parameter the router takes (a room id is at most 128 characters, 384 percent-encoded); the route's schema then checks the decoded value. */
-export const MAX_PARAM_LENGTH = 512;
-
-/**
- * Errors the router raises before any route or error handler runs (fastify `frameworkErrors`):
- * a URL that is not valid percent-encoding, a path parameter over MAX_PARAM_LENGTH. Coded like
- * every other HTTP error (400 INVALID_REQUEST), never fastify's own body.
- */
-export function frameworkErrors(err: { code?: string; message: string }, _req: FastifyRequest, reply: FastifyReply): void {
-  const message = err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid percent-encoding'
-    : err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters`
-      : 'invalid request';
-  void reply.code(400).send({ error: { code: 'INVALID_REQUEST', message } });
-}
 
 /** Every HTTP error leaves as {error: {code, message}} with the code's status. */
 export function installErrorHandlers(app: FastifyInstance): void {

@@ -3,6 +3,7 @@
  * operations.md, at the edges an independent prober found wanting: every refusal coded as
  * documented, nothing silently dropped, no hang. Real server, real sockets.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, TEST_ADMIN_TOKEN, type TestServer } from '../helpers/server.ts';
 import { opusParameters, RtcClient } from '../helpers/ws-client.ts';
@@ -66,6 +67,29 @@ describe('HTTP (docs/operations.md "Admin API", docs/protocol.md "Checking a lin
     expect(await coded(badUrl)).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
     // ':' and '@' are room id characters, percent-encoded or not.
     expect((await fetch(`${srv.url}/admin/rooms/a%3Ab%40c/revocations`, { headers: admin })).status).toBe(200);
+  });
+
+  it('answers headers over 16 KiB (a huge token in the URL) with a coded 431, on a plain request and on an upgrade', async () => {
+    const huge = 'x'.repeat(20_000);
+    expect(await coded(await fetch(`${srv.url}/rtc?token=${huge}`))).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE' });
+    const refused = await RtcClient.connect(`${srv.wsUrl}?token=${huge}`).then(() => undefined, (err: unknown) => err);
+    expect(refused).toMatchObject({ status: 431, body: { error: { code: 'HEADERS_TOO_LARGE' } } });
+  });
+
+  it('answers a request not sent whole within http.requestTimeoutSeconds with a coded 408', async () => {
+    const slow = await startServer({ http: { requestTimeoutSeconds: 0.3 } });
+    try {
+      const socket = connect(Number(new URL(slow.url).port), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (d: Buffer) => { answer += d.toString(); });
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'); // never ends its headers
+      await closed;
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'HTTP_REQUEST_TIMEOUT' } });
+    } finally {
+      await slow.close();
+    }
   });
 
   it('refuses a kick body with an unknown or mistyped field, and revokes nothing', async () => {
