@@ -9,6 +9,7 @@ import { startServer, TEST_ADMIN_TOKEN, type TestServer } from '../helpers/serve
 import { opusParameters, RtcClient } from '../helpers/ws-client.ts';
 import { io } from 'socket.io-client';
 import { safetyClient } from '../helpers/safety-client.ts';
+import { until } from '../helpers/until.ts';
 
 let srv: TestServer;
 beforeAll(async () => { srv = await startServer(); });
@@ -145,5 +146,27 @@ describe('/safety (docs/safety.md, "Transport")', () => {
     });
     socket.close();
     expect(refusal).toMatchObject({ message: 'NOT_FOUND', data: { code: 'NOT_FOUND' } });
+  });
+
+  it('holds at most maxSocketsPerIdentity sockets per identity: a new one always gets in, the oldest is closed with panic:closed', async () => {
+    const capped = await startServer({ safety: { socket: { maxSocketsPerIdentity: 3 } } });
+    try {
+      const token = capped.mint('dc7', 'kid', 'student');
+      const sockets = [];
+      for (let i = 0; i < 5; i++) sockets.push(await safetyClient(capped.url, token, 'websocket'));
+      // The two oldest were closed, each told why; the three newest are open.
+      for (const old of sockets.slice(0, 2)) {
+        expect(await old.waitFor('panic:closed')).toMatchObject({ code: 'TOO_MANY_CONNECTIONS' });
+        await until(() => !old.socket.connected, 'the oldest socket to be disconnected');
+      }
+      expect(sockets.slice(2).map((s) => s.socket.connected)).toEqual([true, true, true]);
+      // Another identity is not counted with it.
+      const other = await safetyClient(capped.url, capped.mint('dc7', 'doc', 'clinician'), 'websocket');
+      expect(other.socket.connected).toBe(true);
+      expect(sockets[4]!.events.some((e) => e.event === 'panic:closed')).toBe(false);
+      for (const s of [...sockets, other]) s.close();
+    } finally {
+      await capped.close();
+    }
   });
 });

@@ -39,10 +39,12 @@ export interface SafetySocketLimits {
   /** Events other than panic:raise, per socket: a token bucket. */
   readonly eventsPerSecond: number;
   readonly eventBurst: number;
+  /** Open sockets per identity (a participant's in its room; a desk's); one more closes the oldest. */
+  readonly maxSocketsPerIdentity: number;
 }
 
 const DEFAULT_SAFETY_SOCKET_LIMITS: SafetySocketLimits = {
-  connectTimeoutSeconds: 10, maxMessageBytes: 16 * 1024, pingIntervalSeconds: 10, pingTimeoutSeconds: 5, eventsPerSecond: 10, eventBurst: 20,
+  connectTimeoutSeconds: 10, maxMessageBytes: 16 * 1024, pingIntervalSeconds: 10, pingTimeoutSeconds: 5, eventsPerSecond: 10, eventBurst: 20, maxSocketsPerIdentity: 16,
 };
 
 type Reply = (res: { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } }) => void;
@@ -72,6 +74,8 @@ export class PanicSocketServer implements PanicFanout {
   readonly #handlers: Record<string, EventHandler<TSchema>>;
 
   readonly #limits: SafetySocketLimits;
+  /** Open sockets per identity, oldest first (see #bound). */
+  readonly #byIdentity = new Map<string, Socket[]>();
   readonly #metrics: Metrics | undefined;
   #remote: { relay: PanicRemote; timeoutMs: number } | undefined;
 
@@ -138,6 +142,7 @@ export class PanicSocketServer implements PanicFanout {
       void socket.join([`r:${who.grant.room}`, raiserRoom(who.grant.room, who.grant.identity)]);
       if (CLINICAL_ROLES.has(who.grant.role)) void socket.join(clinicalRoom(who.grant.room));
     }
+    this.#bound(socket, who);
     const budget = new TokenBucket(this.#limits.eventsPerSecond, this.#limits.eventBurst);
     for (const [event, h] of Object.entries(this.#handlers)) {
       socket.on(event, (data: unknown, reply?: Reply) => {
@@ -160,6 +165,29 @@ export class PanicSocketServer implements PanicFanout {
       // What the tiers will do, so that pages can say what comes next and when (docs/safety.md).
       socket.emit('panic:escalation-plan', { tiers: this.#service.escalationPlan() });
       void this.#replay(socket, who);
+    }
+  }
+
+  /**
+   * At most `maxSocketsPerIdentity` open sockets per identity (a participant's in its room, a
+   * desk's): one more closes the oldest (`panic:closed` TOO_MANY_CONNECTIONS, then a disconnect),
+   * never the new one, so a page that reconnects (while its old sockets wait for their ping
+   * timeout) always gets its panic channel, and one token cannot hold the node's sockets.
+   */
+  #bound(socket: Socket, who: Who): void {
+    const key = who.kind === 'desk' ? `d:${who.desk.identity}` : `p:${who.grant.room}:${who.grant.identity}`;
+    const open = this.#byIdentity.get(key) ?? [];
+    this.#byIdentity.set(key, open);
+    open.push(socket);
+    socket.once('disconnect', () => {
+      const i = open.indexOf(socket);
+      if (i >= 0) open.splice(i, 1);
+      if (open.length === 0 && this.#byIdentity.get(key) === open) this.#byIdentity.delete(key);
+    });
+    while (open.length > this.#limits.maxSocketsPerIdentity) {
+      const oldest = open.shift()!;
+      oldest.emit('panic:closed', new SfuError('TOO_MANY_CONNECTIONS', `at most ${this.#limits.maxSocketsPerIdentity} /safety connections per identity: this one was the oldest`).toJSON());
+      oldest.disconnect(true);
     }
   }
 
