@@ -93,6 +93,20 @@ describe('HTTP (docs/operations.md "Admin API", docs/protocol.md "Checking a lin
     }
   });
 
+  it('counts every link check against the address budget, malformed ones too', async () => {
+    const tight = await startServer({ http: { linkCheckRateLimit: { requestsPerSecond: 0.01, burst: 2 } } });
+    try {
+      const post = (body: string) => fetch(`${tight.url}/api/link-check`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect((await post('{"token":5}')).status).toBe(400);
+      expect((await post('{')).status).toBe(400);
+      const over = await post(JSON.stringify({ token: tight.mint('dc8', 'kid', 'student') }));
+      expect(over.headers.get('cache-control')).toBe('no-store');
+      expect(await coded(over)).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+    } finally {
+      await tight.close();
+    }
+  });
+
   it('refuses a kick body with an unknown or mistyped field, and revokes nothing', async () => {
     const typo = await fetch(`${srv.url}/admin/rooms/dc3/kick`, { method: 'POST', headers: json, body: JSON.stringify({ identity: 'kid', duration: 60 }) });
     expect(await coded(typo)).toMatchObject({ status: 400, code: 'INVALID_REQUEST', message: expect.stringContaining('duration') });
