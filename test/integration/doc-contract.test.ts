@@ -52,6 +52,37 @@ describe('signalling (docs/protocol.md, "Validation and limits")', () => {
   });
 });
 
+describe('reconnection (docs/protocol.md, "Reconnection")', () => {
+  it('tells a resumed participant when its queue of 500 notifications overflowed: notificationsDropped {count}', async () => {
+    const fast = await startServer({ signalling: { rateLimit: { requestsPerSecond: 100_000, burst: 100_000, maxRefusals: 100_000, refusalWindowSeconds: 10 } } });
+    try {
+      const pub = await RtcClient.connect(fast.wsUrl, { token: fast.mint('dc9', 'doc', 'clinician') });
+      const joinedPub = await pub.request('join', {});
+      const sub = await RtcClient.connect(fast.wsUrl, { token: fast.mint('dc9', 'kid', 'guardian') });
+      const joinedSub = await sub.request('join', {});
+      await sub.request('createTransport', { direction: 'recv', rtpCapabilities: joinedPub.routerRtpCapabilities });
+      const send = await pub.request('createTransport', { direction: 'send' });
+      const { producerId } = await pub.request('produce', { transportId: send.transportId, kind: 'audio', source: 'mic', rtpParameters: opusParameters() });
+      await sub.waitFor('newConsumer');
+      sub.ws.terminate();
+      await pub.waitFor('participantConnection', (d) => d.state === 'reconnecting');
+      // 520 pauses and resumes: one consumerPaused / consumerResumed each for the one away.
+      for (let i = 0; i < 520; i++) await pub.request(i % 2 === 0 ? 'pauseProducer' : 'resumeProducer', { producerId });
+      const back = await RtcClient.connect(fast.wsUrl, { token: fast.mint('dc9', 'kid', 'guardian') });
+      await back.request('join', { resumeToken: joinedSub.resumeToken });
+      const dropped = await back.waitFor('notificationsDropped');
+      const queued = back.notifications.findIndex((n) => n.notification === 'notificationsDropped');
+      expect(queued).toBe(500);
+      // 520 consumer notifications (and perhaps an activeSpeaker) were sent while it was away: 500 kept.
+      expect(dropped.count).toBeGreaterThanOrEqual(20);
+      expect(dropped.count).toBeLessThanOrEqual(22);
+      for (const c of [pub, back]) c.close();
+    } finally {
+      await fast.close();
+    }
+  });
+});
+
 describe('HTTP (docs/operations.md "Admin API", docs/protocol.md "Checking a link")', () => {
   it('administers a room whose id has 101-128 characters (a valid room claim); a longer id or a bad URL is a coded 400', async () => {
     const room = `r${'x'.repeat(109)}`; // 110 characters
