@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
+import { Id } from '../auth/grant.ts';
 import type { RevocationList } from '../auth/revocations.ts';
 import { revokedParticipants } from '../safety/revocation-enforcer.ts';
 import type { RoomRegistry } from '../room/registry.ts';
@@ -18,9 +19,9 @@ export interface AdminOptions {
   readonly log: Logger;
 }
 
-const RoomParams = Type.Object({ room: Type.String({ minLength: 1, maxLength: 128 }) });
+const RoomParams = Type.Object({ room: Id });
 const KickBody = Type.Object({
-  identity: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  identity: Type.Optional(Id),
   tokenId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   /** How long the denial lasts; default one hour. */
   durationSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 366 * 24 * 3600 })),

@@ -145,6 +145,10 @@ describe('HTTP (docs/operations.md "Admin API", docs/protocol.md "Checking a lin
     expect(await coded(asText)).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
     const list = await (await fetch(`${srv.url}/admin/rooms/dc3/revocations`, { headers: admin })).json();
     expect(list).toEqual({ revocations: [] });
+    // An id no token can carry names no room or person: refused, not recorded.
+    const spaced = await fetch(`${srv.url}/admin/rooms/dc3/kick`, { method: 'POST', headers: json, body: JSON.stringify({ identity: 'kid ' }) });
+    expect(await coded(spaced)).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
+    expect(await coded(await fetch(`${srv.url}/admin/rooms/dc%203/revocations`, { headers: admin }))).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
     // The identity can still get in.
     const { c } = await joined('dc3', 'kid');
     c.close();
