@@ -38,6 +38,20 @@ describe('signalling (docs/protocol.md, "Validation and limits")', () => {
     c.close();
   });
 
+  it('refuses a displayName with control characters or bidirectional overrides; any script is fine', async () => {
+    for (const [i, bad] of ['Dr\nRivera', 'a\u0000b', '\u202eareviR rD'].entries()) {
+      const c = await RtcClient.connect(srv.wsUrl, { token: srv.mint('dc10', `bad-${i}`, 'clinician') });
+      const res = await c.raw('join', { displayName: bad });
+      expect(res.error).toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining('displayName') });
+      c.close();
+    }
+    for (const [i, good] of ['Zoë O\'Brien', '李雷', 'مريم', 'Sam 🙂'].entries()) {
+      const c = await RtcClient.connect(srv.wsUrl, { token: srv.mint('dc10', `good-${i}`, 'guardian') });
+      expect((await c.request('join', { displayName: good })).participantId).toEqual(expect.any(String));
+      c.close();
+    }
+  });
+
   it('refuses a deeply nested unread key in rtpParameters as INVALID_REQUEST, not MEDIA_ERROR; the source stays free', async () => {
     const { c } = await joined('dc2', 'doc');
     const send = await c.request('createTransport', { direction: 'send' });
