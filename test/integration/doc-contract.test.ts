@@ -38,13 +38,17 @@ describe('signalling (docs/protocol.md, "Validation and limits")', () => {
     c.close();
   });
 
-  it('refuses a displayName with control characters or bidirectional overrides; any script is fine', async () => {
+  it('refuses a displayName or consent name with control characters or bidirectional overrides; any script is fine', async () => {
     for (const [i, bad] of ['Dr\nRivera', 'a\u0000b', '\u202eareviR rD'].entries()) {
       const c = await RtcClient.connect(srv.wsUrl, { token: srv.mint('dc10', `bad-${i}`, 'clinician') });
       const res = await c.raw('join', { displayName: bad });
       expect(res.error).toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining('displayName') });
       c.close();
     }
+    const kid = await RtcClient.connect(srv.wsUrl, { token: srv.mint('dc10', 'kid', 'student') });
+    const guardian = { policyVersion: '2026-09', scopes: ['telehealth'], grantedBy: { relation: 'guardian', name: 'Ana\u202e' }, method: 'electronic' };
+    expect((await kid.raw('join', { consent: guardian })).error).toMatchObject({ code: 'INVALID_CONSENT', message: expect.stringContaining('consent.grantedBy.name') });
+    kid.close();
     for (const [i, good] of ['Zoë O\'Brien', '李雷', 'مريم', 'Sam 🙂'].entries()) {
       const c = await RtcClient.connect(srv.wsUrl, { token: srv.mint('dc10', `good-${i}`, 'guardian') });
       expect((await c.request('join', { displayName: good })).participantId).toEqual(expect.any(String));
