@@ -32,6 +32,7 @@ import { signallingPlugin } from './signalling/plugin.ts';
 import type { SignallingSession } from './signalling/session.ts';
 import { CLOSE_CODES } from './domain/close-codes.ts';
 import { installErrorHandlers } from './http/errors.ts';
+import { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH } from './http/early-errors.ts';
 import { healthRoutes, type CheckResult } from './http/health.ts';
 import { SfuError } from './shared/errors.ts';
 import { adminRoutes } from './http/admin.ts';
@@ -167,6 +168,13 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
   });
   const fastify: FastifyInstance = Fastify({
     loggerInstance: log as FastifyBaseLogger, bodyLimit: 64 * 1024,
+    // Room ids in admin paths may be 128 characters (fastify's default cap is 100); the route's schema checks them.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
+    clientErrorHandler,
+    // Bodies are checked as documented: an unknown field or a wrong type is INVALID_REQUEST, never
+    // silently dropped or converted (ajv's fastify defaults remove extra properties and coerce types).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     // Behind a reverse proxy listed in http.trustProxy, request.ip (recorded with each admission) is
     // the client's address from X-Forwarded-For; otherwise the peer's address (docs/operations.md).
     trustProxy: config.http.trustProxy.length > 0 ? [...config.http.trustProxy] : false,
@@ -174,6 +182,9 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     // Upgraded sockets (/rtc, socket.io) leave the HTTP server's timeouts: their liveness is ping/pong.
     connectionTimeout: config.http.connectionTimeoutSeconds * 1000,
     requestTimeout: config.http.requestTimeoutSeconds * 1000,
+    // Node checks request deadlines only every connectionsCheckingInterval (30 s by default), so a
+    // slow sender would get its 408 up to 30 s late: check at least once a second.
+    http: { connectionsCheckingInterval: config.http.requestTimeoutSeconds > 0 ? Math.min(1000, Math.max(100, config.http.requestTimeoutSeconds * 500)) : 30_000 },
     keepAliveTimeout: config.http.keepAliveTimeoutSeconds * 1000,
   });
   installErrorHandlers(fastify);

@@ -123,6 +123,18 @@ function wellFormedStrings(root: unknown): boolean {
   return true;
 }
 
+/** Objects and arrays nest at most 16 levels, the envelope being level 1: docs/protocol.md's validation table. */
+function nestsWithin16(root: unknown): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [v, level] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (level > 16) return false;
+    for (const x of Object.values(v)) stack.push([x, level + 1]);
+  }
+  return true;
+}
+
 /** What the server must do with these bytes, by docs/protocol.md alone. */
 export function expectFor(payload: Buffer, binary: boolean, maxMessageBytes: number): Expectation {
   if (payload.length > HARD_FRAME_LIMIT) return { reply: false, close: 1009 };
@@ -139,6 +151,11 @@ export function expectFor(payload: Buffer, binary: boolean, maxMessageBytes: num
     const id = typeof msg === 'object' && msg !== null && 'id' in msg ? (msg as { id: unknown }).id : null;
     const safe = typeof id === 'number' || (typeof id === 'string' && id.length <= 64) ? id : null;
     return { reply: true, key: JSON.stringify(safe), code: 'MALFORMED_MESSAGE' };
+  }
+  if (!nestsWithin16(msg)) {
+    const id = typeof msg === 'object' && msg !== null && 'id' in msg ? (msg as { id: unknown }).id : null;
+    const safe = typeof id === 'number' || (typeof id === 'string' && id.length <= 64) ? id : null;
+    return { reply: true, key: JSON.stringify(safe), code: 'INVALID_REQUEST' };
   }
   if (!validEnvelope(msg)) {
     const id = typeof msg === 'object' && msg !== null && 'id' in msg ? (msg as { id: unknown }).id : null;

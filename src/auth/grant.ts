@@ -2,7 +2,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { ROLES, SOURCES, type Grant, type Source } from '../domain/roles.ts';
 import { E2EE_MODES } from '../domain/e2ee.ts';
 
-const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' });
+/** A room id or an identity (`sub`) as tokens carry them; the admin API takes the same in paths and bodies. */
+export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' });
 
 /** The room-scoped claims a token must carry (besides exp, checked by the verifier). */
 export const ClaimsSchema = Type.Object({

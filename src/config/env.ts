@@ -74,6 +74,7 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_SAFETY_PING_TIMEOUT_SECONDS: { path: 'safety.socket.pingTimeoutSeconds', kind: 'number' },
   SFU_SAFETY_EVENTS_PER_SECOND: { path: 'safety.socket.eventsPerSecond', kind: 'number' },
   SFU_SAFETY_EVENT_BURST: { path: 'safety.socket.eventBurst', kind: 'int' },
+  SFU_SAFETY_MAX_SOCKETS_PER_IDENTITY: { path: 'safety.socket.maxSocketsPerIdentity', kind: 'int' },
   SFU_PANIC_MAX_OPEN_PER_PARTICIPANT: { path: 'safety.maxOpenIncidentsPerParticipant', kind: 'int' },
   SFU_PANIC_STORE_DEADLINE_MS: { path: 'safety.storeDeadlineMs', kind: 'int' },
   SFU_REDIS_URL: { path: 'cluster.redisUrl', kind: 'string' },

@@ -188,6 +188,8 @@ export const ConfigSchema = section({
       /** Events other than panic:raise (never refused) per socket: a token bucket. */
       eventsPerSecond: Type.Number({ minimum: 0.1, maximum: 100000 }),
       eventBurst: Type.Integer({ minimum: 1, maximum: 100000 }),
+      /** Open sockets per identity; one more closes the oldest. */
+      maxSocketsPerIdentity: Type.Integer({ minimum: 1, maximum: 1000 }),
     }),
     /** Open incidents one participant may have at once; further raises are recorded on one of them. */
     maxOpenIncidentsPerParticipant: Type.Integer({ minimum: 1, maximum: 100 }),

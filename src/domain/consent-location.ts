@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-const Name = Type.String({ minLength: 1, maxLength: 120 });
+/** A person's name as shown to clinicians and kept in the records: no control characters, no bidirectional overrides or isolates. */
+const Name = Type.String({ minLength: 1, maxLength: 120, pattern: '^[^\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069]+$' });
 
 export const ConsentSchema = Type.Object({
   policyVersion: Type.String({ minLength: 1, maxLength: 64 }),

@@ -95,5 +95,11 @@ export interface Notifications {
    * (the others that may receive the receiver's media).
    */
   e2eeRekey: { reason: RekeyReason; participantId: string; recipients: string[] };
+  /**
+   * To a participant that resumed, after the notifications queued while it was away, when more were
+   * sent meanwhile than the queue holds: `count` later ones were dropped, so its view of the room is
+   * stale (docs/protocol.md, "Reconnection").
+   */
+  notificationsDropped: { count: number };
 }
 export type NotificationName = keyof Notifications;

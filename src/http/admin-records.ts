@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
+import { Id } from '../auth/grant.ts';
 import type { Store } from '../store/types.ts';
 
-const RoomParams = Type.Object({ room: Type.String({ minLength: 1, maxLength: 128 }) });
+const RoomParams = Type.Object({ room: Id });
 
 /**
  * Safety records for the admin API (registered inside the admin plugin, behind its credential):

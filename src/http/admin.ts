@@ -1,9 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
+import { Id } from '../auth/grant.ts';
 import type { RevocationList } from '../auth/revocations.ts';
 import { revokedParticipants } from '../safety/revocation-enforcer.ts';
 import type { RoomRegistry } from '../room/registry.ts';
+import { bearerCredential } from '../shared/bearer.ts';
 import { SfuError } from '../shared/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Store } from '../store/types.ts';
@@ -17,9 +19,9 @@ export interface AdminOptions {
   readonly log: Logger;
 }
 
-const RoomParams = Type.Object({ room: Type.String({ minLength: 1, maxLength: 128 }) });
+const RoomParams = Type.Object({ room: Id });
 const KickBody = Type.Object({
-  identity: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  identity: Type.Optional(Id),
   tokenId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   /** How long the denial lasts; default one hour. */
   durationSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 366 * 24 * 3600 })),
@@ -28,7 +30,7 @@ const KickBody = Type.Object({
 
 function authorize(req: FastifyRequest, expected: string): void {
   const header = req.headers.authorization ?? '';
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+  const given = Buffer.from(bearerCredential(header) ?? '');
   const want = Buffer.from(expected);
   if (given.length !== want.length || !timingSafeEqual(given, want)) {
     throw new SfuError('ADMIN_UNAUTHORIZED', 'admin credential required (Authorization: Bearer <SFU_ADMIN_TOKEN>)');

@@ -1,8 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { TokenVerifier } from '../auth/verifier.ts';
 import { assertNotRevoked, type RevocationList } from '../auth/revocations.ts';
 import { joinRequirements, type SafetyRules } from '../safety/validate.ts';
+import { bearerCredential } from '../shared/bearer.ts';
 import { SfuError } from '../shared/errors.ts';
 import { TokenBucket } from '../shared/token-bucket.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -30,9 +31,7 @@ const Body = Type.Object({
 const MAX_ADDRESSES = 10_000;
 
 function tokenFrom(req: FastifyRequest<{ Body: Static<typeof Body> }>): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
-  return req.body?.token;
+  return bearerCredential(req.headers.authorization) ?? req.body?.token;
 }
 
 /** The `role` claim, read without verification, only to pick which verification applies (desk or room). */
@@ -69,8 +68,16 @@ export async function linkCheckRoutes(app: FastifyInstance, opts: LinkCheckOptio
     return b.take();
   };
 
-  app.post<{ Body: Static<typeof Body> }>('/api/link-check', { schema: { body: Body } }, async (req, reply) => {
+  // The per-address budget comes first, before the body is read or checked: every request to the
+  // route spends it, a malformed one too.
+  const limited = async (req: FastifyRequest, reply: FastifyReply) => {
     reply.header('cache-control', 'no-store');
+    if (admit(req.ip)) return;
+    opts.metrics.linkChecked('RATE_LIMITED');
+    throw new SfuError('RATE_LIMITED', `at most ${rateLimit.requestsPerSecond} link checks per second from one address (burst ${rateLimit.burst}); try again shortly`);
+  };
+
+  app.post<{ Body: Static<typeof Body> }>('/api/link-check', { schema: { body: Body }, onRequest: limited }, async (req) => {
     try {
       const answer = check(req);
       opts.metrics.linkChecked('ok');
@@ -82,9 +89,6 @@ export async function linkCheckRoutes(app: FastifyInstance, opts: LinkCheckOptio
   });
 
   function check(req: FastifyRequest<{ Body: Static<typeof Body> }>) {
-    if (!admit(req.ip)) {
-      throw new SfuError('RATE_LIMITED', `at most ${rateLimit.requestsPerSecond} link checks per second from one address (burst ${rateLimit.burst}); try again shortly`);
-    }
     const token = tokenFrom(req);
     if (token && claimedRole(token) === 'desk') {
       const desk = verifier.verifyDesk(token);

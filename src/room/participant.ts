@@ -64,6 +64,8 @@ export class Participant {
   /** Tells the currently attached connection it was replaced by a resumed one. */
   #release: (() => void) | undefined;
   #queue: { name: NotificationName; data: unknown }[] = [];
+  /** Notifications not queued because the queue was full (told on attach). */
+  #dropped = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   #state: ParticipantState = 'joining';
   #everAttached = false;
@@ -101,6 +103,8 @@ export class Participant {
       this.#notify(name, data);
     } else if (this.#queue.length < MAX_QUEUED) {
       this.#queue.push({ name, data });
+    } else {
+      this.#dropped++;
     }
   }
 
@@ -130,8 +134,11 @@ export class Participant {
     this.#notify = notify;
     previous?.();
     const queued = this.#queue;
+    const dropped = this.#dropped;
     this.#queue = [];
+    this.#dropped = 0;
     for (const q of queued) notify(q.name, q.data as never);
+    if (dropped > 0) notify('notificationsDropped', { count: dropped });
   }
 
   transport(id: string, direction?: TransportDirection): types.WebRtcTransport {
@@ -186,6 +193,7 @@ export class Participant {
     this.#notify = undefined;
     this.#release = undefined;
     this.#queue = [];
+    this.#dropped = 0;
     for (const { transport } of this.transports.values()) transport.close();
     this.transports.clear();
     this.producers.clear();

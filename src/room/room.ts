@@ -255,9 +255,11 @@ export class Room extends TypedEmitter<RoomEvents> {
     return this.#step(async () => {
       this.#assertMedia(p);
       const t = p.transport(transportId);
-      if (t.dtlsState !== 'new') throw new SfuError('INVALID_REQUEST', `transport ${transportId} is already connected`);
+      // dtlsState stays 'new' until ICE connects: appData.connected marks a connect() the worker accepted.
+      if (t.dtlsState !== 'new' || t.appData.connected === true) throw new SfuError('INVALID_REQUEST', `transport ${transportId} is already connected`);
       try {
         await t.connect({ dtlsParameters });
+        t.appData.connected = true;
       } catch (err) {
         throw mediaError(err);
       }

@@ -47,6 +47,10 @@ export const ERROR_CODES = {
   INCIDENT_NOT_ACKNOWLEDGED: 409,
   // Protocol
   MESSAGE_TOO_LARGE: 413,
+  /** An HTTP request (an upgrade included) whose headers exceed Node's 16 KiB: answered before any route runs. */
+  HEADERS_TOO_LARGE: 431,
+  /** An HTTP request not received whole within http.requestTimeoutSeconds. */
+  HTTP_REQUEST_TIMEOUT: 408,
   MALFORMED_MESSAGE: 400,
   INVALID_REQUEST: 400,
   UNKNOWN_METHOD: 400,

@@ -3,6 +3,7 @@ import websocket from '@fastify/websocket';
 import type { TokenVerifier } from '../auth/verifier.ts';
 import { assertNotRevoked } from '../auth/revocations.ts';
 import type { Grant } from '../domain/roles.ts';
+import { bearerCredential } from '../shared/bearer.ts';
 import { SfuError, toSfuError } from '../shared/errors.ts';
 import { TokenBucket } from '../shared/token-bucket.ts';
 import type { SignallingServices } from './handler.ts';
@@ -59,8 +60,8 @@ class UnjoinedConnections {
 }
 
 function tokenFrom(req: FastifyRequest): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
+  const fromHeader = bearerCredential(req.headers.authorization);
+  if (fromHeader !== undefined) return fromHeader;
   const q = req.query as Record<string, unknown>;
   return typeof q.token === 'string' ? q.token : undefined;
 }

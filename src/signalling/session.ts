@@ -8,7 +8,7 @@ import { SerialQueue } from '../shared/serial.ts';
 import { TokenBucket } from '../shared/token-bucket.ts';
 import type { HandlerContext, SignallingServices } from './handler.ts';
 import { HANDLERS } from './handlers/index.ts';
-import { wellFormedStrings } from './well-formed.ts';
+import { MAX_NESTING, nestingWithin, wellFormedStrings } from './well-formed.ts';
 import { CLOSE_CODES, RequestEnvelope, type NotificationName, type Notifications, type ResponseEnvelope } from './protocol.ts';
 
 /** What the plugin gives a session besides its socket: limits kept across connections. */
@@ -305,6 +305,7 @@ export class SignallingSession implements HandlerContext {
     if (raw.length > limit) return this.#reply(null, new SfuError('MESSAGE_TOO_LARGE', `messages are limited to ${limit} bytes`));
     if (msg === undefined) return this.#reply(null, new SfuError('MALFORMED_MESSAGE', 'message is not valid JSON'));
     if (!wellFormedStrings(msg)) return this.#reply(safeIdOf(msg), new SfuError('MALFORMED_MESSAGE', 'strings must be well-formed Unicode (no lone surrogates)'));
+    if (!nestingWithin(msg, MAX_NESTING)) return this.#reply(safeIdOf(msg), new SfuError('INVALID_REQUEST', `objects and arrays nest at most ${MAX_NESTING} levels deep`));
     if (!Value.Check(RequestEnvelope, msg)) {
       return this.#reply(safeIdOf(msg), new SfuError('INVALID_REQUEST', 'a request is {id, method, data}'));
     }

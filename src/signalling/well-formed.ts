@@ -21,3 +21,22 @@ export function wellFormedStrings(value: unknown): boolean {
   }
   return true;
 }
+
+/** How deep a message may nest (objects and arrays, the envelope being level 1): documented fields reach level 7 (`data.rtpParameters.codecs[0].rtcpFeedback[0]`). */
+export const MAX_NESTING = 16;
+
+/**
+ * Whether a parsed JSON value nests arrays and objects at most `max` levels deep. Keys that
+ * `rtpCapabilities` and `rtpParameters` may carry unread reach mediasoup, whose recursive copies
+ * would otherwise overflow the stack on a deeply nested one. Iterative, bounded by the message size.
+ */
+export function nestingWithin(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > max) return false;
+    for (const item of Array.isArray(v) ? v : Object.values(v)) stack.push([item, depth + 1]);
+  }
+  return true;
+}

@@ -119,7 +119,10 @@ describe('what docs/protocol.md tells integrators without mediasoup-client', () 
     await c.request('connectTransport', { transportId: t.transportId, dtlsParameters });
     const server = srv.handle.rooms.get('mp4')!.participant(info.participantId)!.transport(t.transportId);
     expect(server.dtlsParameters.role).toBe('server');
-    expect((await refused(c, 'connectTransport', { transportId: t.transportId, dtlsParameters })).code).toBe('MEDIA_ERROR');
+    // A second connect is the client's mistake (400), not a media failure to page the operator about (500).
+    const again = await refused(c, 'connectTransport', { transportId: t.transportId, dtlsParameters });
+    expect(again.code).toBe('INVALID_REQUEST');
+    expect(again.message).toContain('already connected');
     c.close();
   });
 

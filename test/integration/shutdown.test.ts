@@ -51,8 +51,16 @@ async function startServer(env: Record<string, string> = {}): Promise<Server> {
   child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const failed = exited.then((code) => { throw new Error(`server exited with ${code} before listening:\n${out}`); });
-  await Promise.race([until(() => out.includes('signalling: '), 'the server to listen', 20_000), failed]);
-  failed.catch(() => undefined);
+  try {
+    await Promise.race([until(() => out.includes('signalling: '), 'the server to listen', 20_000), failed]);
+  } catch (err) {
+    // Not listening in time (a loaded host): the child must not outlive the test.
+    child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  } finally {
+    failed.catch(() => undefined);
+  }
   const base = /listening on (http:\/\/\S+)/.exec(out)![1]!;
   const logs = () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   return {

@@ -39,10 +39,12 @@ export interface SafetySocketLimits {
   /** Events other than panic:raise, per socket: a token bucket. */
   readonly eventsPerSecond: number;
   readonly eventBurst: number;
+  /** Open sockets per identity (a participant's in its room; a desk's); one more closes the oldest. */
+  readonly maxSocketsPerIdentity: number;
 }
 
 const DEFAULT_SAFETY_SOCKET_LIMITS: SafetySocketLimits = {
-  connectTimeoutSeconds: 10, maxMessageBytes: 16 * 1024, pingIntervalSeconds: 10, pingTimeoutSeconds: 5, eventsPerSecond: 10, eventBurst: 20,
+  connectTimeoutSeconds: 10, maxMessageBytes: 16 * 1024, pingIntervalSeconds: 10, pingTimeoutSeconds: 5, eventsPerSecond: 10, eventBurst: 20, maxSocketsPerIdentity: 16,
 };
 
 type Reply = (res: { ok: true; data: unknown } | { ok: false; error: { code: string; message: string } }) => void;
@@ -72,6 +74,8 @@ export class PanicSocketServer implements PanicFanout {
   readonly #handlers: Record<string, EventHandler<TSchema>>;
 
   readonly #limits: SafetySocketLimits;
+  /** Open sockets per identity, oldest first (see #bound). */
+  readonly #byIdentity = new Map<string, Socket[]>();
   readonly #metrics: Metrics | undefined;
   #remote: { relay: PanicRemote; timeoutMs: number } | undefined;
 
@@ -101,6 +105,10 @@ export class PanicSocketServer implements PanicFanout {
       ...(opts.adapter ? { adapter: opts.adapter, cors: { origin: true, credentials: false } } : {}),
     });
     routeUpgrades(opts.server, before);
+    // socket.io always has the main namespace '/', which would hold unauthenticated connections
+    // open: refused (NOT_FOUND), so the connection closes after connectTimeout like any handshake
+    // that joins no namespace.
+    this.io.of('/').use((_socket, next) => next(Object.assign(new Error('NOT_FOUND'), { data: { code: 'NOT_FOUND', message: 'the panic channel is the /safety namespace' } })));
     this.#nsp = this.io.of('/safety');
     this.#nsp.use((socket, next) => {
       try {
@@ -134,6 +142,7 @@ export class PanicSocketServer implements PanicFanout {
       void socket.join([`r:${who.grant.room}`, raiserRoom(who.grant.room, who.grant.identity)]);
       if (CLINICAL_ROLES.has(who.grant.role)) void socket.join(clinicalRoom(who.grant.room));
     }
+    this.#bound(socket, who);
     const budget = new TokenBucket(this.#limits.eventsPerSecond, this.#limits.eventBurst);
     for (const [event, h] of Object.entries(this.#handlers)) {
       socket.on(event, (data: unknown, reply?: Reply) => {
@@ -142,10 +151,43 @@ export class PanicSocketServer implements PanicFanout {
         void this.#dispatch(who, h, data, answer);
       });
     }
+    // An event this channel does not have still gets its answer (a client waiting on its
+    // acknowledgement must not wait forever): UNKNOWN_METHOD, within the socket's event budget.
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      if (typeof event === 'string' && Object.hasOwn(this.#handlers, event)) return;
+      const reply = args.at(-1);
+      if (typeof reply !== 'function') return;
+      const answer = reply as Reply;
+      if (this.#overBudget(budget, 'unknown', answer)) return;
+      answer({ ok: false, error: new SfuError('UNKNOWN_METHOD', `unknown event ${String(event).slice(0, 64)}`).toJSON() });
+    });
     if (this.#isResponder(who)) {
       // What the tiers will do, so that pages can say what comes next and when (docs/safety.md).
       socket.emit('panic:escalation-plan', { tiers: this.#service.escalationPlan() });
       void this.#replay(socket, who);
+    }
+  }
+
+  /**
+   * At most `maxSocketsPerIdentity` open sockets per identity (a participant's in its room, a
+   * desk's): one more closes the oldest (`panic:closed` TOO_MANY_CONNECTIONS, then a disconnect),
+   * never the new one, so a page that reconnects (while its old sockets wait for their ping
+   * timeout) always gets its panic channel, and one token cannot hold the node's sockets.
+   */
+  #bound(socket: Socket, who: Who): void {
+    const key = who.kind === 'desk' ? `d:${who.desk.identity}` : `p:${who.grant.room}:${who.grant.identity}`;
+    const open = this.#byIdentity.get(key) ?? [];
+    this.#byIdentity.set(key, open);
+    open.push(socket);
+    socket.once('disconnect', () => {
+      const i = open.indexOf(socket);
+      if (i >= 0) open.splice(i, 1);
+      if (open.length === 0 && this.#byIdentity.get(key) === open) this.#byIdentity.delete(key);
+    });
+    while (open.length > this.#limits.maxSocketsPerIdentity) {
+      const oldest = open.shift()!;
+      oldest.emit('panic:closed', new SfuError('TOO_MANY_CONNECTIONS', `at most ${this.#limits.maxSocketsPerIdentity} /safety connections per identity: this one was the oldest`).toJSON());
+      oldest.disconnect(true);
     }
   }
 

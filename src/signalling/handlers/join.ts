@@ -16,7 +16,9 @@ export const JoinData = Type.Object({
   /** Checked by the consent admission step (src/safety), which names the failing field. */
   consent: Type.Optional(Type.Unknown()),
   location: Type.Optional(Type.Unknown()),
-  displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  // Shown on the others' screens: no control characters (C0, DEL) and no bidirectional overrides or
+  // isolates, which could make a name read as another one.
+  displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069]+$' })),
   resumeToken: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   /** The client can encrypt media end to end: its ECDH public key (checked by checkPublicKey: E2EE_INVALID_KEY). */
   e2ee: Type.Optional(Type.Object({ publicKey: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false })),
