@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { RevocationList } from '../auth/revocations.ts';
 import { revokedParticipants } from '../safety/revocation-enforcer.ts';
 import type { RoomRegistry } from '../room/registry.ts';
@@ -27,8 +28,9 @@ const KickBody = Type.Object({
 }, { additionalProperties: false });
 
 function authorize(req: FastifyRequest, expected: string): void {
-  const header = req.headers.authorization ?? '';
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+  // The scheme is case-insensitive (RFC 9110 11.1): `bearer <token>` is the same credential.
+  const m = /^bearer\s+(.*)$/i.exec(req.headers.authorization ?? '');
+  const given = Buffer.from(m ? m[1]!.trim() : '');
   const want = Buffer.from(expected);
   if (given.length !== want.length || !timingSafeEqual(given, want)) {
     throw new SfuError('ADMIN_UNAUTHORIZED', 'admin credential required (Authorization: Bearer <SFU_ADMIN_TOKEN>)');
@@ -39,6 +41,17 @@ function authorize(req: FastifyRequest, expected: string): void {
 export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Promise<void> {
   const { rooms, revocations } = opts;
   app.addHook('onRequest', async (req) => authorize(req, opts.adminToken));
+  // Bodies and parameters exactly as documented: no type coercion (`"durationSeconds": true` is not
+  // one second) and no silently dropped fields (a misspelt `duration` is refused, not ignored).
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const check = TypeCompiler.Compile(schema as TSchema);
+    return (data: unknown) => {
+      if (check.Check(data)) return { value: data };
+      const e = check.Errors(data).First();
+      const field = [httpPart ?? 'request', ...(e?.path ? e.path.slice(1).split('/') : [])].join('.');
+      return { error: new Error(`${field}: ${e?.message ?? 'invalid'}`) };
+    };
+  });
   await app.register(adminRecordRoutes, { store: opts.store });
 
   app.get('/rooms', async () => ({

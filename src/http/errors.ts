@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SfuError } from '../shared/errors.ts';
 
 /** Every HTTP error leaves as {error: {code, message}} with the code's status. */
@@ -15,4 +15,13 @@ export function installErrorHandlers(app: FastifyInstance): void {
     return reply.code(500).send({ error: { code: 'INTERNAL_ERROR', message: 'internal error' } });
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'NOT_FOUND', message: 'not found' } }));
+}
+
+/**
+ * Fastify's own refusals before routing (a path parameter over `maxParamLength`, a malformed URL):
+ * the same coded body as every other error, never the URL echoed back.
+ */
+export function frameworkErrors(err: { code?: string }, _req: FastifyRequest, reply: FastifyReply): void {
+  const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long (room ids: at most 128 characters)' : 'malformed URL';
+  void reply.code(400).send({ error: { code: 'INVALID_REQUEST', message } });
 }
