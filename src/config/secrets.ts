@@ -149,6 +149,24 @@ function configuredRecordKeys(config: Readonly<Config>): DataKey[] | undefined {
 }
 
 /**
+ * The record keys this configuration's server seals and signs with, for tools that read its store
+ * (`npm run audit:verify`): `records.keys`, else `<dataDir>/records-key` as the server generated it.
+ * Never generates one (a new key opens nothing and signs nothing the server wrote): throws a
+ * ConfigError `RECORDS_KEY_NOT_FOUND` instead.
+ */
+export function existingRecordKeys(config: Readonly<Config>): DataKey[] {
+  const configured = configuredRecordKeys(config);
+  if (configured) return configured;
+  const path = resolve(config.dataDir, 'records-key');
+  const key = readDataDirSecret(path);
+  if (key !== undefined) return [{ id: 'local', key: Buffer.from(key, 'base64url') }];
+  throw new ConfigError([
+    `no records key: ${path} does not exist and records.keys (SFU_RECORDS_KEYS) is not set. Run this with the same SFU_DATA_DIR / SFU_CONFIG / `
+    + `SFU_RECORDS_KEYS(_FILE) as the server (dataDir ${JSON.stringify(config.dataDir)}, relative to ${process.cwd()}); nothing was created`,
+  ], 'RECORDS_KEY_NOT_FOUND');
+}
+
+/**
  * The admin credential this configuration's server accepts, for tools that call its admin API
  * (`npm run admin`): `admin.token` (SFU_ADMIN_TOKEN), else `<dataDir>/admin-token` as the server
  * generated it, found through the same configuration as `npm start`. Never generates one (the server
