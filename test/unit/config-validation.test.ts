@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { ConfigSchema } from '../../src/config/schema.ts';
 import { resolveSecrets } from '../../src/config/secrets.ts';
 
 /** The problems of a refused configuration (fails the test when it loads). */
@@ -94,5 +96,38 @@ describe('configuration refusals an operator can act on', () => {
       expect((err as ConfigError).code).toBe('DATA_DIR_UNWRITABLE');
       expect((err as ConfigError).message).toContain(`dataDir (SFU_DATA_DIR) ${join(file, 'data')} cannot be written (ENOTDIR)`);
     }
+  });
+
+  it('the settings table of docs/configuration.md gives each number its schema\'s type, range and default', () => {
+    const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+    const table = doc.slice(doc.indexOf('## Settings'), doc.indexOf('Settings marked'));
+    const defaults = loadConfig({ env: {} }) as unknown as Record<string, unknown>;
+    const at = (root: unknown, path: string, step: (node: any, key: string) => unknown) => path.split('.').reduce(step, root);
+    const diff: string[] = [];
+    let checked = 0;
+    for (const line of table.split('\n').filter((l) => l.startsWith('| `'))) {
+      const [keysCell = '', type = '', def = ''] = line.split(' | ');
+      const keys = [...keysCell.matchAll(/`([a-zA-Z.]+)`/g)].map((m) => m[1]!);
+      const ranges = [...type.matchAll(/(integer|number) (?:(-?[\d.,]+)-([\d.,]+)|≥ ([\d,]+))/g)];
+      const defs = [...def.matchAll(/`([^`]*)`/g)].map((m) => m[1]!);
+      keys.forEach((key, i) => {
+        const schema = at(ConfigSchema, key, (n, k) => n?.properties?.[k]) as { type?: string; minimum?: number; maximum?: number } | undefined;
+        if (!schema) return void diff.push(`${key}: documented, not in the schema`);
+        const r = ranges[Math.min(i, ranges.length - 1)];
+        if (r) {
+          checked++;
+          const min = Number((r[2] ?? r[4])!.replaceAll(',', ''));
+          const max = r[3] === undefined ? undefined : Number(r[3].replaceAll(',', ''));
+          if (schema.type !== r[1] || schema.minimum !== min || schema.maximum !== max) {
+            diff.push(`${key}: documented ${r[1]} ${min}-${max ?? ''}, schema ${schema.type} ${schema.minimum}-${schema.maximum ?? ''}`);
+          }
+        }
+        const value = at(defaults, key, (n, k) => n?.[k]);
+        const d = defs[Math.min(i, defs.length - 1)];
+        if (d !== undefined && (typeof value === 'number' || typeof value === 'boolean') && String(value) !== d) diff.push(`${key}: documented default ${d}, actual ${value}`);
+      });
+    }
+    expect(checked).toBeGreaterThan(45);
+    expect(diff).toEqual([]);
   });
 });
