@@ -73,5 +73,12 @@ export function settingProblems(cfg: Readonly<Config>): string[] {
     // Named by its setting only: a PostgreSQL URL carries a password.
     problems.push('store.url (SFU_STORE_URL): must be empty (SQLite in the data dir), sqlite:<file> or postgres://user:password@host:5432/db (the value is not shown: it may hold a password)');
   }
+  cfg.safety.tiers.forEach((tier, i) => {
+    const before = cfg.safety.tiers[i - 1];
+    if (before && tier.afterSeconds < before.afterSeconds) {
+      problems.push(`safety.tiers[${i}].afterSeconds (SFU_PANIC_TIERS): ${tier.afterSeconds} is earlier than tier ${i - 1}'s ${before.afterSeconds}: `
+        + 'tiers escalate in order, each at raisedAt + afterSeconds, so afterSeconds must not decrease from one tier to the next');
+    }
+  });
   return problems;
 }

@@ -75,6 +75,14 @@ describe('configuration refusals an operator can act on', () => {
     expect(ok.media.announcedIp).toBe('media.example.org');
   });
 
+  it('escalation tiers must run in order: a tier earlier than the one before it is refused', () => {
+    const tiers = (...after: number[]) => JSON.stringify(after.map((afterSeconds) => ({ afterSeconds, notify: ['desk'] })));
+    expect(refusal({ SFU_PANIC_TIERS: tiers(0, 60, 15) }).problems).toEqual([
+      'safety.tiers[2].afterSeconds (SFU_PANIC_TIERS): 15 is earlier than tier 1\'s 60: tiers escalate in order, each at raisedAt + afterSeconds, so afterSeconds must not decrease from one tier to the next',
+    ]);
+    expect(loadConfig({ env: { SFU_PANIC_TIERS: tiers(0, 30, 30, 90) } }).safety.tiers).toHaveLength(4);
+  });
+
   it('a refused key leaves the data dir as it was: nothing is generated before every configured key is checked', () => {
     const dataDir = join(tmp(), 'data');
     const config = loadConfig({ env: { SFU_DATA_DIR: dataDir, SFU_RECORDS_KEYS: '[{"id":"a","key":"bm90LTMyLWJ5dGVzLW9mLWtleS1tYXRlcmlhbC1oZXJlLi4u"}]' } });
