@@ -147,3 +147,33 @@ export function variableFor(path: string): string | undefined {
   }
   return best;
 }
+
+/** SFU_* variables read by the set-up, the tests and the benches, not by the server: never warned about. */
+const TOOL_VARS = new Set(['SFU_CACHE_DIR', 'SFU_SETUP_LOCK_TIMEOUT', 'SFU_WORKER_BUILD_CMD', 'SFU_WORKER_BUILD_OUT', 'SFU_CHROMIUM_BIN',
+  'SFU_FIREFOX_BIN', 'SFU_SCREENSHOTS', 'SFU_E2EE_TAP_DUMP']);
+
+/**
+ * SFU_* variables set in `env` that neither the server nor its tools read (a misspelt `SFU_WORKER`
+ * for `SFU_WORKERS` would otherwise be ignored without a word), each with the closest variable the
+ * server reads when one is a typo away. Names only: never a value.
+ */
+export function unreadVariables(env: NodeJS.ProcessEnv): { name: string; suggestion?: string }[] {
+  const known = [...Object.keys(ENV_VARS), 'SFU_CONFIG', ...FILE_VARS.map((n) => `${n}_FILE`)];
+  return Object.keys(env)
+    .filter((name) => name.startsWith('SFU_') && !isServerVariable(name) && !TOOL_VARS.has(name) && !name.startsWith('SFU_TEST_') && !name.startsWith('SFU_BENCH_'))
+    .sort()
+    .map((name) => {
+      const best = known.map((k) => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d)[0];
+      return best && best.d <= 2 ? { name, suggestion: best.k } : { name };
+    });
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}

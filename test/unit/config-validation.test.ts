@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { ConfigSchema } from '../../src/config/schema.ts';
 import { resolveSecrets } from '../../src/config/secrets.ts';
+import { unreadVariables } from '../../src/config/env.ts';
 
 /** The problems of a refused configuration (fails the test when it loads). */
 function refusal(env: NodeJS.ProcessEnv): ConfigError {
@@ -73,6 +74,13 @@ describe('configuration refusals an operator can act on', () => {
       SFU_RTC_PORT: '65534', SFU_WORKERS: '2', SFU_STORE_URL: 'postgres://sfu:pw@db:5432/sfu',
     } });
     expect(ok.media.announcedIp).toBe('media.example.org');
+  });
+
+  it('names the SFU_* variables nothing reads, with the one a typo was meant to be, and never their values', () => {
+    expect(unreadVariables({
+      SFU_WORKER: '4', SFU_HTTP_PROT: '80', SFU_SOMETHING: 'hunter2', SFU_WORKERS: '2', SFU_JWT_SECRET_FILE: '/run/s', SFU_CONFIG: 'x.json',
+      SFU_CACHE_DIR: '/c', SFU_TEST_CONTAINER: '1', PATH: '/bin',
+    })).toEqual([{ name: 'SFU_HTTP_PROT', suggestion: 'SFU_HTTP_PORT' }, { name: 'SFU_SOMETHING' }, { name: 'SFU_WORKER', suggestion: 'SFU_WORKERS' }]);
   });
 
   it('escalation tiers must run in order: a tier earlier than the one before it is refused', () => {
