@@ -41,6 +41,8 @@ function authorize(req: FastifyRequest, expected: string): void {
 export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Promise<void> {
   const { rooms, revocations } = opts;
   app.addHook('onRequest', async (req) => authorize(req, opts.adminToken));
+  // Answers carry identities, and records carry personal data: never kept by a cache on the way.
+  app.addHook('onSend', async (_req, reply) => { reply.header('cache-control', 'no-store'); });
   // Bodies and parameters exactly as documented: no type coercion (`"durationSeconds": true` is not
   // one second) and no silently dropped fields (a misspelt `duration` is refused, not ignored).
   app.setValidatorCompiler(({ schema, httpPart }) => {

@@ -23,5 +23,5 @@ export function installErrorHandlers(app: FastifyInstance): void {
  */
 export function frameworkErrors(err: { code?: string }, _req: FastifyRequest, reply: FastifyReply): void {
   const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long (room ids: at most 128 characters)' : 'malformed URL';
-  void reply.code(400).send({ error: { code: 'INVALID_REQUEST', message } });
+  void reply.code(400).header('cache-control', 'no-store').send({ error: { code: 'INVALID_REQUEST', message } });
 }

@@ -14,6 +14,8 @@ async function call(method: string, path: string, opts: { headers?: Record<strin
     method, headers: { ...admin, ...(opts.body !== undefined ? json : {}), ...opts.headers },
     ...(opts.body !== undefined ? { body: typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) } : {}),
   });
+  // Every answer (identities; records: personal data) is kept out of caches, refusals included.
+  expect(res.headers.get('cache-control'), `${method} ${path.slice(0, 80)}`).toBe('no-store');
   return { status: res.status, body: await res.json() as any };
 }
 
