@@ -1,15 +1,18 @@
 /**
  * Verifies the audit trail in the configured store: the hash chain, and that it still reaches the
  * signed head checkpoint (entries deleted from its end are reported with the first missing position).
- *   npm run audit:verify                          exit 0 when intact, 1 when broken, 2 when the store cannot be read
+ *   npm run audit:verify                          exit 0 when intact, 1 when broken, 2 when the store or its key cannot be
+ *                                                 read (a missing store or key is never created), 78 an invalid configuration
  *   npm run audit:verify -- --head <seq>:<hash>   also check that the trail still holds a head exported earlier
  *                                                 (metric, start-up log line, GET /admin/audit/head): this detects
  *                                                 a rollback of the whole data dir or database to an older backup
  * stdout: the verification as one JSON line; stderr: a sentence for people.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config/load.ts';
-import { resolveSecrets } from '../src/config/secrets.ts';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig } from '../src/config/load.ts';
+import { existingRecordKeys } from '../src/config/secrets.ts';
 import { compareExportedHead } from '../src/store/audit-head.ts';
 import { openStore } from '../src/store/open.ts';
 import type { AuditVerification } from '../src/store/types.ts';
@@ -31,10 +34,25 @@ try {
   fail(2, (err as Error).message);
 }
 
-const config = loadConfig();
+// A verifier reads: it never generates a key nor creates a store. Pointed at the wrong data dir, it
+// must fail (exit 2), not report an empty new trail as intact.
+let config;
+let keys;
+try {
+  config = loadConfig();
+  keys = existingRecordKeys(config);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  fail(err.code === 'RECORDS_KEY_NOT_FOUND' ? 2 : 78, err.message);
+}
+const sqliteFile = config.store.url === '' ? resolve(config.dataDir, 'records.db')
+  : config.store.url.startsWith('sqlite:') ? resolve(config.store.url.slice('sqlite:'.length)) : undefined;
+if (sqliteFile && !existsSync(sqliteFile)) {
+  fail(2, `no store at ${sqliteFile}: run this with the same SFU_DATA_DIR / SFU_CONFIG / SFU_STORE_URL as the server; nothing was created`);
+}
 let store;
 try {
-  store = await openStore(config.store.url, config.dataDir, resolveSecrets(config).recordKeys);
+  store = await openStore(config.store.url, config.dataDir, keys);
 } catch (err) {
   fail(2, `cannot open the store: ${(err as Error).message}`);
 }

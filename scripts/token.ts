@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../src/config/load.ts';
 import { existingJwtSecret } from '../src/config/secrets.ts';
 import { mintDeskToken, mintToken } from '../src/auth/mint.ts';
+import { isTokenId } from '../src/auth/grant.ts';
 import { baseUrl, issuedFor, pageLink } from '../src/auth/page-links.ts';
 import { ROLES, SOURCES, type Role, type Source } from '../src/domain/roles.ts';
 import { E2EE_MODES, type E2eeMode } from '../src/domain/e2ee.ts';
@@ -38,6 +39,7 @@ try {
       rooms: { type: 'string' },
       link: { type: 'boolean', default: false },
       url: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   }));
@@ -45,6 +47,10 @@ try {
   fail((err as Error).message);
 }
 
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const ttl = Number(values.ttl);
 if (!Number.isInteger(ttl) || ttl <= 0) fail('--ttl must be a positive number of seconds');
 if (values.url !== undefined && !values.link) fail('--url is for --link (the address the link points to)');
@@ -56,6 +62,15 @@ if (role === 'desk') {
   if (!values.room || !values.identity || !role) fail('--room, --identity and --role are required');
   if (!(ROLES as readonly string[]).includes(role)) fail(`unknown role ${role}`);
 }
+// Nothing the server would refuse is minted (src/auth/grant.ts: the claims it verifies).
+const ID_RULE = '1-128 characters of A-Z a-z 0-9 . _ : @ - (the server refuses a token with any other)';
+if (values.identity !== undefined && !isTokenId(values.identity)) fail(`--identity must be ${ID_RULE}`);
+if (role !== 'desk' && values.room !== undefined && !isTokenId(values.room)) fail(`--room must be ${ID_RULE}`);
+const deskRooms = values.rooms?.split(',').map((r) => r.trim()).filter(Boolean);
+if (role === 'desk' && (!deskRooms?.length || deskRooms.length > 1000 || deskRooms.some((r) => r.length > 128))) {
+  fail('--rooms must list 1-1000 room ids of at most 128 characters each, or \'*\'');
+}
+if (values.jti !== undefined && (values.jti.length < 1 || values.jti.length > 128)) fail('--jti must be 1-128 characters');
 const publish = values.publish?.split(',').map((s) => s.trim()).filter(Boolean);
 if (values.e2ee !== undefined && !(E2EE_MODES as readonly string[]).includes(values.e2ee)) fail(`--e2ee must be one of ${E2EE_MODES.join(', ')}`);
 for (const s of publish ?? []) if (!(SOURCES as readonly string[]).includes(s)) fail(`unknown source ${s}`);
@@ -72,7 +87,7 @@ try {
 }
 
 const token = role === 'desk'
-  ? mintDeskToken(secret, { identity: values.identity!, rooms: values.rooms!.split(',').map((r) => r.trim()).filter(Boolean), ttlSeconds: ttl, ...issuedFor(config.jwt) })
+  ? mintDeskToken(secret, { identity: values.identity!, rooms: deskRooms!, ttlSeconds: ttl, ...issuedFor(config.jwt) })
   : mintToken(secret, {
     room: values.room!,
     identity: values.identity!,

@@ -3,6 +3,7 @@ import { buildApp } from './app.ts';
 import { mintDeskToken, mintToken } from './auth/mint.ts';
 import { baseUrl, issuedFor, pageLink } from './auth/page-links.ts';
 import { unconfiguredWarning } from './config/escalation-targets.ts';
+import { unreadVariables } from './config/env.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { CLOSE_BUDGET_MS, type ShutdownReport } from './shutdown.ts';
 
@@ -19,6 +20,11 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.log.level);
+  // A misspelt variable is not an error (tools and orchestrators set others), but never silent either.
+  const unread = unreadVariables(process.env);
+  const unreadWarning = unread.length === 0 ? undefined
+    : `SFU_* variables that nothing reads were ignored: ${unread.map((u) => u.suggestion ? `${u.name} (did you mean ${u.suggestion}?)` : u.name).join(', ')} (docs/configuration.md, "Settings")`;
+  if (unreadWarning) log.warn({ variables: unread.map((u) => u.name) }, unreadWarning);
   let app;
   try {
     app = await buildApp({ config, logger: log });
@@ -79,6 +85,7 @@ async function main(): Promise<void> {
   lines.push(`  media: UDP/TCP ${ports} on ${media.listenIp}, announced to browsers as ${announced}`
     + (media.source === 'host-interface' ? ' (this host\'s first non-loopback address: a development default; production sets media.announcedIp / SFU_ANNOUNCED_IP)' : ''));
   if (media.warning) lines.push(`  WARNING: ${media.warning}`);
+  if (unreadWarning) lines.push(`  WARNING: ${unreadWarning}`);
   if (app.unconfiguredTargets.length > 0) lines.push(`  WARNING: ${unconfiguredWarning(app.unconfiguredTargets)}`);
   for (const path of app.secrets.generated) lines.push(`  generated a secret into ${path} (kept for later starts)`);
   // Demo links only in development mode (the secret was generated here, not configured): an

@@ -5,6 +5,11 @@ import { E2EE_MODES } from '../domain/e2ee.ts';
 /** A room id or an identity (`sub`) as tokens carry them; the admin API takes the same in paths and bodies. */
 export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:@-]+$' });
 
+/** Whether a room id or identity is one a token may carry (1-128 of A-Z a-z 0-9 . _ : @ -): what `npm run token` checks before minting. */
+export function isTokenId(s: string): boolean {
+  return s.length >= 1 && s.length <= 128 && /^[A-Za-z0-9._:@-]+$/.test(s);
+}
+
 /** The room-scoped claims a token must carry (besides exp, checked by the verifier). */
 export const ClaimsSchema = Type.Object({
   room: Id,

@@ -2,7 +2,7 @@
  * Environment overrides: each SFU_* variable sets one config path.
  * The names are part of the operator contract (docs/configuration.md).
  */
-export type EnvKind = 'string' | 'int' | 'number' | 'csv' | 'json';
+export type EnvKind = 'string' | 'int' | 'number' | 'boolean' | 'csv' | 'json';
 
 export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_MODE: { path: 'mode', kind: 'string' },
@@ -35,7 +35,7 @@ export const ENV_VARS: Record<string, { path: string; kind: EnvKind }> = {
   SFU_INITIAL_OUTGOING_BITRATE: { path: 'media.initialAvailableOutgoingBitrate', kind: 'int' },
   SFU_MAX_INCOMING_BITRATE: { path: 'media.maxIncomingBitrate', kind: 'int' },
   SFU_MAX_OUTGOING_BITRATE: { path: 'media.maxOutgoingBitrate', kind: 'int' },
-  SFU_FRAME_RATE_FIRST: { path: 'media.frameRateFirst', kind: 'json' },
+  SFU_FRAME_RATE_FIRST: { path: 'media.frameRateFirst', kind: 'boolean' },
   SFU_VIDEO_PUBLISHING: { path: 'media.videoPublishing', kind: 'string' },
   SFU_BITRATE_SAMPLE_SECONDS: { path: 'media.bitrateSampleSeconds', kind: 'number' },
   SFU_MAX_MESSAGE_BYTES: { path: 'signalling.maxMessageBytes', kind: 'int' },
@@ -103,25 +103,78 @@ export function isServerVariable(name: string): boolean {
 }
 
 export function parseEnvValue(name: string, kind: EnvKind, raw: string): unknown {
-  switch (kind) {
-    case 'string':
-      return raw;
-    case 'int': {
-      if (!/^-?\d+$/.test(raw.trim())) throw new Error(`${name} must be an integer, got "${raw}"`);
-      return Number.parseInt(raw, 10);
+  return PARSERS[kind](name, raw);
+}
+
+/** A decimal number as an operator writes one (`30`, `0.5`, `-1`, `1e3`): not `0x10`, `Infinity` or blank. */
+const DECIMAL = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+const PARSERS: Record<EnvKind, (name: string, raw: string) => unknown> = {
+  string: (_name, raw) => raw,
+  int: (name, raw) => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new Error(`${name} must be an integer, got "${raw}"`);
+    return Number.parseInt(raw, 10);
+  },
+  number: (name, raw) => {
+    const n = Number(raw.trim());
+    if (!DECIMAL.test(raw.trim()) || !Number.isFinite(n)) throw new Error(`${name} must be a number, got "${raw}"`);
+    return n;
+  },
+  boolean: (name, raw) => {
+    const v = raw.trim().toLowerCase();
+    if (v !== 'true' && v !== 'false') throw new Error(`${name} must be true or false, got "${raw}"`);
+    return v === 'true';
+  },
+  csv: (_name, raw) => raw.split(',').map((s) => s.trim()).filter(Boolean),
+  // Never the value in the message: a JSON variable may carry secrets (records keys, webhook secrets).
+  json: (name, raw) => {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      throw new Error(`${name} must be JSON (the value is not shown: it may hold a secret)`);
     }
-    case 'number': {
-      const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new Error(`${name} must be a number, got "${raw}"`);
-      return n;
+  },
+};
+
+/** The variable that sets a config path, or that sets the array or object holding it (`safety.webhooks.0.secret`: SFU_PANIC_WEBHOOKS). */
+export function variableFor(path: string): string | undefined {
+  let best: string | undefined;
+  let bestLength = 0;
+  for (const [name, v] of Object.entries(ENV_VARS)) {
+    if ((path === v.path || path.startsWith(`${v.path}.`)) && v.path.length > bestLength) {
+      best = name;
+      bestLength = v.path.length;
     }
-    case 'csv':
-      return raw.split(',').map((s) => s.trim()).filter(Boolean);
-    case 'json':
-      try {
-        return JSON.parse(raw);
-      } catch {
-        throw new Error(`${name} must be JSON`);
-      }
   }
+  return best;
+}
+
+/** SFU_* variables read by the set-up, the tests and the benches, not by the server: never warned about. */
+const TOOL_VARS = new Set(['SFU_CACHE_DIR', 'SFU_SETUP_LOCK_TIMEOUT', 'SFU_WORKER_BUILD_CMD', 'SFU_WORKER_BUILD_OUT', 'SFU_CHROMIUM_BIN',
+  'SFU_FIREFOX_BIN', 'SFU_SCREENSHOTS', 'SFU_E2EE_TAP_DUMP']);
+
+/**
+ * SFU_* variables set in `env` that neither the server nor its tools read (a misspelt `SFU_WORKER`
+ * for `SFU_WORKERS` would otherwise be ignored without a word), each with the closest variable the
+ * server reads when one is a typo away. Names only: never a value.
+ */
+export function unreadVariables(env: NodeJS.ProcessEnv): { name: string; suggestion?: string }[] {
+  const known = [...Object.keys(ENV_VARS), 'SFU_CONFIG', ...FILE_VARS.map((n) => `${n}_FILE`)];
+  return Object.keys(env)
+    .filter((name) => name.startsWith('SFU_') && !isServerVariable(name) && !TOOL_VARS.has(name) && !name.startsWith('SFU_TEST_') && !name.startsWith('SFU_BENCH_'))
+    .sort()
+    .map((name) => {
+      const best = known.map((k) => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d)[0];
+      return best && best.d <= 2 ? { name, suggestion: best.k } : { name };
+    });
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema, type Config } from './schema.ts';
 import { ENV_VARS, FILE_VARS, parseEnvValue } from './env.ts';
+import { schemaProblems, settingProblems } from './checks.ts';
 import { ESCALATION_TARGET_UNKNOWN, unconfiguredProblems, unconfiguredTargets } from './escalation-targets.ts';
 
 export type { Config } from './schema.ts';
@@ -50,14 +51,30 @@ function setPath(tree: Tree, path: string, value: unknown): void {
 }
 
 function readJson(file: string): Tree {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError([`cannot read ${file}: ${(err as Error).message}`]);
+    // V8's message quotes the text around the error, which may be a secret of the file: say where, never what.
+    throw new ConfigError([`${file} is not valid JSON${jsonErrorPlace(text, (err as Error).message)} (its contents are not shown: they may hold secrets)`]);
   }
   if (!isTree(parsed)) throw new ConfigError([`${file} must hold a JSON object`]);
   return parsed;
+}
+
+/** ` at line L, column C` of a JSON.parse error, when its message gives a position. */
+function jsonErrorPlace(text: string, message: string): string {
+  const m = /at position (\d+)/.exec(message);
+  if (!m) return '';
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split('\n').length;
+  return ` at line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
 }
 
 /**
@@ -121,12 +138,7 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   if (opts.overrides) tree = merge(tree, opts.overrides);
   if (problems.length > 0) throw new ConfigError(problems);
 
-  if (!Value.Check(ConfigSchema, tree)) {
-    const errs = [...Value.Errors(ConfigSchema, tree)].map(
-      (e) => `${e.path.slice(1).replaceAll('/', '.') || '(root)'}: ${e.message}`,
-    );
-    throw new ConfigError(errs.slice(0, 20));
-  }
+  if (!Value.Check(ConfigSchema, tree)) throw new ConfigError(schemaProblems(tree));
   const cfg = tree as Config;
   if (cfg.jwt.secret && cfg.jwt.publicKey) {
     throw new ConfigError(['jwt.secret and jwt.publicKey are exclusive: configure one (SFU_JWT_SECRET or SFU_JWT_PUBLIC_KEY)']);
@@ -140,6 +152,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   const proxies = cfg.http.trustProxy.flatMap((p, i) => isAddressOrCidr(p) ? [] : [
     `http.trustProxy[${i}] (${JSON.stringify(p)}) is not an IP address or CIDR range (e.g. 10.0.0.5, 10.0.0.0/24, fd00::/64) (SFU_HTTP_TRUST_PROXY)`]);
   if (proxies.length > 0) throw new ConfigError(proxies);
+  const settings = settingProblems(cfg);
+  if (settings.length > 0) throw new ConfigError(settings);
   const turn = turnProblems(cfg.media.turn);
   if (turn.length > 0) throw new ConfigError(turn);
   const c = cfg.cluster;

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { newSecret } from '../shared/ids.ts';
@@ -76,18 +76,44 @@ export function resolveSecrets(config: Readonly<Config>): Secrets {
       + 'for a local trial run with SFU_MODE=development, which generates one into the data dir',
     ], 'JWT_SECRET_REQUIRED');
   }
+  // Every configured key is checked before anything is written: a refused start leaves the data dir as it was.
+  const configuredKeys = configuredRecordKeys(config);
+  const publicKey = config.jwt.publicKey ? readPem(config.jwt.publicKey) : undefined;
+  const algorithms: Secrets['jwtAlgorithms'] = config.jwt.algorithms.length > 0 ? [...config.jwt.algorithms] : publicKey ? ['RS256', 'ES256'] : ['HS256'];
+  if (publicKey && algorithms.includes('HS256')) throw new ConfigError(['jwt.algorithms: HS256 needs jwt.secret, not jwt.publicKey']);
+  if (!publicKey && algorithms.some((a) => a !== 'HS256')) throw new ConfigError(['jwt.algorithms: RS256/ES256 need jwt.publicKey']);
+  ensureWritableDataDir(config.dataDir);
   const generated: string[] = [];
   const adminToken = config.admin.token || dataDirSecret(config.dataDir, 'admin-token', generated);
-  const recordKeys = resolveRecordKeys(config, generated);
-  if (config.jwt.publicKey) {
-    const algorithms: Secrets['jwtAlgorithms'] = config.jwt.algorithms.length > 0 ? [...config.jwt.algorithms] : ['RS256', 'ES256'];
-    if (algorithms.includes('HS256')) throw new ConfigError(['jwt.algorithms: HS256 needs jwt.secret, not jwt.publicKey']);
-    return { jwtKey: readPem(config.jwt.publicKey), jwtAlgorithms: [...algorithms], jwtSecret: undefined, adminToken, recordKeys, generated };
-  }
+  const recordKeys = configuredKeys ?? [{ id: 'local', key: Buffer.from(dataDirSecret(config.dataDir, 'records-key', generated), 'base64url') }];
+  if (publicKey) return { jwtKey: publicKey, jwtAlgorithms: algorithms, jwtSecret: undefined, adminToken, recordKeys, generated };
   const secret = config.jwt.secret || dataDirSecret(config.dataDir, 'jwt-secret', generated);
-  const algorithms = config.jwt.algorithms.length > 0 ? [...config.jwt.algorithms] : ['HS256' as const];
-  if (algorithms.some((a) => a !== 'HS256')) throw new ConfigError(['jwt.algorithms: RS256/ES256 need jwt.publicKey']);
   return { jwtKey: secret, jwtAlgorithms: algorithms, jwtSecret: secret, adminToken, recordKeys, generated };
+}
+
+/** The code of the start-up refusal when the data dir cannot be created or written. */
+export const DATA_DIR_UNWRITABLE = 'DATA_DIR_UNWRITABLE';
+
+/**
+ * The data dir holds generated secrets, the SQLite store and the panic spool, so the node needs it
+ * writable whatever else is configured: created (mode 0700) when missing, then a file written and
+ * removed in it. Refused with DATA_DIR_UNWRITABLE (exit 78), naming the setting, the path and the
+ * error code (EACCES: a volume owned by another user; EROFS: a read-only mount).
+ */
+export function ensureWritableDataDir(dataDir: string): void {
+  const path = resolve(dataDir);
+  try {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    const probe = join(path, `.write-probe-${process.pid}`);
+    writeFileSync(probe, '', { mode: 0o600 });
+    rmSync(probe, { force: true });
+  } catch (err) {
+    throw new ConfigError([
+      `dataDir (SFU_DATA_DIR) ${path} cannot be written (${(err as NodeJS.ErrnoException).code ?? 'error'}): the node keeps its generated secrets, `
+      + 'the SQLite records and the panic spool there. Give the user the server runs as a directory it can write (in the container image: '
+      + 'uid 10001, e.g. chown 10001:10001 on a bind-mounted host directory), or set SFU_DATA_DIR to one',
+    ], DATA_DIR_UNWRITABLE);
+  }
 }
 
 /**
@@ -107,16 +133,32 @@ export function existingJwtSecret(config: Readonly<Config>): string {
     + 'Start the server once (npm start), or run this with the same SFU_DATA_DIR / SFU_CONFIG / SFU_JWT_SECRET as the server. No token was minted.');
 }
 
-/** Configured record keys (base64, 32 bytes each), or one generated into the data dir (id `local`). */
-function resolveRecordKeys(config: Readonly<Config>, generated: string[]): DataKey[] {
-  if (config.records.keys.length === 0) {
-    return [{ id: 'local', key: Buffer.from(dataDirSecret(config.dataDir, 'records-key', generated), 'base64url') }];
-  }
+/** Configured record keys (base64, 32 bytes each), checked; undefined when none is configured (one is generated, id `local`). */
+function configuredRecordKeys(config: Readonly<Config>): DataKey[] | undefined {
+  if (config.records.keys.length === 0) return undefined;
   return config.records.keys.map(({ id, key }) => {
     const bytes = Buffer.from(key, 'base64');
     if (bytes.length !== 32) throw new ConfigError([`records.keys: key ${id} must be 32 bytes, base64-encoded`]);
     return { id, key: bytes };
   });
+}
+
+/**
+ * The record keys this configuration's server seals and signs with, for tools that read its store
+ * (`npm run audit:verify`): `records.keys`, else `<dataDir>/records-key` as the server generated it.
+ * Never generates one (a new key opens nothing and signs nothing the server wrote): throws a
+ * ConfigError `RECORDS_KEY_NOT_FOUND` instead.
+ */
+export function existingRecordKeys(config: Readonly<Config>): DataKey[] {
+  const configured = configuredRecordKeys(config);
+  if (configured) return configured;
+  const path = resolve(config.dataDir, 'records-key');
+  const key = readDataDirSecret(path);
+  if (key !== undefined) return [{ id: 'local', key: Buffer.from(key, 'base64url') }];
+  throw new ConfigError([
+    `no records key: ${path} does not exist and records.keys (SFU_RECORDS_KEYS) is not set. Run this with the same SFU_DATA_DIR / SFU_CONFIG / `
+    + `SFU_RECORDS_KEYS(_FILE) as the server (dataDir ${JSON.stringify(config.dataDir)}, relative to ${process.cwd()}); nothing was created`,
+  ], 'RECORDS_KEY_NOT_FOUND');
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SfuError } from '../shared/errors.ts';
 
 /** Every HTTP error leaves as {error: {code, message}} with the code's status. */

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -96,5 +96,30 @@ describe('npm run audit:verify', () => {
     expect(rolledBack.stderr).toContain('exported head names entry 6');
 
     expect(verifyCli(dataDir, ['--head', 'nonsense']).status).toBe(2);
+  });
+
+  it('never creates a store or a key: pointed at the wrong data dir it fails with exit 2, not an empty trail reported intact', async () => {
+    const wrong = join(newDataDir(), 'not-the-servers');
+    const noKey = verifyCli(wrong);
+    expect(noKey.status).toBe(2);
+    expect(noKey.stdout).toBe('');
+    expect(noKey.stderr).toContain('RECORDS_KEY_NOT_FOUND');
+    expect(() => readdirSync(wrong)).toThrow(/ENOENT/);
+    // The key is there (copied), the store is not: still nothing created.
+    const real = newDataDir();
+    await admit(real, 'd1');
+    mkdirSync(wrong);
+    cpSync(join(real, 'records-key'), join(wrong, 'records-key'));
+    const noStore = verifyCli(wrong);
+    expect(noStore.status).toBe(2);
+    expect(noStore.stderr).toContain(`no store at ${join(wrong, 'records.db')}`);
+    expect(readdirSync(wrong)).toEqual(['records-key']);
+    // An invalid configuration is the operator's to fix: 78, as npm start, not 1 (which means a broken trail).
+    const bad = spawnSync(process.execPath, ['scripts/audit-verify.ts'], {
+      cwd: join(import.meta.dirname, '../..'), env: { ...process.env, SFU_DATA_DIR: real, SFU_LOG_LEVEL: 'loud' }, encoding: 'utf8',
+    });
+    expect(bad.status).toBe(78);
+    expect(bad.stderr).toContain('log.level (SFU_LOG_LEVEL)');
+    expect(verifyCli(real).status).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -79,6 +79,31 @@ describe('src/main.ts (npm start)', () => {
       expect(main.output()).toContain('jwt.publicKey: cannot read /nonexistent/key.pem');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a data dir it cannot write with DATA_DIR_UNWRITABLE and exit code 78, before any worker starts, without a stack trace', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'sfu-main-datadir-'));
+    // A read-only volume (EROFS) where a tmpfs can be mounted (root), and a path under a file (ENOTDIR) everywhere.
+    const readOnly = join(parent, 'ro');
+    mkdirSync(readOnly);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', readOnly]).status === 0;
+    writeFileSync(join(parent, 'a-file'), '');
+    const cases = [{ dir: join(parent, 'a-file', 'data'), errno: 'ENOTDIR' }, ...(mounted ? [{ dir: readOnly, errno: 'EROFS' }] : [])];
+    try {
+      for (const { dir, errno } of cases) {
+        const main = startMain({ SFU_DATA_DIR: dir, SFU_HTTP_PORT: '0', SFU_RTC_PORT: '0', SFU_WORKERS: '1', SFU_LOG_LEVEL: 'info' });
+        main.ready.catch(() => undefined);
+        expect(await main.exited, errno).toBe(78);
+        const out = main.output();
+        expect(out).toContain('invalid configuration (DATA_DIR_UNWRITABLE):');
+        expect(out).toContain(`dataDir (SFU_DATA_DIR) ${dir} cannot be written (${errno})`);
+        expect(out).not.toContain('mediasoup worker started');
+        expect(out).not.toMatch(/\bat \S+ \(|"stack"/);
+      }
+    } finally {
+      if (mounted) spawnSync('umount', ['-l', readOnly]);
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 });

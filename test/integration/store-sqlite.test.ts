@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -44,6 +44,23 @@ function holdWriteLock(file: string): () => void {
 }
 
 const FAST = { callTimeoutMs: 400, sqliteBusyTimeoutMs: 100 };
+
+describe('SQLite store: the file', () => {
+  it('is created readable by its owner only, and so are its -wal and -shm files, whatever the umask', async () => {
+    const before = process.umask(0o022);
+    try {
+      const s = new SqliteStore(join(dir, 'records.db'), new FieldCipher([KEY_A]));
+      await s.migrate();
+      await s.recordAdmission(admission('mode-1'));
+      for (const f of ['records.db', 'records.db-wal', 'records.db-shm']) {
+        expect((statSync(join(dir, f)).mode & 0o777).toString(8), f).toBe('600');
+      }
+      await s.close();
+    } finally {
+      process.umask(before);
+    }
+  });
+});
 
 describe('SQLite store: the thread, deadlines and readiness', () => {
   it('a write lock held elsewhere: writes fail STORE_UNAVAILABLE (SQLITE_BUSY) within the busy timeout, reads go on, ping says why; all recover', async () => {

@@ -94,4 +94,33 @@ describe('npm run token (scripts/token.ts)', () => {
       expect(r.stderr).toContain('usage: npm run token');
     }
   });
+
+  it('mints nothing the server would refuse: room ids and identities as tokens may carry them, exit 2 otherwise', async () => {
+    const long = 'x'.repeat(129);
+    for (const [args, message] of [
+      [['--room', 'room 12', '--identity', 'kid', '--role', 'student'], '--room must be 1-128 characters'],
+      [['--room', 'r', '--identity', 'kid/7', '--role', 'student'], '--identity must be 1-128 characters'],
+      [['--room', long, '--identity', 'kid', '--role', 'student'], '--room must be'],
+      [['--role', 'desk', '--identity', 'd', '--rooms', ','], '--rooms must list'],
+      [['--room', 'r', '--identity', 'kid', '--role', 'student', '--jti', long], '--jti must be'],
+    ] as const) {
+      const r = token([...args], { SFU_DATA_DIR: srv.dataDir });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(message);
+    }
+    // The longest room id and identity it mints are admitted.
+    const room = `r-${'x'.repeat(126)}`;
+    const ok = token(['--room', room, '--identity', 'kid:7@school.example', '--role', 'clinician'], { SFU_DATA_DIR: srv.dataDir });
+    expect(ok.status, ok.stderr).toBe(0);
+    const c = await RtcClient.connect(srv.wsUrl, { token: ok.stdout.trim() });
+    expect((await c.request('join', {})).participantId).toBeTruthy();
+    c.close();
+  });
+
+  it('--help prints the usage on stdout and exits 0', () => {
+    const r = token(['--help'], {});
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('usage: npm run token');
+  });
 });

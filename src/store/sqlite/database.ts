@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { statementCache } from './statements.ts';
@@ -45,7 +45,12 @@ export class SqliteDatabase {
   readonly incidents: SqliteIncidents;
 
   constructor(file: string, cipher: FieldCipher, opts: { busyTimeoutMs: number }) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    if (file !== ':memory:') {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      // Created readable by its owner only (identities, roles and the audit trail are in clear);
+      // SQLite gives its -wal and -shm files the database file's mode.
+      closeSync(openSync(file, 'a', 0o600));
+    }
     this.#db = new DatabaseSync(file);
     this.#sql = statementCache(this.#db);
     this.#busyTimeoutMs = opts.busyTimeoutMs;
