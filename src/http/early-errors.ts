@@ -20,7 +20,7 @@ export function frameworkErrors(err: { code?: string; message: string }, _req: F
   const message = err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid percent-encoding'
     : err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters`
       : 'invalid request';
-  void reply.code(400).send({ error: { code: 'INVALID_REQUEST', message } });
+  void reply.code(400).header('cache-control', 'no-store').send({ error: { code: 'INVALID_REQUEST', message } });
 }
 
 /**
