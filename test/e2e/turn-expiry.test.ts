@@ -1,6 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { mintTurnCredential } from '../../src/media/turn-credentials.ts';
 import { startCoturn } from '../helpers/coturn.ts';
+import { turnClient } from '../helpers/turn-client.ts';
+import { until } from '../helpers/until.ts';
 import { startTurnLifetimeProxy } from '../helpers/turn-lifetime-proxy.ts';
 import {
   chromiumFor,
@@ -28,8 +31,8 @@ import {
  */
 const available = chromiumFor('the TURN expiry e2e test');
 const ALLOCATION_SECONDS = 30;
-const coturn = available ? await startCoturn() : undefined;
-const proxy = coturn ? await startTurnLifetimeProxy({ coturnPort: coturn.port, secret: coturn.secret, lifetimeSeconds: ALLOCATION_SECONDS }) : undefined;
+const coturn = await startCoturn();
+const proxy = coturn && available ? await startTurnLifetimeProxy({ coturnPort: coturn.port, secret: coturn.secret, lifetimeSeconds: ALLOCATION_SECONDS }) : undefined;
 afterAll(() => {
   proxy?.close();
   coturn?.stop();
@@ -76,6 +79,33 @@ function totals(stats: InboundStat[]): { frames: number; audio: number } {
     audio: stats.filter((s) => s.kind === 'audio').reduce((n, s) => n + s.packetsReceived, 0),
   };
 }
+
+describe.skipIf(!coturn)('coturn and an allocation whose username expired (a scripted TURN client)', () => {
+  it('accepts REFRESH, CREATE_PERMISSION and CHANNEL_BIND on it, and refuses a new ALLOCATE with the same credential', async () => {
+    // Valid 2 s from now: allocated in time, used after.
+    const cred = mintTurnCredential(coturn!.secret, 'scripted-probe', 2);
+    const inTime = await turnClient({ port: coturn!.port, secret: coturn!.secret, username: cred.username });
+    const late = await turnClient({ port: coturn!.port, secret: coturn!.secret, username: cred.username });
+    try {
+      expect(await inTime.allocate()).toBe('success');
+      await until(() => Date.now() / 1000 > cred.expiresAt + 1, 'the credential to expire', 5000);
+      const outcomes = {
+        refresh: await inTime.refresh(600),
+        createPermission: await inTime.createPermission('127.0.0.1'),
+        channelBind: await inTime.channelBind(0x4000, '127.0.0.1', 9),
+        newAllocation: await late.allocate(),
+      };
+      expect(outcomes).toEqual({ refresh: 'success', createPermission: 'success', channelBind: 'success', newAllocation: 401 });
+      const log = coturn!.log();
+      for (const m of ['REFRESH', 'CREATE_PERMISSION', 'CHANNEL_BIND']) expect(log).toContain(`user <${cred.username}>: incoming packet ${m} processed, success`);
+      expect(log).toContain(`user <${cred.username}>: incoming packet message processed, error 401: Unauthorized`);
+      console.log(`[e2e turn-expiry] scripted client, ${(Date.now() / 1000 - cred.expiresAt).toFixed(1)} s after expiry: ${JSON.stringify(outcomes)}`);
+    } finally {
+      inTime.close();
+      late.close();
+    }
+  }, 20_000);
+});
 
 describe.skipIf(!available || !coturn)('a relay-only session past its TURN credential\'s expiry, through a real coturn', () => {
   const env = useServerAndBrowser(coturn ? { media: { turn: { urls: [proxy!.url], secret: coturn.secret, ttlSeconds: TTL_SECONDS } } } : {});

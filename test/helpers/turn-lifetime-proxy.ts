@@ -1,6 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { crc32 } from 'node:zlib';
+import { ATTR, METHOD, attrs, attrValue, isRequest, isStun, isSuccess, longTermKey, methodOf, resign, tidOf } from './stun.ts';
 
 /**
  * A UDP relay between browsers and a test coturn that shortens the allocation LIFETIME coturn
@@ -22,38 +21,6 @@ export interface TurnLifetimeProxy {
   close(): void;
 }
 
-const MAGIC = 0x2112a442;
-const LIFETIME = 0x000d;
-const USERNAME = 0x0006;
-const REALM = 0x0014;
-const MESSAGE_INTEGRITY = 0x0008;
-const FINGERPRINT = 0x8028;
-const ALLOCATE = 0x003;
-const REFRESH = 0x004;
-
-interface Attr { type: number; offset: number; length: number }
-
-function isStun(b: Buffer): boolean {
-  return b.length >= 20 && (b[0]! & 0xc0) === 0 && b.readUInt32BE(4) === MAGIC;
-}
-
-function attrs(b: Buffer): Attr[] {
-  const out: Attr[] = [];
-  const end = Math.min(b.length, 20 + b.readUInt16BE(2));
-  for (let at = 20; at + 4 <= end;) {
-    const type = b.readUInt16BE(at);
-    const length = b.readUInt16BE(at + 2);
-    out.push({ type, offset: at, length });
-    at += 4 + Math.ceil(length / 4) * 4;
-  }
-  return out;
-}
-
-const methodOf = (type: number) => (type & 0x000f) | ((type & 0x00e0) >> 1) | ((type & 0x3e00) >> 2);
-const isRequest = (type: number) => (type & 0x0110) === 0x0000;
-const isSuccess = (type: number) => (type & 0x0110) === 0x0100;
-const tidOf = (b: Buffer) => b.subarray(8, 20).toString('hex');
-
 export async function startTurnLifetimeProxy(opts: { coturnPort: number; secret: string; lifetimeSeconds: number }): Promise<TurnLifetimeProxy> {
   const front = createSocket('udp4');
   const upstream = new Map<string, Socket>();
@@ -64,22 +31,13 @@ export async function startTurnLifetimeProxy(opts: { coturnPort: number; secret:
   const shorten = (b: Buffer): Buffer => {
     const type = b.readUInt16BE(0);
     const method = methodOf(type);
-    if (!isSuccess(type) || (method !== ALLOCATE && method !== REFRESH)) return b;
+    if (!isSuccess(type) || (method !== METHOD.ALLOCATE && method !== METHOD.REFRESH)) return b;
     const who = asked.get(tidOf(b));
-    const list = attrs(b);
-    const lifetime = list.find((a) => a.type === LIFETIME);
-    const mi = list.find((a) => a.type === MESSAGE_INTEGRITY);
-    if (!who || !lifetime || !mi || b.readUInt32BE(lifetime.offset + 4) <= opts.lifetimeSeconds) return b;
+    const lifetime = attrs(b).find((a) => a.type === ATTR.LIFETIME);
+    if (!who || !lifetime || b.readUInt32BE(lifetime.offset + 4) <= opts.lifetimeSeconds) return b;
     const out = Buffer.from(b);
     out.writeUInt32BE(opts.lifetimeSeconds, lifetime.offset + 4);
-    const password = createHmac('sha1', opts.secret).update(who.username).digest('base64');
-    const key = createHash('md5').update(`${who.username}:${who.realm}:${password}`).digest();
-    // MESSAGE-INTEGRITY: over the message before it, the length field counting up to its end.
-    out.writeUInt16BE(mi.offset + 24 - 20, 2);
-    createHmac('sha1', key).update(out.subarray(0, mi.offset)).digest().copy(out, mi.offset + 4);
-    const fp = list.find((a) => a.type === FINGERPRINT);
-    out.writeUInt16BE(out.length - 20, 2);
-    if (fp) out.writeUInt32BE((crc32(out.subarray(0, fp.offset)) ^ 0x5354554e) >>> 0, fp.offset + 4);
+    resign(out, longTermKey(opts.secret, who.username, who.realm));
     rewritten += 1;
     return out;
   };
@@ -87,14 +45,9 @@ export async function startTurnLifetimeProxy(opts: { coturnPort: number; secret:
   const remember = (b: Buffer): void => {
     const type = b.readUInt16BE(0);
     const method = methodOf(type);
-    if (!isRequest(type) || (method !== ALLOCATE && method !== REFRESH)) return;
-    const list = attrs(b);
-    const text = (t: number) => {
-      const a = list.find((x) => x.type === t);
-      return a ? b.subarray(a.offset + 4, a.offset + 4 + a.length).toString('utf8') : undefined;
-    };
-    const username = text(USERNAME);
-    const realm = text(REALM);
+    if (!isRequest(type) || (method !== METHOD.ALLOCATE && method !== METHOD.REFRESH)) return;
+    const username = attrValue(b, ATTR.USERNAME)?.toString('utf8');
+    const realm = attrValue(b, ATTR.REALM)?.toString('utf8');
     if (username && realm) asked.set(tidOf(b), { username, realm });
   };
 
