@@ -96,9 +96,12 @@ describe.skipIf(!coturn)('coturn and an allocation whose username expired (a scr
         newAllocation: await late.allocate(),
       };
       expect(outcomes).toEqual({ refresh: 'success', createPermission: 'success', channelBind: 'success', newAllocation: 401 });
-      const log = coturn!.log();
-      for (const m of ['REFRESH', 'CREATE_PERMISSION', 'CHANNEL_BIND']) expect(log).toContain(`user <${cred.username}>: incoming packet ${m} processed, success`);
-      expect(log).toContain(`user <${cred.username}>: incoming packet message processed, error 401: Unauthorized`);
+      // coturn's side, logged (its output may trail its answers a little).
+      const lines = [
+        ...['REFRESH', 'CREATE_PERMISSION', 'CHANNEL_BIND'].map((m) => `user <${cred.username}>: incoming packet ${m} processed, success`),
+        `user <${cred.username}>: incoming packet message processed, error 401: Unauthorized`,
+      ];
+      await pollUntil('coturn logged the three successes and the 401', async () => coturn!.log(), (log) => lines.every((l) => log.includes(l)), { timeoutMs: 5000 });
       console.log(`[e2e turn-expiry] scripted client, ${(Date.now() / 1000 - cred.expiresAt).toFixed(1)} s after expiry: ${JSON.stringify(outcomes)}`);
     } finally {
       inTime.close();
@@ -130,8 +133,8 @@ describe.skipIf(!available || !coturn)('a relay-only session past its TURN crede
     const expiry = Math.max(...joined.map((u) => expiryOf(u.username)));
     console.log(`[e2e turn-expiry] joined; credentials expire at ${expiry} (${(expiry * 1000 - Date.now()) / 1000} s from now)`);
 
-    // Until the credentials have expired and each page's allocations were refreshed after that, both
-    // pages' media sampled every 2 s: frames and audio packets must grow in every interval.
+    // Until the credentials have expired, each page's allocations were refreshed after that and at
+    // least 20 s have passed since (over a refresh period), both pages' media sampled every 2 s.
     const samples = new Map<ClientPage, { at: number; frames: number; audio: number }[]>(pages.map((p) => [p, []]));
     let logAtExpiry: number | undefined;
     const refreshedAt = new Map<string, number>();
@@ -142,7 +145,7 @@ describe.skipIf(!available || !coturn)('a relay-only session past its TURN crede
       if (logAtExpiry === undefined) return false;
       const since = coturn!.log().slice(logAtExpiry);
       for (const u of joined) if (!refreshedAt.has(u.username) && since.includes(refreshLine(u.username))) refreshedAt.set(u.username, Date.now());
-      return refreshedAt.size === joined.length;
+      return refreshedAt.size === joined.length && Date.now() / 1000 > expiry + ALLOCATION_SECONDS / 2 + 5;
     }, (done) => done, { timeoutMs: (TTL_SECONDS + 2 * ALLOCATION_SECONDS) * 1000, intervalMs: 2000 });
     // Media after the refreshes too, still over the relay pairs.
     await Promise.all(pages.map((p) => waitForMediaFlow(p, { timeoutMs: 10_000 })));
@@ -152,13 +155,16 @@ describe.skipIf(!available || !coturn)('a relay-only session past its TURN crede
     const before = await Promise.all(pages.map((p) => pollUntil(`${p.name}: both transports on a relay pair`, () => p.icePaths(), onRelay)));
     for (const p of pages) {
       const s = samples.get(p)!;
-      const gaps = s.slice(1).filter((x, i) => x.frames <= s[i]!.frames || x.audio <= s[i]!.audio);
-      expect(gaps, `${p.name}: ${JSON.stringify(s)}`).toEqual([]);
+      // Audio packets (50 a second) in every interval; decoded frames in every three (a layer
+      // switch can hold video for a keyframe for a second or two, TURN or not).
+      const audioGaps = s.slice(1).filter((x, i) => x.audio <= s[i]!.audio);
+      const videoGaps = s.slice(3).filter((x, i) => x.frames <= s[i]!.frames);
+      expect({ audioGaps, videoGaps }, `${p.name}: ${JSON.stringify(s)}`).toEqual({ audioGaps: [], videoGaps: [] });
     }
     const refreshes = coturn!.log().slice(logAtExpiry).split('\n').filter((l) => joined.some((u) => l.includes(refreshLine(u.username))));
     const lastSample = Math.max(...[...samples.values()].map((s) => s.at(-1)!.at));
     console.log(`[e2e turn-expiry] ${refreshes.length} successful REFRESH lines with the expired usernames, first per page ${[...refreshedAt.values()].map((t) => `${(t / 1000 - expiry).toFixed(1)} s`).join(' / ')} after expiry; `
-      + `media sampled every 2 s without a gap until ${(lastSample / 1000 - expiry).toFixed(1)} s after expiry; ${proxy!.rewritten()} lifetimes shortened; ${(Date.now() - started) / 1000} s since opening`);
+      + `media sampled every 2 s, growing, until ${(lastSample / 1000 - expiry).toFixed(1)} s after expiry; ${proxy!.rewritten()} lifetimes shortened; ${(Date.now() - started) / 1000} s since opening`);
 
     // An ICE restart now (the media-problem box's Retry): the restartIce responses carry fresh
     // credentials, coturn grants new allocations with them, and media flows over new relay pairs.
