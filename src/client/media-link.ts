@@ -119,6 +119,12 @@ export class MediaLink {
     return (direction === 'send' ? this.#send : this.#recv)?.connectionState;
   }
 
+  /** The ids of our open transports (to close them on the server when rebuilding, media-care.ts). */
+  transportIds(): string[] { return [this.#send, this.#recv].flatMap((t) => (t && !t.closed ? [t.id] : [])); }
+
+  /** The iceServers of the latest join or restartIce response (a fresh TURN credential for new transports). */
+  get iceServers(): RTCIceServer[] { return this.#iceServers; }
+
   /** The server's ICE candidates of our transports: protocol, address and port. */
   endpoints(): string[] {
     return [...this.#endpoints];
