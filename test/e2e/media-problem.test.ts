@@ -9,6 +9,7 @@ import {
   pollUntil,
   probeTime,
   useServerAndBrowser,
+  waitForMediaFlow,
   waitForState,
   type ClientPage,
 } from '../helpers/browser.ts';
@@ -162,6 +163,15 @@ describe.skipIf(!available)('the page tells people when media cannot connect', (
     }, (grew) => grew, { timeoutMs: 15_000, context: () => p.logs.slice(-20).join('\n') });
     await p.page.waitForFunction('window.sfuClient.mediaProblem() === undefined', undefined, { timeout: 10_000 });
     expect(await p.page.evaluate('window.__captures')).toBe(captures);
+    // The rebuilt link both publishes and receives: a clinician joining now (through the opened
+    // port) and the student see each other's media.
+    const clinician = await openClient(env.browser, server.url, 'clinician-rebuild', {
+      token: server.mint('ice-rebuild', 'clinician-rebuild', 'clinician'),
+      policy: server.handle.config.consent.policyVersions[0]!,
+    });
+    await waitForState(clinician, 'joined');
+    await Promise.all([waitForMediaFlow(p, { timeoutMs: 20_000 }), waitForMediaFlow(clinician, { timeoutMs: 20_000 })]);
+    await clinician.page.context().close();
     expect(p.logs.some((l) => l.includes('media: still not connected after Try again, new transports'))).toBe(true);
     console.log(`[e2e] Try again at 0 ms; transports closed and rebuilt at ${rebuiltAt - clickedAt} ms; upload through the opened port ${Date.now() - clickedAt} ms`);
     await p.page.context().close();
