@@ -544,12 +544,12 @@ export class Session {
 
   /** Try again did not connect `old`: the server closes its transports, and a new link (the same camera and mic) replaces it. */
   async #rebuildMedia(old: MediaLink): Promise<void> {
-    const [sig, joined, gen] = [this.#sig, this.#joined, this.#generation];
-    if (!sig?.connected || !joined || this.#link !== old) return;
+    const [sig, gen] = [this.#sig, this.#generation];
+    if (!sig?.connected || !this.#joined || this.#link !== old) return;
     await Promise.all(old.transportIds().map((transportId) => sig.request('closeTransport', { transportId }).catch(() => undefined)));
     // Re-checked after the await: a resume, a teardown or another rebuild may have replaced the link.
-    if (gen !== this.#generation || this.#link !== old || this.#sig !== sig) return;
-    await this.#setUpMedia(sig, { ...joined, iceServers: old.iceServers }, gen);
+    if (gen !== this.#generation || this.#link !== old || this.#sig !== sig || !this.#joined) return;
+    await this.#setUpMedia(sig, { ...this.#joined, iceServers: old.iceServers }, gen);
   }
 
   /** Closes the media link and stops watching it (a problem shown is cleared). */
