@@ -1,18 +1,27 @@
-import { MediaHealth, type MediaProblem } from './media-health.ts';
-import type { MediaLink } from './media-link.ts';
+import { MediaHealth, type MediaProblem, type WatchedLink } from './media-health.ts';
 import { QualityMeter, type TileQuality } from './quality.ts';
-import type { SignallingClient } from './signalling.ts';
 
 /** How long after Try again a transport that still is not connected gets the media link rebuilt. */
 export const REBUILD_AFTER_MS = 10_000;
 
-export interface MediaCareOptions {
+/** What MediaCare reads of a media link (media-link.ts's MediaLink). */
+export interface CaredLink extends WatchedLink {
+  readonly closed: boolean;
+}
+
+/** What MediaCare uses of the signalling client (signalling.ts): the problem report. */
+export interface ProblemReporter {
+  readonly connected: boolean;
+  request(method: 'reportMediaProblem', data: { code: string; direction: 'send' | 'recv'; cleared?: boolean }, timeoutMs?: number): Promise<unknown>;
+}
+
+export interface MediaCareOptions<L extends CaredLink> {
   /** The session's signalling now (problems are reported to the server through it). */
-  sig(): SignallingClient | undefined;
+  sig(): ProblemReporter | undefined;
   problem(problem: MediaProblem | undefined): void;
   quality(list: TileQuality[]): void;
   /** Closes the link's transports on the server and sets a new link up (the same camera and mic). */
-  rebuild(link: MediaLink): Promise<void>;
+  rebuild(link: L): Promise<void>;
   rebuildAfterMs?: number;
 }
 
@@ -22,14 +31,14 @@ export interface MediaCareOptions {
  * again: an ICE restart on both transports, then, if a transport of this link is still not
  * connected `rebuildAfterMs` later, a rebuilt link. Stopped with the link (a pending rebuild too).
  */
-export class MediaCare {
+export class MediaCare<L extends CaredLink> {
   readonly health: MediaHealth;
-  readonly #link: MediaLink;
-  readonly #opts: MediaCareOptions;
+  readonly #link: L;
+  readonly #opts: MediaCareOptions<L>;
   #rebuildTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
 
-  constructor(link: MediaLink, opts: MediaCareOptions) {
+  constructor(link: L, opts: MediaCareOptions<L>) {
     this.#link = link;
     this.#opts = opts;
     this.health = new MediaHealth(link);

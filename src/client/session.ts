@@ -112,7 +112,7 @@ export class Session {
   #nodeOrigin: string | undefined;
   #link: MediaLink | undefined;
   /** Watches #link (transports that do not connect, media that does not arrive) and runs Try again. */
-  #care: MediaCare | undefined;
+  #care: MediaCare<MediaLink> | undefined;
   readonly #remotes = new Map<string, RemoteParticipant>();
   readonly #local = new LocalMedia((stream) => this.events.emit('localMedia', stream), (text) => this.events.emit('notice', text));
   readonly #screen = new ScreenShare((stream) => this.events.emit('localScreen', stream));
