@@ -1,4 +1,4 @@
-import type { ConsumerRef, InboundStat, OutboundStat } from './media-sample.ts';
+import type { ConsumerRef, Direction, IcePath, InboundStat, OutboundStat } from './media-sample.ts';
 
 /** The inbound-rtp streams of `report` whose track belongs to one of the consumers (by track id). */
 export function parseInbound(report: RTCStatsReport, byTrack: ReadonlyMap<string, ConsumerRef>): InboundStat[] {
@@ -91,4 +91,28 @@ export function stuckIn(report: RTCStatsReport): 'ice' | 'dtls' {
     if (s.type === 'candidate-pair' && (s as RTCIceCandidatePairStats).state === 'succeeded') paired = true;
   });
   return paired && t?.dtlsState !== 'connected' ? 'dtls' : 'ice';
+}
+
+/** The candidate pair a transport uses now (its selected pair, or a nominated succeeded one), undefined before ICE connected. */
+export function selectedPath(report: RTCStatsReport, direction: Direction): IcePath | undefined {
+  const byId = new Map<string, Record<string, unknown>>();
+  report.forEach((s: RTCStats) => byId.set(s.id, s as unknown as Record<string, unknown>));
+  const transport = [...byId.values()].find((s) => s.type === 'transport');
+  const pair = (transport?.selectedCandidatePairId ? byId.get(transport.selectedCandidatePairId as string) : undefined)
+    ?? [...byId.values()].find((s) => s.type === 'candidate-pair' && (s.selected === true || s.nominated === true) && s.state === 'succeeded');
+  if (!pair) return undefined;
+  const local = byId.get(pair.localCandidateId as string);
+  const remote = byId.get(pair.remoteCandidateId as string);
+  return {
+    direction,
+    localType: String(local?.candidateType ?? ''),
+    protocol: String(local?.protocol ?? ''),
+    ...(local?.relayProtocol ? { relayProtocol: String(local.relayProtocol) } : {}),
+    remoteType: String(remote?.candidateType ?? ''),
+    ...(remote?.address ? { remoteAddress: String(remote.address) } : {}),
+    ...(typeof remote?.port === 'number' ? { remotePort: remote.port } : {}),
+    ...(local?.address ? { localAddress: String(local.address) } : {}),
+    ...(typeof local?.port === 'number' ? { localPort: local.port } : {}),
+    state: String(pair.state ?? ''),
+  };
 }

@@ -43,7 +43,7 @@ export interface SfuClientApi {
   mediaProblem(): MediaProblem | undefined;
   /** Every mediaProblem event of this page, in order: the code (null once cleared), the transport, Date.now(). */
   mediaProblems(): { code: string | null; direction?: string; at: number }[];
-  /** The Retry button: ICE restarted on both transports, checked again. */
+  /** The Retry button: ICE restarted on both transports, checked again; new transports if one is still not connected 10 s later. */
   retryMedia(): Promise<void>;
   /** Each remote participant's connection quality as their tile shows it. */
   quality(): Record<string, Quality>;

@@ -3,7 +3,7 @@ import { Device } from 'mediasoup-client';
 import type { ConnectionState, Consumer, Producer, RtpCapabilities, RtpParameters, Transport } from 'mediasoup-client/types';
 import { Emitter } from './emitter.ts';
 import { codeOf } from './errors.ts';
-import { parseInbound, parseOutbound, selectedRtt, stuckIn } from './link-stats.ts';
+import { parseInbound, parseOutbound, selectedPath, selectedRtt, stuckIn } from './link-stats.ts';
 import type { ConsumerRef, Direction, IcePath, InboundStat, OutboundStat, RecvSample } from './media-sample.ts';
 export type { IcePath } from './media-sample.ts';
 import type { SignallingClient } from './signalling.ts';
@@ -118,6 +118,12 @@ export class MediaLink {
   transportState(direction: Direction): ConnectionState | undefined {
     return (direction === 'send' ? this.#send : this.#recv)?.connectionState;
   }
+
+  /** The ids of our open transports (to close them on the server when rebuilding, media-care.ts). */
+  transportIds(): string[] { return [this.#send, this.#recv].flatMap((t) => (t && !t.closed ? [t.id] : [])); }
+
+  /** The iceServers of the latest join or restartIce response (a fresh TURN credential for new transports). */
+  get iceServers(): RTCIceServer[] { return this.#iceServers; }
 
   /** The server's ICE candidates of our transports: protocol, address and port. */
   endpoints(): string[] {
@@ -393,26 +399,8 @@ export class MediaLink {
     const out: IcePath[] = [];
     for (const [direction, t] of [['send', this.#send], ['recv', this.#recv]] as const) {
       if (!t || t.closed) continue;
-      const report = await t.getStats();
-      const byId = new Map<string, Record<string, unknown>>();
-      report.forEach((s: RTCStats) => byId.set(s.id, s as unknown as Record<string, unknown>));
-      const transport = [...byId.values()].find((s) => s.type === 'transport');
-      const pair = (transport?.selectedCandidatePairId ? byId.get(transport.selectedCandidatePairId as string) : undefined)
-        ?? [...byId.values()].find((s) => s.type === 'candidate-pair' && (s.selected === true || s.nominated === true) && s.state === 'succeeded');
-      if (!pair) continue;
-      const local = byId.get(pair.localCandidateId as string);
-      const remote = byId.get(pair.remoteCandidateId as string);
-      out.push({
-        direction,
-        localType: String(local?.candidateType ?? ''),
-        protocol: String(local?.protocol ?? ''),
-        ...(local?.relayProtocol ? { relayProtocol: String(local.relayProtocol) } : {}),
-        remoteType: String(remote?.candidateType ?? ''),
-        ...(remote?.address ? { remoteAddress: String(remote.address) } : {}),
-        ...(typeof remote?.port === 'number' ? { remotePort: remote.port } : {}),
-        ...(local?.address ? { localAddress: String(local.address) } : {}),
-        state: String(pair.state ?? ''),
-      });
+      const path = selectedPath(await t.getStats(), direction);
+      if (path) out.push(path);
     }
     return out;
   }

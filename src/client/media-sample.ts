@@ -92,8 +92,9 @@ export interface IcePath {
   /** The server's end (or the TURN server's, relayed): the address the browser reached, e.g. media.announcedIp. */
   remoteAddress?: string;
   remotePort?: number;
-  /** This browser's end (absent where the browser hides it). */
+  /** This browser's end (absent where the browser hides it); relayed: the TURN allocation's relayed address and port. */
   localAddress?: string;
+  localPort?: number;
   /** The pair's state (succeeded once connectivity checks passed). */
   state: string;
 }

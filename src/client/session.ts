@@ -3,8 +3,9 @@ import { Emitter } from './emitter.ts';
 import { codeOf, messageOf } from './errors.ts';
 import { LocalMedia } from './local-media.ts';
 import { MediaLink, type IcePath, type InboundStat, type OutboundStat, type RemoteTrack } from './media-link.ts';
-import { MediaHealth, type MediaProblem } from './media-health.ts';
-import { QualityMeter, type TileQuality } from './quality.ts';
+import type { MediaProblem } from './media-health.ts';
+import { MediaCare } from './media-care.ts';
+import type { TileQuality } from './quality.ts';
 import { SignallingClient, SignallingError } from './signalling.ts';
 import { nodeOriginOf, redirectUrl } from './redirect.ts';
 import type { ConsentInput, ConsentScope, JoinResult, LocationInput, ParticipantInfo, Role, SafetyView, Source } from './protocol.ts';
@@ -110,8 +111,8 @@ export class Session {
   #joined: JoinResult | undefined;
   #nodeOrigin: string | undefined;
   #link: MediaLink | undefined;
-  /** Watches #link: transports that do not connect, media that does not arrive. */
-  #health: MediaHealth | undefined;
+  /** Watches #link (transports that do not connect, media that does not arrive) and runs Try again. */
+  #care: MediaCare<MediaLink> | undefined;
   readonly #remotes = new Map<string, RemoteParticipant>();
   readonly #local = new LocalMedia((stream) => this.events.emit('localMedia', stream), (text) => this.events.emit('notice', text));
   readonly #screen = new ScreenShare((stream) => this.events.emit('localScreen', stream));
@@ -147,7 +148,7 @@ export class Session {
   /** The token that resumes this participant after a drop or a reload (undefined when not joined). */
   get resumeToken(): string | undefined { return this.#joined?.resumeToken; }
   /** What stops media now (undefined when nothing is known to). */
-  get mediaProblem(): MediaProblem | undefined { return this.#health?.problem; }
+  get mediaProblem(): MediaProblem | undefined { return this.#care?.health.problem; }
 
   remoteParticipants(): RemoteParticipant[] {
     return [...this.#remotes.values()];
@@ -192,9 +193,9 @@ export class Session {
     return this.#link?.icePaths() ?? Promise.resolve([]);
   }
 
-  /** The person's Retry after a media problem: ICE restarted on both transports, and checked again. */
+  /** The person's Retry after a media problem: ICE restarted on both transports, checked again; new transports if still stuck 10 s later. */
   async retryMedia(): Promise<void> {
-    await this.#health?.retry();
+    await this.#care?.retry();
   }
 
   /** How a consumer's tile is drawn: the server picks its layer, or pauses it when hidden. */
@@ -534,31 +535,30 @@ export class Session {
   }
 
   #watchHealth(link: MediaLink): void {
-    const health = new MediaHealth(link);
-    const meter = new QualityMeter();
-    this.#health = health;
-    let reported: MediaProblem | undefined;
-    health.events.on('problem', (problem) => {
-      // The code only: never a token, a name or an address.
-      console.info(problem ? `media problem ${problem.code} (${problem.direction})` : 'media problem cleared');
-      // The operator's log has it too (reportMediaProblem); best effort, never in the way of the page.
-      const said = problem ?? reported;
-      if (said && this.#sig?.connected) {
-        this.#sig.request('reportMediaProblem', { code: said.code, direction: said.direction, ...(problem ? {} : { cleared: true }) }, 3000).catch(() => undefined);
-      }
-      reported = problem;
-      this.events.emit('mediaProblem', problem);
+    this.#care = new MediaCare(link, {
+      sig: () => this.#sig,
+      problem: (problem) => this.events.emit('mediaProblem', problem), quality: (list) => this.events.emit('quality', list),
+      rebuild: (old) => this.#rebuildMedia(old),
     });
-    health.events.on('sample', (sample) => this.events.emit('quality', meter.update(sample)));
+  }
+
+  /** Try again did not connect `old`: the server closes its transports, and a new link (the same camera and mic) replaces it. */
+  async #rebuildMedia(old: MediaLink): Promise<void> {
+    const [sig, gen] = [this.#sig, this.#generation];
+    if (!sig?.connected || !this.#joined || this.#link !== old) return;
+    await Promise.all(old.transportIds().map((transportId) => sig.request('closeTransport', { transportId }).catch(() => undefined)));
+    // Re-checked after the await: a resume, a teardown or another rebuild may have replaced the link.
+    if (gen !== this.#generation || this.#link !== old || this.#sig !== sig || !this.#joined) return;
+    await this.#setUpMedia(sig, { ...this.#joined, iceServers: old.iceServers }, gen);
   }
 
   /** Closes the media link and stops watching it (a problem shown is cleared). */
   #closeLink(): void {
-    const health = this.#health;
-    this.#health = undefined;
-    if (health) {
-      const shown = health.problem;
-      health.stop();
+    const care = this.#care;
+    this.#care = undefined;
+    if (care) {
+      const shown = care.health.problem;
+      care.stop();
       if (shown) this.events.emit('mediaProblem', undefined);
     }
     this.#link?.close();

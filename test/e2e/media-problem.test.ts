@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import {
   armProbe,
   buildClient,
@@ -9,6 +9,7 @@ import {
   pollUntil,
   probeTime,
   useServerAndBrowser,
+  waitForMediaFlow,
   waitForState,
   type ClientPage,
 } from '../helpers/browser.ts';
@@ -37,6 +38,26 @@ const BLOCKED_ADDRESS = '127.0.0.2';
 const PROBLEM_SHOWN = `!document.getElementById('media-problem').hidden`;
 
 interface Problem { code: string; direction: string; endpoints: string[] }
+
+/** Counts camera and microphone captures (getUserMedia calls) in `window.__captures`. */
+const COUNT_CAPTURES = `(() => {
+  const md = navigator.mediaDevices;
+  const original = md.getUserMedia.bind(md);
+  window.__captures = 0;
+  md.getUserMedia = (c) => { window.__captures += 1; return original(c); };
+})()`;
+
+/** The signalling requests the page sends (method, when), from the page's WebSocket frames. */
+function watchSentMethods(page: Page): { method: string; at: number }[] {
+  const sent: { method: string; at: number }[] = [];
+  page.on('websocket', (ws) => ws.on('framesent', (f) => {
+    try {
+      const msg = JSON.parse(String(f.payload)) as { method?: unknown };
+      if (typeof msg.method === 'string') sent.push({ method: msg.method, at: Date.now() });
+    } catch { /* not a request */ }
+  }));
+  return sent;
+}
 
 describe.skipIf(!available)('the page tells people when media cannot connect', () => {
   const env = useServerAndBrowser({ media: { announcedIp: BLOCKED_ADDRESS } });
@@ -105,6 +126,55 @@ describe.skipIf(!available)('the page tells people when media cannot connect', (
     }, (grew) => grew, { timeoutMs: 10_000, context: () => page.logs.slice(-20).join('\n') });
     expect((await page.page.evaluate('window.sfuClient.mediaProblems()') as { code: string | null }[]).at(-1)?.code).toBeNull();
     await page.page.close();
+    await relay.close();
+    relay = undefined;
+  }, 60_000);
+
+  it('Try again that does not connect: 10 s later new transports, the same camera and mic, and they connect once the port opens', async () => {
+    const server = env.server;
+    const p = await openClient(env.browser, server.url, 'student-rebuild', {
+      token: server.mint('ice-rebuild', 'student-rebuild', 'student'),
+      policy: server.handle.config.consent.policyVersions[0]!,
+    }, { join: false, initScript: COUNT_CAPTURES });
+    const sent = watchSentMethods(p.page);
+    await p.join();
+    await waitForState(p, 'joined');
+    await p.page.waitForFunction(PROBLEM_SHOWN, undefined, { timeout: 15_000 });
+    const count = (m: string) => sent.filter((x) => x.method === m).length;
+    expect(count('createTransport')).toBe(2);
+    const captures = await p.page.evaluate('window.__captures') as number;
+    const shown = await p.page.evaluate('window.sfuClient.mediaProblem()') as Problem;
+    const port = Number(/^UDP [\d.]+:(\d+)$/.exec(shown.endpoints.find((e) => e.startsWith('UDP '))!)![1]);
+
+    const clickedAt = Date.now();
+    await p.page.click('#media-retry');
+    await pollUntil('both transports closed on the server (the rebuild)', async () => count('closeTransport'), (n) => n === 2, { timeoutMs: 20_000 });
+    const rebuiltAt = sent.find((x) => x.method === 'closeTransport')!.at;
+    expect(rebuiltAt - clickedAt).toBeGreaterThanOrEqual(9_500);
+    // The port opens now: the new transports get through without another click.
+    relay = await startUdpRelay({ host: BLOCKED_ADDRESS, port }, { host: '127.0.0.1', port });
+    await pollUntil('two new transports', async () => count('createTransport'), (n) => n === 4, { timeoutMs: 10_000 });
+    let before: number | undefined;
+    await pollUntil('the camera upload to grow on the new send transport', async () => {
+      const bytes = (await p.outboundStats()).reduce((n, s) => n + s.bytesSent, 0);
+      const grew = before !== undefined && bytes > before;
+      before = bytes;
+      return grew;
+    }, (grew) => grew, { timeoutMs: 15_000, context: () => p.logs.slice(-20).join('\n') });
+    await p.page.waitForFunction('window.sfuClient.mediaProblem() === undefined', undefined, { timeout: 10_000 });
+    expect(await p.page.evaluate('window.__captures')).toBe(captures);
+    // The rebuilt link both publishes and receives: a clinician joining now (through the opened
+    // port) and the student see each other's media.
+    const clinician = await openClient(env.browser, server.url, 'clinician-rebuild', {
+      token: server.mint('ice-rebuild', 'clinician-rebuild', 'clinician'),
+      policy: server.handle.config.consent.policyVersions[0]!,
+    });
+    await waitForState(clinician, 'joined');
+    await Promise.all([waitForMediaFlow(p, { timeoutMs: 20_000 }), waitForMediaFlow(clinician, { timeoutMs: 20_000 })]);
+    await clinician.page.context().close();
+    expect(p.logs.some((l) => l.includes('media: still not connected after Try again, new transports'))).toBe(true);
+    console.log(`[e2e] Try again at 0 ms; transports closed and rebuilt at ${rebuiltAt - clickedAt} ms; upload through the opened port ${Date.now() - clickedAt} ms`);
+    await p.page.context().close();
     await relay.close();
     relay = undefined;
   }, 60_000);

@@ -64,9 +64,10 @@ describe.skipIf(!available || !coturn)('TURN with short-lived credentials, throu
     ]);
     await Promise.all(pages.map((p) => waitForState(p, 'joined')));
     const flows = await Promise.all(pages.map((p) => waitForMediaFlow(p, { timeoutMs: 20_000 })));
-    // Every media transport of both pages (send and recv) runs over a relay candidate.
+    // Every media transport of both pages (send and recv) runs over a relay candidate. (A selected
+    // pair reads 'in-progress' while a consent check is in flight: polled until both read succeeded.)
     const paths = await Promise.all(pages.map((p) => pollUntil(`${p.name}: both transports on a selected pair`, () => p.icePaths(),
-      (ps) => ps.length === 2, { context: () => p.logs.slice(-20).join('\n') })));
+      (ps) => ps.length === 2 && ps.every((x) => x.state === 'succeeded'), { context: () => p.logs.slice(-20).join('\n') })));
     for (const ps of paths) {
       for (const path of ps) expect(path, JSON.stringify(ps)).toMatchObject({ localType: 'relay', state: 'succeeded' });
     }
