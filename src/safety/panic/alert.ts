@@ -64,4 +64,11 @@ export interface PanicFanout {
    * `maxWaitMs`; true when all left in time. Optional: without it, queued counts as sent.
    */
   delivered?(maxWaitMs: number): Promise<boolean>;
+  /**
+   * Open incidents this node came to hold after start-up without a raise (the store's open
+   * incidents read late, or merged from the spool backlog): sent to the connected responders that
+   * may see them, as a connection replay would. Optional: without it, they reach responders on a
+   * tier that comes due or at their next connection.
+   */
+  resumed?(incidents: readonly Incident[]): void;
 }

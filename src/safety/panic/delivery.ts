@@ -81,6 +81,7 @@ export class AlertDelivery {
       announceToRoom: (room: string, incident: Incident) => inner.announceToRoom(room, incident),
       update: (room: string, event: string, payload: object, raiserIdentity: string) => inner.update(room, event, payload, raiserIdentity),
       delivered: (maxWaitMs: number) => this.delivered(maxWaitMs),
+      resumed: (incidents: readonly Incident[]) => inner.resumed?.(incidents),
     };
   }
 }

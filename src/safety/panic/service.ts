@@ -192,6 +192,7 @@ export class PanicService {
 
   async #loadNow(): Promise<boolean> {
     const { ok, found } = await readOpenIncidents(this.#o.store, this.#journal.pendingEntries(), this.#startDeadlineMs, this.#o.log);
+    const resumed: Incident[] = [];
     for (const { incident, events, stored } of found) {
       if (incident.state === 'resolved' || this.#open.has(incident.id) || this.#resolvedBeforeLoad.has(incident.id) || this.#stopped) continue;
       // With ownership, incidents other nodes can see (in the store) are resumed only once this
@@ -202,8 +203,12 @@ export class PanicService {
       this.#reRaiseKeys.load(incident, events);
       this.#tiers.schedule(incident.id);
       if (stored) void this.#webhooks.redeliver(incident, (i, tier) => this.alertFor(i, tier));
+      resumed.push(incident);
     }
     this.#o.metrics.panicOpen(this.#open.size);
+    // Responders connected before this read (a late one: the store did not answer in time at
+    // start) have not had these in their replay: they get them now, once per connection.
+    if (resumed.length > 0) this.#guard(() => this.#fanout?.resumed?.(resumed));
     return ok;
   }
 

@@ -299,18 +299,8 @@ export class PanicSocketServer implements PanicFanout {
    */
   async #replay(socket: Socket, who: Who): Promise<void> {
     const filter = (room: string) => inScope(this.#revocations, who, room);
-    const sent = new Set<string>();
-    // One at a time, as before: each location read gets its whole deadline, and the first alert goes at once.
-    const send = async (incidents: Incident[]) => {
-      for (const incident of incidents) {
-        const { id, room } = incident;
-        if (sent.has(id)) continue;
-        const alert = await this.#service.alertFor(incident, incident.tier, true);
-        if (sent.has(id) || this.#service.resolvedHere(id) || !filter(room)) continue;
-        sent.add(id);
-        socket.emit('panic:alert', { ...alert, incident: this.#service.held(id) ?? alert.incident });
-      }
-    };
+    const sent = this.#sentSet(socket);
+    const send = (incidents: Incident[]) => this.#replayTo(socket, who, incidents);
     await send(this.#service.openIncidents(filter));
     // Several nodes: the open incidents of the shared store too (bounded by the store deadline;
     // without an answer, what this node holds is all that is replayed).
@@ -321,6 +311,43 @@ export class PanicSocketServer implements PanicFanout {
     }
     // Tells the responder its replay is complete: an incident it knew of and did not get is closed.
     socket.emit('panic:replayed', { count: sent.size });
+  }
+
+  /** The incidents replayed on this connection so far (by its replay, or by `resumed`): each goes once. */
+  #sentSet(socket: Socket): Set<string> {
+    return (socket.data.replayed ??= new Set<string>()) as Set<string>;
+  }
+
+  /**
+   * Replayed alerts (`replay: true`) of `incidents` to one responder connection, one at a time (each
+   * location read gets its whole deadline, and the first alert goes at once), each once per
+   * connection. Checked again after each await: not sent meanwhile, not resolved here (`heldOnly`:
+   * still held here), still in the connection's scope, still connected; the incident goes as it is
+   * held now.
+   */
+  async #replayTo(socket: Socket, who: Who, incidents: readonly Incident[], heldOnly = false): Promise<void> {
+    const sent = this.#sentSet(socket);
+    for (const incident of incidents) {
+      const { id, room } = incident;
+      if (sent.has(id) || !inScope(this.#revocations, who, room)) continue;
+      const alert = await this.#service.alertFor(incident, incident.tier, true);
+      if (sent.has(id) || this.#service.resolvedHere(id) || (heldOnly && !this.#service.has(id)) || !inScope(this.#revocations, who, room) || !socket.connected) continue;
+      sent.add(id);
+      socket.emit('panic:alert', { ...alert, incident: this.#service.held(id) ?? alert.incident });
+    }
+  }
+
+  /**
+   * Open incidents this node came to hold after start (read late from the store, or merged from
+   * the spool backlog): to every connected responder that may see them, as its replay would have
+   * sent them (once per connection: one whose replay is under way does not get them twice).
+   */
+  resumed(incidents: readonly Incident[]): void {
+    for (const socket of this.#nsp.sockets.values()) {
+      const who = socket.data.who as Who;
+      if (!this.#isResponder(who)) continue;
+      void this.#replayTo(socket, who, incidents, true).catch((err: unknown) => this.#log.error({ err }, 'replay of incidents resumed late failed'));
+    }
   }
 
   /**
