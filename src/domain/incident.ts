@@ -22,7 +22,9 @@ export interface IncidentRaise {
 
 /**
  * `re-raised`: the raiser raised again while at the cap of open incidents per participant; the
- * raise was recorded on this incident (data: clientIncidentId, kind, silent, hasNote?, hasCoordinates?).
+ * raise was recorded on this incident (data: clientIncidentId, kind, silent, hasNote?, hasCoordinates?);
+ * or several such raises, counted and written together (data: count, first, last, kind and silent
+ * of the last, hasNote?, hasCoordinates?; `at` is `last`).
  * `escalation-taken-over`: another node took the incident's escalation over after its owner's lease
  * ran out (data: node); it changes nothing of the incident's state.
  */
@@ -82,6 +84,12 @@ export function raiseOf(i: Incident): IncidentRaise {
   return raise;
 }
 
+/** How many raises a `re-raised` event records: its `count` (a positive integer) when written for several, else 1. */
+export function reRaiseCount(e: IncidentEvent): number {
+  const n = e.data.count;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : 1;
+}
+
 /** Folds events over a raise (events in append order). */
 export function deriveIncident(raise: IncidentRaise, events: readonly IncidentEvent[]): Incident {
   let inc: Incident = { ...raise, state: 'open', tier: 0 };
@@ -101,8 +109,9 @@ export function deriveIncident(raise: IncidentRaise, events: readonly IncidentEv
         break;
       case 're-raised':
         // Raising again after cancelling asks for help again: the cancellation no longer stands.
+        // A `count` (re-raises written together, docs/safety.md) counts that many.
         inc = {
-          ...inc, cancelledAt: undefined, reRaises: (inc.reRaises ?? 0) + 1,
+          ...inc, cancelledAt: undefined, reRaises: (inc.reRaises ?? 0) + reRaiseCount(e),
           lastReRaise: { kind: e.data.kind as IncidentKind, silent: e.data.silent === true, at: e.at },
         };
         break;

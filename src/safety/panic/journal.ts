@@ -18,6 +18,14 @@ export interface JournalStatus {
   readonly unpersisted: number;
 }
 
+/** For /readyz: not ready while the spool cannot be written or entries are held in memory only. */
+export function journalReadiness(s: JournalStatus): { ok: boolean; reason?: string } {
+  const reasons: string[] = [];
+  if (!s.spoolWritable) reasons.push(`panic spool cannot be written (${s.spoolError})`);
+  if (s.unpersisted > 0) reasons.push(`${s.unpersisted} panic raise(s)/event(s) held in memory only (not in the store or the spool)`);
+  return reasons.length > 0 ? { ok: false, reason: reasons.join('; ') } : { ok: true };
+}
+
 export interface PanicJournalOptions {
   readonly store: IncidentStore;
   readonly spool: PanicSpool;

@@ -9,9 +9,10 @@ import type { EscalationOwnership } from '../../domain/escalation-ownership.ts';
 import { EscalationRounds } from './escalation-rounds.ts';
 import { foldEvent } from './fold.ts';
 import { attempt, within } from '../../shared/deadline.ts';
-import { PanicJournal, type Durability, type JournalStatus } from './journal.ts';
+import { journalReadiness, PanicJournal, type Durability, type JournalStatus } from './journal.ts';
 import { ReAlertCoalescer } from './re-alert.ts';
 import { ReRaiseKeys, reRaisedEvent, reRaiseTarget, type RaiseInput } from './re-raise.ts';
+import { ReRaiseBatches, writeBatch, type ReRaiseBatch } from './re-raise-batch.ts';
 import { TierWebhooks } from './tier-webhooks.ts';
 import { TierEscalation, escalationPlan, guardFanout, type OpenIncident } from './tiers.ts';
 import { readOpenIncidents } from './open-incidents.ts';
@@ -21,6 +22,8 @@ export type { Actor, Alert, KnownLocation, PanicFanout, RaiseResult, Raiser, Tie
 
 /** Re-alerts of one incident are sent at most about once per this many milliseconds. */
 const RE_ALERT_WINDOW_MS = 1000;
+/** Re-raises of one incident after the first are written at most about once per this many milliseconds (counted in between). */
+export const RE_RAISE_WRITE_WINDOW_MS = 1000;
 
 export interface PanicServiceOptions {
   readonly store: IncidentStore;
@@ -70,6 +73,8 @@ export class PanicService {
   /** The re-alert being sent now per incident: a re-raise is answered after its re-alert went out. */
   readonly #reAlerting = new Map<string, Promise<void>>();
   readonly #reAlerts = new ReAlertCoalescer(RE_ALERT_WINDOW_MS, (id) => this.#startReAlert(id));
+  /** Re-raises counted and written as one event per window (a flood writes a bounded number of events and audit entries). */
+  readonly #reRaiseBatches = new ReRaiseBatches(RE_RAISE_WRITE_WINDOW_MS, (id, batch) => this.#writeBatch(this.#open.get(id), batch));
   /** Raises of one participant run one at a time, so that the cap is checked against settled state. */
   readonly #raising = new Map<string, Promise<unknown>>();
   #fanout: PanicFanout | undefined;
@@ -163,11 +168,7 @@ export class PanicService {
 
   /** For /readyz: not ready while the spool cannot be written or entries are held in memory only. */
   readiness(): { ok: boolean; reason?: string } {
-    const s = this.#journal.status();
-    const reasons: string[] = [];
-    if (!s.spoolWritable) reasons.push(`panic spool cannot be written (${s.spoolError})`);
-    if (s.unpersisted > 0) reasons.push(`${s.unpersisted} panic raise(s)/event(s) held in memory only (not in the store or the spool)`);
-    return reasons.length > 0 ? { ok: false, reason: reasons.join('; ') } : { ok: true };
+    return journalReadiness(this.#journal.status());
   }
 
   #stopReload(): void {
@@ -314,14 +315,24 @@ export class PanicService {
     return { incidentId: incident.id, receivedAt: incident.raisedAt, duplicate: false };
   }
 
+  /** Over the cap: the first is written (a write window opens); those within it are counted, written together later (ReRaiseBatches). */
   async #reRaise(raiser: Raiser, input: RaiseInput, mine: Incident[]): Promise<RaiseResult> {
     const open = this.#open.get(reRaiseTarget(mine).id)!;
-    const incident = await this.#append(open, reRaisedEvent(raiser.identity, input));
-    // Resolved while the event was written: the raise needs an incident that is still open.
-    if (!this.#open.has(incident.id)) return this.#raiseNow(raiser, input);
+    const id = open.incident.id;
+    let incident: Incident;
+    if (this.#reRaiseBatches.coalescing(id)) {
+      const event: IncidentEvent = { ...reRaisedEvent(raiser.identity, input), incidentId: id, at: new Date().toISOString() };
+      this.#reRaiseBatches.add(id, input, event.at);
+      incident = open.incident = foldEvent(open.incident, event);
+    } else {
+      incident = await this.#append(open, reRaisedEvent(raiser.identity, input));
+      // Resolved while the event was written: the raise needs an incident that is still open.
+      if (this.#open.get(id) !== open) return this.#raiseNow(raiser, input);
+      this.#reRaiseBatches.opened(id);
+      this.#o.log.warn({ incidentId: id, kind: input.kind, reRaises: incident.reRaises }, 'panic raised again: recorded on an open incident (more within the next second are counted and written as one event)');
+    }
     const at = incident.lastReRaise!.at;
     this.#reRaiseKeys.set(raiser.room, raiser.identity, input.clientIncidentId, incident.id, at);
-    this.#o.log.warn({ incidentId: incident.id, kind: input.kind, reRaises: incident.reRaises }, 'panic raised again: recorded on an open incident');
     this.#reAlerts.request(incident.id);
     await this.#reAlerting.get(incident.id);
     await this.#delivered(incident.id);
@@ -394,6 +405,9 @@ export class PanicService {
     this.#rounds?.resolved(incidentId);
     this.#reRaiseKeys.drop(incidentId);
     this.#reAlerts.drop(incidentId);
+    // Counted before the resolve were written before it (#append); any counted since are written now.
+    this.#writeBatch(open, this.#reRaiseBatches.take(incidentId));
+    this.#reRaiseBatches.drop(incidentId);
     this.#o.metrics.panicOpen(this.#open.size);
     this.#guard(() => this.#fanout?.update(incident.room, 'panic:resolved', { incidentId, by, outcome, at: incident.resolvedAt }, incident.identity));
     return incident;
@@ -410,13 +424,22 @@ export class PanicService {
     return open;
   }
 
-  /** Records an event (store, else spool, else memory: at most storeDeadlineMs) and returns the incident with it. */
+  /**
+   * Records an event (store, else spool, else memory: at most storeDeadlineMs) and returns the
+   * incident with it; re-raises counted so far are written before it (then those counted meanwhile).
+   */
   async #append(open: Open, e: Omit<IncidentEvent, 'incidentId' | 'at'>): Promise<Incident> {
+    if (e.type !== 're-raised') this.#writeBatch(open, this.#reRaiseBatches.take(open.incident.id));
     const event: IncidentEvent = { ...e, incidentId: open.incident.id, at: new Date().toISOString() };
     const written = await this.#journal.event(event);
-    open.incident = written.incident ?? foldEvent(open.incident, event);
+    open.incident = written.incident ? this.#reRaiseBatches.overlay(written.incident) : foldEvent(open.incident, event);
     if (written.durability !== 'store') this.#o.log.warn({ incidentId: event.incidentId, type: event.type, durability: written.durability }, 'panic event not in the store yet');
     return open.incident;
+  }
+
+  /** Writes counted re-raises as one `re-raised` event (the incident in memory counts them already). */
+  #writeBatch(open: Open | undefined, batch: ReRaiseBatch | undefined): void {
+    if (open && batch) writeBatch(this.#journal, this.#o.log, open.incident.id, open.raiser.identity, batch);
   }
 
   #guard(fn: () => unknown): void {
@@ -428,6 +451,9 @@ export class PanicService {
     const open = this.#open.get(incidentId);
     if (!open) return;
     for (const t of open.timers) clearTimeout(t);
+    // Counted here: this node's to record.
+    this.#writeBatch(open, this.#reRaiseBatches.take(incidentId));
+    this.#reRaiseBatches.drop(incidentId);
     this.#open.delete(incidentId);
     this.#reRaiseKeys.drop(incidentId);
     this.#reAlerts.drop(incidentId);
@@ -461,6 +487,8 @@ export class PanicService {
     for (const o of this.#open.values()) for (const t of o.timers) clearTimeout(t);
     this.#stopReload();
     this.#reAlerts.stop();
+    // Counted re-raises go to the journal (the store, or the spool) before it stops.
+    for (const [id, batch] of this.#reRaiseBatches.stop()) this.#writeBatch(this.#open.get(id), batch);
     this.#journal.stop();
     this.#o.sender.stop();
   }
