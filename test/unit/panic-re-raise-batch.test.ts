@@ -114,6 +114,27 @@ describe('re-raises written in batches', () => {
     expect(await s.store.events(incidentId)).toHaveLength(5);
   });
 
+  it('a raise while the resolve is written is not counted on the incident being resolved: it opens a new one', async () => {
+    const s = await setup();
+    const { incidentId } = await s.raise();
+    for (let i = 0; i < 3; i++) await s.raise();
+    await s.service.acknowledge(incidentId, doc);
+    s.store.mode = 'hung';
+    const resolving = s.service.resolve(incidentId, doc, 'continued');
+    await until(() => s.store.hungCalls > 0);
+    const during = s.raise();
+    s.store.mode = 'up';
+    s.store.release();
+    await resolving;
+    const r = await during;
+    expect(r.incidentId).not.toBe(incidentId);
+    expect(r.reRaised).toBeUndefined();
+    expect(s.service.held(r.incidentId)).toMatchObject({ state: 'open' });
+    const events = await s.store.events(incidentId);
+    expect(events.map((e) => e.type)).toEqual(['re-raised', 're-raised', 'acknowledged', 'resolved', 're-raised']);
+    expect(total(events.filter((e) => e.type === 're-raised'))).toBe(4);
+  });
+
   it('with the store down: the batch goes to the spool and reaches the store with its count', async () => {
     const s = await setup();
     const { incidentId } = await s.raise();

@@ -396,6 +396,10 @@ export class PanicService {
     }
     // Looked up again: it may have been resolved by someone else meanwhile (INCIDENT_NOT_FOUND).
     const open = this.#get(incidentId);
+    // What was counted is written first; from now on a re-raise is written (not counted), so one
+    // that comes while the resolve is written finds the incident resolved and opens a new one.
+    this.#writeBatch(open, this.#reRaiseBatches.take(incidentId));
+    this.#reRaiseBatches.drop(incidentId);
     const incident = await this.#append(open, { type: 'resolved', actor: by.identity, data: { role: by.role, outcome, ...(note ? { hasNote: true } : {}) } });
     for (const t of open.timers) clearTimeout(t);
     this.#open.delete(incidentId);
@@ -405,8 +409,6 @@ export class PanicService {
     this.#rounds?.resolved(incidentId);
     this.#reRaiseKeys.drop(incidentId);
     this.#reAlerts.drop(incidentId);
-    // Counted before the resolve were written before it (#append); any counted since are written now.
-    this.#writeBatch(open, this.#reRaiseBatches.take(incidentId));
     this.#reRaiseBatches.drop(incidentId);
     this.#o.metrics.panicOpen(this.#open.size);
     this.#guard(() => this.#fanout?.update(incident.room, 'panic:resolved', { incidentId, by, outcome, at: incident.resolvedAt }, incident.identity));
