@@ -135,6 +135,16 @@ describe('re-raises written in batches', () => {
     expect(total(events.filter((e) => e.type === 're-raised'))).toBe(4);
   });
 
+  it('counted re-raises are handed to the journal at stop (shutdown)', async () => {
+    const s = await setup();
+    const { incidentId } = await s.raise();
+    for (let i = 0; i < 4; i++) await s.raise();
+    s.service.stop();
+    service = undefined;
+    await vi.advanceTimersByTimeAsync(0);
+    expect((await s.reRaised(incidentId)).map(reRaiseCount)).toEqual([1, 3]);
+  });
+
   it('with the store down: the batch goes to the spool and reaches the store with its count', async () => {
     const s = await setup();
     const { incidentId } = await s.raise();
