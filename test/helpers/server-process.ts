@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TEST_ADMIN_TOKEN, TEST_SECRET } from './server.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -121,5 +122,23 @@ export function mountTmpfs(size: string): Tmpfs | { skip: string } {
       spawnSync('umount', ['-l', dir]);
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * The SFU_* variables of a one-worker server on 127.0.0.1 (free HTTP and RTC ports, the test
+ * credentials, a 1 s drain) with `dataDir`, the store at `storeUrl` ('' for SQLite in the data dir)
+ * and these records keys; `extra` adds or overrides variables.
+ */
+export function loopbackServerEnv(
+  o: { dataDir: string; storeUrl?: string; keys: readonly { id: string; key: Buffer | string }[]; logLevel?: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    SFU_DATA_DIR: o.dataDir, SFU_STORE_URL: o.storeUrl ?? '', SFU_HTTP_HOST: '127.0.0.1', SFU_HTTP_PORT: '0', SFU_RTC_PORT: '0', SFU_WORKERS: '1',
+    SFU_LISTEN_IP: '127.0.0.1', SFU_ANNOUNCED_IP: '127.0.0.1', SFU_JWT_SECRET: TEST_SECRET, SFU_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    SFU_RECORDS_KEYS: JSON.stringify(o.keys.map((k) => ({ id: k.id, key: typeof k.key === 'string' ? k.key : k.key.toString('base64') }))),
+    SFU_LOG_LEVEL: process.env.SFU_TEST_LOG_LEVEL ?? o.logLevel ?? 'error', SFU_DRAIN_TIMEOUT_SECONDS: '1',
+    ...extra,
   };
 }

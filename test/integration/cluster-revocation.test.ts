@@ -10,7 +10,7 @@ import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { safetyClient } from '../helpers/safety-client.ts';
 import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+import { loopbackServerEnv, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
 import { until } from '../helpers/until.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 
@@ -39,12 +39,9 @@ async function env(node: string, storeUrl: string, redisUrl: string): Promise<Re
   dirs.push(dataDir);
   const port = await freePort();
   return {
+    ...loopbackServerEnv({ dataDir, storeUrl, keys: KEYS, logLevel: 'info' }),
     SFU_HTTP_PORT: String(port), SFU_CLUSTER_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    SFU_DATA_DIR: dataDir, SFU_STORE_URL: storeUrl, SFU_REDIS_URL: redisUrl, SFU_NODE_ID: node,
-    SFU_REVOCATION_SYNC_SECONDS: String(SYNC_SECONDS),
-    SFU_HTTP_HOST: '127.0.0.1', SFU_RTC_PORT: '0', SFU_WORKERS: '1',
-    SFU_LISTEN_IP: '127.0.0.1', SFU_ANNOUNCED_IP: '127.0.0.1', SFU_JWT_SECRET: TEST_SECRET, SFU_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    SFU_RECORDS_KEYS: JSON.stringify(KEYS), SFU_LOG_LEVEL: 'info', SFU_DRAIN_TIMEOUT_SECONDS: '1',
+    SFU_REDIS_URL: redisUrl, SFU_NODE_ID: node, SFU_REVOCATION_SYNC_SECONDS: String(SYNC_SECONDS),
   };
 }
 

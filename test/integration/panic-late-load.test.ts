@@ -7,8 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mintDeskToken, mintToken } from '../../src/auth/mint.ts';
 import { startPostgres } from '../helpers/postgres.ts';
 import { safetyClient, type SafetyClient } from '../helpers/safety-client.ts';
-import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+import { TEST_SECRET } from '../helpers/server.ts';
+import { loopbackServerEnv, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
 import { observeFor, until } from '../helpers/until.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 
@@ -32,12 +32,7 @@ const cleanups: (() => void | Promise<void>)[] = [];
 afterAll(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 
 function env(dataDir: string, storeUrl: string): Record<string, string> {
-  return {
-    SFU_DATA_DIR: dataDir, SFU_STORE_URL: storeUrl, SFU_HTTP_HOST: '127.0.0.1', SFU_HTTP_PORT: '0', SFU_RTC_PORT: '0', SFU_WORKERS: '1',
-    SFU_LISTEN_IP: '127.0.0.1', SFU_ANNOUNCED_IP: '127.0.0.1', SFU_JWT_SECRET: TEST_SECRET, SFU_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    SFU_RECORDS_KEYS: JSON.stringify(KEYS.map((k) => ({ id: k.id, key: k.key.toString('base64') }))),
-    SFU_LOG_LEVEL: process.env.SFU_TEST_LOG_LEVEL ?? 'warn', SFU_PANIC_TIERS: JSON.stringify(TIERS), SFU_DRAIN_TIMEOUT_SECONDS: '1',
-  };
+  return loopbackServerEnv({ dataDir, storeUrl, keys: KEYS, logLevel: 'warn' }, { SFU_PANIC_TIERS: JSON.stringify(TIERS) });
 }
 
 const mint = (room: string, identity: string, role: 'clinician' | 'student') => mintToken(TEST_SECRET, { room, identity, role, ttlSeconds: 600 });

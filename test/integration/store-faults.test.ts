@@ -9,8 +9,8 @@ import { openStore } from '../../src/store/open.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { safetyClient, type SafetyClient, type Transport } from '../helpers/safety-client.ts';
 import { holdSqliteWriteLock, type SqliteWriteLock } from '../helpers/sqlite-lock.ts';
-import { TEST_ADMIN_TOKEN, TEST_SECRET } from '../helpers/server.ts';
-import { mountTmpfs, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+import { TEST_SECRET } from '../helpers/server.ts';
+import { mountTmpfs, loopbackServerEnv, startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
 import { observeFor, pace, until } from '../helpers/until.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
 
@@ -39,14 +39,10 @@ const cleanups: (() => void | Promise<void>)[] = [];
 afterAll(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 
 function env(dataDir: string, storeUrl: string): Record<string, string> {
-  return {
-    SFU_DATA_DIR: dataDir, SFU_STORE_URL: storeUrl, SFU_HTTP_HOST: '127.0.0.1', SFU_HTTP_PORT: '0', SFU_RTC_PORT: '0', SFU_WORKERS: '1',
-    SFU_LISTEN_IP: '127.0.0.1', SFU_ANNOUNCED_IP: '127.0.0.1', SFU_JWT_SECRET: TEST_SECRET, SFU_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    SFU_RECORDS_KEYS: JSON.stringify(KEYS.map((k) => ({ id: k.id, key: k.key.toString('base64') }))),
-    SFU_LOG_LEVEL: process.env.SFU_TEST_LOG_LEVEL ?? 'error', SFU_DRAIN_TIMEOUT_SECONDS: '1',
+  return loopbackServerEnv({ dataDir, storeUrl, keys: KEYS }, {
     SFU_STORE_CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
     SFU_PANIC_TIERS: JSON.stringify([{ afterSeconds: 0, notify: ['room-clinicians', 'desk'] }]),
-  };
+  });
 }
 
 function tempDir(prefix: string): string {
