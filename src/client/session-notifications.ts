@@ -1,5 +1,6 @@
 import { t } from './i18n/language.ts';
 import { wireE2ee } from './e2ee-session.ts';
+import { onNotificationsDropped } from './notifications-dropped.ts';
 import type { SessionCore } from './session-core.ts';
 import { resume } from './session-resume.ts';
 import type { SignallingClient } from './signalling.ts';
@@ -65,6 +66,7 @@ export function wireSignalling(core: SessionCore, sig: SignallingClient, gen: nu
     if (source === 'screen') void media.screen.stop();
     if (source) events.emit('notice', () => t(source === 'mic' ? 'notice.stoppedMic' : source === 'camera' ? 'notice.stoppedCamera' : 'notice.stoppedScreen'));
   });
+  sig.onNotification('notificationsDropped', (d) => { if (live()) void onNotificationsDropped(core, gen, d.count); });
   sig.onNotification('serverDraining', (d) => live() && events.emit('notice', () => t('notice.draining', { seconds: d.deadlineSeconds })));
   sig.onNotification('panicAlert', (d) => live() && events.emit('panicAlert', d));
   sig.onNotification('activeSpeaker', (d) => live() && roster.setSpeaker(d));

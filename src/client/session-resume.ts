@@ -4,6 +4,7 @@ import { keysAgain } from './e2ee-session.ts';
 import { redirectUrl } from './redirect.ts';
 import type { SessionCore } from './session-core.ts';
 import { hostedAt } from './session-join.ts';
+import { finishRecvRebuild } from './notifications-dropped.ts';
 import { Superseded } from './session-types.ts';
 import { SignallingError, type SignallingClient } from './signalling.ts';
 import { mark } from './timeline.ts';
@@ -40,6 +41,8 @@ export async function resume(core: SessionCore, sig: SignallingClient, gen: numb
       await core.media.setUp(sig, joined, gen);
     } else {
       core.media.link?.restartStalledIce();
+      // A recv transport an earlier notificationsDropped could not replace (we were dropped again meanwhile).
+      void finishRecvRebuild(core, gen);
     }
     core.setState('joined');
   } catch (err) {
