@@ -10,8 +10,9 @@ import type { SignallingClient } from './signalling.ts';
 import type { FrameTransforms } from './e2ee-transforms.ts';
 import type { Notifications, Source, TransportInfo } from './protocol.ts';
 import { mark } from './timeline.ts';
+import { CAMERA_ENCODINGS, SVC_ENCODINGS, SVC_MODE, type VideoPublishing } from './camera-encodings.ts';
 
-export type { Direction, InboundStat, OutboundStat, RecvSample };
+export type { Direction, InboundStat, OutboundStat, RecvSample, VideoPublishing };
 
 export interface RemoteTrack {
   readonly participantId: string;
@@ -44,7 +45,6 @@ interface ConsumerEntry {
   hidden: boolean;
 }
 
-
 export interface MediaLinkOptions {
   /** From the join response (refreshed by restartIce). */
   iceServers: RTCIceServer[];
@@ -57,24 +57,11 @@ export interface MediaLinkOptions {
   transforms?: FrameTransforms | undefined;
 }
 
-/** Camera simulcast: three layers from the 1280x720 capture; the server picks one per viewer. */
 /**
  * Opus frame length asked of the browser (the answer's `ptime`): 40 ms halves the audio packets of
  * 20 ms (14 % less worker CPU per 1:1 session, bench/README.md) for 20 ms more mouth-to-ear delay.
  */
 const OPUS_PTIME_MS = 40;
-
-const CAMERA_ENCODINGS: RTCRtpEncodingParameters[] = [
-  { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-  { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-  { scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
-];
-
-/** Camera SVC: one VP9 stream with 3 spatial x 3 temporal layers, keyframe-dependent only (k-SVC). */
-const SVC_MODE = (spatialLayers: number) => (spatialLayers > 1 ? `L${spatialLayers}T3_KEY` : 'L1T3');
-const SVC_ENCODINGS: RTCRtpEncodingParameters[] = [{ scalabilityMode: SVC_MODE(3), maxBitrate: 1_500_000 } as RTCRtpEncodingParameters];
-
-export type VideoPublishing = 'vp8-simulcast' | 'vp9-svc';
 
 /**
  * One joined participant's media path to the SFU: the mediasoup-client Device, a send transport
@@ -137,8 +124,9 @@ export class MediaLink {
     mark('device-loaded');
   }
 
-  /** Creates the recv transport, then consumes what was offered meanwhile. */
-  async openRecv(): Promise<void> {
+  /** Creates the recv transport, then consumes what was offered meanwhile (`dropOffered`: offers for a recv transport let go, detachRecv). */
+  async openRecv(opts: { dropOffered?: boolean } = {}): Promise<void> {
+    if (opts.dropOffered) this.#queued = [];
     const info = await this.#sig.request('createTransport', { direction: 'recv', rtpCapabilities: this.#device.recvRtpCapabilities });
     if (this.#closed) return;
     const recv = this.#createTransport(info, 'recv');
@@ -293,6 +281,15 @@ export class MediaLink {
       entry.consumer.close();
       this.events.emit('trackRemoved', { participantId: entry.participantId, consumerId });
     }
+  }
+
+  /** Lets the recv transport go (notificationsDropped): it and its consumers closed here; its id, to close it on the server. */
+  detachRecv(): string | undefined {
+    const recv = this.#recv;
+    this.#recv = undefined;
+    for (const id of [...this.#consumers.keys()]) this.closeConsumer(id);
+    recv?.close();
+    return recv?.id;
   }
 
   closeConsumersOf(participantId: string): void {

@@ -135,6 +135,11 @@ export interface ClientPage extends WatchedClient {
    * (the server sees it close; the page sees close code `code`). Media transports are untouched.
    */
   dropSignalling(code?: number): Promise<void>;
+  /**
+   * With `interceptSignalling`: the page's next signalling sockets stay connecting (the page is
+   * away: the server queues its notifications) until the returned function is called.
+   */
+  holdSignalling(): () => void;
 }
 
 /** What a person types into the before-you-join form, for tests. */
@@ -186,9 +191,12 @@ export async function openClient(
   const page = await context.newPage();
   const logs: string[] = [];
   const sockets: { page: WebSocketRoute; server: WebSocketRoute }[] = [];
+  let held: Promise<void> = Promise.resolve();
   if (opts.interceptSignalling) {
     // Playwright relays the socket (messages and closes forwarded both ways), so a test can cut it.
-    await page.routeWebSocket(/\/rtc\?/, (ws) => {
+    // An async handler: Playwright keeps the page's socket connecting until it returns (holdSignalling).
+    await page.routeWebSocket(/\/rtc\?/, async (ws) => {
+      await held;
       sockets.push({ page: ws, server: ws.connectToServer() });
     });
   }
@@ -212,6 +220,11 @@ export async function openClient(
     ...sfuClientView((expr) => page.evaluate(expr)),
     join: () => fillFormAndJoin(page),
     signallingConnections: () => sockets.length,
+    holdSignalling() {
+      let release!: () => void;
+      held = new Promise((resolve) => { release = resolve; });
+      return release;
+    },
     async dropSignalling(code = 1012) {
       const current = sockets.at(-1);
       if (!current) throw new Error(`${name}: signalling is not intercepted (openClient interceptSignalling)`);
