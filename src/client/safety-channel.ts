@@ -22,6 +22,9 @@ const FATAL_HANDSHAKE = new Set([
 /** Replies that a retry of the same request cannot change. */
 const FINAL_ERRORS = new Set(['INVALID_REQUEST', 'PERMISSION_DENIED', 'INCIDENT_NOT_FOUND', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'IDENTITY_REVOKED']);
 
+/** How long the channel waits before connecting again when socket.io will not (a refusal, a close by the server). */
+export const RETRY_AFTER_MS = 2000;
+
 export class ChannelError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
@@ -66,7 +69,15 @@ export class SafetyChannel {
       this.#socket.on(name, (data: unknown) => this.events.emit(name, data as never));
     }
     this.#socket.on('connect', () => this.#setState('connected'));
-    this.#socket.on('disconnect', () => { if (!this.#closed) this.#setState('reconnecting'); });
+    this.#socket.on('disconnect', (reason) => {
+      if (this.#closed) return;
+      this.#setState('reconnecting');
+      // Closed by the server (its identity opened more than safety.socket.maxSocketsPerIdentity
+      // sockets and this was the oldest, or a revocation): socket.io does not reconnect by itself,
+      // and a page must never sit with a dead panic channel. Connect again: a revoked identity is
+      // refused at the handshake (IDENTITY_REVOKED, fatal above); anyone else is let in.
+      if (reason === 'io server disconnect') this.#retrySoon();
+    });
     this.#socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
       const code = err.data?.code ?? err.message;
       if (FATAL_HANDSHAKE.has(code)) {
@@ -77,8 +88,7 @@ export class SafetyChannel {
       // A refusal by the namespace's middleware (not a network failure) stops socket.io's own
       // reconnection: try again ourselves.
       if (!this.#socket.active && !this.#closed) {
-        clearTimeout(this.#retryTimer);
-        this.#retryTimer = setTimeout(() => { if (!this.#closed) this.#socket.connect(); }, 2000);
+        this.#retrySoon();
       }
     });
   }
@@ -131,6 +141,12 @@ export class SafetyChannel {
     clearTimeout(this.#retryTimer);
     this.#socket.disconnect();
     this.events.removeAll();
+  }
+
+  /** Connects again in 2 s (socket.io's own reconnection has stopped). */
+  #retrySoon(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => { if (!this.#closed) this.#socket.connect(); }, RETRY_AFTER_MS);
   }
 
   #setState(state: ChannelState): void {
