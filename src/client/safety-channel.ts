@@ -51,7 +51,8 @@ export class SafetyChannel {
 
   constructor(opts: { token: string; origin?: string | undefined }) {
     this.token = opts.token;
-    const origin = opts.origin ?? location.origin;
+    // The page's origin by default (read through globalThis: this module also runs in Node, in tests).
+    const origin = opts.origin ?? (globalThis as unknown as { location: { origin: string } }).location.origin;
     this.origin = origin;
     this.#socket = io(`${origin}/safety`, {
       path: '/socket.io',
