@@ -2,6 +2,8 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers/server.ts';
 import { RtcClient } from '../helpers/ws-client.ts';
+import { sendInOneWrite } from '../helpers/one-write.ts';
+import { until } from '../helpers/until.ts';
 
 let srv: TestServer;
 const logLines: string[] = [];
@@ -37,6 +39,35 @@ describe('reportMediaProblem: what a page could not connect reaches the operator
       expect(JSON.stringify(l)).not.toContain('student-7731');
       expect(JSON.stringify(l)).not.toContain(token);
     }
+    c.close();
+  });
+
+  it('only changes are logged and counted: repeats sent in one write, and a clearing of nothing, leave one line each', async () => {
+    const c = await RtcClient.connect(srv.wsUrl, { token: srv.mint('problem-2', 'student-2', 'student') });
+    const info = await c.request('join', {});
+    const mine = () => logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.participant === info.participantId && l.code !== undefined);
+    const before = await scrape();
+    const count = (m: string, state: string) => Number(new RegExp(`sfu_client_media_problems_total\\{code="MEDIA_NO_INBOUND",state="${state}"\\} (\\d+)`).exec(m)?.[1] ?? 0);
+
+    // A clearing of a problem never reported: answered, not logged.
+    expect(await c.request('reportMediaProblem', { code: 'MEDIA_NO_INBOUND', direction: 'recv', cleared: true })).toEqual({});
+    // The same report five times in one write, then cleared twice, then reported again.
+    sendInOneWrite(c.ws, Array.from({ length: 5 }, (_, i) => ({ id: `r${i}`, method: 'reportMediaProblem', data: { code: 'MEDIA_NO_INBOUND', direction: 'recv' } })));
+    await until(() => c.orphanReplies.length === 5, 'five replies');
+    expect(c.orphanReplies.every((r) => r.ok)).toBe(true);
+    await c.request('reportMediaProblem', { code: 'MEDIA_NO_INBOUND', direction: 'recv', cleared: true });
+    await c.request('reportMediaProblem', { code: 'MEDIA_NO_INBOUND', direction: 'recv', cleared: true });
+    // Another direction is another problem.
+    await c.request('reportMediaProblem', { code: 'MEDIA_NO_INBOUND', direction: 'send' });
+    await c.request('reportMediaProblem', { code: 'MEDIA_NO_INBOUND', direction: 'recv' });
+
+    await until(() => mine().length >= 4, 'the log lines');
+    expect(mine().map((l) => `${l.msg} ${l.direction}`)).toEqual([
+      'client media problem recv', 'client media problem cleared recv', 'client media problem send', 'client media problem recv',
+    ]);
+    const after = await scrape();
+    expect(count(after, 'reported') - count(before, 'reported')).toBe(3);
+    expect(count(after, 'cleared') - count(before, 'cleared')).toBe(1);
     c.close();
   });
 });
