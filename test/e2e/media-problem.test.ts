@@ -11,6 +11,7 @@ import {
   useServerAndBrowser,
   waitForMediaFlow,
   waitForState,
+  waitForUploadGrowth,
   type ClientPage,
 } from '../helpers/browser.ts';
 import { freePort } from '../helpers/free-port.ts';
@@ -117,13 +118,7 @@ describe.skipIf(!available)('the page tells people when media cannot connect', (
     await page.page.evaluate(`document.getElementById('media-retry').click()`);
     await page.page.waitForFunction(`!(${PROBLEM_SHOWN}) && window.sfuClient.mediaProblem() === undefined`, undefined, { timeout: 10_000 });
     // Media really leaves the page now: the camera's upload grows.
-    let before: number | undefined;
-    await pollUntil('the camera upload to grow through the relay', async () => {
-      const bytes = (await page.outboundStats()).reduce((n, s) => n + s.bytesSent, 0);
-      const grew = before !== undefined && bytes > before;
-      before = bytes;
-      return grew;
-    }, (grew) => grew, { timeoutMs: 10_000, context: () => page.logs.slice(-20).join('\n') });
+    await waitForUploadGrowth(page, 'the camera upload to grow through the relay', 10_000);
     expect((await page.page.evaluate('window.sfuClient.mediaProblems()') as { code: string | null }[]).at(-1)?.code).toBeNull();
     await page.page.close();
     await relay.close();
@@ -154,13 +149,7 @@ describe.skipIf(!available)('the page tells people when media cannot connect', (
     // The port opens now: the new transports get through without another click.
     relay = await startUdpRelay({ host: BLOCKED_ADDRESS, port }, { host: '127.0.0.1', port });
     await pollUntil('two new transports', async () => count('createTransport'), (n) => n === 4, { timeoutMs: 10_000 });
-    let before: number | undefined;
-    await pollUntil('the camera upload to grow on the new send transport', async () => {
-      const bytes = (await p.outboundStats()).reduce((n, s) => n + s.bytesSent, 0);
-      const grew = before !== undefined && bytes > before;
-      before = bytes;
-      return grew;
-    }, (grew) => grew, { timeoutMs: 15_000, context: () => p.logs.slice(-20).join('\n') });
+    await waitForUploadGrowth(p, 'the camera upload to grow on the new send transport', 15_000);
     await p.page.waitForFunction('window.sfuClient.mediaProblem() === undefined', undefined, { timeout: 10_000 });
     expect(await p.page.evaluate('window.__captures')).toBe(captures);
     // The rebuilt link both publishes and receives: a clinician joining now (through the opened

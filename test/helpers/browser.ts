@@ -303,6 +303,17 @@ export interface MediaFlow {
   frameWidths: number[];
 }
 
+/** Waits until the page's camera upload (bytes sent on its video streams) grows between two samples. */
+export async function waitForUploadGrowth(client: WatchedClient, what: string, timeoutMs = 15_000): Promise<void> {
+  let before: number | undefined;
+  await pollUntil(what, async () => {
+    const bytes = (await client.outboundStats()).reduce((n, s) => n + s.bytesSent, 0);
+    const grew = before !== undefined && bytes > before;
+    before = bytes;
+    return grew;
+  }, (grew) => grew, { timeoutMs, context: () => client.logs.slice(-20).join('\n') });
+}
+
 /**
  * Waits until every inbound video stream has framesDecoded growing and every inbound audio
  * stream packetsReceived growing between two samples (at least `minVideo`/`minAudio` streams).

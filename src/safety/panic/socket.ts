@@ -325,12 +325,14 @@ export class PanicSocketServer implements PanicFanout {
    * still held here), still in the connection's scope, still connected; the incident goes as it is
    * held now.
    */
-  async #replayTo(socket: Socket, who: Who, incidents: readonly Incident[], heldOnly = false): Promise<void> {
+  async #replayTo(socket: Socket, who: Who, incidents: readonly Incident[], opts: { heldOnly?: boolean; alertOf?: (i: Incident) => Promise<Alert> } = {}): Promise<void> {
     const sent = this.#sentSet(socket);
+    const heldOnly = opts.heldOnly === true;
+    const alertOf = opts.alertOf ?? ((i: Incident) => this.#service.alertFor(i, i.tier, true));
     for (const incident of incidents) {
       const { id, room } = incident;
       if (sent.has(id) || !inScope(this.#revocations, who, room)) continue;
-      const alert = await this.#service.alertFor(incident, incident.tier, true);
+      const alert = await alertOf(incident);
       if (sent.has(id) || this.#service.resolvedHere(id) || (heldOnly && !this.#service.has(id)) || !inScope(this.#revocations, who, room) || !socket.connected) continue;
       sent.add(id);
       socket.emit('panic:alert', { ...alert, incident: this.#service.held(id) ?? alert.incident });
@@ -343,10 +345,17 @@ export class PanicSocketServer implements PanicFanout {
    * sent them (once per connection: one whose replay is under way does not get them twice).
    */
   resumed(incidents: readonly Incident[]): void {
+    // Each alert (its location read) is prepared once, on first need, for all the connections.
+    const prepared = new Map<string, Promise<Alert>>();
+    const alertOf = (i: Incident): Promise<Alert> => {
+      let alert = prepared.get(i.id);
+      if (!alert) prepared.set(i.id, alert = this.#service.alertFor(i, i.tier, true));
+      return alert;
+    };
     for (const socket of this.#nsp.sockets.values()) {
       const who = socket.data.who as Who;
       if (!this.#isResponder(who)) continue;
-      void this.#replayTo(socket, who, incidents, true).catch((err: unknown) => this.#log.error({ err }, 'replay of incidents resumed late failed'));
+      void this.#replayTo(socket, who, incidents, { heldOnly: true, alertOf }).catch((err: unknown) => this.#log.error({ err }, 'replay of incidents resumed late failed'));
     }
   }
 
