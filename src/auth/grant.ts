@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { ROLES, SOURCES, type Grant, type Source } from '../domain/roles.ts';
 import { E2EE_MODES } from '../domain/e2ee.ts';
 
@@ -7,7 +8,7 @@ export const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z
 
 /** Whether a room id or identity is one a token may carry (1-128 of A-Z a-z 0-9 . _ : @ -): what `npm run token` checks before minting. */
 export function isTokenId(s: string): boolean {
-  return s.length >= 1 && s.length <= 128 && /^[A-Za-z0-9._:@-]+$/.test(s);
+  return Value.Check(Id, s);
 }
 
 /** The room-scoped claims a token must carry (besides exp, checked by the verifier). */

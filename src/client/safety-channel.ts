@@ -23,7 +23,7 @@ const FATAL_HANDSHAKE = new Set([
 const FINAL_ERRORS = new Set(['INVALID_REQUEST', 'PERMISSION_DENIED', 'INCIDENT_NOT_FOUND', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'IDENTITY_REVOKED']);
 
 /** How long the channel waits before connecting again when socket.io will not (a refusal, a close by the server). */
-export const RETRY_AFTER_MS = 2000;
+const RETRY_AFTER_MS = 2000;
 
 export class ChannelError extends Error {
   readonly code: string;

@@ -21,7 +21,6 @@ export interface RemoteParticipant {
 export type SessionEvents = {
   /** The state changed; `detail` says more for errors (a server message or close reason). */
   state: [SessionState, string | undefined];
-  /** Something the person should know that does not end the session. */
   /** Something the person should know, in words of the page's language when called. */
   notice: [() => string];
   /** Our own camera/microphone stream (undefined once released). */

@@ -1,7 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 
 /** A person's name as shown to clinicians and kept in the records: no control characters, no bidirectional overrides or isolates. */
-const Name = Type.String({ minLength: 1, maxLength: 120, pattern: '^[^\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069]+$' });
+/** A name people read (display, consent, emergency contact): any script, no control characters and no bidirectional overrides. */
+export const PrintableName = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069]+$' });
+const Name = PrintableName(120);
 
 export const ConsentSchema = Type.Object({
   policyVersion: Type.String({ minLength: 1, maxLength: 64 }),

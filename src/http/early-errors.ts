@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { SfuError } from '../shared/errors.ts';
 
 /*
  * Errors raised before any route or fastify error handler runs, by the router and by Node's HTTP
@@ -20,7 +21,8 @@ export function frameworkErrors(err: { code?: string; message: string }, _req: F
   const message = err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid percent-encoding'
     : err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a path segment is longer than ${MAX_PARAM_LENGTH} characters`
       : 'invalid request';
-  void reply.code(400).header('cache-control', 'no-store').send({ error: { code: 'INVALID_REQUEST', message } });
+  const e = new SfuError('INVALID_REQUEST', message);
+  void reply.code(e.status).header('cache-control', 'no-store').send({ error: e.toJSON() });
 }
 
 /**
@@ -30,10 +32,11 @@ export function frameworkErrors(err: { code?: string; message: string }, _req: F
  */
 export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'HEADERS_TOO_LARGE', 'request headers are limited to 16 KiB']
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'HTTP_REQUEST_TIMEOUT', 'the request was not received in time (http.requestTimeoutSeconds)']
-      : [400, 'INVALID_REQUEST', 'not a valid HTTP request'];
-  const body = JSON.stringify({ error: { code, message } });
+  const e = err.code === 'HPE_HEADER_OVERFLOW' ? new SfuError('HEADERS_TOO_LARGE', 'request headers are limited to 16 KiB')
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new SfuError('HTTP_REQUEST_TIMEOUT', 'the request was not received in time (http.requestTimeoutSeconds)')
+      : new SfuError('INVALID_REQUEST', 'not a valid HTTP request');
+  const body = JSON.stringify({ error: e.toJSON() });
+  const status = e.status;
   if (socket.writable) {
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
   }

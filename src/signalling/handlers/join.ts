@@ -4,6 +4,7 @@ import { Participant } from '../../room/participant.ts';
 import type { AdmissionRequest } from '../../room/admission.ts';
 import type { Room } from '../../room/room.ts';
 import { SfuError } from '../../shared/errors.ts';
+import { PrintableName } from '../../domain/consent-location.ts';
 import { newId } from '../../shared/ids.ts';
 import { admissionRecheck } from '../admission-recheck.ts';
 import { restoreSession } from '../restore-session.ts';
@@ -18,7 +19,7 @@ export const JoinData = Type.Object({
   location: Type.Optional(Type.Unknown()),
   // Shown on the others' screens: no control characters (C0, DEL) and no bidirectional overrides or
   // isolates, which could make a name read as another one.
-  displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069]+$' })),
+  displayName: Type.Optional(PrintableName(64)),
   resumeToken: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   /** The client can encrypt media end to end: its ECDH public key (checked by checkPublicKey: E2EE_INVALID_KEY). */
   e2ee: Type.Optional(Type.Object({ publicKey: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false })),
