@@ -32,6 +32,7 @@ import { signallingPlugin } from './signalling/plugin.ts';
 import type { SignallingSession } from './signalling/session.ts';
 import { CLOSE_CODES } from './domain/close-codes.ts';
 import { installErrorHandlers } from './http/errors.ts';
+import { installValidator } from './http/validator.ts';
 import { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH } from './http/early-errors.ts';
 import { healthRoutes, type CheckResult } from './http/health.ts';
 import { SfuError } from './shared/errors.ts';
@@ -172,9 +173,6 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors,
     clientErrorHandler,
-    // Bodies are checked as documented: an unknown field or a wrong type is INVALID_REQUEST, never
-    // silently dropped or converted (ajv's fastify defaults remove extra properties and coerce types).
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     // Behind a reverse proxy listed in http.trustProxy, request.ip (recorded with each admission) is
     // the client's address from X-Forwarded-For; otherwise the peer's address (docs/operations.md).
     trustProxy: config.http.trustProxy.length > 0 ? [...config.http.trustProxy] : false,
@@ -188,6 +186,8 @@ export async function buildApp(opts: BuildOptions): Promise<AppHandle> {
     keepAliveTimeout: config.http.keepAliveTimeoutSeconds * 1000,
   });
   installErrorHandlers(fastify);
+  // Route schemas checked by TypeBox, strictly (no coercion, no dropped fields): http/validator.ts.
+  installValidator(fastify);
   const sessions = new Set<SignallingSession>();
   const admission = [notRevoked(revocations), consentAndLocation(store, safetyRules, metrics, log)];
   // Set once the cluster has started (below); read by /readyz's details and by placement.

@@ -1,7 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Type, type Static } from '@sinclair/typebox';
 import { Id } from '../auth/grant.ts';
 import type { RevocationList } from '../auth/revocations.ts';
 import { revokedParticipants } from '../safety/revocation-enforcer.ts';
@@ -44,17 +43,6 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminOptions): Pro
   app.addHook('onRequest', async (req) => authorize(req, opts.adminToken));
   // Answers carry identities, and records carry personal data: never kept by a cache on the way.
   app.addHook('onSend', async (_req, reply) => { reply.header('cache-control', 'no-store'); });
-  // Bodies and parameters exactly as documented: no type coercion (`"durationSeconds": true` is not
-  // one second) and no silently dropped fields (a misspelt `duration` is refused, not ignored).
-  app.setValidatorCompiler(({ schema, httpPart }) => {
-    const check = TypeCompiler.Compile(schema as TSchema);
-    return (data: unknown) => {
-      if (check.Check(data)) return { value: data };
-      const e = check.Errors(data).First();
-      const field = [httpPart ?? 'request', ...(e?.path ? e.path.slice(1).split('/') : [])].join('.');
-      return { error: new Error(`${field}: ${e?.message ?? 'invalid'}`) };
-    };
-  });
   await app.register(adminRecordRoutes, { store: opts.store });
 
   app.get('/rooms', async () => ({

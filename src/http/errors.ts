@@ -5,13 +5,7 @@ import { SfuError } from '../shared/errors.ts';
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof SfuError) return reply.code(err.status).send({ error: err.toJSON() });
-    const e = err as { validation?: { keyword?: string; params?: { additionalProperty?: string } }[]; validationContext?: string; statusCode?: number; message?: string };
-    if (e.validation) {
-      // ajv says "must NOT have additional properties" without naming it: name the field.
-      const extra = e.validation[0]?.keyword === 'additionalProperties' ? e.validation[0].params?.additionalProperty : undefined;
-      const message = extra !== undefined ? `${e.validationContext ?? 'body'}.${extra}: unknown field` : e.message ?? 'invalid request';
-      return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message } });
-    }
+    const e = err as { statusCode?: number; message?: string };
     if (e.statusCode === 413) return reply.code(413).send({ error: { code: 'MESSAGE_TOO_LARGE', message: 'request body too large' } });
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
       return reply.code(400).send({ error: { code: 'INVALID_REQUEST', message: e.message ?? 'invalid request' } });
