@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import type { FieldCipher } from '../cipher.ts';
 import { CHECKPOINT_SQL, CheckpointSigner, HEAD_STATE_SQL, KnownHead, checkpointFromRow, headStateFromRow, headStatus, verifyTrail } from '../audit-head.ts';
-import { consentFromRow, consentGrantRow, consentGrantedDetail, locationFromRow, locationRow, withdrawalRow, type ConsentRow, type LocationRow } from '../record-codec.ts';
+import { consentGrantRow, consentGrantedDetail, locationFromRow, locationRow, withdrawalRow, type LocationRow } from '../record-codec.ts';
 import type {
   AdmissionRecord, ConsentGrantRecord, AuditEntry, AuditHeadStatus, AuditVerification, Location, LocationUpdateRecord, ParticipantRecords,
   RefusalRecord, RevocationRecord, Store, WithdrawalRecord,
@@ -12,7 +12,7 @@ import { DEFAULT_TIMEOUTS, LONG_CALL_MS, Liveness, PROBE_TIMEOUT_MS, isNoAnswer,
 import { classifyPostgresError } from './errors.ts';
 import { POSTGRES_MIGRATIONS } from './migrations.ts';
 import { PostgresIncidentStore } from './postgres-incidents.ts';
-import { sessionRecords } from './session-records.ts';
+import { roomRecords, sessionRecords } from './session-records.ts';
 import { MIGRATION_LOCK, PgTransactions, long, poolTimeouts } from './transactions.ts';
 
 export { poolTimeouts };
@@ -220,20 +220,7 @@ export class PostgresStore implements Store {
   }
 
   participants(room: string): Promise<ParticipantRecords[]> {
-    return this.#bounded(LONG_CALL_MS, async () => {
-      const sessions = (await this.#pool.query('SELECT session_id, identity, role, joined_at FROM sessions WHERE room = $1 ORDER BY joined_at, session_id', [room])).rows;
-      const out: ParticipantRecords[] = [];
-      for (const s of sessions) {
-        const consents = (await this.#pool.query('SELECT kind, policy_version, scopes, relation, granted_by_name_enc, method, attested_by, at FROM consents WHERE session_id = $1 ORDER BY id', [s.session_id])).rows as ConsentRow[];
-        const locations = (await this.#pool.query('SELECT source, data_enc, captured_at, recorded_at FROM locations WHERE session_id = $1 ORDER BY id', [s.session_id])).rows as LocationRow[];
-        out.push({
-          sessionId: s.session_id, identity: s.identity, role: s.role, joinedAt: s.joined_at,
-          consents: consents.map((c) => consentFromRow(c, this.#cipher)),
-          locations: locations.map((l) => locationFromRow(l, this.#cipher)),
-        });
-      }
-      return out;
-    });
+    return this.#bounded(LONG_CALL_MS, () => roomRecords(this.#pool, this.#cipher, room));
   }
 
   sessionRecords(room: string, sessionId: string): Promise<ParticipantRecords | undefined> {
