@@ -56,7 +56,7 @@ function rebuildRecv(core: SessionCore, link: MediaLink, gen: number): Promise<v
   const entry: { transportId: string; running: Promise<void> | undefined } = { transportId, running: undefined };
   replacing.set(link, entry);
   entry.running = (async () => {
-    await sig.request('closeTransport', { transportId }).catch(() => undefined);
+    await sig.closeTransports([transportId]);
     // Re-checked after the await: a teardown, a restore or Try again may have replaced the link.
     if (gen !== core.generation || core.media.link !== link || link.closed) return;
     await link.openRecv({ dropOffered: true });

@@ -94,7 +94,7 @@ export class SessionMedia {
     const host = this.#host;
     const [sig, gen] = [host.sig, host.generation];
     if (!sig?.connected || !host.joined || this.#link !== old) return;
-    await Promise.all(old.transportIds().map((transportId) => sig.request('closeTransport', { transportId }).catch(() => undefined)));
+    await sig.closeTransports(old.transportIds());
     // Re-checked after the await: a resume, a teardown or another rebuild may have replaced the link.
     if (gen !== host.generation || this.#link !== old || host.sig !== sig || !host.joined) return;
     await this.setUp(sig, { ...host.joined, iceServers: old.iceServers }, gen);

@@ -220,7 +220,7 @@ export class Session {
     core.roster.setSpeaker(joined.activeSpeaker);
     // Resumed from an earlier page of this tab: its transports (and their producers and consumers) are that page's, gone with it.
     if (joined.resumed) {
-      for (const t of joined.transports ?? []) await sig.request('closeTransport', { transportId: t.transportId }).catch(() => undefined);
+      await sig.closeTransports((joined.transports ?? []).map((t) => t.transportId));
       core.check(gen);
       // Only the first join of this session resumes; a later fresh join (the grace period ran out) is a new one.
       core.opts = { ...opts, resumeToken: undefined };

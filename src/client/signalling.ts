@@ -126,6 +126,11 @@ export class SignallingClient {
     this.#giveUpAt = undefined;
   }
 
+  /** Asks the server to close these transports (with their producers and consumers); a refusal or a lost answer is ignored: they are being given up either way. */
+  async closeTransports(transportIds: readonly string[]): Promise<void> {
+    await Promise.all(transportIds.map((transportId) => this.request('closeTransport', { transportId }).catch(() => undefined)));
+  }
+
   /** Opens the first socket; rejects with the server's coded refusal (WRONG_ROOM, TOKEN_EXPIRED, ...). */
   async connect(): Promise<void> {
     this.#attach(await this.#open());
